@@ -1,0 +1,86 @@
+/**
+ * Builds the scripts run on the host: `templates/lib.sh`, the OS detection, the values for
+ * this stack as shell variables, the staged files, then the step's own template.
+ */
+import { milterEndpoint, MILTER_ENDPOINTS, OS_FAMILIES, OS_FAMILY_FACTS, OsFamily } from "./osFamilies";
+import { MilterTransport } from "./settings";
+import { loadTemplate, shellQuote } from "./templates";
+
+/** Per-family values a script may ask for. */
+export type FamilyVar = "PACKAGES" | "POLICYD_SPF_BIN" | "MILTER" | "SOCKET_DIR";
+
+export interface ScriptSpec {
+    /** Template name in templates/, without `.sh`. */
+    template: string;
+    /** Values this step needs, as shell variables. */
+    vars?: Record<string, string>;
+    /** Per-family values this step needs. */
+    familyVars?: FamilyVar[];
+    /** The milter transport setting, when MILTER or SOCKET_DIR is asked for. */
+    milterTransport?: MilterTransport;
+    /** Files staged into "$STAGE" before the body runs, by name. */
+    files?: Record<string, string>;
+}
+
+const HEREDOC_END = "MAILAUTH_EOF";
+
+function familyValue(name: FamilyVar, family: OsFamily, transport: MilterTransport): string {
+    const facts = OS_FAMILY_FACTS[family];
+    switch (name) {
+        case "PACKAGES":
+            return facts.packages.join(" ");
+        case "POLICYD_SPF_BIN":
+            return facts.policydSpfBin;
+        case "MILTER":
+            return milterEndpoint(transport, family).postfixMilter;
+        case "SOCKET_DIR":
+            return milterEndpoint(transport, family).socketDir;
+    }
+}
+
+function assignments(vars: Record<string, string>, indent = ""): string {
+    return Object.entries(vars)
+        .map(([k, v]) => `${indent}${k}=${shellQuote(v)}\n`)
+        .join("");
+}
+
+function stagedFile(name: string, content: string): string {
+    if (content.split("\n").includes(HEREDOC_END)) throw new Error(`file ${name} contains the heredoc marker`);
+    if (!/^[A-Za-z0-9._-]+$/.test(name)) throw new Error(`bad staged file name ${name}`);
+    const body = content.endsWith("\n") ? content : `${content}\n`;
+    return `cat >"$STAGE/${name}" <<'${HEREDOC_END}'\n${body}${HEREDOC_END}\n`;
+}
+
+/** The whole script for one step, as run on the host. */
+export function buildScript(spec: ScriptSpec): string {
+    const parts = [
+        "#!/bin/bash\n",
+        `# mailauth step: ${spec.template} (generated from templates/${spec.template}.sh by the mailauth Pulumi stack)\n`,
+        loadTemplate("lib.sh"),
+        "detect_os\n",
+    ];
+    const familyVars = spec.familyVars ?? [];
+    if (familyVars.length > 0) {
+        const transport = spec.milterTransport ?? "auto";
+        parts.push('case "$OS_FAMILY" in\n');
+        for (const family of OS_FAMILIES) {
+            const values = Object.fromEntries(familyVars.map((v) => [v, familyValue(v, family, transport)]));
+            parts.push(`    ${family})\n${assignments(values, "        ")}        ;;\n`);
+        }
+        parts.push("esac\n");
+    }
+    parts.push(assignments(spec.vars ?? {}));
+    parts.push(`STAGE=$(mktemp -d /tmp/mailauth.XXXXXX)\ntrap 'rm -rf "$STAGE"' EXIT\n`);
+    for (const [name, content] of Object.entries(spec.files ?? {})) parts.push(stagedFile(name, content));
+    parts.push(loadTemplate(`${spec.template}.sh`));
+    return parts.join("");
+}
+
+/** The command line that runs a script over SSH: as root, or through passwordless sudo. */
+export function commandLine(script: string, user: string): string {
+    const sudo = user === "root" ? "" : "sudo -n ";
+    return `${sudo}bash -c ${shellQuote(script)}`;
+}
+
+/** Every Postfix milter value this stack may have set, so a transport change drops the old one. */
+export const KNOWN_MILTERS = Object.values(MILTER_ENDPOINTS).map((e) => e.postfixMilter);

@@ -1,0 +1,77 @@
+/**
+ * mailauth: SPF, DKIM and DMARC for a self-hosted Postfix server.
+ *
+ * Reads and validates the stack settings (every problem reported at once, before anything is
+ * made), then builds: a DKIM key pair per domain and selector, the domain's records on
+ * Cloudflare, and the host configuration over SSH.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { DkimKey } from "./components/dkimKey";
+import { MailDns, PublishedRecord } from "./components/mailDns";
+import { MailHost } from "./components/mailHost";
+import { installedSelectors } from "./components/hostFiles";
+import { classifyPrivateKey, validateSettings, zoneFor } from "./components/settings";
+
+const config = new pulumi.Config("mailauth");
+const sshPrivateKey = config.getSecret("sshPrivateKey");
+const settings = validateSettings({
+    domains: config.getObject("domains"),
+    mx: config.getObject("mx"),
+    spf: config.getObject("spf"),
+    dmarc: config.getObject("dmarc"),
+    opendkim: config.getObject("opendkim"),
+    ssh: config.getObject("ssh"),
+    ttl: config.get("ttl"),
+    testKey: config.getObject("testKey"),
+    // Only its shape is checked; the value itself stays inside this expression.
+    sshPrivateKey: classifyPrivateKey(config.get("sshPrivateKey")),
+});
+
+const mxZone = settings.mx.publish ? zoneFor(settings.mx.hostname, settings.domains) : undefined;
+const keys: { domain: string; selector: string; key: DkimKey }[] = [];
+const dnsByDomain = settings.domains.map((domain) => {
+    const dkim: Record<string, pulumi.Output<string>> = {};
+    for (const selector of installedSelectors(domain)) {
+        const key = new DkimKey(`${domain.name}-${selector}`, { bits: domain.keyBits });
+        keys.push({ domain: domain.name, selector, key });
+        dkim[selector] = key.recordValue;
+    }
+    return new MailDns(domain.name, {
+        domain: domain.name,
+        zoneId: domain.zoneId,
+        ttl: settings.ttl,
+        mx: settings.mx.publish ? { hostname: settings.mx.hostname, priority: settings.mx.priority } : undefined,
+        mxAddresses: mxZone?.name === domain.name ? settings.mx : undefined,
+        spf: settings.spf.record,
+        dmarc: settings.dmarc.enabled ? settings.dmarc.record : undefined,
+        dkim,
+    });
+});
+
+const host = new MailHost("mailhost", {
+    connection: {
+        host: settings.ssh.host,
+        port: settings.ssh.port,
+        user: settings.ssh.user,
+        privateKey: sshPrivateKey!,
+        hostKey: settings.ssh.hostKey,
+    },
+    user: settings.ssh.user,
+    domains: settings.domains,
+    opendkim: settings.opendkim,
+    keys: keys.map(({ domain, selector, key }) => ({ domain, selector, privateKeyPem: key.privateKeyPem })),
+    dkimRecords: dnsByDomain.flatMap((dns) => Object.values(dns.dkimRecords)),
+    testKey: settings.testKey,
+    activeDkimValues: Object.fromEntries(
+        settings.domains.map((d) => [d.name, keys.find((k) => k.domain === d.name && k.selector === d.selector)!.key.recordValue]),
+    ),
+});
+
+/** Every published record: name, type and value. */
+export const records: pulumi.Output<PublishedRecord[]> = pulumi.all(dnsByDomain.map((d) => d.records)).apply((r) => r.flat());
+/** The selector that signs each domain's mail, and those still published after a rotation. */
+export const selectors = Object.fromEntries(
+    settings.domains.map((d) => [d.name, { active: d.selector, previous: d.previousSelectors }]),
+);
+/** opendkim-testkey's verdict per domain ("key OK" once the record matches the installed key). */
+export const testKey = host.testKeyResults;

@@ -1,0 +1,94 @@
+# shellcheck shell=bash
+# Shared by every script the stack runs on the host. Sets strict mode, finds the OS family and
+# gives the helpers that keep edits safe: back up once, stage, validate, then swap.
+set -euo pipefail
+umask 022
+export LC_ALL=C PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+
+# What the stack remembers on the host: the originals it restores on destroy.
+STATE_DIR=/var/lib/mailauth
+
+die() {
+    echo "mailauth: $*" >&2
+    exit 1
+}
+
+# Sets OS_FAMILY (el or debian) from /etc/os-release; stops on anything unsupported,
+# before any change is made.
+detect_os() {
+    [ -r /etc/os-release ] || die "cannot read /etc/os-release: unsupported host (supported: RHEL, CentOS Stream, Rocky, AlmaLinux 8 and 9; Debian 12+; Ubuntu 22.04+)"
+    local ID="" ID_LIKE="" VERSION_ID="" PRETTY_NAME=""
+    # shellcheck disable=SC1091
+    . /etc/os-release
+    local major=${VERSION_ID%%.*}
+    case " $ID $ID_LIKE " in
+        *" rhel "* | *" centos "* | *" rocky "* | *" almalinux "*)
+            OS_FAMILY=el
+            case "$major" in 8 | 9) ;; *) die "unsupported OS: ${PRETTY_NAME:-$ID $VERSION_ID} (supported EL releases: 8 and 9)" ;; esac
+            ;;
+        *)
+            case "$ID" in
+                debian) [ "${major:-0}" -ge 12 ] 2>/dev/null || die "unsupported OS: ${PRETTY_NAME:-$ID $VERSION_ID} (supported: Debian 12 or later)" ;;
+                ubuntu) [ "${major:-0}" -ge 22 ] 2>/dev/null || die "unsupported OS: ${PRETTY_NAME:-$ID $VERSION_ID} (supported: Ubuntu 22.04 or later)" ;;
+                *) die "unsupported OS: ${PRETTY_NAME:-$ID $VERSION_ID} (supported: RHEL, CentOS Stream, Rocky, AlmaLinux 8 and 9; Debian 12+; Ubuntu 22.04+)" ;;
+            esac
+            OS_FAMILY=debian
+            ;;
+    esac
+    OS_MAJOR=$major
+    export OS_FAMILY OS_MAJOR
+}
+
+# Restores SELinux labels on files put in place (EL); a no-op where SELinux is absent.
+relabel() {
+    if command -v restorecon >/dev/null 2>&1; then
+        restorecon -F "$@" 2>/dev/null || true
+    fi
+}
+
+# Copies FILE once into the state directory so that destroy can put it back; records
+# its absence when it does not exist.
+save_original() {
+    local file=$1 dir=$2
+    mkdir -p "$dir"
+    local saved
+    saved="$dir/$(basename "$file")"
+    if [ -e "$saved" ] || [ -e "$saved.absent" ]; then
+        return 0
+    fi
+    if [ -e "$file" ]; then
+        cp -p "$file" "$saved"
+    else
+        : >"$saved.absent"
+    fi
+}
+
+# Puts back what save_original kept.
+restore_original() {
+    local file=$1 dir=$2
+    local saved
+    saved="$dir/$(basename "$file")"
+    if [ -e "$saved" ]; then
+        cp -p "$saved" "$file"
+        relabel "$file"
+    elif [ -e "$saved.absent" ]; then
+        rm -f "$file"
+    fi
+}
+
+# Installs SRC as DST with MODE OWNER:GROUP unless DST already has the same content and
+# attributes; prints the name and returns 0 when it changed something, 1 when not.
+install_if_changed() {
+    local src=$1 dst=$2 mode=$3 owner=$4
+    if [ -e "$dst" ] && cmp -s "$src" "$dst" &&
+        [ "$(stat -c '%a %U:%G' "$dst")" = "${mode#0} $owner" ]; then
+        return 1
+    fi
+    install -m "$mode" -o "${owner%%:*}" -g "${owner##*:}" "$src" "$dst"
+    relabel "$dst"
+    echo "changed: $dst"
+    return 0
+}
+
+service_active() { systemctl is-active --quiet "$1"; }
+service_enabled() { systemctl is-enabled --quiet "$1" 2>/dev/null; }

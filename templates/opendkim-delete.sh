@@ -1,0 +1,21 @@
+# Stops signing: puts back the original opendkim.conf and tables, and the service state
+# OpenDKIM had before this stack (on Debian the package's own default config then runs).
+saved="$STATE_DIR/opendkim"
+[ -d "$saved" ] || exit 0
+for f in "$CONF" "$ETC_DIR/KeyTable" "$ETC_DIR/SigningTable" "$ETC_DIR/TrustedHosts"; do
+    restore_original "$f" "$saved"
+done
+if [ -e "$saved/added-postfix-to-opendkim" ]; then
+    gpasswd -d postfix opendkim >/dev/null || true
+fi
+if [ -n "$SOCKET_DIR" ] && [ -d "$SOCKET_DIR" ]; then
+    rm -rf "$SOCKET_DIR"
+fi
+if [ "$(cat "$saved/service-state" 2>/dev/null)" = enabled ]; then
+    systemctl restart opendkim || true
+    echo "restarted: opendkim (original configuration)"
+else
+    systemctl disable --now --quiet opendkim || true
+    echo "stopped: opendkim"
+fi
+rm -rf "$saved"

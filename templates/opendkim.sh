@@ -1,0 +1,68 @@
+# Puts OpenDKIM's configuration in place: opendkim.conf, KeyTable, SigningTable, TrustedHosts.
+# The new files are staged and checked with `opendkim -n` first; on failure nothing is
+# replaced. OpenDKIM is reloaded (or restarted, when its socket moves) only when a file changed.
+id opendkim >/dev/null 2>&1 || die "user opendkim does not exist: is the opendkim package installed?"
+saved="$STATE_DIR/opendkim"
+mkdir -p "$saved"
+for f in "$CONF" "$ETC_DIR/KeyTable" "$ETC_DIR/SigningTable" "$ETC_DIR/TrustedHosts"; do
+    save_original "$f" "$saved"
+done
+if [ ! -e "$saved/service-state" ]; then
+    { service_enabled opendkim && echo enabled || echo disabled; } >"$saved/service-state"
+fi
+[ -d "$ETC_DIR" ] || install -d -m 0755 "$ETC_DIR"
+
+# Check the staged set as a whole: a copy of the new opendkim.conf that reads the staged tables.
+cp "$STAGE/opendkim.conf.$OS_FAMILY" "$STAGE/opendkim.conf"
+sed -e "s#$ETC_DIR/\\(KeyTable\\|SigningTable\\|TrustedHosts\\)\$#$STAGE/\\1#" "$STAGE/opendkim.conf" >"$STAGE/check.conf"
+if ! out=$(opendkim -n -x "$STAGE/check.conf" 2>&1); then
+    die "the new OpenDKIM configuration does not pass 'opendkim -n'; the old one stays in force: $out"
+fi
+
+old_socket=$(sed -n 's/^Socket[[:space:]]\{1,\}//p' "$CONF" 2>/dev/null || true)
+changed=0
+install_if_changed "$STAGE/KeyTable" "$ETC_DIR/KeyTable" 0640 root:opendkim && changed=1
+install_if_changed "$STAGE/SigningTable" "$ETC_DIR/SigningTable" 0640 root:opendkim && changed=1
+install_if_changed "$STAGE/TrustedHosts" "$ETC_DIR/TrustedHosts" 0640 root:opendkim && changed=1
+install_if_changed "$STAGE/opendkim.conf" "$CONF" 0644 root:root && changed=1
+
+# A unix socket for Postfix lives under Postfix's queue directory, where chrooted smtpd sees it;
+# Postfix reaches it through the opendkim group.
+if [ -n "$SOCKET_DIR" ]; then
+    if [ ! -d "$SOCKET_DIR" ]; then
+        install -d -m 0750 -o opendkim -g opendkim "$SOCKET_DIR"
+        relabel "$SOCKET_DIR"
+        changed=1
+    fi
+    if ! id -nG postfix | tr ' ' '\n' | grep -qx opendkim; then
+        usermod -a -G opendkim postfix
+        : >"$saved/added-postfix-to-opendkim"
+        echo "added user postfix to group opendkim"
+    fi
+fi
+
+service_enabled opendkim || systemctl enable --quiet opendkim
+new_socket=$(sed -n 's/^Socket[[:space:]]\{1,\}//p' "$CONF")
+if ! service_active opendkim || [ "$old_socket" != "$new_socket" ]; then
+    # Debian's package starts OpenDKIM with its own default socket: a restart applies ours.
+    systemctl restart opendkim
+    echo "restarted: opendkim"
+elif [ "$changed" = 1 ]; then
+    systemctl reload-or-restart opendkim
+    echo "reloaded: opendkim"
+fi
+
+# Wait until OpenDKIM listens, so that Postfix is never pointed at a socket that is not there.
+for _ in $(seq 1 50); do
+    case "$new_socket" in
+        local:*) [ -S "${new_socket#local:}" ] && exit 0 ;;
+        inet:*)
+            port=${new_socket#inet:}
+            port=${port%@*}
+            (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && exit 0
+            ;;
+        *) exit 0 ;;
+    esac
+    sleep 0.2
+done
+die "OpenDKIM does not listen on $new_socket after its restart; see: journalctl -u opendkim"

@@ -1,0 +1,112 @@
+# Postfix settings for SPF checking (policyd-spf) and DKIM signing (the OpenDKIM milter).
+# One read of main.cf and master.cf, one `postconf -M`, one `postconf -e` with every changed
+# setting, `postfix check`, then one reload, and only when something changed. The user's
+# other settings and list entries stay as they were, in order.
+saved="$STATE_DIR/postfix"
+mkdir -p "$saved"
+
+main_cf=$(postconf -n)
+# Prints the explicit main.cf value of $1; fails when $1 is not set there.
+explicit() {
+    printf '%s\n' "$main_cf" | awk -v n="$1" '
+        index($0, n " =") == 1 { v = substr($0, length(n) + 3); sub(/^ /, "", v); print v; found = 1 }
+        END { exit !found }'
+}
+master_entry=$(postconf -M "$SPF_SERVICE/unix" 2>/dev/null | tr -s ' \t' ' ' || true)
+
+# First run: remember what the host had, for destroy.
+if [ ! -e "$saved/params" ]; then
+    cp -p /etc/postfix/main.cf "$saved/main.cf.orig"
+    cp -p /etc/postfix/master.cf "$saved/master.cf.orig"
+    for p in $PARAMS; do
+        if v=$(explicit "$p"); then printf 'set\t%s\t%s\n' "$p" "$v"; else printf 'unset\t%s\t\n' "$p"; fi
+    done >"$saved/params.tmp"
+    printf '%s\n' "$master_entry" >"$saved/master-entry"
+    mv "$saved/params.tmp" "$saved/params"
+fi
+
+# Lists are split on commas and blanks, as Postfix does.
+words() { printf '%s\n' "$1" | tr ', \t' '\n\n\n' | sed '/^$/d'; }
+has_word() { words "$1" | grep -qxF -- "$2"; }
+join_list() { paste -sd, - | sed 's/,/, /g'; }
+
+# smtpd_recipient_restrictions: the policy check right after reject_unauth_destination.
+restrictions=$(explicit smtpd_recipient_restrictions || true)
+if printf '%s' "$restrictions" | grep -qF "$SPF_CHECK"; then
+    want_restrictions=$restrictions
+elif has_word "$restrictions" reject_unauth_destination; then
+    rud='\(^\|[ ,]\)reject_unauth_destination\([ ,]\|$\)'
+    want_restrictions=$(printf '%s' "$restrictions" | sed "0,/$rud/s#$rud#\\1reject_unauth_destination, $SPF_CHECK\\2#")
+elif [ -z "$(words "$restrictions")" ]; then
+    want_restrictions="permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination, $SPF_CHECK"
+else
+    relay=$(explicit smtpd_relay_restrictions || echo defer_unauth_destination)
+    if has_word "$relay" reject_unauth_destination || has_word "$relay" defer_unauth_destination; then
+        # Relaying is refused in smtpd_relay_restrictions: the check can close the list.
+        if [ "$(words "$restrictions" | tail -n 1)" = permit ]; then
+            want_restrictions=$( (words "$restrictions" | sed '$d'; echo "$SPF_CHECK"; echo permit) | join_list)
+        else
+            want_restrictions="$restrictions, $SPF_CHECK"
+        fi
+    else
+        die "smtpd_recipient_restrictions ($restrictions) has no reject_unauth_destination and smtpd_relay_restrictions does not refuse relaying; add reject_unauth_destination first, so that the SPF check cannot open a relay"
+    fi
+fi
+
+# smtpd_milters / non_smtpd_milters: ours added, other milters kept, our other transport dropped.
+with_milter() {
+    local list=$1 other
+    if has_word "$list" "$MILTER"; then printf '%s' "$list"; return; fi
+    for other in $KNOWN_MILTERS; do
+        [ "$other" = "$MILTER" ] || list=$(words "$list" | grep -vxF -- "$other" | join_list || true)
+    done
+    if [ -n "$list" ]; then printf '%s, %s' "$list" "$MILTER"; else printf '%s' "$MILTER"; fi
+}
+want_smtpd_milters=$(with_milter "$(explicit smtpd_milters || true)")
+non_smtpd=$(explicit non_smtpd_milters || true)
+case "$non_smtpd" in
+    '' | '$smtpd_milters' | '${smtpd_milters}') want_non_smtpd_milters='$smtpd_milters' ;;
+    *) want_non_smtpd_milters=$(with_milter "$non_smtpd") ;;
+esac
+
+desired=(
+    "policyd-spf_time_limit=$SPF_TIME_LIMIT"
+    "smtpd_recipient_restrictions=$want_restrictions"
+    "milter_default_action=accept"
+    "milter_protocol=6"
+    "smtpd_milters=$want_smtpd_milters"
+    "non_smtpd_milters=$want_non_smtpd_milters"
+)
+changes=()
+for kv in "${desired[@]}"; do
+    if [ "$(explicit "${kv%%=*}" || echo '<unset>')" != "${kv#*=}" ]; then changes+=("$kv"); fi
+done
+want_entry="$SPF_SERVICE unix - n n - 0 spawn user=policyd-spf argv=$POLICYD_SPF_BIN"
+
+if [ "${#changes[@]}" -eq 0 ] && [ "$master_entry" = "$want_entry" ]; then
+    echo "unchanged: Postfix settings"
+    exit 0
+fi
+
+cp -p /etc/postfix/main.cf "$STAGE/main.cf.before"
+cp -p /etc/postfix/master.cf "$STAGE/master.cf.before"
+rollback() {
+    cp -p "$STAGE/main.cf.before" /etc/postfix/main.cf
+    cp -p "$STAGE/master.cf.before" /etc/postfix/master.cf
+}
+# The service first: policyd-spf_time_limit is unknown to Postfix until it exists.
+if [ "$master_entry" != "$want_entry" ]; then
+    postconf -M "$SPF_SERVICE/unix=$want_entry"
+    echo "master.cf: $want_entry"
+fi
+if [ "${#changes[@]}" -gt 0 ]; then
+    postconf -e "${changes[@]}"
+    printf 'main.cf: %s\n' "${changes[@]}"
+fi
+if ! out=$(postfix check 2>&1); then
+    rollback
+    die "'postfix check' failed after the change, so main.cf and master.cf were put back as they were: $out"
+fi
+printf '%s\n' "${desired[@]}" >"$saved/applied"
+systemctl reload-or-restart postfix
+echo "reloaded: postfix"
