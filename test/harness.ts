@@ -1,0 +1,151 @@
+/**
+ * Runs the stack program (index.ts, unchanged) under Pulumi's own mocks and records every
+ * resource it registers: type, name, inputs, dependencies and secret-output options.
+ */
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as path from "path";
+import * as yaml from "js-yaml";
+import * as pulumi from "@pulumi/pulumi";
+import { vi } from "vitest";
+
+export const ROOT = path.join(__dirname, "..");
+/** Pulumi wraps secret values in this envelope. */
+export const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+
+export interface Registered {
+    type: string;
+    name: string;
+    urn: string;
+    inputs: Record<string, any>;
+    dependencies: string[];
+    additionalSecretOutputs: string[];
+    deleteBeforeReplace: boolean;
+}
+
+export interface Run {
+    resources: Registered[];
+    outputs: Record<string, unknown>;
+    /** The keys generated for tls.PrivateKey, by resource name: a real pair each. */
+    keys: Map<string, { privateKeyPem: string; publicKeyPem: string }>;
+}
+
+export function exampleConfig(): Record<string, unknown> {
+    const doc = yaml.load(fs.readFileSync(path.join(ROOT, "Pulumi.example.yaml"), "utf8")) as { config: Record<string, unknown> };
+    return { ...doc.config };
+}
+
+const testSshKey = crypto.generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString();
+export const TEST_SSH_PRIVATE_KEY = testSshKey;
+
+export function unwrapSecret(v: any): { secret: boolean; value: any } {
+    if (v && typeof v === "object" && v[SECRET_SIG] === "1b47061264138c4ac30d75fd1eb44270") return { secret: true, value: v.value };
+    return { secret: false, value: v };
+}
+
+/** Key pairs are slow to make: one per resource name across runs, as a stable provider would keep them. */
+const keyCache = new Map<string, { privateKeyPem: string; publicKeyPem: string }>();
+
+export async function runProgram(config: Record<string, unknown>, opts: { sshPrivateKey?: string | null } = {}): Promise<Run> {
+    const resources: Registered[] = [];
+    const keys = new Map<string, { privateKeyPem: string; publicKeyPem: string }>();
+    const pending = new Map<string, Partial<Registered>>();
+    pulumi.runtime.setMocks(
+        {
+            newResource(args: pulumi.runtime.MockResourceArgs) {
+                const state: Record<string, any> = { ...args.inputs };
+                if (args.type === "tls:index/privateKey:PrivateKey") {
+                    let pair = keyCache.get(args.name);
+                    if (!pair || Number(args.inputs.rsaBits) !== crypto.createPublicKey(pair.publicKeyPem).asymmetricKeyDetails?.modulusLength) {
+                        const kp = crypto.generateKeyPairSync("rsa", { modulusLength: Number(args.inputs.rsaBits) });
+                        pair = {
+                            privateKeyPem: kp.privateKey.export({ type: "pkcs1", format: "pem" }).toString(),
+                            publicKeyPem: kp.publicKey.export({ type: "spki", format: "pem" }).toString(),
+                        };
+                        keyCache.set(args.name, pair);
+                    }
+                    keys.set(args.name, pair);
+                    // As the real provider does: the private key is a secret output.
+                    state.privateKeyPem = pulumi.secret(pair.privateKeyPem);
+                    state.publicKeyPem = pair.publicKeyPem;
+                }
+                if (args.type === "command:remote:Command") {
+                    state.stdout = /-testkey-/.test(args.name) ? "domain selector key OK\n" : "";
+                    state.stderr = "";
+                }
+                resources.push({
+                    type: args.type,
+                    name: args.name,
+                    urn: "",
+                    inputs: args.inputs,
+                    dependencies: [],
+                    additionalSecretOutputs: [],
+                    deleteBeforeReplace: false,
+                    ...pending.get(args.name),
+                });
+                return { id: `${args.name}-id`, state };
+            },
+            call(args: pulumi.runtime.MockCallArgs) {
+                return args.inputs;
+            },
+        },
+        "mailauth",
+        "test",
+        false,
+    );
+    // The mocks' newResource does not see dependencies; the monitor's request does.
+    const monitor = pulumi.runtime.getMonitor() as any;
+    const register = monitor.registerResource.bind(monitor);
+    monitor.registerResource = (req: any, callback: any) => {
+        pending.set(req.getName(), {
+            dependencies: req.getDependenciesList(),
+            additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
+            deleteBeforeReplace: req.getDeletebeforereplace(),
+        });
+        return register(req, (err: any, res: any) => {
+            const r = resources.find((x) => x.name === req.getName() && x.type === req.getType());
+            if (r && res) r.urn = res.getUrn();
+            callback(err, res);
+        });
+    };
+
+    const all: Record<string, string> = {};
+    const secretKeys: string[] = [];
+    for (const [k, v] of Object.entries(config)) all[k] = typeof v === "string" ? v : JSON.stringify(v);
+    const sshKey = opts.sshPrivateKey === undefined ? TEST_SSH_PRIVATE_KEY : opts.sshPrivateKey;
+    if (sshKey !== null) {
+        all["mailauth:sshPrivateKey"] = sshKey;
+        secretKeys.push("mailauth:sshPrivateKey");
+    }
+    pulumi.runtime.setAllConfig(all, secretKeys);
+
+    vi.resetModules();
+    const program = await import("../index");
+    const outputs: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(program)) outputs[k] = await resolve(v);
+    // Let every registration settle (urns, dependencies) before the caller looks.
+    await new Promise((r) => setTimeout(r, 50));
+    return { resources, outputs, keys };
+}
+
+/** The plain value of an output, or a plain value as is. */
+export async function resolve(v: unknown): Promise<unknown> {
+    if (pulumi.Output.isInstance(v)) {
+        return new Promise((res) => (v as pulumi.Output<unknown>).apply((x) => res(x)));
+    }
+    return v;
+}
+
+export async function isSecretOutput(v: pulumi.Output<unknown>): Promise<boolean> {
+    return (v as any).isSecret;
+}
+
+/** Runs the program and returns the SettingsError message it stops with. */
+export async function programError(config: Record<string, unknown>, opts: { sshPrivateKey?: string | null } = {}): Promise<string> {
+    try {
+        await runProgram(config, opts);
+    } catch (e) {
+        return (e as Error).message;
+    }
+    throw new Error("the program accepted the config");
+}
