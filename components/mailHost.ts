@@ -118,19 +118,29 @@ export class MailHost extends pulumi.ComponentResource {
             { dependsOn: [...keys, ...args.dkimRecords] },
         );
 
-        const postfixSpec = (template: string): ScriptSpec => ({
-            template,
-            familyVars: ["POLICYD_SPF_BIN", "MILTER"],
-            milterTransport: args.opendkim.milterTransport,
-            vars: {
-                SPF_SERVICE,
-                SPF_CHECK,
-                SPF_TIME_LIMIT,
-                PARAMS: POSTFIX_PARAMS.join(" "),
-                KNOWN_MILTERS: KNOWN_MILTERS.join(" "),
+        const postfix = step(
+            "postfix",
+            {
+                template: "postfix",
+                familyVars: ["POLICYD_SPF_BIN", "MILTER"],
+                milterTransport: args.opendkim.milterTransport,
+                vars: {
+                    SPF_SERVICE,
+                    SPF_CHECK,
+                    SPF_TIME_LIMIT,
+                    PARAMS: POSTFIX_PARAMS.join(" "),
+                    KNOWN_MILTERS: KNOWN_MILTERS.join(" "),
+                },
             },
-        });
-        const postfix = step("postfix", postfixSpec("postfix"), postfixSpec("postfix-delete"), {}, { dependsOn: [opendkim] });
+            {
+                template: "postfix-delete",
+                familyVars: ["MILTER"],
+                milterTransport: args.opendkim.milterTransport,
+                vars: { SPF_SERVICE, SPF_CHECK },
+            },
+            {},
+            { dependsOn: [opendkim] },
+        );
 
         const results: Record<string, pulumi.Output<string>> = {};
         if (args.testKey.enabled) {

@@ -6,6 +6,7 @@ umask 022
 export LC_ALL=C PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
 # What the stack remembers on the host: the originals it restores on destroy.
+# shellcheck disable=SC2034 # not every step keeps state
 STATE_DIR=/var/lib/mailauth
 
 die() {

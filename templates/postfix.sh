@@ -26,6 +26,7 @@ if [ ! -e "$saved/params" ]; then
 fi
 
 # Lists are split on commas and blanks, as Postfix does.
+# shellcheck disable=SC2020 # three characters, each to a newline
 words() { printf '%s\n' "$1" | tr ', \t' '\n\n\n' | sed '/^$/d'; }
 has_word() { words "$1" | grep -qxF -- "$2"; }
 join_list() { paste -sd, - | sed 's/,/, /g'; }
@@ -64,6 +65,7 @@ with_milter() {
 }
 want_smtpd_milters=$(with_milter "$(explicit smtpd_milters || true)")
 non_smtpd=$(explicit non_smtpd_milters || true)
+# shellcheck disable=SC2016 # Postfix expands $smtpd_milters itself
 case "$non_smtpd" in
     '' | '$smtpd_milters' | '${smtpd_milters}') want_non_smtpd_milters='$smtpd_milters' ;;
     *) want_non_smtpd_milters=$(with_milter "$non_smtpd") ;;

@@ -1,0 +1,185 @@
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { exampleConfig, Registered, Run, runProgram, TEST_SSH_PRIVATE_KEY, unwrapSecret } from "../harness";
+
+const COMMAND = "command:remote:Command";
+
+const OPENDKIM_CONF = (socket: string) => `# OpenDKIM configuration written by the mailauth Pulumi stack; edits here are overwritten.
+# \`pulumi destroy\` puts back the file this host had before.
+Syslog                  yes
+SyslogSuccess           yes
+LogWhy                  yes
+# Sign mail from InternalHosts for the domains in SigningTable; verify everything else.
+Mode                    sv
+Canonicalization        relaxed/simple
+OversignHeaders         From
+UserID                  opendkim:opendkim
+UMask                   007
+PidFile                 /run/opendkim/opendkim.pid
+Socket                  ${socket}
+SendReports             yes
+ReportAddress           postmaster@example.com
+# One key per domain and selector, instead of the single KeyFile.
+KeyTable                /etc/opendkim/KeyTable
+SigningTable            refile:/etc/opendkim/SigningTable
+ExternalIgnoreList      refile:/etc/opendkim/TrustedHosts
+InternalHosts           refile:/etc/opendkim/TrustedHosts
+# DNS: OpenDKIM's built-in recursive resolver (libunbound), starting from the root servers.
+`;
+
+/** The text of a file the script stages, from its heredoc. */
+function stagedFile(script: string, name: string): string {
+    const m = script.match(new RegExp(`cat >"\\$STAGE/${name.replace(/\./g, "\\.")}" <<'MAILAUTH_EOF'\\n([\\s\\S]*?)MAILAUTH_EOF\\n`));
+    if (!m) throw new Error(`no staged ${name}`);
+    return m[1];
+}
+
+/** The script inside `bash -c '...'`, unquoted. */
+function scriptOf(commandLine: string): string {
+    const m = commandLine.match(/^(?:sudo -n )?bash -c '([\s\S]*)'$/);
+    if (!m) throw new Error(`not a bash -c command: ${commandLine.slice(0, 80)}`);
+    return m[1].replace(/'\\''/g, "'");
+}
+
+describe("host configuration under the example config", () => {
+    let run: Run;
+    beforeAll(async () => {
+        run = await runProgram(exampleConfig());
+    });
+    const commands = () => run.resources.filter((r) => r.type === COMMAND);
+    const cmd = (suffix: string) => commands().find((r) => r.name === `mailhost-${suffix}`)!;
+    const urn = (r: Registered) => r.urn;
+
+    it("has one step per concern: packages, a key per domain and selector, OpenDKIM, Postfix, a key test per domain", () => {
+        expect(commands().map((c) => c.name).sort()).toEqual(
+            [
+                "mailhost-packages",
+                "mailhost-key-example.com-20261127",
+                "mailhost-key-example.org-20261127",
+                "mailhost-opendkim",
+                "mailhost-postfix",
+                "mailhost-testkey-example.com",
+                "mailhost-testkey-example.org",
+            ].sort(),
+        );
+    });
+
+    it("renders opendkim.conf exactly, with a unix socket on Debian and the guide's inet socket on EL", () => {
+        const script = scriptOf(cmd("opendkim").inputs.create);
+        expect(stagedFile(script, "opendkim.conf.debian")).toBe(OPENDKIM_CONF("local:/var/spool/postfix/opendkim/opendkim.sock"));
+        expect(stagedFile(script, "opendkim.conf.el")).toBe(OPENDKIM_CONF("inet:8891@127.0.0.1"));
+    });
+
+    it("renders KeyTable, SigningTable and TrustedHosts exactly", () => {
+        const script = scriptOf(cmd("opendkim").inputs.create);
+        expect(stagedFile(script, "KeyTable")).toBe(
+            "20261127._domainkey.example.com example.com:20261127:/etc/opendkim/keys/example.com/20261127.private\n" +
+                "20261127._domainkey.example.org example.org:20261127:/etc/opendkim/keys/example.org/20261127.private\n",
+        );
+        expect(stagedFile(script, "SigningTable")).toBe(
+            "*@example.com 20261127._domainkey.example.com\n*@example.org 20261127._domainkey.example.org\n",
+        );
+        expect(stagedFile(script, "TrustedHosts")).toBe("127.0.0.1\n::1\n*.example.com\n*.example.org\n192.0.2.0/24\n");
+    });
+
+    it("gives Postfix the guide's settings: policy service, restriction, time limit and the four milter settings", () => {
+        const script = scriptOf(cmd("postfix").inputs.create);
+        expect(script).toContain(`SPF_CHECK='check_policy_service unix:private/policyd-spf'`);
+        expect(script).toContain(`SPF_TIME_LIMIT='3600'`);
+        expect(script).toContain(`want_entry="$SPF_SERVICE unix - n n - 0 spawn user=policyd-spf argv=$POLICYD_SPF_BIN"`);
+        expect(script).toMatch(/el\)\n\s+POLICYD_SPF_BIN='\/usr\/libexec\/postfix\/policyd-spf'\n\s+MILTER='inet:127.0.0.1:8891'/);
+        expect(script).toMatch(/debian\)\n\s+POLICYD_SPF_BIN='\/usr\/bin\/policyd-spf'\n\s+MILTER='unix:opendkim\/opendkim.sock'/);
+        for (const setting of ['"milter_default_action=accept"', '"milter_protocol=6"', '"smtpd_milters=$want_smtpd_milters"', '"non_smtpd_milters=$want_non_smtpd_milters"']) {
+            expect(script).toContain(setting);
+        }
+    });
+
+    it("installs each key from stdin: secret, never in a command's text, output not logged and secret", () => {
+        for (const d of ["example.com", "example.org"]) {
+            const key = cmd(`key-${d}-20261127`);
+            const pem = run.keys.get(`${d}-20261127-rsa`)!.privateKeyPem;
+            const stdin = unwrapSecret(key.inputs.stdin);
+            expect(stdin.secret).toBe(true);
+            expect(stdin.value).toBe(pem);
+            expect(key.inputs.logging).toBe("none");
+            expect(key.additionalSecretOutputs).toEqual(expect.arrayContaining(["stdout", "stderr"]));
+            expect(scriptOf(key.inputs.create)).toContain(`DOMAIN='${d}'`);
+        }
+        const body = (pem: string) => pem.split("\n").filter((l) => l && !l.startsWith("-----"));
+        for (const c of commands()) {
+            for (const field of ["create", "update", "delete"]) {
+                const text = String(c.inputs[field] ?? "");
+                for (const { privateKeyPem } of run.keys.values()) {
+                    for (const line of body(privateKeyPem)) expect(text.includes(line), `${c.name}.${field}`).toBe(false);
+                }
+                for (const line of body(TEST_SSH_PRIVATE_KEY)) expect(text.includes(line)).toBe(false);
+            }
+            expect(c.inputs.addPreviousOutputInEnv).toBe(false);
+        }
+    });
+
+    it("keeps the SSH private key secret and pins the host key", () => {
+        for (const c of commands()) {
+            const conn = unwrapSecret(c.inputs.connection);
+            const privateKey = unwrapSecret(conn.value.privateKey);
+            expect(conn.secret || privateKey.secret).toBe(true);
+            expect(privateKey.value).toBe(TEST_SSH_PRIVATE_KEY);
+            expect(conn.value).toMatchObject({ host: "192.0.2.25", port: 22, user: "root" });
+            expect(conn.value.hostKey).toMatch(/^ssh-ed25519 /);
+        }
+    });
+
+    it("runs the steps in order: packages, keys, DKIM records, OpenDKIM, Postfix, key test", () => {
+        const deps = (suffix: string) => cmd(suffix).dependencies;
+        const keys = commands().filter((c) => c.name.startsWith("mailhost-key-"));
+        for (const k of keys) expect(k.dependencies).toContain(urn(cmd("packages")));
+        const dkimRecords = run.resources.filter((r) => /-dkim-/.test(r.name) && r.type.startsWith("cloudflare"));
+        expect(dkimRecords).toHaveLength(2);
+        for (const dep of [...keys, ...dkimRecords]) expect(deps("opendkim")).toContain(urn(dep));
+        expect(deps("postfix")).toContain(urn(cmd("opendkim")));
+        expect(deps("testkey-example.com")).toContain(urn(cmd("postfix")));
+    });
+
+    it("exports the key test verdict per domain, and no secret anywhere in the outputs", () => {
+        expect(run.outputs.testKey).toEqual({ "example.com": "key OK", "example.org": "key OK" });
+        const text = JSON.stringify(run.outputs);
+        for (const { privateKeyPem } of run.keys.values()) expect(text).not.toContain(privateKeyPem.split("\n")[1]);
+        expect(text).not.toContain(TEST_SSH_PRIVATE_KEY.split("\n")[1]);
+    });
+
+    it("runs every command as root directly, or through sudo -n for another user", async () => {
+        for (const c of commands()) expect(c.inputs.create).toMatch(/^bash -c '/);
+        const config = exampleConfig();
+        config["mailauth:ssh"] = { ...(config["mailauth:ssh"] as object), user: "deploy" };
+        const other = await runProgram(config);
+        for (const c of other.resources.filter((r) => r.type === COMMAND)) {
+            expect(c.inputs.create).toMatch(/^sudo -n bash -c '/);
+        }
+    });
+
+    // SC2317 (unreachable) is excluded: each step uses only some of the helpers of templates/lib.sh.
+    it("passes shellcheck on every generated script", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mailauth-sc-"));
+        const files: string[] = [];
+        for (const c of commands()) {
+            for (const field of ["create", "delete"]) {
+                if (!c.inputs[field]) continue;
+                const file = path.join(dir, `${c.name}.${field}.sh`);
+                fs.writeFileSync(file, scriptOf(c.inputs[field]));
+                files.push(file);
+            }
+        }
+        expect(files.length).toBeGreaterThanOrEqual(11);
+        const result = (() => {
+            try {
+                return execFileSync("shellcheck", ["--shell=bash", "--severity=style", "--exclude=SC2317", ...files], { encoding: "utf8" });
+            } catch (e: any) {
+                return e.stdout || String(e);
+            }
+        })();
+        expect(result).toBe("");
+    });
+});
