@@ -149,3 +149,18 @@ export async function programError(config: Record<string, unknown>, opts: { sshP
     }
     throw new Error("the program accepted the config");
 }
+
+/** The text of a file the script stages, from its heredoc. */
+export function stagedFile(script: string, name: string): string {
+    const m = script.match(new RegExp(`cat >"\\$STAGE/${name.replace(/\./g, "\\.")}" <<'MAILAUTH_EOF'\\n([\\s\\S]*?)MAILAUTH_EOF\\n`));
+    if (!m) throw new Error(`no staged ${name}`);
+    return m[1];
+}
+
+/** The script inside `bash -c '...'`, unquoted. */
+export function scriptOf(commandLine: string): string {
+    const m = commandLine.match(/^(?:sudo -n )?bash -c '([\s\S]*)'$/);
+    if (!m) throw new Error(`not a bash -c command: ${commandLine.slice(0, 80)}`);
+    return m[1].replace(/'\\''/g, "'");
+}
+

@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { exampleConfig, Registered, Run, runProgram, TEST_SSH_PRIVATE_KEY, unwrapSecret } from "../harness";
+import { exampleConfig, Registered, Run, runProgram, scriptOf, stagedFile, TEST_SSH_PRIVATE_KEY, unwrapSecret } from "../harness";
 
 const COMMAND = "command:remote:Command";
 
@@ -29,20 +29,6 @@ ExternalIgnoreList      refile:/etc/opendkim/TrustedHosts
 InternalHosts           refile:/etc/opendkim/TrustedHosts
 # DNS: OpenDKIM's built-in recursive resolver (libunbound), starting from the root servers.
 `;
-
-/** The text of a file the script stages, from its heredoc. */
-function stagedFile(script: string, name: string): string {
-    const m = script.match(new RegExp(`cat >"\\$STAGE/${name.replace(/\./g, "\\.")}" <<'MAILAUTH_EOF'\\n([\\s\\S]*?)MAILAUTH_EOF\\n`));
-    if (!m) throw new Error(`no staged ${name}`);
-    return m[1];
-}
-
-/** The script inside `bash -c '...'`, unquoted. */
-function scriptOf(commandLine: string): string {
-    const m = commandLine.match(/^(?:sudo -n )?bash -c '([\s\S]*)'$/);
-    if (!m) throw new Error(`not a bash -c command: ${commandLine.slice(0, 80)}`);
-    return m[1].replace(/'\\''/g, "'");
-}
 
 describe("host configuration under the example config", () => {
     let run: Run;

@@ -1,0 +1,152 @@
+import { describe, expect, it } from "vitest";
+import { classifyPrivateKey, SettingsError, validateSettings, RawSettings } from "../../components/settings";
+import { exampleConfig, programError, runProgram } from "../harness";
+
+/** The example config as validateSettings takes it, with `patch` applied per setting. */
+function raw(patch: Partial<Record<keyof RawSettings, unknown>> = {}): RawSettings {
+    const c = exampleConfig();
+    const base: RawSettings = {
+        domains: c["mailauth:domains"],
+        mx: c["mailauth:mx"],
+        spf: c["mailauth:spf"],
+        dmarc: c["mailauth:dmarc"],
+        opendkim: c["mailauth:opendkim"],
+        ssh: c["mailauth:ssh"],
+        ttl: c["mailauth:ttl"],
+        sshPrivateKey: "ok",
+    };
+    return { ...base, ...patch } as RawSettings;
+}
+
+function problems(r: RawSettings): string[] {
+    try {
+        validateSettings(r);
+    } catch (e) {
+        expect(e).toBeInstanceOf(SettingsError);
+        return (e as SettingsError).problems;
+    }
+    return [];
+}
+
+const domain = { name: "example.com", zoneId: "0123456789abcdef0123456789abcdef", selector: "s1" };
+const ssh = { host: "192.0.2.25" };
+
+// Each bad input, the setting it names, and what the message must say.
+const cases: [string, Partial<Record<keyof RawSettings, unknown>>, RegExp][] = [
+    ["domains missing", { domains: undefined }, /^mailauth:domains: required, not set/],
+    ["domains empty", { domains: [] }, /^mailauth:domains: must be a non-empty list/],
+    ["domain not an object", { domains: ["example.com"] }, /^mailauth:domains\[0\]: must be an object/],
+    ["domain name missing", { domains: [{ ...domain, name: undefined }] }, /^mailauth:domains\[0\]\.name: required, not set/],
+    ["domain name invalid", { domains: [{ ...domain, name: "exa mple" }] }, /^mailauth:domains\[0\]\.name: "exa mple" is not a domain name/],
+    ["zone id invalid", { domains: [{ ...domain, zoneId: "zone-1" }] }, /^mailauth:domains\[0\]\.zoneId: must be a Cloudflare zone id \(32 lowercase hex/],
+    ["selector invalid", { domains: [{ ...domain, selector: "2026_11" }] }, /^mailauth:domains\[0\]\.selector: "2026_11" is not a valid selector/],
+    ["previous selector invalid", { domains: [{ ...domain, previousSelectors: ["old.key"] }] }, /^mailauth:domains\[0\]\.previousSelectors: "old\.key" is not a valid selector/],
+    ["active selector listed as previous", { domains: [{ ...domain, previousSelectors: ["s1"] }] }, /previousSelectors: must not contain the active selector "s1"/],
+    ["key too small", { domains: [{ ...domain, keyBits: 1024 }] }, /keyBits: 1024-bit RSA keys are too weak for DKIM/],
+    ["key size odd", { domains: [{ ...domain, keyBits: 2000 }] }, /keyBits: must be one of 1024, 2048, 3072, 4096, got 2000/],
+    ["domain listed twice", { domains: [domain, domain] }, /^mailauth:domains: domain "example.com" is listed twice/],
+    ["unknown domain field", { domains: [{ ...domain, selecter: "x" }] }, /^mailauth:domains\[0\]\.selecter: unknown setting; allowed here: name, zoneId, selector/],
+    ["mx missing", { mx: undefined }, /^mailauth:mx: required, not set/],
+    ["mx host invalid", { mx: { hostname: "mail_server" } }, /^mailauth:mx\.hostname: "mail_server" is not a host name/],
+    ["mx priority out of range", { mx: { hostname: "mail.example.com", priority: 70000 } }, /^mailauth:mx\.priority: must be a whole number from 0 to 65535/],
+    ["mx ipv4 invalid", { mx: { hostname: "mail.example.com", ipv4: "192.0.2.300" } }, /^mailauth:mx\.ipv4: "192\.0\.2\.300" is not an IPv4 address/],
+    ["mx ipv6 invalid", { mx: { hostname: "mail.example.com", ipv6: "2001:db8::zz" } }, /^mailauth:mx\.ipv6: "2001:db8::zz" is not an IPv6 address/],
+    ["mx address outside the zones", { mx: { hostname: "mail.elsewhere.net", ipv4: "192.0.2.1" } }, /^mailauth:mx\.hostname: "mail\.elsewhere\.net" must lie inside one of the configured domains/],
+    ["spf +all", { spf: { all: "+all" } }, /^mailauth:spf\.all: "\+all" lets every host on the internet send as your domain/],
+    ["spf ?all", { spf: { all: "?all" } }, /^mailauth:spf\.all: "\?all" \(neutral\)/],
+    ["spf all in mechanisms", { spf: { mechanisms: ["+all"] } }, /^mailauth:spf\.mechanisms: "\+all" is not allowed here; the all term is set by mailauth:spf\.all/],
+    ["spf ptr", { spf: { mechanisms: ["ptr"] } }, /^mailauth:spf\.mechanisms: "ptr": the ptr mechanism is deprecated/],
+    ["spf redirect", { spf: { mechanisms: ["redirect=_spf.example.net"] } }, /redirect= is ignored when an all term is present/],
+    ["spf junk mechanism", { spf: { mechanisms: ["ip4 192.0.2.1"] } }, /^mailauth:spf\.mechanisms: "ip4 192\.0\.2\.1" is not an SPF mechanism/],
+    ["spf bad ip4", { spf: { mechanisms: ["ip4:192.0.2.0/33"] } }, /"ip4:192\.0\.2\.0\/33" does not hold a valid IPv4 address or block/],
+    ["spf bad ip6", { spf: { mechanisms: ["ip6:2001:db8::/129"] } }, /"ip6:2001:db8::\/129" does not hold a valid IPv6 address or block/],
+    [
+        "spf over 10 lookups",
+        { spf: { mechanisms: Array.from({ length: 10 }, (_, i) => `include:_spf${i}.example.net`) } },
+        /^mailauth:spf\.mechanisms: the record would need 11 DNS lookups .* at most 10/,
+    ],
+    ["spf all unknown", { spf: { all: "-ALL" } }, /^mailauth:spf\.all: must be one of ~all, -all, got "-ALL"/],
+    ["dmarc policy", { dmarc: { policy: "block" } }, /^mailauth:dmarc\.policy: must be one of none, quarantine, reject, got "block"/],
+    ["dmarc rua", { dmarc: { rua: ["reports"] } }, /^mailauth:dmarc\.rua: "mailto:reports" is not a mail address/],
+    ["dmarc enabled not boolean", { dmarc: { enabled: "yes" } }, /^mailauth:dmarc\.enabled: must be true or false, got "yes"/],
+    ["report address", { opendkim: { reportAddress: "postmaster" } }, /^mailauth:opendkim\.reportAddress: "postmaster" is not a mail address/],
+    ["trusted host", { opendkim: { trustedHosts: ["10.0.0.0/40"] } }, /^mailauth:opendkim\.trustedHosts: "10\.0\.0\.0\/40" is not an address, CIDR block/],
+    ["trusted hosts not a list", { opendkim: { trustedHosts: "10.0.0.1" } }, /^mailauth:opendkim\.trustedHosts: must be a list of strings/],
+    ["nameserver", { opendkim: { nameservers: ["dns.example.net"] } }, /^mailauth:opendkim\.nameservers: "dns\.example\.net" is not an IP address/],
+    ["milter transport", { opendkim: { milterTransport: "tcp" } }, /^mailauth:opendkim\.milterTransport: must be one of auto, unix, inet, got "tcp"/],
+    ["ssh missing", { ssh: undefined }, /^mailauth:ssh: required, not set/],
+    ["ssh host invalid", { ssh: { host: "mail server" } }, /^mailauth:ssh\.host: "mail server" is not an IP address or host name/],
+    ["ssh port", { ssh: { ...ssh, port: 0 } }, /^mailauth:ssh\.port: must be a whole number from 1 to 65535, got 0/],
+    ["ssh user", { ssh: { ...ssh, user: "Root User" } }, /^mailauth:ssh\.user: "Root User" is not a Unix user name/],
+    ["ssh host key", { ssh: { ...ssh, hostKey: "AAAAC3NzaC1lZDI1NTE5" } }, /^mailauth:ssh\.hostKey: must be one public key line/],
+    ["ssh private key missing", { sshPrivateKey: "missing" }, /^mailauth:sshPrivateKey: required, not set; run: pulumi config set --secret/],
+    ["ssh private key invalid", { sshPrivateKey: "invalid" }, /^mailauth:sshPrivateKey: is not an unencrypted private key/],
+    ["ttl", { ttl: 30 }, /^mailauth:ttl: must be 1 \(automatic\) or a number of seconds from 60 to 86400, got 30/],
+    ["test key timeout", { testKey: { timeoutSeconds: -1 } }, /^mailauth:testKey\.timeoutSeconds: must be a whole number from 0 to 86400/],
+    ["unknown section field", { opendkim: { nameserver: ["192.0.2.53"] } }, /^mailauth:opendkim\.nameserver: unknown setting; allowed here: reportAddress, trustedHosts, nameservers, milterTransport/],
+];
+
+describe("settings validation", () => {
+    it("accepts the documented example and fills in the defaults", () => {
+        const s = validateSettings(raw());
+        expect(s.spf.record).toBe("v=spf1 mx ip4:192.0.2.25 ~all");
+        expect(s.dmarc.record).toBe("v=DMARC1; p=none; rua=mailto:dmarc-reports@example.com");
+        expect(s.domains.map((d) => d.keyBits)).toEqual([2048, 2048]);
+        expect(s.opendkim.milterTransport).toBe("auto");
+        expect(s.testKey).toEqual({ enabled: true, timeoutSeconds: 300 });
+    });
+
+    it("defaults to the guide's SPF and a p=none DMARC", () => {
+        const s = validateSettings(raw({ spf: undefined, dmarc: undefined }));
+        expect(s.spf.record).toBe("v=spf1 mx ~all");
+        expect(s.dmarc).toMatchObject({ enabled: true, record: "v=DMARC1; p=none" });
+    });
+
+    it(`has ${cases.length} distinct messages, one per kind of bad input`, () => {
+        expect(cases.length).toBeGreaterThanOrEqual(20);
+        const messages = cases.map(([, patch]) => problems(raw(patch)).join("\n"));
+        expect(new Set(messages).size).toBe(cases.length);
+    });
+
+    it.each(cases)("rejects: %s", (_, patch, message) => {
+        const found = problems(raw(patch));
+        expect(found.some((p) => message.test(p)), found.join("\n")).toBe(true);
+    });
+
+    it("reports every problem at once", () => {
+        const found = problems(
+            raw({ ttl: 5, spf: { all: "+all" }, ssh: { host: "192.0.2.25", port: 99999 }, dmarc: { policy: "x" } }),
+        );
+        expect(found).toHaveLength(4);
+    });
+
+    it("counts 10 lookup terms as allowed (mx plus nine includes)", () => {
+        const mechanisms = Array.from({ length: 9 }, (_, i) => `include:_spf${i}.example.net`);
+        expect(problems(raw({ spf: { mechanisms } }))).toEqual([]);
+    });
+
+    it("classifies the SSH key without keeping it", () => {
+        expect(classifyPrivateKey(undefined)).toBe("missing");
+        expect(classifyPrivateKey("hunter2")).toBe("invalid");
+        expect(classifyPrivateKey("-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n-----END OPENSSH PRIVATE KEY-----\n")).toBe("ok");
+        expect(classifyPrivateKey("-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nabc\n-----END RSA PRIVATE KEY-----")).toBe("invalid");
+    });
+});
+
+describe("the program on bad input", () => {
+    it("stops before making any resource, naming every bad setting", async () => {
+        const config = exampleConfig();
+        config["mailauth:ttl"] = 30;
+        config["mailauth:spf"] = { all: "+all" };
+        const message = await programError(config, { sshPrivateKey: null });
+        expect(message).toMatch(/3 configuration problem\(s\); nothing was changed/);
+        expect(message).toContain("mailauth:ttl");
+        expect(message).toContain("mailauth:spf.all");
+        expect(message).toContain("mailauth:sshPrivateKey: required");
+    });
+
+    it("makes resources once the input is good", async () => {
+        const run = await runProgram(exampleConfig());
+        expect(run.resources.length).toBeGreaterThan(10);
+    });
+});
