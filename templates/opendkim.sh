@@ -7,8 +7,13 @@ mkdir -p "$saved"
 for f in "$CONF" "$ETC_DIR/KeyTable" "$ETC_DIR/SigningTable" "$ETC_DIR/TrustedHosts"; do
     save_original "$f" "$saved"
 done
+# The service state before this stack: off when this stack's package step installed OpenDKIM.
 if [ ! -e "$saved/service-state" ]; then
-    { service_enabled opendkim && echo enabled || echo disabled; } >"$saved/service-state"
+    if grep -qx opendkim "$STATE_DIR/installed-packages" 2>/dev/null || ! service_enabled opendkim; then
+        echo disabled >"$saved/service-state"
+    else
+        echo enabled >"$saved/service-state"
+    fi
 fi
 [ -d "$ETC_DIR" ] || install -d -m 0755 "$ETC_DIR"
 

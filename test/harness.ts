@@ -46,13 +46,38 @@ export function unwrapSecret(v: any): { secret: boolean; value: any } {
 /** Key pairs are slow to make: one per resource name across runs, as a stable provider would keep them. */
 const keyCache = new Map<string, { privateKeyPem: string; publicKeyPem: string }>();
 
-export async function runProgram(config: Record<string, unknown>, opts: { sshPrivateKey?: string | null } = {}): Promise<Run> {
+/** What a resource looked like when registered, for a custom newResource (the lab's runner). */
+export type ResourceHandler = (
+    args: pulumi.runtime.MockResourceArgs,
+    registered: Registered,
+) => Promise<{ id: string; state: Record<string, any> }>;
+
+export interface RunOptions {
+    /** The SSH private key to set; null leaves it unset. Default: a throwaway test key. */
+    sshPrivateKey?: string | null;
+    /** Replaces the default mocks' newResource. */
+    newResource?: ResourceHandler;
+}
+
+export async function runProgram(config: Record<string, unknown>, opts: RunOptions = {}): Promise<Run> {
     const resources: Registered[] = [];
     const keys = new Map<string, { privateKeyPem: string; publicKeyPem: string }>();
     const pending = new Map<string, Partial<Registered>>();
     pulumi.runtime.setMocks(
         {
-            newResource(args: pulumi.runtime.MockResourceArgs) {
+            async newResource(args: pulumi.runtime.MockResourceArgs) {
+                const registered: Registered = {
+                    type: args.type,
+                    name: args.name,
+                    urn: "",
+                    inputs: args.inputs,
+                    dependencies: [],
+                    additionalSecretOutputs: [],
+                    deleteBeforeReplace: false,
+                    ...pending.get(args.name),
+                };
+                resources.push(registered);
+                if (opts.newResource) return opts.newResource(args, registered);
                 const state: Record<string, any> = { ...args.inputs };
                 if (args.type === "tls:index/privateKey:PrivateKey") {
                     let pair = keyCache.get(args.name);
@@ -73,16 +98,6 @@ export async function runProgram(config: Record<string, unknown>, opts: { sshPri
                     state.stdout = /-testkey-/.test(args.name) ? "domain selector key OK\n" : "";
                     state.stderr = "";
                 }
-                resources.push({
-                    type: args.type,
-                    name: args.name,
-                    urn: "",
-                    inputs: args.inputs,
-                    dependencies: [],
-                    additionalSecretOutputs: [],
-                    deleteBeforeReplace: false,
-                    ...pending.get(args.name),
-                });
                 return { id: `${args.name}-id`, state };
             },
             call(args: pulumi.runtime.MockCallArgs) {
@@ -141,7 +156,7 @@ export async function isSecretOutput(v: pulumi.Output<unknown>): Promise<boolean
 }
 
 /** Runs the program and returns the SettingsError message it stops with. */
-export async function programError(config: Record<string, unknown>, opts: { sshPrivateKey?: string | null } = {}): Promise<string> {
+export async function programError(config: Record<string, unknown>, opts: RunOptions = {}): Promise<string> {
     try {
         await runProgram(config, opts);
     } catch (e) {

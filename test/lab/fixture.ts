@@ -1,0 +1,116 @@
+/**
+ * One lab for a test file: the cached root filesystem, the network, the DNS server, and helpers
+ * to boot a pristine mail host with a fresh runner state, send mail and check it with tools
+ * nobody here wrote (dkimverify, swaks, postfix, opendkim).
+ */
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { exampleConfig, runProgram, scriptOf } from "../harness";
+import {
+    DNS_ADDR, ensureRootfs, HOST_ADDR, inLab, LabDns, LabHost, labKeys, LabKeys, PERMITTED_ADDR,
+    setupNetwork, teardownNetwork, waitFor,
+} from "./lab";
+import { LabRunner } from "./runner";
+
+export const DOMAINS = ["example.com", "example.org"];
+
+/** The example stack, pointed at the lab: its host, its DNS server, its host key. */
+export function labConfig(keys: LabKeys, patch: Record<string, unknown> = {}): Record<string, unknown> {
+    const config = exampleConfig();
+    config["mailauth:domains"] = DOMAINS.map((name, i) => ({
+        name,
+        zoneId: `${i}`.repeat(32),
+        selector: "s1",
+    }));
+    config["mailauth:mx"] = { hostname: "mail.example.com", ipv4: HOST_ADDR };
+    config["mailauth:spf"] = {};
+    config["mailauth:opendkim"] = { nameservers: [DNS_ADDR] };
+    config["mailauth:ssh"] = { host: HOST_ADDR, user: "root", hostKey: keys.hostKey };
+    config["mailauth:ttl"] = 60;
+    config["mailauth:testKey"] = { timeoutSeconds: 30 };
+    return { ...config, ...patch };
+}
+
+export class Lab {
+    readonly dns = new LabDns();
+    keys!: LabKeys;
+    private rootfs = "";
+    host?: LabHost;
+    runner!: LabRunner;
+    private stateDir = "";
+
+    async start(): Promise<void> {
+        // The stack's own package step, as the program renders it.
+        const probe = await runProgram(exampleConfig());
+        const packageStep = probe.resources.find((r) => r.name === "mailhost-packages")!.inputs.create as string;
+        this.rootfs = ensureRootfs(packageStep);
+        this.keys = labKeys(this.rootfs);
+        setupNetwork();
+        this.stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "mailauth-lab-state-"));
+    }
+
+    /** A pristine host, fresh zones and an empty runner state. */
+    async fresh(prepare?: (root: string) => void): Promise<LabHost> {
+        await this.host?.stop();
+        this.dns.start();
+        // Sender domains for the inbound SPF checks.
+        this.dns.set("soft.example.net", "TXT", 60, `"v=spf1 ip4:${PERMITTED_ADDR} ~all"`);
+        this.dns.set("hard.example.net", "TXT", 60, `"v=spf1 ip4:${PERMITTED_ADDR} -all"`);
+        this.host = new LabHost(this.rootfs, this.keys);
+        await this.host.boot(prepare);
+        const statePath = path.join(this.stateDir, `${this.host.name}.json`);
+        this.runner = new LabRunner(statePath, this.dns, this.keys);
+        return this.host;
+    }
+
+    async stop(): Promise<void> {
+        await this.host?.stop();
+        this.dns.stop();
+        teardownNetwork();
+        if (this.stateDir) fs.rmSync(this.stateDir, { recursive: true, force: true });
+    }
+
+    config(patch: Record<string, unknown> = {}): Record<string, unknown> {
+        return labConfig(this.keys, patch);
+    }
+
+    /** Submits a message on the host (sendmail) and returns it as delivered to root's mailbox. */
+    async sendLocal(from: string, subject: string): Promise<string> {
+        const host = this.host!;
+        host.ssh(": > /var/mail/root");
+        host.ssh(`/usr/sbin/sendmail -f ${from} root@localhost`, {
+            input: `From: ${from}\nTo: root@localhost\nSubject: ${subject}\nDate: ${new Date().toUTCString()}\nMessage-ID: <${subject}.${Date.now()}@lab>\n\nHello from the lab.\nThis line is signed.\n`,
+        });
+        return this.delivered(subject);
+    }
+
+    /** Sends a message from the runner side with swaks, from a given lab address. */
+    swaks(from: string, sourceAddr: string, subject: string): string {
+        this.host!.ssh(": > /var/mail/root");
+        return inLab(
+            ["swaks", "--server", HOST_ADDR, "--local-interface", sourceAddr, "--helo", "client.example.net",
+                "--from", from, "--to", "root@example.com", "--header", `Subject: ${subject}`, "--timeout", "20"],
+            { allowFail: true, timeout: 60_000 },
+        );
+    }
+
+    /** Waits for the message with this subject in root's mailbox and returns it, mbox line removed. */
+    async delivered(subject: string): Promise<string> {
+        let mbox = "";
+        await waitFor(`delivery of "${subject}"`, () => {
+            mbox = this.host!.ssh("cat /var/mail/root 2>/dev/null || true");
+            return mbox.includes(`Subject: ${subject}`);
+        }, 30_000);
+        return mbox.replace(/^From [^\n]*\n/, "");
+    }
+
+    /** dkimverify (python3-dkim), resolving through the lab DNS only. */
+    dkimverify(message: string): string {
+        return inLab(["dkimverify"], { input: message, allowFail: true }).trim();
+    }
+
+    scriptOf(name: string, field = "create"): string {
+        return scriptOf(this.runner.resources[name].inputs[field]);
+    }
+}

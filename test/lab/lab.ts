@@ -1,0 +1,275 @@
+/**
+ * The lab: a real Debian 12 mail host (systemd-nspawn, systemd as PID 1, real SSH) in a network
+ * namespace with no route off this machine, and a real authoritative DNS server (knot) for the
+ * lab's zones. Needs root and Debian; `.ci/run` installs the host packages.
+ *
+ * Addresses (all inside the lab namespace; nothing routes out of it):
+ *   10.231.0.1  the runner's end of the veth (SSH comes from here)
+ *   10.231.0.2  the mail host (mail.example.com)
+ *   10.231.0.53 knot, the lab's only DNS server
+ *   10.231.0.10 a sender SPF permits; 10.231.0.66 a sender SPF forbids
+ */
+import { execFileSync, spawn, ChildProcess } from "child_process";
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as path from "path";
+
+export const NETNS = "mailauth-lab";
+export const RUNNER_ADDR = "10.231.0.1";
+export const HOST_ADDR = "10.231.0.2";
+export const DNS_ADDR = "10.231.0.53";
+export const PERMITTED_ADDR = "10.231.0.10";
+export const FORBIDDEN_ADDR = "10.231.0.66";
+export const ZONES = ["example.com", "example.org", "example.net"];
+export const CACHE_DIR = process.env.MAILAUTH_LAB_CACHE ?? "/var/cache/mailauth-lab";
+const WORK_DIR = "/var/tmp/mailauth-lab";
+
+export function sh(cmd: string, args: string[], opts: { input?: string; allowFail?: boolean; timeout?: number } = {}): string {
+    try {
+        return execFileSync(cmd, args, {
+            input: opts.input,
+            encoding: "utf8",
+            stdio: ["pipe", "pipe", "pipe"],
+            timeout: opts.timeout ?? 120_000,
+        });
+    } catch (e: any) {
+        if (opts.allowFail) return `${e.stdout ?? ""}${e.stderr ?? ""}`;
+        throw new Error(`${cmd} ${args.join(" ")} failed: ${e.stderr || e.message}`);
+    }
+}
+
+/** Runs a command inside the lab namespace, whose /etc/resolv.conf points at the lab DNS. */
+export function inLab(args: string[], opts: { input?: string; allowFail?: boolean; timeout?: number } = {}): string {
+    return sh("ip", ["netns", "exec", NETNS, ...args], opts);
+}
+
+export async function waitFor(what: string, check: () => boolean, timeoutMs = 30_000): Promise<void> {
+    const end = Date.now() + timeoutMs;
+    while (Date.now() < end) {
+        if (check()) return;
+        await new Promise((r) => setTimeout(r, 200));
+    }
+    throw new Error(`timed out waiting for ${what}`);
+}
+
+/** The namespace, the veth pair and the lab addresses. */
+export function setupNetwork(): void {
+    teardownNetwork();
+    sh("ip", ["netns", "add", NETNS]);
+    sh("ip", ["link", "add", "mlab0", "type", "veth", "peer", "name", "mlab1"]);
+    sh("ip", ["link", "set", "mlab1", "netns", NETNS]);
+    sh("ip", ["addr", "add", `${RUNNER_ADDR}/24`, "dev", "mlab0"]);
+    sh("ip", ["link", "set", "mlab0", "up"]);
+    inLab(["ip", "link", "set", "lo", "up"]);
+    for (const a of [HOST_ADDR, DNS_ADDR, PERMITTED_ADDR, FORBIDDEN_ADDR]) inLab(["ip", "addr", "add", `${a}/24`, "dev", "mlab1"]);
+    inLab(["ip", "link", "set", "mlab1", "up"]);
+    // `ip netns exec` bind-mounts this over /etc/resolv.conf: checkers resolve only through the lab.
+    fs.mkdirSync(`/etc/netns/${NETNS}`, { recursive: true });
+    fs.writeFileSync(`/etc/netns/${NETNS}/resolv.conf`, `nameserver ${DNS_ADDR}\n`);
+    const routes = inLab(["ip", "route", "show"]);
+    if (/default/.test(routes)) throw new Error(`the lab namespace has a default route: ${routes}`);
+}
+
+export function teardownNetwork(): void {
+    sh("ip", ["link", "del", "mlab0"], { allowFail: true });
+    sh("ip", ["netns", "del", NETNS], { allowFail: true });
+}
+
+/** knot, authoritative for the lab zones, listening only inside the lab namespace. */
+export class LabDns {
+    private readonly dir = path.join(WORK_DIR, "knot");
+    private readonly socket = path.join(this.dir, "knot.sock");
+
+    start(): void {
+        this.stop();
+        fs.rmSync(this.dir, { recursive: true, force: true });
+        fs.mkdirSync(path.join(this.dir, "db"), { recursive: true });
+        for (const zone of ZONES) {
+            fs.writeFileSync(
+                path.join(this.dir, `${zone}.zone`),
+                `$ORIGIN ${zone}.\n$TTL 60\n@ SOA ns.${zone}. hostmaster.${zone}. 1 60 60 3600 60\n@ NS ns.${zone}.\nns A ${DNS_ADDR}\n`,
+            );
+        }
+        fs.writeFileSync(
+            path.join(this.dir, "knot.conf"),
+            [
+                "server:",
+                `  rundir: ${this.dir}`,
+                `  listen: ${DNS_ADDR}@53`,
+                "control:",
+                `  listen: ${this.socket}`,
+                "database:",
+                `  storage: ${path.join(this.dir, "db")}`,
+                "template:",
+                "  - id: default",
+                `    storage: ${this.dir}`,
+                "    zonefile-sync: -1",
+                "    journal-content: all",
+                "    zonefile-load: whole",
+                "zone:",
+                ...ZONES.map((z) => `  - domain: ${z}\n    file: ${z}.zone`),
+                "",
+            ].join("\n"),
+        );
+        inLab(["knotd", "-d", "-c", path.join(this.dir, "knot.conf")]);
+        const ready = () => /serial/.test(sh("knotc", ["-s", this.socket, "zone-status", "example.com"], { allowFail: true }));
+        const end = Date.now() + 15_000;
+        while (!ready()) {
+            if (Date.now() > end) throw new Error("knot did not start");
+            execFileSync("sleep", ["0.2"]);
+        }
+    }
+
+    stop(): void {
+        if (fs.existsSync(this.socket)) sh("knotc", ["-s", this.socket, "stop"], { allowFail: true });
+        sh("pkill", ["-f", `knotd -d -c ${path.join(this.dir, "knot.conf")}`], { allowFail: true });
+    }
+
+    private zoneOf(name: string): string {
+        const zone = ZONES.find((z) => name === z || name.endsWith(`.${z}`));
+        if (!zone) throw new Error(`no lab zone holds ${name}`);
+        return zone;
+    }
+
+    private change(op: "zone-set" | "zone-unset", name: string, args: string[]): void {
+        const zone = this.zoneOf(name);
+        const k = (a: string[]) => sh("knotc", ["-s", this.socket, ...a]);
+        k(["zone-begin", zone]);
+        try {
+            k([op, zone, `${name}.`, ...args]);
+            k(["zone-commit", zone]);
+        } catch (e) {
+            sh("knotc", ["-s", this.socket, "zone-abort", zone], { allowFail: true });
+            throw e;
+        }
+    }
+
+    /** Cloudflare's record fields, as knot rdata (MX targets made absolute). */
+    private rdata(type: string, content: string, priority?: number): string[] {
+        if (type === "MX") return [`${priority ?? 10}`, `${content.replace(/\.$/, "")}.`];
+        return [content];
+    }
+
+    set(name: string, type: string, ttl: number, content: string, priority?: number): void {
+        this.change("zone-set", name, [String(ttl === 1 ? 300 : ttl), type, ...this.rdata(type, content, priority)]);
+    }
+
+    unset(name: string, type: string, content: string, priority?: number): void {
+        this.change("zone-unset", name, [type, ...this.rdata(type, content, priority)]);
+    }
+
+    /** What the lab server answers, as dig prints it. */
+    query(name: string, type: string): string {
+        return inLab(["kdig", "+short", `@${DNS_ADDR}`, name, type]).trim();
+    }
+}
+
+/** The SSH key the runner logs in with, and the host's pinned key. */
+export interface LabKeys {
+    privateKeyPath: string;
+    privateKey: string;
+    hostKey: string;
+}
+
+/**
+ * One mail host: a fresh overlay on the cached root filesystem, booted with systemd as PID 1
+ * inside the lab namespace. Every boot starts from the same pristine host.
+ */
+export class LabHost {
+    private proc?: ChildProcess;
+    private runDir = "";
+    merged = "";
+    readonly name = `mailauth-${crypto.randomBytes(3).toString("hex")}`;
+
+    constructor(
+        private readonly rootfs: string,
+        private readonly keys: LabKeys,
+    ) {}
+
+    async boot(prepare?: (root: string) => void): Promise<void> {
+        this.runDir = fs.mkdtempSync(path.join(WORK_DIR, "host-"));
+        const [upper, work] = ["upper", "work"].map((d) => path.join(this.runDir, d));
+        this.merged = path.join(this.runDir, "root");
+        for (const d of [upper, work, this.merged]) fs.mkdirSync(d);
+        sh("mount", ["-t", "overlay", "overlay", "-o", `lowerdir=${this.rootfs},upperdir=${upper},workdir=${work}`, this.merged]);
+        const root = this.merged;
+        fs.writeFileSync(`${root}/etc/resolv.conf`, `nameserver ${DNS_ADDR}\n`);
+        fs.writeFileSync(`${root}/etc/hostname`, "mail\n");
+        fs.writeFileSync(`${root}/etc/hosts`, `127.0.0.1 localhost\n${HOST_ADDR} mail.example.com mail\n`);
+        fs.mkdirSync(`${root}/root/.ssh`, { recursive: true, mode: 0o700 });
+        fs.writeFileSync(`${root}/root/.ssh/authorized_keys`, sh("ssh-keygen", ["-y", "-f", this.keys.privateKeyPath]), { mode: 0o600 });
+        fs.writeFileSync(`${root}/etc/ssh/sshd_config.d/lab.conf`, `ListenAddress ${HOST_ADDR}\nPermitRootLogin prohibit-password\nUseDNS no\n`);
+        // The mail host of parts 1-3 of the guide: Postfix receiving for both domains.
+        fs.writeFileSync(
+            `${root}/etc/postfix/main.cf`,
+            fs
+                .readFileSync(`${root}/etc/postfix/main.cf`, "utf8")
+                .replace(/^myhostname = .*$/m, "myhostname = mail.example.com")
+                .replace(/^mydestination = .*$/m, "mydestination = $myhostname, localhost, example.com, example.org")
+                .replace(/^inet_interfaces = .*$/m, "inet_interfaces = all"),
+        );
+        prepare?.(root);
+        this.proc = spawn(
+            "setsid",
+            [
+                "systemd-nspawn", "-D", root, "-b", `--machine=${this.name}`, "--register=no", "--keep-unit",
+                "--console=read-only", "--resolv-conf=off", `--network-namespace-path=/run/netns/${NETNS}`,
+            ],
+            { stdio: ["ignore", fs.openSync(path.join(this.runDir, "console.log"), "w"), "pipe"] },
+        );
+        await waitFor("the lab host's SSH", () => this.ssh("systemctl is-active --quiet postfix ssh && echo up", { allowFail: true }).trim() === "up", 60_000);
+    }
+
+    /** Runs a shell command on the host over SSH as root. */
+    ssh(command: string, opts: { input?: string; allowFail?: boolean; timeout?: number } = {}): string {
+        return sh("ssh", [...sshOptions(this.keys), `root@${HOST_ADDR}`, command], opts);
+    }
+
+    /** Sends SIGTERM to systemd-nspawn (an orderly halt) and removes the overlay. */
+    async stop(): Promise<void> {
+        if (this.proc && this.proc.exitCode === null) {
+            const exited = new Promise((r) => this.proc!.once("exit", r));
+            this.proc.kill("SIGTERM");
+            await Promise.race([exited, new Promise((r) => setTimeout(r, 20_000))]);
+            if (this.proc.exitCode === null) this.proc.kill("SIGKILL");
+        }
+        if (this.merged) sh("umount", ["-l", this.merged], { allowFail: true });
+        if (this.runDir) fs.rmSync(this.runDir, { recursive: true, force: true });
+    }
+}
+
+export function sshOptions(keys: LabKeys): string[] {
+    const knownHosts = path.join(WORK_DIR, "known_hosts");
+    fs.writeFileSync(knownHosts, `${HOST_ADDR} ${keys.hostKey}\n`);
+    return [
+        "-i", keys.privateKeyPath, "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes",
+        "-o", `UserKnownHostsFile=${knownHosts}`, "-o", "ConnectTimeout=5", "-o", "LogLevel=ERROR",
+    ];
+}
+
+/**
+ * The cached root filesystem; built (network needed) when missing. Its key is what decides
+ * what gets installed: the package step's template, the package lists and the build script.
+ */
+export function ensureRootfs(packageStep: string): string {
+    const hash = crypto.createHash("sha256");
+    for (const f of ["../../templates/packages.sh", "../../components/osFamilies.ts", "build-rootfs.sh"]) {
+        hash.update(fs.readFileSync(path.join(__dirname, f)));
+    }
+    const rootfs = path.join(CACHE_DIR, `rootfs-${hash.digest("hex").slice(0, 12)}`);
+    if (fs.existsSync(rootfs)) return rootfs;
+    fs.mkdirSync(CACHE_DIR, { recursive: true });
+    for (const old of fs.readdirSync(CACHE_DIR)) fs.rmSync(path.join(CACHE_DIR, old), { recursive: true, force: true });
+    const stepFile = path.join(CACHE_DIR, "package-step.sh");
+    fs.writeFileSync(stepFile, packageStep);
+    sh("bash", [path.join(__dirname, "build-rootfs.sh"), rootfs, stepFile], { timeout: 900_000 });
+    return rootfs;
+}
+
+export function labKeys(rootfs: string): LabKeys {
+    fs.mkdirSync(WORK_DIR, { recursive: true });
+    const privateKeyPath = path.join(WORK_DIR, "id_ed25519");
+    if (!fs.existsSync(privateKeyPath)) sh("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", privateKeyPath]);
+    const hostKey = fs.readFileSync(`${rootfs}/etc/ssh/ssh_host_ed25519_key.pub`, "utf8").trim().split(" ").slice(0, 2).join(" ");
+    return { privateKeyPath, privateKey: fs.readFileSync(privateKeyPath, "utf8"), hostKey };
+}
