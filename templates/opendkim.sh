@@ -24,8 +24,23 @@ if ! out=$(opendkim -n -x "$STAGE/check.conf" 2>&1); then
     die "the new OpenDKIM configuration does not pass 'opendkim -n'; the old one stays in force: $out"
 fi
 
+# `opendkim -n` looks neither at the key files nor at what the tables name: check those too.
+while read -r keyname spec; do
+    keyfile=${spec##*:}
+    [ -f "$keyfile" ] || die "KeyTable entry $keyname: key file $keyfile is missing; the old configuration stays in force. Put the key back with: pulumi up --replace <the key step's URN> (see pulumi stack --show-urns)"
+    [ "$(stat -c '%U %a' "$keyfile")" = "opendkim 600" ] ||
+        die "key file $keyfile must be owned by opendkim with mode 0600 (OpenDKIM refuses other keys); the old configuration stays in force"
+done <"$STAGE/KeyTable"
+while read -r pattern keyname; do
+    grep -q "^$keyname " "$STAGE/KeyTable" || die "SigningTable entry $pattern names $keyname, which KeyTable lacks"
+done <"$STAGE/SigningTable"
+
 old_socket=$(sed -n 's/^Socket[[:space:]]\{1,\}//p' "$CONF" 2>/dev/null || true)
 changed=0
+# Set until OpenDKIM has read the new files: a run cut short restarts it next time.
+interrupted=0
+[ ! -e "$saved/apply-pending" ] || interrupted=1
+: >"$saved/apply-pending"
 install_if_changed "$STAGE/KeyTable" "$ETC_DIR/KeyTable" 0640 root:opendkim && changed=1
 install_if_changed "$STAGE/SigningTable" "$ETC_DIR/SigningTable" 0640 root:opendkim && changed=1
 install_if_changed "$STAGE/TrustedHosts" "$ETC_DIR/TrustedHosts" 0640 root:opendkim && changed=1
@@ -48,7 +63,7 @@ fi
 
 service_enabled opendkim || systemctl enable --quiet opendkim
 new_socket=$(sed -n 's/^Socket[[:space:]]\{1,\}//p' "$CONF")
-if ! service_active opendkim || [ "$old_socket" != "$new_socket" ]; then
+if ! service_active opendkim || [ "$old_socket" != "$new_socket" ] || [ "$interrupted" = 1 ]; then
     # Debian's package starts OpenDKIM with its own default socket: a restart applies ours.
     systemctl restart opendkim
     echo "restarted: opendkim"
@@ -56,6 +71,8 @@ elif [ "$changed" = 1 ]; then
     systemctl reload-or-restart opendkim
     echo "reloaded: opendkim"
 fi
+
+rm -f "$saved/apply-pending"
 
 # Wait until OpenDKIM listens, so that Postfix is never pointed at a socket that is not there.
 for _ in $(seq 1 50); do

@@ -86,7 +86,14 @@ done
 want_entry="$SPF_SERVICE unix - n n - 0 spawn user=policyd-spf argv=$POLICYD_SPF_BIN"
 
 if [ "${#changes[@]}" -eq 0 ] && [ "$master_entry" = "$want_entry" ]; then
-    echo "unchanged: Postfix settings"
+    if [ -e "$saved/reload-pending" ]; then
+        # A run cut short after its edits: Postfix has not read them yet.
+        systemctl reload-or-restart postfix
+        rm -f "$saved/reload-pending"
+        echo "reloaded: postfix (pending from an interrupted run)"
+    else
+        echo "unchanged: Postfix settings"
+    fi
     exit 0
 fi
 
@@ -96,6 +103,7 @@ rollback() {
     cp -p "$STAGE/main.cf.before" /etc/postfix/main.cf
     cp -p "$STAGE/master.cf.before" /etc/postfix/master.cf
 }
+: >"$saved/reload-pending"
 # The service first: policyd-spf_time_limit is unknown to Postfix until it exists.
 if [ "$master_entry" != "$want_entry" ]; then
     postconf -M "$SPF_SERVICE/unix=$want_entry"
@@ -107,8 +115,10 @@ if [ "${#changes[@]}" -gt 0 ]; then
 fi
 if ! out=$(postfix check 2>&1); then
     rollback
+    rm -f "$saved/reload-pending"
     die "'postfix check' failed after the change, so main.cf and master.cf were put back as they were: $out"
 fi
 printf '%s\n' "${desired[@]}" >"$saved/applied"
 systemctl reload-or-restart postfix
+rm -f "$saved/reload-pending"
 echo "reloaded: postfix"

@@ -225,6 +225,12 @@ export class LabHost {
         return sh("ssh", [...sshOptions(this.keys), `root@${HOST_ADDR}`, command], opts);
     }
 
+    /** Runs a command inside the container without SSH (for faults that cut SSH itself). */
+    enter(command: string, opts: { allowFail?: boolean } = {}): string {
+        const init = sh("pgrep", ["-P", String(this.proc!.pid)]).trim().split("\n")[0];
+        return sh("nsenter", ["-t", init, "-a", "/bin/sh", "-c", command], opts);
+    }
+
     /** Sends SIGTERM to systemd-nspawn (an orderly halt) and removes the overlay. */
     async stop(): Promise<void> {
         if (this.proc && this.proc.exitCode === null) {

@@ -125,6 +125,7 @@ export class LabRunner {
         const replacedOld: StateEntry[] = [];
         const byUrn = new Map<string, string>();
         let failure: unknown;
+        let failed: (e: unknown) => void = () => {};
 
         const handle = async (args: pulumi.runtime.MockResourceArgs, reg: Registered) => {
             const inputs = plain(args.inputs);
@@ -154,6 +155,7 @@ export class LabRunner {
                 }
             } catch (e) {
                 failure ??= e;
+                failed(e);
                 throw e;
             }
             next[args.name] = { type: args.type, name: args.name, inputs, outputs, dependencies };
@@ -164,7 +166,12 @@ export class LabRunner {
 
         let result;
         try {
-            result = await runProgram(config, { sshPrivateKey: this.keys.privateKey, newResource: handle });
+            // A failed step leaves its dependents' outputs unresolved forever, as a failed engine
+            // step would end the update: stop at the first failure.
+            result = await Promise.race([
+                runProgram(config, { sshPrivateKey: this.keys.privateKey, newResource: handle }),
+                new Promise<never>((_, reject) => (failed = reject)),
+            ]);
         } catch (e) {
             // Keep what did converge, as the engine does, then report the first real failure.
             this.state = { ...this.state, ...next };
