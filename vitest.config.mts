@@ -5,7 +5,7 @@ export default defineConfig({
         // A lab fault scenario fails a step on purpose; Pulumi's SDK then reports each dependent
         // resource that can no longer register. The scenario itself asserts that failure.
         onUnhandledError: (error) =>
-            !/failed to register new resource|failed to register dependency/.test(String(error?.message)),
+            !/failed to register new resource|failed to register dependency|remote command failed/.test(String(error?.message)),
         projects: [
             {
                 test: {

@@ -103,7 +103,7 @@ describe("scenario 8: faults", () => {
         let cut = false;
         const end = Date.now() + 60_000;
         while (!cut && Date.now() < end) {
-            const running = lab.host!.enter("pgrep -f 'mailauth step: postfix' || true").trim();
+            const running = lab.host!.enter("pgrep -f '[m]ailauth step: postfix' || true").trim();
             if (running) {
                 lab.host!.enter("pkill -KILL -f '[s]shd: root@notty' || true", { allowFail: true });
                 cut = true;

@@ -79,7 +79,7 @@ export class LabRunner {
         const args = [...sshOptions(this.keys), "-p", String(connection.port ?? 22), `${connection.user ?? "root"}@${connection.host}`, script];
         return new Promise((resolve, reject) => {
             const child = execFile("ssh", args, { maxBuffer: 64 << 20, timeout: 600_000 }, (err, stdout, stderr) => {
-                if (err) reject(new RemoteCommandError(`exit ${(err as any).code}: ${stderr || stdout}`));
+                if (err) reject(new RemoteCommandError(`remote command failed, exit ${(err as any).code}: ${stderr || stdout}`));
                 else resolve(stdout);
             });
             child.stdin!.end(stdin ?? "");
