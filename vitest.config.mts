@@ -18,6 +18,14 @@ export default defineConfig({
             },
             {
                 test: {
+                    name: "bench",
+                    include: ["test/bench/**/*.test.ts"],
+                    testTimeout: 1_800_000,
+                    hookTimeout: 900_000,
+                },
+            },
+            {
+                test: {
                     name: "lab",
                     include: ["test/lab/**/*.test.ts"],
                     testTimeout: 600_000,

@@ -12,8 +12,8 @@ export const OPENDKIM_KEY_DIR = "/etc/opendkim/keys";
 
 export type SigningDomain = Pick<DomainSettings, "name" | "selector" | "previousSelectors">;
 
-export interface OpenDkimFiles {
-    "opendkim.conf": string;
+/** The OpenDKIM tables, the same on every OS family. */
+export interface OpenDkimTables {
     KeyTable: string;
     SigningTable: string;
     TrustedHosts: string;
@@ -64,13 +64,8 @@ export function renderTrustedHosts(domains: SigningDomain[], opendkim: OpenDkimS
     return [...new Set(hosts)].map((h) => `${h}\n`).join("");
 }
 
-export function renderOpenDkimFiles(
-    domains: SigningDomain[],
-    opendkim: OpenDkimSettings,
-    family: OsFamily,
-): OpenDkimFiles {
+export function renderOpenDkimTables(domains: SigningDomain[], opendkim: OpenDkimSettings): OpenDkimTables {
     return {
-        "opendkim.conf": renderOpenDkimConf(opendkim, family),
         KeyTable: renderKeyTable(domains),
         SigningTable: renderSigningTable(domains),
         TrustedHosts: renderTrustedHosts(domains, opendkim),

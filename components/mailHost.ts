@@ -12,7 +12,8 @@ import {
     OPENDKIM_CONF,
     OPENDKIM_ETC_DIR,
     OPENDKIM_KEY_DIR,
-    renderOpenDkimFiles,
+    renderOpenDkimConf,
+    renderOpenDkimTables,
     SigningDomain,
 } from "./hostFiles";
 import { buildScript, commandLine, KNOWN_MILTERS, ScriptSpec } from "./hostScripts";
@@ -102,12 +103,9 @@ export class MailHost extends pulumi.ComponentResource {
             ),
         );
 
-        const files: Record<string, string> = {};
-        for (const family of OS_FAMILIES) {
-            const rendered = renderOpenDkimFiles(args.domains, args.opendkim, family);
-            files[`opendkim.conf.${family}`] = rendered["opendkim.conf"];
-            Object.assign(files, { KeyTable: rendered.KeyTable, SigningTable: rendered.SigningTable, TrustedHosts: rendered.TrustedHosts });
-        }
+        // The tables, and an opendkim.conf per OS family (its socket differs); the host picks its own.
+        const files: Record<string, string> = { ...renderOpenDkimTables(args.domains, args.opendkim) };
+        for (const family of OS_FAMILIES) files[`opendkim.conf.${family}`] = renderOpenDkimConf(args.opendkim, family);
         const opendkimVars = { CONF: OPENDKIM_CONF, ETC_DIR: OPENDKIM_ETC_DIR };
         const milter = { familyVars: ["SOCKET_DIR" as const], milterTransport: args.opendkim.milterTransport };
         const opendkim = step(

@@ -93,3 +93,18 @@ install_if_changed() {
 
 service_active() { systemctl is-active --quiet "$1"; }
 service_enabled() { systemctl is-enabled --quiet "$1" 2>/dev/null; }
+
+# Postfix main.cf, read once per run: `explicit NAME` prints NAME's value when main.cf sets it,
+# and fails when it does not.
+read_main_cf() { main_cf=$(postconf -n); }
+explicit() {
+    printf '%s\n' "$main_cf" | awk -v n="$1" '
+        index($0, n " =") == 1 { v = substr($0, length(n) + 3); sub(/^ /, "", v); print v; found = 1 }
+        END { exit !found }'
+}
+
+# Postfix lists are split on commas and blanks.
+# shellcheck disable=SC2020 # three characters, each to a newline
+words() { printf '%s\n' "$1" | tr ', \t' '\n\n\n' | sed '/^$/d'; }
+has_word() { words "$1" | grep -qxF -- "$2"; }
+join_list() { paste -sd, - | sed 's/,/, /g'; }

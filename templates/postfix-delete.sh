@@ -3,16 +3,7 @@
 # changed since keeps the user's value, less this stack's own entry.
 saved="$STATE_DIR/postfix"
 [ -e "$saved/params" ] || exit 0
-main_cf=$(postconf -n)
-explicit() {
-    printf '%s\n' "$main_cf" | awk -v n="$1" '
-        index($0, n " =") == 1 { v = substr($0, length(n) + 3); sub(/^ /, "", v); print v; found = 1 }
-        END { exit !found }'
-}
-# shellcheck disable=SC2020 # three characters, each to a newline
-words() { printf '%s\n' "$1" | tr ', \t' '\n\n\n' | sed '/^$/d'; }
-join_list() { paste -sd, - | sed 's/,/, /g'; }
-
+read_main_cf
 sets=()
 unsets=()
 while IFS=$'\t' read -r state name original; do

@@ -5,13 +5,7 @@
 saved="$STATE_DIR/postfix"
 mkdir -p "$saved"
 
-main_cf=$(postconf -n)
-# Prints the explicit main.cf value of $1; fails when $1 is not set there.
-explicit() {
-    printf '%s\n' "$main_cf" | awk -v n="$1" '
-        index($0, n " =") == 1 { v = substr($0, length(n) + 3); sub(/^ /, "", v); print v; found = 1 }
-        END { exit !found }'
-}
+read_main_cf
 master_entry=$(postconf -M "$SPF_SERVICE/unix" 2>/dev/null | tr -s ' \t' ' ' || true)
 
 # First run: remember what the host had, for destroy.
@@ -24,12 +18,6 @@ if [ ! -e "$saved/params" ]; then
     printf '%s\n' "$master_entry" >"$saved/master-entry"
     mv "$saved/params.tmp" "$saved/params"
 fi
-
-# Lists are split on commas and blanks, as Postfix does.
-# shellcheck disable=SC2020 # three characters, each to a newline
-words() { printf '%s\n' "$1" | tr ', \t' '\n\n\n' | sed '/^$/d'; }
-has_word() { words "$1" | grep -qxF -- "$2"; }
-join_list() { paste -sd, - | sed 's/,/, /g'; }
 
 # smtpd_recipient_restrictions: the policy check right after reject_unauth_destination.
 restrictions=$(explicit smtpd_recipient_restrictions || true)

@@ -37,3 +37,4 @@ chroot "$tmp" apt-get clean
 cleanup
 trap - EXIT
 mv "$tmp" "$rootfs"
+rm -f "$tmp.log"

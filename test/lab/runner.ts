@@ -56,6 +56,8 @@ export class RemoteCommandError extends Error {}
 
 export class LabRunner {
     private state: Record<string, StateEntry>;
+    /** SSH sessions opened so far (one per script run). */
+    sshSessions = 0;
 
     constructor(
         private readonly statePath: string,
@@ -76,6 +78,7 @@ export class LabRunner {
 
     /** Runs one script on the host the way pulumi-command does: the command over SSH, stdin piped. */
     private remote(connection: Record<string, any>, script: string, stdin?: string): Promise<string> {
+        this.sshSessions++;
         const args = [...sshOptions(this.keys), "-p", String(connection.port ?? 22), `${connection.user ?? "root"}@${connection.host}`, script];
         return new Promise((resolve, reject) => {
             const child = execFile("ssh", args, { maxBuffer: 64 << 20, timeout: 600_000 }, (err, stdout, stderr) => {
