@@ -8,6 +8,9 @@ import * as path from "path";
 import * as yaml from "js-yaml";
 import * as pulumi from "@pulumi/pulumi";
 import { vi } from "vitest";
+// Internal to the SDK, but exactly "every outstanding resource RPC has finished".
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { waitForRPCs } = require("@pulumi/pulumi/runtime/settings") as { waitForRPCs: () => Promise<void> };
 
 export const ROOT = path.join(__dirname, "..");
 /** Pulumi wraps secret values in this envelope. */
@@ -138,8 +141,9 @@ export async function runProgram(config: Record<string, unknown>, opts: RunOptio
     const program = await import("../index");
     const outputs: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(program)) outputs[k] = await resolve(v);
-    // Let every registration settle (urns, dependencies) before the caller looks.
-    await new Promise((r) => setTimeout(r, 50));
+    // Outputs can resolve before every resource is registered (one no output depends on):
+    // wait, as the engine does, until the SDK has no registration left in flight.
+    await waitForRPCs();
     return { resources, outputs, keys };
 }
 

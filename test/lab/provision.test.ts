@@ -16,6 +16,11 @@ describe("scenario 1: fresh provision of two domains", () => {
     it("runs every step over SSH in dependency order", async () => {
         report = await lab.runner.up(lab.config());
         const order = report.commandsRun;
+        expect([...order].sort()).toEqual(
+            ["packages", "key-example.com-s1", "key-example.org-s1", "opendkim", "postfix", "testkey-example.com", "testkey-example.org"]
+                .map((s) => `mailhost-${s}`)
+                .sort(),
+        );
         expect(order[0]).toBe("mailhost-packages");
         expect(order.indexOf("mailhost-opendkim")).toBeGreaterThan(order.indexOf("mailhost-key-example.com-s1"));
         expect(order.indexOf("mailhost-postfix")).toBeGreaterThan(order.indexOf("mailhost-opendkim"));
