@@ -124,6 +124,7 @@ it("1-3: fresh converge, repeat and one change", async () => {
             expect(host.ssh("postconf -h smtpd_milters").trim()).not.toBe("");
         }
     }
+    console.log(JSON.stringify(converge, null, 1));
     expect(converge["stack: repeat"].commands).toEqual([]);
 });
 

@@ -52,8 +52,13 @@ export async function waitFor(what: string, check: () => boolean, timeoutMs = 30
     throw new Error(`timed out waiting for ${what}`);
 }
 
-/** The namespace, the veth pair and the lab addresses. */
+/** The namespace, the veth pair and the lab addresses; first clears what an aborted run left. */
 export function setupNetwork(): void {
+    sh("pkill", ["-f", `systemd-nspawn -D ${WORK_DIR}/host-`], { allowFail: true });
+    for (const line of fs.readFileSync("/proc/mounts", "utf8").split("\n")) {
+        const mountpoint = line.split(" ")[1];
+        if (mountpoint?.startsWith(`${WORK_DIR}/host-`)) sh("umount", ["-l", mountpoint], { allowFail: true });
+    }
     teardownNetwork();
     sh("ip", ["netns", "add", NETNS]);
     sh("ip", ["link", "add", "mlab0", "type", "veth", "peer", "name", "mlab1"]);
