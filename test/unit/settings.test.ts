@@ -150,3 +150,29 @@ describe("the program on bad input", () => {
         expect(run.resources.length).toBeGreaterThan(10);
     });
 });
+
+describe("Pulumi.yaml", () => {
+    it("declares, with a description, every setting the program reads, and nothing else", () => {
+        const fs = require("fs") as typeof import("fs");
+        const yaml = require("js-yaml") as typeof import("js-yaml");
+        const project = yaml.load(fs.readFileSync(`${__dirname}/../../Pulumi.yaml`, "utf8")) as {
+            config: Record<string, { description?: string; type?: string; default?: unknown; secret?: boolean }>;
+        };
+        const program = fs.readFileSync(`${__dirname}/../../index.ts`, "utf8");
+        const read = [...program.matchAll(/config\.(?:get|getObject|getSecret|require\w*)\("(\w+)"\)/g)].map((m) => `mailauth:${m[1]}`);
+        expect(Object.keys(project.config).sort()).toEqual([...new Set(read)].sort());
+        for (const [key, decl] of Object.entries(project.config)) expect(decl.description?.length, key).toBeGreaterThan(30);
+        expect(project.config["mailauth:sshPrivateKey"].secret).toBe(true);
+        expect(project.config["mailauth:ttl"]).toMatchObject({ type: "integer", default: 1 });
+    });
+
+    it("gives defaults that the program accepts as they are", () => {
+        const fs = require("fs") as typeof import("fs");
+        const yaml = require("js-yaml") as typeof import("js-yaml");
+        const project = yaml.load(fs.readFileSync(`${__dirname}/../../Pulumi.yaml`, "utf8")) as { config: Record<string, { default?: unknown }> };
+        const d = (k: string) => project.config[`mailauth:${k}`].default;
+        const s = validateSettings(raw({ spf: d("spf"), dmarc: d("dmarc"), opendkim: d("opendkim"), ttl: d("ttl"), testKey: d("testKey") }));
+        expect(s.spf.record).toBe("v=spf1 mx ~all");
+        expect(s.ttl).toBe(1);
+    });
+});
