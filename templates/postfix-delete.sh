@@ -29,6 +29,7 @@ else
 fi
 [ "${#unsets[@]}" -eq 0 ] || postconf -X "${unsets[@]}"
 [ "${#sets[@]}" -eq 0 ] || postconf -e "${sets[@]}"
+touch -d "@$(($(date +%s) - 2))" /etc/postfix/main.cf # see postfix.sh
 postfix check
 systemctl reload-or-restart postfix
 rm -rf "$saved"

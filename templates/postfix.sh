@@ -101,6 +101,9 @@ if [ "${#changes[@]}" -gt 0 ]; then
     postconf -e "${changes[@]}"
     printf 'main.cf: %s\n' "${changes[@]}"
 fi
+# Postfix reads a main.cf only once it is 2 s old, in case an editor is still writing it;
+# postconf replaced it whole, so date it back and spare every reader below that wait.
+touch -d "@$(($(date +%s) - 2))" /etc/postfix/main.cf
 if ! out=$(postfix check 2>&1); then
     rollback
     rm -f "$saved/reload-pending"
