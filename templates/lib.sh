@@ -17,10 +17,11 @@ die() {
 # Sets OS_FAMILY (el or debian) from /etc/os-release; stops on anything unsupported,
 # before any change is made.
 detect_os() {
-    [ -r /etc/os-release ] || die "cannot read /etc/os-release: unsupported host (supported: RHEL, CentOS Stream, Rocky, AlmaLinux 8 and 9; Debian 12+; Ubuntu 22.04+)"
+    local os_release=${OS_RELEASE_FILE:-/etc/os-release}
+    [ -r "$os_release" ] || die "cannot read $os_release: unsupported host (supported: RHEL, CentOS Stream, Rocky, AlmaLinux 8 and 9; Debian 12+; Ubuntu 22.04+)"
     local ID="" ID_LIKE="" VERSION_ID="" PRETTY_NAME=""
-    # shellcheck disable=SC1091
-    . /etc/os-release
+    # shellcheck disable=SC1090
+    . "$os_release"
     local major=${VERSION_ID%%.*}
     case " $ID $ID_LIKE " in
         *" rhel "* | *" centos "* | *" rocky "* | *" almalinux "*)
