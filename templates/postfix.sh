@@ -1,7 +1,7 @@
 # Postfix settings for SPF checking (policyd-spf) and DKIM signing (the OpenDKIM milter).
-# One read of main.cf and master.cf, one `postconf -M`, one `postconf -e` with every changed
-# setting, `postfix check`, then one reload, and only when something changed. The user's
-# other settings and list entries stay as they were, in order.
+# One read of main.cf and master.cf, one `postconf -M` and one `postconf -e` with every changed
+# setting on staged copies, `postfix check` on them, then the swap and one reload, and only
+# when something changed. The user's other settings and list entries stay as they were.
 saved="$STATE_DIR/postfix"
 mkdir -p "$saved"
 
@@ -85,30 +85,31 @@ if [ "${#changes[@]}" -eq 0 ] && [ "$master_entry" = "$want_entry" ]; then
     exit 0
 fi
 
-cp -p /etc/postfix/main.cf "$STAGE/main.cf.before"
-cp -p /etc/postfix/master.cf "$STAGE/master.cf.before"
-rollback() {
-    cp -p "$STAGE/main.cf.before" /etc/postfix/main.cf
-    cp -p "$STAGE/master.cf.before" /etc/postfix/master.cf
-}
-: >"$saved/reload-pending"
+# Edit copies, check them with `postfix check`, and only then put them in place.
+staged="$STAGE/postfix"
+mkdir "$staged"
+cp -p /etc/postfix/main.cf /etc/postfix/master.cf "$staged/"
 # The service first: policyd-spf_time_limit is unknown to Postfix until it exists.
 if [ "$master_entry" != "$want_entry" ]; then
-    postconf -M "$SPF_SERVICE/unix=$want_entry"
+    postconf -c "$staged" -M "$SPF_SERVICE/unix=$want_entry"
     echo "master.cf: $want_entry"
 fi
 if [ "${#changes[@]}" -gt 0 ]; then
-    postconf -e "${changes[@]}"
+    postconf -c "$staged" -e "${changes[@]}"
     printf 'main.cf: %s\n' "${changes[@]}"
 fi
 # Postfix reads a main.cf only once it is 2 s old, in case an editor is still writing it;
-# postconf replaced it whole, so date it back and spare every reader below that wait.
-touch -d "@$(($(date +%s) - 2))" /etc/postfix/main.cf
-if ! out=$(postfix check 2>&1); then
-    rollback
-    rm -f "$saved/reload-pending"
-    die "'postfix check' failed after the change, so main.cf and master.cf were put back as they were: $out"
+# postconf wrote this one whole, so date it back and spare every reader below that wait.
+touch -d "@$(($(date +%s) - 2))" "$staged/main.cf"
+if ! out=$(postfix -c "$staged" check 2>&1); then
+    die "the new Postfix settings do not pass 'postfix check' (see also the mail log); nothing was changed, the old configuration stays in force: $out"
 fi
+: >"$saved/reload-pending"
+for f in master.cf main.cf; do
+    cp -p "$staged/$f" "/etc/postfix/.$f.mailauth"
+    mv -f "/etc/postfix/.$f.mailauth" "/etc/postfix/$f"
+    relabel "/etc/postfix/$f"
+done
 printf '%s\n' "${desired[@]}" >"$saved/applied"
 systemctl reload-or-restart postfix
 rm -f "$saved/reload-pending"

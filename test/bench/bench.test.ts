@@ -246,7 +246,7 @@ function chart(): string {
         ["Converge (seconds, lower is better)", Object.entries(converge).map(([k, r]) => [k, stats(r.time)]), "s"],
         ["Mail path (messages/second, higher is better)", Object.entries(mail).map(([k, r]) => [k, stats(r.rate)]), "msg/s"],
     ];
-    const W = 760, barH = 22, gap = 8, left = 250;
+    const W = 800, barH = 22, gap = 8, left = 290;
     let y = 20;
     const parts: string[] = [];
     for (const [title, rows, unit] of groups) {
