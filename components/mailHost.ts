@@ -111,7 +111,7 @@ export class MailHost extends pulumi.ComponentResource {
         const opendkim = step(
             "opendkim",
             { template: "opendkim", vars: opendkimVars, files, ...milter },
-            { template: "opendkim-delete", vars: opendkimVars, ...milter },
+            { template: "opendkim-delete", vars: opendkimVars },
             {},
             { dependsOn: [...keys, ...args.dkimRecords] },
         );

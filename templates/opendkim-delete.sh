@@ -8,8 +8,9 @@ done
 if [ -e "$saved/added-postfix-to-opendkim" ]; then
     gpasswd -d postfix opendkim >/dev/null || true
 fi
-if [ -n "$SOCKET_DIR" ] && [ -d "$SOCKET_DIR" ]; then
-    rm -rf "$SOCKET_DIR"
+# The socket directory goes only if this stack made it (whatever the transport is now).
+if [ -s "$saved/created-socket-dir" ]; then
+    rm -rf "$(cat "$saved/created-socket-dir")"
 fi
 if [ "$(cat "$saved/service-state" 2>/dev/null)" = enabled ]; then
     systemctl restart opendkim || true

@@ -52,6 +52,7 @@ if [ -n "$SOCKET_DIR" ]; then
     if [ ! -d "$SOCKET_DIR" ]; then
         install -d -m 0750 -o opendkim -g opendkim "$SOCKET_DIR"
         relabel "$SOCKET_DIR"
+        echo "$SOCKET_DIR" >"$saved/created-socket-dir"
         changed=1
     fi
     if ! id -nG postfix | tr ' ' '\n' | grep -qx opendkim; then

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DOMAINS, Lab } from "./fixture";
+import { sh } from "./lab";
 
 const lab = new Lab();
 beforeAll(async () => {
@@ -29,6 +30,8 @@ describe("scenarios 6 and 7: a host with its own settings, then destroy", () => 
         await lab.fresh((root) => {
             // The user's own restrictions and milter, which must survive in order.
             const fs = require("fs") as typeof import("fs");
+            // A socket directory of the user's own, as the usual Debian recipe makes it.
+            sh("chroot", [root, "install", "-d", "-o", "opendkim", "-g", "opendkim", "-m", "0750", "/var/spool/postfix/opendkim"]);
             fs.appendFileSync(
                 `${root}/etc/postfix/main.cf`,
                 `smtpd_recipient_restrictions = ${USER_RESTRICTIONS}\nsmtpd_milters = ${USER_MILTER}\nmilter_default_action = accept\n`,
@@ -61,6 +64,7 @@ describe("scenarios 6 and 7: a host with its own settings, then destroy", () => 
         // The stack installed OpenDKIM: destroy leaves it stopped and disabled.
         expect(lab.host!.ssh("systemctl is-active opendkim; systemctl is-enabled opendkim", { allowFail: true }).trim()).toBe("inactive\ndisabled");
         expect(lab.host!.ssh("ls /etc/opendkim/keys 2>/dev/null | wc -l").trim()).toBe("0");
+        expect(lab.host!.ssh("test -d /var/spool/postfix/opendkim && echo kept").trim()).toBe("kept");
         for (const d of DOMAINS) expect(lab.dns.query(`s1._domainkey.${d}`, "TXT")).toBe("");
         const message = await lab.sendLocal("alice@example.com", "after-destroy");
         expect(message).not.toMatch(/^DKIM-Signature:/m);
