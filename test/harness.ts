@@ -60,6 +60,8 @@ export interface RunOptions {
     sshPrivateKey?: string | null;
     /** Replaces the default mocks' newResource. */
     newResource?: ResourceHandler;
+    /** Run as `pulumi preview` does: outputs the mocks do not give are unknown. */
+    preview?: boolean;
 }
 
 export async function runProgram(config: Record<string, unknown>, opts: RunOptions = {}): Promise<Run> {
@@ -109,7 +111,7 @@ export async function runProgram(config: Record<string, unknown>, opts: RunOptio
         },
         "mailauth",
         "test",
-        false,
+        opts.preview ?? false,
     );
     // The mocks' newResource does not see dependencies; the monitor's request does.
     const monitor = pulumi.runtime.getMonitor() as any;

@@ -169,3 +169,16 @@ describe("host configuration under the example config", () => {
         expect(result).toBe("");
     });
 });
+
+describe("pulumi preview", () => {
+    it("shows every host step with its files and Postfix settings before anything exists", async () => {
+        const run = await runProgram(exampleConfig(), { preview: true });
+        const opendkim = run.resources.find((r) => r.name === "mailhost-opendkim")!;
+        expect(typeof opendkim.inputs.create).toBe("string");
+        expect(stagedFile(scriptOf(opendkim.inputs.create), "SigningTable")).toContain("*@example.com 20261127._domainkey.example.com");
+        const postfix = run.resources.find((r) => r.name === "mailhost-postfix")!;
+        expect(scriptOf(postfix.inputs.create)).toContain("SPF_CHECK='check_policy_service unix:private/policyd-spf'");
+        const spf = run.resources.find((r) => r.name === "example.com-spf")!;
+        expect(spf.inputs.content).toBe('"v=spf1 mx ip4:192.0.2.25 ~all"');
+    });
+});
