@@ -219,6 +219,10 @@ class Fields {
     }
 }
 
+/**
+ * The fields of one config section. A missing or malformed section is reported once, here; its
+ * fields then read from an empty object whose own complaints are dropped, not repeated.
+ */
 function section(raw: unknown, path: string, problems: Problems, allowed: string[], required: boolean): Fields {
     if (raw === undefined || raw === null) {
         if (required) problems.push(`${path}: required, not set (an object with ${allowed.join(", ")})`);
@@ -284,7 +288,7 @@ function readDomains(raw: unknown, problems: Problems): DomainSettings[] {
 function readMx(raw: unknown, domains: DomainSettings[], problems: Problems): MxSettings {
     const path = "mailauth:mx";
     const f = section(raw, path, problems, ["hostname", "priority", "ipv4", "ipv6", "publish"], true);
-    const hostname = (f.string("hostname", raw !== undefined) ?? "").toLowerCase();
+    const hostname = (f.string("hostname", true) ?? "").toLowerCase();
     const priority = f.integer("priority", 10, 0, 65535);
     const ipv4 = f.string("ipv4", false);
     const ipv6 = f.string("ipv6", false);
@@ -398,7 +402,7 @@ function readOpenDkim(raw: unknown, domains: DomainSettings[], problems: Problem
 function readSsh(raw: unknown, privateKey: RawSettings["sshPrivateKey"], problems: Problems): SshSettings {
     const path = "mailauth:ssh";
     const f = section(raw, path, problems, ["host", "port", "user", "hostKey"], true);
-    const host = f.string("host", raw !== undefined) ?? "";
+    const host = f.string("host", true) ?? "";
     const port = f.integer("port", 22, 1, 65535);
     const user = f.string("user", false) ?? "root";
     const hostKey = f.string("hostKey", false);

@@ -8,7 +8,7 @@ rootfs=$1
 step=$2
 mirror=$(sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -n 1)
 mirror=${mirror:-$(awk '$1 == "deb" { print $2; exit }' /etc/apt/sources.list 2>/dev/null)}
-mirror=${mirror:-http://deb.debian.org/debian}
+[ -n "$mirror" ] || { echo "build-rootfs: no Debian mirror found in this machine's apt sources" >&2; exit 1; }
 tmp="$rootfs.tmp"
 rm -rf "$tmp"
 debootstrap --variant=minbase \
