@@ -174,9 +174,9 @@ it("4: mail path", async () => {
     const inet = { "mailauth:opendkim": { nameservers: ["10.231.0.53"], milterTransport: "inet" } };
     const configs: [string, Record<string, unknown> | undefined, "inside" | "outside"][] = [
         ["bare Postfix", undefined, "inside"],
-        ["stack, signing (unix socket, the default here)", {}, "inside"],
-        ["stack, signing (inet socket, the guide's)", inet, "inside"],
-        ["stack, SPF-checked mail from outside", {}, "outside"],
+        ["stack signing, unix socket (default)", {}, "inside"],
+        ["stack signing, inet (the guide's)", inet, "inside"],
+        ["stack, SPF check on inbound mail", {}, "outside"],
     ];
     for (const [label, patch, from] of configs) {
         const stack = patch !== undefined;

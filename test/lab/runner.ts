@@ -126,7 +126,6 @@ export class LabRunner {
         const commandsRun: string[] = [];
         const next: Record<string, StateEntry> = {};
         const replacedOld: StateEntry[] = [];
-        const byUrn = new Map<string, string>();
         let failure: unknown;
         let failed: (e: unknown) => void = () => {};
 
@@ -181,7 +180,6 @@ export class LabRunner {
             this.save();
             throw failure ?? e;
         }
-        for (const r of result.resources) byUrn.set(r.urn, r.name);
         const gone = Object.values(this.state).filter((e) => !next[e.name]);
         this.state = { ...next };
         this.save();
