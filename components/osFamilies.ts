@@ -14,8 +14,9 @@ export interface OsFamilyFacts {
     policydSpfBin: string;
     /**
      * The milter transport used for `milterTransport: auto`. Debian: a unix socket inside
-     * Postfix's queue directory (smtpd is chrooted there), 3x the inet throughput measured in
-     * the lab. EL: the guide's inet socket, whose port SELinux already labels milter_port_t.
+     * Postfix's queue directory (smtpd is chrooted there): 1.7x the inet socket's signed-mail
+     * throughput in the lab (BENCHMARKS.md). EL: the guide's inet socket, whose port SELinux
+     * already labels milter_port_t (a unix socket there is not verified).
      */
     autoTransport: Exclude<MilterTransport, "auto">;
 }

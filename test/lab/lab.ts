@@ -13,6 +13,7 @@ import { execFileSync, spawn, ChildProcess } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
+import { OS_FAMILY_FACTS } from "../../components/osFamilies";
 
 export const NETNS = "mailauth-lab";
 export const RUNNER_ADDR = "10.231.0.1";
@@ -263,10 +264,8 @@ export function sshOptions(keys: LabKeys): string[] {
  * what gets installed: the package step's template, the package lists and the build script.
  */
 export function ensureRootfs(packageStep: string): string {
-    const hash = crypto.createHash("sha256");
-    for (const f of ["../../templates/packages.sh", "../../components/osFamilies.ts", "build-rootfs.sh"]) {
-        hash.update(fs.readFileSync(path.join(__dirname, f)));
-    }
+    const hash = crypto.createHash("sha256").update(JSON.stringify(OS_FAMILY_FACTS.debian.packages));
+    for (const f of ["../../templates/packages.sh", "build-rootfs.sh"]) hash.update(fs.readFileSync(path.join(__dirname, f)));
     const rootfs = path.join(CACHE_DIR, `rootfs-${hash.digest("hex").slice(0, 12)}`);
     if (fs.existsSync(rootfs)) return rootfs;
     fs.mkdirSync(CACHE_DIR, { recursive: true });
