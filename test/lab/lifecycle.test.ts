@@ -129,3 +129,25 @@ describe("scenario 8: faults", () => {
         expect((await lab.runner.up(change)).commandsRun).toEqual([]);
     });
 });
+
+describe("scenario 8 (continued): Postfix settings that fail validation", () => {
+    const RESTRICTIONS = "permit_mynetworks, reject";
+    let before = "";
+    beforeAll(async () => {
+        // A submission-only host: relay control lives in neither list the stack may extend safely.
+        await lab.fresh((root) => {
+            const fs = require("fs") as typeof import("fs");
+            fs.appendFileSync(`${root}/etc/postfix/main.cf`, `smtpd_relay_restrictions =\nsmtpd_recipient_restrictions = ${RESTRICTIONS}\n`);
+        });
+        before = lab.host!.ssh("postconf -n; postconf -M; md5sum /etc/postfix/main.cf /etc/postfix/master.cf");
+    });
+
+    it("stops with the reason, changes nothing in Postfix, and mail still flows", async () => {
+        await expect(lab.runner.up(lab.config())).rejects.toThrow(
+            /has no reject_unauth_destination and smtpd_relay_restrictions does not refuse relaying/,
+        );
+        expect(lab.host!.ssh("postconf -n; postconf -M; md5sum /etc/postfix/main.cf /etc/postfix/master.cf")).toBe(before);
+        const message = await lab.sendLocal("alice@example.com", "refused-change");
+        expect(message).toContain("Subject: refused-change");
+    });
+});
