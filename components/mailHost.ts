@@ -80,7 +80,9 @@ export class MailHost extends pulumi.ComponentResource {
                     addPreviousOutputInEnv: false,
                     ...extra,
                 },
-                { parent: this, ...options },
+                // A replacement (`pulumi up --replace`) must undo before it redoes: created first,
+                // the new step's work would be undone by the old step's delete.
+                { parent: this, deleteBeforeReplace: del !== undefined, ...options },
             );
 
         const packages = step(

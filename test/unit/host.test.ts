@@ -107,6 +107,13 @@ describe("host configuration under the example config", () => {
         }
     });
 
+    it("undoes before it redoes when a step is replaced (deleteBeforeReplace on every step that has a delete)", () => {
+        for (const c of commands()) {
+            expect(c.deleteBeforeReplace, c.name).toBe(c.inputs.delete !== undefined);
+        }
+        expect(cmd("opendkim").deleteBeforeReplace).toBe(true);
+    });
+
     it("keeps the SSH private key secret and pins the host key", () => {
         for (const c of commands()) {
             const conn = unwrapSecret(c.inputs.connection);
