@@ -14,9 +14,9 @@ while IFS=$'\t' read -r state name original; do
     else
         case "$name" in
             smtpd_recipient_restrictions)
-                sets+=("$name=$(printf '%s' "$current" | sed "s#,\\{0,1\\}[[:space:]]*$SPF_CHECK##")") ;;
+                sets+=("$name=$(printf '%s' "$current" | sed -e "s#,\{0,1\}[[:space:]]*$SPF_CHECK##" -e 's/^[[:space:],]*//')") ;;
             smtpd_milters | non_smtpd_milters)
-                sets+=("$name=$(words "$current" | grep -vxF -- "$MILTER" | join_list || true)") ;;
+                sets+=("$name=$(printf '%s' "$current" | sed -e "s#,\{0,1\}[[:space:]]*$MILTER##" -e 's/^[[:space:],]*//')") ;;
         esac
     fi
 done <"$saved/params"

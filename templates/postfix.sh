@@ -46,6 +46,8 @@ fi
 with_milter() {
     local list=$1 other
     if has_word "$list" "$MILTER"; then printf '%s' "$list"; return; fi
+    # A list with grouped settings ({ inet:host:port, timeout=... }) is extended, never re-split.
+    case "$list" in *"{"*) printf '%s, %s' "$list" "$MILTER"; return ;; esac
     for other in $KNOWN_MILTERS; do
         [ "$other" = "$MILTER" ] || list=$(words "$list" | grep -vxF -- "$other" | join_list || true)
     done

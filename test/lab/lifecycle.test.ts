@@ -151,3 +151,15 @@ describe("scenario 8 (continued): Postfix settings that fail validation", () => 
         expect(message).toContain("Subject: refused-change");
     });
 });
+
+describe("scenario 7 (continued): destroy after the user changed a setting the stack set", () => {
+    it("keeps the user's value less the stack's entry, and restores the untouched ones", async () => {
+        await lab.fresh();
+        await lab.runner.up(lab.config());
+        lab.host!.ssh("postconf -e 'smtpd_milters = inet:127.0.0.1:11333, unix:opendkim/opendkim.sock' && postfix reload");
+        await lab.runner.destroy();
+        expect(lab.host!.ssh("postconf -n smtpd_milters").trim()).toBe("smtpd_milters = inet:127.0.0.1:11333");
+        expect(lab.host!.ssh("postconf -n | grep -c '^smtpd_recipient_restrictions\\|^milter_protocol\\|^policyd-spf' || true").trim()).toBe("0");
+        expect(lab.host!.ssh("postconf -M policyd-spf/unix 2>/dev/null | wc -l").trim()).toBe("0");
+    });
+});
