@@ -12,7 +12,7 @@ mirror=${mirror:-$(awk '$1 == "deb" { print $2; exit }' /etc/apt/sources.list 2>
 tmp="$rootfs.tmp"
 rm -rf "$tmp"
 debootstrap --variant=minbase \
-    --include=systemd,systemd-sysv,dbus,openssh-server,iproute2,ca-certificates,procps,less \
+    --include=systemd,systemd-sysv,dbus,openssh-server,iproute2,ca-certificates,procps,less,sudo \
     bookworm "$tmp" "$mirror" >"$tmp.log" 2>&1 || { tail -n 30 "$tmp.log" >&2; exit 1; }
 
 cleanup() { umount -l "$tmp/proc" "$tmp/sys" "$tmp/dev" 2>/dev/null || true; }

@@ -163,3 +163,35 @@ describe("scenario 7 (continued): destroy after the user changed a setting the s
         expect(lab.host!.ssh("postconf -M policyd-spf/unix 2>/dev/null | wc -l").trim()).toBe("0");
     });
 });
+
+describe("as a user with passwordless sudo instead of root", () => {
+    /** Adds user `deploy`, with the lab's SSH key and, if asked, passwordless sudo. */
+    const addDeployUser = (nopasswd: boolean) => (root: string) => {
+        const fs = require("fs") as typeof import("fs");
+        sh("chroot", [root, "useradd", "--create-home", "--shell", "/bin/bash", "deploy"]);
+        sh("chroot", [root, "install", "-d", "-m", "0700", "-o", "deploy", "-g", "deploy", "/home/deploy/.ssh"]);
+        fs.copyFileSync(`${root}/root/.ssh/authorized_keys`, `${root}/home/deploy/.ssh/authorized_keys`);
+        sh("chroot", [root, "chown", "deploy:deploy", "/home/deploy/.ssh/authorized_keys"]);
+        fs.writeFileSync(`${root}/etc/sudoers.d/deploy`, `deploy ALL=(ALL) ${nopasswd ? "NOPASSWD: " : ""}ALL\n`, { mode: 0o440 });
+    };
+    const asDeploy = () => lab.config({ "mailauth:ssh": { host: "10.231.0.2", user: "deploy", hostKey: lab.keys.hostKey } });
+
+    it("provisions through sudo -n: mail is signed and verifies, and destroy restores Postfix", async () => {
+        await lab.fresh(addDeployUser(true));
+        const before = lab.host!.ssh("postconf -n; postconf -M");
+        const report = await lab.runner.up(asDeploy());
+        expect(report.outputs.testKey).toEqual(Object.fromEntries(DOMAINS.map((d) => [d, "key OK"])));
+        expect(lab.host!.ssh("stat -c '%U %a' /etc/opendkim/keys/example.com/s1.private").trim()).toBe("opendkim 600");
+        const message = await lab.sendLocal("alice@example.com", "via-sudo");
+        expect(lab.dkimverify(message)).toBe("signature ok");
+        await lab.runner.destroy();
+        expect(lab.host!.ssh("postconf -n; postconf -M")).toBe(before);
+    });
+
+    it("stops at the first step with sudo's own reason when sudo wants a password", async () => {
+        await lab.fresh(addDeployUser(false));
+        await expect(lab.runner.up(asDeploy())).rejects.toThrow(/sudo: a password is required/);
+        // Only what the root filesystem's build left (its package step's record); no step ran.
+        expect(lab.host!.ssh("ls /var/lib/mailauth").trim()).toBe("installed-packages");
+    });
+});
