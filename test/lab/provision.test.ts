@@ -149,3 +149,15 @@ describe("scenario 5: rotation", () => {
         expect(lab.dkimverify(message)).toBe("signature ok");
     });
 });
+
+describe("removing a domain", () => {
+    it("takes its records and key away and stops signing its mail; the other domain still signs", async () => {
+        await lab.runner.up(lab.config({ "mailauth:domains": [{ name: "example.com", zoneId: "0".repeat(32), selector: "s2" }] }));
+        expect(lab.dns.query("s2._domainkey.example.org", "TXT")).toBe("");
+        expect(lab.dns.query("_dmarc.example.org", "TXT")).toBe("");
+        expect(lab.host!.ssh("ls /etc/opendkim/keys").trim()).toBe("example.com");
+        expect(lab.host!.ssh("cat /etc/opendkim/SigningTable").trim()).toBe("*@example.com s2._domainkey.example.com");
+        expect(await lab.sendLocal("alice@example.org", "removed-domain")).not.toMatch(/^DKIM-Signature:/m);
+        expect(lab.dkimverify(await lab.sendLocal("alice@example.com", "kept-domain"))).toBe("signature ok");
+    });
+});
