@@ -157,10 +157,6 @@ export async function resolve(v: unknown): Promise<unknown> {
     return v;
 }
 
-export async function isSecretOutput(v: pulumi.Output<unknown>): Promise<boolean> {
-    return (v as any).isSecret;
-}
-
 /** Runs the program and returns the SettingsError message it stops with. */
 export async function programError(config: Record<string, unknown>, opts: RunOptions = {}): Promise<string> {
     try {

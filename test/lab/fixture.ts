@@ -53,7 +53,7 @@ export class Lab {
     /** A pristine host, fresh zones and an empty runner state. */
     async fresh(prepare?: (root: string) => void): Promise<LabHost> {
         await this.host?.stop();
-        this.dns.start();
+        await this.dns.start();
         // Sender domains for the inbound SPF checks.
         this.dns.set("soft.example.net", "TXT", 60, `"v=spf1 ip4:${PERMITTED_ADDR} ~all"`);
         this.dns.set("hard.example.net", "TXT", 60, `"v=spf1 ip4:${PERMITTED_ADDR} -all"`);

@@ -86,7 +86,7 @@ export class LabDns {
     private readonly dir = path.join(WORK_DIR, "knot");
     private readonly socket = path.join(this.dir, "knot.sock");
 
-    start(): void {
+    async start(): Promise<void> {
         this.stop();
         fs.rmSync(this.dir, { recursive: true, force: true });
         fs.mkdirSync(path.join(this.dir, "db"), { recursive: true });
@@ -118,12 +118,7 @@ export class LabDns {
             ].join("\n"),
         );
         inLab(["knotd", "-d", "-c", path.join(this.dir, "knot.conf")]);
-        const ready = () => /serial/.test(sh("knotc", ["-s", this.socket, "zone-status", "example.com"], { allowFail: true }));
-        const end = Date.now() + 15_000;
-        while (!ready()) {
-            if (Date.now() > end) throw new Error("knot did not start");
-            execFileSync("sleep", ["0.2"]);
-        }
+        await waitFor("knot", () => /serial/.test(sh("knotc", ["-s", this.socket, "zone-status", "example.com"], { allowFail: true })), 15_000);
     }
 
     stop(): void {
@@ -175,6 +170,8 @@ export interface LabKeys {
     privateKeyPath: string;
     privateKey: string;
     hostKey: string;
+    /** A known_hosts file that pins hostKey for the lab host's address. */
+    knownHostsPath: string;
 }
 
 /**
@@ -251,11 +248,9 @@ export class LabHost {
 }
 
 export function sshOptions(keys: LabKeys): string[] {
-    const knownHosts = path.join(WORK_DIR, "known_hosts");
-    fs.writeFileSync(knownHosts, `${HOST_ADDR} ${keys.hostKey}\n`);
     return [
         "-i", keys.privateKeyPath, "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes",
-        "-o", `UserKnownHostsFile=${knownHosts}`, "-o", "ConnectTimeout=5", "-o", "LogLevel=ERROR",
+        "-o", `UserKnownHostsFile=${keys.knownHostsPath}`, "-o", "ConnectTimeout=5", "-o", "LogLevel=ERROR",
     ];
 }
 
@@ -281,5 +276,7 @@ export function labKeys(rootfs: string): LabKeys {
     const privateKeyPath = path.join(WORK_DIR, "id_ed25519");
     if (!fs.existsSync(privateKeyPath)) sh("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", privateKeyPath]);
     const hostKey = fs.readFileSync(`${rootfs}/etc/ssh/ssh_host_ed25519_key.pub`, "utf8").trim().split(" ").slice(0, 2).join(" ");
-    return { privateKeyPath, privateKey: fs.readFileSync(privateKeyPath, "utf8"), hostKey };
+    const knownHostsPath = path.join(WORK_DIR, "known_hosts");
+    fs.writeFileSync(knownHostsPath, `${HOST_ADDR} ${hostKey}\n`);
+    return { privateKeyPath, privateKey: fs.readFileSync(privateKeyPath, "utf8"), hostKey, knownHostsPath };
 }
