@@ -10,22 +10,21 @@ import { DkimKey } from "./components/dkimKey";
 import { MailDns, PublishedRecord } from "./components/mailDns";
 import { MailHost } from "./components/mailHost";
 import { installedSelectors } from "./components/hostFiles";
-import { classifyPrivateKey, validateSettings, zoneFor } from "./components/settings";
+import { readRawSettings } from "./components/config";
+import { validateSettings, zoneFor } from "./components/settings";
 
 const config = new pulumi.Config("mailauth");
 const sshPrivateKey = config.getSecret("sshPrivateKey");
-const settings = validateSettings({
-    domains: config.getObject("domains"),
-    mx: config.getObject("mx"),
-    spf: config.getObject("spf"),
-    dmarc: config.getObject("dmarc"),
-    opendkim: config.getObject("opendkim"),
-    ssh: config.getObject("ssh"),
-    ttl: config.get("ttl"),
-    testKey: config.getObject("testKey"),
-    // Only its shape is checked; the value itself stays inside this expression.
-    sshPrivateKey: classifyPrivateKey(config.get("sshPrivateKey")),
-});
+// Throws a RunError listing every problem: the CLI shows the list alone, no stack trace.
+const settings = validateSettings(readRawSettings(config));
+if (settings.ssh.hostKey === undefined) {
+    // pulumi-command then accepts any host key (connection.go ~95-97 in pulumi/pulumi-command).
+    pulumi.log.warn(
+        "mailauth:ssh.hostKey is not set: the server's identity is NOT checked, and whoever answers at " +
+            `${settings.ssh.host}:${settings.ssh.port} receives the DKIM private keys. Pin it: ` +
+            `pulumi config set --path 'mailauth:ssh.hostKey' "$(ssh-keyscan -p ${settings.ssh.port} -t ed25519 ${settings.ssh.host} 2>/dev/null | cut -d' ' -f2-)"`,
+    );
+}
 
 const mxZone = settings.mx.publish ? zoneFor(settings.mx.hostname, settings.domains) : undefined;
 const keys: { domain: string; selector: string; key: DkimKey }[] = [];

@@ -5,6 +5,13 @@
  * the setting and what is allowed, so that nothing touches DNS or the host on bad input.
  */
 import * as net from "net";
+import * as pulumi from "@pulumi/pulumi";
+import { hasControlCharacters, show } from "./validate/show";
+import { checkHostKey, PrivateKeyClass } from "./validate/sshKeys";
+import { ipFamily, isHostname, isSafeAddress, isSingleLabelHost, isSpfDomainSpec, parseDmarcUri } from "./validate/mail";
+
+export { isHostname } from "./validate/mail";
+export { classifyPrivateKey } from "./validate/sshKeys";
 
 export type MilterTransport = "auto" | "unix" | "inet";
 export type DmarcPolicy = "none" | "quarantine" | "reject";
@@ -92,10 +99,15 @@ export interface RawSettings {
     ttl?: unknown;
     testKey?: unknown;
     /** What the SSH private key secret looks like; its value never passes through validation. */
-    sshPrivateKey: "missing" | "invalid" | "ok";
+    sshPrivateKey: PrivateKeyClass;
 }
 
-export class SettingsError extends Error {
+/**
+ * Every problem with the settings, at once. A RunError: the Node.js language host prints its
+ * message alone, with no "unhandled exception" and no stack trace (@pulumi/pulumi
+ * cmd/run/run.js ~377-379), which is what a user with a typo should see.
+ */
+export class SettingsError extends pulumi.RunError {
     constructor(public readonly problems: string[]) {
         super(
             `mailauth: ${problems.length} configuration problem(s); nothing was changed:\n` +
@@ -111,22 +123,19 @@ export const DEFAULT_TTL = 1;
 /** SPF (RFC 7208 4.6.4): at most 10 terms that cause DNS lookups. */
 export const SPF_MAX_LOOKUPS = 10;
 
-const HOSTNAME_LABEL = /^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$/;
 const SELECTOR = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
 const ZONE_ID = /^[0-9a-f]{32}$/;
-const EMAIL = /^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$/;
 const USER = /^[a-z_][a-z0-9_-]{0,31}$/;
-const HOST_KEY = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,2}( .*)?$/;
 
-export function isHostname(value: string): boolean {
-    if (value.length === 0 || value.length > 253) return false;
-    const labels = value.replace(/\.$/, "").split(".");
-    return labels.length >= 2 && labels.every((l) => HOSTNAME_LABEL.test(l)) && /[a-z]/i.test(labels[labels.length - 1]);
+/** A domain or host name as written by a user: case and one trailing dot do not matter. */
+export function normalizeName(value: string): string {
+    return value.toLowerCase().replace(/\.$/, "");
 }
 
 /** A TrustedHosts entry: an address, a CIDR block, a host name or a `*.` wildcard host name. */
 function isTrustedHost(value: string): boolean {
     const [addr, bits, ...rest] = value.split("/");
+    if (addr.includes("%")) return false;
     if (rest.length === 0 && net.isIP(addr) !== 0) {
         if (bits === undefined) return true;
         const max = net.isIPv4(addr) ? 32 : 128;
@@ -141,13 +150,41 @@ export function spfLookupCount(terms: string[]): number {
     return terms.filter((t) => /^[+?~-]?(a|mx|ptr|include|exists)([:/]|$)|^redirect=/i.test(t)).length;
 }
 
-const SPF_MECHANISM =
-    /^[?~-]?(a(:[^\s/]+)?(\/\d{1,2})?(\/\/\d{1,3})?|mx(:[^\s/]+)?(\/\d{1,2})?(\/\/\d{1,3})?|include:[^\s]+|exists:[^\s]+|ip4:[^\s]+|ip6:[^\s]+)$/i;
+/** RFC 7208 5: a, mx (optional domain-spec and CIDR lengths), include, exists, ip4, ip6. */
+const SPF_MECHANISM = /^[?~-]?(?:(a|mx)(?::([^/\s]+))?(\/\d{1,2})?(\/\/\d{1,3})?|(include|exists):(\S+)|(ip4|ip6):(\S+))$/i;
 
 type Problems = string[];
 
 function isObject(v: unknown): v is Record<string, unknown> {
     return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/**
+ * A scalar as `pulumi config set --path` may have stored it, back as the string the user typed.
+ * The CLI turns "true"/"false" into booleans and base-10 integers without a leading zero into
+ * numbers (pulumi/pulumi sdk/go/common/resource/config/object.go ~560-591, used for --path by
+ * value.go ~143-166 and map.go ~240), so `selector 20270601` arrives as the number 20270601.
+ * Integers past 2^53 lose digits on their way through JSON into JavaScript: refused with the
+ * way to keep them a string.
+ */
+function typedString(v: unknown, path: string, problems: Problems): string | undefined {
+    if (typeof v === "string") {
+        if (hasControlCharacters(v)) {
+            problems.push(`${path}: ${show(v)} contains a control character (a newline, tab or escape); remove it`);
+            return undefined;
+        }
+        return v.trim();
+    }
+    if (typeof v === "number" && Number.isSafeInteger(v)) return String(v);
+    if (typeof v === "boolean") return String(v);
+    if (typeof v === "number" && Number.isInteger(v)) {
+        problems.push(
+            `${path}: the number ${show(v)} is too long to keep exactly; set it as a string: pulumi config set --type string --path '${path}' VALUE`,
+        );
+        return undefined;
+    }
+    problems.push(`${path}: must be a string, got ${show(v)}`);
+    return undefined;
 }
 
 /** Reads typed fields out of one config object, recording a problem for each bad field. */
@@ -160,9 +197,15 @@ class Fields {
     ) {
         for (const key of Object.keys(obj)) {
             if (!allowed.includes(key)) {
-                problems.push(`${path}.${key}: unknown setting; allowed here: ${allowed.join(", ")}`);
+                problems.push(`${path}.${show(key).slice(1, -1)}: unknown setting; allowed here: ${allowed.join(", ")}`);
             }
         }
+    }
+
+    /** Whether this field is present and set (an empty string counts as not set). */
+    has(key: string): boolean {
+        const v = this.obj[key];
+        return v !== undefined && v !== null && v !== "";
     }
 
     string(key: string, required: boolean): string | undefined {
@@ -171,19 +214,15 @@ class Fields {
             if (required) this.problems.push(`${this.path}.${key}: required, not set`);
             return undefined;
         }
-        if (typeof v !== "string") {
-            this.problems.push(`${this.path}.${key}: must be a string, got ${JSON.stringify(v)}`);
-            return undefined;
-        }
-        return v.trim();
+        return typedString(v, `${this.path}.${key}`, this.problems);
     }
 
     integer(key: string, dflt: number, min: number, max: number): number {
         const v = this.obj[key];
         if (v === undefined || v === null) return dflt;
-        const n = typeof v === "string" && /^\d+$/.test(v) ? Number(v) : v;
+        const n = typeof v === "string" && /^\d+$/.test(v.trim()) ? Number(v) : v;
         if (typeof n !== "number" || !Number.isInteger(n) || n < min || n > max) {
-            this.problems.push(`${this.path}.${key}: must be a whole number from ${min} to ${max}, got ${JSON.stringify(v)}`);
+            this.problems.push(`${this.path}.${key}: must be a whole number from ${min} to ${max}, got ${show(v)}`);
             return dflt;
         }
         return n;
@@ -194,25 +233,32 @@ class Fields {
         if (v === undefined || v === null) return dflt;
         if (v === true || v === "true") return true;
         if (v === false || v === "false") return false;
-        this.problems.push(`${this.path}.${key}: must be true or false, got ${JSON.stringify(v)}`);
+        this.problems.push(`${this.path}.${key}: must be true or false, got ${show(v)}`);
         return dflt;
     }
 
-    strings(key: string): string[] {
+    /** A list of strings; entries the CLI stored as numbers or booleans are taken as typed. */
+    strings(key: string): { values: string[]; complete: boolean } {
         const v = this.obj[key];
-        if (v === undefined || v === null) return [];
-        if (!Array.isArray(v) || !v.every((s) => typeof s === "string")) {
-            this.problems.push(`${this.path}.${key}: must be a list of strings, got ${JSON.stringify(v)}`);
-            return [];
+        if (v === undefined || v === null) return { values: [], complete: true };
+        if (!Array.isArray(v)) {
+            this.problems.push(`${this.path}.${key}: must be a list of strings, got ${show(v)}`);
+            return { values: [], complete: false };
         }
-        return v.map((s: string) => s.trim());
+        const values: string[] = [];
+        v.forEach((item, i) => {
+            const s = item === null || item === undefined ? undefined : typedString(item, `${this.path}.${key}[${i}]`, this.problems);
+            if (item === null || item === undefined) this.problems.push(`${this.path}.${key}[${i}]: empty entry`);
+            if (s !== undefined) values.push(s);
+        });
+        return { values, complete: values.length === v.length };
     }
 
     oneOf<T extends string>(key: string, allowed: readonly T[], dflt: T): T {
         const v = this.obj[key];
         if (v === undefined || v === null) return dflt;
         if (typeof v !== "string" || !(allowed as readonly string[]).includes(v)) {
-            this.problems.push(`${this.path}.${key}: must be one of ${allowed.join(", ")}, got ${JSON.stringify(v)}`);
+            this.problems.push(`${this.path}.${key}: must be one of ${allowed.join(", ")}, got ${show(v)}`);
             return dflt;
         }
         return v as T;
@@ -229,76 +275,109 @@ function section(raw: unknown, path: string, problems: Problems, allowed: string
         return new Fields({}, path, required ? [] : problems, allowed);
     }
     if (!isObject(raw)) {
-        problems.push(`${path}: must be an object with ${allowed.join(", ")}, got ${JSON.stringify(raw)}`);
+        problems.push(
+            `${path}: must be an object with ${allowed.join(", ")}, got ${show(raw)}; set its fields with pulumi config set --path '${path}.${allowed[0]}' VALUE`,
+        );
         return new Fields({}, path, [], allowed);
     }
     return new Fields(raw, path, problems, allowed);
 }
 
-function readDomains(raw: unknown, problems: Problems): DomainSettings[] {
+interface DomainsRead {
+    domains: DomainSettings[];
+    /** False when some domain was refused: checks across domains would then only mislead. */
+    complete: boolean;
+}
+
+function readDomains(raw: unknown, problems: Problems): DomainsRead {
     const path = "mailauth:domains";
     if (raw === undefined || raw === null) {
         problems.push(`${path}: required, not set (a list of {name, zoneId, selector})`);
-        return [];
+        return { domains: [], complete: false };
     }
     if (!Array.isArray(raw) || raw.length === 0) {
-        problems.push(`${path}: must be a non-empty list of {name, zoneId, selector}, got ${JSON.stringify(raw)}`);
-        return [];
+        problems.push(`${path}: must be a non-empty list of {name, zoneId, selector}, got ${show(raw)}`);
+        return { domains: [], complete: false };
     }
     const domains: DomainSettings[] = [];
     raw.forEach((item, i) => {
         const p = `${path}[${i}]`;
+        const before = problems.length;
         const f = section(item, p, problems, ["name", "zoneId", "selector", "previousSelectors", "keyBits"], true);
-        const name = f.string("name", true)?.toLowerCase();
+        const rawName = f.string("name", true);
+        const name = rawName === undefined ? undefined : normalizeName(rawName);
         const zoneId = f.string("zoneId", true);
         const selector = f.string("selector", true);
-        const previousSelectors = f.strings("previousSelectors");
+        const previousSelectors = f.strings("previousSelectors").values;
         const keyBits = f.integer("keyBits", DEFAULT_KEY_BITS, 1024, 4096);
         if (name !== undefined && !isHostname(name)) {
-            problems.push(`${p}.name: "${name}" is not a domain name (letters, digits and hyphens in dot-separated labels)`);
+            problems.push(`${p}.name: ${show(rawName)} is not a domain name (letters, digits and hyphens in dot-separated labels)`);
         }
         if (zoneId !== undefined && !ZONE_ID.test(zoneId)) {
-            problems.push(`${p}.zoneId: must be a Cloudflare zone id (32 lowercase hex characters), got "${zoneId}"`);
+            problems.push(`${p}.zoneId: must be a Cloudflare zone id (32 lowercase hex characters), got ${show(zoneId)}`);
         }
         for (const [key, sel] of [["selector", selector], ...previousSelectors.map((s) => ["previousSelectors", s])]) {
             if (sel !== undefined && !SELECTOR.test(sel)) {
-                problems.push(`${p}.${key}: "${sel}" is not a valid selector (a DNS label: letters, digits, hyphens, at most 63)`);
+                problems.push(`${p}.${key}: ${show(sel)} is not a valid selector (a DNS label: letters, digits, hyphens, at most 63)`);
             }
         }
-        if (selector !== undefined && previousSelectors.includes(selector)) {
-            problems.push(`${p}.previousSelectors: must not contain the active selector "${selector}"`);
-        }
-        if (new Set(previousSelectors).size !== previousSelectors.length) {
-            problems.push(`${p}.previousSelectors: lists a selector twice`);
+        // DNS names ignore case (RFC 4343): selectors equal but for case share one record name.
+        const all = [...(selector !== undefined ? [selector] : []), ...previousSelectors];
+        const seen = new Map<string, string>();
+        for (const sel of all) {
+            const other = seen.get(sel.toLowerCase());
+            if (other === undefined) {
+                seen.set(sel.toLowerCase(), sel);
+            } else if (other === sel) {
+                problems.push(
+                    sel === selector
+                        ? `${p}.previousSelectors: must not contain the active selector ${show(selector)}`
+                        : `${p}.previousSelectors: lists the selector ${show(sel)} twice`,
+                );
+            } else {
+                problems.push(
+                    `${p}: selectors ${show(other)} and ${show(sel)} differ only in case; DNS ignores case, so both keys would be published at one name (${sel.toLowerCase()}._domainkey) and verification would fail. Pick a selector with another name`,
+                );
+            }
         }
         if (!ALLOWED_KEY_BITS.includes(keyBits)) {
             problems.push(`${p}.keyBits: must be one of ${ALLOWED_KEY_BITS.join(", ")}, got ${keyBits}`);
         } else if (keyBits < 2048) {
             problems.push(`${p}.keyBits: ${keyBits}-bit RSA keys are too weak for DKIM (RFC 8301); use 2048 or more`);
         }
-        if (name && zoneId && selector) domains.push({ name, zoneId, selector, previousSelectors, keyBits });
+        if (problems.length === before && name && zoneId && selector) {
+            domains.push({ name, zoneId, selector, previousSelectors, keyBits });
+        }
     });
     const names = domains.map((d) => d.name);
     for (const dup of new Set(names.filter((n, i) => names.indexOf(n) !== i))) {
-        problems.push(`${path}: domain "${dup}" is listed twice`);
+        problems.push(`${path}: domain ${show(dup)} is listed twice (names are compared without case and trailing dot)`);
     }
-    return domains;
+    return { domains, complete: domains.length === raw.length };
 }
 
-function readMx(raw: unknown, domains: DomainSettings[], problems: Problems): MxSettings {
+function readMx(raw: unknown, domains: DomainsRead, problems: Problems): MxSettings {
     const path = "mailauth:mx";
     const f = section(raw, path, problems, ["hostname", "priority", "ipv4", "ipv6", "publish"], true);
-    const hostname = (f.string("hostname", true) ?? "").toLowerCase();
+    const rawHostname = f.string("hostname", true) ?? "";
+    const hostname = normalizeName(rawHostname);
     const priority = f.integer("priority", 10, 0, 65535);
     const ipv4 = f.string("ipv4", false);
     const ipv6 = f.string("ipv6", false);
     const publish = f.boolean("publish", true);
-    if (hostname && !isHostname(hostname)) problems.push(`${path}.hostname: "${hostname}" is not a host name`);
-    if (ipv4 !== undefined && !net.isIPv4(ipv4)) problems.push(`${path}.ipv4: "${ipv4}" is not an IPv4 address`);
-    if (ipv6 !== undefined && !net.isIPv6(ipv6)) problems.push(`${path}.ipv6: "${ipv6}" is not an IPv6 address`);
-    if ((ipv4 || ipv6) && hostname && isHostname(hostname) && domains.length > 0 && !zoneFor(hostname, domains)) {
+    if (hostname && !isHostname(hostname)) problems.push(`${path}.hostname: ${show(rawHostname)} is not a host name`);
+    if (ipv4 !== undefined && ipFamily(ipv4) !== 4) problems.push(`${path}.ipv4: ${show(ipv4)} is not an IPv4 address`);
+    if (ipv6 !== undefined && ipFamily(ipv6) !== 6) {
         problems.push(
-            `${path}.hostname: "${hostname}" must lie inside one of the configured domains (${domains.map((d) => d.name).join(", ")}) for its A/AAAA record to be published; drop ipv4/ipv6 or use such a host name`,
+            ipv6.includes("%") || /^fe[89ab]/i.test(ipv6)
+                ? `${path}.ipv6: ${show(ipv6)} is an interface-local (link-local or zoned) address, useless in DNS; give the server's global IPv6 address`
+                : `${path}.ipv6: ${show(ipv6)} is not an IPv6 address`,
+        );
+    }
+    // Only against the whole list: a refused domain must not make the MX look misplaced.
+    if ((ipv4 || ipv6) && hostname && isHostname(hostname) && domains.complete && !zoneFor(hostname, domains.domains)) {
+        problems.push(
+            `${path}.hostname: ${show(hostname)} must lie inside one of the configured domains (${domains.domains.map((d) => d.name).join(", ")}) for its A/AAAA record to be published; drop ipv4/ipv6 or use such a host name`,
         );
     }
     return { hostname, priority, ipv4, ipv6, publish };
@@ -311,37 +390,48 @@ export function zoneFor(hostname: string, domains: DomainSettings[]): DomainSett
         .sort((a, b) => b.name.length - a.name.length)[0];
 }
 
+/** One problem for a mechanism that is not allowed or not well-formed, else undefined. */
+function spfMechanismProblem(m: string, path: string): string | undefined {
+    if (/^[+?~-]?all$/i.test(m)) return `${path}.mechanisms: ${show(m)} is not allowed here; the all term is set by ${path}.all`;
+    if (/^[+?~-]?ptr/i.test(m)) return `${path}.mechanisms: ${show(m)}: the ptr mechanism is deprecated (RFC 7208 5.5) and slow; use ip4:/ip6:/a: instead`;
+    if (/^redirect=/i.test(m)) return `${path}.mechanisms: ${show(m)}: redirect= is ignored when an all term is present; list the mechanisms instead`;
+    if (m.startsWith("+")) return `${path}.mechanisms: ${show(m)}: write it without the "+" qualifier (pass is the default)`;
+    const x = m.match(SPF_MECHANISM);
+    if (!x) {
+        return `${path}.mechanisms: ${show(m)} is not an SPF mechanism (allowed: a, mx, ip4:, ip6:, include:, exists:, with an optional -, ~ or ? qualifier)`;
+    }
+    const [, aMx, aMxTarget, v4len, v6len, incExists, target, ipKind, ip] = x;
+    if (ipKind) {
+        const family = ipKind.toLowerCase() === "ip4" ? 4 : 6;
+        return isCidr(ip, family) ? undefined : `${path}.mechanisms: ${show(m)} does not hold a valid IPv${family} address or block`;
+    }
+    const spec = aMx ? aMxTarget : target;
+    if (spec !== undefined && !isSpfDomainSpec(spec)) {
+        return `${path}.mechanisms: ${show(m)}: ${show(spec)} is not a domain name or RFC 7208 macro domain-spec (e.g. _spf.example.net)`;
+    }
+    if ((v4len && Number(v4len.slice(1)) > 32) || (v6len && Number(v6len.slice(2)) > 128)) {
+        return `${path}.mechanisms: ${show(m)}: the prefix length is out of range (/0-32 for IPv4, //0-128 for IPv6)`;
+    }
+    void incExists;
+    return undefined;
+}
+
 function readSpf(raw: unknown, problems: Problems): SpfSettings {
     const path = "mailauth:spf";
     const f = section(raw, path, problems, ["mechanisms", "all"], false);
-    const mechanisms = f.strings("mechanisms");
+    const mechanisms = f.strings("mechanisms").values;
     const allRaw = (isObject(raw) ? raw.all : undefined) as unknown;
     let all: SpfAll = "~all";
     if (allRaw === "+all" || allRaw === "all") {
-        problems.push(`${path}.all: "${allRaw}" lets every host on the internet send as your domain; use "~all" (soft fail, the default) or "-all"`);
+        problems.push(`${path}.all: ${show(allRaw)} lets every host on the internet send as your domain; use "~all" (soft fail, the default) or "-all"`);
     } else if (allRaw === "?all") {
         problems.push(`${path}.all: "?all" (neutral) gives receivers nothing to act on; use "~all" (soft fail, the default) or "-all"`);
     } else {
         all = f.oneOf("all", ["~all", "-all"] as const, "~all");
     }
     for (const m of mechanisms) {
-        if (/^[+?~-]?all$/i.test(m)) {
-            problems.push(`${path}.mechanisms: "${m}" is not allowed here; the all term is set by ${path}.all`);
-        } else if (/^[+?~-]?ptr/i.test(m)) {
-            problems.push(`${path}.mechanisms: "${m}": the ptr mechanism is deprecated (RFC 7208 5.5) and slow; use ip4:/ip6:/a: instead`);
-        } else if (/^redirect=/i.test(m)) {
-            problems.push(`${path}.mechanisms: "${m}": redirect= is ignored when an all term is present; list the mechanisms instead`);
-        } else if (m.startsWith("+")) {
-            problems.push(`${path}.mechanisms: "${m}": write it without the "+" qualifier (pass is the default)`);
-        } else if (!SPF_MECHANISM.test(m)) {
-            problems.push(
-                `${path}.mechanisms: "${m}" is not an SPF mechanism (allowed: a, mx, ip4:, ip6:, include:, exists:, with an optional -, ~ or ? qualifier)`,
-            );
-        } else if (/^ip4:/i.test(m) && !isCidr(m.slice(4), 4)) {
-            problems.push(`${path}.mechanisms: "${m}" does not hold a valid IPv4 address or block`);
-        } else if (/^ip6:/i.test(m) && !isCidr(m.slice(4), 6)) {
-            problems.push(`${path}.mechanisms: "${m}" does not hold a valid IPv6 address or block`);
-        }
+        const problem = spfMechanismProblem(m, path);
+        if (problem) problems.push(problem);
     }
     const terms = ["mx", ...mechanisms.filter((m) => m.toLowerCase() !== "mx")];
     const lookups = spfLookupCount(terms);
@@ -359,7 +449,7 @@ function readSpf(raw: unknown, problems: Problems): SpfSettings {
 
 function isCidr(value: string, family: 4 | 6): boolean {
     const [addr, bits, ...rest] = value.split("/");
-    if (rest.length > 0 || net.isIP(addr) !== family) return false;
+    if (rest.length > 0 || addr.includes("%") || net.isIP(addr) !== family) return false;
     return bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128));
 }
 
@@ -368,10 +458,15 @@ function readDmarc(raw: unknown, problems: Problems): DmarcSettings {
     const f = section(raw, path, problems, ["enabled", "policy", "rua"], false);
     const enabled = f.boolean("enabled", true);
     const policy = f.oneOf("policy", ["none", "quarantine", "reject"] as const, "none");
-    const rua = f.strings("rua").map((r) => (r.startsWith("mailto:") ? r : `mailto:${r}`));
-    for (const r of rua) {
-        if (!EMAIL.test(r.slice("mailto:".length))) {
-            problems.push(`${path}.rua: "${r}" is not a mail address (mailto:user@domain)`);
+    const rua: string[] = [];
+    for (const r of f.strings("rua").values) {
+        const parsed = parseDmarcUri(r);
+        if (parsed) {
+            rua.push(parsed.uri);
+        } else {
+            problems.push(
+                `${path}.rua: ${show(r)} is not a report address: user@domain or mailto:user@domain, optionally with a size limit such as !10m (letters, digits and . _ + - before the @)`,
+            );
         }
     }
     const record = [`v=DMARC1`, `p=${policy}`, ...(rua.length > 0 ? [`rua=${rua.join(",")}`] : [])].join("; ");
@@ -382,19 +477,21 @@ function readOpenDkim(raw: unknown, domains: DomainSettings[], problems: Problem
     const path = "mailauth:opendkim";
     const f = section(raw, path, problems, ["reportAddress", "trustedHosts", "nameservers", "milterTransport"], false);
     const reportAddress = f.string("reportAddress", false) ?? (domains[0] ? `postmaster@${domains[0].name}` : "");
-    const trustedHosts = f.strings("trustedHosts");
-    const nameservers = f.strings("nameservers");
+    const trustedHosts = f.strings("trustedHosts").values;
+    const nameservers = f.strings("nameservers").values;
     const milterTransport = f.oneOf("milterTransport", ["auto", "unix", "inet"] as const, "auto");
-    if (reportAddress && !EMAIL.test(reportAddress)) {
-        problems.push(`${path}.reportAddress: "${reportAddress}" is not a mail address (user@domain)`);
+    if (reportAddress && !isSafeAddress(reportAddress)) {
+        problems.push(
+            `${path}.reportAddress: ${show(reportAddress)} is not a plain mail address user@domain (letters, digits and . _ + - before the @; OpenDKIM passes it to a shell when it sends reports)`,
+        );
     }
     for (const h of trustedHosts) {
         if (!isTrustedHost(h)) {
-            problems.push(`${path}.trustedHosts: "${h}" is not an address, CIDR block, host name or *.domain wildcard`);
+            problems.push(`${path}.trustedHosts: ${show(h)} is not an address, CIDR block, host name or *.domain wildcard`);
         }
     }
     for (const ns of nameservers) {
-        if (net.isIP(ns) === 0) problems.push(`${path}.nameservers: "${ns}" is not an IP address`);
+        if (ipFamily(ns) === 0) problems.push(`${path}.nameservers: ${show(ns)} is not an IP address`);
     }
     return { reportAddress, trustedHosts, nameservers, milterTransport };
 }
@@ -405,20 +502,32 @@ function readSsh(raw: unknown, privateKey: RawSettings["sshPrivateKey"], problem
     const host = f.string("host", true) ?? "";
     const port = f.integer("port", 22, 1, 65535);
     const user = f.string("user", false) ?? "root";
+    const hostKeyGiven = isObject(raw) && raw.hostKey !== undefined && raw.hostKey !== null;
     const hostKey = f.string("hostKey", false);
-    if (host && net.isIP(host) === 0 && !isHostname(host) && host !== "localhost") {
-        problems.push(`${path}.host: "${host}" is not an IP address or host name`);
+    if (host && net.isIP(host) === 0 && !isHostname(host) && !isSingleLabelHost(host)) {
+        problems.push(`${path}.host: ${show(host)} is not an IP address or host name`);
     }
-    if (!USER.test(user)) problems.push(`${path}.user: "${user}" is not a Unix user name`);
-    if (hostKey !== undefined && !HOST_KEY.test(hostKey)) {
-        problems.push(`${path}.hostKey: must be one public key line as in known_hosts without the host ("ssh-ed25519 AAAA..."), e.g. from ssh-keyscan`);
+    if (!USER.test(user)) problems.push(`${path}.user: ${show(user)} is not a Unix user name`);
+    if (hostKeyGiven && (hostKey === undefined || hostKey === "") && isObject(raw) && typeof raw.hostKey === "string") {
+        // What `ssh-keyscan ... | cut` leaves when it finds nothing (wrong port, key type, host):
+        // taken as "no pin", it would turn host-key checking off without a word.
+        problems.push(
+            `${path}.hostKey: is empty (did ssh-keyscan find nothing? check its -p PORT and -t ed25519,ecdsa); set the server's key, or remove the setting to connect without checking it: pulumi config rm --path '${path}.hostKey'`,
+        );
+    } else if (hostKey !== undefined) {
+        const check = checkHostKey(hostKey);
+        if (!check.ok) problems.push(`${path}.hostKey: ${check.problem}`);
     }
     if (privateKey === "missing") {
         problems.push(`mailauth:sshPrivateKey: required, not set; run: pulumi config set --secret mailauth:sshPrivateKey < ~/.ssh/id_ed25519`);
+    } else if (privateKey === "encrypted") {
+        problems.push(
+            `mailauth:sshPrivateKey: the key is protected by a passphrase, which pulumi-command cannot use here; give the stack a key of its own without one (ssh-keygen -t ed25519 -N '' -f ~/.ssh/mailauth) and add its .pub to the server's authorized_keys`,
+        );
     } else if (privateKey === "invalid") {
-        problems.push(`mailauth:sshPrivateKey: is not an unencrypted private key (expected the contents of a file such as ~/.ssh/id_ed25519, "-----BEGIN ... PRIVATE KEY-----")`);
+        problems.push(`mailauth:sshPrivateKey: is not a private key (expected the contents of a file such as ~/.ssh/id_ed25519, "-----BEGIN ... PRIVATE KEY-----")`);
     }
-    return { host, port, user, hostKey };
+    return { host, port, user, hostKey: hostKey || undefined };
 }
 
 function readTestKey(raw: unknown, problems: Problems): TestKeySettings {
@@ -428,19 +537,12 @@ function readTestKey(raw: unknown, problems: Problems): TestKeySettings {
 
 function readTtl(raw: unknown, problems: Problems): number {
     if (raw === undefined || raw === null) return DEFAULT_TTL;
-    const n = typeof raw === "string" && /^\d+$/.test(raw) ? Number(raw) : raw;
+    const n = typeof raw === "string" && /^\d+$/.test(raw.trim()) ? Number(raw) : raw;
     if (typeof n !== "number" || !Number.isInteger(n) || !(n === 1 || (n >= 60 && n <= 86400))) {
-        problems.push(`mailauth:ttl: must be 1 (automatic) or a number of seconds from 60 to 86400, got ${JSON.stringify(raw)}`);
+        problems.push(`mailauth:ttl: must be 1 (automatic) or a number of seconds from 60 to 86400, got ${show(raw)}`);
         return DEFAULT_TTL;
     }
     return n;
-}
-
-/** Classifies the SSH private key without revealing it: set at all, and shaped like a private key. */
-export function classifyPrivateKey(key: string | undefined): RawSettings["sshPrivateKey"] {
-    if (key === undefined || key.trim() === "") return "missing";
-    const pem = /^-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]+-----END [A-Z ]*PRIVATE KEY-----\s*$/.test(key.trim());
-    return pem && !/ENCRYPTED/.test(key) ? "ok" : "invalid";
 }
 
 /** Validates raw config; throws one SettingsError listing every problem. */
@@ -448,11 +550,11 @@ export function validateSettings(raw: RawSettings): Settings {
     const problems: Problems = [];
     const domains = readDomains(raw.domains, problems);
     const settings: Settings = {
-        domains,
+        domains: domains.domains,
         mx: readMx(raw.mx, domains, problems),
         spf: readSpf(raw.spf, problems),
         dmarc: readDmarc(raw.dmarc, problems),
-        opendkim: readOpenDkim(raw.opendkim, domains, problems),
+        opendkim: readOpenDkim(raw.opendkim, domains.domains, problems),
         ssh: readSsh(raw.ssh, raw.sshPrivateKey, problems),
         ttl: readTtl(raw.ttl, problems),
         testKey: readTestKey(raw.testKey, problems),

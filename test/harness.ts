@@ -8,6 +8,7 @@ import * as path from "path";
 import * as yaml from "js-yaml";
 import * as pulumi from "@pulumi/pulumi";
 import { vi } from "vitest";
+import { effectiveConfig, StackConfig } from "./cli";
 // Internal to the SDK, but exactly "every outstanding resource RPC has finished".
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { waitForRPCs } = require("@pulumi/pulumi/runtime/settings") as { waitForRPCs: () => Promise<void> };
@@ -62,6 +63,8 @@ export interface RunOptions {
     newResource?: ResourceHandler;
     /** Run as `pulumi preview` does: outputs the mocks do not give are unknown. */
     preview?: boolean;
+    /** Keys stored encrypted in the stack (`pulumi config set --secret`); the SSH key always is unless given in `config`. */
+    secretKeys?: string[];
 }
 
 export async function runProgram(config: Record<string, unknown>, opts: RunOptions = {}): Promise<Run> {
@@ -129,14 +132,15 @@ export async function runProgram(config: Record<string, unknown>, opts: RunOptio
         });
     };
 
-    const all: Record<string, string> = {};
-    const secretKeys: string[] = [];
-    for (const [k, v] of Object.entries(config)) all[k] = typeof v === "string" ? v : JSON.stringify(v);
+    // The stack's configuration goes through the CLI's own steps (test/cli.ts): required keys,
+    // Pulumi.yaml defaults, declared types and secrets; a CliError stops the run before the program.
+    const stack: StackConfig = { values: { ...config }, secret: new Set(opts.secretKeys ?? []) };
     const sshKey = opts.sshPrivateKey === undefined ? TEST_SSH_PRIVATE_KEY : opts.sshPrivateKey;
-    if (sshKey !== null) {
-        all["mailauth:sshPrivateKey"] = sshKey;
-        secretKeys.push("mailauth:sshPrivateKey");
+    if (sshKey !== null && stack.values["mailauth:sshPrivateKey"] === undefined) {
+        stack.values["mailauth:sshPrivateKey"] = sshKey;
+        stack.secret.add("mailauth:sshPrivateKey");
     }
+    const { config: all, secretKeys } = effectiveConfig(stack);
     pulumi.runtime.setAllConfig(all, secretKeys);
 
     vi.resetModules();
@@ -157,7 +161,7 @@ export async function resolve(v: unknown): Promise<unknown> {
     return v;
 }
 
-/** Runs the program and returns the SettingsError message it stops with. */
+/** Runs the program and returns the message it (or the CLI before it) stops with. */
 export async function programError(config: Record<string, unknown>, opts: RunOptions = {}): Promise<string> {
     try {
         await runProgram(config, opts);

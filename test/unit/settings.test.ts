@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { classifyPrivateKey, SettingsError, validateSettings, RawSettings } from "../../components/settings";
+import { SettingsError, validateSettings, RawSettings } from "../../components/settings";
+import * as pulumi from "@pulumi/pulumi";
 import { exampleConfig, programError, runProgram } from "../harness";
 
 /** The example config as validateSettings takes it, with `patch` applied per setting. */
@@ -67,9 +68,11 @@ const cases: [string, Partial<Record<keyof RawSettings, unknown>>, RegExp][] = [
     ],
     ["spf all unknown", { spf: { all: "-ALL" } }, /^mailauth:spf\.all: must be one of ~all, -all, got "-ALL"/],
     ["dmarc policy", { dmarc: { policy: "block" } }, /^mailauth:dmarc\.policy: must be one of none, quarantine, reject, got "block"/],
-    ["dmarc rua", { dmarc: { rua: ["reports"] } }, /^mailauth:dmarc\.rua: "mailto:reports" is not a mail address/],
+    ["dmarc rua", { dmarc: { rua: ["reports"] } }, /^mailauth:dmarc\.rua: "reports" is not a report address/],
+    ["dmarc rua with DMARC's own separators", { dmarc: { rua: ["a!b@example.com"] } }, /^mailauth:dmarc\.rua: "a!b@example\.com" is not a report address: .*optionally with a size limit/],
     ["dmarc enabled not boolean", { dmarc: { enabled: "yes" } }, /^mailauth:dmarc\.enabled: must be true or false, got "yes"/],
-    ["report address", { opendkim: { reportAddress: "postmaster" } }, /^mailauth:opendkim\.reportAddress: "postmaster" is not a mail address/],
+    ["report address", { opendkim: { reportAddress: "postmaster" } }, /^mailauth:opendkim\.reportAddress: "postmaster" is not a plain mail address/],
+    ["report address with shell syntax", { opendkim: { reportAddress: "a$(reboot)@example.com" } }, /^mailauth:opendkim\.reportAddress: "a\$\(reboot\)@example\.com" is not a plain mail address .*passes it to a shell/],
     ["trusted host", { opendkim: { trustedHosts: ["10.0.0.0/40"] } }, /^mailauth:opendkim\.trustedHosts: "10\.0\.0\.0\/40" is not an address, CIDR block/],
     ["trusted hosts not a list", { opendkim: { trustedHosts: "10.0.0.1" } }, /^mailauth:opendkim\.trustedHosts: must be a list of strings/],
     ["nameserver", { opendkim: { nameservers: ["dns.example.net"] } }, /^mailauth:opendkim\.nameservers: "dns\.example\.net" is not an IP address/],
@@ -78,9 +81,20 @@ const cases: [string, Partial<Record<keyof RawSettings, unknown>>, RegExp][] = [
     ["ssh host invalid", { ssh: { host: "mail server" } }, /^mailauth:ssh\.host: "mail server" is not an IP address or host name/],
     ["ssh port", { ssh: { ...ssh, port: 0 } }, /^mailauth:ssh\.port: must be a whole number from 1 to 65535, got 0/],
     ["ssh user", { ssh: { ...ssh, user: "Root User" } }, /^mailauth:ssh\.user: "Root User" is not a Unix user name/],
-    ["ssh host key", { ssh: { ...ssh, hostKey: "AAAAC3NzaC1lZDI1NTE5" } }, /^mailauth:ssh\.hostKey: must be one public key line/],
+    ["ssh host key", { ssh: { ...ssh, hostKey: "AAAAC3NzaC1lZDI1NTE5" } }, /^mailauth:ssh\.hostKey: must be a key type and its base64 data/],
+    ["ssh host key truncated", { ssh: { ...ssh, hostKey: "ssh-ed25519 AAAA" } }, /^mailauth:ssh\.hostKey: the key data does not hold a ssh-ed25519 key/],
+    ["ssh host key rsa", { ssh: { ...ssh, hostKey: "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQ" } }, /^mailauth:ssh\.hostKey: an ssh-rsa host key cannot be pinned/],
+    ["ssh host key empty", { ssh: { ...ssh, hostKey: "" } }, /^mailauth:ssh\.hostKey: is empty \(did ssh-keyscan find nothing\?/],
+    ["ssh private key with a passphrase", { sshPrivateKey: "encrypted" }, /^mailauth:sshPrivateKey: the key is protected by a passphrase/],
     ["ssh private key missing", { sshPrivateKey: "missing" }, /^mailauth:sshPrivateKey: required, not set; run: pulumi config set --secret/],
-    ["ssh private key invalid", { sshPrivateKey: "invalid" }, /^mailauth:sshPrivateKey: is not an unencrypted private key/],
+    ["ssh private key invalid", { sshPrivateKey: "invalid" }, /^mailauth:sshPrivateKey: is not a private key/],
+    ["selectors differing in case", { domains: [{ ...domain, selector: "Jan2027", previousSelectors: ["jan2027"] }] }, /^mailauth:domains\[0\]: selectors "Jan2027" and "jan2027" differ only in case/],
+    ["spf include with shell syntax", { spf: { mechanisms: ["include:$(id)"] } }, /^mailauth:spf\.mechanisms: "include:\$\(id\)": "\$\(id\)" is not a domain name or RFC 7208 macro domain-spec/],
+    ["spf a: target", { spf: { mechanisms: ["a:mail"] } }, /^mailauth:spf\.mechanisms: "a:mail": "mail" is not a domain name/],
+    ["mx ipv6 with a zone id", { mx: { hostname: "mail.example.com", ipv6: "fe80::1%eth0" } }, /^mailauth:mx\.ipv6: "fe80::1%eth0" is an interface-local/],
+    ["control characters", { mx: { hostname: "mail.example.com\n\u001b[2J" } }, /^mailauth:mx\.hostname: "mail\.example\.com\\n\\u001b\[2J" contains a control character/],
+    ["section given as a plain string", { mx: "mail.example.com" }, /^mailauth:mx: must be an object with hostname, .*got "mail\.example\.com"; set its fields with pulumi config set --path 'mailauth:mx\.hostname' VALUE/],
+    ["selector number too long to keep", { domains: [{ ...domain, selector: 12345678901234567890 }] }, /^mailauth:domains\[0\]\.selector: the number .* is too long to keep exactly; set it as a string: pulumi config set --type string --path/],
     ["ttl", { ttl: 30 }, /^mailauth:ttl: must be 1 \(automatic\) or a number of seconds from 60 to 86400, got 30/],
     ["test key timeout", { testKey: { timeoutSeconds: -1 } }, /^mailauth:testKey\.timeoutSeconds: must be a whole number from 0 to 86400/],
     ["unknown section field", { opendkim: { nameserver: ["192.0.2.53"] } }, /^mailauth:opendkim\.nameserver: unknown setting; allowed here: reportAddress, trustedHosts, nameservers, milterTransport/],
@@ -120,29 +134,45 @@ describe("settings validation", () => {
         expect(found).toHaveLength(4);
     });
 
+    it("takes a domain name with a trailing dot or capitals as the same domain (mail is signed; a repeat is caught)", () => {
+        const s = validateSettings(raw({ domains: [{ ...domain, name: "Example.COM." }] }));
+        expect(s.domains[0].name).toBe("example.com");
+        const found = problems(raw({ domains: [domain, { ...domain, name: "Example.COM." }] }));
+        expect(found).toEqual([`mailauth:domains: domain "example.com" is listed twice (names are compared without case and trailing dot)`]);
+    });
+
+    it("reports no follow-on problem: a refused domain does not make the MX look outside the domains", () => {
+        const other = { name: "example.org", zoneId: "fedcba9876543210fedcba9876543210", selector: "s1" };
+        const found = problems(raw({ domains: [{ ...domain, selector: "bad_selector" }, other], mx: { hostname: "mail.example.com", ipv4: "192.0.2.25" } }));
+        expect(found).toEqual([expect.stringMatching(/^mailauth:domains\[0\]\.selector: "bad_selector" is not a valid selector/)]);
+    });
+
     it("counts 10 lookup terms as allowed (mx plus nine includes)", () => {
         const mechanisms = Array.from({ length: 9 }, (_, i) => `include:_spf${i}.example.net`);
         expect(problems(raw({ spf: { mechanisms } }))).toEqual([]);
     });
 
-    it("classifies the SSH key without keeping it", () => {
-        expect(classifyPrivateKey(undefined)).toBe("missing");
-        expect(classifyPrivateKey("hunter2")).toBe("invalid");
-        expect(classifyPrivateKey("-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n-----END OPENSSH PRIVATE KEY-----\n")).toBe("ok");
-        expect(classifyPrivateKey("-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nabc\n-----END RSA PRIVATE KEY-----")).toBe("invalid");
-    });
 });
 
 describe("the program on bad input", () => {
-    it("stops before making any resource, naming every bad setting", async () => {
+    it("stops before making any resource, naming every bad setting, as a RunError (no stack trace in the CLI)", async () => {
         const config = exampleConfig();
         config["mailauth:ttl"] = 30;
         config["mailauth:spf"] = { all: "+all" };
-        const message = await programError(config, { sshPrivateKey: null });
-        expect(message).toMatch(/3 configuration problem\(s\); nothing was changed/);
+        const message = await programError(config, { sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nnot a key\n-----END OPENSSH PRIVATE KEY-----" });
+        expect(message).toMatch(/^mailauth: 3 configuration problem\(s\); nothing was changed/);
         expect(message).toContain("mailauth:ttl");
         expect(message).toContain("mailauth:spf.all");
-        expect(message).toContain("mailauth:sshPrivateKey: required");
+        expect(message).toContain("mailauth:sshPrivateKey: is not a private key");
+        expect(message).not.toContain("not a key");
+        let error: unknown;
+        try {
+            validateSettings(raw({ ttl: 30 }));
+        } catch (e) {
+            error = e;
+        }
+        // The language host prints a RunError's message alone (@pulumi/pulumi cmd/run/run.js ~377-379).
+        expect(pulumi.RunError.isInstance(error)).toBe(true);
     });
 
     it("makes resources once the input is good", async () => {
@@ -158,11 +188,12 @@ describe("Pulumi.yaml", () => {
         const project = yaml.load(fs.readFileSync(`${__dirname}/../../Pulumi.yaml`, "utf8")) as {
             config: Record<string, { description?: string; type?: string; default?: unknown; secret?: boolean }>;
         };
-        const program = fs.readFileSync(`${__dirname}/../../index.ts`, "utf8");
-        const read = [...program.matchAll(/config\.(?:get|getObject|getSecret|require\w*)\("(\w+)"\)/g)].map((m) => `mailauth:${m[1]}`);
+        const program = ["index.ts", "components/config.ts"].map((f) => fs.readFileSync(`${__dirname}/../../${f}`, "utf8")).join("\n");
+        const read = [...program.matchAll(/config\.(?:get|getObject|getSecret|require\w*)\("(\w+)"\)|structured\(config, "(\w+)"\)/g)].map((m) => `mailauth:${m[1] ?? m[2]}`);
         expect(Object.keys(project.config).sort()).toEqual([...new Set(read)].sort());
         for (const [key, decl] of Object.entries(project.config)) expect(decl.description?.length, key).toBeGreaterThan(30);
-        expect(project.config["mailauth:sshPrivateKey"].secret).toBe(true);
+        // `secret: true` is enforced by the CLI only with a declared type (pulumi/pulumi pkg/workspace/config.go).
+        expect(project.config["mailauth:sshPrivateKey"]).toMatchObject({ type: "string", secret: true });
         expect(project.config["mailauth:ttl"]).toMatchObject({ type: "integer", default: 1 });
     });
 

@@ -1,0 +1,205 @@
+/**
+ * Settings as the Pulumi CLI stores and hands them over (test/cli.ts models its source): what
+ * `pulumi config set --path` makes of what users type, the README's own commands run as
+ * written, the CLI's checks before the program starts, and what the user then sees.
+ */
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { coerce, configSet, runConfigSet, shellWords, StackConfig } from "../cli";
+import { exampleConfig, programError, ROOT, runProgram, scriptOf, TEST_SSH_PRIVATE_KEY } from "../harness";
+
+function stackOf(config: Record<string, unknown>): StackConfig {
+    return { values: structuredClone(config), secret: new Set() };
+}
+
+describe("the CLI's --path conversion (pulumi/pulumi object.go coerce)", () => {
+    it("turns integers without a leading zero into numbers and true/false into booleans", () => {
+        expect(coerce("20270601")).toBe(20270601);
+        expect(coerce("-5")).toBe(-5);
+        expect(coerce("+5")).toBe(5);
+        expect(coerce("0123")).toBe("0123");
+        expect(coerce("0")).toBe(0);
+        expect(coerce("true")).toBe(true);
+        expect(coerce("False")).toBe("False");
+        expect(coerce("1e3")).toBe("1e3");
+        expect(coerce("99999999999999999999999")).toBe("99999999999999999999999");
+        expect(coerce("ssh-ed25519 AAAA")).toBe("ssh-ed25519 AAAA");
+    });
+
+    it("stores top-level values and one-segment paths as typed strings, deeper paths coerced", () => {
+        const stack = stackOf({});
+        configSet(stack, "mailauth:ttl", "3600");
+        configSet(stack, "mailauth:domains[0].selector", "20270601", { path: true });
+        configSet(stack, "mailauth:domains[0].name", "example.com", { path: true });
+        configSet(stack, "mailauth:ssh.port", "2222", { path: true });
+        configSet(stack, "mailauth:mx.publish", "false", { path: true });
+        configSet(stack, "mailauth:domains[0].previousSelectors[0]", "20261127", { path: true, type: "string" });
+        expect(stack.values).toEqual({
+            "mailauth:ttl": "3600",
+            "mailauth:domains": [{ selector: 20270601, name: "example.com", previousSelectors: ["20261127"] }],
+            "mailauth:ssh": { port: 2222 },
+            "mailauth:mx": { publish: false },
+        });
+    });
+});
+
+describe("every setting a user types with `pulumi config set --path` is taken as typed", () => {
+    const typed: [string, string, (run: Awaited<ReturnType<typeof runProgram>>) => void][] = [
+        ["mailauth:domains[0].selector", "20270601", (r) => expect((r.outputs.selectors as any)["example.com"].active).toBe("20270601")],
+        ["mailauth:domains[1].previousSelectors[0]", "20250101", (r) => expect((r.outputs.selectors as any)["example.org"].previous).toEqual(["20250101"])],
+        ["mailauth:domains[0].keyBits", "3072", (r) => expect(r.resources.find((x) => x.name === "example.com-20261127-rsa")!.inputs.rsaBits).toBe(3072)],
+        ["mailauth:mx.priority", "20", (r) => expect(r.resources.find((x) => x.name === "example.com-mx")!.inputs.priority).toBe(20)],
+        ["mailauth:mx.publish", "false", (r) => expect(r.resources.find((x) => x.name === "example.com-mx")).toBeUndefined()],
+        ["mailauth:ssh.port", "2222", (r) => expect(JSON.stringify(r.resources.find((x) => x.name === "mailhost-postfix")!.inputs.connection)).toContain('"port":2222')],
+        ["mailauth:dmarc.enabled", "false", (r) => expect(r.resources.find((x) => x.name === "example.com-dmarc")).toBeUndefined()],
+        ["mailauth:testKey.timeoutSeconds", "60", (r) => expect(scriptOf(r.resources.find((x) => x.name === "mailhost-testkey-example.com")!.inputs.create)).toContain("TIMEOUT='60'")],
+        ["mailauth:testKey.enabled", "false", (r) => expect(r.outputs.testKey).toEqual({})],
+        ["mailauth:domains[0].selector", "true", (r) => expect((r.outputs.selectors as any)["example.com"].active).toBe("true")],
+    ];
+    it.each(typed)("%s %s", async (key, value, check) => {
+        const stack = stackOf(exampleConfig());
+        configSet(stack, key, value, { path: true });
+        check(await runProgram(stack.values));
+    });
+
+    it("says how to keep a selector too long for a JavaScript number, and takes it with --type string", async () => {
+        const stack = stackOf(exampleConfig());
+        configSet(stack, "mailauth:domains[0].selector", "202706011234567890", { path: true });
+        const message = await programError(stack.values);
+        expect(message).toContain(
+            "mailauth:domains[0].selector: the number 202706011234567900 is too long to keep exactly; set it as a string: pulumi config set --type string --path 'mailauth:domains[0].selector' VALUE",
+        );
+        expect(message).toMatch(/^mailauth: 1 configuration problem/);
+        configSet(stack, "mailauth:domains[0].selector", "202706011234567890", { path: true, type: "string" });
+        const run = await runProgram(stack.values);
+        expect((run.outputs.selectors as any)["example.com"].active).toBe("202706011234567890");
+    });
+});
+
+/** The `pulumi config set` lines of the README's shell blocks under a heading, in order. */
+function readmeCommands(heading: string): string[] {
+    const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
+    const start = readme.indexOf(heading);
+    expect(start, heading).toBeGreaterThan(-1);
+    const next = readme.indexOf("\n## ", start + heading.length);
+    const section = readme.slice(start, next < 0 ? undefined : next);
+    const blocks = [...section.matchAll(/```bash\n([\s\S]*?)```/g)].map((m) => m[1]);
+    return blocks.flatMap((b) => b.split("\n")).map((l) => l.trim()).filter((l) => /^pulumi config set /.test(l));
+}
+
+describe("the README's commands, run as written", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mailauth-readme-"));
+    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", path.join(dir, "hostkey")]);
+    const hostKeyLine = `mail.example.com ${fs.readFileSync(path.join(dir, "hostkey.pub"), "utf8").trim().split(" ").slice(0, 2).join(" ")}`;
+    /** What the README's command substitutions print, run against stand-ins for the user's machine. */
+    const substitute = (command: string) => {
+        if (command.startsWith("ssh-keyscan")) {
+            // The pipeline after ssh-keyscan, run for real by bash on what ssh-keyscan prints.
+            const pipeline = command.replace(/^ssh-keyscan[^|]*/, "");
+            return execFileSync("bash", ["-c", `printf '%s\\n' "$1" ${pipeline}`, "bash", hostKeyLine], { encoding: "utf8" }).replace(/\n$/, "");
+        }
+        throw new Error(`no stand-in for $(${command})`);
+    };
+    const stdinFor = (file: string) => (file === "~/.ssh/mailauth" || file === "~/.ssh/id_ed25519" ? `${TEST_SSH_PRIVATE_KEY}\n` : undefined);
+
+    function apply(stack: StackConfig, lines: string[]): void {
+        for (const line of lines) {
+            const { words, stdinFrom } = shellWords(line, substitute);
+            const stdin = stdinFrom ? stdinFor(stdinFrom) : undefined;
+            // `pulumi config set --secret cloudflare:apiToken` prompts for the value.
+            runConfigSet(stack, words, stdin ?? (words.length === 5 ? "token-typed-at-the-prompt" : undefined));
+        }
+    }
+
+    it("Quick start: the stack file from the example, the secrets and the pinned host key make a stack that runs", async () => {
+        const lines = readmeCommands("## Quick start");
+        expect(lines.length).toBeGreaterThanOrEqual(3);
+        const stack = stackOf(exampleConfig());
+        delete stack.values["mailauth:ssh"];
+        stack.values["mailauth:ssh"] = { host: "192.0.2.25" };
+        apply(stack, lines);
+        expect(stack.secret).toEqual(new Set(["cloudflare:apiToken", "mailauth:sshPrivateKey"]));
+        expect((stack.values["mailauth:ssh"] as any).hostKey).toBe(hostKeyLine.split(" ").slice(1).join(" "));
+        const run = await runProgram(stack.values, { sshPrivateKey: null, secretKeys: [...stack.secret] });
+        expect(run.resources.length).toBeGreaterThan(10);
+    });
+
+    it("Rotating: the two commands of step 1 give a new active selector and keep the old one published", async () => {
+        const lines = readmeCommands("## Rotating the DKIM key");
+        expect(lines).toHaveLength(2);
+        const stack = stackOf(exampleConfig());
+        apply(stack, lines);
+        const run = await runProgram(stack.values);
+        expect((run.outputs.selectors as any)["example.com"]).toEqual({ active: "20270601", previous: ["20261127"] });
+        const names = run.resources.map((r) => r.name);
+        expect(names).toContain("example.com-dkim-20270601");
+        expect(names).toContain("example.com-dkim-20261127");
+    });
+});
+
+describe("what the CLI checks before the program runs", () => {
+    it("stops on missing required settings, listing them all, before the program starts", async () => {
+        const config = exampleConfig();
+        delete config["mailauth:mx"];
+        delete config["mailauth:ssh"];
+        const message = await programError(config, { sshPrivateKey: null });
+        expect(message).toBe("Stack 'test' is missing configuration values 'mailauth:mx', 'mailauth:ssh' and 'mailauth:sshPrivateKey'");
+    });
+
+    it("refuses an SSH private key stored in plain text (secret: true with a declared type)", async () => {
+        const config = { ...exampleConfig(), "mailauth:sshPrivateKey": TEST_SSH_PRIVATE_KEY };
+        const message = await programError(config, { sshPrivateKey: null });
+        expect(message).toBe("Stack 'test' with configuration key 'mailauth:sshPrivateKey' must be encrypted as it's secret");
+    });
+
+    it("applies Pulumi.yaml's defaults as the CLI does", async () => {
+        const config = exampleConfig();
+        for (const k of ["mailauth:spf", "mailauth:dmarc", "mailauth:opendkim", "mailauth:ttl", "mailauth:testKey"]) delete config[k];
+        const run = await runProgram(config);
+        const spf = run.resources.find((r) => r.name === "example.com-spf")!;
+        expect(spf.inputs).toMatchObject({ content: '"v=spf1 mx ~all"', ttl: 1 });
+    });
+
+    it("shows a section set as a plain string as a settings problem, not a JSON parse crash", async () => {
+        const stack = stackOf(exampleConfig());
+        configSet(stack, "mailauth:mx", "mail.example.com");
+        const message = await programError(stack.values);
+        expect(message).toMatch(/^mailauth: 1 configuration problem\(s\); nothing was changed:\n {2}- mailauth:mx: must be an object/);
+    });
+
+    it("never echoes a control character raw into the list of problems", async () => {
+        const stack = stackOf(exampleConfig());
+        configSet(stack, "mailauth:domains[0].name", "example.com\n\u001b[2J- mailauth: all good", { path: true });
+        const message = await programError(stack.values);
+        expect(message.split("\n").filter((l) => l.startsWith("  - "))).toHaveLength(1);
+        expect(message).not.toMatch(/\u001b/);
+        expect(message).toContain("\\n\\u001b[2J");
+    });
+});
+
+describe("warnings at preview", () => {
+    afterEach(() => vi.restoreAllMocks());
+
+    it("warns loudly when the host key is not pinned, with the command that pins it", async () => {
+        const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
+        const config = exampleConfig();
+        config["mailauth:ssh"] = { host: "mail.example.com", port: 2222 };
+        await runProgram(config, { preview: true });
+        const text = warn.mock.calls.map((c) => String(c[0])).join("\n");
+        expect(text).toContain("mailauth:ssh.hostKey is not set: the server's identity is NOT checked");
+        expect(text).toContain("ssh-keyscan -p 2222 -t ed25519 mail.example.com");
+        warn.mockClear();
+        await runProgram(exampleConfig(), { preview: true });
+        expect(warn.mock.calls.map((c) => String(c[0])).join("\n")).not.toContain("hostKey is not set");
+    });
+
+    it("accepts a single-label SSH host (a name from /etc/hosts), as Go's resolver does", async () => {
+        const config = exampleConfig();
+        config["mailauth:ssh"] = { ...(config["mailauth:ssh"] as object), host: "mailserver" };
+        const run = await runProgram(config);
+        expect(run.resources.length).toBeGreaterThan(10);
+    });
+});
