@@ -46,7 +46,7 @@ export class Lab {
         const packageStep = probe.resources.find((r) => r.name === "mailhost-packages")!.inputs.create as string;
         this.rootfs = ensureRootfs(packageStep);
         this.keys = labKeys(this.rootfs);
-        setupNetwork();
+        await setupNetwork();
         this.stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "mailauth-lab-state-"));
     }
 
@@ -66,7 +66,7 @@ export class Lab {
 
     async stop(): Promise<void> {
         await this.host?.stop();
-        this.dns.stop();
+        await this.dns.stop();
         teardownNetwork();
         if (this.stateDir) fs.rmSync(this.stateDir, { recursive: true, force: true });
     }

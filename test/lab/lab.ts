@@ -24,6 +24,8 @@ export const FORBIDDEN_ADDR = "10.231.0.66";
 export const ZONES = ["example.com", "example.org", "example.net"];
 export const CACHE_DIR = process.env.MAILAUTH_LAB_CACHE ?? "/var/cache/mailauth-lab";
 const WORK_DIR = "/var/tmp/mailauth-lab";
+/** One file per long-lived process the lab started: its pid, then a string its command line must hold. */
+const PID_DIR = path.join(WORK_DIR, "pids");
 
 export function sh(cmd: string, args: string[], opts: { input?: string; allowFail?: boolean; timeout?: number } = {}): string {
     try {
@@ -53,9 +55,56 @@ export async function waitFor(what: string, check: () => boolean, timeoutMs = 30
     throw new Error(`timed out waiting for ${what}`);
 }
 
+/** The command line of a live process, or undefined once it is gone (or a zombie). */
+function cmdlineOf(pid: number): string | undefined {
+    try {
+        const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ");
+        return cmdline === "" ? undefined : cmdline;
+    } catch {
+        return undefined;
+    }
+}
+
+/**
+ * Records a process the lab started, so that a later run can stop it if this one was aborted.
+ * `marker` is a string unique to this process's command line (its root or config path): a
+ * recorded pid is signalled only while its command line still holds it, never a reused pid.
+ */
+export function recordPid(label: string, pid: number, marker: string): void {
+    fs.mkdirSync(PID_DIR, { recursive: true });
+    fs.writeFileSync(path.join(PID_DIR, `${label}.pid`), `${pid}\n${marker}\n`);
+}
+
+export function forgetPid(label: string): void {
+    fs.rmSync(path.join(PID_DIR, `${label}.pid`), { force: true });
+}
+
+/** Stops a recorded process by its pid (SIGTERM, then SIGKILL after `graceMs`) and forgets it. */
+export async function stopRecorded(label: string, graceMs = 20_000): Promise<void> {
+    const file = path.join(PID_DIR, `${label}.pid`);
+    if (!fs.existsSync(file)) return;
+    const [pidText, marker] = fs.readFileSync(file, "utf8").split("\n");
+    const pid = Number(pidText);
+    const ours = () => Number.isInteger(pid) && pid > 1 && marker !== "" && (cmdlineOf(pid)?.includes(marker) ?? false);
+    if (ours()) {
+        process.kill(pid, "SIGTERM");
+        const end = Date.now() + graceMs;
+        while (ours() && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
+        if (ours()) process.kill(pid, "SIGKILL");
+    }
+    fs.rmSync(file, { force: true });
+}
+
+/** The labels of every process the lab recorded and has not stopped. */
+export function recordedPids(): string[] {
+    if (!fs.existsSync(PID_DIR)) return [];
+    return fs.readdirSync(PID_DIR).filter((f) => f.endsWith(".pid")).map((f) => f.slice(0, -4));
+}
+
 /** The namespace, the veth pair and the lab addresses; first clears what an aborted run left. */
-export function setupNetwork(): void {
-    sh("pkill", ["-f", `systemd-nspawn -D ${WORK_DIR}/host-`], { allowFail: true });
+export async function setupNetwork(): Promise<void> {
+    // Only processes an earlier lab run recorded as its own, by pid (never by a name pattern).
+    for (const label of recordedPids()) await stopRecorded(label);
     for (const line of fs.readFileSync("/proc/mounts", "utf8").split("\n")) {
         const mountpoint = line.split(" ")[1];
         if (mountpoint?.startsWith(`${WORK_DIR}/host-`)) sh("umount", ["-l", mountpoint], { allowFail: true });
@@ -87,7 +136,7 @@ export class LabDns {
     private readonly socket = path.join(this.dir, "knot.sock");
 
     async start(): Promise<void> {
-        this.stop();
+        await this.stop();
         fs.rmSync(this.dir, { recursive: true, force: true });
         fs.mkdirSync(path.join(this.dir, "db"), { recursive: true });
         for (const zone of ZONES) {
@@ -117,13 +166,16 @@ export class LabDns {
                 "",
             ].join("\n"),
         );
-        inLab(["knotd", "-d", "-c", path.join(this.dir, "knot.conf")]);
+        const conf = path.join(this.dir, "knot.conf");
+        inLab(["knotd", "-d", "-c", conf]);
         await waitFor("knot", () => /serial/.test(sh("knotc", ["-s", this.socket, "zone-status", "example.com"], { allowFail: true })), 15_000);
+        recordPid("knotd", Number(fs.readFileSync(path.join(this.dir, "knot.pid"), "utf8").trim()), `-c ${conf}`);
     }
 
-    stop(): void {
+    async stop(): Promise<void> {
         if (fs.existsSync(this.socket)) sh("knotc", ["-s", this.socket, "stop"], { allowFail: true });
-        sh("pkill", ["-f", `knotd -d -c ${path.join(this.dir, "knot.conf")}`], { allowFail: true });
+        // knotd daemonizes (-d) and writes its pid to <rundir>/knot.pid; that pid was recorded at start.
+        await stopRecorded("knotd", 5_000);
     }
 
     private zoneOf(name: string): string {
@@ -220,6 +272,8 @@ export class LabHost {
             ],
             { stdio: ["ignore", fs.openSync(path.join(this.runDir, "console.log"), "w"), "pipe"] },
         );
+        // setsid execs systemd-nspawn in place (the child is no group leader): the pid is nspawn's.
+        recordPid(this.name, this.proc.pid!, `-D ${root} `);
         await waitFor("the lab host's SSH", () => this.ssh("systemctl is-active --quiet postfix ssh && echo up", { allowFail: true }).trim() === "up", 60_000);
     }
 
@@ -242,6 +296,7 @@ export class LabHost {
             await Promise.race([exited, new Promise((r) => setTimeout(r, 20_000))]);
             if (this.proc.exitCode === null) this.proc.kill("SIGKILL");
         }
+        forgetPid(this.name);
         if (this.merged) sh("umount", ["-l", this.merged], { allowFail: true });
         if (this.runDir) fs.rmSync(this.runDir, { recursive: true, force: true });
     }
