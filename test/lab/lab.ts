@@ -23,7 +23,7 @@ export const PERMITTED_ADDR = "10.231.0.10";
 export const FORBIDDEN_ADDR = "10.231.0.66";
 export const ZONES = ["example.com", "example.org", "example.net"];
 export const CACHE_DIR = process.env.MAILAUTH_LAB_CACHE ?? "/var/cache/mailauth-lab";
-const WORK_DIR = "/var/tmp/mailauth-lab";
+const WORK_DIR = process.env.MAILAUTH_LAB_WORK ?? "/var/tmp/mailauth-lab";
 /** One file per long-lived process the lab started: its pid, then a string its command line must hold. */
 const PID_DIR = path.join(WORK_DIR, "pids");
 
@@ -101,14 +101,21 @@ export function recordedPids(): string[] {
     return fs.readdirSync(PID_DIR).filter((f) => f.endsWith(".pid")).map((f) => f.slice(0, -4));
 }
 
-/** The namespace, the veth pair and the lab addresses; first clears what an aborted run left. */
-export async function setupNetwork(): Promise<void> {
-    // Only processes an earlier lab run recorded as its own, by pid (never by a name pattern).
+/**
+ * Clears what an aborted lab run left: the processes it recorded as its own, stopped by pid
+ * (never by a name pattern: another lab's or user's process may match it), and its overlays.
+ */
+export async function clearLeftovers(): Promise<void> {
     for (const label of recordedPids()) await stopRecorded(label);
     for (const line of fs.readFileSync("/proc/mounts", "utf8").split("\n")) {
         const mountpoint = line.split(" ")[1];
         if (mountpoint?.startsWith(`${WORK_DIR}/host-`)) sh("umount", ["-l", mountpoint], { allowFail: true });
     }
+}
+
+/** The namespace, the veth pair and the lab addresses; first clears what an aborted run left. */
+export async function setupNetwork(): Promise<void> {
+    await clearLeftovers();
     teardownNetwork();
     sh("ip", ["netns", "add", NETNS]);
     sh("ip", ["link", "add", "mlab0", "type", "veth", "peer", "name", "mlab1"]);
@@ -168,8 +175,10 @@ export class LabDns {
         );
         const conf = path.join(this.dir, "knot.conf");
         inLab(["knotd", "-d", "-c", conf]);
+        const pidFile = path.join(this.dir, "knot.pid");
+        await waitFor("knot's pid file", () => fs.existsSync(pidFile) && fs.readFileSync(pidFile, "utf8").trim() !== "", 15_000);
+        recordPid("knotd", Number(fs.readFileSync(pidFile, "utf8").trim()), `-c ${conf}`);
         await waitFor("knot", () => /serial/.test(sh("knotc", ["-s", this.socket, "zone-status", "example.com"], { allowFail: true })), 15_000);
-        recordPid("knotd", Number(fs.readFileSync(path.join(this.dir, "knot.pid"), "utf8").trim()), `-c ${conf}`);
     }
 
     async stop(): Promise<void> {
