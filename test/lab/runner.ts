@@ -1,13 +1,27 @@
 /**
  * The lab's runner: runs the stack program (index.ts, unchanged) under Pulumi's mocks and makes
- * each resource real. It is not the Pulumi engine; it applies pulumi-command's documented
- * semantics so that the stack's own commands meet a real host:
- *   - tls.PrivateKey: a real RSA key pair, kept while its inputs stay the same;
- *   - cloudflare.DnsRecord: written into (and removed from) the lab's knot zones;
- *   - command.remote.Command: new -> `create`; inputs changed -> `update` (or `create`);
- *     `triggers` changed -> replace (new `create`, then the old `delete`, unless
- *     deleteBeforeReplace); gone -> `delete` with its old inputs, dependents first.
- *     Scripts run over real SSH with their stdin; a non-zero exit fails the run.
+ * each resource real. It is not the Pulumi engine; it imitates the engine's and the providers'
+ * behaviour where the stack meets it, each rule read from their sources (cited below; pulumi/pulumi
+ * pkg/resource/deploy at the 3.27x line, pulumi-command v1.2.1, pulumi-go-provider v1.3.0, the
+ * version pulumi-command 1.2.1 builds with):
+ *   - tls.PrivateKey: a real RSA key pair; any input change replaces it.
+ *   - cloudflare.DnsRecord: written into (and removed from) the lab's knot zones; a change is
+ *     applied in place.
+ *   - command.remote.Command: new -> `create`; inputs changed -> `update`, or else `create`;
+ *     `triggers` changed -> replace; gone -> `delete` run from the state: the old script, the old
+ *     connection and the old stdin. Scripts run over real SSH with their stdin; a non-zero exit
+ *     fails the step.
+ *   - State is written after every step, as the engine's snapshot is. A failed create records
+ *     nothing; a failed update keeps the old state; a resource stays in state until its delete
+ *     succeeds, so a failed delete is retried by the next run.
+ *   - Replacement: create the new, then delete the old at the end of the run (the old is kept
+ *     as a pending delete until then); with deleteBeforeReplace, delete the old first and keep it
+ *     as "pending replacement" until the create succeeds, so a failed create is retried without
+ *     running the delete twice.
+ *   - The first failed step stops the run: no new step starts, steps in flight finish and are
+ *     recorded, and no delete runs.
+ *   - Preview runs nothing and changes nothing; a value the provider computes (key material, a
+ *     command's stdout) is unknown for a resource that would be created, replaced or updated.
  * Resources run in dependency order: the SDK registers a resource only once everything it
  * depends on has been registered, and registration here waits for the real work.
  */
@@ -17,33 +31,65 @@ import * as fs from "fs";
 import { isDeepStrictEqual } from "util";
 import * as pulumi from "@pulumi/pulumi";
 import { Registered, runProgram, SECRET_SIG } from "../harness";
-import { LabDns, LabKeys, sshOptions } from "./lab";
+import { LabKeys, sshOptions } from "./lab";
 
-interface StateEntry {
+const PRIVATE_KEY = "tls:index/privateKey:PrivateKey";
+const DNS_RECORD = "cloudflare:index/dnsRecord:DnsRecord";
+const COMMAND = "command:remote:Command";
+/** How the SDK passes an unknown value over its RPC; kept as this string inside the runner. */
+const UNKNOWN = pulumi.runtime.unknownValue;
+
+export interface StateEntry {
     type: string;
     name: string;
     inputs: Record<string, any>;
     outputs: Record<string, any>;
     /** Names of the resources this one depends on. */
     dependencies: string[];
+    /** Replaced (create-before-delete); its delete has not succeeded yet (the engine's `delete: true`). */
+    delete?: boolean;
+    /**
+     * Deleted as the first half of a delete-before-replace whose create has not succeeded yet
+     * (the engine's `pendingReplacement`): the next run creates it without deleting it again.
+     */
+    pendingReplacement?: boolean;
 }
+
+export type Op = "create" | "update" | "replace" | "delete";
 
 export interface Operation {
     name: string;
-    op: "create" | "update" | "replace" | "delete";
+    op: Op;
     /** Milliseconds spent on the real work. */
     ms: number;
 }
 
 export interface UpReport {
+    /** The command steps that ran (or would run) a script, in the order they ran. */
     operations: Operation[];
     outputs: Record<string, unknown>;
     /** Command steps that ran a script, in the order they ran. */
     commandsRun: string[];
+    /** Every resource the run changed (any type), in the order the changes were made. */
+    steps: { name: string; type: string; op: Op }[];
 }
 
-/** Deep copy with Pulumi's secret envelopes removed. */
+/** What the runner writes records into: the lab's knot server, or a fake in unit tests. */
+export interface RecordStore {
+    set(name: string, type: string, ttl: number, content: string, priority?: number): void;
+    unset(name: string, type: string, content: string, priority?: number): void;
+}
+
+/** Runs one script on the host named by `connection`, `stdin` piped in: real SSH, or a fake. */
+export type RemoteExec = (
+    connection: Record<string, any>,
+    script: string,
+    stdin: string,
+) => Promise<{ stdout: string; stderr: string }>;
+
+/** Deep copy with Pulumi's secret envelopes removed and unknowns (preview) as UNKNOWN. */
 function plain(v: any): any {
+    if (pulumi.isUnknown(v)) return UNKNOWN;
     if (Array.isArray(v)) return v.map(plain);
     if (v && typeof v === "object") {
         if (v[SECRET_SIG] !== undefined) return plain(v.value);
@@ -54,45 +100,76 @@ function plain(v: any): any {
 
 export class RemoteCommandError extends Error {}
 
-export class LabRunner {
-    private state: Record<string, StateEntry>;
-    /** SSH sessions opened so far (one per script run). */
-    sshSessions = 0;
-
-    constructor(
-        private readonly statePath: string,
-        private readonly dns: LabDns,
-        private readonly keys: LabKeys,
-    ) {
-        this.state = fs.existsSync(statePath) ? JSON.parse(fs.readFileSync(statePath, "utf8")) : {};
-    }
-
-    /** Resources in the state, by name. */
-    get resources(): Record<string, StateEntry> {
-        return this.state;
-    }
-
-    private save(): void {
-        fs.writeFileSync(this.statePath, JSON.stringify(this.state, null, 1), { mode: 0o600 });
-    }
-
-    /** Runs one script on the host the way pulumi-command does: the command over SSH, stdin piped. */
-    private remote(connection: Record<string, any>, script: string, stdin?: string): Promise<string> {
-        this.sshSessions++;
-        const args = [...sshOptions(this.keys), "-p", String(connection.port ?? 22), `${connection.user ?? "root"}@${connection.host}`, script];
+/** The lab's remote: the OpenSSH client with the lab's key and its pinned host key. */
+export function opensshExec(keys: LabKeys): RemoteExec {
+    return (connection, script, stdin) => {
+        const args = [...sshOptions(keys), "-p", String(connection.port ?? 22), `${connection.user ?? "root"}@${connection.host}`, script];
         return new Promise((resolve, reject) => {
             const child = execFile("ssh", args, { maxBuffer: 64 << 20, timeout: 600_000 }, (err, stdout, stderr) => {
                 if (err) reject(new RemoteCommandError(`remote command failed, exit ${(err as any).code}: ${stderr || stdout}`));
-                else resolve(stdout);
+                else resolve({ stdout, stderr });
             });
-            child.stdin!.end(stdin ?? "");
+            child.stdin!.end(stdin);
         });
+    };
+}
+
+export class LabRunner {
+    private entries: StateEntry[];
+    /** SSH sessions opened so far (one per script run). */
+    sshSessions = 0;
+    private readonly exec: RemoteExec;
+
+    constructor(
+        private readonly statePath: string,
+        private readonly dns: RecordStore,
+        private readonly keys: Pick<LabKeys, "privateKey"> & Partial<LabKeys>,
+        exec?: RemoteExec,
+    ) {
+        this.entries = fs.existsSync(statePath) ? JSON.parse(fs.readFileSync(statePath, "utf8")) : [];
+        this.exec = exec ?? opensshExec(keys as LabKeys);
     }
 
-    private async runCommand(inputs: Record<string, any>, which: "create" | "update" | "delete"): Promise<string> {
-        const script = which === "update" ? inputs.update ?? inputs.create : inputs[which];
-        if (!script) return "";
-        return this.remote(inputs.connection, script, which === "delete" ? undefined : inputs.stdin);
+    /** Live resources in the state, by name (pending deletes left out). */
+    get resources(): Record<string, StateEntry> {
+        return Object.fromEntries(this.entries.filter((e) => !e.delete).map((e) => [e.name, e]));
+    }
+
+    /** Every entry of the state, pending deletes included, as the state file holds them. */
+    get state(): StateEntry[] {
+        return this.entries.map((e) => ({ ...e }));
+    }
+
+    private save(): void {
+        fs.writeFileSync(this.statePath, JSON.stringify(this.entries, null, 1), { mode: 0o600 });
+    }
+
+    private live(name: string): StateEntry | undefined {
+        return this.entries.find((e) => e.name === name && !e.delete);
+    }
+
+    /** Puts `entry` where `old` was (or at the end) and writes the state. */
+    private commit(old: StateEntry | undefined, entry: StateEntry): void {
+        const i = old ? this.entries.indexOf(old) : -1;
+        if (i >= 0) this.entries[i] = entry;
+        else this.entries.push(entry);
+        this.save();
+    }
+
+    private drop(entry: StateEntry): void {
+        this.entries = this.entries.filter((e) => e !== entry);
+        this.save();
+    }
+
+    /**
+     * Runs a command's script as pulumi-command's CommandOutputs.run does
+     * (provider/pkg/provider/remote/commandOutputs.go): stdin only when non-empty (73-75),
+     * stdout and stderr kept with one trailing newline trimmed (103-106).
+     */
+    private async run(inputs: Record<string, any>, script: string): Promise<{ stdout: string; stderr: string }> {
+        this.sshSessions++;
+        const { stdout, stderr } = await this.exec(inputs.connection, script, inputs.stdin ?? "");
+        return { stdout: stdout.replace(/\n$/, ""), stderr: stderr.replace(/\n$/, "") };
     }
 
     private dnsApply(inputs: Record<string, any>, add: boolean): void {
@@ -100,69 +177,198 @@ export class LabRunner {
         else this.dns.unset(inputs.name, inputs.type, inputs.content, inputs.priority);
     }
 
-    private async destroyEntry(entry: StateEntry): Promise<void> {
-        if (entry.type === "command:remote:Command") await this.runCommand(entry.inputs, "delete");
-        if (entry.type === "cloudflare:index/dnsRecord:DnsRecord") this.dnsApply(entry.inputs, false);
+    /** The provider's create. Returns the outputs it computes. */
+    private async create(type: string, inputs: Record<string, any>): Promise<Record<string, any>> {
+        if (type === PRIVATE_KEY) {
+            const kp = crypto.generateKeyPairSync("rsa", { modulusLength: Number(inputs.rsaBits) });
+            return {
+                privateKeyPem: kp.privateKey.export({ type: "pkcs1", format: "pem" }).toString(),
+                publicKeyPem: kp.publicKey.export({ type: "spki", format: "pem" }).toString(),
+            };
+        }
+        if (type === DNS_RECORD) this.dnsApply(inputs, true);
+        // commandController.go Create (31-60): nothing to run without `create`; stdout stays empty.
+        if (type === COMMAND && inputs.create) return this.run(inputs, inputs.create);
+        if (type === COMMAND) return { stdout: "", stderr: "" };
+        return {};
     }
 
-    /** Deletes entries, each only after every entry that depends on it. */
-    private async deleteInOrder(entries: StateEntry[], operations: Operation[]): Promise<void> {
-        const left = new Map(entries.map((e) => [e.name, e]));
+    /** The provider's update. */
+    private async update(old: StateEntry, inputs: Record<string, any>): Promise<Record<string, any>> {
+        if (old.type === DNS_RECORD) {
+            this.dnsApply(old.inputs, false);
+            this.dnsApply(inputs, true);
+        }
+        if (old.type === COMMAND) {
+            // commandController.go Update (63-83): `update`, or else `create`; with neither, the
+            // old stdout and stderr are kept (70).
+            const script = inputs.update ?? inputs.create;
+            return script ? this.run(inputs, script) : { stdout: old.outputs.stdout ?? "", stderr: old.outputs.stderr ?? "" };
+        }
+        return old.outputs;
+    }
+
+    /**
+     * The provider's delete, from the state alone. pulumi-command's Delete
+     * (commandController.go 86-92) runs the stored `delete` through props.run, where props is the
+     * stored state: the old connection, and the old stdin (commandOutputs.go 73-75).
+     */
+    private async remove(entry: StateEntry): Promise<boolean> {
+        if (entry.type === COMMAND && entry.inputs.delete) {
+            await this.run(entry.inputs, entry.inputs.delete);
+            return true;
+        }
+        if (entry.type === DNS_RECORD) this.dnsApply(entry.inputs, false);
+        return false;
+    }
+
+    /**
+     * Whether a change of inputs replaces the resource. pulumi-command: `triggers` is
+     * replaceOnChanges in the provider's schema (provider/pkg/provider/common/inputs.go 10) and the
+     * Node SDK adds replaceOnChanges `triggers[*]` (@pulumi/command remote/command.js 132), so any
+     * change of triggers replaces; every other input updates in place. pulumi-tls: every input of
+     * PrivateKey forces a new key.
+     */
+    private replaces(type: string, old: Record<string, any>, inputs: Record<string, any>): boolean {
+        if (type === PRIVATE_KEY) return true;
+        if (type === COMMAND) return !isDeepStrictEqual(old.triggers, inputs.triggers);
+        return false;
+    }
+
+    /**
+     * Deletes entries, each only after every entry that depends on it (the engine's
+     * ScheduleDeletes, step_generator.go ~2747-2795, run one at a time here). Each entry leaves the
+     * state as soon as its delete succeeds; a failed delete stops and leaves it (and every entry not
+     * yet deleted) in the state.
+     */
+    private async deleteInOrder(entries: StateEntry[], operations: Operation[], steps: UpReport["steps"]): Promise<void> {
+        const left = new Set(entries);
         while (left.size > 0) {
-            const ready = [...left.values()].filter((e) => ![...left.values()].some((o) => o.dependencies.includes(e.name)));
+            const ready = [...left].filter((e) => ![...left].some((o) => o !== e && o.dependencies.includes(e.name)));
             if (ready.length === 0) throw new Error("dependency cycle among deletes");
             for (const e of ready) {
                 const t0 = Date.now();
-                await this.destroyEntry(e);
-                if (e.type === "command:remote:Command" && e.inputs.delete) operations.push({ name: e.name, op: "delete", ms: Date.now() - t0 });
-                left.delete(e.name);
+                // A delete-before-replace already ran this one's delete (step.go ~760-785);
+                // the engine only drops it (RemovePendingReplaceStep, step_generator.go ~2427-2432).
+                const ran = e.pendingReplacement ? false : await this.remove(e);
+                this.drop(e);
+                left.delete(e);
+                if (ran) operations.push({ name: e.name, op: "delete", ms: Date.now() - t0 });
+                if (e.type === COMMAND || e.type === DNS_RECORD || e.type === PRIVATE_KEY) {
+                    steps.push({ name: e.name, type: e.type, op: "delete" });
+                }
             }
         }
     }
 
-    /** `pulumi up`: run the program with this config and converge the lab to it. */
-    async up(config: Record<string, unknown>): Promise<UpReport> {
+    /**
+     * `pulumi up`: run the program with this config and converge the lab to it. `replace` names
+     * resources to replace whatever their diff, as `pulumi up --replace <urn>` does.
+     */
+    up(config: Record<string, unknown>, opts: { replace?: string[] } = {}): Promise<UpReport> {
+        return this.deploy(config, false, new Set(opts.replace));
+    }
+
+    /**
+     * `pulumi preview`: what `up` would do, with nothing run and nothing changed. Outputs the
+     * providers compute are unknown where the engine leaves them unknown.
+     */
+    preview(config: Record<string, unknown>, opts: { replace?: string[] } = {}): Promise<UpReport> {
+        return this.deploy(config, true, new Set(opts.replace));
+    }
+
+    private async deploy(config: Record<string, unknown>, preview: boolean, targeted: Set<string>): Promise<UpReport> {
         const operations: Operation[] = [];
         const commandsRun: string[] = [];
-        const next: Record<string, StateEntry> = {};
-        const replacedOld: StateEntry[] = [];
+        const steps: UpReport["steps"] = [];
+        const seen = new Set<string>();
+        const inFlight = new Set<Promise<unknown>>();
         let failure: unknown;
         let failed: (e: unknown) => void = () => {};
 
-        const handle = async (args: pulumi.runtime.MockResourceArgs, reg: Registered) => {
+        const step = async (args: pulumi.runtime.MockResourceArgs, reg: Registered): Promise<Record<string, any>> => {
             const inputs = plain(args.inputs);
             const dependencies = reg.dependencies.map((u) => u.split("::").pop()!);
-            const old = this.state[args.name];
-            let outputs: Record<string, any> = old?.outputs ?? {};
-            const same = old && isDeepStrictEqual(old.inputs, inputs);
+            const old = this.live(args.name);
+            seen.add(args.name);
+            const entry = (outputs: Record<string, any>): StateEntry => ({ type: args.type, name: args.name, inputs, outputs, dependencies });
+            const record = (op: Op) => steps.push({ name: args.name, type: args.type, op });
+
+            // Components and unchanged resources: the engine's SameStep keeps the old outputs.
+            const same = old && !old.pendingReplacement && !targeted.has(args.name) && isDeepStrictEqual(old.inputs, inputs);
+            if (!args.custom || same) {
+                if (!preview) this.commit(old, entry(old?.outputs ?? {}));
+                return old?.outputs ?? {};
+            }
+            const replace = old && (old.pendingReplacement || targeted.has(args.name) || this.replaces(args.type, old.inputs, inputs));
+            const op: Op = !old ? "create" : replace ? "replace" : "update";
+            const runs = args.type === COMMAND && (op === "update" ? inputs.update ?? inputs.create : inputs.create);
+
+            if (preview) {
+                // Nothing runs at preview. pulumi-command's Create and Update return at once
+                // (commandController.go 44-46, 71-73) and pulumi-go-provider marks every output that
+                // does not echo an input as computed: always on create, on update when an input
+                // changed (infer/resource.go markComputed ~545-590, ensureDefaultComputed ~743-752).
+                // pulumi-tls leaves the key's computed attributes unknown until it is created.
+                record(op);
+                if (runs) operations.push({ name: args.name, op, ms: 0 });
+                if (args.type === COMMAND) return { stdout: UNKNOWN, stderr: UNKNOWN };
+                if (args.type === PRIVATE_KEY) return { privateKeyPem: UNKNOWN, publicKeyPem: UNKNOWN };
+                return {};
+            }
+
             const t0 = Date.now();
-            try {
-                if (args.type === "tls:index/privateKey:PrivateKey" && !same) {
-                    const kp = crypto.generateKeyPairSync("rsa", { modulusLength: Number(inputs.rsaBits) });
-                    outputs = {
-                        privateKeyPem: kp.privateKey.export({ type: "pkcs1", format: "pem" }).toString(),
-                        publicKeyPem: kp.publicKey.export({ type: "spki", format: "pem" }).toString(),
-                    };
-                } else if (args.type === "cloudflare:index/dnsRecord:DnsRecord" && !same) {
-                    if (old) this.dnsApply(old.inputs, false);
-                    this.dnsApply(inputs, true);
-                } else if (args.type === "command:remote:Command" && !same) {
-                    const replace = old && !isDeepStrictEqual(old.inputs.triggers, inputs.triggers);
-                    if (replace && reg.deleteBeforeReplace) await this.runCommand(old.inputs, "delete");
-                    const stdout = await this.runCommand(inputs, old && !replace ? "update" : "create");
-                    if (replace && !reg.deleteBeforeReplace) replacedOld.push(old);
-                    outputs = { stdout, stderr: "" };
-                    commandsRun.push(args.name);
-                    operations.push({ name: args.name, op: !old ? "create" : replace ? "replace" : "update", ms: Date.now() - t0 });
+            let outputs: Record<string, any>;
+            if (op === "create") {
+                outputs = await this.create(args.type, inputs);
+                this.commit(undefined, entry(outputs));
+            } else if (op === "update") {
+                outputs = await this.update(old!, inputs);
+                this.commit(old, entry(outputs));
+            } else if (reg.deleteBeforeReplace) {
+                // Delete first, from the old state; then the old stays in state as pending
+                // replacement until the create succeeds (step_generator.go ~2075-2150, step.go
+                // ~760-785). A failed delete leaves it as it was, to be retried.
+                if (!old!.pendingReplacement) {
+                    await this.remove(old!);
+                    old!.pendingReplacement = true;
+                    this.save();
                 }
+                outputs = await this.create(args.type, inputs);
+                this.commit(old, entry(outputs));
+            } else {
+                // Create first; the old becomes a pending delete, deleted after every other step
+                // (step.go ~466-472; step_generator.go ~2390-2420).
+                outputs = await this.create(args.type, inputs);
+                old!.delete = true;
+                this.commit(undefined, entry(outputs));
+            }
+            record(op);
+            if (runs) {
+                commandsRun.push(args.name);
+                operations.push({ name: args.name, op, ms: Date.now() - t0 });
+            }
+            return outputs;
+        };
+
+        const handle = async (args: pulumi.runtime.MockResourceArgs, reg: Registered) => {
+            // The engine cancels the deployment at the first failed step: nothing new starts
+            // (step_executor.go executeChain ~404-432, cancelDueToError ~435-460).
+            if (failure !== undefined) throw new Error(`${args.name} not started: an earlier step failed`);
+            const work = step(args, reg);
+            inFlight.add(work);
+            let outputs: Record<string, any>;
+            try {
+                outputs = await work;
             } catch (e) {
                 failure ??= e;
                 failed(e);
                 throw e;
+            } finally {
+                inFlight.delete(work);
             }
-            next[args.name] = { type: args.type, name: args.name, inputs, outputs, dependencies };
             const state: Record<string, any> = { ...args.inputs, ...outputs };
-            if (outputs.privateKeyPem) state.privateKeyPem = pulumi.secret(outputs.privateKeyPem);
+            if (typeof outputs.privateKeyPem === "string" && outputs.privateKeyPem !== UNKNOWN) state.privateKeyPem = pulumi.secret(outputs.privateKeyPem);
             return { id: `${args.name}-id`, state };
         };
 
@@ -171,28 +377,33 @@ export class LabRunner {
             // A failed step leaves its dependents' outputs unresolved forever, as a failed engine
             // step would end the update: stop at the first failure.
             result = await Promise.race([
-                runProgram(config, { sshPrivateKey: this.keys.privateKey, newResource: handle }),
+                runProgram(config, { sshPrivateKey: this.keys.privateKey, newResource: handle, preview }),
                 new Promise<never>((_, reject) => (failed = reject)),
             ]);
         } catch (e) {
-            // Keep what did converge, as the engine does, then report the first real failure.
-            this.state = { ...this.state, ...next };
-            this.save();
+            // Steps already running finish and are recorded, as the engine waits for them
+            // (deployment_executor.go ~355, stepExec.WaitForCompletion); then the first failure.
+            while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
             throw failure ?? e;
         }
-        const gone = Object.values(this.state).filter((e) => !next[e.name]);
-        this.state = { ...next };
-        this.save();
-        await this.deleteInOrder([...replacedOld, ...gone], operations);
-        return { operations, outputs: result.outputs, commandsRun };
+        // After every step: deletes of what the program no longer has and of replaced resources
+        // (pending deletes), dependents first (step_generator.go GenerateDeletes ~2370-2440).
+        const condemned = this.entries.filter((e) => e.delete || !seen.has(e.name));
+        if (preview) {
+            for (const e of condemned) {
+                if (e.type === COMMAND && e.inputs.delete && !e.pendingReplacement) operations.push({ name: e.name, op: "delete", ms: 0 });
+                if (e.type === COMMAND || e.type === DNS_RECORD || e.type === PRIVATE_KEY) steps.push({ name: e.name, type: e.type, op: "delete" });
+            }
+        } else {
+            await this.deleteInOrder(condemned, operations, steps);
+        }
+        return { operations, outputs: result.outputs, commandsRun, steps };
     }
 
-    /** `pulumi destroy`: delete everything, dependents first. */
+    /** `pulumi destroy`: delete everything, dependents first, each leaving the state as it goes. */
     async destroy(): Promise<Operation[]> {
         const operations: Operation[] = [];
-        await this.deleteInOrder(Object.values(this.state), operations);
-        this.state = {};
-        this.save();
+        await this.deleteInOrder([...this.entries], operations, []);
         return operations;
     }
 }

@@ -1,0 +1,251 @@
+/**
+ * The lab's runner (test/lab/runner.ts) against a fake host and a fake DNS: it must treat state,
+ * failures, deletes and preview as the Pulumi engine and pulumi-command do (sources cited there),
+ * or lab scenarios pass that users would fail.
+ */
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { exampleConfig, runProgram, scriptOf, TEST_SSH_PRIVATE_KEY } from "../harness";
+import { LabRunner, RecordStore, RemoteExec } from "../lab/runner";
+
+interface Call {
+    /** The template the script was built from (packages, dkim-key, opendkim-delete, ...). */
+    step: string;
+    domain?: string;
+    host: string;
+    stdin: string;
+}
+
+/** A host that records every script it is given and fails or delays the ones a test picks. */
+class FakeHost {
+    calls: Call[] = [];
+    fail: (c: Call) => boolean = () => false;
+    delayMs: (c: Call) => number = () => 0;
+
+    exec: RemoteExec = async (connection, commandLine, stdin) => {
+        const script = scriptOf(commandLine);
+        const call: Call = {
+            step: script.match(/# mailauth step: (\S+)/)![1],
+            domain: script.match(/^DOMAIN='([^']+)'/m)?.[1],
+            host: connection.host,
+            stdin,
+        };
+        this.calls.push(call);
+        await new Promise((r) => setTimeout(r, this.delayMs(call)));
+        if (this.fail(call)) throw new Error(`remote command failed, exit 1: ${call.step} failed`);
+        if (call.step === "testkey") return { stdout: `${call.domain} ${script.match(/^SELECTOR='([^']+)'/m)![1]} key OK\n`, stderr: "" };
+        return { stdout: "", stderr: "" };
+    };
+
+    ran(step: string, domain?: string): Call[] {
+        return this.calls.filter((c) => c.step === step && (domain === undefined || c.domain === domain));
+    }
+}
+
+/** A zone store that, like knot's zone-unset, refuses to remove a record that is not there. */
+class FakeDns implements RecordStore {
+    records = new Set<string>();
+    set(name: string, type: string, _ttl: number, content: string): void {
+        this.records.add(`${name} ${type} ${content}`);
+    }
+    unset(name: string, type: string, content: string): void {
+        if (!this.records.delete(`${name} ${type} ${content}`)) throw new Error(`no such record: ${name} ${type}`);
+    }
+}
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mailauth-runner-"));
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+let n = 0;
+
+function fresh(): { runner: LabRunner; host: FakeHost; dns: FakeDns; statePath: string } {
+    const host = new FakeHost();
+    const dns = new FakeDns();
+    const statePath = path.join(dir, `state-${n++}.json`);
+    return { runner: new LabRunner(statePath, dns, { privateKey: TEST_SSH_PRIVATE_KEY }, host.exec), host, dns, statePath };
+}
+
+const config = exampleConfig;
+/** State and records after `up` of the example stack, shared: each test starts from a copy. */
+let deployedState = "";
+let deployedRecords: string[] = [];
+beforeAll(async () => {
+    const { runner, dns, statePath } = fresh();
+    await runner.up(config());
+    deployedState = fs.readFileSync(statePath, "utf8");
+    deployedRecords = [...dns.records];
+});
+function deployed(): ReturnType<typeof fresh> {
+    const statePath = path.join(dir, `state-${n++}.json`);
+    fs.writeFileSync(statePath, deployedState);
+    const host = new FakeHost();
+    const dns = new FakeDns();
+    for (const r of deployedRecords) dns.records.add(r);
+    return { runner: new LabRunner(statePath, dns, { privateKey: TEST_SSH_PRIVATE_KEY }, host.exec), host, dns, statePath };
+}
+/** The example stack with only its first domain (example.com). */
+function oneDomain(patch: Record<string, unknown> = {}): Record<string, unknown> {
+    const c = exampleConfig();
+    c["mailauth:domains"] = (c["mailauth:domains"] as unknown[]).slice(0, 1);
+    return { ...c, ...patch };
+}
+function rotated(): Record<string, unknown> {
+    const c = exampleConfig();
+    const [com, org] = c["mailauth:domains"] as Record<string, unknown>[];
+    c["mailauth:domains"] = [{ ...com, selector: "20270601", previousSelectors: ["20261127"] }, org];
+    return c;
+}
+const ORG_KEY = "mailhost-key-example.org-20261127";
+
+describe("the lab's runner, as the engine and pulumi-command behave", () => {
+    it("runs a delete from state: the old script, the old connection and the old stdin", async () => {
+        const { runner, host } = deployed();
+        const orgKey = runner.resources["example.org-20261127-rsa"].outputs.privateKeyPem as string;
+        expect(orgKey).toMatch(/BEGIN RSA PRIVATE KEY/);
+        // pulumi-command keeps stdout with its trailing newline trimmed.
+        expect(runner.resources["mailhost-testkey-example.com"].outputs.stdout).toBe("example.com 20261127 key OK");
+
+        // The domain goes and, in the same run, the host moves: the delete still goes to the old one.
+        const moved = oneDomain({ "mailauth:ssh": { ...(config()["mailauth:ssh"] as object), host: "192.0.2.26" } });
+        await runner.up(moved);
+        const [del] = host.ran("dkim-key-delete", "example.org");
+        expect(del.stdin).toBe(orgKey);
+        expect(del.host).toBe("192.0.2.25");
+        expect(host.ran("opendkim").at(-1)!.host).toBe("192.0.2.26");
+    });
+
+    it("keeps a resource in state until its delete succeeds, and the next run retries it", async () => {
+        const { runner, host, dns } = deployed();
+        host.fail = (c) => c.step === "dkim-key-delete" && c.domain === "example.org";
+        await expect(runner.up(oneDomain())).rejects.toThrow(/dkim-key-delete failed/);
+        expect(Object.keys(runner.resources)).toContain(ORG_KEY);
+        // Deletes that did succeed left the state: their records are not removed twice.
+        const orgRecords = [...dns.records].filter((r) => r.includes("example.org"));
+
+        host.fail = () => false;
+        const report = await runner.up(oneDomain());
+        expect(host.ran("dkim-key-delete", "example.org")).toHaveLength(2);
+        expect(report.operations.map((o) => `${o.op} ${o.name}`)).toContain(`delete ${ORG_KEY}`);
+        expect(Object.keys(runner.resources)).not.toContain(ORG_KEY);
+        expect([...dns.records].filter((r) => r.includes("example.org"))).toEqual([]);
+        expect(orgRecords.length).toBeLessThanOrEqual(4);
+        // Converged: nothing left to do.
+        expect((await runner.up(oneDomain())).steps).toEqual([]);
+    });
+
+    it("destroy drops each resource from state as it deletes it; a failed destroy resumes where it stopped", async () => {
+        const { runner, host, statePath } = deployed();
+        host.fail = (c) => c.step === "opendkim-delete";
+        await expect(runner.destroy()).rejects.toThrow(/opendkim-delete failed/);
+        const left = Object.keys(JSON.parse(fs.readFileSync(statePath, "utf8")).reduce((m: any, e: any) => ({ ...m, [e.name]: 1 }), {}));
+        expect(left).not.toContain("mailhost-postfix");
+        expect(left).not.toContain("mailhost-testkey-example.com");
+        expect(left).toContain("mailhost-opendkim");
+        expect(left).toContain(ORG_KEY);
+
+        host.fail = () => false;
+        await runner.destroy();
+        expect(host.ran("postfix-delete")).toHaveLength(1);
+        expect(host.ran("opendkim-delete")).toHaveLength(2);
+        expect(host.ran("dkim-key-delete")).toHaveLength(2);
+        expect(runner.state).toEqual([]);
+    });
+
+    it("stops at the first failure: a failed create records nothing, a step in flight finishes and is recorded", async () => {
+        const { runner, host } = fresh();
+        host.fail = (c) => c.step === "dkim-key" && c.domain === "example.com";
+        host.delayMs = (c) => (c.step === "dkim-key" && c.domain === "example.org" ? 400 : 0);
+        await expect(runner.up(config())).rejects.toThrow(/dkim-key failed/);
+        expect(Object.keys(runner.resources)).toContain(ORG_KEY);
+        expect(Object.keys(runner.resources)).not.toContain("mailhost-key-example.com-20261127");
+        expect(host.ran("opendkim")).toEqual([]);
+
+        host.fail = () => false;
+        const report = await runner.up(config());
+        expect(host.ran("dkim-key", "example.org")).toHaveLength(1);
+        expect(host.ran("dkim-key", "example.com")).toHaveLength(2);
+        expect(report.commandsRun).not.toContain(ORG_KEY);
+    });
+
+    it("a failed update keeps the old state, so the next run updates again", async () => {
+        const { runner, host } = deployed();
+        const before = runner.resources["mailhost-opendkim"].inputs.create;
+        const changed = { ...config(), "mailauth:opendkim": { reportAddress: "postmaster@example.com", trustedHosts: ["192.0.2.0/25"] } };
+        host.fail = (c) => c.step === "opendkim";
+        await expect(runner.up(changed)).rejects.toThrow(/opendkim failed/);
+        expect(runner.resources["mailhost-opendkim"].inputs.create).toBe(before);
+        host.fail = () => false;
+        expect((await runner.up(changed)).operations.map((o) => `${o.op} ${o.name}`)).toEqual(["update mailhost-opendkim"]);
+    });
+
+    it("a delete-first replacement deletes from state, and a failed create is retried without a second delete", async () => {
+        const { runner, host } = deployed();
+        host.fail = (c) => c.step === "opendkim";
+        await expect(runner.up(config(), { replace: ["mailhost-opendkim"] })).rejects.toThrow(/opendkim failed/);
+        expect(host.ran("opendkim-delete")).toHaveLength(1);
+        expect(runner.state.find((e) => e.name === "mailhost-opendkim")!.pendingReplacement).toBe(true);
+
+        host.fail = () => false;
+        const report = await runner.up(config());
+        expect(report.operations.map((o) => `${o.op} ${o.name}`)).toEqual(["replace mailhost-opendkim"]);
+        expect(host.ran("opendkim-delete")).toHaveLength(1);
+        expect(runner.state.find((e) => e.name === "mailhost-opendkim")!.pendingReplacement).toBeUndefined();
+    });
+
+    it("a changed trigger replaces a command, create first; the old one leaves the state at the end", async () => {
+        const { runner } = deployed();
+        const report = await runner.up(rotated());
+        expect(report.steps.filter((s) => s.name === "mailhost-testkey-example.com").map((s) => s.op)).toEqual(["replace", "delete"]);
+        expect(runner.state.filter((e) => e.name === "mailhost-testkey-example.com")).toHaveLength(1);
+        expect(report.outputs.testKey).toEqual({ "example.com": "key OK", "example.org": "key OK" });
+    });
+
+    it("previews without running or changing anything; key material and stdout are unknown until created", async () => {
+        const { runner, host, dns, statePath } = fresh();
+        const first = await runner.preview(config());
+        expect(host.calls).toEqual([]);
+        expect(dns.records.size).toBe(0);
+        expect(fs.existsSync(statePath)).toBe(false);
+        expect(first.steps.length).toBeGreaterThan(15);
+        expect(new Set(first.steps.map((s) => s.op))).toEqual(new Set(["create"]));
+        expect(pulumi.isUnknown(first.outputs.testKey)).toBe(true);
+        expect(pulumi.isUnknown(first.outputs.records)).toBe(true);
+        expect(first.outputs.selectors).toEqual({ "example.com": { active: "20261127", previous: [] }, "example.org": { active: "20261127", previous: [] } });
+
+        await runner.up(config());
+        const calls = host.calls.length;
+        const again = await runner.preview(config());
+        expect(again.steps).toEqual([]);
+        expect(again.outputs.testKey).toEqual({ "example.com": "key OK", "example.org": "key OK" });
+
+        const rotation = await runner.preview(rotated());
+        const plan = rotation.steps.map((s) => `${s.op} ${s.name}`);
+        expect(plan).toEqual(
+            expect.arrayContaining([
+                "create example.com-20270601-rsa",
+                "create example.com-dkim-20270601",
+                "create mailhost-key-example.com-20270601",
+                "update mailhost-opendkim",
+                "replace mailhost-testkey-example.com",
+            ]),
+        );
+        expect(plan).not.toContain("replace mailhost-testkey-example.org");
+        expect(pulumi.isUnknown(rotation.outputs.testKey)).toBe(true);
+        expect(host.calls.length).toBe(calls);
+    });
+});
+
+describe("the unit harness at preview", () => {
+    it("leaves key material and command output unknown, and the program still builds every resource", async () => {
+        const up = await runProgram(exampleConfig());
+        const preview = await runProgram(exampleConfig(), { preview: true });
+        expect(preview.resources.map((r) => r.name).sort()).toEqual(up.resources.map((r) => r.name).sort());
+        expect(preview.keys.size).toBe(0);
+        expect(pulumi.isUnknown(preview.outputs.testKey)).toBe(true);
+        // The DKIM record's content comes from the key: unknown at preview, as the engine shows it.
+        const dkim = preview.resources.find((r) => r.name === "example.com-dkim-20261127")!;
+        expect(pulumi.isUnknown(dkim.inputs.content)).toBe(true);
+    });
+});
