@@ -226,8 +226,9 @@ export class LabRunner {
      * Whether a change of inputs replaces the resource. pulumi-command: `triggers` is
      * replaceOnChanges in the provider's schema (provider/pkg/provider/common/inputs.go 10) and the
      * Node SDK adds replaceOnChanges `triggers[*]` (@pulumi/command remote/command.js 132), so any
-     * change of triggers replaces; every other input updates in place. pulumi-tls: every input of
-     * PrivateKey forces a new key.
+     * change of triggers replaces; every other input updates in place. pulumi-tls (bridged from
+     * hashicorp/terraform-provider-tls internal/provider/resource_private_key.go): every input of
+     * PrivateKey is RequiresReplace and its Update is a no-op; an RSA key's PEM is PKCS#1, as here.
      */
     private replaces(type: string, old: Record<string, any>, inputs: Record<string, any>): boolean {
         if (type === PRIVATE_KEY) return true;
