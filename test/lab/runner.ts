@@ -121,7 +121,7 @@ export class LabRunner {
     private readonly exec: RemoteExec;
 
     constructor(
-        private readonly statePath: string,
+        readonly statePath: string,
         private readonly dns: RecordStore,
         private readonly keys: Pick<LabKeys, "privateKey"> & Partial<LabKeys>,
         exec?: RemoteExec,

@@ -1,0 +1,47 @@
+/**
+ * What the engine does between runs, met on a real host: a delete whose result was lost (the SSH
+ * session dropped after the script ran) stays in state and is run again by the next `up`; the
+ * stack's delete must converge when it finds its work already done.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Lab } from "./fixture";
+import { LabRunner, opensshExec, RemoteExec } from "./runner";
+
+const lab = new Lab();
+beforeAll(async () => {
+    await lab.start();
+});
+afterAll(async () => {
+    await lab.stop();
+});
+
+describe("a delete whose result was lost", () => {
+    it("is retried by the next run, which converges: the key is gone, the other domain still signs", async () => {
+        await lab.fresh();
+        await lab.runner.up(lab.config());
+        const removed = lab.config({ "mailauth:domains": [{ name: "example.com", zoneId: "0".repeat(32), selector: "s1" }] });
+        const keyStep = "mailhost-key-example.org-s1";
+
+        // The key's delete runs on the host, then its exit status never arrives.
+        const ssh = opensshExec(lab.keys);
+        const lossy: RemoteExec = async (connection, script, stdin) => {
+            const out = await ssh(connection, script, stdin);
+            if (script.includes("mailauth step: dkim-key-delete")) throw new Error("connection lost after the delete ran");
+            return out;
+        };
+        const interrupted = new LabRunner(lab.runner.statePath, lab.dns, lab.keys, lossy);
+        await expect(interrupted.up(removed)).rejects.toThrow(/connection lost/);
+        expect(lab.host!.ssh("ls /etc/opendkim/keys").trim()).toBe("example.com");
+        expect(Object.keys(interrupted.resources)).toContain(keyStep);
+
+        // The next `pulumi up` is a new process reading the same state.
+        const next = new LabRunner(lab.runner.statePath, lab.dns, lab.keys);
+        const report = await next.up(removed);
+        expect(report.operations.map((o) => `${o.op} ${o.name}`)).toEqual([`delete ${keyStep}`]);
+        expect(Object.keys(next.resources)).not.toContain(keyStep);
+        expect(lab.dns.query("s1._domainkey.example.org", "TXT")).toBe("");
+        expect(lab.host!.ssh("opendkim -n 2>&1; echo rc=$?").trim()).toBe("rc=0");
+        expect(lab.dkimverify(await lab.sendLocal("alice@example.com", "after-retried-delete"))).toBe("signature ok");
+        expect((await next.up(removed)).steps).toEqual([]);
+    });
+});
