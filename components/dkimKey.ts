@@ -12,6 +12,11 @@ export interface DkimKeyArgs {
     bits: number;
 }
 
+/** The name of a selector's DKIM record (RFC 6376 3.6.2.1): `<selector>._domainkey.<domain>`. */
+export function dkimRecordName(selector: string, domain: string): string {
+    return `${selector}._domainkey.${domain}`;
+}
+
 /** The DKIM TXT value for a public key (RFC 6376 3.6.1): `v=DKIM1; k=rsa; p=<base64 DER>`. */
 export function dkimRecordValue(publicKeyPem: string): string {
     const der = crypto.createPublicKey(publicKeyPem).export({ type: "spki", format: "der" });

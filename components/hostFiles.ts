@@ -2,29 +2,39 @@
  * The text of every configuration file the stack puts on the host, rendered from settings.
  * Pure functions: the tests assert their exact output.
  */
+import { dkimRecordName } from "./dkimKey";
 import { milterEndpoint, OsFamily } from "./osFamilies";
 import { DomainSettings, OpenDkimSettings } from "./settings";
 import { loadTemplate, renderTemplate } from "./templates";
 
 export const OPENDKIM_CONF = "/etc/opendkim.conf";
 export const OPENDKIM_ETC_DIR = "/etc/opendkim";
-export const OPENDKIM_KEY_DIR = "/etc/opendkim/keys";
+export const OPENDKIM_KEY_DIR = `${OPENDKIM_ETC_DIR}/keys`;
 
 export type SigningDomain = Pick<DomainSettings, "name" | "selector" | "previousSelectors">;
 
-/** The OpenDKIM tables, the same on every OS family. */
-export interface OpenDkimTables {
-    KeyTable: string;
-    SigningTable: string;
-    TrustedHosts: string;
-}
+/** The OpenDKIM tables, the same on every OS family; each lives at `${OPENDKIM_ETC_DIR}/<name>`. */
+export const OPENDKIM_TABLES = ["KeyTable", "SigningTable", "TrustedHosts"] as const;
+export type OpenDkimTables = Record<(typeof OPENDKIM_TABLES)[number], string>;
+/** Every file the opendkim step replaces (and its delete restores). */
+export const OPENDKIM_FILES = [OPENDKIM_CONF, ...OPENDKIM_TABLES.map((t) => `${OPENDKIM_ETC_DIR}/${t}`)];
+
+/**
+ * How OpenDKIM resolves, as `opendkim -V` tells on the host ("Active code options": USE_UNBOUND).
+ * `unbound`: its built-in libunbound resolver, which `Nameservers` points elsewhere. `resolv`: the
+ * system resolver (/etc/resolv.conf), which EPEL's build uses: its opendkim.spec configures
+ * without --with-unbound (configure.ac: default "no"), and there `Nameservers` does nothing
+ * (libopendkim/dkim-dns.c:267-329, dkim_res_nslist needs res_setservers, absent from glibc).
+ */
+export type OpenDkimResolver = "unbound" | "resolv";
+export const OPENDKIM_RESOLVERS: OpenDkimResolver[] = ["unbound", "resolv"];
 
 export function keyPath(domain: string, selector: string): string {
     return `${OPENDKIM_KEY_DIR}/${domain}/${selector}.private`;
 }
 
 function keyName(domain: string, selector: string): string {
-    return `${selector}._domainkey.${domain}`;
+    return dkimRecordName(selector, domain);
 }
 
 /** Every selector still installed: the active one first, then those kept after a rotation. */
@@ -32,12 +42,19 @@ export function installedSelectors(domain: SigningDomain): string[] {
     return [domain.selector, ...domain.previousSelectors];
 }
 
-export function renderOpenDkimConf(opendkim: OpenDkimSettings, family: OsFamily): string {
+/**
+ * opendkim.conf for one family and one resolver build, or undefined where that build cannot do
+ * what the settings ask (`Nameservers` without libunbound): the host then refuses.
+ */
+export function renderOpenDkimConf(opendkim: OpenDkimSettings, family: OsFamily, build: OpenDkimResolver = "unbound"): string | undefined {
+    if (opendkim.nameservers.length > 0 && build !== "unbound") return undefined;
     const resolver =
         opendkim.nameservers.length > 0
             ? "# Resolve only through these servers (DNSSEC is then not validated: no TrustAnchorFile).\n" +
               `Nameservers             ${opendkim.nameservers.join(",")}`
-            : "# DNS: OpenDKIM's built-in recursive resolver (libunbound), starting from the root servers.";
+            : build === "unbound"
+              ? "# DNS: OpenDKIM's built-in recursive resolver (libunbound), starting from the root servers."
+              : "# DNS: the system resolver (/etc/resolv.conf); this OpenDKIM is built without libunbound (opendkim -V).";
     return renderTemplate(loadTemplate("opendkim.conf"), {
         socket: milterEndpoint(opendkim.milterTransport, family).opendkimSocket,
         reportAddress: opendkim.reportAddress,

@@ -7,7 +7,7 @@ import { MilterTransport } from "./settings";
 import { loadTemplate, shellQuote } from "./templates";
 
 /** Per-family values a script may ask for. */
-export type FamilyVar = "PACKAGES" | "POLICYD_SPF_BIN" | "MILTER" | "SOCKET_DIR";
+export type FamilyVar = "PACKAGES" | "POLICYD_SPF_BIN" | "MILTER" | "SOCKET_DIR" | "MAKE_SOCKET_DIR";
 
 export interface ScriptSpec {
     /** Template name in templates/, without `.sh`. */
@@ -35,6 +35,8 @@ function familyValue(name: FamilyVar, family: OsFamily, transport: MilterTranspo
             return milterEndpoint(transport, family).postfixMilter;
         case "SOCKET_DIR":
             return milterEndpoint(transport, family).socketDir;
+        case "MAKE_SOCKET_DIR":
+            return milterEndpoint(transport, family).makeSocketDir ? "1" : "";
     }
 }
 
@@ -51,8 +53,38 @@ function stagedFile(name: string, content: string): string {
     return `cat >"$STAGE/${name}" <<'${HEREDOC_END}'\n${body}${HEREDOC_END}\n`;
 }
 
+/**
+ * The inputs a template declares on its `# inputs:` line: the variables it reads that neither
+ * it, templates/lib.sh nor buildScript (STAGE) sets. test/unit/template-contract.test.ts checks
+ * the declaration against what the template really reads.
+ */
+export function templateInputs(template: string): string[] {
+    const line = loadTemplate(`${template}.sh`)
+        .split("\n")
+        .find((l) => l.startsWith("# inputs:"));
+    if (line === undefined) throw new Error(`templates/${template}.sh has no '# inputs:' line`);
+    return line.slice("# inputs:".length).split(/\s+/).filter((w) => w !== "" && w !== "(none)");
+}
+
+/** Every declared input provided, nothing undeclared passed: a broken contract fails the program. */
+function checkInputs(spec: ScriptSpec): void {
+    const declared = templateInputs(spec.template);
+    const provided = [...Object.keys(spec.vars ?? {}), ...(spec.familyVars ?? [])];
+    const missing = declared.filter((v) => !provided.includes(v));
+    const extra = provided.filter((v) => !declared.includes(v));
+    if (missing.length > 0 || extra.length > 0) {
+        throw new Error(
+            `templates/${spec.template}.sh: ` +
+                [missing.length > 0 ? `needs ${missing.join(", ")}, not provided` : "", extra.length > 0 ? `does not declare ${extra.join(", ")}` : ""]
+                    .filter(Boolean)
+                    .join("; "),
+        );
+    }
+}
+
 /** The whole script for one step, as run on the host. */
 export function buildScript(spec: ScriptSpec): string {
+    checkInputs(spec);
     const parts = [
         "#!/bin/bash\n",
         `# mailauth step: ${spec.template} (generated from templates/${spec.template}.sh by the mailauth Pulumi stack)\n`,
@@ -83,4 +115,6 @@ export function commandLine(script: string, user: string): string {
 }
 
 /** Every Postfix milter value this stack may have set, so a transport change drops the old one. */
-export const KNOWN_MILTERS = Object.values(MILTER_ENDPOINTS).map((e) => e.postfixMilter);
+export const KNOWN_MILTERS = [
+    ...new Set(Object.values(MILTER_ENDPOINTS).flatMap((byTransport) => Object.values(byTransport).map((e) => e.postfixMilter))),
+];

@@ -4,6 +4,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as cloudflare from "@pulumi/cloudflare";
+import { dkimRecordName } from "./dkimKey";
 import { quoteTxt } from "./txt";
 
 export interface PublishedRecord {
@@ -59,7 +60,7 @@ export class MailDns extends pulumi.ComponentResource {
         record("spf", args.domain, "TXT", args.spf);
         this.dkimRecords = {};
         for (const [selector, value] of Object.entries(args.dkim)) {
-            this.dkimRecords[selector] = record(`dkim-${selector}`, `${selector}._domainkey.${args.domain}`, "TXT", value);
+            this.dkimRecords[selector] = record(`dkim-${selector}`, dkimRecordName(selector, args.domain), "TXT", value);
         }
         if (args.dmarc) record("dmarc", `_dmarc.${args.domain}`, "TXT", args.dmarc);
 

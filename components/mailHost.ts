@@ -9,9 +9,12 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import {
+    keyPath,
     OPENDKIM_CONF,
     OPENDKIM_ETC_DIR,
     OPENDKIM_KEY_DIR,
+    OPENDKIM_RESOLVERS,
+    OPENDKIM_TABLES,
     renderOpenDkimConf,
     renderOpenDkimTables,
     SigningDomain,
@@ -24,15 +27,6 @@ import { OpenDkimSettings, TestKeySettings } from "./settings";
 export const SPF_SERVICE = "policyd-spf";
 export const SPF_CHECK = `check_policy_service unix:private/${SPF_SERVICE}`;
 export const SPF_TIME_LIMIT = "3600";
-/** Every main.cf setting the stack may change; destroy puts each one back. */
-export const POSTFIX_PARAMS = [
-    "policyd-spf_time_limit",
-    "smtpd_recipient_restrictions",
-    "milter_default_action",
-    "milter_protocol",
-    "smtpd_milters",
-    "non_smtpd_milters",
-];
 const TESTKEY_INTERVAL_SECONDS = "10";
 
 export interface DkimKeyInput {
@@ -87,29 +81,36 @@ export class MailHost extends pulumi.ComponentResource {
 
         const packages = step(
             "packages",
-            { template: "packages", familyVars: ["PACKAGES"] },
+            // NAMESERVERS: checked against what the installed OpenDKIM supports, before any key is put.
+            { template: "packages", familyVars: ["PACKAGES"], vars: { NAMESERVERS: args.opendkim.nameservers.join(",") } },
             { template: "packages-delete" },
             {},
             {},
         );
 
-        const keyVars = (k: DkimKeyInput) => ({ DOMAIN: k.domain, SELECTOR: k.selector, KEY_DIR: OPENDKIM_KEY_DIR });
+        const keyVars = (k: DkimKeyInput) => ({ KEY_FILE: keyPath(k.domain, k.selector), KEY_DIR: OPENDKIM_KEY_DIR, ETC_DIR: OPENDKIM_ETC_DIR });
         const keys = args.keys.map((k) =>
             step(
                 `key-${k.domain}-${k.selector}`,
                 { template: "dkim-key", vars: keyVars(k) },
-                { template: "dkim-key-delete", vars: keyVars(k) },
+                { template: "dkim-key-delete", vars: { KEY_FILE: keyVars(k).KEY_FILE } },
                 // The key travels on stdin; nothing it prints is logged or kept in plain text.
                 { stdin: pulumi.secret(k.privateKeyPem), logging: "none" },
                 { dependsOn: [packages], additionalSecretOutputs: ["stdout", "stderr"] },
             ),
         );
 
-        // The tables, and an opendkim.conf per OS family (its socket differs); the host picks its own.
+        // The tables, and an opendkim.conf per OS family (its socket differs) and resolver build
+        // (`opendkim -V`); the host picks its own. A build that cannot do what is asked has none.
         const files: Record<string, string> = { ...renderOpenDkimTables(args.domains, args.opendkim) };
-        for (const family of OS_FAMILIES) files[`opendkim.conf.${family}`] = renderOpenDkimConf(args.opendkim, family);
-        const opendkimVars = { CONF: OPENDKIM_CONF, ETC_DIR: OPENDKIM_ETC_DIR };
-        const milter = { familyVars: ["SOCKET_DIR" as const], milterTransport: args.opendkim.milterTransport };
+        for (const family of OS_FAMILIES) {
+            for (const build of OPENDKIM_RESOLVERS) {
+                const conf = renderOpenDkimConf(args.opendkim, family, build);
+                if (conf !== undefined) files[`opendkim.conf.${family}.${build}`] = conf;
+            }
+        }
+        const opendkimVars = { CONF: OPENDKIM_CONF, ETC_DIR: OPENDKIM_ETC_DIR, TABLES: OPENDKIM_TABLES.join(" ") };
+        const milter = { familyVars: ["SOCKET_DIR" as const, "MAKE_SOCKET_DIR" as const], milterTransport: args.opendkim.milterTransport };
         const opendkim = step(
             "opendkim",
             { template: "opendkim", vars: opendkimVars, files, ...milter },
@@ -128,7 +129,6 @@ export class MailHost extends pulumi.ComponentResource {
                     SPF_SERVICE,
                     SPF_CHECK,
                     SPF_TIME_LIMIT,
-                    PARAMS: POSTFIX_PARAMS.join(" "),
                     KNOWN_MILTERS: KNOWN_MILTERS.join(" "),
                 },
             },

@@ -16,7 +16,7 @@ export interface OsFamilyFacts {
      * The milter transport used for `milterTransport: auto`. Debian: a unix socket inside
      * Postfix's queue directory (smtpd is chrooted there): 1.7x the inet socket's signed-mail
      * throughput in the lab (BENCHMARKS.md). EL: the guide's inet socket, whose port SELinux
-     * already labels milter_port_t (a unix socket there is not verified).
+     * already labels milter_port_t (`unix` there, in /run/opendkim, is not verified on a real host).
      */
     autoTransport: Exclude<MilterTransport, "auto">;
 }
@@ -39,24 +39,55 @@ export interface MilterEndpoint {
     opendkimSocket: string;
     /** The same socket as Postfix names it in smtpd_milters. */
     postfixMilter: string;
-    /** Directory to create for a unix socket; empty for inet. */
+    /** The unix socket's directory (Postfix reaches it through the opendkim group); empty for inet. */
     socketDir: string;
+    /** Whether the stack creates (and on destroy removes) socketDir, or the package owns it. */
+    makeSocketDir: boolean;
 }
 
-/** Postfix daemons run in the queue directory, chrooted or not: a relative unix path works for both. */
-export const MILTER_ENDPOINTS: Record<Exclude<MilterTransport, "auto">, MilterEndpoint> = {
-    unix: {
-        opendkimSocket: "local:/var/spool/postfix/opendkim/opendkim.sock",
-        postfixMilter: "unix:opendkim/opendkim.sock",
-        socketDir: "/var/spool/postfix/opendkim",
+type Transport = Exclude<MilterTransport, "auto">;
+
+/**
+ * Where OpenDKIM listens, per transport and family.
+ * - Debian, unix: inside Postfix's queue directory, as Debian's smtpd is chrooted there; Postfix
+ *   names it relative to the queue directory.
+ * - EL, unix: /run/opendkim, not the queue directory: SELinux labels /var/spool/postfix/...
+ *   postfix_spool_t, where OpenDKIM (dkim_milter_t) may not create its socket, while
+ *   /var/run/opendkim(/.*)? is dkim_milter_data_t (selinux-policy c9s,
+ *   policy/modules/contrib/milter.fc:24; /var/run = /run, config/file_contexts.subs_dist:14),
+ *   where OpenDKIM may create sockets (milter.if:30, manage_sock_files_pattern) and smtpd and
+ *   cleanup may connect (postfix.te:305,749, milter_stream_connect_all). EPEL's package owns
+ *   /run/opendkim (opendkim.spec: `%dir %attr(0750,opendkim,opendkim) %{_rundir}/opendkim`, kept by
+ *   the unit's RuntimeDirectory, changelog 2.11.0-0.32), so the stack does not create it. Postfix
+ *   reaches it by absolute path, which works only where smtpd is not chrooted (EL's master.cf:
+ *   chroot `n`): the opendkim step checks that on the host and refuses otherwise.
+ * - inet: the guide's socket; tcp/8891 is milter_port_t on EL.
+ */
+export const MILTER_ENDPOINTS: Record<OsFamily, Record<Transport, MilterEndpoint>> = {
+    debian: {
+        unix: {
+            opendkimSocket: "local:/var/spool/postfix/opendkim/opendkim.sock",
+            postfixMilter: "unix:opendkim/opendkim.sock",
+            socketDir: "/var/spool/postfix/opendkim",
+            makeSocketDir: true,
+        },
+        inet: inetEndpoint(),
     },
-    inet: {
-        opendkimSocket: "inet:8891@127.0.0.1",
-        postfixMilter: "inet:127.0.0.1:8891",
-        socketDir: "",
+    el: {
+        unix: {
+            opendkimSocket: "local:/run/opendkim/opendkim.sock",
+            postfixMilter: "unix:/run/opendkim/opendkim.sock",
+            socketDir: "/run/opendkim",
+            makeSocketDir: false,
+        },
+        inet: inetEndpoint(),
     },
 };
 
+function inetEndpoint(): MilterEndpoint {
+    return { opendkimSocket: "inet:8891@127.0.0.1", postfixMilter: "inet:127.0.0.1:8891", socketDir: "", makeSocketDir: false };
+}
+
 export function milterEndpoint(transport: MilterTransport, family: OsFamily): MilterEndpoint {
-    return MILTER_ENDPOINTS[transport === "auto" ? OS_FAMILY_FACTS[family].autoTransport : transport];
+    return MILTER_ENDPOINTS[family][transport === "auto" ? OS_FAMILY_FACTS[family].autoTransport : transport];
 }

@@ -1,4 +1,5 @@
+# inputs: KEY_FILE
 # Removes one DKIM private key (after OpenDKIM stopped using it).
-rm -f "$KEY_DIR/$DOMAIN/$SELECTOR.private"
-rmdir "$KEY_DIR/$DOMAIN" 2>/dev/null || true
-echo "removed: $KEY_DIR/$DOMAIN/$SELECTOR.private"
+rm -f "$KEY_FILE"
+rmdir "$(dirname "$KEY_FILE")" 2>/dev/null || true
+echo "removed: $KEY_FILE"

@@ -1,20 +1,36 @@
+# inputs: KEY_FILE KEY_DIR ETC_DIR
 # Installs one DKIM private key, read from stdin so that it never appears in a command line.
 # OpenDKIM refuses keys readable by a group with other members: mode 0600, owner opendkim.
+# The key is staged where only root writes: every directory from $ETC_DIR down to the key's
+# own is root's (EPEL's opendkim.spec ships keys/ as root:opendkim 0750), so no other user can
+# swap the staged file for a link before it is chowned and moved into place.
 id opendkim >/dev/null 2>&1 || die "user opendkim does not exist: is the opendkim package installed?"
-[ -d /etc/opendkim ] || install -d -m 0755 /etc/opendkim
-[ -d "$KEY_DIR" ] || install -d -m 0750 -o root -g opendkim "$KEY_DIR"
-install -d -m 0750 -o opendkim -g opendkim "$KEY_DIR/$DOMAIN"
-key="$KEY_DIR/$DOMAIN/$SELECTOR.private"
-tmp=$(mktemp "$KEY_DIR/$DOMAIN/.$SELECTOR.XXXXXX")
+root_only_dir() {
+    [ ! -L "$1" ] || die "$1 is a symbolic link; refusing to write a private key through it"
+    if [ "$(stat -c '%U' "$1")" != root ] || [ "$(($(stat -c '%#a' "$1") & 022))" != 0 ]; then
+        die "$1 is writable by a user other than root ($(stat -c '%U:%G %a' "$1")); another user could swap the key being written. Make it root's and not group- or world-writable (chown root $1; chmod go-w $1), then run pulumi up again"
+    fi
+}
+[ -d "$ETC_DIR" ] || install -d -m 0755 "$ETC_DIR"
+root_only_dir "$ETC_DIR"
+dir=$(dirname "$KEY_FILE")
+for d in "$KEY_DIR" "$dir"; do
+    [ ! -L "$d" ] || die "$d is a symbolic link; refusing to write a private key through it"
+    # Made root's (the guide's `chown -R opendkim:opendkim keys/` leaves them opendkim's);
+    # OpenDKIM reads through the group, and owns only its key files.
+    install -d -m 0750 -o root -g opendkim "$d"
+    root_only_dir "$d"
+done
+tmp=$(mktemp "$dir/.$(basename "$KEY_FILE").XXXXXX")
 trap 'rm -rf "$STAGE" "$tmp"' EXIT
 cat >"$tmp"
-grep -q -- '-----BEGIN .*PRIVATE KEY-----' "$tmp" || die "no PEM private key arrived on stdin for $DOMAIN/$SELECTOR"
+grep -q -- '-----BEGIN .*PRIVATE KEY-----' "$tmp" || die "no PEM private key arrived on stdin for $KEY_FILE"
 chown opendkim:opendkim "$tmp"
 chmod 0600 "$tmp"
-if [ -e "$key" ] && cmp -s "$tmp" "$key"; then
-    echo "unchanged: $key"
+if [ -e "$KEY_FILE" ] && cmp -s "$tmp" "$KEY_FILE" && [ "$(stat -c '%U %a' "$KEY_FILE")" = "opendkim 600" ]; then
+    echo "unchanged: $KEY_FILE"
 else
-    mv -f "$tmp" "$key"
-    relabel "$key"
-    echo "installed: $key"
+    mv -f "$tmp" "$KEY_FILE"
+    relabel "$KEY_FILE"
+    echo "installed: $KEY_FILE"
 fi

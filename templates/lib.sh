@@ -16,9 +16,10 @@ die() {
 
 # Sets OS_FAMILY (el or debian) from /etc/os-release; stops on anything unsupported,
 # before any change is made.
+SUPPORTED_HOSTS="RHEL, Rocky, AlmaLinux 8 and 9; CentOS Stream 9; Debian 12+; Ubuntu 22.04+"
 detect_os() {
     local os_release=${OS_RELEASE_FILE:-/etc/os-release}
-    [ -r "$os_release" ] || die "cannot read $os_release: unsupported host (supported: RHEL, CentOS Stream, Rocky, AlmaLinux 8 and 9; Debian 12+; Ubuntu 22.04+)"
+    [ -r "$os_release" ] || die "cannot read $os_release: unsupported host (supported: $SUPPORTED_HOSTS)"
     local ID="" ID_LIKE="" VERSION_ID="" PRETTY_NAME=""
     # shellcheck disable=SC1090
     . "$os_release"
@@ -26,19 +27,34 @@ detect_os() {
     case " $ID $ID_LIKE " in
         *" rhel "* | *" centos "* | *" rocky "* | *" almalinux "*)
             OS_FAMILY=el
-            case "$major" in 8 | 9) ;; *) die "unsupported OS: ${PRETTY_NAME:-$ID $VERSION_ID} (supported EL releases: 8 and 9)" ;; esac
+            case "$major" in 8 | 9) ;; *) die "unsupported OS: ${PRETTY_NAME:-$ID $VERSION_ID} (supported: $SUPPORTED_HOSTS)" ;; esac
+            # CentOS Linux 8 ended on 2021-12-31 and CentOS Stream 8 on 2024-05-31: their
+            # repositories are gone from the mirrors, so no package can be installed there.
+            if [ "$ID" = centos ] && [ "$major" != 9 ]; then
+                die "unsupported OS: ${PRETTY_NAME:-$ID $VERSION_ID} is end-of-life and its repositories are gone; move to Rocky Linux, AlmaLinux, RHEL or CentOS Stream 9 (supported: $SUPPORTED_HOSTS)"
+            fi
             ;;
         *)
             case "$ID" in
                 debian) [ "${major:-0}" -ge 12 ] 2>/dev/null || die "unsupported OS: ${PRETTY_NAME:-$ID $VERSION_ID} (supported: Debian 12 or later)" ;;
                 ubuntu) [ "${major:-0}" -ge 22 ] 2>/dev/null || die "unsupported OS: ${PRETTY_NAME:-$ID $VERSION_ID} (supported: Ubuntu 22.04 or later)" ;;
-                *) die "unsupported OS: ${PRETTY_NAME:-$ID $VERSION_ID} (supported: RHEL, CentOS Stream, Rocky, AlmaLinux 8 and 9; Debian 12+; Ubuntu 22.04+)" ;;
+                *) die "unsupported OS: ${PRETTY_NAME:-$ID $VERSION_ID} (supported: $SUPPORTED_HOSTS)" ;;
             esac
             OS_FAMILY=debian
             ;;
     esac
     OS_MAJOR=$major
-    export OS_FAMILY OS_MAJOR
+    OS_ID=$ID
+    export OS_FAMILY OS_MAJOR OS_ID
+}
+
+# How the installed OpenDKIM resolves: "unbound" when built with libunbound (its `-V` lists
+# USE_UNBOUND among the active code options: opendkim/opendkim.c:15749-15785 and util.c:119,
+# OpenDKIM 2.11.0-Beta2), else "resolv" (the system resolver; `Nameservers` then does nothing:
+# libopendkim/dkim-dns.c:267-329). EPEL's build is the latter (opendkim.spec, %configure
+# without --with-unbound); Debian's the former.
+opendkim_build() {
+    if opendkim -V 2>/dev/null | grep -qx '[[:space:]]*USE_UNBOUND'; then echo unbound; else echo resolv; fi
 }
 
 # Restores SELinux labels on files put in place (EL); a no-op where SELinux is absent.

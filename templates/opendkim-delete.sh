@@ -1,8 +1,10 @@
+# inputs: CONF ETC_DIR TABLES
 # Stops signing: puts back the original opendkim.conf and tables, and the service state
 # OpenDKIM had before this stack (on Debian the package's own default config then runs).
 saved="$STATE_DIR/opendkim"
 [ -d "$saved" ] || exit 0
-for f in "$CONF" "$ETC_DIR/KeyTable" "$ETC_DIR/SigningTable" "$ETC_DIR/TrustedHosts"; do
+for f in "$CONF" $TABLES; do
+    [ "$f" = "$CONF" ] || f="$ETC_DIR/$f"
     restore_original "$f" "$saved"
 done
 if [ -e "$saved/added-postfix-to-opendkim" ]; then

@@ -1,10 +1,44 @@
-# Puts OpenDKIM's configuration in place: opendkim.conf, KeyTable, SigningTable, TrustedHosts.
+# inputs: CONF ETC_DIR TABLES SOCKET_DIR MAKE_SOCKET_DIR
+# Puts OpenDKIM's configuration in place: opendkim.conf and the tables in $TABLES.
 # The new files are staged and checked with `opendkim -n` first; on failure nothing is
 # replaced. OpenDKIM is reloaded (or restarted, when its socket moves) only when a file changed.
 id opendkim >/dev/null 2>&1 || die "user opendkim does not exist: is the opendkim package installed?"
+
+# The opendkim.conf for this family and for what this OpenDKIM is built with (opendkim -V).
+build=$(opendkim_build)
+[ -e "$STAGE/opendkim.conf.$OS_FAMILY.$build" ] ||
+    die "opendkim.nameservers needs an OpenDKIM built with libunbound, and this host's is not ('opendkim -V' lists no USE_UNBOUND; it resolves through /etc/resolv.conf and ignores Nameservers). Remove opendkim.nameservers and point /etc/resolv.conf at those resolvers instead; the old configuration stays in force."
+
+# A unix socket outside Postfix's queue directory (EL: /run/opendkim) is reached by its absolute
+# path: only an smtpd and a cleanup that are not chrooted see it (both talk to milters).
+if [ -n "$SOCKET_DIR" ]; then
+    case "$SOCKET_DIR/" in
+        "$(postconf -h queue_directory)"/*) ;;
+        *)
+            chrooted=$(postconf -F '*/*/chroot' '*/*/command' | awk -F ' = ' '
+                { split($1, k, "/"); s = k[1] "/" k[2]; split($2, w, " ") }
+                k[3] == "chroot" { chroot[s] = $2 }
+                k[3] == "command" { cmd[s] = w[1] }
+                END { for (s in cmd) if ((cmd[s] == "smtpd" || cmd[s] == "cleanup") && chroot[s] == "y") print s }' | sort | paste -sd' ' -)
+            [ -z "$chrooted" ] ||
+                die "milterTransport unix puts OpenDKIM's socket in $SOCKET_DIR, which the chrooted Postfix services in master.cf ($chrooted) cannot reach; use milterTransport inet (the default on EL), or set their chroot column to n. Nothing was changed."
+            # SELinux must label the directory for OpenDKIM (dkim_milter_data_t), or it may not
+            # create its socket there.
+            if command -v getenforce >/dev/null 2>&1 && [ "$(getenforce)" != Disabled ] && command -v matchpathcon >/dev/null 2>&1; then
+                label=$(matchpathcon -n "$SOCKET_DIR" 2>/dev/null || true)
+                case "$label" in
+                    *:dkim_milter_data_t:*) ;;
+                    *) die "milterTransport unix: SELinux labels $SOCKET_DIR '${label:-nothing}', not dkim_milter_data_t, so OpenDKIM may not create its socket there; use milterTransport inet (the default on EL). Nothing was changed." ;;
+                esac
+            fi
+            ;;
+    esac
+fi
+
 saved="$STATE_DIR/opendkim"
 mkdir -p "$saved"
-for f in "$CONF" "$ETC_DIR/KeyTable" "$ETC_DIR/SigningTable" "$ETC_DIR/TrustedHosts"; do
+for f in "$CONF" $TABLES; do
+    [ "$f" = "$CONF" ] || f="$ETC_DIR/$f"
     save_original "$f" "$saved"
 done
 # The service state before this stack: off when this stack's package step installed OpenDKIM.
@@ -18,8 +52,8 @@ fi
 [ -d "$ETC_DIR" ] || install -d -m 0755 "$ETC_DIR"
 
 # Check the staged set as a whole: a copy of the new opendkim.conf that reads the staged tables.
-cp "$STAGE/opendkim.conf.$OS_FAMILY" "$STAGE/opendkim.conf"
-sed -e "s#$ETC_DIR/\\(KeyTable\\|SigningTable\\|TrustedHosts\\)\$#$STAGE/\\1#" "$STAGE/opendkim.conf" >"$STAGE/check.conf"
+cp "$STAGE/opendkim.conf.$OS_FAMILY.$build" "$STAGE/opendkim.conf"
+sed -E -e "s#$ETC_DIR/($(printf '%s' "$TABLES" | tr ' ' '|'))\$#$STAGE/\1#" "$STAGE/opendkim.conf" >"$STAGE/check.conf"
 if ! out=$(opendkim -n -x "$STAGE/check.conf" 2>&1); then
     die "the new OpenDKIM configuration does not pass 'opendkim -n'; the old one stays in force: $out"
 fi
@@ -41,15 +75,16 @@ changed=0
 interrupted=0
 [ ! -e "$saved/apply-pending" ] || interrupted=1
 : >"$saved/apply-pending"
-install_if_changed "$STAGE/KeyTable" "$ETC_DIR/KeyTable" 0640 root:opendkim && changed=1
-install_if_changed "$STAGE/SigningTable" "$ETC_DIR/SigningTable" 0640 root:opendkim && changed=1
-install_if_changed "$STAGE/TrustedHosts" "$ETC_DIR/TrustedHosts" 0640 root:opendkim && changed=1
+for t in $TABLES; do
+    install_if_changed "$STAGE/$t" "$ETC_DIR/$t" 0640 root:opendkim && changed=1
+done
 install_if_changed "$STAGE/opendkim.conf" "$CONF" 0644 root:root && changed=1
 
-# A unix socket for Postfix lives under Postfix's queue directory, where chrooted smtpd sees it;
-# Postfix reaches it through the opendkim group.
+# A unix socket: under Postfix's queue directory where smtpd is chrooted (Debian), made here;
+# in the package's own /run/opendkim on EL. Postfix reaches it through the opendkim group
+# (Postfix daemons keep the postfix user's groups: src/util/chroot_uid.c, initgroups).
 if [ -n "$SOCKET_DIR" ]; then
-    if [ ! -d "$SOCKET_DIR" ]; then
+    if [ -n "$MAKE_SOCKET_DIR" ] && [ ! -d "$SOCKET_DIR" ]; then
         install -d -m 0750 -o opendkim -g opendkim "$SOCKET_DIR"
         relabel "$SOCKET_DIR"
         echo "$SOCKET_DIR" >"$saved/created-socket-dir"

@@ -1,3 +1,4 @@
+# inputs: (none)
 # Packages stay installed (they are listed in /var/lib/mailauth/installed-packages); the
 # policyd-spf user goes again if this stack created it.
 if [ -e "$STATE_DIR/created-user-policyd-spf" ]; then

@@ -1,5 +1,10 @@
+# inputs: PACKAGES NAMESERVERS
 # Installs OpenDKIM and the SPF policy agent where missing and creates the policyd-spf user
 # where the package does not. Installed packages are left alone: no network is needed then.
+# On EL, EPEL's packages need EPEL and CodeReady Builder (CRB on EL9, PowerTools on EL8):
+# EPEL9's opendkim links libmemcached.so.11, which only CRB has (opendkim.spec: --with-libmemcached,
+# BuildRequires libmemcached-awesome-devel for epel >= 9). Both are found among the host's own
+# repositories, whatever they are called there (mirrors, Satellite, a cloud's RHUI servers).
 command -v postconf >/dev/null 2>&1 ||
     die "Postfix is not installed on this host (no postconf); install and configure Postfix first"
 
@@ -10,18 +15,82 @@ pkg_installed() {
     esac
 }
 
-# EPEL's packages need CRB (EL9) or PowerTools (EL8) enabled.
-enable_epel() {
-    pkg_installed epel-release && return 0
-    local ID=""
-    # shellcheck disable=SC1091
-    . /etc/os-release
-    if [ "$ID" = rhel ]; then
-        subscription-manager repos --enable "codeready-builder-for-rhel-$OS_MAJOR-$(arch)-rpms"
+# "<repo id> <enabled|disabled>" for every repository dnf knows. `dnf repolist --all` prints a
+# header, then id, name (cut to the terminal's width, may hold blanks) and status per repository
+# (dnf/cli/commands/repolist.py); the status is the last enabled/disabled word of the line.
+el_repos() {
+    local out
+    out=$(dnf -q repolist --all 2>&1) || die "dnf repolist --all failed; nothing was installed: $out"
+    printf '%s\n' "$out" | awk '
+        $1 == "repo" && $2 == "id" { next }
+        {
+            state = ""
+            for (i = NF; i > 1 && state == ""; i--) {
+                if ($i ~ /^enabled:?$/) state = "enabled"; else if ($i == "disabled") state = "disabled"
+            }
+            id = $1; sub(/^\*/, "", id)
+            if (state != "") print id, state
+        }'
+}
+
+el_enable_repo() {
+    local id=$1
+    if [ "$el_registered" = 1 ]; then
+        # Subscription-managed repositories are switched by subscription-manager; a dnf change
+        # to redhat.repo would be undone on its next refresh.
+        subscription-manager repos --enable "$id"
+    else
+        dnf config-manager --help >/dev/null 2>&1 || dnf -y install dnf-plugins-core
+        dnf config-manager --set-enabled "$id"
+    fi
+    echo "$id" >>"$STATE_DIR/enabled-repos"
+    echo "enabled repository: $id"
+}
+
+# CodeReady Builder: `crb` (Rocky, Alma, CentOS Stream 9), `powertools` (Rocky, Alma 8),
+# `codeready-builder-for-rhel-N-ARCH-rpms` (RHEL through subscription-manager), and the cloud
+# update servers' own ids (e.g. codeready-builder-for-rhel-9-rhui-rpms on AWS). Debug, source
+# and extended-support variants are not it.
+el_crb() {
+    local repos=$1 id state candidates=()
+    while read -r id state; do
+        case "$(printf '%s' "$id" | tr '[:upper:]' '[:lower:]')" in
+            *debug* | *source* | *-eus-* | *-e4s-* | *-aus-* | *beta*) continue ;;
+            crb | powertools | *codeready-builder*) ;;
+            *) continue ;;
+        esac
+        if [ "$state" = enabled ]; then return 0; fi
+        candidates+=("$id")
+    done <<<"$repos"
+    if [ "${#candidates[@]}" -gt 0 ]; then
+        el_enable_repo "${candidates[0]}"
+    elif [ "$el_registered" = 1 ]; then
+        el_enable_repo "codeready-builder-for-rhel-$OS_MAJOR-$(uname -m)-rpms"
+    else
+        die "EPEL's packages need the CodeReady Builder repository (CRB on EL9, PowerTools on EL8; on RHEL codeready-builder-for-rhel-$OS_MAJOR-$(uname -m)-rpms), and 'dnf repolist --all' lists none on this host, which is not registered with subscription-manager. Register it (subscription-manager register), or add your cloud provider's or your mirror's codeready-builder repository, then run pulumi up again. Nothing was installed."
+    fi
+}
+
+# EPEL, by repository: the epel-release package, a local mirror or Satellite all count.
+epel_enablerepo=()
+el_epel() {
+    local repos=$1 id state disabled=""
+    while read -r id state; do
+        case "$(printf '%s' "$id" | tr '[:upper:]' '[:lower:]')" in
+            epel | epel-* | *[!a-z]epel | *[!a-z]epel[!a-z]*) ;;
+            *) continue ;;
+        esac
+        case "$id" in *debug* | *source* | *testing*) continue ;; esac
+        if [ "$state" = enabled ]; then return 0; fi
+        [ -n "$disabled" ] || disabled=$id
+    done <<<"$repos"
+    if [ -n "$disabled" ]; then
+        # Present but switched off by its owner: used for this install only, left off after.
+        echo "using the disabled repository $disabled for this install only"
+        epel_enablerepo=("--enablerepo=$disabled")
+    elif [ "$OS_ID" = rhel ]; then
         dnf -y install "https://dl.fedoraproject.org/pub/epel/epel-release-latest-$OS_MAJOR.noarch.rpm"
     else
-        dnf -y install dnf-plugins-core
-        if [ "$OS_MAJOR" = 8 ]; then dnf config-manager --set-enabled powertools; else dnf config-manager --set-enabled crb; fi
         dnf -y install epel-release
     fi
 }
@@ -32,10 +101,21 @@ for pkg in $PACKAGES; do
 done
 if [ "${#missing[@]}" -gt 0 ]; then
     echo "installing: ${missing[*]}"
+    mkdir -p "$STATE_DIR"
     case "$OS_FAMILY" in
         el)
-            enable_epel
-            dnf -y install "${missing[@]}"
+            # subscription-manager's identity fails unless the host is registered
+            # (subscription_manager/cli_command/identity.py, _validate_options).
+            el_registered=0
+            if [ "$OS_ID" = rhel ] && command -v subscription-manager >/dev/null 2>&1 &&
+                subscription-manager identity >/dev/null 2>&1; then
+                el_registered=1
+            fi
+            repos=$(el_repos)
+            el_crb "$repos"
+            repos=$(el_repos)
+            el_epel "$repos"
+            dnf -y "${epel_enablerepo[@]}" install "${missing[@]}"
             ;;
         debian)
             export DEBIAN_FRONTEND=noninteractive
@@ -43,8 +123,11 @@ if [ "${#missing[@]}" -gt 0 ]; then
             apt-get install -y -q --no-install-recommends "${missing[@]}"
             ;;
     esac
-    mkdir -p "$STATE_DIR"
     printf '%s\n' "${missing[@]}" >>"$STATE_DIR/installed-packages"
+fi
+
+if [ -n "$NAMESERVERS" ] && [ "$(opendkim_build)" != unbound ]; then
+    die "opendkim.nameservers ($NAMESERVERS) needs an OpenDKIM built with libunbound, and this host's is not ('opendkim -V' lists no USE_UNBOUND; EPEL's build resolves through /etc/resolv.conf and ignores Nameservers). Remove opendkim.nameservers and point /etc/resolv.conf at those resolvers instead."
 fi
 
 if ! id policyd-spf >/dev/null 2>&1; then

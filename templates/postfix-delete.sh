@@ -1,3 +1,4 @@
+# inputs: SPF_SERVICE SPF_CHECK MILTER
 # Puts back every Postfix setting this stack touched. A setting still holding the value the
 # stack gave it gets its original value (or is removed, when it had none); one the user has
 # changed since keeps the user's value, less this stack's own entry.

@@ -1,3 +1,4 @@
+# inputs: SPF_SERVICE SPF_CHECK SPF_TIME_LIMIT KNOWN_MILTERS POLICYD_SPF_BIN MILTER
 # Postfix settings for SPF checking (policyd-spf) and DKIM signing (the OpenDKIM milter).
 # One read of main.cf and master.cf, one `postconf -M` and one `postconf -e` with every changed
 # setting on staged copies, `postfix check` on them, then the swap and one reload, and only
@@ -7,17 +8,6 @@ mkdir -p "$saved"
 
 read_main_cf
 master_entry=$(postconf -M "$SPF_SERVICE/unix" 2>/dev/null | tr -s ' \t' ' ' || true)
-
-# First run: remember what the host had, for destroy.
-if [ ! -e "$saved/params" ]; then
-    cp -p /etc/postfix/main.cf "$saved/main.cf.orig"
-    cp -p /etc/postfix/master.cf "$saved/master.cf.orig"
-    for p in $PARAMS; do
-        if v=$(explicit "$p"); then printf 'set\t%s\t%s\n' "$p" "$v"; else printf 'unset\t%s\t\n' "$p"; fi
-    done >"$saved/params.tmp"
-    printf '%s\n' "$master_entry" >"$saved/master-entry"
-    mv "$saved/params.tmp" "$saved/params"
-fi
 
 # smtpd_recipient_restrictions: the policy check right after reject_unauth_destination.
 restrictions=$(explicit smtpd_recipient_restrictions || true)
@@ -69,6 +59,24 @@ desired=(
     "smtpd_milters=$want_smtpd_milters"
     "non_smtpd_milters=$want_non_smtpd_milters"
 )
+# First run: remember what the host had, for destroy: every setting in `desired` (the one list
+# of what this step sets; postfix-delete.sh restores what is recorded here). A setting a later
+# version adds is recorded the first time it is seen, before this run changes it.
+if [ ! -e "$saved/params" ]; then
+    cp -p /etc/postfix/main.cf "$saved/main.cf.orig"
+    cp -p /etc/postfix/master.cf "$saved/master.cf.orig"
+    printf '%s\n' "$master_entry" >"$saved/master-entry"
+    : >"$saved/params.tmp"
+else
+    cp "$saved/params" "$saved/params.tmp"
+fi
+for kv in "${desired[@]}"; do
+    p=${kv%%=*}
+    cut -f2 "$saved/params.tmp" | grep -qxF -- "$p" && continue
+    if v=$(explicit "$p"); then printf 'set\t%s\t%s\n' "$p" "$v"; else printf 'unset\t%s\t\n' "$p"; fi >>"$saved/params.tmp"
+done
+if cmp -s "$saved/params.tmp" "$saved/params"; then rm -f "$saved/params.tmp"; else mv "$saved/params.tmp" "$saved/params"; fi
+
 changes=()
 for kv in "${desired[@]}"; do
     if [ "$(explicit "${kv%%=*}" || echo '<unset>')" != "${kv#*=}" ]; then changes+=("$kv"); fi

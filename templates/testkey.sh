@@ -1,3 +1,4 @@
+# inputs: CONF DOMAIN SELECTOR TIMEOUT INTERVAL
 # The guide's check: opendkim-testkey until the published record matches the installed key
 # ("key OK"), or until the time runs out. Prints the last verdict; never fails the run.
 deadline=$((SECONDS + TIMEOUT))

@@ -55,8 +55,16 @@ describe("host configuration under the example config", () => {
 
     it("renders opendkim.conf exactly, with a unix socket on Debian and the guide's inet socket on EL", () => {
         const script = scriptOf(cmd("opendkim").inputs.create);
-        expect(stagedFile(script, "opendkim.conf.debian")).toBe(OPENDKIM_CONF("local:/var/spool/postfix/opendkim/opendkim.sock"));
-        expect(stagedFile(script, "opendkim.conf.el")).toBe(OPENDKIM_CONF("inet:8891@127.0.0.1"));
+        expect(stagedFile(script, "opendkim.conf.debian.unbound")).toBe(OPENDKIM_CONF("local:/var/spool/postfix/opendkim/opendkim.sock"));
+        expect(stagedFile(script, "opendkim.conf.el.unbound")).toBe(OPENDKIM_CONF("inet:8891@127.0.0.1"));
+    });
+
+    it("renders, for an OpenDKIM built without libunbound (EPEL's), a configuration whose DNS comment is true", () => {
+        const script = scriptOf(cmd("opendkim").inputs.create);
+        const unboundComment = "# DNS: OpenDKIM's built-in recursive resolver (libunbound), starting from the root servers.\n";
+        const resolvComment = "# DNS: the system resolver (/etc/resolv.conf); this OpenDKIM is built without libunbound (opendkim -V).\n";
+        expect(stagedFile(script, "opendkim.conf.el.resolv")).toBe(OPENDKIM_CONF("inet:8891@127.0.0.1").replace(unboundComment, resolvComment));
+        expect(stagedFile(script, "opendkim.conf.debian.resolv")).not.toContain("libunbound),");
     });
 
     it("renders KeyTable, SigningTable and TrustedHosts exactly", () => {
@@ -92,7 +100,7 @@ describe("host configuration under the example config", () => {
             expect(stdin.value).toBe(pem);
             expect(key.inputs.logging).toBe("none");
             expect(key.additionalSecretOutputs).toEqual(expect.arrayContaining(["stdout", "stderr"]));
-            expect(scriptOf(key.inputs.create)).toContain(`DOMAIN='${d}'`);
+            expect(scriptOf(key.inputs.create)).toContain(`KEY_FILE='/etc/opendkim/keys/${d}/20261127.private'`);
         }
         const body = (pem: string) => pem.split("\n").filter((l) => l && !l.startsWith("-----"));
         for (const c of commands()) {

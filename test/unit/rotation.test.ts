@@ -73,8 +73,10 @@ describe("optional parts", () => {
         const config = exampleConfig();
         config["mailauth:opendkim"] = { milterTransport: "inet", nameservers: ["192.0.2.53", "2001:db8::53"] };
         const run = await runProgram(config);
-        expect(staged(run, "opendkim.conf.debian")).toContain("Socket                  inet:8891@127.0.0.1\n");
-        expect(staged(run, "opendkim.conf.debian")).toContain("Nameservers             192.0.2.53,2001:db8::53\n");
+        expect(staged(run, "opendkim.conf.debian.unbound")).toContain("Socket                  inet:8891@127.0.0.1\n");
+        expect(staged(run, "opendkim.conf.debian.unbound")).toContain("Nameservers             192.0.2.53,2001:db8::53\n");
+        // An OpenDKIM without libunbound ignores Nameservers: no configuration for it, so the host refuses.
+        expect(() => staged(run, "opendkim.conf.el.resolv")).toThrow(/no staged/);
         const postfix = scriptOf(run.resources.find((r) => r.name === "mailhost-postfix")!.inputs.create);
         expect(postfix.match(/MILTER='[^']*'/g)).toEqual(["MILTER='inet:127.0.0.1:8891'", "MILTER='inet:127.0.0.1:8891'"]);
     });
