@@ -1,0 +1,414 @@
+/**
+ * The EL paths of the real host scripts, run on this (Debian) machine against stub `dnf`, `rpm`,
+ * `subscription-manager`, `getenforce`, `matchpathcon`, `opendkim` and `postconf`
+ * (test/unit/el-stubs/), one os-release per case, asserting the commands the scripts run.
+ *
+ * Each run is a private mount namespace: /etc is an overlay whose changes vanish with it, /var/lib
+ * and /run are tmpfs, the stubs are mounted on /usr/local/sbin, which the scripts' own PATH
+ * (templates/lib.sh) searches first, and /etc/os-release is the case's. This machine is not
+ * changed. Needs root (mount namespaces), like the lab.
+ *
+ * What this proves: the scripts' decisions (which repository they find and enable, by which tool,
+ * when they install epel-release, what they refuse and with which message, which opendkim.conf
+ * they pick) given what dnf, rpm, subscription-manager and opendkim -V answer. What it does not:
+ * that real dnf/subscription-manager answer that way on a given image, that the packages install,
+ * or that OpenDKIM and Postfix then work under SELinux. The stubs' answers follow dnf's
+ * repolist.py, subscription-manager's cli_command/*.py, EPEL's opendkim.spec and OpenDKIM's -V
+ * code (cited in templates/packages.sh, lib.sh and the stubs); no EL host was run.
+ */
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { exampleConfig, runProgram, scriptOf } from "../harness";
+
+const STUBS = path.join(__dirname, "el-stubs");
+
+interface Repo {
+    id: string;
+    name: string;
+    enabled: boolean;
+    /** What the scenario's repository carries: EPEL's packages, CRB's libmemcached, or neither. */
+    provides?: "epel" | "crb";
+}
+
+interface Scenario {
+    osRelease: string;
+    major: "8" | "9";
+    repos: Repo[];
+    installed?: string[];
+    registered?: boolean;
+    /** `opendkim -V`: EPEL's build (no libunbound) or Debian's (libunbound). */
+    opendkimBuild?: "epel" | "unbound";
+    selinux?: "Enforcing" | "Permissive" | "Disabled";
+    labels?: Record<string, string>;
+    /** `postconf -F` output for master.cf. */
+    masterFields?: string;
+}
+
+interface Result {
+    code: number;
+    stdout: string;
+    stderr: string;
+    /** Every stubbed command the script ran, in order. */
+    calls: string[];
+    repos: string[];
+    installed: string[];
+    checkedConf?: string;
+}
+
+const release = (fields: Record<string, string>) =>
+    Object.entries(fields)
+        .map(([k, v]) => `${k}="${v}"\n`)
+        .join("");
+
+const ROCKY_8 = release({ NAME: "Rocky Linux", ID: "rocky", ID_LIKE: "rhel centos fedora", VERSION_ID: "8.10", PRETTY_NAME: "Rocky Linux 8.10 (Green Obsidian)" });
+const ALMA_9 = release({ NAME: "AlmaLinux", ID: "almalinux", ID_LIKE: "rhel centos fedora", VERSION_ID: "9.5", PRETTY_NAME: "AlmaLinux 9.5 (Teal Serval)" });
+const RHEL_9 = release({ NAME: "Red Hat Enterprise Linux", ID: "rhel", ID_LIKE: "fedora", VERSION_ID: "9.5", PRETTY_NAME: "Red Hat Enterprise Linux 9.5 (Plow)" });
+const STREAM_9 = release({ NAME: "CentOS Stream", ID: "centos", ID_LIKE: "rhel fedora", VERSION_ID: "9", PRETTY_NAME: "CentOS Stream 9" });
+
+// Repository ids as each distribution ships them.
+const repo = (id: string, name: string, enabled: boolean, provides?: "epel" | "crb"): Repo => ({ id, name, enabled, provides });
+const ROCKY_8_REPOS = [
+    repo("appstream", "Rocky Linux 8 - AppStream", true),
+    repo("baseos", "Rocky Linux 8 - BaseOS", true),
+    repo("devel", "Rocky Linux 8 - Devel WARNING! FOR BUILDROOT AND KOJI USE", false),
+    repo("extras", "Rocky Linux 8 - Extras", true),
+    repo("powertools", "Rocky Linux 8 - PowerTools", false, "crb"),
+];
+const ALMA_9_REPOS = [
+    repo("appstream", "AlmaLinux 9 - AppStream", true),
+    repo("baseos", "AlmaLinux 9 - BaseOS", true),
+    repo("crb", "AlmaLinux 9 - CRB", false, "crb"),
+    repo("crb-debuginfo", "AlmaLinux 9 - CRB - Debug", false),
+    repo("crb-source", "AlmaLinux 9 - CRB - Source", false),
+    repo("extras", "AlmaLinux 9 - Extras", true),
+];
+const STREAM_9_REPOS = [
+    repo("appstream", "CentOS Stream 9 - AppStream", true),
+    repo("baseos", "CentOS Stream 9 - BaseOS", true),
+    repo("crb", "CentOS Stream 9 - CRB", false, "crb"),
+    repo("extras-common", "CentOS Stream 9 - Extras packages", true),
+];
+const RHEL_9_RHSM_REPOS = [
+    repo("codeready-builder-for-rhel-9-x86_64-debug-rpms", "Red Hat CodeReady Linux Builder for RHEL 9 x86_64 (Debug RPMs)", false),
+    repo("codeready-builder-for-rhel-9-x86_64-rpms", "Red Hat CodeReady Linux Builder for RHEL 9 x86_64 (RPMs)", false, "crb"),
+    repo("codeready-builder-for-rhel-9-x86_64-source-rpms", "Red Hat CodeReady Linux Builder for RHEL 9 x86_64 (Source RPMs)", false),
+    repo("rhel-9-for-x86_64-appstream-rpms", "Red Hat Enterprise Linux 9 for x86_64 - AppStream (RPMs)", true),
+    repo("rhel-9-for-x86_64-baseos-rpms", "Red Hat Enterprise Linux 9 for x86_64 - BaseOS (RPMs)", true),
+];
+// RHEL pay-as-you-go on AWS: the provider's RHUI repositories, subscription-manager unregistered.
+const RHEL_9_RHUI_REPOS = [
+    repo("codeready-builder-for-rhel-9-rhui-debug-rpms", "Red Hat CodeReady Linux Builder for RHEL 9 x86_64 (Debug RPMs) from RHUI", false),
+    repo("codeready-builder-for-rhel-9-rhui-rpms", "Red Hat CodeReady Linux Builder for RHEL 9 x86_64 (RPMs) from RHUI", false, "crb"),
+    repo("rhel-9-appstream-rhui-rpms", "Red Hat Enterprise Linux 9 for x86_64 - AppStream from RHUI (RPMs)", true),
+    repo("rhel-9-baseos-rhui-rpms", "Red Hat Enterprise Linux 9 for x86_64 - BaseOS from RHUI (RPMs)", true),
+    repo("rhui-client-config-server-9", "Red Hat Update Infrastructure 4 Client Configuration Server 9", true),
+];
+const EPEL_9 = repo("epel", "Extra Packages for Enterprise Linux 9 - x86_64", true, "epel");
+const PACKAGES = ["opendkim", "opendkim-tools", "pypolicyd-spf"];
+
+// `opendkim -V`: Debian 12's, as printed in the lab's root filesystem; EPEL's, the same program
+// with the options EPEL's opendkim.spec configures (--with-odbx --with-db --with-libmemcached
+// --with-openldap --enable-query_cache --with-lua, no --with-unbound): opendkim/util.c optlist.
+const V_HEAD = "opendkim: OpenDKIM Filter v2.11.0\n\tCompiled with OpenSSL 3.0.7 1 Nov 2022\n\tSMFI_VERSION 0x1000001\n\tlibmilter version 1.0.1\n\tSupported signing algorithms:\n\t\trsa-sha1\n\t\trsa-sha256\n\t\ted25519-sha256\n\tSupported canonicalization algorithms:\n\t\trelaxed\n\t\tsimple\n\tActive code options:\n";
+const OPENDKIM_V = {
+    epel: `${V_HEAD}\t\tQUERY_CACHE\n\t\tUSE_DB\n\t\tUSE_LDAP\n\t\tUSE_LUA\n\t\tUSE_ODBX\n\tlibopendkim 2.11.0: query_cache\n`,
+    unbound: `${V_HEAD}\t\tQUERY_CACHE\n\t\tUSE_DB\n\t\tUSE_LDAP\n\t\tUSE_LUA\n\t\tUSE_ODBX\n\t\tUSE_UNBOUND\n\t\t_FFR_ATPS\n\t\t_FFR_RBL\n\t\t_FFR_REPLACE_RULES\n\t\t_FFR_SENDER_MACRO\n\t\t_FFR_STATS\n\t\t_FFR_VBR\n\tlibopendkim 2.11.0: atps query_cache\n`,
+};
+
+// master.cf as EL ships it (chroot column n), and one with smtpd chrooted as Debian ships it.
+const masterFields = (chroot: "y" | "n") =>
+    [
+        ["smtp", "inet", chroot, "smtpd"],
+        ["pickup", "unix", chroot, "pickup"],
+        ["cleanup", "unix", chroot, "cleanup"],
+        ["qmgr", "unix", "n", "qmgr"],
+        ["submission", "inet", "n", "smtpd -o syslog_name=postfix/submission"],
+        ["local", "unix", "n", "local"],
+    ]
+        .map(([s, t, c, cmd]) => `${s}/${t}/chroot = ${c}\n${s}/${t}/command = ${cmd}\n`)
+        .join("");
+
+// Runs in a private mount namespace: the throwaway mounts, the stubs, then the step script as
+// pulumi-command runs it (`bash -c '<script>'`).
+const NAMESPACE = `
+set -euo pipefail
+base=$1
+mount -t tmpfs el-test "$base/mnt"
+mkdir -p "$base/mnt/upper" "$base/mnt/work"
+mount -t overlay el-test -o "lowerdir=/etc,upperdir=$base/mnt/upper,workdir=$base/mnt/work" /etc
+mount -t tmpfs el-test /var/lib
+mount -t tmpfs el-test /run
+mkdir -p /run/el-stub
+mount --bind "$base/state" /run/el-stub
+mount --bind "$2" /usr/local/sbin
+rm -f /etc/os-release
+cp "$base/os-release" /etc/os-release
+getent group opendkim >/dev/null || /usr/sbin/groupadd -r opendkim
+id opendkim >/dev/null 2>&1 || /usr/sbin/useradd -r -g opendkim -s /sbin/nologin opendkim
+exec bash -c "$(cat "$base/step.sh")"
+`;
+
+function runOnEl(scenario: Scenario, script: string): Result {
+    if (process.getuid?.() !== 0) throw new Error("the EL stub tests need root (a private mount namespace per run), as the lab does");
+    const base = fs.mkdtempSync(path.join(os.tmpdir(), "mailauth-el-"));
+    try {
+        const state = path.join(base, "state");
+        fs.mkdirSync(path.join(state, "installed"), { recursive: true });
+        fs.mkdirSync(path.join(base, "mnt"));
+        fs.writeFileSync(path.join(base, "os-release"), scenario.osRelease);
+        fs.writeFileSync(path.join(base, "step.sh"), script);
+        fs.writeFileSync(path.join(state, "calls"), "");
+        fs.writeFileSync(path.join(state, "major"), scenario.major);
+        fs.writeFileSync(
+            path.join(state, "repos"),
+            scenario.repos.map((r) => `${r.id}|${r.name}|${r.enabled ? "enabled" : "disabled"}|${r.provides ?? "-"}\n`).join(""),
+        );
+        for (const p of scenario.installed ?? ["dnf-plugins-core"]) fs.writeFileSync(path.join(state, "installed", p), "");
+        if (scenario.registered) fs.writeFileSync(path.join(state, "registered"), "");
+        fs.writeFileSync(path.join(state, "opendkim-V"), OPENDKIM_V[scenario.opendkimBuild ?? "epel"]);
+        fs.writeFileSync(path.join(state, "selinux"), `${scenario.selinux ?? "Enforcing"}\n`);
+        fs.writeFileSync(
+            path.join(state, "labels"),
+            Object.entries(scenario.labels ?? { "/run/opendkim": "system_u:object_r:dkim_milter_data_t:s0" })
+                .map(([p, l]) => `${p} ${l}\n`)
+                .join(""),
+        );
+        fs.writeFileSync(path.join(state, "master-fields"), scenario.masterFields ?? masterFields("n"));
+        const r = spawnSync("unshare", ["--mount", "--propagation", "private", "--", "bash", "-c", NAMESPACE, "el-test", base, STUBS], {
+            encoding: "utf8",
+            // stdin not a socket: bash would then read ~/.bashrc, as under sshd.
+            stdio: ["ignore", "pipe", "pipe"],
+            env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", LANG: "C.UTF-8" },
+            timeout: 30_000,
+        });
+        const read = (f: string) => (fs.existsSync(path.join(state, f)) ? fs.readFileSync(path.join(state, f), "utf8") : undefined);
+        return {
+            code: r.status ?? -1,
+            stdout: r.stdout,
+            stderr: r.stderr,
+            calls: read("calls")!.split("\n").filter(Boolean),
+            repos: read("repos")!.split("\n").filter(Boolean),
+            installed: fs.readdirSync(path.join(state, "installed")).sort(),
+            checkedConf: read("checked.conf"),
+        };
+    } finally {
+        fs.rmSync(base, { recursive: true, force: true });
+    }
+}
+
+/** The calls that change or ask about repositories and packages (rpm -q and opendkim -V left out). */
+const repoCalls = (r: Result) => r.calls.filter((c) => /^(dnf|subscription-manager) /.test(c));
+
+describe("EL hosts: the package step against stub dnf, rpm and subscription-manager", () => {
+    let packages: string;
+    let packagesWithNameservers: string;
+    beforeAll(async () => {
+        const run = await runProgram(exampleConfig());
+        packages = scriptOf(run.resources.find((r) => r.name === "mailhost-packages")!.inputs.create);
+        const config = exampleConfig();
+        config["mailauth:opendkim"] = { nameservers: ["192.0.2.53"] };
+        const withNs = await runProgram(config);
+        packagesWithNameservers = scriptOf(withNs.resources.find((r) => r.name === "mailhost-packages")!.inputs.create);
+    });
+
+    it("Rocky 8: enables PowerTools with dnf config-manager, installs epel-release, then the packages", () => {
+        const r = runOnEl({ osRelease: ROCKY_8, major: "8", repos: ROCKY_8_REPOS }, packages);
+        expect(r.stderr).toBe("");
+        expect(r.code).toBe(0);
+        expect(repoCalls(r)).toEqual([
+            "dnf -q repolist --all",
+            "dnf config-manager --help",
+            "dnf config-manager --set-enabled powertools",
+            "dnf -q repolist --all",
+            "dnf -y install epel-release",
+            "dnf -y install opendkim opendkim-tools pypolicyd-spf",
+        ]);
+        expect(r.installed).toEqual(expect.arrayContaining(PACKAGES));
+        expect(r.stdout).toContain("enabled repository: powertools");
+    });
+
+    it("AlmaLinux 9: enables crb (not its debug or source twin) and installs from EPEL", () => {
+        const r = runOnEl({ osRelease: ALMA_9, major: "9", repos: ALMA_9_REPOS }, packages);
+        expect(r.stderr).toBe("");
+        expect(r.code).toBe(0);
+        expect(repoCalls(r)).toEqual([
+            "dnf -q repolist --all",
+            "dnf config-manager --help",
+            "dnf config-manager --set-enabled crb",
+            "dnf -q repolist --all",
+            "dnf -y install epel-release",
+            "dnf -y install opendkim opendkim-tools pypolicyd-spf",
+        ]);
+        expect(r.repos).toContain("crb|AlmaLinux 9 - CRB|enabled|crb");
+        expect(r.repos).toContain("crb-source|AlmaLinux 9 - CRB - Source|disabled|-");
+    });
+
+    it("CentOS Stream 9: enables crb, installing dnf-plugins-core first when config-manager is missing", () => {
+        const r = runOnEl({ osRelease: STREAM_9, major: "9", repos: STREAM_9_REPOS, installed: [] }, packages);
+        expect(r.stderr).toBe("");
+        expect(r.code).toBe(0);
+        expect(repoCalls(r)).toEqual([
+            "dnf -q repolist --all",
+            "dnf config-manager --help",
+            "dnf -y install dnf-plugins-core",
+            "dnf config-manager --set-enabled crb",
+            "dnf -q repolist --all",
+            "dnf -y install epel-release",
+            "dnf -y install opendkim opendkim-tools pypolicyd-spf",
+        ]);
+    });
+
+    it("EPEL already installed: CRB is still enabled when it is off, and epel-release is not installed again", () => {
+        const r = runOnEl(
+            { osRelease: ALMA_9, major: "9", repos: [...ALMA_9_REPOS, EPEL_9], installed: ["dnf-plugins-core", "epel-release"] },
+            packages,
+        );
+        expect(r.stderr).toBe("");
+        expect(r.code).toBe(0);
+        expect(repoCalls(r)).toEqual([
+            "dnf -q repolist --all",
+            "dnf config-manager --help",
+            "dnf config-manager --set-enabled crb",
+            "dnf -q repolist --all",
+            "dnf -y install opendkim opendkim-tools pypolicyd-spf",
+        ]);
+        expect(r.installed).toEqual(expect.arrayContaining(PACKAGES));
+    });
+
+    it("EPEL from a Satellite or local mirror (no epel-release package) is found by its repository", () => {
+        const satellite = repo("Default_Organization_EPEL_9_EPEL_9_x86_64", "EPEL 9 x86_64", true, "epel");
+        const crbOn = ALMA_9_REPOS.map((x) => (x.id === "crb" ? { ...x, enabled: true } : x));
+        const r = runOnEl({ osRelease: ALMA_9, major: "9", repos: [...crbOn, satellite] }, packages);
+        expect(r.stderr).toBe("");
+        expect(r.code).toBe(0);
+        expect(repoCalls(r)).toEqual(["dnf -q repolist --all", "dnf -q repolist --all", "dnf -y install opendkim opendkim-tools pypolicyd-spf"]);
+    });
+
+    it("EPEL present but disabled by its owner: used for this install only, left disabled", () => {
+        const crbOn = ALMA_9_REPOS.map((x) => (x.id === "crb" ? { ...x, enabled: true } : x));
+        const r = runOnEl({ osRelease: ALMA_9, major: "9", repos: [...crbOn, { ...EPEL_9, enabled: false }], installed: ["epel-release"] }, packages);
+        expect(r.code).toBe(0);
+        expect(repoCalls(r)).toEqual([
+            "dnf -q repolist --all",
+            "dnf -q repolist --all",
+            "dnf -y --enablerepo=epel install opendkim opendkim-tools pypolicyd-spf",
+        ]);
+        expect(r.repos).toContain("epel|Extra Packages for Enterprise Linux 9 - x86_64|disabled|epel");
+    });
+
+    it("RHEL 9 registered: enables CodeReady Builder through subscription-manager, EPEL from its URL", () => {
+        const r = runOnEl({ osRelease: RHEL_9, major: "9", repos: RHEL_9_RHSM_REPOS, registered: true }, packages);
+        expect(r.stderr).toBe("");
+        expect(r.code).toBe(0);
+        expect(repoCalls(r)).toEqual([
+            "subscription-manager identity",
+            "dnf -q repolist --all",
+            "subscription-manager repos --enable codeready-builder-for-rhel-9-x86_64-rpms",
+            "dnf -q repolist --all",
+            "dnf -y install https://dl.fedoraproject.org/pub/epel/epel-release-latest-9.noarch.rpm",
+            "dnf -y install opendkim opendkim-tools pypolicyd-spf",
+        ]);
+    });
+
+    it("RHEL 9 on a cloud's update servers (RHUI, unregistered): enables the RHUI codeready-builder repository with dnf, never subscription-manager repos", () => {
+        const r = runOnEl({ osRelease: RHEL_9, major: "9", repos: RHEL_9_RHUI_REPOS }, packages);
+        expect(r.stderr).toBe("");
+        expect(r.code).toBe(0);
+        expect(repoCalls(r)).toEqual([
+            "subscription-manager identity",
+            "dnf -q repolist --all",
+            "dnf config-manager --help",
+            "dnf config-manager --set-enabled codeready-builder-for-rhel-9-rhui-rpms",
+            "dnf -q repolist --all",
+            "dnf -y install https://dl.fedoraproject.org/pub/epel/epel-release-latest-9.noarch.rpm",
+            "dnf -y install opendkim opendkim-tools pypolicyd-spf",
+        ]);
+    });
+
+    it("RHEL 9 unregistered with no codeready-builder repository: stops before installing, naming what to enable", () => {
+        const repos = RHEL_9_RHUI_REPOS.filter((x) => !x.id.startsWith("codeready"));
+        const r = runOnEl({ osRelease: RHEL_9, major: "9", repos }, packages);
+        expect(r.code).not.toBe(0);
+        expect(r.stderr).toMatch(/mailauth: EPEL's packages need the CodeReady Builder repository .*codeready-builder-for-rhel-9-x86_64-rpms.* Register it \(subscription-manager register\), or add your cloud provider's or your mirror's codeready-builder repository.*Nothing was installed\./);
+        expect(repoCalls(r)).toEqual(["subscription-manager identity", "dnf -q repolist --all"]);
+        expect(r.installed).not.toContain("opendkim");
+    });
+
+    it("everything installed: no repository is looked at or changed", () => {
+        const r = runOnEl({ osRelease: ALMA_9, major: "9", repos: ALMA_9_REPOS, installed: PACKAGES }, packages);
+        expect(r.code).toBe(0);
+        expect(repoCalls(r)).toEqual([]);
+        expect(r.repos).toContain("crb|AlmaLinux 9 - CRB|disabled|crb");
+    });
+
+    it("opendkim.nameservers with EPEL's OpenDKIM (no libunbound): refused after install, before any key, with the reason", () => {
+        const r = runOnEl({ osRelease: ALMA_9, major: "9", repos: ALMA_9_REPOS, installed: PACKAGES }, packagesWithNameservers);
+        expect(r.code).not.toBe(0);
+        expect(r.stderr).toMatch(/opendkim\.nameservers \(192\.0\.2\.53\) needs an OpenDKIM built with libunbound, and this host's is not \('opendkim -V' lists no USE_UNBOUND/);
+        const ok = runOnEl({ osRelease: ALMA_9, major: "9", repos: ALMA_9_REPOS, installed: PACKAGES, opendkimBuild: "unbound" }, packagesWithNameservers);
+        expect(ok.stderr).toBe("");
+        expect(ok.code).toBe(0);
+    });
+});
+
+describe("EL hosts: the OpenDKIM step's checks against stub opendkim -V, getenforce, matchpathcon and postconf", () => {
+    const opendkimScript = async (opendkim: Record<string, unknown>) => {
+        const config = exampleConfig();
+        config["mailauth:opendkim"] = opendkim;
+        const run = await runProgram(config);
+        return scriptOf(run.resources.find((r) => r.name === "mailhost-opendkim")!.inputs.create);
+    };
+    let unix: string;
+    let inet: string;
+    beforeAll(async () => {
+        unix = await opendkimScript({ milterTransport: "unix" });
+        inet = await opendkimScript({});
+    });
+    const el9 = { osRelease: ALMA_9, major: "9" as const, repos: ALMA_9_REPOS, installed: PACKAGES };
+
+    it("milterTransport unix on EL: the socket goes to /run/opendkim (dkim_milter_data_t), checked unchrooted and labelled", () => {
+        const r = runOnEl(el9, unix);
+        // The stub opendkim -n stops the step right after every check passed.
+        expect(r.stderr).toContain("does not pass 'opendkim -n'");
+        expect(r.calls).toEqual(expect.arrayContaining(["postconf -F */*/chroot */*/command", "getenforce ", "matchpathcon -n /run/opendkim"]));
+        expect(r.checkedConf).toContain("Socket                  local:/run/opendkim/opendkim.sock\n");
+    });
+
+    it("milterTransport unix on EL where smtpd is chrooted: refused with the reason, nothing changed", () => {
+        const r = runOnEl({ ...el9, masterFields: masterFields("y") }, unix);
+        expect(r.code).not.toBe(0);
+        expect(r.stderr).toMatch(
+            /milterTransport unix puts OpenDKIM's socket in \/run\/opendkim, which the chrooted Postfix services in master\.cf \(cleanup\/unix smtp\/inet\) cannot reach; use milterTransport inet/,
+        );
+        expect(r.calls.some((c) => c.startsWith("opendkim -n") || c.startsWith("systemctl"))).toBe(false);
+    });
+
+    it("milterTransport unix on EL where SELinux does not label /run/opendkim for OpenDKIM: refused with the reason", () => {
+        const r = runOnEl({ ...el9, labels: { "/run/opendkim": "system_u:object_r:var_run_t:s0" } }, unix);
+        expect(r.code).not.toBe(0);
+        expect(r.stderr).toMatch(/SELinux labels \/run\/opendkim 'system_u:object_r:var_run_t:s0', not dkim_milter_data_t/);
+        // SELinux disabled: no label to check.
+        const off = runOnEl({ ...el9, selinux: "Disabled", labels: { "/run/opendkim": "system_u:object_r:var_run_t:s0" } }, unix);
+        expect(off.stderr).toContain("does not pass 'opendkim -n'");
+    });
+
+    it("EPEL's OpenDKIM (no libunbound) gets the configuration whose DNS comment says so; Debian's build keeps the libunbound one", () => {
+        const epel = runOnEl(el9, inet);
+        expect(epel.checkedConf).toContain("# DNS: the system resolver (/etc/resolv.conf); this OpenDKIM is built without libunbound (opendkim -V).\n");
+        expect(epel.checkedConf).not.toContain("libunbound),");
+        expect(epel.checkedConf).toContain("Socket                  inet:8891@127.0.0.1\n");
+        const unbound = runOnEl({ ...el9, opendkimBuild: "unbound" }, inet);
+        expect(unbound.checkedConf).toContain("# DNS: OpenDKIM's built-in recursive resolver (libunbound), starting from the root servers.\n");
+    });
+
+    it("opendkim.nameservers on an OpenDKIM without libunbound: the OpenDKIM step refuses too, the old configuration stays", async () => {
+        const script = await opendkimScript({ nameservers: ["192.0.2.53"] });
+        const r = runOnEl(el9, script);
+        expect(r.code).not.toBe(0);
+        expect(r.stderr).toMatch(/opendkim\.nameservers needs an OpenDKIM built with libunbound.*the old configuration stays in force/);
+        expect(r.calls.some((c) => c.startsWith("opendkim -n"))).toBe(false);
+    });
+});
