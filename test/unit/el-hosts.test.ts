@@ -16,7 +16,7 @@
  * repolist.py, subscription-manager's cli_command/*.py, EPEL's opendkim.spec and OpenDKIM's -V
  * code (cited in templates/packages.sh, lib.sh and the stubs); no EL host was run.
  */
-import { spawnSync } from "child_process";
+import { spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -151,7 +151,7 @@ id opendkim >/dev/null 2>&1 || /usr/sbin/useradd -r -g opendkim -s /sbin/nologin
 exec bash -c "$(cat "$base/step.sh")"
 `;
 
-function runOnEl(scenario: Scenario, script: string): Result {
+async function runOnEl(scenario: Scenario, script: string): Promise<Result> {
     if (process.getuid?.() !== 0) throw new Error("the EL stub tests need root (a private mount namespace per run), as the lab does");
     const base = fs.mkdtempSync(path.join(os.tmpdir(), "mailauth-el-"));
     try {
@@ -177,12 +177,19 @@ function runOnEl(scenario: Scenario, script: string): Result {
                 .join(""),
         );
         fs.writeFileSync(path.join(state, "master-fields"), scenario.masterFields ?? masterFields("n"));
-        const r = spawnSync("unshare", ["--mount", "--propagation", "private", "--", "bash", "-c", NAMESPACE, "el-test", base, STUBS], {
-            encoding: "utf8",
-            // stdin not a socket: bash would then read ~/.bashrc, as under sshd.
-            stdio: ["ignore", "pipe", "pipe"],
-            env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", LANG: "C.UTF-8" },
-            timeout: 30_000,
+        const r = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+            const child = spawn("unshare", ["--mount", "--propagation", "private", "--", "bash", "-c", NAMESPACE, "el-test", base, STUBS], {
+                // stdin not a socket: bash would then read ~/.bashrc, as under sshd.
+                stdio: ["ignore", "pipe", "pipe"],
+                env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", LANG: "C.UTF-8" },
+                timeout: 30_000,
+            });
+            let stdout = "";
+            let stderr = "";
+            child.stdout.on("data", (d) => (stdout += d));
+            child.stderr.on("data", (d) => (stderr += d));
+            child.on("error", reject);
+            child.on("close", (status) => resolve({ status, stdout, stderr }));
         });
         const read = (f: string) => (fs.existsSync(path.join(state, f)) ? fs.readFileSync(path.join(state, f), "utf8") : undefined);
         return {
@@ -202,20 +209,30 @@ function runOnEl(scenario: Scenario, script: string): Result {
 /** The calls that change or ask about repositories and packages (rpm -q and opendkim -V left out). */
 const repoCalls = (r: Result) => r.calls.filter((c) => /^(dnf|subscription-manager) /.test(c));
 
-describe("EL hosts: the package step against stub dnf, rpm and subscription-manager", () => {
-    let packages: string;
-    let packagesWithNameservers: string;
-    beforeAll(async () => {
-        const run = await runProgram(exampleConfig());
-        packages = scriptOf(run.resources.find((r) => r.name === "mailhost-packages")!.inputs.create);
-        const config = exampleConfig();
-        config["mailauth:opendkim"] = { nameservers: ["192.0.2.53"] };
-        const withNs = await runProgram(config);
-        packagesWithNameservers = scriptOf(withNs.resources.find((r) => r.name === "mailhost-packages")!.inputs.create);
-    });
+// The scripts as the program renders them, one program run at a time (Pulumi's runtime is one per process).
+const rendered = async (opendkim: Record<string, unknown> | undefined, step: string) => {
+    const config = exampleConfig();
+    if (opendkim) config["mailauth:opendkim"] = opendkim;
+    const run = await runProgram(config);
+    return scriptOf(run.resources.find((r) => r.name === `mailhost-${step}`)!.inputs.create);
+};
+let packages: string;
+let packagesWithNameservers: string;
+let unix: string;
+let inet: string;
+let opendkimWithNameservers: string;
+beforeAll(async () => {
+    packages = await rendered(undefined, "packages");
+    inet = await rendered(undefined, "opendkim");
+    packagesWithNameservers = await rendered({ nameservers: ["192.0.2.53"] }, "packages");
+    opendkimWithNameservers = await rendered({ nameservers: ["192.0.2.53"] }, "opendkim");
+    unix = await rendered({ milterTransport: "unix" }, "opendkim");
+}, 120_000);
 
-    it("Rocky 8: enables PowerTools with dnf config-manager, installs epel-release, then the packages", () => {
-        const r = runOnEl({ osRelease: ROCKY_8, major: "8", repos: ROCKY_8_REPOS }, packages);
+describe.concurrent("EL hosts: the package step against stub dnf, rpm and subscription-manager", () => {
+
+    it("Rocky 8: enables PowerTools with dnf config-manager, installs epel-release, then the packages", async () => {
+        const r = await runOnEl({ osRelease: ROCKY_8, major: "8", repos: ROCKY_8_REPOS }, packages);
         expect(r.stderr).toBe("");
         expect(r.code).toBe(0);
         expect(repoCalls(r)).toEqual([
@@ -230,8 +247,8 @@ describe("EL hosts: the package step against stub dnf, rpm and subscription-mana
         expect(r.stdout).toContain("enabled repository: powertools");
     });
 
-    it("AlmaLinux 9: enables crb (not its debug or source twin) and installs from EPEL", () => {
-        const r = runOnEl({ osRelease: ALMA_9, major: "9", repos: ALMA_9_REPOS }, packages);
+    it("AlmaLinux 9: enables crb (not its debug or source twin) and installs from EPEL", async () => {
+        const r = await runOnEl({ osRelease: ALMA_9, major: "9", repos: ALMA_9_REPOS }, packages);
         expect(r.stderr).toBe("");
         expect(r.code).toBe(0);
         expect(repoCalls(r)).toEqual([
@@ -246,8 +263,8 @@ describe("EL hosts: the package step against stub dnf, rpm and subscription-mana
         expect(r.repos).toContain("crb-source|AlmaLinux 9 - CRB - Source|disabled|-");
     });
 
-    it("CentOS Stream 9: enables crb, installing dnf-plugins-core first when config-manager is missing", () => {
-        const r = runOnEl({ osRelease: STREAM_9, major: "9", repos: STREAM_9_REPOS, installed: [] }, packages);
+    it("CentOS Stream 9: enables crb, installing dnf-plugins-core first when config-manager is missing", async () => {
+        const r = await runOnEl({ osRelease: STREAM_9, major: "9", repos: STREAM_9_REPOS, installed: [] }, packages);
         expect(r.stderr).toBe("");
         expect(r.code).toBe(0);
         expect(repoCalls(r)).toEqual([
@@ -261,8 +278,8 @@ describe("EL hosts: the package step against stub dnf, rpm and subscription-mana
         ]);
     });
 
-    it("EPEL already installed: CRB is still enabled when it is off, and epel-release is not installed again", () => {
-        const r = runOnEl(
+    it("EPEL already installed: CRB is still enabled when it is off, and epel-release is not installed again", async () => {
+        const r = await runOnEl(
             { osRelease: ALMA_9, major: "9", repos: [...ALMA_9_REPOS, EPEL_9], installed: ["dnf-plugins-core", "epel-release"] },
             packages,
         );
@@ -278,18 +295,18 @@ describe("EL hosts: the package step against stub dnf, rpm and subscription-mana
         expect(r.installed).toEqual(expect.arrayContaining(PACKAGES));
     });
 
-    it("EPEL from a Satellite or local mirror (no epel-release package) is found by its repository", () => {
+    it("EPEL from a Satellite or local mirror (no epel-release package) is found by its repository", async () => {
         const satellite = repo("Default_Organization_EPEL_9_EPEL_9_x86_64", "EPEL 9 x86_64", true, "epel");
         const crbOn = ALMA_9_REPOS.map((x) => (x.id === "crb" ? { ...x, enabled: true } : x));
-        const r = runOnEl({ osRelease: ALMA_9, major: "9", repos: [...crbOn, satellite] }, packages);
+        const r = await runOnEl({ osRelease: ALMA_9, major: "9", repos: [...crbOn, satellite] }, packages);
         expect(r.stderr).toBe("");
         expect(r.code).toBe(0);
         expect(repoCalls(r)).toEqual(["dnf -q repolist --all", "dnf -q repolist --all", "dnf -y install opendkim opendkim-tools pypolicyd-spf"]);
     });
 
-    it("EPEL present but disabled by its owner: used for this install only, left disabled", () => {
+    it("EPEL present but disabled by its owner: used for this install only, left disabled", async () => {
         const crbOn = ALMA_9_REPOS.map((x) => (x.id === "crb" ? { ...x, enabled: true } : x));
-        const r = runOnEl({ osRelease: ALMA_9, major: "9", repos: [...crbOn, { ...EPEL_9, enabled: false }], installed: ["epel-release"] }, packages);
+        const r = await runOnEl({ osRelease: ALMA_9, major: "9", repos: [...crbOn, { ...EPEL_9, enabled: false }], installed: ["epel-release"] }, packages);
         expect(r.code).toBe(0);
         expect(repoCalls(r)).toEqual([
             "dnf -q repolist --all",
@@ -299,8 +316,8 @@ describe("EL hosts: the package step against stub dnf, rpm and subscription-mana
         expect(r.repos).toContain("epel|Extra Packages for Enterprise Linux 9 - x86_64|disabled|epel");
     });
 
-    it("RHEL 9 registered: enables CodeReady Builder through subscription-manager, EPEL from its URL", () => {
-        const r = runOnEl({ osRelease: RHEL_9, major: "9", repos: RHEL_9_RHSM_REPOS, registered: true }, packages);
+    it("RHEL 9 registered: enables CodeReady Builder through subscription-manager, EPEL from its URL", async () => {
+        const r = await runOnEl({ osRelease: RHEL_9, major: "9", repos: RHEL_9_RHSM_REPOS, registered: true }, packages);
         expect(r.stderr).toBe("");
         expect(r.code).toBe(0);
         expect(repoCalls(r)).toEqual([
@@ -313,8 +330,8 @@ describe("EL hosts: the package step against stub dnf, rpm and subscription-mana
         ]);
     });
 
-    it("RHEL 9 on a cloud's update servers (RHUI, unregistered): enables the RHUI codeready-builder repository with dnf, never subscription-manager repos", () => {
-        const r = runOnEl({ osRelease: RHEL_9, major: "9", repos: RHEL_9_RHUI_REPOS }, packages);
+    it("RHEL 9 on a cloud's update servers (RHUI, unregistered): enables the RHUI codeready-builder repository with dnf, never subscription-manager repos", async () => {
+        const r = await runOnEl({ osRelease: RHEL_9, major: "9", repos: RHEL_9_RHUI_REPOS }, packages);
         expect(r.stderr).toBe("");
         expect(r.code).toBe(0);
         expect(repoCalls(r)).toEqual([
@@ -328,57 +345,45 @@ describe("EL hosts: the package step against stub dnf, rpm and subscription-mana
         ]);
     });
 
-    it("RHEL 9 unregistered with no codeready-builder repository: stops before installing, naming what to enable", () => {
+    it("RHEL 9 unregistered with no codeready-builder repository: stops before installing, naming what to enable", async () => {
         const repos = RHEL_9_RHUI_REPOS.filter((x) => !x.id.startsWith("codeready"));
-        const r = runOnEl({ osRelease: RHEL_9, major: "9", repos }, packages);
+        const r = await runOnEl({ osRelease: RHEL_9, major: "9", repos }, packages);
         expect(r.code).not.toBe(0);
         expect(r.stderr).toMatch(/mailauth: EPEL's packages need the CodeReady Builder repository .*codeready-builder-for-rhel-9-x86_64-rpms.* Register it \(subscription-manager register\), or add your cloud provider's or your mirror's codeready-builder repository.*Nothing was installed\./);
         expect(repoCalls(r)).toEqual(["subscription-manager identity", "dnf -q repolist --all"]);
         expect(r.installed).not.toContain("opendkim");
     });
 
-    it("everything installed: no repository is looked at or changed", () => {
-        const r = runOnEl({ osRelease: ALMA_9, major: "9", repos: ALMA_9_REPOS, installed: PACKAGES }, packages);
+    it("everything installed: no repository is looked at or changed", async () => {
+        const r = await runOnEl({ osRelease: ALMA_9, major: "9", repos: ALMA_9_REPOS, installed: PACKAGES }, packages);
         expect(r.code).toBe(0);
         expect(repoCalls(r)).toEqual([]);
         expect(r.repos).toContain("crb|AlmaLinux 9 - CRB|disabled|crb");
     });
 
-    it("opendkim.nameservers with EPEL's OpenDKIM (no libunbound): refused after install, before any key, with the reason", () => {
-        const r = runOnEl({ osRelease: ALMA_9, major: "9", repos: ALMA_9_REPOS, installed: PACKAGES }, packagesWithNameservers);
+    it("opendkim.nameservers with EPEL's OpenDKIM (no libunbound): refused after install, before any key, with the reason", async () => {
+        const r = await runOnEl({ osRelease: ALMA_9, major: "9", repos: ALMA_9_REPOS, installed: PACKAGES }, packagesWithNameservers);
         expect(r.code).not.toBe(0);
         expect(r.stderr).toMatch(/opendkim\.nameservers \(192\.0\.2\.53\) needs an OpenDKIM built with libunbound, and this host's is not \('opendkim -V' lists no USE_UNBOUND/);
-        const ok = runOnEl({ osRelease: ALMA_9, major: "9", repos: ALMA_9_REPOS, installed: PACKAGES, opendkimBuild: "unbound" }, packagesWithNameservers);
+        const ok = await runOnEl({ osRelease: ALMA_9, major: "9", repos: ALMA_9_REPOS, installed: PACKAGES, opendkimBuild: "unbound" }, packagesWithNameservers);
         expect(ok.stderr).toBe("");
         expect(ok.code).toBe(0);
     });
 });
 
-describe("EL hosts: the OpenDKIM step's checks against stub opendkim -V, getenforce, matchpathcon and postconf", () => {
-    const opendkimScript = async (opendkim: Record<string, unknown>) => {
-        const config = exampleConfig();
-        config["mailauth:opendkim"] = opendkim;
-        const run = await runProgram(config);
-        return scriptOf(run.resources.find((r) => r.name === "mailhost-opendkim")!.inputs.create);
-    };
-    let unix: string;
-    let inet: string;
-    beforeAll(async () => {
-        unix = await opendkimScript({ milterTransport: "unix" });
-        inet = await opendkimScript({});
-    });
+describe.concurrent("EL hosts: the OpenDKIM step's checks against stub opendkim -V, getenforce, matchpathcon and postconf", () => {
     const el9 = { osRelease: ALMA_9, major: "9" as const, repos: ALMA_9_REPOS, installed: PACKAGES };
 
-    it("milterTransport unix on EL: the socket goes to /run/opendkim (dkim_milter_data_t), checked unchrooted and labelled", () => {
-        const r = runOnEl(el9, unix);
+    it("milterTransport unix on EL: the socket goes to /run/opendkim (dkim_milter_data_t), checked unchrooted and labelled", async () => {
+        const r = await runOnEl(el9, unix);
         // The stub opendkim -n stops the step right after every check passed.
         expect(r.stderr).toContain("does not pass 'opendkim -n'");
         expect(r.calls).toEqual(expect.arrayContaining(["postconf -F */*/chroot */*/command", "getenforce ", "matchpathcon -n /run/opendkim"]));
         expect(r.checkedConf).toContain("Socket                  local:/run/opendkim/opendkim.sock\n");
     });
 
-    it("milterTransport unix on EL where smtpd is chrooted: refused with the reason, nothing changed", () => {
-        const r = runOnEl({ ...el9, masterFields: masterFields("y") }, unix);
+    it("milterTransport unix on EL where smtpd is chrooted: refused with the reason, nothing changed", async () => {
+        const r = await runOnEl({ ...el9, masterFields: masterFields("y") }, unix);
         expect(r.code).not.toBe(0);
         expect(r.stderr).toMatch(
             /milterTransport unix puts OpenDKIM's socket in \/run\/opendkim, which the chrooted Postfix services in master\.cf \(cleanup\/unix smtp\/inet\) cannot reach; use milterTransport inet/,
@@ -386,27 +391,26 @@ describe("EL hosts: the OpenDKIM step's checks against stub opendkim -V, getenfo
         expect(r.calls.some((c) => c.startsWith("opendkim -n") || c.startsWith("systemctl"))).toBe(false);
     });
 
-    it("milterTransport unix on EL where SELinux does not label /run/opendkim for OpenDKIM: refused with the reason", () => {
-        const r = runOnEl({ ...el9, labels: { "/run/opendkim": "system_u:object_r:var_run_t:s0" } }, unix);
+    it("milterTransport unix on EL where SELinux does not label /run/opendkim for OpenDKIM: refused with the reason", async () => {
+        const r = await runOnEl({ ...el9, labels: { "/run/opendkim": "system_u:object_r:var_run_t:s0" } }, unix);
         expect(r.code).not.toBe(0);
         expect(r.stderr).toMatch(/SELinux labels \/run\/opendkim 'system_u:object_r:var_run_t:s0', not dkim_milter_data_t/);
         // SELinux disabled: no label to check.
-        const off = runOnEl({ ...el9, selinux: "Disabled", labels: { "/run/opendkim": "system_u:object_r:var_run_t:s0" } }, unix);
+        const off = await runOnEl({ ...el9, selinux: "Disabled", labels: { "/run/opendkim": "system_u:object_r:var_run_t:s0" } }, unix);
         expect(off.stderr).toContain("does not pass 'opendkim -n'");
     });
 
-    it("EPEL's OpenDKIM (no libunbound) gets the configuration whose DNS comment says so; Debian's build keeps the libunbound one", () => {
-        const epel = runOnEl(el9, inet);
+    it("EPEL's OpenDKIM (no libunbound) gets the configuration whose DNS comment says so; Debian's build keeps the libunbound one", async () => {
+        const epel = await runOnEl(el9, inet);
         expect(epel.checkedConf).toContain("# DNS: the system resolver (/etc/resolv.conf); this OpenDKIM is built without libunbound (opendkim -V).\n");
         expect(epel.checkedConf).not.toContain("libunbound),");
         expect(epel.checkedConf).toContain("Socket                  inet:8891@127.0.0.1\n");
-        const unbound = runOnEl({ ...el9, opendkimBuild: "unbound" }, inet);
+        const unbound = await runOnEl({ ...el9, opendkimBuild: "unbound" }, inet);
         expect(unbound.checkedConf).toContain("# DNS: OpenDKIM's built-in recursive resolver (libunbound), starting from the root servers.\n");
     });
 
     it("opendkim.nameservers on an OpenDKIM without libunbound: the OpenDKIM step refuses too, the old configuration stays", async () => {
-        const script = await opendkimScript({ nameservers: ["192.0.2.53"] });
-        const r = runOnEl(el9, script);
+        const r = await runOnEl(el9, opendkimWithNameservers);
         expect(r.code).not.toBe(0);
         expect(r.stderr).toMatch(/opendkim\.nameservers needs an OpenDKIM built with libunbound.*the old configuration stays in force/);
         expect(r.calls.some((c) => c.startsWith("opendkim -n"))).toBe(false);
