@@ -32,6 +32,7 @@ chown -R opendkim:opendkim /etc/opendkim/keys
 install -d -o opendkim -g opendkim -m 0750 /var/spool/postfix/opendkim
 usermod -a -G opendkim postfix
 systemctl restart opendkim
+# shellcheck disable=SC2016 # Postfix expands $smtpd_milters itself
 postconf -e 'policyd-spf_time_limit=3600' \
     'smtpd_recipient_restrictions=permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination, check_policy_service unix:private/policyd-spf' \
     'milter_default_action=accept' 'milter_protocol=6' 'smtpd_milters=unix:opendkim/opendkim.sock' 'non_smtpd_milters=$smtpd_milters'

@@ -38,6 +38,7 @@ systemctl enable opendkim
 postconf -e 'milter_default_action = accept'
 postconf -e 'milter_protocol = 6'
 postconf -e 'smtpd_milters = inet:127.0.0.1:8891'
+# shellcheck disable=SC2016 # Postfix expands $smtpd_milters itself
 postconf -e 'non_smtpd_milters = $smtpd_milters'
 gpasswd -a postfix opendkim
 systemctl restart postfix
