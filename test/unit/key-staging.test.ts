@@ -1,0 +1,76 @@
+/**
+ * The key step stages each private key where only root writes: every directory from
+ * /etc/opendkim down to the key's own is root's, so the opendkim user cannot swap the staged file
+ * for a link before root chowns and moves it. Runs the real rendered key step (test/unit/stubHost.ts).
+ */
+import * as crypto from "crypto";
+import { beforeAll, describe, expect, it } from "vitest";
+import { exampleConfig, runProgram, scriptOf } from "../harness";
+import { runOnEl, Scenario } from "./stubHost";
+
+const ALMA_9 = 'NAME="AlmaLinux"\nID="almalinux"\nID_LIKE="rhel centos fedora"\nVERSION_ID="9.5"\nPRETTY_NAME="AlmaLinux 9.5"\n';
+const KEY_DIR = "/etc/opendkim/keys/example.com";
+const KEY = `${KEY_DIR}/20261127.private`;
+const STAT = `stat -c '%n %U:%G %a' /etc/opendkim /etc/opendkim/keys ${KEY_DIR} ${KEY}; cat ${KEY} | md5sum`;
+
+let script: string;
+let pem: string;
+beforeAll(async () => {
+    const run = await runProgram(exampleConfig());
+    script = scriptOf(run.resources.find((r) => r.name === "mailhost-key-example.com-20261127")!.inputs.create);
+    pem = run.keys.get("example.com-20261127-rsa")!.privateKeyPem;
+}, 60_000);
+
+const host = (setup: string, after = STAT): Scenario => ({ osRelease: ALMA_9, major: "9", repos: [], setup, stdin: pem, after });
+const md5 = (s: string) => crypto.createHash("md5").update(s).digest("hex");
+
+describe.concurrent("DKIM keys are staged where only root writes", () => {
+    it("on a host set up by the guide (keys/ chown -R opendkim), the key directories become root's and the key opendkim's 0600", async () => {
+        const r = await runOnEl(host(`install -d -m 0755 /etc/opendkim; mkdir -p ${KEY_DIR}; chown -R opendkim:opendkim /etc/opendkim/keys; chmod 0700 ${KEY_DIR}`), script);
+        expect(r.stderr).toBe("");
+        expect(r.code).toBe(0);
+        expect(r.after).toBe(
+            "/etc/opendkim root:root 755\n" +
+                "/etc/opendkim/keys root:opendkim 750\n" +
+                `${KEY_DIR} root:opendkim 750\n` +
+                `${KEY} opendkim:opendkim 600\n` +
+                `${md5(pem)}  -\n`,
+        );
+        expect(r.stdout).toBe(`installed: ${KEY}\n`);
+    });
+
+    it("on a fresh host, makes the directories as EPEL's package ships keys/ (root:opendkim 0750)", async () => {
+        const r = await runOnEl(host("rm -rf /etc/opendkim"), script);
+        expect(r.code).toBe(0);
+        expect(r.after).toContain(`/etc/opendkim/keys root:opendkim 750\n${KEY_DIR} root:opendkim 750\n${KEY} opendkim:opendkim 600\n`);
+    });
+
+    it("refuses when /etc/opendkim is writable by another user (who could swap keys/), before writing anything", async () => {
+        const r = await runOnEl(host("install -d -m 0755 -o opendkim -g opendkim /etc/opendkim", `ls -A /etc/opendkim`), script);
+        expect(r.code).not.toBe(0);
+        expect(r.stderr).toMatch(
+            /mailauth: \/etc\/opendkim is writable by a user other than root \(opendkim:opendkim 755\); another user could swap the key being written\. Make it root's and not group- or world-writable \(chown root \/etc\/opendkim; chmod go-w \/etc\/opendkim\)/,
+        );
+        expect(r.after).toBe("");
+    });
+
+    it("refuses to write through a key directory that is a symbolic link, leaving its target alone", async () => {
+        const r = await runOnEl(
+            host(
+                "install -d -m 0755 /etc/opendkim; install -d -m 0750 -o root -g opendkim /etc/opendkim/keys; install -d -m 0700 -o opendkim /run/elsewhere; ln -s /run/elsewhere " + KEY_DIR,
+                "stat -c '%U %a' /run/elsewhere; ls -A /run/elsewhere",
+            ),
+            script,
+        );
+        expect(r.code).not.toBe(0);
+        expect(r.stderr).toContain(`mailauth: ${KEY_DIR} is a symbolic link; refusing to write a private key through it`);
+        expect(r.after).toBe("opendkim 700\n");
+    });
+
+    it("an unchanged key with the right owner and mode is left alone", async () => {
+        const setup = `install -d -m 0755 /etc/opendkim; install -d -m 0750 -o root -g opendkim /etc/opendkim/keys ${KEY_DIR}; cat >${KEY} <<'EOF'\n${pem}EOF\nchown opendkim:opendkim ${KEY}; chmod 0600 ${KEY}`;
+        const r = await runOnEl(host(setup), script);
+        expect(r.code).toBe(0);
+        expect(r.stdout).toBe(`unchanged: ${KEY}\n`);
+    });
+});
