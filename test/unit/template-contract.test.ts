@@ -174,3 +174,39 @@ describe("template inputs (the TypeScript/script contract)", () => {
         expect(() => buildScript({ template: "testkey", vars: { ...vars, EXTRA: "1" } })).toThrow("templates/testkey.sh: does not declare EXTRA");
     });
 });
+
+describe("defined once", () => {
+    const ROOT = path.join(__dirname, "..", "..");
+    const SOURCES = ["templates", "components"].flatMap((d) =>
+        fs
+            .readdirSync(path.join(ROOT, d), { withFileTypes: true })
+            .filter((e) => e.isFile())
+            .map((e) => path.join(d, e.name)),
+    );
+    const holding = (literal: string | RegExp) =>
+        SOURCES.filter((f) => {
+            const text = fs.readFileSync(path.join(ROOT, f), "utf8");
+            return typeof literal === "string" ? text.includes(literal) : literal.test(text);
+        }).sort();
+
+    it("/etc/opendkim and the _domainkey label are each written in one place only", () => {
+        expect(holding("/etc/opendkim")).toEqual(["components/hostFiles.ts"]);
+        expect(holding("_domainkey")).toEqual(["components/dkimKey.ts"]);
+        expect(holding(/\.private\b/)).toEqual(["components/hostFiles.ts"]);
+    });
+
+    it("the Postfix settings the create sets are the ones the delete restores: one list, recorded on the host", () => {
+        const create = loadTemplate("postfix.sh");
+        const desired = [...create.match(/^desired=\(\n([\s\S]*?)\n\)/m)![1].matchAll(/"([a-z_-]+)=/g)].map((m) => m[1]);
+        expect(desired).toEqual(["policyd-spf_time_limit", "smtpd_recipient_restrictions", "milter_default_action", "milter_protocol", "smtpd_milters", "non_smtpd_milters"]);
+        // The create records every name in `desired` (with its original value) before changing it;
+        // the delete walks that record and names a setting only for its special cases.
+        expect(create).toMatch(/for kv in "\$\{desired\[@\]\}"; do\n    p=\$\{kv%%=\*\}/);
+        const del = loadTemplate("postfix-delete.sh");
+        expect(del).toContain('done <"$saved/params"');
+        for (const name of del.match(/^\s+([a-z_| -]+)\)$/gm) ?? []) {
+            for (const n of name.replace(")", "").split("|").map((x) => x.trim())) expect(desired).toContain(n);
+        }
+        expect(templateInputs("postfix")).not.toContain("PARAMS");
+    });
+});
