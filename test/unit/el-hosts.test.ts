@@ -76,11 +76,11 @@ const PACKAGES = ["opendkim", "opendkim-tools", "pypolicyd-spf"];
 const repoCalls = (r: Result) => r.calls.filter((c) => /^(dnf|subscription-manager) /.test(c));
 
 // The scripts as the program renders them, one program run at a time (Pulumi's runtime is one per process).
-const rendered = async (opendkim: Record<string, unknown> | undefined, step: string) => {
+const rendered = async (opendkim: Record<string, unknown> | undefined) => {
     const config = exampleConfig();
     if (opendkim) config["mailauth:opendkim"] = opendkim;
     const run = await runProgram(config);
-    return scriptOf(run.resources.find((r) => r.name === `mailhost-${step}`)!.inputs.create);
+    return (step: string) => scriptOf(run.resources.find((r) => r.name === `mailhost-${step}`)!.inputs.create);
 };
 let packages: string;
 let packagesWithNameservers: string;
@@ -88,11 +88,13 @@ let unix: string;
 let inet: string;
 let opendkimWithNameservers: string;
 beforeAll(async () => {
-    packages = await rendered(undefined, "packages");
-    inet = await rendered(undefined, "opendkim");
-    packagesWithNameservers = await rendered({ nameservers: ["192.0.2.53"] }, "packages");
-    opendkimWithNameservers = await rendered({ nameservers: ["192.0.2.53"] }, "opendkim");
-    unix = await rendered({ milterTransport: "unix" }, "opendkim");
+    const example = await rendered(undefined);
+    packages = example("packages");
+    inet = example("opendkim");
+    const withNameservers = await rendered({ nameservers: ["192.0.2.53"] });
+    packagesWithNameservers = withNameservers("packages");
+    opendkimWithNameservers = withNameservers("opendkim");
+    unix = (await rendered({ milterTransport: "unix" }))("opendkim");
 }, 120_000);
 
 describe.concurrent("EL hosts: the package step against stub dnf, rpm and subscription-manager", () => {
