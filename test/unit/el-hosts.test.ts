@@ -87,6 +87,7 @@ let packagesWithNameservers: string;
 let unix: string;
 let inet: string;
 let opendkimWithNameservers: string;
+let postfixUnix: string;
 beforeAll(async () => {
     const example = await rendered(undefined);
     packages = example("packages");
@@ -94,7 +95,9 @@ beforeAll(async () => {
     const withNameservers = await rendered({ nameservers: ["192.0.2.53"] });
     packagesWithNameservers = withNameservers("packages");
     opendkimWithNameservers = withNameservers("opendkim");
-    unix = (await rendered({ milterTransport: "unix" }))("opendkim");
+    const withUnix = await rendered({ milterTransport: "unix" });
+    unix = withUnix("opendkim");
+    postfixUnix = withUnix("postfix");
 }, 120_000);
 
 describe.concurrent("EL hosts: the package step against stub dnf, rpm and subscription-manager", () => {
@@ -248,6 +251,14 @@ describe.concurrent("EL hosts: the OpenDKIM step's checks against stub opendkim 
         expect(r.stderr).toContain("does not pass 'opendkim -n'");
         expect(r.calls).toEqual(expect.arrayContaining(["postconf -F */*/chroot */*/command", "getenforce ", "matchpathcon -n /run/opendkim"]));
         expect(r.checkedConf).toContain("Socket                  local:/run/opendkim/opendkim.sock\n");
+    });
+
+    it("milterTransport unix: Postfix names /run/opendkim's socket by its absolute path on EL, the queue-relative one on Debian", () => {
+        expect(postfixUnix).toMatch(/el\)\n\s+POLICYD_SPF_BIN='[^']*'\n\s+MILTER='unix:\/run\/opendkim\/opendkim\.sock'/);
+        expect(postfixUnix).toMatch(/debian\)\n\s+POLICYD_SPF_BIN='[^']*'\n\s+MILTER='unix:opendkim\/opendkim\.sock'/);
+        // A later transport change drops this milter from smtpd_milters.
+        expect(postfixUnix).toMatch(/KNOWN_MILTERS='[^']*unix:\/run\/opendkim\/opendkim\.sock/);
+        expect(unix).toMatch(/el\)\n\s+SOCKET_DIR='\/run\/opendkim'\n\s+MAKE_SOCKET_DIR=''/);
     });
 
     it("milterTransport unix on EL where smtpd is chrooted: refused with the reason, nothing changed", async () => {
