@@ -29,7 +29,8 @@ class FakeHost {
         const script = scriptOf(commandLine);
         const call: Call = {
             step: script.match(/# mailauth step: (\S+)/)![1],
-            domain: script.match(/^DOMAIN='([^']+)'/m)?.[1],
+            // Key steps name their key file (/etc/opendkim/keys/<domain>/<selector>.private), others the domain.
+            domain: script.match(/^DOMAIN='([^']+)'/m)?.[1] ?? script.match(/^KEY_FILE='[^']*\/keys\/([^/']+)\//m)?.[1],
             host: connection.host,
             stdin,
         };
