@@ -8,6 +8,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { DkimKey } from "./components/dkimKey";
 import { MailDns, PublishedRecord } from "./components/mailDns";
+import { zoneGate } from "./components/zoneGate";
 import { MailHost } from "./components/mailHost";
 import { installedSelectors } from "./components/hostFiles";
 import { readRawSettings } from "./components/config";
@@ -26,30 +27,34 @@ if (settings.ssh.hostKey === undefined) {
     );
 }
 
+// Existing records at the stack's names: refused at preview (or adopted), before anything changes.
+const adoptRecords = config.get("adoptRecords");
 const mxZone = settings.mx.publish ? zoneFor(settings.mx.hostname, settings.domains) : undefined;
 const keys: { domain: string; selector: string; key: DkimKey }[] = [];
-const dnsByDomain = settings.domains.map((domain) => {
+const dnsArgs = settings.domains.map((domain) => {
     const dkim: Record<string, pulumi.Output<string>> = {};
     for (const selector of installedSelectors(domain)) {
         const key = new DkimKey(`${domain.name}-${selector}`, { bits: domain.keyBits });
         keys.push({ domain: domain.name, selector, key });
         dkim[selector] = key.recordValue;
     }
-    return new MailDns(domain.name, {
+    return {
         domain: domain.name,
-        zoneId: domain.zoneId,
         ttl: settings.ttl,
         mx: settings.mx.publish ? { hostname: settings.mx.hostname, priority: settings.mx.priority } : undefined,
         mxAddresses: mxZone?.name === domain.name ? settings.mx : undefined,
         spf: settings.spf.record,
         dmarc: settings.dmarc.enabled ? settings.dmarc.record : undefined,
         dkim,
-    });
+    };
 });
+const zones = zoneGate(settings, dnsArgs, adoptRecords);
+const dnsByDomain = dnsArgs.map((args) => new MailDns(args.domain, { ...args, ...zones.dnsArgs(args.domain) }));
 
 const host = new MailHost("mailhost", {
     connection: {
-        host: settings.ssh.host,
+        // Nothing touches the host either until the zone check has passed.
+        host: zones.passed.apply(() => settings.ssh.host),
         port: settings.ssh.port,
         user: settings.ssh.user,
         privateKey: sshPrivateKey!,
@@ -72,5 +77,7 @@ export const records: pulumi.Output<PublishedRecord[]> = pulumi.all(dnsByDomain.
 export const selectors = Object.fromEntries(
     settings.domains.map((d) => [d.name, { active: d.selector, previous: d.previousSelectors }]),
 );
+/** The Cloudflare zone (name and id) that holds each domain's records. */
+export const zone = zones.byDomain;
 /** opendkim-testkey's verdict per domain ("key OK" once the record matches the installed key). */
 export const testKey = host.testKeyResults;

@@ -6,6 +6,8 @@ import * as pulumi from "@pulumi/pulumi";
 import * as cloudflare from "@pulumi/cloudflare";
 import { dkimRecordName } from "./dkimKey";
 import { quoteTxt } from "./txt";
+import { AdoptTarget, adoptStep } from "./adoptRecords";
+import { Target, TargetKind } from "./zone";
 
 export interface PublishedRecord {
     name: string;
@@ -15,8 +17,13 @@ export interface PublishedRecord {
 
 export interface MailDnsArgs {
     domain: string;
-    zoneId: string;
+    /** The zone, once the zone check (components/zone.ts) has passed: records wait for it. */
+    zoneId: pulumi.Input<string>;
     ttl: number;
+    /** Set on every record: how the zone check knows the stack's own records on the next run. */
+    comment?: string;
+    /** adoptRecords: take over the records already at these names first (components/adoptRecords.ts). */
+    adopt?: { targets: AdoptTarget[]; marker: string; apiToken: pulumi.Input<string> };
     /** MX target and priority; omitted when the MX is managed elsewhere. */
     mx?: { hostname: string; priority: number };
     /** A/AAAA records of the MX host, when it lies in this zone. */
@@ -28,6 +35,43 @@ export interface MailDnsArgs {
     dkim: Record<string, pulumi.Input<string>>;
 }
 
+interface RecordSpec {
+    /** Suffix of the resource name: `<component>-<id>`. Names are state identity: keep them stable. */
+    id: string;
+    kind: TargetKind;
+    name: string;
+    type: Target["type"];
+    value: pulumi.Input<string>;
+    priority?: number;
+    selector?: string;
+}
+
+/** The records of one domain, in the order they are registered. */
+function recordSpecs(args: Omit<MailDnsArgs, "zoneId">): RecordSpec[] {
+    const specs: RecordSpec[] = [];
+    if (args.mx) specs.push({ id: "mx", kind: "mx", name: args.domain, type: "MX", value: args.mx.hostname, priority: args.mx.priority });
+    if (args.mxAddresses?.ipv4) specs.push({ id: "mx-a", kind: "a", name: args.mxAddresses.hostname, type: "A", value: args.mxAddresses.ipv4 });
+    if (args.mxAddresses?.ipv6) specs.push({ id: "mx-aaaa", kind: "aaaa", name: args.mxAddresses.hostname, type: "AAAA", value: args.mxAddresses.ipv6 });
+    specs.push({ id: "spf", kind: "spf", name: args.domain, type: "TXT", value: args.spf });
+    for (const [selector, value] of Object.entries(args.dkim)) {
+        specs.push({ id: `dkim-${selector}`, kind: "dkim", name: dkimRecordName(selector, args.domain), type: "TXT", value, selector });
+    }
+    if (args.dmarc) specs.push({ id: "dmarc", kind: "dmarc", name: `_dmarc.${args.domain}`, type: "TXT", value: args.dmarc });
+    return specs;
+}
+
+/** What the zone check compares with the zone: the records a MailDns named `name` will publish. */
+export function mailDnsTargets(name: string, args: Omit<MailDnsArgs, "zoneId">): Target[] {
+    return recordSpecs(args).map((s) => ({
+        kind: s.kind,
+        name: s.name,
+        type: s.type,
+        resource: `${name}-${s.id}`,
+        value: typeof s.value === "string" ? s.value : undefined,
+        priority: s.priority,
+    }));
+}
+
 export class MailDns extends pulumi.ComponentResource {
     /** The DKIM record of each selector, by selector. */
     public readonly dkimRecords: Record<string, cloudflare.DnsRecord>;
@@ -37,32 +81,29 @@ export class MailDns extends pulumi.ComponentResource {
     constructor(name: string, args: MailDnsArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mailauth:dns:MailDns", name, {}, opts);
         const published: pulumi.Output<PublishedRecord>[] = [];
-        const record = (
-            id: string,
-            recordName: string,
-            type: string,
-            value: pulumi.Input<string>,
-            priority?: number,
-        ): cloudflare.DnsRecord => {
-            const content = type === "TXT" ? pulumi.output(value).apply(quoteTxt) : value;
-            const r = new cloudflare.DnsRecord(
-                `${name}-${id}`,
-                { zoneId: args.zoneId, name: recordName, type, content, ttl: args.ttl, proxied: false, priority },
-                { parent: this },
-            );
-            published.push(pulumi.output(value).apply((v) => ({ name: recordName, type, value: v })));
-            return r;
-        };
-
-        if (args.mx) record("mx", args.domain, "MX", args.mx.hostname, args.mx.priority);
-        if (args.mxAddresses?.ipv4) record("mx-a", args.mxAddresses.hostname, "A", args.mxAddresses.ipv4);
-        if (args.mxAddresses?.ipv6) record("mx-aaaa", args.mxAddresses.hostname, "AAAA", args.mxAddresses.ipv6);
-        record("spf", args.domain, "TXT", args.spf);
+        const adopt = args.adopt
+            ? adoptStep(`${name}-adopt`, { zoneId: args.zoneId, ...args.adopt }, { parent: this })
+            : undefined;
         this.dkimRecords = {};
-        for (const [selector, value] of Object.entries(args.dkim)) {
-            this.dkimRecords[selector] = record(`dkim-${selector}`, dkimRecordName(selector, args.domain), "TXT", value);
+        for (const spec of recordSpecs(args)) {
+            const content = spec.type === "TXT" ? pulumi.output(spec.value).apply(quoteTxt) : spec.value;
+            const r = new cloudflare.DnsRecord(
+                `${name}-${spec.id}`,
+                {
+                    zoneId: args.zoneId,
+                    name: spec.name,
+                    type: spec.type,
+                    content,
+                    ttl: args.ttl,
+                    proxied: false,
+                    priority: spec.priority,
+                    comment: args.comment,
+                },
+                { parent: this, dependsOn: adopt ? [adopt] : [] },
+            );
+            published.push(pulumi.output(spec.value).apply((v) => ({ name: spec.name, type: spec.type, value: v })));
+            if (spec.selector !== undefined) this.dkimRecords[spec.selector] = r;
         }
-        if (args.dmarc) record("dmarc", `_dmarc.${args.domain}`, "TXT", args.dmarc);
 
         this.records = pulumi.all(published);
         this.registerOutputs({ records: this.records });

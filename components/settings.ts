@@ -20,8 +20,8 @@ export type SpfAll = "~all" | "-all";
 export interface DomainSettings {
     /** The mail domain, e.g. `example.com`. */
     name: string;
-    /** Cloudflare zone id of the zone that holds the domain's records. */
-    zoneId: string;
+    /** Cloudflare zone id of the zone that holds the domain's records; unset: found by name (components/zone.ts). */
+    zoneId?: string;
     /** DKIM selector that signs outgoing mail, e.g. `20261127`. */
     selector: string;
     /** Selectors whose records (and keys) stay published after a rotation. */
@@ -306,7 +306,7 @@ function readDomains(raw: unknown, problems: Problems): DomainsRead {
         const f = section(item, p, problems, ["name", "zoneId", "selector", "previousSelectors", "keyBits"], true);
         const rawName = f.string("name", true);
         const name = rawName === undefined ? undefined : normalizeName(rawName);
-        const zoneId = f.string("zoneId", true);
+        const zoneId = f.string("zoneId", false);
         const selector = f.string("selector", true);
         const previousSelectors = f.strings("previousSelectors").values;
         const keyBits = f.integer("keyBits", DEFAULT_KEY_BITS, 1024, 4096);
@@ -345,7 +345,7 @@ function readDomains(raw: unknown, problems: Problems): DomainsRead {
         } else if (keyBits < 2048) {
             problems.push(`${p}.keyBits: ${keyBits}-bit RSA keys are too weak for DKIM (RFC 8301); use 2048 or more`);
         }
-        if (problems.length === before && name && zoneId && selector) {
+        if (problems.length === before && name && selector) {
             domains.push({ name, zoneId, selector, previousSelectors, keyBits });
         }
     });

@@ -9,6 +9,7 @@ import * as yaml from "js-yaml";
 import * as pulumi from "@pulumi/pulumi";
 import { vi } from "vitest";
 import { effectiveConfig, StackConfig } from "./cli";
+import { FakeCloudflare } from "./cloudflare";
 // Internal to the SDK, but exactly "every outstanding resource RPC has finished".
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { waitForRPCs } = require("@pulumi/pulumi/runtime/settings") as { waitForRPCs: () => Promise<void> };
@@ -65,6 +66,8 @@ export interface RunOptions {
     preview?: boolean;
     /** Keys stored encrypted in the stack (`pulumi config set --secret`); the SSH key always is unless given in `config`. */
     secretKeys?: string[];
+    /** Answers the provider's invokes; default: a Cloudflare account holding the configured zones, empty. */
+    call?: (args: pulumi.runtime.MockCallArgs) => Record<string, any>;
 }
 
 export async function runProgram(config: Record<string, unknown>, opts: RunOptions = {}): Promise<Run> {
@@ -115,9 +118,7 @@ export async function runProgram(config: Record<string, unknown>, opts: RunOptio
                 }
                 return { id: `${args.name}-id`, state };
             },
-            call(args: pulumi.runtime.MockCallArgs) {
-                return args.inputs;
-            },
+            call: opts.call ?? FakeCloudflare.forConfig(config).call,
         },
         "mailauth",
         "test",
@@ -160,12 +161,15 @@ export async function runProgram(config: Record<string, unknown>, opts: RunOptio
     return { resources, outputs, keys };
 }
 
-/** The plain value of an output, or a plain value as is; `pulumi.unknown` for one unknown at preview. */
+/** The plain value of an output, or a plain value as is; `pulumi.unknown` for one unknown at preview; an output that fails rejects. */
 export async function resolve(v: unknown): Promise<unknown> {
     if (pulumi.Output.isInstance(v)) {
         // An unknown output never runs an apply: ask whether it is known first.
         if (!(await (v as any).isKnown)) return pulumi.unknown;
-        return new Promise((res) => (v as pulumi.Output<unknown>).apply((x) => res(x)));
+        return new Promise((res, rej) => {
+            (v as any).promise().catch(rej);
+            (v as pulumi.Output<unknown>).apply((x) => res(x));
+        });
     }
     return v;
 }

@@ -1,0 +1,398 @@
+/**
+ * The zone as it is: before any record is made, each domain's Cloudflare zone is found (by id, or
+ * by the domain's name) and read, and every record at a name the stack publishes that the stack
+ * does not manage is reported, with the way out, before anything changes.
+ *
+ * Reads go through the provider's own data sources (pulumi-cloudflare 6.x, bridged from
+ * terraform-provider-cloudflare 5.x): `cloudflare:index/getZone:getZone` (GET /zones/{id}),
+ * `cloudflare:index/getZones:getZones` (GET /zones?name=...) and
+ * `cloudflare:index/getDnsRecords:getDnsRecords` (GET /zones/{id}/dns_records?name.endswith=...);
+ * tokens and response shapes: node_modules/@pulumi/cloudflare/getZone.js:86, getZones.js:58,
+ * getDnsRecords.js:83, types/output.d.ts (GetDnsRecordsResult ~10613, GetZonesResult ~37834).
+ */
+import * as pulumi from "@pulumi/pulumi";
+import * as cloudflare from "@pulumi/cloudflare";
+import { dkimRecordName } from "./dkimKey";
+
+/** A DNS record as the provider's getDnsRecords returns it (types/output.d.ts GetDnsRecordsResult). */
+export interface ZoneRecord {
+    id: string;
+    name: string;
+    type: string;
+    content: string;
+    priority?: number;
+    ttl?: number;
+    proxied?: boolean;
+    comment?: string | null;
+    tags?: string[];
+}
+
+export interface ZoneRef {
+    id: string;
+    name: string;
+}
+
+/** What kind of record the stack publishes at a name; decides which existing records collide. */
+export type TargetKind = "spf" | "mx" | "dmarc" | "dkim" | "a" | "aaaa";
+
+/** One record the stack will publish, as the zone check sees it. */
+export interface Target {
+    kind: TargetKind;
+    /** Fully qualified name. */
+    name: string;
+    /** The record type the stack publishes. */
+    type: "TXT" | "MX" | "A" | "AAAA";
+    /** Pulumi resource name of the stack's record (MailDns child), e.g. `example.com-spf`. */
+    resource: string;
+    /** The value the stack publishes, when known before keys exist (not for DKIM). */
+    value?: string;
+    priority?: number;
+}
+
+/** The stack's records of one domain, and where they go. */
+export interface DomainPlan {
+    domain: string;
+    /** Configured zone id, if any. */
+    zoneId?: string;
+    /** Name of the MailDns component (the records' parent). */
+    component: string;
+    targets: Target[];
+    /** Selectors the stack publishes (others found in the zone are left alone and mentioned). */
+    selectors: string[];
+    /** SPF mechanisms configured (`mailauth:spf.mechanisms`), to say which existing ones to carry. */
+    spfMechanisms: string[];
+}
+
+/** A record at a stack name that the stack does not manage. */
+export interface Conflict {
+    domain: string;
+    zone: ZoneRef;
+    target: Target;
+    record: ZoneRecord;
+    /** Adoption may replace it (false: DKIM keys, records of another stack, lost SPF terms). */
+    adoptable: boolean;
+    message: string;
+}
+
+export interface ZoneCheckResult {
+    domain: string;
+    zone: ZoneRef;
+    /** Records the adopt step will replace at this run (only with adoptRecords). */
+    adopted: Conflict[];
+}
+
+/** The comment the stack puts on every record it publishes: how it knows its own records again. */
+export function recordComment(project: string, stack: string): string {
+    // Cloudflare comments are at most 100 characters on the Free plan (API docs: dns records, comment).
+    return `managed by Pulumi stack ${project}/${stack} (mailauth)`.slice(0, 100);
+}
+const COMMENT_OF_ANY_STACK = /^managed by Pulumi stack (\S+) \(mailauth\)$/;
+
+/** Stops the run: shown by the CLI as its message only (sdk/nodejs cmd/run/run.js ~377). */
+export class ZoneError extends pulumi.RunError {
+    constructor(public readonly problems: string[]) {
+        super(
+            `mailauth: Cloudflare: ${problems.length} problem(s) with the zones as they are; nothing was changed:\n` +
+                problems.map((p) => `  - ${p.replace(/\n/g, "\n    ")}`).join("\n"),
+        );
+    }
+}
+
+/** TXT content as stored (`"chunk" "chunk"` or bare) to its value. */
+export function txtValue(content: string): string {
+    const chunks = [...content.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) => m[1].replace(/\\(.)/g, "$1"));
+    return chunks.length > 0 && /^\s*"/.test(content) ? chunks.join("") : content;
+}
+
+function isSpf(r: ZoneRecord): boolean {
+    return r.type === "TXT" && /^v=spf1(\s|$)/i.test(txtValue(r.content).trim());
+}
+function isDmarc(r: ZoneRecord): boolean {
+    return r.type === "TXT" && /^v=DMARC1\s*(;|$)/i.test(txtValue(r.content).trim());
+}
+const fqdn = (n: string) => n.toLowerCase().replace(/\.$/, "");
+
+/** Which existing records at a target's name collide with it. */
+export function collides(target: Target, r: ZoneRecord): boolean {
+    if (fqdn(r.name) !== target.name) return false;
+    // A CNAME excludes every other record at its name (RFC 1034 3.6.2); Cloudflare refuses both.
+    if (r.type === "CNAME") return true;
+    switch (target.kind) {
+        case "spf":
+            return isSpf(r);
+        case "dmarc":
+            return isDmarc(r);
+        case "dkim":
+            return r.type === "TXT";
+        default:
+            return r.type === target.type;
+    }
+}
+
+/** SPF terms of an existing record that the stack's record would not carry. */
+export function lostSpfTerms(existing: string, configured: string[]): string[] {
+    const have = new Set(["mx", ...configured].map((m) => m.toLowerCase()));
+    return txtValue(existing)
+        .trim()
+        .split(/\s+/)
+        .slice(1)
+        .filter((t) => !/^[+?~-]?all$/i.test(t) && !have.has(t.toLowerCase()) && !have.has(t.replace(/^\+/, "").toLowerCase()));
+}
+
+function describe(r: ZoneRecord): string {
+    const content = r.type === "TXT" ? JSON.stringify(txtValue(r.content)) : r.content;
+    const prio = r.type === "MX" ? ` priority ${r.priority}` : "";
+    return `${r.type} ${fqdn(r.name)} ${content}${prio} (record id ${r.id})`;
+}
+
+function importCommand(plan: DomainPlan, t: Target, zone: ZoneRef, r: ZoneRecord, stack: string, project: string): string {
+    // Import id `<zone_id>/<dns_record_id>`: node_modules/@pulumi/cloudflare/dnsRecord.d.ts:36. `--parent` is
+    // `name=urn` (pulumi/pulumi pkg/cmd/pulumi/operations/import.go, flag "parent"); imports are protected
+    // unless --protect=false, which would make `pulumi destroy` fail on the record.
+    const parent = `urn:pulumi:${stack}::${project}::mailauth:dns:MailDns::${plan.component}`;
+    return `pulumi import cloudflare:index/dnsRecord:DnsRecord ${t.resource} ${zone.id}/${r.id} --parent '${plan.component}=${parent}' --protect=false --generate-code=false`;
+}
+
+/** The conflicts of one domain, each with what exists, why it matters and the way out. */
+export function findConflicts(
+    plan: DomainPlan,
+    zone: ZoneRef,
+    records: ZoneRecord[],
+    own: { comment: string; stack: string; project: string },
+): Conflict[] {
+    const conflicts: Conflict[] = [];
+    for (const t of plan.targets) {
+        for (const r of records.filter((x) => collides(t, x))) {
+            if (r.comment === own.comment) continue; // the stack's own record (comment set by MailDns)
+            const other = (r.comment ?? "").match(COMMENT_OF_ANY_STACK)?.[1];
+            const same =
+                t.value !== undefined &&
+                r.type === t.type &&
+                (t.type === "TXT" ? txtValue(r.content) === t.value : fqdn(r.content) === fqdn(t.value)) &&
+                (t.type !== "MX" || r.priority === t.priority);
+            let why: string;
+            const ways: string[] = [];
+            let adoptable = other === undefined && t.kind !== "dkim";
+            if (r.type === "CNAME" && t.kind !== "dkim") {
+                why = `a CNAME excludes every other record at ${t.name} (RFC 1034 3.6.2): Cloudflare refuses the stack's ${t.type} record next to it`;
+            } else if (same) {
+                why = `it already holds the value the stack publishes, but the stack does not manage it: Cloudflare refuses a second identical record`;
+            } else if (t.kind === "spf") {
+                why = `two SPF records at one name make every receiver return permerror (RFC 7208 3.2, 4.5): SPF would fail for all your mail`;
+            } else if (t.kind === "mx") {
+                why = `an MX with another target or priority changes where mail for ${plan.domain} goes: senders would split it between ${fqdn(r.content)} and the stack's host`;
+            } else if (t.kind === "dmarc") {
+                why = `with two DMARC records receivers apply no DMARC policy at all (RFC 7489 6.6.3)`;
+            } else if (t.kind === "dkim") {
+                why = `selector ${t.name.split(".")[0]} already has a key: two keys under one selector make receivers fail signatures made with either`;
+            } else {
+                why = `${t.name} would resolve to two addresses: the stack's and ${r.content}`;
+            }
+            if (other !== undefined) {
+                why = `it is managed by another Pulumi stack (${other}): ${why}`;
+                ways.push(`manage ${t.name} from one stack only: remove it from the other stack, or from this one`);
+            } else if (t.kind === "dkim") {
+                ways.push(`pick another selector for the stack (e.g. today's date): set mailauth:domains[].selector; the existing key stays published for mail still in transit`);
+                ways.push(`or delete the record in Cloudflare (dashboard: ${zone.name} > DNS > Records) if nothing signs with it any more`);
+            } else {
+                if (t.kind === "spf") {
+                    const lost = lostSpfTerms(r.content, plan.spfMechanisms);
+                    const carry = lost.filter((m) => !/^(redirect|exp)=|^[+?~-]?ptr/i.test(m));
+                    const cannot = lost.filter((m) => !carry.includes(m));
+                    if (carry.length > 0) {
+                        adoptable = false;
+                        ways.push(
+                            `first carry its mechanisms into the stack's record, or mail from those senders fails SPF:\n` +
+                                carry.map((m, i) => `  pulumi config set --path 'mailauth:spf.mechanisms[${plan.spfMechanisms.length + i}]' '${m}'`).join("\n"),
+                        );
+                    }
+                    for (const m of cannot) {
+                        ways.push(
+                            /^redirect=/i.test(m)
+                                ? `"${m}" cannot sit next to an all term: carry it as include:${m.slice(9)} in mailauth:spf.mechanisms`
+                                : `"${m}" is not carried over (${/ptr/i.test(m) ? "ptr is deprecated, RFC 7208 5.5: use ip4:/a: instead" : "explanation strings are not supported"})`,
+                        );
+                    }
+                }
+                ways.push(
+                    `adopt it: pulumi config set mailauth:adoptRecords true (the stack replaces it with its own record; pulumi destroy puts it back as it was)`,
+                );
+                ways.push(`or import it: ${importCommand(plan, t, zone, r, own.stack, own.project)} (on a stack that has run pulumi up before)`);
+                ways.push(`or delete it in Cloudflare (dashboard: ${zone.name} > DNS > Records)`);
+            }
+            conflicts.push({
+                domain: plan.domain,
+                zone,
+                target: t,
+                record: r,
+                adoptable,
+                message: `${plan.domain}: ${describe(r)} already exists in zone ${zone.name} at a name the stack publishes (${t.kind.toUpperCase()}).\nWhy it matters: ${why}.\nWay out:\n${ways.map((w) => `- ${w.replace(/\n/g, "\n  ")}`).join("\n")}`,
+            });
+        }
+    }
+    return conflicts;
+}
+
+/** Reads zones through the provider's data sources; replaced in tests only by Pulumi's mocks. */
+export interface ZoneReader {
+    zoneById(zoneId: string): Promise<ZoneRef & { permissions?: string[] }>;
+    zonesByName(name: string): Promise<(ZoneRef & { account?: { id: string; name: string } })[]>;
+    recordsUnder(zoneId: string, domain: string): Promise<ZoneRecord[]>;
+}
+
+export const providerReader: ZoneReader = {
+    async zoneById(zoneId) {
+        const z = await cloudflare.getZone({ zoneId });
+        return { id: z.id, name: z.name, permissions: z.permissions };
+    },
+    async zonesByName(name) {
+        const z = await cloudflare.getZones({ name });
+        return (z.results ?? []).map((r) => ({ id: r.id, name: r.name, account: r.account }));
+    },
+    async recordsUnder(zoneId, domain) {
+        // name.endswith: every record at or below the domain in one call (results filtered by exact name
+        // here); the data source pages through up to maxItems (list_data_source.go in
+        // terraform-provider-cloudflare internal/services/dns_record).
+        const r = await cloudflare.getDnsRecords({ zoneId, name: { endswith: domain }, maxItems: 5000 });
+        return r.results ?? [];
+    },
+};
+
+/**
+ * An API refusal in the provider's error text: terraform-provider-cloudflare reports
+ * "failed to make http request" with cloudflare-go's error, `GET "<url>": 403 Forbidden {json}`
+ * (cloudflare-go internal/apierror/apierror.go Error()). Cloudflare's codes: 10000 authentication
+ * error, 9109 unauthorized to access the resource, 7003/1001 no such zone (API docs; not seen here).
+ */
+export function apiRefusal(e: unknown): { status: number; detail: string } | undefined {
+    const text = String((e as Error)?.message ?? e);
+    const m = text.match(/": (4\d\d) ([A-Za-z ]+?) (\{[\s\S]*\})/) ?? text.match(/": (40[0134]) ([A-Za-z ]+)/);
+    if (!m) return undefined;
+    let detail = m[2];
+    try {
+        const body = JSON.parse(m[3] ?? "{}");
+        const errs = (body.errors ?? []) as { code: number; message: string }[];
+        if (errs.length > 0) detail = errs.map((x) => `${x.code} ${x.message}`).join("; ");
+    } catch {
+        /* not JSON: keep the status text */
+    }
+    return { status: Number(m[1]), detail };
+}
+
+const DNS_EDIT = "Zone > DNS > Edit";
+
+async function resolveZone(plan: DomainPlan, reader: ZoneReader, problems: string[]): Promise<ZoneRef | undefined> {
+    const d = plan.domain;
+    if (plan.zoneId) {
+        let zone: ZoneRef & { permissions?: string[] };
+        try {
+            zone = await reader.zoneById(plan.zoneId);
+        } catch (e) {
+            const refusal = apiRefusal(e);
+            if (!refusal) throw e;
+            problems.push(
+                `${d}: Cloudflare refused to read zone ${plan.zoneId} (${refusal.status}: ${refusal.detail}): either the id is not a zone of your account (dashboard: the domain > Overview > API, "Zone ID"), or the API token has no permission on it: give it ${DNS_EDIT} (which includes read) on the zone of ${d}, or drop zoneId to have the zone found by name`,
+            );
+            return undefined;
+        }
+        if (d !== zone.name && !d.endsWith(`.${zone.name}`)) {
+            problems.push(
+                `${d}: zoneId ${plan.zoneId} is the zone ${zone.name}, which does not hold ${d}: the records would be published as ${d}.${zone.name}. Set the id of ${d}'s zone, or drop zoneId to have it found by name`,
+            );
+            return undefined;
+        }
+        // Zone.permissions (deprecated, "legacy user membership") lists e.g. "#dns_records:edit"; refuse only
+        // when it is given and lacks edit: a token never has more than its user.
+        if (Array.isArray(zone.permissions) && zone.permissions.length > 0 && !zone.permissions.includes("#dns_records:edit")) {
+            problems.push(`${d}: the API token cannot edit DNS records of zone ${zone.name} (${zone.id}): give it ${DNS_EDIT} on that zone`);
+            return undefined;
+        }
+        return { id: zone.id, name: zone.name };
+    }
+    // The nearest enclosing zone: the domain itself, then each parent with at least two labels.
+    const labels = d.split(".");
+    const candidates = labels.slice(0, -1).map((_, i) => labels.slice(i).join("."));
+    let found: (ZoneRef & { account?: { id: string; name: string } })[][];
+    try {
+        found = await Promise.all(candidates.map((c) => reader.zonesByName(c)));
+    } catch (e) {
+        const refusal = apiRefusal(e);
+        if (!refusal) throw e;
+        problems.push(
+            `${d}: Cloudflare refused to list zones (${refusal.status}: ${refusal.detail}): to find the zone of ${d} by name the API token needs Zone > Zone > Read on it; or set mailauth:domains[].zoneId`,
+        );
+        return undefined;
+    }
+    for (const [i, zones] of found.entries()) {
+        const exact = zones.filter((z) => z.name === candidates[i]);
+        if (exact.length > 1) {
+            problems.push(
+                `${d}: the API token sees ${exact.length} zones named ${candidates[i]} (${exact.map((z) => `${z.id} in account ${z.account?.name ?? z.account?.id ?? "?"}`).join(", ")}): set mailauth:domains[].zoneId to the one to use`,
+            );
+            return undefined;
+        }
+        if (exact.length === 1) return { id: exact[0].id, name: exact[0].name };
+    }
+    problems.push(
+        `${d}: no zone the API token can read holds ${d} (looked for ${candidates.join(", ")}): add the domain to your Cloudflare account, give the token Zone > Zone > Read and ${DNS_EDIT} on its zone, or set mailauth:domains[].zoneId`,
+    );
+    return undefined;
+}
+
+export interface CheckOptions {
+    reader?: ZoneReader;
+    adopt: boolean;
+    comment: string;
+    stack: string;
+    project: string;
+    /** Tells the user what stays (old selectors) and what adoption replaces. */
+    log?: (msg: string) => void;
+}
+
+/**
+ * Finds and reads every domain's zone and refuses, with one message per problem, when a record the
+ * stack does not manage sits at a name it publishes (unless adopted). Resolves to each domain's zone.
+ */
+export async function checkZones(plans: DomainPlan[], opts: CheckOptions): Promise<ZoneCheckResult[]> {
+    const reader = opts.reader ?? providerReader;
+    const log = opts.log ?? ((m: string) => pulumi.log.info(m));
+    const problems: string[] = [];
+    const results = await Promise.all(
+        plans.map(async (plan): Promise<ZoneCheckResult | undefined> => {
+            const zone = await resolveZone(plan, reader, problems);
+            if (!zone) return undefined;
+            let records: ZoneRecord[];
+            try {
+                records = await reader.recordsUnder(zone.id, plan.domain);
+            } catch (e) {
+                const refusal = apiRefusal(e);
+                if (!refusal) throw e;
+                problems.push(
+                    `${plan.domain}: Cloudflare refused to list the DNS records of zone ${zone.name} (${zone.id}) (${refusal.status}: ${refusal.detail}): the API token needs Zone > DNS > Read to check the zone and ${DNS_EDIT} to publish: give it ${DNS_EDIT} on ${zone.name}`,
+                );
+                return undefined;
+            }
+            const conflicts = findConflicts(plan, zone, records, opts);
+            const adopted = opts.adopt ? conflicts.filter((c) => c.adoptable) : [];
+            for (const c of conflicts) if (!adopted.includes(c)) problems.push(c.message);
+            for (const c of adopted) {
+                log(`${plan.domain}: adoptRecords: ${describe(c.record)} is replaced by the stack's ${c.target.kind.toUpperCase()} record at this pulumi up; pulumi destroy puts it back`);
+            }
+            const oldSelectors = [
+                ...new Set(
+                    records
+                        .map((r) => fqdn(r.name))
+                        .filter((n) => n.endsWith(dkimRecordName("", plan.domain)))
+                        .map((n) => n.slice(0, -dkimRecordName("", plan.domain).length))
+                        .filter((s) => !s.includes(".") && !plan.selectors.includes(s)),
+                ),
+            ];
+            if (oldSelectors.length > 0) {
+                log(`${plan.domain}: DKIM selector(s) ${oldSelectors.join(", ")} found in zone ${zone.name} are not managed by this stack and stay as they are`);
+            }
+            return { domain: plan.domain, zone, adopted };
+        }),
+    );
+    if (problems.length > 0) throw new ZoneError(problems);
+    return results as ZoneCheckResult[];
+}

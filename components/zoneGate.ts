@@ -1,0 +1,60 @@
+/**
+ * Joins the zone check to the program: every DNS record takes its zone id from the check, and the
+ * host's connection waits for it, so a refused check changes nothing, at preview or at up.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { adoptTargets } from "./adoptRecords";
+import { MailDnsArgs, mailDnsTargets } from "./mailDns";
+import { Settings, SettingsError } from "./settings";
+import { checkZones, DomainPlan, recordComment, ZoneRef } from "./zone";
+
+/** `mailauth:adoptRecords`, as `pulumi config set` stores it (a string, or a boolean with --path). */
+export function readAdoptRecords(raw: unknown): boolean {
+    if (raw === undefined || raw === null || raw === "" || raw === false || raw === "false") return false;
+    if (raw === true || raw === "true") return true;
+    throw new SettingsError([`mailauth:adoptRecords: must be true or false, got ${JSON.stringify(raw)}`]);
+}
+
+/** The token the provider uses: cloudflare:apiToken, or CLOUDFLARE_API_TOKEN as the provider reads it. */
+function cloudflareToken(): pulumi.Output<string> | undefined {
+    const fromConfig = new pulumi.Config("cloudflare").getSecret("apiToken");
+    if (fromConfig) return fromConfig;
+    const env = process.env.CLOUDFLARE_API_TOKEN;
+    return env ? pulumi.secret(env) : undefined;
+}
+
+export function zoneGate(settings: Settings, dnsArgs: Omit<MailDnsArgs, "zoneId">[], adoptRaw: unknown) {
+    const project = pulumi.getProject();
+    const stack = pulumi.getStack();
+    const comment = recordComment(project, stack);
+    const adopt = readAdoptRecords(adoptRaw);
+    const token = adopt ? cloudflareToken() : undefined;
+    if (adopt && !token) {
+        throw new SettingsError([
+            `mailauth:adoptRecords: needs the Cloudflare API token as cloudflare:apiToken (pulumi config set --secret cloudflare:apiToken) or CLOUDFLARE_API_TOKEN`,
+        ]);
+    }
+    const plans: DomainPlan[] = dnsArgs.map((a) => ({
+        domain: a.domain,
+        zoneId: settings.domains.find((d) => d.name === a.domain)?.zoneId,
+        component: a.domain,
+        targets: mailDnsTargets(a.domain, a),
+        selectors: Object.keys(a.dkim),
+        spfMechanisms: settings.spf.mechanisms,
+    }));
+    const checked = pulumi.output(checkZones(plans, { adopt, comment, stack, project }));
+    return {
+        /** Resolves once every zone was found and no record stands in the way. */
+        passed: checked,
+        byDomain: checked.apply((rs) => Object.fromEntries(rs.map((r) => [r.domain, r.zone])) as Record<string, ZoneRef>),
+        /** What MailDns needs from the check for one domain. */
+        dnsArgs(domain: string): Pick<MailDnsArgs, "zoneId" | "comment" | "adopt"> {
+            const plan = plans.find((p) => p.domain === domain)!;
+            return {
+                zoneId: checked.apply((rs) => rs.find((r) => r.domain === domain)!.zone.id),
+                comment,
+                adopt: adopt ? { targets: adoptTargets(plan.targets), marker: comment, apiToken: token! } : undefined,
+            };
+        },
+    };
+}
