@@ -8,7 +8,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { DkimKey } from "./components/dkimKey";
 import { MailDns, PublishedRecord } from "./components/mailDns";
-import { zoneGate } from "./components/zoneGate";
+import { adoptSetting, zoneGate } from "./components/zoneGate";
 import { MailHost } from "./components/mailHost";
 import { installedSelectors } from "./components/hostFiles";
 import { readRawSettings } from "./components/config";
@@ -28,7 +28,7 @@ if (settings.ssh.hostKey === undefined) {
 }
 
 // Existing records at the stack's names: refused at preview (or adopted), before anything changes.
-const adoptRecords = config.get("adoptRecords");
+const adoptRecords = adoptSetting(config.get("adoptRecords"));
 const mxZone = settings.mx.publish ? zoneFor(settings.mx.hostname, settings.domains) : undefined;
 const keys: { domain: string; selector: string; key: DkimKey }[] = [];
 const dnsArgs = settings.domains.map((domain) => {

@@ -95,6 +95,11 @@ export class ZoneError extends pulumi.RunError {
             `mailauth: Cloudflare: ${problems.length} problem(s) with the zones as they are; nothing was changed:\n` +
                 problems.map((p) => `  - ${p.replace(/\n/g, "\n    ")}`).join("\n"),
         );
+        // Every record and host step awaits the check; the SDK prefixes the message of a rejected input's
+        // error in place, once per property it passes through (@pulumi/pulumi runtime/rpc.js
+        // serializeFilteredProperties, ~142), and reports the error once by identity. Keep the text as written.
+        const text = this.message;
+        Object.defineProperty(this, "message", { get: () => text, set: () => undefined, enumerable: false, configurable: true });
     }
 }
 

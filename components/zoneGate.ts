@@ -23,17 +23,29 @@ function cloudflareToken(): pulumi.Output<string> | undefined {
     return env ? pulumi.secret(env) : undefined;
 }
 
-export function zoneGate(settings: Settings, dnsArgs: Omit<MailDnsArgs, "zoneId">[], adoptRaw: unknown) {
-    const project = pulumi.getProject();
-    const stack = pulumi.getStack();
-    const comment = recordComment(project, stack);
-    const adopt = readAdoptRecords(adoptRaw);
-    const token = adopt ? cloudflareToken() : undefined;
-    if (adopt && !token) {
+export interface AdoptSetting {
+    enabled: boolean;
+    token?: pulumi.Output<string>;
+}
+
+/** `mailauth:adoptRecords` and what it needs; read before any resource is made. */
+export function adoptSetting(raw: unknown): AdoptSetting {
+    const enabled = readAdoptRecords(raw);
+    const token = enabled ? cloudflareToken() : undefined;
+    if (enabled && !token) {
         throw new SettingsError([
             `mailauth:adoptRecords: needs the Cloudflare API token as cloudflare:apiToken (pulumi config set --secret cloudflare:apiToken) or CLOUDFLARE_API_TOKEN`,
         ]);
     }
+    return { enabled, token };
+}
+
+export function zoneGate(settings: Settings, dnsArgs: Omit<MailDnsArgs, "zoneId">[], adoptRecords: AdoptSetting) {
+    const project = pulumi.getProject();
+    const stack = pulumi.getStack();
+    const comment = recordComment(project, stack);
+    const adopt = adoptRecords.enabled;
+    const token = adoptRecords.token;
     const plans: DomainPlan[] = dnsArgs.map((a) => ({
         domain: a.domain,
         zoneId: settings.domains.find((d) => d.name === a.domain)?.zoneId,

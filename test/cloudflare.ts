@@ -84,9 +84,15 @@ export class FakeCloudflare {
         return (this.next++).toString(16).padStart(32, "0");
     }
 
-    private refuse(method: string, path: string, status: number, code: number, message: string): never {
+    /**
+     * An invoke the API refused, as it reaches the program: the engine's "invocation of <tok> returned an
+     * error: <provider error>" (pulumi/pulumi pkg/resource/deploy/source_eval.go, ResourceMonitor.Invoke) in
+     * the gRPC error's details, which the SDK turns into `new Error(details)` (@pulumi/pulumi runtime/invoke.js ~242).
+     */
+    private refuse(token: string, method: string, path: string, status: number, code: number, message: string): never {
         const body = JSON.stringify({ success: false, errors: [{ code, message }], messages: [], result: null });
-        throw new Error(`failed to make http request: ${method} "${API}${path}": ${status} ${STATUS[status]} ${body}`);
+        const details = `invocation of ${token} returned an error: failed to make http request: ${method} "${API}${path}": ${status} ${STATUS[status]} ${body}`;
+        throw Object.assign(new Error(details), { details, code: 2 });
     }
 
     /** Pulumi mocks' `call`: the provider's invokes. */
@@ -96,8 +102,8 @@ export class FakeCloudflare {
         switch (args.token) {
             case "cloudflare:index/getZone:getZone": {
                 const z = this.zones.find((x) => x.id === i.zoneId);
-                if (!this.token.zoneRead && !this.token.dnsRead) this.refuse("GET", `/zones/${i.zoneId}`, 403, 9109, "Unauthorized to access requested resource");
-                if (!z) this.refuse("GET", `/zones/${i.zoneId}`, 404, 7003, `Could not route to /zones/${i.zoneId}, perhaps your object identifier is invalid?`);
+                if (!this.token.zoneRead && !this.token.dnsRead) this.refuse(args.token, "GET", `/zones/${i.zoneId}`, 403, 9109, "Unauthorized to access requested resource");
+                if (!z) this.refuse(args.token, "GET", `/zones/${i.zoneId}`, 404, 7003, `Could not route to /zones/${i.zoneId}, perhaps your object identifier is invalid?`);
                 return { id: z.id, zoneId: z.id, name: z.name, status: "active", account: z.account, permissions: z.permissions, type: "full" };
             }
             case "cloudflare:index/getZones:getZones": {
@@ -108,8 +114,8 @@ export class FakeCloudflare {
             case "cloudflare:index/getDnsRecords:getDnsRecords": {
                 const z = this.zones.find((x) => x.id === i.zoneId);
                 const path = `/zones/${i.zoneId}/dns_records`;
-                if (!this.token.dnsRead) this.refuse("GET", path, 403, 10000, "Authentication error");
-                if (!z) this.refuse("GET", path, 404, 7003, `Could not route to ${path}, perhaps your object identifier is invalid?`);
+                if (!this.token.dnsRead) this.refuse(args.token, "GET", path, 403, 10000, "Authentication error");
+                if (!z) this.refuse(args.token, "GET", path, 404, 7003, `Could not route to ${path}, perhaps your object identifier is invalid?`);
                 return { zoneId: z.id, results: this.list(z, { name: i.name, type: i.type }) };
             }
             default:

@@ -154,10 +154,13 @@ export async function runProgram(config: Record<string, unknown>, opts: RunOptio
     vi.resetModules();
     const program = await import("../index");
     const outputs: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(program)) outputs[k] = await resolve(v);
+    let failed: { error: unknown } | undefined;
+    for (const [k, v] of Object.entries(program)) outputs[k] = await resolve(v).catch((error) => (failed ??= { error }));
     // Outputs can resolve before every resource is registered (one no output depends on):
-    // wait, as the engine does, until the SDK has no registration left in flight.
-    await waitForRPCs();
+    // wait, as the engine does, until the SDK has no registration left in flight (also after a
+    // failure, so that nothing of this run reaches the next one's mocks).
+    await waitForRPCs().catch((error) => (failed ??= { error }));
+    if (failed) throw failed.error;
     return { resources, outputs, keys };
 }
 

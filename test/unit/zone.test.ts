@@ -1,0 +1,310 @@
+/**
+ * The zone as it is (issue 9): each case runs the program (index.ts) under Pulumi's mocks, with a
+ * Cloudflare account answering the provider's invokes as the API does (test/cloudflare.ts).
+ */
+import { execFile } from "child_process";
+import * as crypto from "crypto";
+import { describe, expect, it } from "vitest";
+import { exampleConfig, programError, Registered, runProgram, unwrapSecret } from "../harness";
+import { FakeCloudflare } from "../cloudflare";
+import { GIVE_BACK_SCRIPT } from "../../components/adoptRecords";
+
+const COM = "0123456789abcdef0123456789abcdef";
+const ORG = "fedcba9876543210fedcba9876543210";
+const MARK = "managed by Pulumi stack mailauth/test (mailauth)";
+const PARENT = "--parent 'example.com=urn:pulumi:test::mailauth::mailauth:dns:MailDns::example.com'";
+
+const dnsRecords = (rs: Registered[]) => rs.filter((r) => r.type === "cloudflare:index/dnsRecord:DnsRecord");
+const hostSteps = (rs: Registered[]) => rs.filter((r) => r.type.startsWith("command:remote"));
+
+/** newResource that records what was registered (keys get a real public key, as the provider gives). */
+const PUBLIC_KEY = crypto.generateKeyPairSync("rsa", { modulusLength: 2048 }).publicKey.export({ type: "spki", format: "pem" }).toString();
+function recording(seen: Registered[]) {
+    return async (args: any, registered: Registered) => {
+        seen.push(registered);
+        return { id: `${args.name}-id`, state: { ...args.inputs, publicKeyPem: PUBLIC_KEY, stdout: "" } };
+    };
+}
+
+function account(): FakeCloudflare {
+    return FakeCloudflare.forConfig(exampleConfig());
+}
+
+/** newResource as the provider would: DNS records land in the fake zone (their comment too). */
+function creating(cf: FakeCloudflare, onOther?: (r: Registered, inputs: Record<string, any>) => Promise<Record<string, any>>) {
+    return async (args: any, registered: Registered) => {
+        const state: Record<string, any> = { ...args.inputs, publicKeyPem: PUBLIC_KEY, stdout: "" };
+        if (args.type === "cloudflare:index/dnsRecord:DnsRecord") {
+            const zone = cf.zones.find((z) => z.id === args.inputs.zoneId)!;
+            const existing = zone.records.find((r) => r.comment === args.inputs.comment && r.name === args.inputs.name && r.type === args.inputs.type);
+            const rec = existing ?? cf.addRecord(zone.name, { name: args.inputs.name, type: args.inputs.type, content: args.inputs.content, priority: args.inputs.priority, comment: args.inputs.comment });
+            Object.assign(rec, { content: args.inputs.content, ttl: args.inputs.ttl });
+            return { id: rec.id, state };
+        }
+        if (onOther) Object.assign(state, await onOther(registered, args.inputs));
+        return { id: `${args.name}-id`, state };
+    };
+}
+
+describe("zone check at preview", () => {
+    it("empty zone: a plan with every record in the configured zone, marked as the stack's", async () => {
+        const cf = account();
+        const run = await runProgram(exampleConfig(), { preview: true, call: cf.call });
+        const recs = dnsRecords(run.resources);
+        expect(recs).toHaveLength(9);
+        for (const r of recs) {
+            expect(r.inputs.zoneId).toBe(r.inputs.name.endsWith("example.org") ? ORG : COM);
+            expect(r.inputs.comment).toBe(MARK);
+        }
+        expect(run.outputs.zone).toEqual({ "example.com": { id: COM, name: "example.com" }, "example.org": { id: ORG, name: "example.org" } });
+        expect(cf.calls.filter((c) => c.endsWith("getDnsRecords"))).toHaveLength(2);
+        expect(hostSteps(run.resources).length).toBeGreaterThan(0);
+    });
+
+    it("existing SPF with an include: refused, with the include to carry and the exact import command", async () => {
+        const cf = account();
+        const spf = cf.addRecord("example.com", { name: "example.com", type: "TXT", content: '"v=spf1 include:_spf.example.net ~all"' });
+        cf.addRecord("example.com", { name: "example.com", type: "TXT", content: '"google-site-verification=abc"' });
+        const seen: Registered[] = [];
+        const msg = await programError(exampleConfig(), { preview: true, call: cf.call, newResource: recording(seen) });
+        expect(msg).toMatch(/^mailauth: Cloudflare: 1 problem\(s\) with the zones as they are; nothing was changed:/);
+        expect(msg).toContain(`TXT example.com "v=spf1 include:_spf.example.net ~all" (record id ${spf.id}) already exists in zone example.com`);
+        expect(msg).toContain("two SPF records at one name make every receiver return permerror (RFC 7208 3.2");
+        expect(msg).toContain(`pulumi config set --path 'mailauth:spf.mechanisms[1]' 'include:_spf.example.net'`);
+        expect(msg).toContain(
+            `pulumi import cloudflare:index/dnsRecord:DnsRecord example.com-spf ${COM}/${spf.id} ${PARENT} --protect=false --generate-code=false`,
+        );
+        expect(msg).not.toContain("google-site-verification");
+        // Nothing was registered that would touch DNS or the host.
+        expect(seen.map((r) => r.type)).toContain("tls:index/privateKey:PrivateKey");
+        expect(dnsRecords(seen)).toHaveLength(0);
+        expect(hostSteps(seen)).toHaveLength(0);
+    });
+
+    it("existing SPF whose terms the config carries: adoptRecords takes it over; without carrying them it still refuses", async () => {
+        const cf = account();
+        cf.addRecord("example.com", { name: "example.com", type: "TXT", content: '"v=spf1 ip4:192.0.2.25 include:_spf.example.net -all"' });
+        const config = { ...exampleConfig(), "mailauth:adoptRecords": "true", "cloudflare:apiToken": "test-token" };
+        const refused = await programError(config, { preview: true, call: cf.call });
+        expect(refused).toContain("first carry its mechanisms");
+        expect(refused).toContain(`'mailauth:spf.mechanisms[1]' 'include:_spf.example.net'`);
+        const carried = { ...config, "mailauth:spf": { mechanisms: ["ip4:192.0.2.25", "include:_spf.example.net"] } };
+        const run = await runProgram(carried, { preview: true, call: cf.call });
+        const adopt = run.resources.filter((r) => r.type === "command:local:Command");
+        expect(adopt.map((r) => r.name).sort()).toEqual(["example.com-adopt", "example.org-adopt"]);
+        for (const r of dnsRecords(run.resources)) {
+            expect(r.dependencies).toContain(adopt.find((a) => a.name === `${r.inputs.name.endsWith("example.org") ? "example.org" : "example.com"}-adopt`)!.urn);
+        }
+    });
+
+    it("existing MX to another host: refused, saying where mail would go", async () => {
+        const cf = account();
+        const mx = cf.addRecord("example.org", { name: "example.org", type: "MX", content: "aspmx.l.example.net", priority: 1 });
+        const msg = await programError(exampleConfig(), { preview: true, call: cf.call });
+        expect(msg).toContain(`MX example.org aspmx.l.example.net priority 1 (record id ${mx.id})`);
+        expect(msg).toContain("changes where mail for example.org goes: senders would split it between aspmx.l.example.net and the stack's host");
+        expect(msg).toContain(`example.org-mx ${ORG}/${mx.id} --parent 'example.org=urn:pulumi:test::mailauth::mailauth:dns:MailDns::example.org'`);
+    });
+
+    it("the MX already pointing at the mail host, made by hand: refused as a record the stack does not manage", async () => {
+        const cf = account();
+        cf.addRecord("example.com", { name: "example.com", type: "MX", content: "mail.example.com", priority: 10 });
+        cf.addRecord("example.com", { name: "mail.example.com", type: "A", content: "192.0.2.25" });
+        const msg = await programError(exampleConfig(), { preview: true, call: cf.call });
+        expect(msg).toMatch(/2 problem\(s\)/);
+        expect(msg).toContain("it already holds the value the stack publishes, but the stack does not manage it");
+        expect(msg).toContain("example.com-mx-a");
+    });
+
+    it("existing DMARC: refused (two DMARC records disable DMARC)", async () => {
+        const cf = account();
+        cf.addRecord("example.com", { name: "_dmarc.example.com", type: "TXT", content: '"v=DMARC1; p=reject; rua=mailto:d@example.net"' });
+        const msg = await programError(exampleConfig(), { preview: true, call: cf.call });
+        expect(msg).toContain('TXT _dmarc.example.com "v=DMARC1; p=reject; rua=mailto:d@example.net"');
+        expect(msg).toContain("RFC 7489 6.6.3");
+        expect(msg).toContain("example.com-dmarc");
+    });
+
+    it("an old selector stays as it is; a key already under the stack's selector is refused, even with adoptRecords", async () => {
+        const cf = account();
+        cf.addRecord("example.com", { name: "default._domainkey.example.com", type: "TXT", content: '"v=DKIM1; k=rsa; p=MIIBold"' });
+        const logs: string[] = [];
+        const pulumi = await import("@pulumi/pulumi");
+        const info = pulumi.log.info;
+        (pulumi.log as any).info = (m: string) => logs.push(m);
+        try {
+            await runProgram(exampleConfig(), { preview: true, call: cf.call });
+        } finally {
+            (pulumi.log as any).info = info;
+        }
+        expect(logs.join("\n")).toContain("example.com: DKIM selector(s) default found in zone example.com are not managed by this stack and stay as they are");
+
+        const config = exampleConfig();
+        (config["mailauth:domains"] as any[])[0].selector = "default";
+        const adopting = { ...config, "mailauth:adoptRecords": true, "cloudflare:apiToken": "test-token" };
+        const msg = await programError(adopting, { preview: true, call: cf.call });
+        expect(msg).toContain('TXT default._domainkey.example.com "v=DKIM1; k=rsa; p=MIIBold"');
+        expect(msg).toContain("pick another selector for the stack");
+        expect(msg).not.toContain("pulumi import");
+    });
+
+    it("a zone id of another zone: refused before the records land at example.com.example.org", async () => {
+        const config = exampleConfig();
+        (config["mailauth:domains"] as any[])[0].zoneId = ORG;
+        const cf = account();
+        const msg = await programError(config, { preview: true, call: cf.call });
+        expect(msg).toContain(`example.com: zoneId ${ORG} is the zone example.org, which does not hold example.com: the records would be published as example.com.example.org`);
+    });
+
+    it("an unknown zone id: Cloudflare's refusal, said plainly", async () => {
+        const config = exampleConfig();
+        (config["mailauth:domains"] as any[])[1].zoneId = "f".repeat(32);
+        const msg = await programError(config, { preview: true, call: account().call });
+        expect(msg).toContain(`example.org: Cloudflare refused to read zone ${"f".repeat(32)} (404: 7003 Could not route to`);
+    });
+
+    it("without zoneId, the nearest enclosing zone is found by name (a subdomain in its parent's zone)", async () => {
+        const config = exampleConfig();
+        config["mailauth:domains"] = [
+            { name: "lists.example.com", selector: "s1" },
+            { name: "example.org", selector: "s1" },
+        ];
+        config["mailauth:mx"] = { hostname: "mail.example.org", ipv4: "192.0.2.25" };
+        const cf = new FakeCloudflare();
+        const com = cf.addZone("example.com");
+        const org = cf.addZone("example.org");
+        cf.addZone("other.example.org"); // not enclosing example.org: ignored
+        const run = await runProgram(config, { preview: true, call: cf.call });
+        expect(run.outputs.zone).toEqual({ "lists.example.com": { id: com.id, name: "example.com" }, "example.org": { id: org.id, name: "example.org" } });
+        const lists = dnsRecords(run.resources).filter((r) => r.name.startsWith("lists.example.com-"));
+        expect(lists.map((r) => r.inputs.name).sort()).toEqual(["_dmarc.lists.example.com", "lists.example.com", "lists.example.com", "s1._domainkey.lists.example.com"]);
+        for (const r of lists) expect(r.inputs.zoneId).toBe(com.id);
+        // The nearest zone wins when the subdomain has its own.
+        const sub = cf.addZone("lists.example.com");
+        const again = await runProgram(config, { preview: true, call: cf.call });
+        expect((again.outputs.zone as any)["lists.example.com"]).toEqual({ id: sub.id, name: "lists.example.com" });
+    });
+
+    it("a token that cannot read DNS records or zones: the missing permission and the zone, not the raw error", async () => {
+        const cf = account();
+        cf.token.dnsRead = false;
+        const msg = await programError(exampleConfig(), { preview: true, call: cf.call });
+        expect(msg).toMatch(/2 problem\(s\)/);
+        expect(msg).toContain(
+            `example.com: Cloudflare refused to list the DNS records of zone example.com (${COM}) (403: 10000 Authentication error): the API token needs Zone > DNS > Read to check the zone and Zone > DNS > Edit to publish`,
+        );
+        const byName = exampleConfig();
+        for (const d of byName["mailauth:domains"] as any[]) delete d.zoneId;
+        const blind = account();
+        blind.token.zoneRead = false;
+        const msg2 = await programError(byName, { preview: true, call: blind.call });
+        expect(msg2).toContain("example.com: no zone the API token can read holds example.com (looked for example.com): add the domain to your Cloudflare account, give the token Zone > Zone > Read");
+    });
+
+    it("a token that can read but not edit the zone: refused naming the permission", async () => {
+        const cf = account();
+        cf.zone("example.org").permissions = ["#zone:read", "#dns_records:read"];
+        const msg = await programError(exampleConfig(), { preview: true, call: cf.call });
+        expect(msg).toContain(`example.org: the API token cannot edit DNS records of zone example.org (${ORG}): give it Zone > DNS > Edit on that zone`);
+    });
+
+    it("the second pulumi up: the stack's own records are not conflicts, and nothing changes", async () => {
+        const cf = account();
+        const first = await runProgram(exampleConfig(), { call: cf.call, newResource: creating(cf) });
+        expect(cf.zone("example.com").records.length).toBe(5);
+        const second = await runProgram(exampleConfig(), { call: cf.call, newResource: creating(cf) });
+        const inputs = (run: typeof first) => dnsRecords(run.resources).map((r) => [r.name, r.inputs]).sort();
+        expect(inputs(second)).toEqual(inputs(first));
+        // Another stack's record at the same name is not ours.
+        cf.zone("example.com").records.find((r) => r.name === "_dmarc.example.com")!.comment = "managed by Pulumi stack mailauth/staging (mailauth)";
+        const msg = await programError(exampleConfig(), { preview: true, call: cf.call });
+        expect(msg).toContain("it is managed by another Pulumi stack (mailauth/staging)");
+    });
+});
+
+/** Runs one of the adopt step's scripts as the Pulumi CLI would (`node -e`), against the fake API. */
+function runScript(script: string, env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
+    return new Promise((resolve) => {
+        execFile("node", ["-e", script], { env: { ...process.env, ...env } }, (err, stdout, stderr) =>
+            resolve({ code: err ? ((err as any).code ?? 1) : 0, stdout, stderr }),
+        );
+    });
+}
+
+describe("adoptRecords", () => {
+    it("takes over SPF, MX and DMARC in one pulumi up, changes nothing on the next, and destroy gives them back", async () => {
+        const cf = account();
+        const api = await cf.serve();
+        try {
+            const theirs = [
+                cf.addRecord("example.com", { name: "example.com", type: "TXT", content: '"v=spf1 include:_spf.example.net ~all"', comment: "ESP" }),
+                cf.addRecord("example.com", { name: "example.com", type: "MX", content: "mx1.example.net", priority: 5 }),
+                cf.addRecord("example.com", { name: "example.com", type: "MX", content: "mx2.example.net", priority: 10 }),
+                cf.addRecord("example.com", { name: "_dmarc.example.com", type: "TXT", content: '"v=DMARC1; p=none"' }),
+            ];
+            const keep = cf.addRecord("example.com", { name: "example.com", type: "TXT", content: '"google-site-verification=abc"' });
+            const config = {
+                ...exampleConfig(),
+                "mailauth:adoptRecords": "true",
+                "cloudflare:apiToken": "test-token",
+                "mailauth:spf": { mechanisms: ["ip4:192.0.2.25", "include:_spf.example.net"] },
+            };
+            const stdout = new Map<string, string>();
+            const adoptRun = (reg: Registered, inputs: Record<string, any>) => async () => {
+                if (reg.type !== "command:local:Command") return {};
+                // The token makes the whole environment secret in state; it is never in the command text.
+                expect(unwrapSecret(inputs.environment).secret).toBe(true);
+                expect(JSON.stringify([inputs.create, inputs.update, inputs.delete])).not.toContain("test-token");
+                const env = unwrapSecret(inputs.environment).value as Record<string, string>;
+                // create on the first run; an unchanged command is not run again (the engine's "same").
+                if (!stdout.has(reg.name)) {
+                    const out = await runScript(inputs.create, { ...env, MAILAUTH_CLOUDFLARE_API: api.url });
+                    expect(out.code, out.stderr).toBe(0);
+                    stdout.set(reg.name, out.stdout);
+                }
+                return { stdout: stdout.get(reg.name) };
+            };
+            const first = await runProgram(config, { call: cf.call, newResource: creating(cf, (r, i) => adoptRun(r, i)()) });
+            const com = cf.zone("example.com").records;
+            expect(com.filter((r) => r.name === "example.com" && r.type === "MX").map((r) => r.content)).toEqual(["mail.example.com"]);
+            const spfs = com.filter((r) => r.name === "example.com" && r.type === "TXT" && r.content.includes("v=spf1"));
+            expect(spfs.map((r) => r.content)).toEqual(['"v=spf1 mx ip4:192.0.2.25 include:_spf.example.net ~all"']);
+            expect(com).toContainEqual(keep);
+            const kept = JSON.parse(stdout.get("example.com-adopt")!);
+            expect(kept.map((k: any) => k.content).sort()).toEqual(theirs.map((t) => t.content).sort());
+
+            // Second run: no conflicts, the same inputs everywhere (the adopt step too).
+            const second = await runProgram(config, { call: cf.call, newResource: creating(cf, (r, i) => adoptRun(r, i)()) });
+            const shape = (run: typeof first) =>
+                run.resources.filter((r) => r.type.startsWith("cloudflare:") || r.type === "command:local:Command").map((r) => [r.name, JSON.stringify(r.inputs)]).sort();
+            expect(shape(second)).toEqual(shape(first));
+
+            const adopt = first.resources.find((r) => r.name === "example.com-adopt")!;
+            const env = unwrapSecret(adopt.inputs.environment).value as Record<string, string>;
+            // Turning adoptRecords off while the stack's records stand: the give-back refuses, nothing doubles.
+            const early = await runScript(GIVE_BACK_SCRIPT, { ...env, MAILAUTH_CLOUDFLARE_API: api.url, PULUMI_COMMAND_STDOUT: stdout.get("example.com-adopt")! });
+            expect(early.code).not.toBe(0);
+            expect(early.stderr).toContain("mailauth: the stack still publishes");
+            // Destroy: the stack's records go first (they depend on the adopt step), then its delete.
+            cf.zone("example.com").records = cf.zone("example.com").records.filter((r) => r.comment !== MARK);
+            const back = await runScript(adopt.inputs.delete, { ...env, MAILAUTH_CLOUDFLARE_API: api.url, PULUMI_COMMAND_STDOUT: stdout.get("example.com-adopt")! });
+            expect(back.code, back.stderr).toBe(0);
+            const after = cf.zone("example.com").records.map((r) => ({ name: r.name, type: r.type, content: r.content, priority: r.priority, comment: r.comment }));
+            for (const t of theirs) expect(after).toContainEqual({ name: t.name, type: t.type, content: t.content, priority: t.priority, comment: t.comment });
+        } finally {
+            await api.close();
+        }
+    });
+
+    it("is refused without the Cloudflare token, and must be a boolean", async () => {
+        const config = { ...exampleConfig(), "mailauth:adoptRecords": "true" };
+        const saved = process.env.CLOUDFLARE_API_TOKEN;
+        delete process.env.CLOUDFLARE_API_TOKEN;
+        try {
+            expect(await programError(config)).toContain("mailauth:adoptRecords: needs the Cloudflare API token as cloudflare:apiToken");
+        } finally {
+            if (saved !== undefined) process.env.CLOUDFLARE_API_TOKEN = saved;
+        }
+        expect(await programError({ ...config, "mailauth:adoptRecords": "yes" })).toContain('mailauth:adoptRecords: must be true or false, got "yes"');
+    });
+});
