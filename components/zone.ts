@@ -198,7 +198,7 @@ export function findConflicts(
                 ways.push(`manage ${t.name} from one stack only: remove it from the other stack, or from this one`);
             } else if (t.kind === "dkim") {
                 ways.push(`pick another selector for the stack (e.g. today's date): set mailauth:domains[].selector; the existing key stays published for mail still in transit`);
-                ways.push(`or delete the record in Cloudflare (dashboard: ${zone.name} > DNS > Records) if nothing signs with it any more`);
+                ways.push(`or delete the record in Cloudflare (dashboard: ${zone.name} → DNS → Records) if nothing signs with it any more`);
             } else {
                 if (t.kind === "spf") {
                     const lost = lostSpfTerms(r.content, plan.spfMechanisms);
@@ -223,7 +223,7 @@ export function findConflicts(
                     `adopt it: pulumi config set mailauth:adoptRecords true (the stack replaces it with its own record; pulumi destroy puts it back as it was)`,
                 );
                 ways.push(`or import it: ${importCommand(plan, t, zone, r, own.stack, own.project)} (on a stack that has run pulumi up before)`);
-                ways.push(`or delete it in Cloudflare (dashboard: ${zone.name} > DNS > Records)`);
+                ways.push(`or delete it in Cloudflare (dashboard: ${zone.name} → DNS → Records)`);
             }
             conflicts.push({
                 domain: plan.domain,
@@ -284,7 +284,7 @@ export function apiRefusal(e: unknown): { status: number; detail: string } | und
     return { status: Number(m[1]), detail };
 }
 
-const DNS_EDIT = "Zone > DNS > Edit";
+const DNS_EDIT = "Zone → DNS → Edit";
 
 async function resolveZone(plan: DomainPlan, reader: ZoneReader, problems: string[]): Promise<ZoneRef | undefined> {
     const d = plan.domain;
@@ -296,7 +296,7 @@ async function resolveZone(plan: DomainPlan, reader: ZoneReader, problems: strin
             const refusal = apiRefusal(e);
             if (!refusal) throw e;
             problems.push(
-                `${d}: Cloudflare refused to read zone ${plan.zoneId} (${refusal.status}: ${refusal.detail}): either the id is not a zone of your account (dashboard: the domain > Overview > API, "Zone ID"), or the API token has no permission on it: give it ${DNS_EDIT} (which includes read) on the zone of ${d}, or drop zoneId to have the zone found by name`,
+                `${d}: Cloudflare refused to read zone ${plan.zoneId} (${refusal.status}: ${refusal.detail}): either the id is not a zone of your account (dashboard: the domain → Overview → API, "Zone ID"), or the API token has no permission on it: give it ${DNS_EDIT} (which includes read) on the zone of ${d}, or drop zoneId to have the zone found by name`,
             );
             return undefined;
         }
@@ -324,7 +324,7 @@ async function resolveZone(plan: DomainPlan, reader: ZoneReader, problems: strin
         const refusal = apiRefusal(e);
         if (!refusal) throw e;
         problems.push(
-            `${d}: Cloudflare refused to list zones (${refusal.status}: ${refusal.detail}): to find the zone of ${d} by name the API token needs Zone > Zone > Read on it; or set mailauth:domains[].zoneId`,
+            `${d}: Cloudflare refused to list zones (${refusal.status}: ${refusal.detail}): to find the zone of ${d} by name the API token needs Zone → Zone → Read on it; or set mailauth:domains[].zoneId`,
         );
         return undefined;
     }
@@ -339,7 +339,7 @@ async function resolveZone(plan: DomainPlan, reader: ZoneReader, problems: strin
         if (exact.length === 1) return { id: exact[0].id, name: exact[0].name };
     }
     problems.push(
-        `${d}: no zone the API token can read holds ${d} (looked for ${candidates.join(", ")}): add the domain to your Cloudflare account, give the token Zone > Zone > Read and ${DNS_EDIT} on its zone, or set mailauth:domains[].zoneId`,
+        `${d}: no zone the API token can read holds ${d} (looked for ${candidates.join(", ")}): add the domain to your Cloudflare account, give the token Zone → Zone → Read and ${DNS_EDIT} on its zone, or set mailauth:domains[].zoneId`,
     );
     return undefined;
 }
@@ -373,7 +373,7 @@ export async function checkZones(plans: DomainPlan[], opts: CheckOptions): Promi
                 const refusal = apiRefusal(e);
                 if (!refusal) throw e;
                 problems.push(
-                    `${plan.domain}: Cloudflare refused to list the DNS records of zone ${zone.name} (${zone.id}) (${refusal.status}: ${refusal.detail}): the API token needs Zone > DNS > Read to check the zone and ${DNS_EDIT} to publish: give it ${DNS_EDIT} on ${zone.name}`,
+                    `${plan.domain}: Cloudflare refused to list the DNS records of zone ${zone.name} (${zone.id}) (${refusal.status}: ${refusal.detail}): the API token needs Zone → DNS → Read to check the zone and ${DNS_EDIT} to publish: give it ${DNS_EDIT} on ${zone.name}`,
                 );
                 return undefined;
             }

@@ -191,21 +191,21 @@ describe("zone check at preview", () => {
         const msg = await programError(exampleConfig(), { preview: true, call: cf.call });
         expect(msg).toMatch(/2 problem\(s\)/);
         expect(msg).toContain(
-            `example.com: Cloudflare refused to list the DNS records of zone example.com (${COM}) (403: 10000 Authentication error): the API token needs Zone > DNS > Read to check the zone and Zone > DNS > Edit to publish`,
+            `example.com: Cloudflare refused to list the DNS records of zone example.com (${COM}) (403: 10000 Authentication error): the API token needs Zone → DNS → Read to check the zone and Zone → DNS → Edit to publish`,
         );
         const byName = exampleConfig();
         for (const d of byName["mailauth:domains"] as any[]) delete d.zoneId;
         const blind = account();
         blind.token.zoneRead = false;
         const msg2 = await programError(byName, { preview: true, call: blind.call });
-        expect(msg2).toContain("example.com: no zone the API token can read holds example.com (looked for example.com): add the domain to your Cloudflare account, give the token Zone > Zone > Read");
+        expect(msg2).toContain("example.com: no zone the API token can read holds example.com (looked for example.com): add the domain to your Cloudflare account, give the token Zone → Zone → Read");
     });
 
     it("a token that can read but not edit the zone: refused naming the permission", async () => {
         const cf = account();
         cf.zone("example.org").permissions = ["#zone:read", "#dns_records:read"];
         const msg = await programError(exampleConfig(), { preview: true, call: cf.call });
-        expect(msg).toContain(`example.org: the API token cannot edit DNS records of zone example.org (${ORG}): give it Zone > DNS > Edit on that zone`);
+        expect(msg).toContain(`example.org: the API token cannot edit DNS records of zone example.org (${ORG}): give it Zone → DNS → Edit on that zone`);
     });
 
     it("the second pulumi up: the stack's own records are not conflicts, and nothing changes", async () => {
