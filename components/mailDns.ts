@@ -6,6 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as cloudflare from "@pulumi/cloudflare";
 import { dkimRecordName } from "./dkimKey";
 import { quoteTxt } from "./txt";
+import * as command from "@pulumi/command";
 import { AdoptTarget, adoptStep } from "./adoptRecords";
 import { Target, TargetKind } from "./zone";
 
@@ -23,7 +24,13 @@ export interface MailDnsArgs {
     /** Set on every record: how the zone check knows the stack's own records on the next run. */
     comment?: string;
     /** adoptRecords: take over the records already at these names first (components/adoptRecords.ts). */
-    adopt?: { targets: AdoptTarget[]; marker: string; apiToken: pulumi.Input<string> };
+    adopt?: {
+        targets: AdoptTarget[];
+        marker: string;
+        apiToken: pulumi.Input<string>;
+        /** The zone id for the records once the adopt step has run (the zone is checked again then). */
+        after: (step: command.local.Command) => pulumi.Input<string>;
+    };
     /** MX target and priority; omitted when the MX is managed elsewhere. */
     mx?: { hostname: string; priority: number };
     /** A/AAAA records of the MX host, when it lies in this zone. */
@@ -84,13 +91,14 @@ export class MailDns extends pulumi.ComponentResource {
         const adopt = args.adopt
             ? adoptStep(`${name}-adopt`, { zoneId: args.zoneId, ...args.adopt }, { parent: this })
             : undefined;
+        const zoneId = adopt ? args.adopt!.after(adopt) : args.zoneId;
         this.dkimRecords = {};
         for (const spec of recordSpecs(args)) {
             const content = spec.type === "TXT" ? pulumi.output(spec.value).apply(quoteTxt) : spec.value;
             const r = new cloudflare.DnsRecord(
                 `${name}-${spec.id}`,
                 {
-                    zoneId: args.zoneId,
+                    zoneId,
                     name: spec.name,
                     type: spec.type,
                     content,

@@ -163,7 +163,7 @@ export function findConflicts(
     plan: DomainPlan,
     zone: ZoneRef,
     records: ZoneRecord[],
-    own: { comment: string; stack: string; project: string },
+    own: { comment: string; stack: string; project: string; adopt?: boolean },
 ): Conflict[] {
     const conflicts: Conflict[] = [];
     for (const t of plan.targets) {
@@ -220,7 +220,9 @@ export function findConflicts(
                     }
                 }
                 ways.push(
-                    `adopt it: pulumi config set mailauth:adoptRecords true (the stack replaces it with its own record; pulumi destroy puts it back as it was)`,
+                    own.adopt
+                        ? `adoptRecords is on: once nothing above is left to do, the stack takes it over (pulumi destroy puts it back as it was)`
+                        : `adopt it: pulumi config set mailauth:adoptRecords true (the stack replaces it with its own record; pulumi destroy puts it back as it was)`,
                 );
                 ways.push(`or import it: ${importCommand(plan, t, zone, r, own.stack, own.project)} (on a stack that has run pulumi up before)`);
                 ways.push(`or delete it in Cloudflare (dashboard: ${zone.name} → DNS → Records)`);
@@ -381,7 +383,7 @@ export async function checkZones(plans: DomainPlan[], opts: CheckOptions): Promi
             const adopted = opts.adopt ? conflicts.filter((c) => c.adoptable) : [];
             for (const c of conflicts) if (!adopted.includes(c)) problems.push(c.message);
             for (const c of adopted) {
-                log(`${plan.domain}: adoptRecords: ${describe(c.record)} is replaced by the stack's ${c.target.kind.toUpperCase()} record at this pulumi up; pulumi destroy puts it back`);
+                log(`${plan.domain}: adoptRecords: ${describe(c.record)} is taken over by the stack's adopt step and replaced by its ${c.target.kind.toUpperCase()} record; pulumi destroy puts it back`);
             }
             const oldSelectors = [
                 ...new Set(
@@ -400,4 +402,26 @@ export async function checkZones(plans: DomainPlan[], opts: CheckOptions): Promi
     );
     if (problems.length > 0) throw new ZoneError(problems);
     return results as ZoneCheckResult[];
+}
+
+/**
+ * After the adopt step: every record still in the way at the names it adopted was put there since
+ * (the step runs when it is created or its inputs change, not on every run). Refused, to delete by hand.
+ */
+export async function checkAdopted(
+    plan: DomainPlan,
+    zone: ZoneRef,
+    own: { comment: string; stack: string; project: string },
+    reader: ZoneReader = providerReader,
+): Promise<void> {
+    const records = await reader.recordsUnder(zone.id, plan.domain);
+    const left = findConflicts({ ...plan, targets: plan.targets.filter((t) => t.kind !== "dkim") }, zone, records, own);
+    if (left.length > 0) {
+        throw new ZoneError(
+            left.map(
+                (c) =>
+                    `${c.domain}: ${describe(c.record)} was added at a name the stack adopted earlier (adoptRecords), and the adoption does not run again.\nWay out: delete it in Cloudflare (dashboard: ${zone.name} → DNS → Records); to keep its content, carry it into the stack's settings first.`,
+            ),
+        );
+    }
 }

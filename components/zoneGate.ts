@@ -6,7 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { adoptTargets } from "./adoptRecords";
 import { MailDnsArgs, mailDnsTargets } from "./mailDns";
 import { Settings, SettingsError } from "./settings";
-import { checkZones, DomainPlan, recordComment, ZoneRef } from "./zone";
+import { checkAdopted, checkZones, DomainPlan, recordComment, ZoneRef } from "./zone";
 
 /** `mailauth:adoptRecords`, as `pulumi config set` stores it (a string, or a boolean with --path). */
 export function readAdoptRecords(raw: unknown): boolean {
@@ -65,7 +65,22 @@ export function zoneGate(settings: Settings, dnsArgs: Omit<MailDnsArgs, "zoneId"
             return {
                 zoneId: checked.apply((rs) => rs.find((r) => r.domain === domain)!.zone.id),
                 comment,
-                adopt: adopt ? { targets: adoptTargets(plan.targets), marker: comment, apiToken: token! } : undefined,
+                adopt: adopt
+                    ? {
+                          targets: adoptTargets(plan.targets),
+                          marker: comment,
+                          apiToken: token!,
+                          // Once the adopt step has run (its stdout is known: after its create, or from state on
+                          // a later run), nothing foreign may be left at the adopted names: a record added by
+                          // hand after the adoption is not removed by an unchanged step, so it is refused here.
+                          after: (step) =>
+                              pulumi.all([checked, step.stdout]).apply(async ([rs]) => {
+                                  const zone = rs.find((r) => r.domain === domain)!.zone;
+                                  await checkAdopted(plan, zone, { comment, stack, project });
+                                  return zone.id;
+                              }),
+                      }
+                    : undefined,
             };
         },
     };

@@ -87,6 +87,7 @@ describe("zone check at preview", () => {
         const config = { ...exampleConfig(), "mailauth:adoptRecords": "true", "cloudflare:apiToken": "test-token" };
         const refused = await programError(config, { preview: true, call: cf.call });
         expect(refused).toContain("first carry its mechanisms");
+        expect(refused).toContain("adoptRecords is on: once nothing above is left to do, the stack takes it over");
         expect(refused).toContain(`'mailauth:spf.mechanisms[1]' 'include:_spf.example.net'`);
         const carried = { ...config, "mailauth:spf": { mechanisms: ["ip4:192.0.2.25", "include:_spf.example.net"] } };
         const run = await runProgram(carried, { preview: true, call: cf.call });
@@ -278,6 +279,13 @@ describe("adoptRecords", () => {
             const shape = (run: typeof first) =>
                 run.resources.filter((r) => r.type.startsWith("cloudflare:") || r.type === "command:local:Command").map((r) => [r.name, JSON.stringify(r.inputs)]).sort();
             expect(shape(second)).toEqual(shape(first));
+
+            // A record added by hand after the adoption: the unchanged adopt step does not run again, so it is refused.
+            cf.addRecord("example.com", { name: "example.com", type: "TXT", content: '"v=spf1 ip4:192.0.2.25 ~all"' });
+            const late = await programError(config, { call: cf.call, newResource: creating(cf, (r, i) => adoptRun(r, i)()) });
+            expect(late).toContain('TXT example.com "v=spf1 ip4:192.0.2.25 ~all"');
+            expect(late).toContain("was added at a name the stack adopted earlier (adoptRecords), and the adoption does not run again");
+            cf.zone("example.com").records = cf.zone("example.com").records.filter((r) => r.content !== '"v=spf1 ip4:192.0.2.25 ~all"');
 
             const adopt = first.resources.find((r) => r.name === "example.com-adopt")!;
             const env = unwrapSecret(adopt.inputs.environment).value as Record<string, string>;
