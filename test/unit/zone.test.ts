@@ -313,6 +313,9 @@ describe("adoptRecords", () => {
         } finally {
             if (saved !== undefined) process.env.CLOUDFLARE_API_TOKEN = saved;
         }
-        expect(await programError({ ...config, "mailauth:adoptRecords": "yes" })).toContain('mailauth:adoptRecords: must be true or false, got "yes"');
+        // Declared `type: boolean` in Pulumi.yaml: the CLI itself refuses other values (test/cli.ts).
+        expect(await programError({ ...config, "mailauth:adoptRecords": "yes" })).toContain("configuration key 'mailauth:adoptRecords' must be of type 'boolean'");
+        // As `pulumi config set --path` stores it (a boolean), and as typed (a string): both taken.
+        for (const v of [false, "false"]) expect((await runProgram({ ...exampleConfig(), "mailauth:adoptRecords": v })).resources.some((r) => r.type === "command:local:Command")).toBe(false);
     });
 });
