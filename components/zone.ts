@@ -92,7 +92,7 @@ const COMMENT_OF_ANY_STACK = /^managed by Pulumi stack (\S+) \(mailauth\)$/;
 export class ZoneError extends pulumi.RunError {
     constructor(public readonly problems: string[]) {
         super(
-            `mailauth: Cloudflare: ${problems.length} problem(s) with the zones as they are; nothing was changed:\n` +
+            `mailauth: Cloudflare: ${problems.length} problem(s) with the zones as they are; nothing in DNS or on the host was changed:\n` +
                 problems.map((p) => `  - ${p.replace(/\n/g, "\n    ")}`).join("\n"),
         );
         // Every record and host step awaits the check; the SDK prefixes the message of a rejected input's

@@ -67,7 +67,7 @@ describe("zone check at preview", () => {
         cf.addRecord("example.com", { name: "example.com", type: "TXT", content: '"google-site-verification=abc"' });
         const seen: Registered[] = [];
         const msg = await programError(exampleConfig(), { preview: true, call: cf.call, newResource: recording(seen) });
-        expect(msg).toMatch(/^mailauth: Cloudflare: 1 problem\(s\) with the zones as they are; nothing was changed:/);
+        expect(msg).toMatch(/^mailauth: Cloudflare: 1 problem\(s\) with the zones as they are; nothing in DNS or on the host was changed:/);
         expect(msg).toContain(`TXT example.com "v=spf1 include:_spf.example.net ~all" (record id ${spf.id}) already exists in zone example.com`);
         expect(msg).toContain("two SPF records at one name make every receiver return permerror (RFC 7208 3.2");
         expect(msg).toContain(`pulumi config set --path 'mailauth:spf.mechanisms[1]' 'include:_spf.example.net'`);
