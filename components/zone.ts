@@ -196,6 +196,7 @@ export function findConflicts(
             if (other !== undefined) {
                 why = `it is managed by another Pulumi stack (${other}): ${why}`;
                 ways.push(`manage ${t.name} from one stack only: remove it from the other stack, or from this one`);
+                ways.push(`if this stack was renamed from ${other} (pulumi stack rename), the record is this stack's: set its comment to "${own.comment}" in the dashboard`);
             } else if (t.kind === "dkim") {
                 ways.push(`pick another selector for the stack (e.g. today's date): set mailauth:domains[].selector; the existing key stays published for mail still in transit`);
                 ways.push(`or delete the record in Cloudflare (dashboard: ${zone.name} → DNS → Records) if nothing signs with it any more`);
