@@ -61,6 +61,8 @@ export interface DomainPlan {
     selectors: string[];
     /** SPF mechanisms configured (`mailauth:spf.mechanisms`), to say which existing ones to carry. */
     spfMechanisms: string[];
+    /** Position in `mailauth:domains`, for the commands in messages. */
+    index?: number;
 }
 
 /** A record at a stack name that the stack does not manage. */
@@ -198,13 +200,15 @@ export function findConflicts(
                 ways.push(`manage ${t.name} from one stack only: remove it from the other stack, or from this one`);
                 ways.push(`if this stack was renamed from ${other} (pulumi stack rename), the record is this stack's: set its comment to "${own.comment}" in the dashboard`);
             } else if (t.kind === "dkim") {
-                ways.push(`pick another selector for the stack (e.g. today's date): set mailauth:domains[].selector; the existing key stays published for mail still in transit`);
+                ways.push(
+                    `pick another selector for the stack, e.g. today's date: pulumi config set --path 'mailauth:domains[${plan.index ?? 0}].selector' ${new Date().toISOString().slice(0, 10).replace(/-/g, "")}; the existing key stays published for mail still in transit`,
+                );
                 ways.push(`or delete the record in Cloudflare (dashboard: ${zone.name} → DNS → Records) if nothing signs with it any more`);
             } else {
                 if (t.kind === "spf") {
                     const lost = lostSpfTerms(r.content, plan.spfMechanisms);
-                    const carry = lost.filter((m) => !/^(redirect|exp)=|^[+?~-]?ptr/i.test(m));
-                    const cannot = lost.filter((m) => !carry.includes(m));
+                    const carry = lost.filter((m) => !/^(redirect|exp)=|^[+?~-]?ptr/i.test(m)).map((m) => m.replace(/^\+/, ""));
+                    const cannot = lost.filter((m) => /^(redirect|exp)=|^[+?~-]?ptr/i.test(m));
                     if (carry.length > 0) {
                         adoptable = false;
                         ways.push(

@@ -53,6 +53,7 @@ export function zoneGate(settings: Settings, dnsArgs: Omit<MailDnsArgs, "zoneId"
         targets: mailDnsTargets(a.domain, a),
         selectors: Object.keys(a.dkim),
         spfMechanisms: settings.spf.mechanisms,
+        index: settings.domains.findIndex((d) => d.name === a.domain),
     }));
     const checked = pulumi.output(checkZones(plans, { adopt, comment, stack, project }));
     return {

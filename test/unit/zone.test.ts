@@ -8,6 +8,7 @@ import { describe, expect, it } from "vitest";
 import { exampleConfig, programError, Registered, runProgram, unwrapSecret } from "../harness";
 import { FakeCloudflare } from "../cloudflare";
 import { GIVE_BACK_SCRIPT } from "../../components/adoptRecords";
+import { apiRefusal, findConflicts, txtValue } from "../../components/zone";
 
 const COM = "0123456789abcdef0123456789abcdef";
 const ORG = "fedcba9876543210fedcba9876543210";
@@ -145,7 +146,7 @@ describe("zone check at preview", () => {
         const adopting = { ...config, "mailauth:adoptRecords": true, "cloudflare:apiToken": "test-token" };
         const msg = await programError(adopting, { preview: true, call: cf.call });
         expect(msg).toContain('TXT default._domainkey.example.com "v=DKIM1; k=rsa; p=MIIBold"');
-        expect(msg).toContain("pick another selector for the stack");
+        expect(msg).toMatch(/pick another selector for the stack, e\.g\. today's date: pulumi config set --path 'mailauth:domains\[0\]\.selector' \d{8};/);
         expect(msg).not.toContain("pulumi import");
     });
 
@@ -317,5 +318,51 @@ describe("adoptRecords", () => {
         expect(await programError({ ...config, "mailauth:adoptRecords": "yes" })).toContain("configuration key 'mailauth:adoptRecords' must be of type 'boolean'");
         // As `pulumi config set --path` stores it (a boolean), and as typed (a string): both taken.
         for (const v of [false, "false"]) expect((await runProgram({ ...exampleConfig(), "mailauth:adoptRecords": v })).resources.some((r) => r.type === "command:local:Command")).toBe(false);
+    });
+});
+
+describe("conflict messages, directly", () => {
+    const zone = { id: COM, name: "example.com" };
+    const own = { comment: MARK, stack: "test", project: "mailauth" };
+    const plan = {
+        domain: "example.com",
+        component: "example.com",
+        selectors: ["s1"],
+        spfMechanisms: ["ip4:192.0.2.25"],
+        index: 0,
+        targets: [
+            { kind: "spf" as const, name: "example.com", type: "TXT" as const, resource: "example.com-spf", value: "v=spf1 mx ip4:192.0.2.25 ~all" },
+            { kind: "dmarc" as const, name: "_dmarc.example.com", type: "TXT" as const, resource: "example.com-dmarc", value: "v=DMARC1; p=none" },
+        ],
+    };
+    const rec = (name: string, type: string, content: string) => ({ id: "1".repeat(32), name, type, content, ttl: 1, proxied: false, comment: null, tags: [] });
+
+    it("SPF terms: + dropped, redirect= carried as include:, ptr named, mx and the all term not repeated", () => {
+        const [c] = findConflicts(plan, zone, [rec("example.com", "TXT", "v=spf1 mx +include:_spf.a.example ptr redirect=_spf.b.example -all")], own);
+        expect(c.adoptable).toBe(false);
+        expect(c.message).toContain(`pulumi config set --path 'mailauth:spf.mechanisms[1]' 'include:_spf.a.example'`);
+        expect(c.message).not.toContain("'mx'");
+        expect(c.message).toContain(`"redirect=_spf.b.example" cannot sit next to an all term: carry it as include:_spf.b.example`);
+        expect(c.message).toContain(`"ptr" is not carried over (ptr is deprecated, RFC 7208 5.5`);
+    });
+
+    it("a CNAME at _dmarc (a DMARC service) is in the way; other TXT at the domain are not", () => {
+        const cs = findConflicts(plan, zone, [rec("_dmarc.example.com", "CNAME", "example.com._dmarc.dmarc.example.net"), rec("example.com", "TXT", '"v=verify1 abc"')], own);
+        expect(cs).toHaveLength(1);
+        expect(cs[0].message).toContain("a CNAME excludes every other record at _dmarc.example.com (RFC 1034 3.6.2)");
+        expect(cs[0].adoptable).toBe(true);
+    });
+
+    it("TXT values as Cloudflare stores them: quoted chunks joined, bare values as they are", () => {
+        expect(txtValue('"v=spf1 " "mx ~all"')).toBe("v=spf1 mx ~all");
+        expect(txtValue("v=spf1 mx ~all")).toBe("v=spf1 mx ~all");
+        expect(txtValue('"a \\"quoted\\" b"')).toBe('a "quoted" b');
+    });
+
+    it("Cloudflare's refusals are read from the provider's error text; other errors are not", () => {
+        const e = new Error(`invocation of cloudflare:index/getZone:getZone returned an error: failed to make http request: GET "https://api.cloudflare.com/client/v4/zones/x": 403 Forbidden {"success":false,"errors":[{"code":9109,"message":"Unauthorized to access requested resource"}]}`);
+        expect(apiRefusal(e)).toEqual({ status: 403, detail: "9109 Unauthorized to access requested resource" });
+        expect(apiRefusal(new Error(`GET "https://api.cloudflare.com/client/v4/zones": 500 Internal Server Error {}`))).toBeUndefined();
+        expect(apiRefusal(new Error("connection reset"))).toBeUndefined();
     });
 });
