@@ -78,6 +78,6 @@ export const selectors = Object.fromEntries(
     settings.domains.map((d) => [d.name, { active: d.selector, previous: d.previousSelectors }]),
 );
 /** The Cloudflare zone (name and id) that holds each domain's records. */
-export const zone = zones.byDomain;
+export const zone = zones.result();
 /** opendkim-testkey's verdict per domain ("key OK" once the record matches the installed key). */
 export const testKey = host.testKeyResults;

@@ -28,8 +28,8 @@ export interface MailDnsArgs {
         targets: AdoptTarget[];
         marker: string;
         apiToken: pulumi.Input<string>;
-        /** The zone id for the records once the adopt step has run (the zone is checked again then). */
-        after: (step: command.local.Command) => pulumi.Input<string>;
+        /** Called with the adopt step: the zone is checked again once it has run. */
+        after: (step: command.local.Command) => void;
     };
     /** MX target and priority; omitted when the MX is managed elsewhere. */
     mx?: { hostname: string; priority: number };
@@ -91,14 +91,14 @@ export class MailDns extends pulumi.ComponentResource {
         const adopt = args.adopt
             ? adoptStep(`${name}-adopt`, { zoneId: args.zoneId, ...args.adopt }, { parent: this })
             : undefined;
-        const zoneId = adopt ? args.adopt!.after(adopt) : args.zoneId;
+        if (adopt) args.adopt!.after(adopt);
         this.dkimRecords = {};
         for (const spec of recordSpecs(args)) {
             const content = spec.type === "TXT" ? pulumi.output(spec.value).apply(quoteTxt) : spec.value;
             const r = new cloudflare.DnsRecord(
                 `${name}-${spec.id}`,
                 {
-                    zoneId,
+                    zoneId: args.zoneId,
                     name: spec.name,
                     type: spec.type,
                     content,

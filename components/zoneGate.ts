@@ -56,10 +56,15 @@ export function zoneGate(settings: Settings, dnsArgs: Omit<MailDnsArgs, "zoneId"
         index: settings.domains.findIndex((d) => d.name === a.domain),
     }));
     const checked = pulumi.output(checkZones(plans, { adopt, comment, stack, project }));
+    const rechecks: pulumi.Output<void>[] = [];
     return {
         /** Resolves once every zone was found and no record stands in the way. */
         passed: checked,
-        byDomain: checked.apply((rs) => Object.fromEntries(rs.map((r) => [r.domain, r.zone])) as Record<string, ZoneRef>),
+        /** Each domain's zone, once every check (the one after adoption too) has passed: a stack output. */
+        result: () =>
+            pulumi
+                .all([checked, pulumi.all(rechecks)])
+                .apply(([rs]) => Object.fromEntries(rs.map((r) => [r.domain, r.zone])) as Record<string, ZoneRef>),
         /** What MailDns needs from the check for one domain. */
         dnsArgs(domain: string): Pick<MailDnsArgs, "zoneId" | "comment" | "adopt"> {
             const plan = plans.find((p) => p.domain === domain)!;
@@ -73,13 +78,15 @@ export function zoneGate(settings: Settings, dnsArgs: Omit<MailDnsArgs, "zoneId"
                           apiToken: token!,
                           // Once the adopt step has run (its stdout is known: after its create, or from state on
                           // a later run), nothing foreign may be left at the adopted names: a record added by
-                          // hand after the adoption is not removed by an unchanged step, so it is refused here.
-                          after: (step) =>
-                              pulumi.all([checked, step.stdout]).apply(async ([rs]) => {
-                                  const zone = rs.find((r) => r.domain === domain)!.zone;
-                                  await checkAdopted(plan, zone, { comment, stack, project });
-                                  return zone.id;
-                              }),
+                          // hand after the adoption is not removed by an unchanged step, so it is refused. Not an
+                          // input of the records: an unknown stdout at preview would show them all as changing.
+                          after: (step) => {
+                              rechecks.push(
+                                  pulumi.all([checked, step.stdout]).apply(async ([rs]) => {
+                                      await checkAdopted(plan, rs.find((r) => r.domain === domain)!.zone, { comment, stack, project });
+                                  }),
+                              );
+                          },
                       }
                     : undefined,
             };
