@@ -39,11 +39,25 @@ const zone = process.env.MAILAUTH_ZONE_ID;
 const marker = process.env.MAILAUTH_MARKER;
 const targets = JSON.parse(process.env.MAILAUTH_TARGETS);
 const kept = process.env.PULUMI_COMMAND_STDOUT ? JSON.parse(process.env.PULUMI_COMMAND_STDOUT) : [];
-async function cf(method, path, body) {
-  const res = await fetch(api + path, { method, headers: { Authorization: "Bearer " + process.env.CLOUDFLARE_API_TOKEN, "Content-Type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
-  const json = await res.json().catch(() => ({}));
-  if (!res.ok || json.success === false) throw new Error(method + " " + path + ": " + res.status + " " + JSON.stringify(json.errors || json));
-  return json.result;
+// node's own http(s) rather than fetch: it starts in a fraction of the time and holds no idle sockets.
+function cf(method, path, body) {
+  const url = new URL(api + path);
+  const data = body === undefined ? undefined : JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = require(url.protocol === "http:" ? "http" : "https").request(url, { method, headers: { Authorization: "Bearer " + process.env.CLOUDFLARE_API_TOKEN, "Content-Type": "application/json" } }, (res) => {
+      let text = "";
+      res.setEncoding("utf8");
+      res.on("data", (c) => (text += c));
+      res.on("end", () => {
+        let json = {};
+        try { json = JSON.parse(text); } catch {}
+        if (res.statusCode >= 300 || json.success === false) reject(new Error(method + " " + url.pathname + ": " + res.statusCode + " " + JSON.stringify(json.errors || text)));
+        else resolve(json.result);
+      });
+    });
+    req.on("error", reject);
+    req.end(data);
+  });
 }
 function txt(c) { const m = [...c.matchAll(/"((?:[^"\\\\]|\\\\.)*)"/g)].map((x) => x[1]); return m.length && /^\\s*"/.test(c) ? m.join("") : c; }
 async function at(t, type) {
@@ -62,7 +76,8 @@ export const TAKE_SCRIPT = `${API}
     kept.push({ name: r.name, type: r.type, content: r.content, ttl: r.ttl, proxied: r.proxied, priority: r.priority, comment: r.comment, tags: r.tags });
     process.stderr.write("adopted " + r.type + " " + r.name + " " + r.content + "\\n");
   }
-  process.stdout.write(JSON.stringify(kept));
+  // Exit once written: fetch's idle keep-alive connections would hold the process for seconds.
+  process.stdout.write(JSON.stringify(kept), () => process.exit(0));
 })().catch(fail);
 `;
 
@@ -82,6 +97,7 @@ export const GIVE_BACK_SCRIPT = `${API}
     await cf("POST", "/zones/" + zone + "/dns_records", body);
     process.stderr.write("gave back " + k.type + " " + k.name + " " + k.content + "\\n");
   }
+  process.exit(0);
 })().catch(fail);
 `;
 

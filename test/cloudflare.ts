@@ -168,6 +168,13 @@ export class FakeCloudflare {
         });
         await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
         const port = (server.address() as AddressInfo).port;
-        return { url: `http://127.0.0.1:${port}`, close: () => new Promise((r) => server.close(() => r())) };
+        return {
+            url: `http://127.0.0.1:${port}`,
+            close: () =>
+                new Promise((r) => {
+                    server.close(() => r());
+                    server.closeAllConnections();
+                }),
+        };
     }
 }
