@@ -292,11 +292,11 @@ interface DomainsRead {
 function readDomains(raw: unknown, problems: Problems): DomainsRead {
     const path = "mailauth:domains";
     if (raw === undefined || raw === null) {
-        problems.push(`${path}: required, not set (a list of {name, zoneId, selector})`);
+        problems.push(`${path}: required, not set (a list of {name, selector, zoneId?})`);
         return { domains: [], complete: false };
     }
     if (!Array.isArray(raw) || raw.length === 0) {
-        problems.push(`${path}: must be a non-empty list of {name, zoneId, selector}, got ${show(raw)}`);
+        problems.push(`${path}: must be a non-empty list of {name, selector, zoneId?}, got ${show(raw)}`);
         return { domains: [], complete: false };
     }
     const domains: DomainSettings[] = [];
