@@ -18,11 +18,9 @@ export interface ScriptSpec {
     familyVars?: FamilyVar[];
     /** The milter transport setting, when MILTER or SOCKET_DIR is asked for. */
     milterTransport?: MilterTransport;
-    /** Files staged into "$STAGE" before the body runs, by name. */
+    /** Files staged into "$STAGE" before the body runs, by name; they travel on stdin (`stagedStdin`). */
     files?: Record<string, string>;
 }
-
-const HEREDOC_END = "MAILAUTH_EOF";
 
 function familyValue(name: FamilyVar, family: OsFamily, transport: MilterTransport): string {
     const facts = OS_FAMILY_FACTS[family];
@@ -46,11 +44,36 @@ function assignments(vars: Record<string, string>, indent = ""): string {
         .join("");
 }
 
-function stagedFile(name: string, content: string): string {
-    if (content.split("\n").includes(HEREDOC_END)) throw new Error(`file ${name} contains the heredoc marker`);
-    if (!/^[A-Za-z0-9._-]+$/.test(name)) throw new Error(`bad staged file name ${name}`);
-    const body = content.endsWith("\n") ? content : `${content}\n`;
-    return `cat >"$STAGE/${name}" <<'${HEREDOC_END}'\n${body}${HEREDOC_END}\n`;
+/**
+ * Staged files travel on the step's stdin, never inside its command: sshd runs the command as
+ * one argument of `$SHELL -c` (openssh session.c, do_child), and Linux refuses any single
+ * argument over 128 KiB (MAX_ARG_STRLEN, include/uapi/linux/binfmts.h), which the OpenDKIM
+ * tables pass at about 420 domains. pulumi-command pipes `stdin` into the session whole
+ * (pulumi/pulumi-command provider/pkg/provider/remote/commandOutputs.go ~73-75), with no limit.
+ * Each file starts with a line `#mailauth-file <name>`; its lines follow.
+ */
+export const STAGED_FILE_HEADER = "#mailauth-file ";
+
+/** The stdin of a step that stages these files. */
+export function stagedStdin(files: Record<string, string>): string {
+    return Object.entries(files)
+        .map(([name, content]) => {
+            if (!/^[A-Za-z0-9._-]+$/.test(name)) throw new Error(`bad staged file name ${name}`);
+            if (content.split("\n").some((l) => l.startsWith(STAGED_FILE_HEADER))) {
+                throw new Error(`file ${name} contains the staging marker`);
+            }
+            return `${STAGED_FILE_HEADER}${name}\n${content.endsWith("\n") || content === "" ? content : `${content}\n`}`;
+        })
+        .join("");
+}
+
+/** The script lines that write the files arriving on stdin into "$STAGE", and check they all came. */
+function stageFromStdin(names: string[]): string {
+    const n = STAGED_FILE_HEADER.length;
+    return (
+        `awk -v stage="$STAGE" 'index($0, "${STAGED_FILE_HEADER}") == 1 { f = stage "/" substr($0, ${n + 1}); printf "" > f; next } { print > f }'\n` +
+        `for f in ${names.join(" ")}; do [ -f "$STAGE/$f" ] || die "staged file $f did not arrive on stdin"; done\n`
+    );
 }
 
 /**
@@ -103,7 +126,8 @@ export function buildScript(spec: ScriptSpec): string {
     }
     parts.push(assignments(spec.vars ?? {}));
     parts.push(`STAGE=$(mktemp -d /tmp/mailauth.XXXXXX)\ntrap 'rm -rf "$STAGE"' EXIT\n`);
-    for (const [name, content] of Object.entries(spec.files ?? {})) parts.push(stagedFile(name, content));
+    const staged = Object.keys(spec.files ?? {});
+    if (staged.length > 0) parts.push(stageFromStdin(staged));
     parts.push(loadTemplate(`${spec.template}.sh`));
     return parts.join("");
 }

@@ -107,7 +107,9 @@ export class MailDns extends pulumi.ComponentResource {
                     priority: spec.priority,
                     comment: args.comment,
                 },
-                { parent: this, dependsOn: adopt ? [adopt] : [] },
+                // A published key never changes while its selector is live (see DkimKey): a DKIM
+                // record keeps the content it was created with, whatever key the stack holds later.
+                { parent: this, dependsOn: adopt ? [adopt] : [], ignoreChanges: spec.selector !== undefined ? ["content"] : [] },
             );
             published.push(pulumi.output(spec.value).apply((v) => ({ name: spec.name, type: spec.type, value: v })));
             if (spec.selector !== undefined) this.dkimRecords[spec.selector] = r;

@@ -19,7 +19,7 @@ import {
     renderOpenDkimTables,
     SigningDomain,
 } from "./hostFiles";
-import { buildScript, commandLine, KNOWN_MILTERS, ScriptSpec } from "./hostScripts";
+import { buildScript, commandLine, KNOWN_MILTERS, ScriptSpec, stagedStdin } from "./hostScripts";
 import { OS_FAMILIES } from "./osFamilies";
 import { OpenDkimSettings, TestKeySettings } from "./settings";
 
@@ -72,6 +72,8 @@ export class MailHost extends pulumi.ComponentResource {
                     create: commandLine(buildScript(create), args.user),
                     delete: del && commandLine(buildScript(del), args.user),
                     addPreviousOutputInEnv: false,
+                    // Staged files on stdin: the command stays the same size for any number of domains.
+                    ...(create.files ? { stdin: stagedStdin(create.files) } : {}),
                     ...extra,
                 },
                 // A replacement (`pulumi up --replace`) must undo before it redoes: created first,
@@ -96,7 +98,10 @@ export class MailHost extends pulumi.ComponentResource {
                 { template: "dkim-key-delete", vars: { KEY_FILE: keyVars(k).KEY_FILE } },
                 // The key travels on stdin; nothing it prints is logged or kept in plain text.
                 { stdin: pulumi.secret(k.privateKeyPem), logging: "none" },
-                { dependsOn: [packages], additionalSecretOutputs: ["stdout", "stderr"] },
+                // A live selector's key never changes (see DkimKey): once installed, a new key for the
+                // same step (a replaced or renamed key resource) is not sent. ignoreChanges puts the old
+                // stdin back before the diff (pulumi/pulumi step_generator.go ~1264-1268).
+                { dependsOn: [packages], additionalSecretOutputs: ["stdout", "stderr"], ignoreChanges: ["stdin"] },
             ),
         );
 

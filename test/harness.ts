@@ -26,6 +26,11 @@ export interface Registered {
     dependencies: string[];
     additionalSecretOutputs: string[];
     deleteBeforeReplace: boolean;
+    ignoreChanges: string[];
+    /** The URN of the parent; "" for the stack's own children. */
+    parent: string;
+    /** The URNs this resource claims as its former identities (aliases). */
+    aliases: string[];
 }
 
 export interface Run {
@@ -85,6 +90,9 @@ export async function runProgram(config: Record<string, unknown>, opts: RunOptio
                     dependencies: [],
                     additionalSecretOutputs: [],
                     deleteBeforeReplace: false,
+                    ignoreChanges: [],
+                    parent: "",
+                    aliases: [],
                     ...pending.get(args.name),
                 };
                 resources.push(registered);
@@ -132,6 +140,9 @@ export async function runProgram(config: Record<string, unknown>, opts: RunOptio
             dependencies: req.getDependenciesList(),
             additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
             deleteBeforeReplace: req.getDeletebeforereplace(),
+            ignoreChanges: req.getIgnorechangesList(),
+            parent: req.getParent(),
+            aliases: aliasUrns(req),
         });
         return register(req, (err: any, res: any) => {
             const r = resources.find((x) => x.name === req.getName() && x.type === req.getType());
@@ -187,11 +198,42 @@ export async function programError(config: Record<string, unknown>, opts: RunOpt
     throw new Error("the program accepted the config");
 }
 
-/** The text of a file the script stages, from its heredoc. */
-export function stagedFile(script: string, name: string): string {
-    const m = script.match(new RegExp(`cat >"\\$STAGE/${name.replace(/\./g, "\\.")}" <<'MAILAUTH_EOF'\\n([\\s\\S]*?)MAILAUTH_EOF\\n`));
-    if (!m) throw new Error(`no staged ${name}`);
-    return m[1];
+/** The text of a file a step stages, from its stdin (`#mailauth-file <name>` framing). */
+export function stagedFile(stdin: string, name: string): string {
+    const files = new Map<string, string>();
+    let current: string | undefined;
+    for (const line of stdin.split("\n").slice(0, -1)) {
+        if (line.startsWith("#mailauth-file ")) files.set((current = line.slice(15)), "");
+        else if (current !== undefined) files.set(current, `${files.get(current)}${line}\n`);
+    }
+    const text = files.get(name);
+    if (text === undefined) throw new Error(`no staged ${name}`);
+    return text;
+}
+
+/**
+ * The URNs a registration names as aliases, computed as the engine does from each alias spec:
+ * an unset field means "the same as this resource's" (pulumi/pulumi sdk/nodejs/runtime/resource.ts,
+ * the Alias message of proto/pulumi/alias.proto).
+ */
+function aliasUrns(req: any): string[] {
+    const urns: string[] = [...(req.getAliasurnsList?.() ?? [])];
+    for (const a of req.getAliasesList?.() ?? []) {
+        if (a.getUrn()) {
+            urns.push(a.getUrn());
+            continue;
+        }
+        const spec = a.getSpec();
+        const stack = spec.getStack() || pulumi.getStack();
+        const project = spec.getProject() || pulumi.getProject();
+        const type = spec.getType() || req.getType();
+        const name = spec.getName() || req.getName();
+        const parent = spec.getNoparent() ? "" : spec.getParenturn() || req.getParent();
+        const parentTypes = parent ? parent.split("::")[2] : "";
+        const chain = parentTypes && !parentTypes.endsWith("pulumi:pulumi:Stack") ? `${parentTypes}$` : "";
+        urns.push(`urn:pulumi:${stack}::${project}::${chain}${type}::${name}`);
+    }
+    return urns;
 }
 
 /** The script inside `bash -c '...'`, unquoted. */

@@ -54,13 +54,13 @@ describe("host configuration under the example config", () => {
     });
 
     it("renders opendkim.conf exactly, with a unix socket on Debian and the guide's inet socket on EL", () => {
-        const script = scriptOf(cmd("opendkim").inputs.create);
+        const script = cmd("opendkim").inputs.stdin;
         expect(stagedFile(script, "opendkim.conf.debian.unbound")).toBe(OPENDKIM_CONF("local:/var/spool/postfix/opendkim/opendkim.sock"));
         expect(stagedFile(script, "opendkim.conf.el.unbound")).toBe(OPENDKIM_CONF("inet:8891@127.0.0.1"));
     });
 
     it("renders, for an OpenDKIM built without libunbound (EPEL's), a configuration whose DNS comment is true", () => {
-        const script = scriptOf(cmd("opendkim").inputs.create);
+        const script = cmd("opendkim").inputs.stdin;
         const unboundComment = "# DNS: OpenDKIM's built-in recursive resolver (libunbound), starting from the root servers.\n";
         const resolvComment = "# DNS: the system resolver (/etc/resolv.conf); this OpenDKIM is built without libunbound (opendkim -V).\n";
         expect(stagedFile(script, "opendkim.conf.el.resolv")).toBe(OPENDKIM_CONF("inet:8891@127.0.0.1").replace(unboundComment, resolvComment));
@@ -68,7 +68,7 @@ describe("host configuration under the example config", () => {
     });
 
     it("renders KeyTable, SigningTable and TrustedHosts exactly", () => {
-        const script = scriptOf(cmd("opendkim").inputs.create);
+        const script = cmd("opendkim").inputs.stdin;
         expect(stagedFile(script, "KeyTable")).toBe(
             "20261127._domainkey.example.com example.com:20261127:/etc/opendkim/keys/example.com/20261127.private\n" +
                 "20261127._domainkey.example.org example.org:20261127:/etc/opendkim/keys/example.org/20261127.private\n",
@@ -190,7 +190,7 @@ describe("pulumi preview", () => {
         const run = await runProgram(exampleConfig(), { preview: true });
         const opendkim = run.resources.find((r) => r.name === "mailhost-opendkim")!;
         expect(typeof opendkim.inputs.create).toBe("string");
-        expect(stagedFile(scriptOf(opendkim.inputs.create), "SigningTable")).toContain("*@example.com 20261127._domainkey.example.com");
+        expect(stagedFile(opendkim.inputs.stdin, "SigningTable")).toContain("*@example.com 20261127._domainkey.example.com");
         const postfix = run.resources.find((r) => r.name === "mailhost-postfix")!;
         expect(scriptOf(postfix.inputs.create)).toContain("SPF_CHECK='check_policy_service unix:private/policyd-spf'");
         const spf = run.resources.find((r) => r.name === "example.com-spf")!;

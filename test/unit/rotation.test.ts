@@ -10,7 +10,7 @@ function rotated(previous: string[]): Record<string, unknown> {
 
 const names = (run: Run, type: string) => run.resources.filter((r) => r.type === type).map((r) => r.name).sort();
 const staged = (run: Run, file: string) =>
-    stagedFile(scriptOf(run.resources.find((r) => r.name === "mailhost-opendkim")!.inputs.create), file);
+    stagedFile(run.resources.find((r) => r.name === "mailhost-opendkim")!.inputs.stdin, file);
 
 describe("DKIM key rotation", () => {
     it("a new selector gets its own key and record; the previous one keeps both; signing moves to the new one", async () => {
