@@ -6,7 +6,7 @@
  * Cloudflare, and the host configuration over SSH.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { DkimKey } from "./components/dkimKey";
+import { DkimKey, warnKeptKey } from "./components/dkimKey";
 import { MailDns, PublishedRecord } from "./components/mailDns";
 import { adoptSetting, zoneGate } from "./components/zoneGate";
 import { MailHost } from "./components/mailHost";
@@ -50,6 +50,12 @@ const dnsArgs = settings.domains.map((domain) => {
 });
 const zones = zoneGate(settings, dnsArgs, adoptRecords);
 const dnsByDomain = dnsArgs.map((args) => new MailDns(args.domain, { ...args, ...zones.dnsArgs(args.domain) }));
+
+// A live selector keeps its key whatever config or state now hold for it: say so (see DkimKey).
+for (const { domain, selector, key } of keys) {
+    const i = settings.domains.findIndex((d) => d.name === domain);
+    warnKeptKey(domain, selector, settings.domains[i].keyBits, key, dnsByDomain[i].dkimRecords[selector].content);
+}
 
 const host = new MailHost("mailhost", {
     connection: {

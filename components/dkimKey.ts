@@ -17,6 +17,7 @@
 import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
+import { quoteTxt } from "./txt";
 
 export interface DkimKeyArgs {
     /** RSA key size in bits (2048 by default in settings), for a new selector. */
@@ -98,4 +99,23 @@ export class DkimKey extends pulumi.ComponentResource {
         this.bits = key.publicKeyPem.apply(keyBits);
         this.registerOutputs({ recordValue: this.recordValue });
     }
+}
+
+/**
+ * Logs `keyWarnings` for one selector: its key as the stack holds it, against `published`, the
+ * content of its DKIM record (quoted, as sent to Cloudflare). Shown by preview and up.
+ */
+export function warnKeptKey(
+    domain: string,
+    selector: string,
+    requestedBits: number,
+    key: DkimKey,
+    published: pulumi.Output<string | undefined>,
+): void {
+    pulumi.all([key.bits, key.recordValue, published]).apply(([bits, held, content]) => {
+        const same = content === undefined || content === quoteTxt(held);
+        for (const w of keyWarnings(domain, selector, requestedBits, bits, same ? undefined : content, held)) {
+            pulumi.log.warn(w, key);
+        }
+    });
 }

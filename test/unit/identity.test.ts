@@ -1,0 +1,68 @@
+/**
+ * Resource names, types and parents are state identity (the URN): a resource whose URN changes is
+ * a new resource to the engine. For a key that is a new key under a live selector; for a host step,
+ * its old delete runs on the host. A change of URN needs an alias naming the old one.
+ * test/unit/urns.example.json holds the URNs of the example stack; regenerate it only for a
+ * resource added or removed on purpose: UPDATE_URN_SNAPSHOT=1 npx vitest run --project unit test/unit/identity.test.ts
+ */
+import * as fs from "fs";
+import * as path from "path";
+import { describe, expect, it } from "vitest";
+import { keyWarnings, rotationSteps } from "../../components/dkimKey";
+import { exampleConfig, Registered, runProgram } from "../harness";
+
+const SNAPSHOT = path.join(__dirname, "urns.example.json");
+
+/** Snapshot URNs that no resource of this run has, neither as its URN nor as an alias. */
+export function lostIdentities(snapshot: string[], resources: Pick<Registered, "urn" | "aliases">[]): string[] {
+    const known = new Set(resources.flatMap((r) => [r.urn, ...r.aliases]));
+    return snapshot.filter((u) => !known.has(u));
+}
+
+describe("resource identity", () => {
+    it("every resource of the example stack keeps its URN, or names the old one as an alias", async () => {
+        const run = await runProgram(exampleConfig());
+        const urns = run.resources.map((r) => r.urn).sort();
+        expect(urns.every((u) => u.startsWith("urn:pulumi:test::mailauth::"))).toBe(true);
+        if (process.env.UPDATE_URN_SNAPSHOT) fs.writeFileSync(SNAPSHOT, JSON.stringify(urns, null, 1) + "\n");
+        const snapshot: string[] = JSON.parse(fs.readFileSync(SNAPSHOT, "utf8"));
+        const lost = lostIdentities(snapshot, run.resources);
+        expect(lost, "renamed, retyped or re-parented without an alias (add `aliases: [...]` naming the old URN)").toEqual([]);
+        const added = urns.filter((u) => !snapshot.includes(u) && !run.resources.find((r) => r.urn === u)!.aliases.length);
+        expect(added, "new resources: if added on purpose, regenerate the snapshot (see the top of this file)").toEqual([]);
+    });
+
+    it("notices a renamed resource, and accepts it with an alias", async () => {
+        const run = await runProgram(exampleConfig());
+        const snapshot = run.resources.map((r) => r.urn);
+        const key = run.resources.find((r) => r.type === "tls:index/privateKey:PrivateKey")!;
+        const renamed = run.resources.map((r) => (r === key ? { urn: r.urn.replace(/-rsa$/, "-key"), aliases: [] } : r));
+        expect(lostIdentities(snapshot, renamed)).toEqual([key.urn]);
+        const aliased = run.resources.map((r) => (r === key ? { urn: r.urn.replace(/-rsa$/, "-key"), aliases: [key.urn] } : r));
+        expect(lostIdentities(snapshot, aliased)).toEqual([]);
+    });
+});
+
+describe("a live selector keeps its key", () => {
+    it("keyBits does not replace an existing key; a DKIM record and a key file keep what they were created with", async () => {
+        const run = await runProgram(exampleConfig());
+        const of = (type: string) => run.resources.filter((r) => r.type === type);
+        const tlsKeys = of("tls:index/privateKey:PrivateKey");
+        expect(tlsKeys.length).toBe(2);
+        for (const k of tlsKeys) expect(k.ignoreChanges).toEqual(["rsaBits"]);
+        const records = of("cloudflare:index/dnsRecord:DnsRecord");
+        for (const r of records) expect(r.ignoreChanges).toEqual(/-dkim-/.test(r.name) ? ["content"] : []);
+        const steps = of("command:remote:Command");
+        for (const s of steps) expect(s.ignoreChanges).toEqual(/-key-/.test(s.name) ? ["stdin"] : []);
+    });
+
+    it("says what happened and how to rotate when keyBits or the held key differ from the live one", () => {
+        expect(keyWarnings("example.com", "s1", 2048, 2048, undefined, "v=DKIM1; p=A")).toEqual([]);
+        const [bits] = keyWarnings("example.com", "s1", 4096, 2048, undefined, "v=DKIM1; p=A");
+        expect(bits).toContain("example.com: selector s1 keeps its 2048-bit key; keyBits 4096 applies to a new selector only");
+        expect(bits).toContain(rotationSteps("example.com", "s1"));
+        const [held] = keyWarnings("example.com", "s1", 2048, 2048, '"v=DKIM1; p=A"', "v=DKIM1; p=B");
+        expect(held).toContain("selector s1 keeps its published and installed key; the stack now holds another key");
+        expect(held).toContain("previousSelectors");
+    });
+});
