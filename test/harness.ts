@@ -73,6 +73,8 @@ export interface RunOptions {
     secretKeys?: string[];
     /** Answers the provider's invokes; default: a Cloudflare account holding the configured zones, empty. */
     call?: (args: pulumi.runtime.MockCallArgs) => Record<string, any>;
+    /** One key pair for every key of the given size (many-domain runs: key generation dominates). */
+    shareKeys?: boolean;
 }
 
 export async function runProgram(config: Record<string, unknown>, opts: RunOptions = {}): Promise<Run> {
@@ -106,14 +108,15 @@ export async function runProgram(config: Record<string, unknown>, opts: RunOptio
                     return { id: `${args.name}-id`, state };
                 }
                 if (args.type === "tls:index/privateKey:PrivateKey") {
-                    let pair = keyCache.get(args.name);
+                    const cacheName = opts.shareKeys ? `shared-${args.inputs.rsaBits}` : args.name;
+                    let pair = keyCache.get(cacheName);
                     if (!pair || Number(args.inputs.rsaBits) !== crypto.createPublicKey(pair.publicKeyPem).asymmetricKeyDetails?.modulusLength) {
                         const kp = crypto.generateKeyPairSync("rsa", { modulusLength: Number(args.inputs.rsaBits) });
                         pair = {
                             privateKeyPem: kp.privateKey.export({ type: "pkcs1", format: "pem" }).toString(),
                             publicKeyPem: kp.publicKey.export({ type: "spki", format: "pem" }).toString(),
                         };
-                        keyCache.set(args.name, pair);
+                        keyCache.set(cacheName, pair);
                     }
                     keys.set(args.name, pair);
                     // As the real provider does: the private key is a secret output.

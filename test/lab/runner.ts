@@ -20,6 +20,11 @@
  *     running the delete twice.
  *   - The first failed step stops the run: no new step starts, steps in flight finish and are
  *     recorded, and no delete runs.
+ *   - ignoreChanges: the old value of each listed input is put back before anything is compared or
+ *     sent, except for a resource targeted by `replace` (`--replace`), which is checked against its
+ *     new inputs only (pulumi/pulumi pkg/resource/deploy/step_generator.go ~1264-1268, ~1325-1331).
+ *   - At most 4 x cores scripts at once: the CLI's default `--parallel`
+ *     (pulumi/pulumi pkg/cmd/pulumi/operations/up.go ~71-73).
  *   - Preview runs nothing and changes nothing; a value the provider computes (key material, a
  *     command's stdout) is unknown for a resource that would be created, replaced or updated.
  * Resources run in dependency order: the SDK registers a resource only once everything it
@@ -28,6 +33,7 @@
 import { execFile } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
+import * as os from "os";
 import { isDeepStrictEqual } from "util";
 import * as pulumi from "@pulumi/pulumi";
 import { Registered, runProgram, SECRET_SIG } from "../harness";
@@ -118,6 +124,12 @@ export class LabRunner {
     private entries: StateEntry[];
     /** SSH sessions opened so far (one per script run). */
     sshSessions = 0;
+    /** Bytes sent to the host so far: every script and its stdin. */
+    bytesSent = 0;
+    /** Scripts running, and those waiting for a place (the CLI's default `--parallel`). */
+    private running = 0;
+    private readonly waiting: (() => void)[] = [];
+    readonly parallel = 4 * os.cpus().length;
     private readonly exec: RemoteExec;
 
     constructor(
@@ -167,8 +179,18 @@ export class LabRunner {
      * stdout and stderr kept with one trailing newline trimmed (103-106).
      */
     private async run(inputs: Record<string, any>, script: string): Promise<{ stdout: string; stderr: string }> {
+        if (this.running >= this.parallel) await new Promise<void>((r) => this.waiting.push(r));
+        this.running++;
         this.sshSessions++;
-        const { stdout, stderr } = await this.exec(inputs.connection, script, inputs.stdin ?? "");
+        this.bytesSent += Buffer.byteLength(script) + Buffer.byteLength(inputs.stdin ?? "");
+        let result: { stdout: string; stderr: string };
+        try {
+            result = await this.exec(inputs.connection, script, inputs.stdin ?? "");
+        } finally {
+            this.running--;
+            this.waiting.shift()?.();
+        }
+        const { stdout, stderr } = result;
         return { stdout: stdout.replace(/\n$/, ""), stderr: stderr.replace(/\n$/, "") };
     }
 
@@ -356,6 +378,11 @@ export class LabRunner {
             // The engine cancels the deployment at the first failed step: nothing new starts
             // (step_executor.go executeChain ~404-432, cancelDueToError ~435-460).
             if (failure !== undefined) throw new Error(`${args.name} not started: an earlier step failed`);
+            // ignoreChanges: the old values go back into the inputs the step compares and sends.
+            const old = this.live(args.name);
+            if (old && !targeted.has(args.name)) {
+                for (const p of reg.ignoreChanges) if (p in old.inputs) args.inputs[p] = old.inputs[p];
+            }
             const work = step(args, reg);
             inFlight.add(work);
             let outputs: Record<string, any>;
