@@ -21,6 +21,8 @@ export default defineConfig({
                 test: {
                     name: "bench",
                     include: ["test/bench/**/*.test.ts"],
+                    // One lab per machine: the files run one after another.
+                    fileParallelism: false,
                     testTimeout: 1_800_000,
                     hookTimeout: 900_000,
                 },
