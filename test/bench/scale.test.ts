@@ -103,7 +103,7 @@ it("scale: provision, repeat and rotate one domain", async () => {
         expect(touched).toEqual([`/etc/opendkim/keys/${d}/s2.private`]);
     }
     writeSection();
-});
+}, 3_600_000);
 
 const SECTION_START = "<!-- scale: written by test/bench/scale.test.ts -->";
 const SECTION_END = "<!-- /scale -->";
