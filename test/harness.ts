@@ -124,7 +124,10 @@ export async function runProgram(config: Record<string, unknown>, opts: RunOptio
                     state.publicKeyPem = pair.publicKeyPem;
                 }
                 if (args.type === "command:remote:Command") {
-                    state.stdout = /-testkey-/.test(args.name) ? "domain selector key OK\n" : "";
+                    // The key test prints a verdict per domain it was given on stdin.
+                    state.stdout = /-testkey$/.test(args.name)
+                        ? String(args.inputs.stdin ?? "").replace(/^(\S+) (\S+) \S+$/gm, "$1 $2 key OK")
+                        : "";
                     state.stderr = "";
                 }
                 return { id: `${args.name}-id`, state };

@@ -4,6 +4,7 @@ import * as os from "os";
 import * as path from "path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { exampleConfig, Registered, Run, runProgram, scriptOf, stagedFile, TEST_SSH_PRIVATE_KEY, unwrapSecret } from "../harness";
+import { parseTestKeyOutput } from "../../components/mailHost";
 
 const COMMAND = "command:remote:Command";
 
@@ -47,8 +48,7 @@ describe("host configuration under the example config", () => {
                 "mailhost-key-example.org-20261127",
                 "mailhost-opendkim",
                 "mailhost-postfix",
-                "mailhost-testkey-example.com",
-                "mailhost-testkey-example.org",
+                "mailhost-testkey",
             ].sort(),
         );
     });
@@ -141,7 +141,14 @@ describe("host configuration under the example config", () => {
         expect(dkimRecords).toHaveLength(2);
         for (const dep of [...keys, ...dkimRecords]) expect(deps("opendkim")).toContain(urn(dep));
         expect(deps("postfix")).toContain(urn(cmd("opendkim")));
-        expect(deps("testkey-example.com")).toContain(urn(cmd("postfix")));
+        expect(deps("testkey")).toContain(urn(cmd("postfix")));
+    });
+
+    it("reads the key test's verdict per domain from its output", () => {
+        expect(parseTestKeyOutput("example.com s1 key OK\nexample.org s1 not verified: record not found\n")).toEqual({
+            "example.com": "key OK",
+            "example.org": "not verified: record not found",
+        });
     });
 
     it("exports the key test verdict per domain, and no secret anywhere in the outputs", () => {

@@ -40,10 +40,11 @@ describe("DKIM key rotation", () => {
         const opendkim = after.resources.find((r) => r.name === "mailhost-opendkim")!;
         const newRecord = after.resources.find((r) => r.name === "example.com-dkim-20270601")!;
         expect(opendkim.dependencies).toContain(newRecord.urn);
-        // The key test follows the new selector.
-        expect(scriptOf(after.resources.find((r) => r.name === "mailhost-testkey-example.com")!.inputs.create)).toContain(
-            "SELECTOR='20270601'",
-        );
+        // The key test follows the new selector, and runs again because that domain's key changed.
+        const testkey = (run: Run) => run.resources.find((r) => r.name === "mailhost-testkey")!.inputs.stdin as string;
+        expect(testkey(after)).toMatch(/^example\.com 20270601 [0-9a-f]{16}\nexample\.org 20261127 [0-9a-f]{16}\n$/);
+        expect(testkey(after).split("\n")[1]).toBe(testkey(before).split("\n")[1]);
+        expect(testkey(after).split("\n")[0]).not.toBe(testkey(before).split("\n")[0]);
         expect(after.outputs.selectors).toMatchObject({ "example.com": { active: "20270601", previous: ["20261127"] } });
     });
 
