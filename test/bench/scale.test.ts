@@ -43,6 +43,7 @@ function scaleConfig(n: number, rotated = false): Record<string, unknown> {
 }
 
 interface Phase {
+    testKey: Record<string, string>;
     seconds: number;
     sessions: number;
     bytes: number;
@@ -66,6 +67,7 @@ async function phase(config: Record<string, unknown>): Promise<Phase> {
         sessions: lab.runner.sshSessions - s0,
         bytes: lab.runner.bytesSent - b0,
         commands: report.commandsRun,
+        testKey: report.outputs.testKey as Record<string, string>,
     };
 }
 
@@ -77,6 +79,7 @@ it("scale: provision, repeat and rotate one domain", async () => {
         const programSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
 
         const fresh = await phase(scaleConfig(n));
+        expect(Object.values(fresh.testKey).filter((v) => v === "key OK").length).toBe(n);
         const last = domainName(n - 1);
         expect(host.ssh("wc -l < /etc/opendkim/KeyTable").trim()).toBe(String(n));
         const signed = await lab.sendLocal(`alice@${last}`, `scale-${n}`);
@@ -88,7 +91,8 @@ it("scale: provision, repeat and rotate one domain", async () => {
         const rotate = await phase(scaleConfig(n, true));
         const touched = host.ssh("find /etc/opendkim/keys -type f -newer /run/scale-mark | sort").trim().split("\n");
         rows.push({ domains: n, programSeconds, fresh, repeat, rotate });
-        console.log(JSON.stringify(rows[rows.length - 1], (k, v) => (k === "commands" && v.length > 8 ? `${v.length} commands` : v)));
+        console.log(JSON.stringify(rows[rows.length - 1], (k, v) => (k === "testKey" ? undefined : k === "commands" && v.length > 8 ? `${v.length} commands` : v)));
+        expect(rotate.testKey[domainName(ROTATED)]).toBe("key OK");
 
         // The budget. Fresh: one session per key, plus packages, OpenDKIM, Postfix and the key test.
         expect(fresh.sessions).toBeLessThanOrEqual(n + 4);
