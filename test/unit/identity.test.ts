@@ -7,9 +7,9 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { keyWarnings, rotationSteps } from "../../components/dkimKey";
-import { exampleConfig, Registered, runProgram } from "../harness";
+import { exampleConfig, Registered, Run, runProgram } from "../harness";
 
 const SNAPSHOT = path.join(__dirname, "urns.example.json");
 
@@ -19,9 +19,13 @@ export function lostIdentities(snapshot: string[], resources: Pick<Registered, "
     return snapshot.filter((u) => !known.has(u));
 }
 
+let run: Run;
+beforeAll(async () => {
+    run = await runProgram(exampleConfig());
+});
+
 describe("resource identity", () => {
-    it("every resource of the example stack keeps its URN, or names the old one as an alias", async () => {
-        const run = await runProgram(exampleConfig());
+    it("every resource of the example stack keeps its URN, or names the old one as an alias", () => {
         const urns = run.resources.map((r) => r.urn).sort();
         expect(urns.every((u) => u.startsWith("urn:pulumi:test::mailauth::"))).toBe(true);
         if (process.env.UPDATE_URN_SNAPSHOT) fs.writeFileSync(SNAPSHOT, JSON.stringify(urns, null, 1) + "\n");
@@ -32,8 +36,7 @@ describe("resource identity", () => {
         expect(added, "new resources: if added on purpose, regenerate the snapshot (see the top of this file)").toEqual([]);
     });
 
-    it("notices a renamed resource, and accepts it with an alias", async () => {
-        const run = await runProgram(exampleConfig());
+    it("notices a renamed resource, and accepts it with an alias", () => {
         const snapshot = run.resources.map((r) => r.urn);
         const key = run.resources.find((r) => r.type === "tls:index/privateKey:PrivateKey")!;
         const renamed = run.resources.map((r) => (r === key ? { urn: r.urn.replace(/-rsa$/, "-key"), aliases: [] } : r));
@@ -44,8 +47,7 @@ describe("resource identity", () => {
 });
 
 describe("a live selector keeps its key", () => {
-    it("keyBits does not replace an existing key; a DKIM record and a key file keep what they were created with", async () => {
-        const run = await runProgram(exampleConfig());
+    it("keyBits does not replace an existing key; a DKIM record and a key file keep what they were created with", () => {
         const of = (type: string) => run.resources.filter((r) => r.type === type);
         const tlsKeys = of("tls:index/privateKey:PrivateKey");
         expect(tlsKeys.length).toBe(2);
