@@ -37,7 +37,8 @@ class FakeHost {
         this.calls.push(call);
         await new Promise((r) => setTimeout(r, this.delayMs(call)));
         if (this.fail(call)) throw new Error(`remote command failed, exit 1: ${call.step} failed`);
-        if (call.step === "testkey") return { stdout: `${call.domain} ${script.match(/^SELECTOR='([^']+)'/m)![1]} key OK\n`, stderr: "" };
+        // The key test prints a verdict for each `<domain> <selector> <digest>` line of its stdin.
+        if (call.step === "testkey") return { stdout: stdin.replace(/^(\S+) (\S+) \S+$/gm, "$1 $2 key OK"), stderr: "" };
         return { stdout: "", stderr: "" };
     };
 
@@ -106,7 +107,7 @@ describe("the lab's runner, as the engine and pulumi-command behave", () => {
         const orgKey = runner.resources["example.org-20261127-rsa"].outputs.privateKeyPem as string;
         expect(orgKey).toMatch(/BEGIN RSA PRIVATE KEY/);
         // pulumi-command keeps stdout with its trailing newline trimmed.
-        expect(runner.resources["mailhost-testkey-example.com"].outputs.stdout).toBe("example.com 20261127 key OK");
+        expect(runner.resources["mailhost-testkey"].outputs.stdout).toBe("example.com 20261127 key OK\nexample.org 20261127 key OK");
 
         // The domain goes and, in the same run, the host moves: the delete still goes to the old one.
         const moved = oneDomain({ "mailauth:ssh": { ...(config()["mailauth:ssh"] as object), host: "192.0.2.26" } });
@@ -142,7 +143,7 @@ describe("the lab's runner, as the engine and pulumi-command behave", () => {
         const next = new LabRunner(statePath, dns, { privateKey: TEST_SSH_PRIVATE_KEY }, host.exec);
         const left = Object.keys(next.resources);
         expect(left).not.toContain("mailhost-postfix");
-        expect(left).not.toContain("mailhost-testkey-example.com");
+        expect(left).not.toContain("mailhost-testkey");
         expect(left).toContain("mailhost-opendkim");
         expect(left).toContain(ORG_KEY);
 
@@ -195,12 +196,25 @@ describe("the lab's runner, as the engine and pulumi-command behave", () => {
         expect(runner.state.find((e) => e.name === "mailhost-opendkim")!.pendingReplacement).toBeUndefined();
     });
 
-    it("a changed trigger replaces a command, create first; the old one leaves the state at the end", async () => {
+    it("a replacement without deleteBeforeReplace creates first; the old one leaves the state at the end", async () => {
         const { runner } = deployed();
-        const report = await runner.up(rotated());
-        expect(report.steps.filter((s) => s.name === "mailhost-testkey-example.com").map((s) => s.op)).toEqual(["replace", "delete"]);
-        expect(runner.state.filter((e) => e.name === "mailhost-testkey-example.com")).toHaveLength(1);
+        const key = "example.org-20261127-rsa";
+        const report = await runner.up(config(), { replace: [key] });
+        expect(report.steps.filter((s) => s.name === key).map((s) => s.op)).toEqual(["replace", "delete"]);
+        expect(runner.state.filter((e) => e.name === key)).toHaveLength(1);
         expect(report.outputs.testKey).toEqual({ "example.com": "key OK", "example.org": "key OK" });
+    });
+
+    it("ignoreChanges: a replaced key is neither published nor sent to the host for its live selector", async () => {
+        const { runner, host, dns } = deployed();
+        const records = [...dns.records].sort();
+        const key = "example.org-20261127-rsa";
+        const before = runner.resources[key].outputs.privateKeyPem;
+        await runner.up(config(), { replace: [key] });
+        expect(runner.resources[key].outputs.privateKeyPem).not.toBe(before);
+        expect([...dns.records].sort()).toEqual(records);
+        expect(host.ran("dkim-key")).toEqual([]);
+        expect(runner.resources[ORG_KEY].inputs.stdin).toBe(before);
     });
 
     it("previews without running or changing anything; key material and stdout are unknown until created", async () => {
@@ -228,10 +242,9 @@ describe("the lab's runner, as the engine and pulumi-command behave", () => {
                 "create example.com-dkim-20270601",
                 "create mailhost-key-example.com-20270601",
                 "update mailhost-opendkim",
-                "replace mailhost-testkey-example.com",
+                "update mailhost-testkey",
             ]),
         );
-        expect(plan).not.toContain("replace mailhost-testkey-example.org");
         expect(pulumi.isUnknown(rotation.outputs.testKey)).toBe(true);
         expect(afterHost.calls).toEqual([]);
     });
