@@ -97,7 +97,7 @@ it("scale: provision, repeat and rotate one domain", async () => {
         // The budget. Fresh: one session per key, plus packages, OpenDKIM, Postfix and the key test.
         expect(fresh.sessions).toBeLessThanOrEqual(n + 4);
         expect(fresh.bytes / n).toBeLessThan(40_000);
-        expect(fresh.seconds / n).toBeLessThan(2);
+        expect(fresh.seconds).toBeLessThan(60 + 1.0 * n);
         // Repeat: nothing runs on the host.
         expect(repeat.commands).toEqual([]);
         expect(repeat.sessions).toBe(0);
@@ -134,7 +134,7 @@ function writeSection(): void {
             `${r.rotate.seconds.toFixed(1)} | ${r.rotate.sessions} | ${kb(r.rotate.bytes)} | ${r.rotate.commands.length} |`,
         ),
         "",
-        "Budget (asserted by the benchmark): fresh at most 1 SSH session per domain + 4, under 40 KB sent and 2 s per domain; " +
+        "Budget (asserted by the benchmark): fresh at most 1 SSH session per domain + 4, under 40 KB sent per domain and 60 s + 1 s per domain; " +
             "a repeat runs nothing; rotating one domain runs its new key, OpenDKIM's tables and its key test, and touches no other key file.",
         SECTION_END,
     ];
