@@ -1,2 +1,3 @@
+# inputs: (none)
 # The key test keeps only which keys it verified: forget them.
 rm -rf "$STATE_DIR/testkey"

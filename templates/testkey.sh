@@ -1,4 +1,4 @@
-# inputs: CONF DOMAIN SELECTOR TIMEOUT INTERVAL
+# inputs: CONF TIMEOUT INTERVAL
 # The guide's check: opendkim-testkey until the published record matches the installed key
 # ("key OK"), or until the time runs out. One run for every domain: stdin lists
 # `<domain> <selector> <digest of the published value>`; a domain whose key was verified before

@@ -80,8 +80,17 @@ const rendered = async (opendkim: Record<string, unknown> | undefined) => {
     const config = exampleConfig();
     if (opendkim) config["mailauth:opendkim"] = opendkim;
     const run = await runProgram(config);
-    return (step: string) => scriptOf(run.resources.find((r) => r.name === `mailhost-${step}`)!.inputs.create);
+    return (step: string) => {
+        const inputs = run.resources.find((r) => r.name === `mailhost-${step}`)!.inputs;
+        const script = scriptOf(inputs.create);
+        // The OpenDKIM step's files travel on its stdin.
+        if (typeof inputs.stdin === "string") stdins.set(script, inputs.stdin);
+        return script;
+    };
 };
+const stdins = new Map<string, string>();
+/** runOnEl with the step's own stdin, as pulumi-command sends it. */
+const runEl = (scenario: Parameters<typeof runOnEl>[0], script: string) => runOnEl({ stdin: stdins.get(script), ...scenario }, script);
 let packages: string;
 let packagesWithNameservers: string;
 let unix: string;
@@ -103,7 +112,7 @@ beforeAll(async () => {
 describe.concurrent("EL hosts: the package step against stub dnf, rpm and subscription-manager", () => {
 
     it("Rocky 8: enables PowerTools with dnf config-manager, installs epel-release, then the packages", async () => {
-        const r = await runOnEl({ osRelease: ROCKY_8, major: "8", repos: ROCKY_8_REPOS }, packages);
+        const r = await runEl({ osRelease: ROCKY_8, major: "8", repos: ROCKY_8_REPOS }, packages);
         expect(r.stderr).toBe("");
         expect(r.code).toBe(0);
         expect(repoCalls(r)).toEqual([
@@ -119,7 +128,7 @@ describe.concurrent("EL hosts: the package step against stub dnf, rpm and subscr
     });
 
     it("AlmaLinux 9: enables crb (not its debug or source twin) and installs from EPEL", async () => {
-        const r = await runOnEl({ osRelease: ALMA_9, major: "9", repos: ALMA_9_REPOS }, packages);
+        const r = await runEl({ osRelease: ALMA_9, major: "9", repos: ALMA_9_REPOS }, packages);
         expect(r.stderr).toBe("");
         expect(r.code).toBe(0);
         expect(repoCalls(r)).toEqual([
@@ -135,7 +144,7 @@ describe.concurrent("EL hosts: the package step against stub dnf, rpm and subscr
     });
 
     it("CentOS Stream 9: enables crb, installing dnf-plugins-core first when config-manager is missing", async () => {
-        const r = await runOnEl({ osRelease: STREAM_9, major: "9", repos: STREAM_9_REPOS, installed: [] }, packages);
+        const r = await runEl({ osRelease: STREAM_9, major: "9", repos: STREAM_9_REPOS, installed: [] }, packages);
         expect(r.stderr).toBe("");
         expect(r.code).toBe(0);
         expect(repoCalls(r)).toEqual([
@@ -150,7 +159,7 @@ describe.concurrent("EL hosts: the package step against stub dnf, rpm and subscr
     });
 
     it("EPEL already installed: CRB is still enabled when it is off, and epel-release is not installed again", async () => {
-        const r = await runOnEl(
+        const r = await runEl(
             { osRelease: ALMA_9, major: "9", repos: [...ALMA_9_REPOS, EPEL_9], installed: ["dnf-plugins-core", "epel-release"] },
             packages,
         );
@@ -169,7 +178,7 @@ describe.concurrent("EL hosts: the package step against stub dnf, rpm and subscr
     it("EPEL from a Satellite or local mirror (no epel-release package) is found by its repository", async () => {
         const satellite = repo("Default_Organization_EPEL_9_EPEL_9_x86_64", "EPEL 9 x86_64", true, "epel");
         const crbOn = ALMA_9_REPOS.map((x) => (x.id === "crb" ? { ...x, enabled: true } : x));
-        const r = await runOnEl({ osRelease: ALMA_9, major: "9", repos: [...crbOn, satellite] }, packages);
+        const r = await runEl({ osRelease: ALMA_9, major: "9", repos: [...crbOn, satellite] }, packages);
         expect(r.stderr).toBe("");
         expect(r.code).toBe(0);
         expect(repoCalls(r)).toEqual(["dnf -q repolist --all", "dnf -q repolist --all", "dnf -y install opendkim opendkim-tools pypolicyd-spf"]);
@@ -177,7 +186,7 @@ describe.concurrent("EL hosts: the package step against stub dnf, rpm and subscr
 
     it("EPEL present but disabled by its owner: used for this install only, left disabled", async () => {
         const crbOn = ALMA_9_REPOS.map((x) => (x.id === "crb" ? { ...x, enabled: true } : x));
-        const r = await runOnEl({ osRelease: ALMA_9, major: "9", repos: [...crbOn, { ...EPEL_9, enabled: false }], installed: ["epel-release"] }, packages);
+        const r = await runEl({ osRelease: ALMA_9, major: "9", repos: [...crbOn, { ...EPEL_9, enabled: false }], installed: ["epel-release"] }, packages);
         expect(r.code).toBe(0);
         expect(repoCalls(r)).toEqual([
             "dnf -q repolist --all",
@@ -188,7 +197,7 @@ describe.concurrent("EL hosts: the package step against stub dnf, rpm and subscr
     });
 
     it("RHEL 9 registered: enables CodeReady Builder through subscription-manager, EPEL from its URL", async () => {
-        const r = await runOnEl({ osRelease: RHEL_9, major: "9", repos: RHEL_9_RHSM_REPOS, registered: true }, packages);
+        const r = await runEl({ osRelease: RHEL_9, major: "9", repos: RHEL_9_RHSM_REPOS, registered: true }, packages);
         expect(r.stderr).toBe("");
         expect(r.code).toBe(0);
         expect(repoCalls(r)).toEqual([
@@ -202,7 +211,7 @@ describe.concurrent("EL hosts: the package step against stub dnf, rpm and subscr
     });
 
     it("RHEL 9 on a cloud's update servers (RHUI, unregistered): enables the RHUI codeready-builder repository with dnf, never subscription-manager repos", async () => {
-        const r = await runOnEl({ osRelease: RHEL_9, major: "9", repos: RHEL_9_RHUI_REPOS }, packages);
+        const r = await runEl({ osRelease: RHEL_9, major: "9", repos: RHEL_9_RHUI_REPOS }, packages);
         expect(r.stderr).toBe("");
         expect(r.code).toBe(0);
         expect(repoCalls(r)).toEqual([
@@ -218,7 +227,7 @@ describe.concurrent("EL hosts: the package step against stub dnf, rpm and subscr
 
     it("RHEL 9 unregistered with no codeready-builder repository: stops before installing, naming what to enable", async () => {
         const repos = RHEL_9_RHUI_REPOS.filter((x) => !x.id.startsWith("codeready"));
-        const r = await runOnEl({ osRelease: RHEL_9, major: "9", repos }, packages);
+        const r = await runEl({ osRelease: RHEL_9, major: "9", repos }, packages);
         expect(r.code).not.toBe(0);
         expect(r.stderr).toMatch(/mailauth: EPEL's packages need the CodeReady Builder repository .*codeready-builder-for-rhel-9-x86_64-rpms.* Register it \(subscription-manager register\), or add your cloud provider's or your mirror's codeready-builder repository.*Nothing was installed\./);
         expect(repoCalls(r)).toEqual(["subscription-manager identity", "dnf -q repolist --all"]);
@@ -226,17 +235,17 @@ describe.concurrent("EL hosts: the package step against stub dnf, rpm and subscr
     });
 
     it("everything installed: no repository is looked at or changed", async () => {
-        const r = await runOnEl({ osRelease: ALMA_9, major: "9", repos: ALMA_9_REPOS, installed: PACKAGES }, packages);
+        const r = await runEl({ osRelease: ALMA_9, major: "9", repos: ALMA_9_REPOS, installed: PACKAGES }, packages);
         expect(r.code).toBe(0);
         expect(repoCalls(r)).toEqual([]);
         expect(r.repos).toContain("crb|AlmaLinux 9 - CRB|disabled|crb");
     });
 
     it("opendkim.nameservers with EPEL's OpenDKIM (no libunbound): refused after install, before any key, with the reason", async () => {
-        const r = await runOnEl({ osRelease: ALMA_9, major: "9", repos: ALMA_9_REPOS, installed: PACKAGES }, packagesWithNameservers);
+        const r = await runEl({ osRelease: ALMA_9, major: "9", repos: ALMA_9_REPOS, installed: PACKAGES }, packagesWithNameservers);
         expect(r.code).not.toBe(0);
         expect(r.stderr).toMatch(/opendkim\.nameservers \(192\.0\.2\.53\) needs an OpenDKIM built with libunbound, and this host's is not \('opendkim -V' lists no USE_UNBOUND/);
-        const ok = await runOnEl({ osRelease: ALMA_9, major: "9", repos: ALMA_9_REPOS, installed: PACKAGES, opendkimBuild: "unbound" }, packagesWithNameservers);
+        const ok = await runEl({ osRelease: ALMA_9, major: "9", repos: ALMA_9_REPOS, installed: PACKAGES, opendkimBuild: "unbound" }, packagesWithNameservers);
         expect(ok.stderr).toBe("");
         expect(ok.code).toBe(0);
     });
@@ -246,7 +255,7 @@ describe.concurrent("EL hosts: the OpenDKIM step's checks against stub opendkim 
     const el9 = { osRelease: ALMA_9, major: "9" as const, repos: ALMA_9_REPOS, installed: PACKAGES };
 
     it("milterTransport unix on EL: the socket goes to /run/opendkim (dkim_milter_data_t), checked unchrooted and labelled", async () => {
-        const r = await runOnEl(el9, unix);
+        const r = await runEl(el9, unix);
         // The stub opendkim -n stops the step right after every check passed.
         expect(r.stderr).toContain("does not pass 'opendkim -n'");
         expect(r.calls).toEqual(expect.arrayContaining(["postconf -F */*/chroot */*/command", "getenforce ", "matchpathcon -n /run/opendkim"]));
@@ -262,7 +271,7 @@ describe.concurrent("EL hosts: the OpenDKIM step's checks against stub opendkim 
     });
 
     it("milterTransport unix on EL where smtpd is chrooted: refused with the reason, nothing changed", async () => {
-        const r = await runOnEl({ ...el9, masterFields: masterFields("y") }, unix);
+        const r = await runEl({ ...el9, masterFields: masterFields("y") }, unix);
         expect(r.code).not.toBe(0);
         expect(r.stderr).toMatch(
             /milterTransport unix puts OpenDKIM's socket in \/run\/opendkim, which the chrooted Postfix services in master\.cf \(cleanup\/unix smtp\/inet\) cannot reach; use milterTransport inet/,
@@ -271,25 +280,25 @@ describe.concurrent("EL hosts: the OpenDKIM step's checks against stub opendkim 
     });
 
     it("milterTransport unix on EL where SELinux does not label /run/opendkim for OpenDKIM: refused with the reason", async () => {
-        const r = await runOnEl({ ...el9, labels: { "/run/opendkim": "system_u:object_r:var_run_t:s0" } }, unix);
+        const r = await runEl({ ...el9, labels: { "/run/opendkim": "system_u:object_r:var_run_t:s0" } }, unix);
         expect(r.code).not.toBe(0);
         expect(r.stderr).toMatch(/SELinux labels \/run\/opendkim 'system_u:object_r:var_run_t:s0', not dkim_milter_data_t/);
         // SELinux disabled: no label to check.
-        const off = await runOnEl({ ...el9, selinux: "Disabled", labels: { "/run/opendkim": "system_u:object_r:var_run_t:s0" } }, unix);
+        const off = await runEl({ ...el9, selinux: "Disabled", labels: { "/run/opendkim": "system_u:object_r:var_run_t:s0" } }, unix);
         expect(off.stderr).toContain("does not pass 'opendkim -n'");
     });
 
     it("EPEL's OpenDKIM (no libunbound) gets the configuration whose DNS comment says so; Debian's build keeps the libunbound one", async () => {
-        const epel = await runOnEl(el9, inet);
+        const epel = await runEl(el9, inet);
         expect(epel.checkedConf).toContain("# DNS: the system resolver (/etc/resolv.conf); this OpenDKIM is built without libunbound (opendkim -V).\n");
         expect(epel.checkedConf).not.toContain("libunbound),");
         expect(epel.checkedConf).toContain("Socket                  inet:8891@127.0.0.1\n");
-        const unbound = await runOnEl({ ...el9, opendkimBuild: "unbound" }, inet);
+        const unbound = await runEl({ ...el9, opendkimBuild: "unbound" }, inet);
         expect(unbound.checkedConf).toContain("# DNS: OpenDKIM's built-in recursive resolver (libunbound), starting from the root servers.\n");
     });
 
     it("opendkim.nameservers on an OpenDKIM without libunbound: the OpenDKIM step refuses too, the old configuration stays", async () => {
-        const r = await runOnEl(el9, opendkimWithNameservers);
+        const r = await runEl(el9, opendkimWithNameservers);
         expect(r.code).not.toBe(0);
         expect(r.stderr).toMatch(/opendkim\.nameservers needs an OpenDKIM built with libunbound.*the old configuration stays in force/);
         expect(r.calls.some((c) => c.startsWith("opendkim -n"))).toBe(false);

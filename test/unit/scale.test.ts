@@ -6,7 +6,7 @@
  */
 import { execFileSync } from "child_process";
 import { describe, expect, it } from "vitest";
-import { renderOpenDkimConf, renderOpenDkimTables, SigningDomain } from "../../components/hostFiles";
+import { OPENDKIM_CONF, OPENDKIM_ETC_DIR, OPENDKIM_TABLES, renderOpenDkimConf, renderOpenDkimTables, SigningDomain } from "../../components/hostFiles";
 import { buildScript, commandLine, stagedStdin } from "../../components/hostScripts";
 import { loadTemplate } from "../../components/templates";
 import { OpenDkimSettings } from "../../components/settings";
@@ -23,12 +23,12 @@ const opendkim: OpenDkimSettings = {
     milterTransport: "auto",
 } as OpenDkimSettings;
 function files(n: number): Record<string, string> {
-    return { ...renderOpenDkimTables(domains(n), opendkim), "opendkim.conf.debian": renderOpenDkimConf(opendkim, "debian") };
+    return { ...renderOpenDkimTables(domains(n), opendkim), "opendkim.conf.debian": renderOpenDkimConf(opendkim, "debian")! };
 }
 
 describe("hundreds of domains", () => {
     it("the OpenDKIM step's command is the same for 2 and 1,000 domains (a rotation under way); the tables travel on stdin", () => {
-        const command = (n: number) => commandLine(buildScript({ template: "opendkim", vars: { CONF: "/etc/opendkim.conf", ETC_DIR: "/etc/opendkim" }, files: files(n) }), "root");
+        const command = (n: number) => commandLine(buildScript({ template: "opendkim", vars: { CONF: OPENDKIM_CONF, ETC_DIR: OPENDKIM_ETC_DIR, TABLES: OPENDKIM_TABLES.join(" ") }, familyVars: ["SOCKET_DIR", "MAKE_SOCKET_DIR"], milterTransport: "auto", files: files(n) }), "root");
         expect(command(1000)).toBe(command(2));
         expect(Buffer.byteLength(command(1000))).toBeLessThan(MAX_ARG_STRLEN / 4);
         expect(Buffer.byteLength(stagedStdin(files(1000)))).toBeGreaterThan(MAX_ARG_STRLEN);
@@ -37,7 +37,7 @@ describe("hundreds of domains", () => {
     it("the staged files arrive whole in $STAGE from stdin, through the real bash and awk", () => {
         const f = files(1000);
         // The generated script up to the step's own template, then a listing of what was staged.
-        const script = buildScript({ template: "testkey", files: f });
+        const script = buildScript({ template: "testkey", vars: { CONF: "/dev/null", TIMEOUT: "0", INTERVAL: "1" }, files: f });
         const head = script.slice(0, script.indexOf(loadTemplate("testkey.sh")));
         const out = execFileSync("bash", ["-c", `${head}for n in ${Object.keys(f).join(" ")}; do printf '%s %s\\n' "$n" "$(sha256sum <"$STAGE/$n" | cut -c1-64)"; done`], {
             input: stagedStdin(f),
@@ -48,7 +48,7 @@ describe("hundreds of domains", () => {
     });
 
     it("a file missing from stdin stops the step", () => {
-        const script = buildScript({ template: "testkey", files: { KeyTable: "x\n", SigningTable: "y\n" } });
+        const script = buildScript({ template: "testkey", vars: { CONF: "/dev/null", TIMEOUT: "0", INTERVAL: "1" }, files: { KeyTable: "x\n", SigningTable: "y\n" } });
         const head = script.slice(0, script.indexOf(loadTemplate("testkey.sh")));
         let error = "";
         try {

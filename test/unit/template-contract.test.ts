@@ -161,13 +161,13 @@ describe("template inputs (the TypeScript/script contract)", () => {
     });
 
     it("a template that reads a variable it does not declare fails the check (e.g. testkey.sh without INTERVAL declared)", () => {
-        const text = loadTemplate("testkey.sh").replace(/^# inputs: .*$/m, "# inputs: CONF DOMAIN SELECTOR TIMEOUT");
+        const text = loadTemplate("testkey.sh").replace(/^# inputs: .*$/m, "# inputs: CONF TIMEOUT");
         expect(undeclaredReads(text)).toContain("INTERVAL");
         expect(undeclaredReads(text)).not.toEqual(["CONF", "DOMAIN", "SELECTOR", "TIMEOUT"]);
     });
 
     it("a step that does not provide a declared input (INTERVAL for the key test) fails when the program renders it", () => {
-        const vars = { CONF: "/etc/opendkim.conf", DOMAIN: "example.com", SELECTOR: "s1", TIMEOUT: "300", INTERVAL: "10" };
+        const vars = { CONF: "/etc/opendkim.conf", TIMEOUT: "300", INTERVAL: "10" };
         expect(() => buildScript({ template: "testkey", vars })).not.toThrow();
         const { INTERVAL: _, ...withoutInterval } = vars;
         expect(() => buildScript({ template: "testkey", vars: withoutInterval })).toThrow("templates/testkey.sh: needs INTERVAL, not provided");
