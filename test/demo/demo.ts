@@ -10,14 +10,14 @@
  * It takes the lab's lock (/tmp/mailauth-lab.lock, the one lab tests run under with flock), so
  * it never runs beside a lab test. It stops only processes it started, by their pid.
  */
-import { ChildProcess, spawn } from "child_process";
+import { ChildProcess, execFile, spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { exampleConfig } from "../harness";
 import { DOMAINS, Lab } from "../lab/fixture";
 import { DNS_ADDR, FORBIDDEN_ADDR, HOST_ADDR, inLab, NETNS, PERMITTED_ADDR, sh, sshOptions, teardownNetwork } from "../lab/lab";
 import { Operation } from "../lab/runner";
-import { diffText, fileChanges, FileSnapshot, snapshotFiles } from "./server";
+import { diffText, FileChange, fileChanges, FileSnapshot, snapshotFiles } from "./server";
 
 export const LOCK = "/tmp/mailauth-lab.lock";
 /** What --keep left running, for --stop. In /run: a reboot ends the lab too. */
@@ -121,8 +121,18 @@ function dig(name: string, type: string): string[] {
     return out
         .split("\n")
         .filter((l) => l.trim() && !l.startsWith(";"))
-        .map((l) => l.trim().split(/\s+/).slice(0, 4).join(" ") + " " + l.trim().split(/\s+/).slice(4).join(" "))
-        .map((l) => l.replace(/p=([A-Za-z0-9+/]{12})[A-Za-z0-9+/" ]{30,}?([A-Za-z0-9+/=]{8})"/, (_m, a, b) => `p=${a}…${b}"`));
+        .map((l) => {
+            const f = l.trim().split(/\s+/);
+            const rdata = f.slice(4).join(" ");
+            // A DKIM key is long and split into 255-byte strings: show its ends and its size.
+            const strings = rdata.match(/"[^"]*"/g);
+            if (f[3] === "TXT" && strings && /p=/.test(rdata)) {
+                const joined = strings.map((x) => x.slice(1, -1)).join("");
+                const short = joined.replace(/p=([A-Za-z0-9+/]{12})[A-Za-z0-9+/]+([A-Za-z0-9+/=]{8})$/, "p=$1…$2");
+                return `${f.slice(0, 4).join(" ")} "${short}"  (${strings.length} strings, ${joined.length} characters)`;
+            }
+            return `${f.slice(0, 4).join(" ")} ${rdata}`;
+        });
 }
 
 function showRecords(records: { name: string; type: string }[]): void {
@@ -139,13 +149,22 @@ function uniqueRecords(records: { name: string; type: string }[]): { name: strin
     return records.filter((r) => !seen.has(`${r.name} ${r.type}`) && seen.add(`${r.name} ${r.type}`));
 }
 
+/** The stack's own notes of what a server had, for destroy: one line, not a listing. */
+const STATE_DIR = "/var/lib/mailauth";
+
 function showFiles(before: FileSnapshot, after: FileSnapshot, label: string): void {
-    const changes = fileChanges(before, after);
+    const all = fileChanges(before, after);
+    const own = all.filter((c) => c.path === STATE_DIR || c.path.startsWith(`${STATE_DIR}/`));
+    const changes = all.filter((c) => !own.includes(c));
     say(`    ${label}${changes.length === 0 ? ": none" : ":"}`);
     const mark = { added: "+", removed: "-", changed: "~" } as const;
     for (const c of changes) {
         say(`      ${mark[c.what]} ${c.path}  ${dim(c.lines[0] ?? "")}`);
         for (const l of c.lines.slice(1)) say(dim(`          ${l}`));
+    }
+    if (own.length) {
+        const count = (what: string) => own.filter((c) => c.what === what && !c.lines[0]?.startsWith("directory")).length;
+        say(`      ${STATE_DIR}/  ${dim(`the stack's record of what the server had, for destroy: ${count("added")} added, ${count("changed")} changed, ${count("removed")} removed`)}`);
     }
 }
 
@@ -183,31 +202,51 @@ function header(message: string, name: string): string {
     return (message.match(new RegExp(`^${name}:[^\\n]*(?:\\n[ \\t][^\\n]*)*`, "m"))?.[0] ?? "").replace(/\n[ \t]+/g, " ");
 }
 
+/** A command in the lab namespace, without blocking: its output (and its errors, if it failed), trimmed. */
+function inLabAsync(args: string[], input?: string): Promise<string> {
+    return new Promise((resolve) => {
+        const child = execFile("ip", ["netns", "exec", NETNS, ...args], { timeout: 60_000 }, (err, stdout, stderr) =>
+            resolve(`${stdout}${err ? stderr || err.message : ""}`.trim()),
+        );
+        child.stdin!.end(input ?? "");
+    });
+}
+
 /** A message sent on the server, and what independent checkers say of it. */
 async function outbound(lab: Lab, from: string, selector: string): Promise<void> {
     const domain = from.split("@")[1];
     const subject = `demo-${selector}-${domain}`;
-    say(`    sent on the server: sendmail -f ${from} root@localhost (Subject: ${subject}); as delivered:`);
+    say(`    sent on the server: sendmail -f ${from} root@localhost (Subject: ${subject})`);
+    const sent = Date.now();
     const message = await lab.sendLocal(from, subject);
+    say(`    delivered to root's mailbox on the server (seen ${secs(Date.now() - sent)} after sending), signed:`);
     say(dim(`      ${header(message, "DKIM-Signature").slice(0, 110)}…`));
     say(`    checked on this machine, DNS from the lab server only, as a receiver seeing it come from ${HOST_ADDR}:`);
     check(dkimTag(message, "d") === domain && dkimTag(message, "s") === selector, "signed", `d=${dkimTag(message, "d")} s=${dkimTag(message, "s")} (OpenDKIM on the server)`);
 
-    const verdict = lab.dkimverify(message);
+    // The checkers are independent of each other: run them side by side.
+    const [verdict, tampered, spfquery, verified] = await Promise.all([
+        inLabAsync(["dkimverify"], message),
+        inLabAsync(["dkimverify"], message.replace("This line is signed.", "This line was changed.")),
+        inLabAsync(["spfquery", "-ip", HOST_ADDR, "-sender", from, "-helo", HELO]),
+        inLabAsync(["/usr/bin/python3", path.join(__dirname, "verify.py"), HOST_ADDR, from, HELO], message),
+    ]);
     check(verdict === "signature ok", "DKIM", `dkimverify (python3-dkim), key from ${selector}._domainkey.${domain}: ${verdict}`);
-    const tampered = lab.dkimverify(message.replace("This line is signed.", "This line was changed."));
-    check(!/signature ok/.test(tampered), "DKIM", `the same message with one body line changed: ${tampered.split("\n").pop()} (a checker that can say no)`);
-
-    const spfquery = inLab(["spfquery", "-ip", HOST_ADDR, "-sender", from, "-helo", HELO], { allowFail: true });
-    const spfResult = spfquery.trim().split("\n")[0];
+    check(!/signature ok/.test(tampered), "DKIM", `the same message with one body line changed: ${tampered.match(/body hash mismatch|signature verification failed/)?.[0] ?? tampered.split("\n").pop()} (it can say no)`);
+    const spfResult = spfquery.split("\n")[0];
     check(spfResult === "pass", "SPF", `spfquery (libspf2) for ${HOST_ADDR}, MAIL FROM ${from}: ${spfResult}  [${dig(domain, "TXT").find((l) => /spf1/.test(l))?.split(" TXT ")[1] ?? "no SPF record"}]`);
 
-    const v = JSON.parse(inLab(["python3", path.join(__dirname, "verify.py"), HOST_ADDR, from, HELO], { input: message })) as {
+    let v: {
         authenticationResults: string;
         dmarc: { result: string; policy: string; headerFrom: string; adkim: string; aspf: string; dkimAligned: boolean; spfAligned: boolean };
         dkim: { d: string };
         spf: { mailFromDomain: string };
     };
+    try {
+        v = JSON.parse(verified);
+    } catch {
+        throw new DemoError(`test/demo/verify.py failed: ${verified}`);
+    }
     const d = v.dmarc;
     check(d.result === "pass", "DMARC", `authheaders (python3-authheaders): ${d.result}, p=${d.policy}, header.from=${d.headerFrom}`);
     check(
@@ -217,6 +256,17 @@ async function outbound(lab: Lab, from: string, selector: string): Promise<void>
             `SPF MAIL FROM ${v.spf.mailFromDomain} ${d.spfAligned ? "aligned" : "NOT aligned"} (aspf=${d.aspf})`,
     );
     say(dim(`      ${v.authenticationResults.replace(/\s+/g, " ")}`));
+}
+
+/**
+ * What destroy may leave different, by design: OpenDKIM's boot links when the stack installed it
+ * (destroy disables it), the copies usermod/gpasswd keep (/etc/group-), empty directories.
+ */
+function explainedAfterDestroy(c: FileChange, after: FileSnapshot): boolean {
+    if (/^\/etc\/(rc\d\.d\/[SK]\d\dopendkim|systemd\/system\/[^/]+\.wants\/opendkim\.service)$/.test(c.path)) return true;
+    if (/^\/etc\/[a-z]+-$/.test(c.path)) return true;
+    if (c.path === "/var/lib/mailauth" || c.path.startsWith("/var/lib/mailauth/")) return true;
+    return c.what === "added" && after.get(c.path)?.kind === "dir" && ![...after.keys()].some((p) => p.startsWith(`${c.path}/`) && after.get(p)?.kind !== "dir");
 }
 
 function receivedSpf(message: string): string {
@@ -264,8 +314,9 @@ async function story(lab: Lab, keep: boolean, started: { lab: boolean }): Promis
         say(`    DNS (stands in for Cloudflare): knot at ${DNS_ADDR}, zones example.com, example.org, example.net`);
         say(`    mail server: ${h.ssh(". /etc/os-release; echo $PRETTY_NAME").trim()}, systemd-nspawn machine ${h.name}, ` +
             `mail.example.com at ${HOST_ADDR}, SSH as root with a key made for the lab`);
-        say(`    before the stack: Postfix ${h.ssh("postconf -h mail_version").trim()} receiving for example.com and example.org, ` +
-            `OpenDKIM ${h.ssh("systemctl is-enabled opendkim 2>/dev/null || true").trim() || "not set up"}`);
+        say(`    before the stack: Postfix ${h.ssh("postconf -h mail_version").trim()} receiving for example.com and example.org (parts 1-3 of the guide).`);
+        say(`    The lab has no network, so the image was built with the stack's own package step already run: OpenDKIM and`);
+        say(`    policyd-spf are installed (${h.ssh("cat /var/lib/mailauth/installed-packages").trim().split("\n").join(", ")} listed as installed by the stack), unconfigured.`);
         return h;
     });
     const original = { files: snapshotFiles(host.merged), postfix: postfixSettings(lab) };
@@ -320,17 +371,21 @@ async function story(lab: Lab, keep: boolean, started: { lab: boolean }): Promis
         const left = names.filter((r) => dig(r.name, r.type).length > 0);
         check(left.length === 0, "DNS", left.length ? `still published: ${left.map((r) => `${r.name} ${r.type}`).join(", ")}` : `all ${names.length} records removed (kdig finds none)`);
         const files = snapshotFiles(host.merged);
-        const changes = fileChanges(original.files, files);
-        showFiles(original.files, files, "files that differ from before the first pulumi up");
+        showFiles(original.files, files, "what differs from before the first pulumi up");
+        const rest = fileChanges(original.files, files).filter((c) => !explainedAfterDestroy(c, files));
         check(
-            changes.every((c) => c.path.startsWith("/var/lib/mailauth")),
+            rest.length === 0,
             "files",
-            changes.length === 0 ? "every file as before" : "every file under /etc as before (the stack's own records in /var/lib/mailauth stay)",
+            rest.length === 0
+                ? "every file the server had is back as it was; the differences above are explained below"
+                : `not put back: ${rest.map((c) => c.path).join(", ")}`,
         );
+        const leftDirs = fileChanges(original.files, files).filter((c) => c.what === "added" && files.get(c.path)?.kind === "dir");
+        if (leftDirs.length) say(`    left behind: ${leftDirs.map((c) => c.path).join(", ")} (empty directories the stack made; destroy leaves them)`);
+        say(`    OpenDKIM: ${host.ssh("systemctl is-enabled opendkim; systemctl is-active opendkim").trim().replace("\n", ", ")}: the stack counts it as`);
+        say(`    installed by its package step, so destroy stops and disables it; the packages stay installed (README).`);
         const same = showPostfix(original.postfix, postfixSettings(lab), "Postfix settings that differ from before");
         check(same, "postfix", same ? "postconf -n and postconf -M as before" : "differ from before");
-        const dkim = host.ssh("systemctl is-active opendkim || true").trim();
-        say(`    OpenDKIM: ${dkim} (its package stays installed; the lab image had it before the stack ran)`);
     });
 
     if (keep) {
@@ -421,8 +476,10 @@ export async function main(argv: string[]): Promise<number> {
         process.stderr.write(`${refusal}\n`);
         return 1;
     }
-    const lock = await takeLock();
-    if (argv.includes("--stop")) return stopKept();
+    if (argv.includes("--stop")) {
+        await takeLock();
+        return stopKept();
+    }
     const keep = argv.includes("--keep");
     const t0 = Date.now();
 
@@ -431,6 +488,7 @@ export async function main(argv: string[]): Promise<number> {
     say("  unchanged under Pulumi's mocks and makes each resource real: keys generated, records written, every host");
     say("  step run over real SSH. A local DNS server (knot) plays Cloudflare. The rest is real: Debian 12, Postfix,");
     say("  OpenDKIM, policyd-spf, SSH. Nothing leaves this machine: the lab's network namespace has no route off it.");
+    const lock = await takeLock();
 
     if (fs.existsSync(KEPT)) {
         say();

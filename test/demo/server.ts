@@ -121,8 +121,14 @@ export function fileChanges(before: FileSnapshot, after: FileSnapshot, opts: { m
             if (b.mode !== a.mode || b.owner !== a.owner) lines.push(`${describe(p, b)} -> ${a.mode} ${a.owner}`);
             if (b.sha !== a.sha) {
                 if (AS_SETTINGS.includes(p)) lines.push("(see the Postfix settings)");
+                else if (/^\/etc\/[a-z]+-$/.test(p)) lines.push("the backup copy the system's user tools keep");
                 else if (secret || b.text === undefined || a.text === undefined) lines.push("content changed (not shown)");
-                else lines.push(...diffText(b.text, a.text));
+                else {
+                    const diff = diffText(b.text, a.text, 1, 1000);
+                    const settings = a.text.split("\n").filter((l) => l.trim() && !l.trimStart().startsWith("#"));
+                    if (diff.length <= 16) lines.push(...diff);
+                    else lines.push(`rewritten (${diff.length} diff lines); now, comments left out:`, ...settings.map((l) => `  ${l}`));
+                }
             }
             changes.push({ path: p, what: "changed", lines });
         }
