@@ -15,7 +15,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { exampleConfig } from "../harness";
 import { DOMAINS, Lab } from "../lab/fixture";
-import { DNS_ADDR, FORBIDDEN_ADDR, HOST_ADDR, inLab, NETNS, PERMITTED_ADDR, sh, sshOptions, teardownNetwork } from "../lab/lab";
+import { DNS_ADDR, FORBIDDEN_ADDR, HOST_ADDR, inLab, NETNS, PERMITTED_ADDR, sh, teardownNetwork } from "../lab/lab";
 import { Operation } from "../lab/runner";
 import { diffText, FileChange, fileChanges, FileSnapshot, snapshotFiles } from "./server";
 
@@ -46,7 +46,7 @@ function check(ok: boolean, label: string, detail: string): void {
     if (!ok) throw new DemoError(`${label}: ${detail}`);
 }
 
-const TOTAL = 9;
+let TOTAL = 9;
 let stepNo = 0;
 async function step<T>(title: string, fn: () => Promise<T> | T): Promise<T> {
     stepNo++;
@@ -65,23 +65,29 @@ function operations(ops: Operation[]): void {
 
 // ---------------------------------------------------------------- checks before anything
 
-function refuse(): string | undefined {
-    if (process.platform !== "linux") return "npm run demo runs on Linux (Debian or a Debian-family distribution), as root.";
-    let osRelease = "";
+function readOsRelease(): string {
     try {
-        osRelease = fs.readFileSync("/etc/os-release", "utf8");
+        return fs.readFileSync("/etc/os-release", "utf8");
     } catch {
-        /* below */
+        return "";
     }
+}
+
+/** Why this machine cannot run the demo, or undefined when it can. */
+export function refuse(
+    machine = { platform: process.platform as string, osRelease: readOsRelease(), uid: process.getuid?.(), aptGet: fs.existsSync("/usr/bin/apt-get") },
+): string | undefined {
+    if (machine.platform !== "linux") return "npm run demo runs on Linux (Debian or a Debian-family distribution), as root.";
+    const osRelease = machine.osRelease;
     const field = (k: string) => osRelease.match(new RegExp(`^${k}="?([^"\\n]*)"?$`, "m"))?.[1] ?? "";
     const family = `${field("ID")} ${field("ID_LIKE")}`.split(/\s+/);
-    if (!family.includes("debian") || !fs.existsSync("/usr/bin/apt-get")) {
+    if (!family.includes("debian") || !machine.aptGet) {
         return (
             `npm run demo needs a Debian-family machine (Debian 12 was used): it installs Debian's packages with apt-get ` +
             `and builds the mail server from Debian's mirror. This machine is ${field("PRETTY_NAME") || "not one (no /etc/os-release)"}.`
         );
     }
-    if (process.getuid?.() !== 0) {
+    if (machine.uid !== 0) {
         return "npm run demo needs root: it installs packages, creates a network namespace and boots a container. Run it as root (e.g. sudo npm run demo).";
     }
     return undefined;
@@ -481,14 +487,17 @@ export async function main(argv: string[]): Promise<number> {
         return stopKept();
     }
     const keep = argv.includes("--keep");
-    const t0 = Date.now();
+    if (keep) TOTAL = 10;
 
     say(bold("mailauth demo: a throwaway mail server on this machine, set up by this stack, its mail checked by others' tools"));
     say("  Said plainly, two stand-ins: the lab's runner (test/lab/runner.ts) plays the Pulumi engine. It runs index.ts");
     say("  unchanged under Pulumi's mocks and makes each resource real: keys generated, records written, every host");
     say("  step run over real SSH. A local DNS server (knot) plays Cloudflare. The rest is real: Debian 12, Postfix,");
     say("  OpenDKIM, policyd-spf, SSH. Nothing leaves this machine: the lab's network namespace has no route off it.");
+    const waitStart = Date.now();
     const lock = await takeLock();
+    const t0 = Date.now();
+    if (t0 - waitStart > 1000) say(`Lab lock taken after ${secs(t0 - waitStart)} of waiting; timings below start now.`);
 
     if (fs.existsSync(KEPT)) {
         say();
@@ -545,10 +554,10 @@ export async function main(argv: string[]): Promise<number> {
     if (keep) {
         const k = keepRecord(lab);
         fs.writeFileSync(KEPT, JSON.stringify(k, null, 1));
-        const ssh = sshOptions(lab.keys).filter((o) => !/^(BatchMode|ConnectTimeout|LogLevel)=/.test(o));
+        const ssh = `ssh -i ${lab.keys.privateKeyPath} -o UserKnownHostsFile=${lab.keys.knownHostsPath}`;
         say();
         say(bold(`[${TOTAL}/${TOTAL}] Kept running (--keep)`));
-        say(`    a shell on the mail server:  ssh ${ssh.join(" ")} root@${HOST_ADDR}`);
+        say(`    a shell on the mail server:  ${ssh} root@${HOST_ADDR}`);
         say(`    its DNS:                     kdig @${DNS_ADDR} TXT ${demoConfigs(lab).next}._domainkey.example.com`);
         say(`    send a message there:        swaks --server ${HOST_ADDR} --to root@example.com`);
         say(`    stop it:                     npm run demo -- --stop`);
