@@ -97,16 +97,22 @@ export function refuse(
 
 /**
  * Holds /tmp/mailauth-lab.lock for as long as this process lives: flock(1) keeps the lock while
- * its command (cat, reading our pipe) runs; when this process ends, however it ends, the pipe
- * closes and the lock is released. Its own session, so Ctrl-C here does not release it early.
+ * its command runs, and the command waits on our pipe. When this process ends, however it ends,
+ * the pipe closes and the lock is released. With --keep we write "keep" instead: the command
+ * becomes `sleep infinity` and the kept lab keeps the lock until --stop ends that process group.
+ * Its own session and process group, so Ctrl-C here does not release the lock early.
  */
+const LOCK_HOLDER = 'echo locked; read -r line; [ "$line" = keep ] && exec sleep infinity; exit 0';
+/** flock(1) while it waits for the lock: stopped (by its pid) if the demo is interrupted meanwhile. */
+let lockWaiter: ChildProcess | undefined;
+
 async function takeLock(): Promise<ChildProcess> {
     const attempt = (wait: boolean) =>
         new Promise<ChildProcess | undefined>((resolve, reject) => {
-            const child = spawn("flock", [...(wait ? [] : ["-n"]), LOCK, "sh", "-c", "echo locked; exec cat >/dev/null"], {
+            const child = (lockWaiter = spawn("flock", [...(wait ? [] : ["-n"]), LOCK, "sh", "-c", LOCK_HOLDER], {
                 detached: true,
                 stdio: ["pipe", "pipe", "inherit"],
-            });
+            }));
             child.on("error", reject);
             child.stdout!.once("data", () => resolve(child));
             child.once("exit", () => resolve(undefined));
@@ -115,6 +121,7 @@ async function takeLock(): Promise<ChildProcess> {
     if (held) return held;
     say(`Waiting for the lab lock ${LOCK}: another lab run (a test, a benchmark or a demo) is using the lab…`);
     const waited = await attempt(true);
+    lockWaiter = undefined;
     if (!waited) throw new DemoError(`could not take ${LOCK}`);
     return waited;
 }
@@ -404,6 +411,8 @@ async function story(lab: Lab, keep: boolean, started: { lab: boolean }): Promis
 // ---------------------------------------------------------------- keep / stop
 
 interface Kept {
+    /** flock(1) holding the lab lock for the kept lab: the leader of its own process group. */
+    lockPid: number;
     pid: number;
     machine: string;
     merged: string;
@@ -412,10 +421,11 @@ interface Kept {
     knotDir: string;
 }
 
-function keepRecord(lab: Lab): Kept {
+function keepRecord(lab: Lab, lock: ChildProcess): Kept {
     // Private to the lab's classes; read here so that --stop can stop exactly these, by pid.
     const host = lab.host! as any;
     return {
+        lockPid: lock.pid!,
         pid: host.proc.pid,
         machine: host.name,
         merged: host.merged,
@@ -449,6 +459,10 @@ async function stopKept(): Promise<number> {
         return 0;
     }
     const k = JSON.parse(fs.readFileSync(KEPT, "utf8")) as Kept;
+    // The kept lab holds the lab lock (see takeLock). If that holder is gone, another lab run may
+    // be using the network now: wait for the lock before touching anything.
+    const holding = cmdline(k.lockPid).startsWith(`flock ${LOCK} `);
+    const lock = holding ? undefined : await takeLock();
     say(`Stopping the kept demo: mail server ${k.machine} (pid ${k.pid}), its DNS server and the lab network…`);
     if (cmdline(k.pid).includes(`--machine=${k.machine}`)) {
         process.kill(k.pid, "SIGTERM");
@@ -461,6 +475,9 @@ async function stopKept(): Promise<number> {
     teardownNetwork();
     fs.rmSync(k.stateDir, { recursive: true, force: true });
     fs.rmSync(KEPT, { force: true });
+    // Last, the lock: flock and its `sleep infinity`, the process group this demo made for them.
+    if (holding) process.kill(-k.lockPid, "SIGTERM");
+    lock?.stdin!.end();
     say("Stopped.");
     return 0;
 }
@@ -482,10 +499,8 @@ export async function main(argv: string[]): Promise<number> {
         process.stderr.write(`${refusal}\n`);
         return 1;
     }
-    if (argv.includes("--stop")) {
-        await takeLock();
-        return stopKept();
-    }
+    // The kept lab holds the lock itself (see takeLock): its owner stops it without waiting.
+    if (argv.includes("--stop")) return stopKept();
     const keep = argv.includes("--keep");
     if (keep) TOTAL = 10;
 
@@ -494,16 +509,6 @@ export async function main(argv: string[]): Promise<number> {
     say("  unchanged under Pulumi's mocks and makes each resource real: keys generated, records written, every host");
     say("  step run over real SSH. A local DNS server (knot) plays Cloudflare. The rest is real: Debian 12, Postfix,");
     say("  OpenDKIM, policyd-spf, SSH. Nothing leaves this machine: the lab's network namespace has no route off it.");
-    const waitStart = Date.now();
-    const lock = await takeLock();
-    const t0 = Date.now();
-    if (t0 - waitStart > 1000) say(`Lab lock taken after ${secs(t0 - waitStart)} of waiting; timings below start now.`);
-
-    if (fs.existsSync(KEPT)) {
-        say();
-        say("A server kept by an earlier `npm run demo -- --keep` is replaced by this run.");
-        await stopKept();
-    }
 
     const lab = new Lab();
     const started = { lab: false };
@@ -518,13 +523,15 @@ export async function main(argv: string[]): Promise<number> {
             say(dim(`    (${secs(Date.now() - t)})`));
         })());
 
-    let interrupted = false;
+    let interrupted = 0;
     const onSignal = (signal: NodeJS.Signals) => {
         if (interrupted) {
-            say(`${signal}: still cleaning up, please wait.`);
+            // npm passes the terminal's Ctrl-C on once more: only a later one is the person's.
+            if (Date.now() - interrupted > 1000) say(`${signal}: still cleaning up, please wait.`);
             return;
         }
-        interrupted = true;
+        interrupted = Date.now();
+        if (lockWaiter?.exitCode === null) lockWaiter.kill();
         say();
         say(red(`${signal}: interrupted. Removing what the demo started (only that, by pid)…`));
         cleanup().then(
@@ -539,6 +546,16 @@ export async function main(argv: string[]): Promise<number> {
     // A failed step leaves the SDK's dependent registrations rejected; the step's own error is what counts.
     process.on("unhandledRejection", () => {});
 
+    if (fs.existsSync(KEPT)) {
+        say();
+        say("A server kept by an earlier `npm run demo -- --keep` is replaced by this run.");
+        await stopKept();
+    }
+    const waitStart = Date.now();
+    const lock = await takeLock();
+    const t0 = Date.now();
+    if (t0 - waitStart > 1000) say(`Lab lock taken after ${secs(t0 - waitStart)} of waiting; timings below start now.`);
+
     try {
         await story(lab, keep, started);
     } catch (e) {
@@ -552,8 +569,9 @@ export async function main(argv: string[]): Promise<number> {
     if (interrupted) return new Promise<number>(() => {});
 
     if (keep) {
-        const k = keepRecord(lab);
+        const k = keepRecord(lab, lock);
         fs.writeFileSync(KEPT, JSON.stringify(k, null, 1));
+        lock.stdin!.end("keep\n");
         const ssh = `ssh -i ${lab.keys.privateKeyPath} -o UserKnownHostsFile=${lab.keys.knownHostsPath}`;
         say();
         say(bold(`[${TOTAL}/${TOTAL}] Kept running (--keep)`));
@@ -561,10 +579,12 @@ export async function main(argv: string[]): Promise<number> {
         say(`    its DNS:                     kdig @${DNS_ADDR} TXT ${demoConfigs(lab).next}._domainkey.example.com`);
         say(`    send a message there:        swaks --server ${HOST_ADDR} --to root@example.com`);
         say(`    stop it:                     npm run demo -- --stop`);
-        say(`    (the next lab run, npm run demo or npm run test:lab, also replaces it)`);
-    } else {
-        await cleanup();
+        say(`    (it holds the lab lock ${LOCK} until then: lab tests wait for it; npm run demo replaces it)`);
+        say();
+        say(bold(green(`Demo done in ${secs(Date.now() - t0)}: mail signed and verified, SPF checked both ways, key rotated, server restored, then configured again and kept.`)));
+        return 0;
     }
+    await cleanup();
     lock.stdin!.end();
     say();
     say(bold(green(`Demo done in ${secs(Date.now() - t0)}: mail signed and verified, SPF checked both ways, key rotated, server restored.`)));
