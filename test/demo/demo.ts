@@ -15,7 +15,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { exampleConfig } from "../harness";
 import { DOMAINS, Lab } from "../lab/fixture";
-import { DNS_ADDR, FORBIDDEN_ADDR, HOST_ADDR, inLab, NETNS, PERMITTED_ADDR, sh, teardownNetwork } from "../lab/lab";
+import { CACHE_DIR, DNS_ADDR, FORBIDDEN_ADDR, HOST_ADDR, inLab, NETNS, PERMITTED_ADDR, sh, teardownNetwork } from "../lab/lab";
 import { Operation } from "../lab/runner";
 import { diffText, FileChange, fileChanges, FileSnapshot, snapshotFiles } from "./server";
 
@@ -314,10 +314,14 @@ async function story(lab: Lab, keep: boolean, started: { lab: boolean }): Promis
     });
 
     await step("The mail server's root filesystem and the lab network", async () => {
-        say(`    Debian 12 with Postfix and the stack's packages, cached in /var/cache/mailauth-lab`);
+        const cachedBefore = fs.existsSync(CACHE_DIR) ? fs.readdirSync(CACHE_DIR) : [];
+        say(`    Debian 12 with Postfix and the stack's packages, cached in ${CACHE_DIR}`);
         say(`    (the first run builds it with debootstrap from this machine's Debian mirror: about 2 minutes)`);
         started.lab = true;
+        const t = Date.now();
         await lab.start();
+        const rootfs = path.basename((lab as any).rootfs as string); // private to the lab: which image it chose
+        say(`    image ${rootfs}: ${cachedBefore.includes(rootfs) ? "cached" : `built now (${secs(Date.now() - t)})`}`);
         say(`    network namespace ${NETNS}: ${inLab(["ip", "-brief", "addr", "show", "mlab1"]).trim().split(/\s+/).slice(2).join(" ")}`);
         say(`    routes: ${inLab(["ip", "route", "show"]).trim().replace(/\n/g, "; ")}  (no default route: nothing leaves this machine)`);
     });
