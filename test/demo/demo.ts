@@ -139,7 +139,7 @@ function dig(name: string, type: string): string[] {
             const rdata = f.slice(4).join(" ");
             // A DKIM key is long and split into 255-byte strings: show its ends and its size.
             const strings = rdata.match(/"[^"]*"/g);
-            if (f[3] === "TXT" && strings && /p=/.test(rdata)) {
+            if (f[3] === "TXT" && strings && /v=DKIM1/.test(rdata)) {
                 const joined = strings.map((x) => x.slice(1, -1)).join("");
                 const short = joined.replace(/p=([A-Za-z0-9+/]{12})[A-Za-z0-9+/]+([A-Za-z0-9+/=]{8})$/, "p=$1…$2");
                 return `${f.slice(0, 4).join(" ")} "${short}"  (${strings.length} strings, ${joined.length} characters)`;
@@ -187,10 +187,8 @@ interface PostfixSettings {
 }
 
 function postfixSettings(lab: Lab): PostfixSettings {
-    return {
-        main: lab.host!.ssh("postconf -n"),
-        master: lab.host!.ssh("postconf -M").replace(/[ \t]+/g, " "),
-    };
+    const [main, master] = lab.host!.ssh("postconf -n; echo '=== master.cf'; postconf -M").split("=== master.cf\n");
+    return { main, master: master.replace(/[ \t]+/g, " ") };
 }
 
 function showPostfix(before: PostfixSettings, after: PostfixSettings, label: string): boolean {
