@@ -2,12 +2,14 @@
  * npm run demo's own logic that needs no lab: what it refuses to run on, and how it shows the
  * server's files (never a secret's content).
  */
+import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { afterEach, describe, expect, it } from "vitest";
 import { refuse } from "../demo/demo";
 import { fileChanges, snapshotFiles } from "../demo/server";
+import { ROOT } from "../harness";
 
 const DEBIAN = 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\n';
 const UBUNTU = 'PRETTY_NAME="Ubuntu 24.04 LTS"\nID=ubuntu\nID_LIKE=debian\n';
@@ -76,5 +78,19 @@ describe("the demo's view of the server's files", () => {
         fs.writeFileSync(path.join(root, "etc/opendkim.conf"), base["etc/opendkim.conf"]);
         fs.rmSync(path.join(root, "etc/opendkim/TrustedHosts"));
         expect(fileChanges(before, snapshotFiles(root)).map((c) => [c.path, c.what])).toEqual([["/etc/opendkim/TrustedHosts", "removed"]]);
+    });
+});
+
+describe("the demo's plain-Node loader (test/demo/register.js)", () => {
+    it("runs the stack program afresh on each run, as vi.resetModules() does under vitest", () => {
+        // Without the reset, Node's module cache keeps index.ts: the second run would register nothing.
+        const script =
+            'const h = require("./test/harness.ts");' +
+            "(async () => { for (const i of [1, 2]) console.log((await h.runProgram(h.exampleConfig())).resources.length); })()" +
+            ".catch((e) => { console.error(e); process.exit(1); });";
+        const out = execFileSync(process.execPath, ["-r", "./test/demo/register.js", "-e", script], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
+        const [first, second] = out.trim().split("\n").map(Number);
+        expect(first).toBeGreaterThan(10);
+        expect(second).toBe(first);
     });
 });
