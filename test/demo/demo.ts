@@ -397,8 +397,8 @@ async function story(lab: Lab, keep: boolean, started: { lab: boolean }): Promis
         );
         const leftDirs = fileChanges(original.files, files).filter((c) => c.what === "added" && files.get(c.path)?.kind === "dir");
         if (leftDirs.length) say(`    left behind: ${leftDirs.map((c) => c.path).join(", ")} (empty directories the stack made; destroy leaves them)`);
-        say(`    OpenDKIM: ${host.ssh("systemctl is-enabled opendkim; systemctl is-active opendkim; true").trim().replace("\n", ", ")}: the stack counts it as`);
-        say(`    installed by its package step, so destroy stops and disables it; the packages stay installed (README).`);
+        say(`    OpenDKIM: ${host.ssh("systemctl is-enabled opendkim; systemctl is-active opendkim; true").trim().replace("\n", ", ")}. The stack counts it as installed by its package step`);
+        say(`    (run when the image was built), so destroy stops and disables it; packages stay installed (README).`);
         const same = showPostfix(original.postfix, postfixSettings(lab), "Postfix settings that differ from before");
         check(same, "postfix", same ? "postconf -n and postconf -M as before" : "differ from before");
     });
