@@ -15,7 +15,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { exampleConfig } from "../harness";
 import { DOMAINS, Lab } from "../lab/fixture";
-import { CACHE_DIR, DNS_ADDR, FORBIDDEN_ADDR, HOST_ADDR, inLab, NETNS, PERMITTED_ADDR, sh, teardownNetwork } from "../lab/lab";
+import { CACHE_DIR, DNS_ADDR, FORBIDDEN_ADDR, HOST_ADDR, inLab, NETNS, PERMITTED_ADDR, sh, stopRecorded, teardownNetwork } from "../lab/lab";
 import { Operation } from "../lab/runner";
 import { diffText, FileChange, fileChanges, FileSnapshot, snapshotFiles } from "./server";
 
@@ -445,15 +445,6 @@ function cmdline(pid: number): string {
     }
 }
 
-async function waitGone(pid: number, match: string, ms: number): Promise<boolean> {
-    const end = Date.now() + ms;
-    while (Date.now() < end) {
-        if (!cmdline(pid).includes(match)) return true;
-        await new Promise((r) => setTimeout(r, 200));
-    }
-    return !cmdline(pid).includes(match);
-}
-
 /** Stops what --keep left: the container by its pid, knot through its control socket, the network. */
 async function stopKept(): Promise<number> {
     if (!fs.existsSync(KEPT)) {
@@ -466,14 +457,14 @@ async function stopKept(): Promise<number> {
     const holding = cmdline(k.lockPid).startsWith(`flock ${LOCK} `);
     const lock = holding ? undefined : await takeLock();
     say(`Stopping the kept demo: mail server ${k.machine} (pid ${k.pid}), its DNS server and the lab network…`);
-    if (cmdline(k.pid).includes(`--machine=${k.machine}`)) {
-        process.kill(k.pid, "SIGTERM");
-        if (!(await waitGone(k.pid, k.machine, 20_000))) process.kill(k.pid, "SIGKILL");
-    }
+    // The lab recorded both pids when it started them (test/lab/lab.ts recordPid) and stops each
+    // by its pid only while that pid's command line is still the one it started.
+    await stopRecorded(k.machine);
     sh("umount", ["-l", k.merged], { allowFail: true });
     fs.rmSync(k.runDir, { recursive: true, force: true });
     const socket = path.join(k.knotDir, "knot.sock");
     if (fs.existsSync(socket)) sh("knotc", ["-s", socket, "stop"], { allowFail: true });
+    await stopRecorded("knotd", 5_000);
     teardownNetwork();
     fs.rmSync(k.stateDir, { recursive: true, force: true });
     fs.rmSync(KEPT, { force: true });
