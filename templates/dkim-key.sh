@@ -11,11 +11,20 @@ root_only_dir() {
         die "$1 is writable by a user other than root ($(stat -c '%U:%G %a' "$1")); another user could swap the key being written. Make it root's and not group- or world-writable (chown root $1; chmod go-w $1), then run pulumi up again"
     fi
 }
-[ -d "$ETC_DIR" ] || install -d -m 0755 "$ETC_DIR"
+# Directories this stack makes are listed, so that the last key's delete takes them away again.
+made_dir() {
+    mkdir -p "$STATE_DIR"
+    grep -qxF -- "$1" "$STATE_DIR/created-dirs" 2>/dev/null || echo "$1" >>"$STATE_DIR/created-dirs"
+}
+if [ ! -d "$ETC_DIR" ]; then
+    install -d -m 0755 "$ETC_DIR"
+    made_dir "$ETC_DIR"
+fi
 root_only_dir "$ETC_DIR"
 dir=$(dirname "$KEY_FILE")
 for d in "$KEY_DIR" "$dir"; do
     [ ! -L "$d" ] || die "$d is a symbolic link; refusing to write a private key through it"
+    [ -d "$d" ] || [ "$d" = "$dir" ] || made_dir "$d"
     # Made root's (the guide's `chown -R opendkim:opendkim keys/` leaves them opendkim's);
     # OpenDKIM reads through the group, and owns only its key files.
     install -d -m 0750 -o root -g opendkim "$d"

@@ -14,10 +14,13 @@ const KEY = `${KEY_DIR}/20261127.private`;
 const STAT = `stat -c '%n %U:%G %a' /etc/opendkim /etc/opendkim/keys ${KEY_DIR} ${KEY}; cat ${KEY} | md5sum`;
 
 let script: string;
+let deleteScript: string;
 let pem: string;
 beforeAll(async () => {
     const run = await runProgram(exampleConfig());
-    script = scriptOf(run.resources.find((r) => r.name === "mailhost-key-example.com-20261127")!.inputs.create);
+    const step = run.resources.find((r) => r.name === "mailhost-key-example.com-20261127")!;
+    script = scriptOf(step.inputs.create);
+    deleteScript = scriptOf(step.inputs.delete);
     pem = run.keys.get("example.com-20261127-rsa")!.privateKeyPem;
 }, 60_000);
 
@@ -72,5 +75,20 @@ describe.concurrent("DKIM keys are staged where only root writes", () => {
         const r = await runOnEl(host(setup), script);
         expect(r.code).toBe(0);
         expect(r.stdout).toBe(`unchanged: ${KEY}\n`);
+    });
+
+    it("the key's delete takes away the directories the stack made, and only those", async () => {
+        const del = `bash >/dev/null 2>&1 <<'MAILAUTH_DELETE' || echo "the delete failed"\n${deleteScript}\nMAILAUTH_DELETE\n`;
+        // A fresh host: /etc/opendkim and keys/ are the stack's, and go with the last key.
+        const fresh = await runOnEl(host("rm -rf /etc/opendkim", `${del}ls -d /etc/opendkim 2>&1; ls -A /var/lib/mailauth`), script);
+        expect(fresh.code).toBe(0);
+        expect(fresh.after).toBe("ls: cannot access '/etc/opendkim': No such file or directory\n");
+        // A host that had /etc/opendkim with a file of its own keeps both; keys/ (the stack's) goes.
+        const own = await runOnEl(
+            host("install -d -m 0755 /etc/opendkim; echo mine >/etc/opendkim/notes", `${del}ls -A /etc/opendkim; cat /var/lib/mailauth/created-dirs 2>&1`),
+            script,
+        );
+        expect(own.code).toBe(0);
+        expect(own.after).toBe("notes\ncat: /var/lib/mailauth/created-dirs: No such file or directory\n");
     });
 });
