@@ -20,6 +20,8 @@ export interface ScriptSpec {
     milterTransport?: MilterTransport;
     /** Files staged into "$STAGE" before the body runs, by name; they travel on stdin (`stagedStdin`). */
     files?: Record<string, string>;
+    /** Templates of shell functions the body uses, put before it. */
+    includes?: string[];
 }
 
 function familyValue(name: FamilyVar, family: OsFamily, transport: MilterTransport): string {
@@ -128,6 +130,7 @@ export function buildScript(spec: ScriptSpec): string {
     parts.push(`STAGE=$(mktemp -d /tmp/mailauth.XXXXXX)\ntrap 'rm -rf "$STAGE"' EXIT\n`);
     const staged = Object.keys(spec.files ?? {});
     if (staged.length > 0) parts.push(stageFromStdin(staged));
+    for (const include of spec.includes ?? []) parts.push(loadTemplate(`include/${include}.sh`));
     parts.push(loadTemplate(`${spec.template}.sh`));
     return parts.join("");
 }

@@ -119,7 +119,7 @@ export class MailHost extends pulumi.ComponentResource {
         const milter = { familyVars: ["SOCKET_DIR" as const, "MAKE_SOCKET_DIR" as const], milterTransport: args.opendkim.milterTransport };
         const opendkim = step(
             "opendkim",
-            { template: "opendkim", vars: opendkimVars, files, ...milter },
+            { template: "opendkim", vars: opendkimVars, files, includes: ["opendkim-merge"], ...milter },
             { template: "opendkim-delete", vars: opendkimVars },
             {},
             { dependsOn: [...keys, ...args.dkimRecords] },
@@ -129,6 +129,7 @@ export class MailHost extends pulumi.ComponentResource {
             "postfix",
             {
                 template: "postfix",
+                includes: ["postfix-milters"],
                 familyVars: ["POLICYD_SPF_BIN", "MILTER"],
                 milterTransport: args.opendkim.milterTransport,
                 vars: {
@@ -136,6 +137,8 @@ export class MailHost extends pulumi.ComponentResource {
                     SPF_CHECK,
                     SPF_TIME_LIMIT,
                     KNOWN_MILTERS: KNOWN_MILTERS.join(" "),
+                    // Its Socket (and the host's original one) tells which milter entries reach OpenDKIM.
+                    OPENDKIM_CONF,
                 },
             },
             {

@@ -35,6 +35,7 @@ if [ -n "$SOCKET_DIR" ]; then
     esac
 fi
 
+refuse_command_line_config
 saved="$STATE_DIR/opendkim"
 mkdir -p "$saved"
 for f in "$CONF" $TABLES; do
@@ -51,6 +52,9 @@ if [ ! -e "$saved/service-state" ]; then
 fi
 [ -d "$ETC_DIR" ] || install -d -m 0755 "$ETC_DIR"
 
+# What the host's own configuration signed keeps signing (templates/include/opendkim-merge.sh).
+merge_host_config
+
 # Check the staged set as a whole: a copy of the new opendkim.conf that reads the staged tables.
 cp "$STAGE/opendkim.conf.$OS_FAMILY.$build" "$STAGE/opendkim.conf"
 sed -E -e "s#$ETC_DIR/($(printf '%s' "$TABLES" | tr ' ' '|'))\$#$STAGE/\1#" "$STAGE/opendkim.conf" >"$STAGE/check.conf"
@@ -61,6 +65,8 @@ fi
 # `opendkim -n` looks neither at the key files nor at what the tables name: check those too.
 while read -r keyname spec; do
     keyfile=${spec##*:}
+    # A key given inline, or per sender domain (%), as the host's own entries may: OpenDKIM's to read.
+    case "$keyfile" in /*%* | [!/]*) continue ;; esac
     [ -f "$keyfile" ] || die "KeyTable entry $keyname: key file $keyfile is missing; the old configuration stays in force. Put the key back with: pulumi up --replace <the key step's URN> (see pulumi stack --show-urns)"
     [ "$(stat -c '%U %a' "$keyfile")" = "opendkim 600" ] ||
         die "key file $keyfile must be owned by opendkim with mode 0600 (OpenDKIM refuses other keys); the old configuration stays in force"

@@ -8,6 +8,8 @@ read_main_cf
 sets=()
 unsets=()
 while IFS=$'\t' read -r state name original; do
+    # A setting this stack never set (an adopted SPF check's) is the user's: left alone.
+    grep -q "^$name=" "$saved/applied" 2>/dev/null || continue
     applied=$(sed -n "s/^$name=//p" "$saved/applied" 2>/dev/null || true)
     current=$(explicit "$name" || true)
     if [ "$current" = "$applied" ]; then
@@ -22,11 +24,27 @@ while IFS=$'\t' read -r state name original; do
     fi
 done <"$saved/params"
 
-original_entry=$(cat "$saved/master-entry")
-if [ -n "$original_entry" ]; then
-    postconf -M "$SPF_SERVICE/unix=$original_entry"
-else
-    postconf -MX "$SPF_SERVICE/unix" 2>/dev/null || true
+# The master.cf entry goes back only if this stack wrote it (state from before that was
+# recorded has no spf-adopted file: the entry was always written then).
+if [ -e "$saved/master-changed" ] || [ ! -e "$saved/spf-adopted" ]; then
+    original_entry=$(cat "$saved/master-entry")
+    if [ -n "$original_entry" ]; then
+        postconf -M "$SPF_SERVICE/unix=$original_entry"
+    else
+        postconf -MX "$SPF_SERVICE/unix" 2>/dev/null || true
+    fi
+fi
+# master.cf milter overrides this stack rewrote: their original value, where still as it set them
+# (blanks become commas: postconf -P takes none, and Postfix splits lists on either).
+if [ -s "$saved/overrides-applied" ]; then
+    restores=()
+    while IFS= read -r kv; do
+        key=${kv%%=*}
+        [ "$(postconf -P "$key" 2>/dev/null | sed 's/^[^=]* = //')" = "${kv#*=}" ] || continue
+        original=$(awk -v k="$key = " 'index($0, k) == 1 { print substr($0, length(k) + 1) }' "$saved/milter-overrides")
+        restores+=("$key=$(printf '%s' "$original" | sed -e 's/[[:space:],]\{1,\}/,/g')")
+    done <"$saved/overrides-applied"
+    [ "${#restores[@]}" -eq 0 ] || postconf -P "${restores[@]}"
 fi
 [ "${#unsets[@]}" -eq 0 ] || postconf -X "${unsets[@]}"
 [ "${#sets[@]}" -eq 0 ] || postconf -e "${sets[@]}"

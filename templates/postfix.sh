@@ -1,4 +1,4 @@
-# inputs: SPF_SERVICE SPF_CHECK SPF_TIME_LIMIT KNOWN_MILTERS POLICYD_SPF_BIN MILTER
+# inputs: SPF_SERVICE SPF_CHECK SPF_TIME_LIMIT KNOWN_MILTERS POLICYD_SPF_BIN MILTER OPENDKIM_CONF
 # Postfix settings for SPF checking (policyd-spf) and DKIM signing (the OpenDKIM milter).
 # One read of main.cf and master.cf, one `postconf -M` and one `postconf -e` with every changed
 # setting on staged copies, `postfix check` on them, then the swap and one reload, and only
@@ -8,10 +8,45 @@ mkdir -p "$saved"
 
 read_main_cf
 master_entry=$(postconf -M "$SPF_SERVICE/unix" 2>/dev/null | tr -s ' \t' ' ' || true)
+# master.cf services with milter lists of their own (-o smtpd_milters=..., as Debian's
+# README.Debian for opendkim suggests), one "service/type/parameter = value" a line.
+milter_overrides=$(postconf -P 2>/dev/null | grep -E '^[^/ ]+/[^/ ]+/(non_)?smtpd_milters = ' || true)
+
+# An SPF check the host already has (the guide's, a distribution README's or a tutorial's, under
+# any service name): a master.cf `spawn` service running policyd-spf (Python; or Debian's
+# postfix-policyd-spf-perl, which older tutorials name `policy-spf`), named by a
+# check_policy_service in one of smtpd's restriction lists. Postfix takes `unix:` or `local:`
+# there, relative to the queue directory (postfix-3.12 source, vdukhovni/postfix:
+# src/smtpd/smtpd_check.c ~627 attr_clnt_create(); src/util/auto_clnt.c ~324-328 inet/local/unix).
+# It is adopted as it is: a second service would check and stamp every message twice.
+spf_restriction_lists="smtpd_client_restrictions smtpd_helo_restrictions smtpd_sender_restrictions smtpd_relay_restrictions smtpd_recipient_restrictions smtpd_data_restrictions smtpd_end_of_data_restrictions"
+hosts_spf_service() {
+    local name list value
+    for name in $(postconf -M 2>/dev/null | awk '$2 == "unix" && $8 == "spawn" {
+        for (i = 9; i <= NF; i++) { a = $i; sub(/^argv=/, "", a); n = split(a, p, "/"); if (p[n] ~ /^(policyd-spf|postfix-policyd-spf-perl)$/) { print $1; break } } }'); do
+        for list in $spf_restriction_lists; do
+            value=$(explicit "$list" || true)
+            if printf '%s\n' "$value" | grep -Eq "check_policy_service[[:space:],{]+(unix|local):private/${name//./\\.}([[:space:],}]|\$)"; then
+                printf '%s %s\n' "$name" "$list"
+                return 0
+            fi
+        done
+    done
+    return 0
+}
+
+# First run (nothing recorded yet): the host's own SPF check and master.cf milter lists.
+if [ ! -e "$saved/params" ]; then
+    hosts_spf_service >"$saved/spf-adopted"
+    printf '%s\n' "$milter_overrides" >"$saved/milter-overrides"
+fi
 
 # smtpd_recipient_restrictions: the policy check right after reject_unauth_destination.
 restrictions=$(explicit smtpd_recipient_restrictions || true)
-if printf '%s' "$restrictions" | grep -qF "$SPF_CHECK"; then
+adopted_spf=$(cat "$saved/spf-adopted" 2>/dev/null || true)
+if [ -n "$adopted_spf" ]; then
+    want_restrictions=$restrictions
+elif printf '%s' "$restrictions" | grep -qF "$SPF_CHECK"; then
     want_restrictions=$restrictions
 elif has_word "$restrictions" reject_unauth_destination; then
     rud='\(^\|[ ,]\)reject_unauth_destination\([ ,]\|$\)'
@@ -32,28 +67,43 @@ else
     fi
 fi
 
-# smtpd_milters / non_smtpd_milters: ours added, other milters kept, our other transport dropped.
-with_milter() {
-    local list=$1 other
-    if has_word "$list" "$MILTER"; then printf '%s' "$list"; return; fi
-    # A list with grouped settings ({ inet:host:port, timeout=... }) is extended, never re-split.
-    case "$list" in *"{"*) printf '%s, %s' "$list" "$MILTER"; return ;; esac
-    for other in $KNOWN_MILTERS; do
-        [ "$other" = "$MILTER" ] || list=$(words "$list" | grep -vxF -- "$other" | join_list || true)
+# smtpd_milters / non_smtpd_milters: every entry that reaches the OpenDKIM this stack configures
+# (in any spelling: the socket the host's own opendkim.conf had, or one this stack has used) is
+# replaced by ours, in the first one's place; other milters are kept in order. Two entries for
+# one OpenDKIM would pass each message through it twice and sign it twice.
+# shellcheck disable=SC2034 # read by templates/include/postfix-milters.sh
+queue_dir=$(postconf -h queue_directory)
+# shellcheck disable=SC2034 # read by templates/include/postfix-milters.sh
+opendkim_forms=$(
+    for m in $KNOWN_MILTERS; do milter_forms "$m"; done
+    original_conf="$STATE_DIR/opendkim/$(basename "$OPENDKIM_CONF")"
+    for conf in "$original_conf" "$OPENDKIM_CONF"; do
+        [ -f "$conf" ] || continue
+        socket=$(sed -n 's/#.*//; s/^[[:space:]]*[Ss][Oo][Cc][Kk][Ee][Tt][[:space:]]\{1,\}\([^[:space:]]*\).*/\1/p' "$conf" | tail -n 1)
+        [ -z "$socket" ] || opendkim_form "$socket"
     done
-    if [ -n "$list" ]; then printf '%s, %s' "$list" "$MILTER"; else printf '%s' "$MILTER"; fi
-}
-want_smtpd_milters=$(with_milter "$(explicit smtpd_milters || true)")
+)
+want_smtpd_milters=$(with_milter "$(explicit smtpd_milters || true)" smtpd_milters)
 non_smtpd=$(explicit non_smtpd_milters || true)
 # shellcheck disable=SC2016 # Postfix expands $smtpd_milters itself
 case "$non_smtpd" in
     '' | '$smtpd_milters' | '${smtpd_milters}') want_non_smtpd_milters='$smtpd_milters' ;;
-    *) want_non_smtpd_milters=$(with_milter "$non_smtpd") ;;
+    *) want_non_smtpd_milters=$(with_milter "$non_smtpd" non_smtpd_milters) ;;
 esac
+# A service's own list that reaches OpenDKIM would keep its old socket: ours goes there too.
+override_changes=()
+while IFS= read -r line; do
+    [ -n "$line" ] || continue
+    value=${line#* = }
+    new=$(with_milter "$value" "master.cf (${line%% = *})" override)
+    [ "$new" = "$value" ] || override_changes+=("${line%% = *}=$new")
+done <<<"$milter_overrides"
 
-desired=(
-    "policyd-spf_time_limit=$SPF_TIME_LIMIT"
-    "smtpd_recipient_restrictions=$want_restrictions"
+desired=()
+if [ -z "$adopted_spf" ]; then
+    desired+=("policyd-spf_time_limit=$SPF_TIME_LIMIT" "smtpd_recipient_restrictions=$want_restrictions")
+fi
+desired+=(
     "milter_default_action=accept"
     "milter_protocol=6"
     "smtpd_milters=$want_smtpd_milters"
@@ -82,8 +132,13 @@ for kv in "${desired[@]}"; do
     if [ "$(explicit "${kv%%=*}" || echo '<unset>')" != "${kv#*=}" ]; then changes+=("$kv"); fi
 done
 want_entry="$SPF_SERVICE unix - n n - 0 spawn user=policyd-spf argv=$POLICYD_SPF_BIN"
+if [ -n "$adopted_spf" ]; then
+    # The host's own service stays as it is (and policyd-spf's own entry, if it is another one).
+    want_entry=$master_entry
+    echo "kept: the host's SPF policy service ${adopted_spf% *} (checked in ${adopted_spf#* })"
+fi
 
-if [ "${#changes[@]}" -eq 0 ] && [ "$master_entry" = "$want_entry" ]; then
+if [ "${#changes[@]}" -eq 0 ] && [ "$master_entry" = "$want_entry" ] && [ "${#override_changes[@]}" -eq 0 ]; then
     if [ -e "$saved/reload-pending" ]; then
         # A run cut short after its edits: Postfix has not read them yet.
         systemctl reload-or-restart postfix
@@ -102,7 +157,12 @@ cp -p /etc/postfix/main.cf /etc/postfix/master.cf "$staged/"
 # The service first: policyd-spf_time_limit is unknown to Postfix until it exists.
 if [ "$master_entry" != "$want_entry" ]; then
     postconf -c "$staged" -M "$SPF_SERVICE/unix=$want_entry"
+    : >"$saved/master-changed"
     echo "master.cf: $want_entry"
+fi
+if [ "${#override_changes[@]}" -gt 0 ]; then
+    postconf -c "$staged" -P "${override_changes[@]}"
+    printf 'master.cf: %s\n' "${override_changes[@]}"
 fi
 if [ "${#changes[@]}" -gt 0 ]; then
     postconf -c "$staged" -e "${changes[@]}"
@@ -121,6 +181,10 @@ for f in master.cf main.cf; do
     relabel "/etc/postfix/$f"
 done
 printf '%s\n' "${desired[@]}" >"$saved/applied"
+for kv in "${override_changes[@]}"; do
+    { awk -v k="${kv%%=*}=" 'index($0, k) != 1' "$saved/overrides-applied" 2>/dev/null || true; printf '%s\n' "$kv"; } >"$saved/overrides-applied.tmp"
+    mv "$saved/overrides-applied.tmp" "$saved/overrides-applied"
+done
 systemctl reload-or-restart postfix
 rm -f "$saved/reload-pending"
 echo "reloaded: postfix"

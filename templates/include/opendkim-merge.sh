@@ -1,0 +1,155 @@
+# shellcheck shell=bash
+# What the host's own OpenDKIM configuration signed before this stack, kept signing: the keys
+# and signing rules of domains this stack does not manage, and the hosts it trusted, are added
+# after this stack's own entries in the staged KeyTable, SigningTable and TrustedHosts.
+# The source is always the original the stack saved ("$saved"), so every run merges the same
+# thing; the originals come back on destroy. Forms OpenDKIM reads that cannot be carried over
+# (a database table, a key in another form) stop the run with the reason, before any change.
+# Included before templates/opendkim.sh, whose $saved, $CONF, $ETC_DIR and $STAGE it reads.
+# shellcheck disable=SC2154
+
+# The host's original text of FILE: the saved copy when this stack has replaced FILE.
+user_text() {
+    local file=$1
+    case "$file" in
+        "$CONF" | "$ETC_DIR/KeyTable" | "$ETC_DIR/SigningTable" | "$ETC_DIR/TrustedHosts")
+            file="$saved/$(basename "$file")"
+            ;;
+    esac
+    [ -r "$file" ] || die "the host's opendkim.conf names $1, which cannot be read; fix or remove that setting, then run again. OpenDKIM and Postfix were not changed."
+    # '#' starts a comment (opendkim(8), DATA SETS, a).
+    sed -e 's/#.*//' -e 's/[[:space:]]*$//' -e '/^[[:space:]]*$/d' "$file"
+}
+
+# The value of a setting in the original opendkim.conf; names are case-insensitive.
+user_setting() {
+    printf '%s\n' "$user_conf" | awk -v n="$1" '
+        tolower($1) == tolower(n) { $1 = ""; sub(/^[ \t]+/, ""); v = $0; found = 1 }
+        END { if (!found) exit 1; print v }'
+}
+
+# The elements of a data set: a flat file (file:/path or /path), a pattern file (refile:/path)
+# or a comma-separated list (csl: or no prefix); opendkim(8), DATA SETS. Others stop the run.
+dataset_lines() {
+    local name=$1 spec=$2
+    case "$spec" in
+        file:* | refile:*) user_text "${spec#*:}" ;;
+        /*) user_text "$spec" ;;
+        db:* | dsn:* | ldap:* | ldapi:* | ldaps:* | lua:* | memcache:* | redis:* | erlang:* | mdb:* | *.db)
+            die "the host's opendkim.conf reads $name from $spec; this stack replaces $name with its own file and cannot carry that data set's entries over. Move them into a file ($name /path), or sign those domains elsewhere, then run again. OpenDKIM and Postfix were not changed."
+            ;;
+        *) printf '%s\n' "${spec#csl:}" | tr ',' '\n' | sed -e 's/^[[:space:]]*//' -e 's/[[:space:]]*$//' -e '/^$/d' ;;
+    esac
+}
+
+# A key of a flat (non-pattern) SigningTable as the pattern that matches the same senders
+# (opendkim.conf(5), SigningTable: user@host, host, user@.domain, .domain, user@*, *).
+flat_to_pattern() {
+    case "$1" in
+        '*' | *@*) printf '%s' "$1" | sed 's/@\./@*./' ;;
+        .*) printf '*@*%s' "$1" ;;
+        *) printf '*@%s' "$1" ;;
+    esac
+}
+
+merge_host_config() {
+    local original
+    original="$saved/$(basename "$CONF")"
+    [ -f "$original" ] || return 0
+    user_conf=$(user_text "$CONF")
+    local managed ours mode user_kt="" user_st="" spec d selector keyfile
+    managed=$(awk '{ split($2, f, ":"); print f[1] }' "$STAGE/KeyTable" | sort -u)
+    ours=$(awk '{ print $1 }' "$STAGE/KeyTable")
+    mode=$(user_setting Mode || echo sv)
+
+    # Signing: a KeyTable with its SigningTable, or the single key (KeyFile, Domain, Selector).
+    case "$mode" in *s*)
+        if spec=$(user_setting KeyTable); then
+            case "$spec" in refile:*) die "the host's opendkim.conf has KeyTable $spec; a KeyTable cannot be a pattern file. OpenDKIM and Postfix were not changed." ;; esac
+            user_kt=$(dataset_lines KeyTable "$spec")
+            if spec=$(user_setting SigningTable); then
+                case "$spec" in
+                    refile:*) user_st=$(dataset_lines SigningTable "$spec") ;;
+                    *) user_st=$(dataset_lines SigningTable "$spec" | while read -r key value; do printf '%s %s\n' "$(flat_to_pattern "$key")" "$value"; done) ;;
+                esac
+            fi
+        elif keyfile=$(user_setting KeyFile) && spec=$(user_setting Domain); then
+            selector=$(user_setting Selector) || die "the host's opendkim.conf has KeyFile and Domain but no Selector. OpenDKIM and Postfix were not changed."
+            for d in $(dataset_lines Domain "$spec"); do
+                user_kt+="$selector._domainkey.$d $d:$selector:$keyfile"$'\n'
+                user_st+="*@$d $selector._domainkey.$d"$'\n'
+                case "$(user_setting SubDomains | tr '[:upper:]' '[:lower:]')" in yes | true | 1) user_st+="*@*.$d $selector._domainkey.$d"$'\n' ;; esac
+            done
+        fi
+        ;;
+    esac
+
+    if [ -n "$user_st" ]; then
+        local pattern keyname rest domain kept_st="" kept_kt="" taken=() kept_domains=()
+        while read -r pattern keyname rest; do
+            [ -n "$keyname" ] || continue
+            domain=${pattern##*@}
+            # A domain this stack signs now: its rule is this stack's.
+            if printf '%s\n' "$managed" | grep -qxF -- "$domain"; then
+                taken+=("$pattern")
+                continue
+            fi
+            kept_st+="$pattern $keyname${rest:+ $rest}"$'\n'
+            kept_domains+=("$domain")
+        done <<<"$user_st"
+        # Only the keys those rules name, and none under a name this stack uses.
+        local name value
+        while read -r name value; do
+            printf '%s\n' "$ours" | grep -qxF -- "$name" && continue
+            printf '%s' "$kept_st" | awk -v k="$name" '$2 == k { f = 1 } END { exit !f }' || continue
+            kept_kt+="$name $value"$'\n'
+        done <<<"$user_kt"
+        printf '%s' "$kept_kt" >>"$STAGE/KeyTable"
+        printf '%s' "$kept_st" >>"$STAGE/SigningTable"
+        [ "${#kept_domains[@]}" -eq 0 ] || echo "kept: the host's signing rules for ${kept_domains[*]}"
+        [ "${#taken[@]}" -eq 0 ] || echo "replaced: the host's signing rules ${taken[*]} (domains this stack signs)"
+    fi
+
+    # Hosts whose mail the host signed (InternalHosts) or did not verify (ExternalIgnoreList):
+    # this stack's TrustedHosts serves as both.
+    local peers="" list
+    for list in InternalHosts ExternalIgnoreList; do
+        spec=$(user_setting "$list") || continue
+        peers+=$(dataset_lines "$list" "$spec")$'\n'
+    done
+    local added=0 host
+    while read -r host; do
+        [ -n "$host" ] || continue
+        grep -qxF -- "$host" "$STAGE/TrustedHosts" && continue
+        printf '%s\n' "$host" >>"$STAGE/TrustedHosts"
+        added=$((added + 1))
+    done <<<"$peers"
+    [ "$added" = 0 ] || echo "kept: $added trusted hosts of the host's OpenDKIM configuration"
+
+    # Settings this stack does not write are not carried over: say which.
+    local dropped
+    dropped=$(printf '%s\n' "$user_conf" | awk '{ print $1 }' | sort -uf | grep -vixF -e Syslog -e SyslogSuccess -e LogWhy \
+        -e Mode -e Canonicalization -e OversignHeaders -e UserID -e UMask -e PidFile -e Socket -e SendReports \
+        -e ReportAddress -e KeyTable -e SigningTable -e ExternalIgnoreList -e InternalHosts -e Nameservers \
+        -e TrustAnchorFile -e KeyFile -e Domain -e Selector -e SubDomains | paste -sd ' ' - || true)
+    [ -z "$dropped" ] || echo "note: not carried over from the host's opendkim.conf (kept in $saved, back on destroy): $dropped"
+}
+
+# OpenDKIM reads Socket from its config only without -p on its command line, and reads another
+# config with -x (trusteddomainproject/OpenDKIM opendkim/opendkim.c ~15450 `case 'p'`, ~16030
+# `if (!gotp) config_get(cfg, "Socket", ...)`). A unit that passes either (Debian's deprecated
+# /lib/opendkim/opendkim.service.generate writes -p from /etc/default/opendkim; `systemctl edit`)
+# would never use this stack's configuration: stop before any change, saying so.
+# EPEL's unit passes `-x /etc/opendkim.conf` (through $OPTIONS from /etc/sysconfig/opendkim,
+# which systemctl shows unexpanded): -x naming this very file is fine.
+refuse_command_line_config() {
+    local argv rest
+    argv=$(systemctl show -p ExecStart opendkim 2>/dev/null | sed -n 's/.*argv\[\]=\([^;]*\);.*/\1/p')
+    rest=" $argv "
+    rest=${rest// -x $CONF / }
+    case "$rest" in
+        *" -p"* | *" -x"*)
+            die "OpenDKIM's service starts it as '${argv% }': its -p (socket) or -x (configuration file) overrides $CONF, so the configuration this stack writes would not be used. Remove the override (systemctl cat opendkim shows where it is, e.g. /etc/systemd/system/opendkim.service.d/override.conf from /lib/opendkim/opendkim.service.generate), put those settings in $CONF, run systemctl daemon-reload, then run again. OpenDKIM and Postfix were not changed."
+            ;;
+    esac
+}
