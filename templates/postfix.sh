@@ -99,16 +99,16 @@ while IFS= read -r line; do
     [ "$new" = "$value" ] || override_changes+=("${line%% = *}=$new")
 done <<<"$milter_overrides"
 
-desired=()
-if [ -z "$adopted_spf" ]; then
-    desired+=("policyd-spf_time_limit=$SPF_TIME_LIMIT" "smtpd_recipient_restrictions=$want_restrictions")
-fi
-desired+=(
+desired=(
+    "policyd-spf_time_limit=$SPF_TIME_LIMIT"
+    "smtpd_recipient_restrictions=$want_restrictions"
     "milter_default_action=accept"
     "milter_protocol=6"
     "smtpd_milters=$want_smtpd_milters"
     "non_smtpd_milters=$want_non_smtpd_milters"
 )
+# An adopted SPF check is the host's: its two settings are not this stack's to set or restore.
+[ -z "$adopted_spf" ] || desired=("${desired[@]:2}")
 # First run: remember what the host had, for destroy: every setting in `desired` (the one list
 # of what this step sets; postfix-delete.sh restores what is recorded here). A setting a later
 # version adds is recorded the first time it is seen, before this run changes it.
