@@ -318,14 +318,14 @@ describe("OpenDKIM's socket set on its command line (Debian's opendkim.service.g
             fs.mkdirSync(`${root}/etc/systemd/system/opendkim.service.d`, { recursive: true });
             fs.writeFileSync(
                 `${root}/etc/systemd/system/opendkim.service.d/override.conf`,
-                "[Service]\nExecStart=\nExecStart=/usr/sbin/opendkim -P /run/opendkim/opendkim.pid -p local:/var/spool/postfix/opendkim/opendkim.sock\n",
+                // What the generator writes from /etc/default/opendkim's SOCKET (Debian's default there).
+                "[Service]\nExecStart=\nExecStart=/usr/sbin/opendkim -P /run/opendkim/opendkim.pid -p local:/run/opendkim/opendkim.sock\n",
             );
-            sh("chroot", [root, "install", "-d", "-o", "opendkim", "-g", "opendkim", "-m", "0750", "/var/spool/postfix/opendkim"]);
         });
         const state = () => ({ ...hostState(), pid: lab.host!.ssh("systemctl show -p MainPID opendkim") });
         const before = state();
         await expect(lab.runner.up(lab.config())).rejects.toThrow(
-            /OpenDKIM's service starts it as '\/usr\/sbin\/opendkim -P \/run\/opendkim\/opendkim\.pid -p local:\/var\/spool\/postfix\/opendkim\/opendkim\.sock': its -p \(socket\) or -x \(configuration file\) overrides \/etc\/opendkim\.conf.*OpenDKIM and Postfix were not changed\./,
+            /OpenDKIM's service starts it as '\/usr\/sbin\/opendkim -P \/run\/opendkim\/opendkim\.pid -p local:\/run\/opendkim\/opendkim\.sock': its -p \(socket\) or -x \(configuration file\) overrides \/etc\/opendkim\.conf.*OpenDKIM and Postfix were not changed\./,
         );
         expect(state()).toEqual(before);
         expect(await lab.sendLocal("alice@example.com", "command-line-socket")).toContain("Subject: command-line-socket");
