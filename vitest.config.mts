@@ -19,6 +19,15 @@ export default defineConfig({
             },
             {
                 test: {
+                    // The real host scripts on throwaway hosts (test/host/fakeHost.ts): beside the
+                    // unit files, on the second core.
+                    name: "host",
+                    include: ["test/host/**/*.test.ts"],
+                    testTimeout: 60_000,
+                },
+            },
+            {
+                test: {
                     name: "bench",
                     include: ["test/bench/**/*.test.ts"],
                     // One lab per machine: the files run one after another.

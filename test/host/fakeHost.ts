@@ -1,0 +1,167 @@
+/**
+ * A throwaway "host" on this machine for running the stack's real step scripts in seconds: a
+ * private mount and network namespace in which /etc, /var and /usr/local are overlays whose
+ * changes live in a tmpfs, and /tmp and /run are tmpfs. Every write a script makes lands there and is
+ * gone when the host stops; this machine's own /etc is never written (a test checks that).
+ *
+ * Postfix's own tools are the real ones (Debian's postfix package, installed by
+ * test/host/postfix-tools.sh but never configured or started here): `postconf` and `postfix
+ * check` run against the host's /etc/postfix. Service control and the tools this machine lacks
+ * are stubs in /usr/local/sbin, which the scripts' PATH (templates/lib.sh) searches first; every
+ * call is recorded, and systemctl keeps each unit's active/enabled state so the scripts'
+ * decisions (reload, restart, nothing) can be asserted.
+ *
+ * Needs root (namespaces, overlay mounts), like the lab.
+ */
+import { ChildProcess, execFileSync, spawn, spawnSync } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+
+const STUBS = path.join(__dirname, "stubs");
+
+export interface RunResult {
+    code: number;
+    stdout: string;
+    stderr: string;
+}
+
+/** Why these tests cannot run here, or undefined when they can. */
+export function missingPrerequisite(): string | undefined {
+    if (process.getuid?.() !== 0) return "the host-script tests need root (mount and network namespaces, overlay mounts)";
+    if (!fs.existsSync("/usr/sbin/postconf") || !fs.existsSync("/usr/lib/postfix/sbin/master")) {
+        return "the host-script tests need Debian's postfix package (never started): bash test/host/postfix-tools.sh";
+    }
+    return undefined;
+}
+
+// Runs as the namespace's first process: mounts, then waits on stdin. When the test process ends,
+// stdin closes and the holder exits, taking the namespace and every tmpfs with it.
+const HOLDER = `
+set -euo pipefail
+base=$1
+mount -t tmpfs -o mode=0700 mailauth-fakehost "$base"
+for d in etc var usr/local; do
+    mkdir -p "$base/upper/$d" "$base/work/$d"
+    mount -t overlay mailauth-fakehost -o "lowerdir=/$d,upperdir=$base/upper/$d,workdir=$base/work/$d" "/$d"
+done
+mount -t tmpfs -o mode=1777 mailauth-fakehost /tmp
+mount -t tmpfs -o mode=0755 mailauth-fakehost /run
+ip link set lo up
+install -m 0755 "$2"/* /usr/local/sbin/
+mkdir -p /var/lib/fakehost/units
+: >/var/lib/fakehost/calls
+echo ready
+read -r _ || true
+`;
+
+export class FakeHost {
+    private constructor(
+        private readonly holder: ChildProcess,
+        private readonly base: string,
+    ) {}
+
+    /** A host with Postfix's tools, no main.cf yet and the stubs in place. */
+    static async start(): Promise<FakeHost> {
+        const why = missingPrerequisite();
+        if (why) throw new Error(why);
+        const base = fs.mkdtempSync("/tmp/mailauth-fakehost-");
+        const holder = spawn("unshare", ["--mount", "--net", "--propagation", "private", "--", "bash", "-c", HOLDER, "holder", base, STUBS], {
+            stdio: ["pipe", "pipe", "pipe"],
+        });
+        let err = "";
+        holder.stderr!.on("data", (d) => (err += d));
+        await new Promise<void>((resolve, reject) => {
+            holder.stdout!.once("data", () => resolve());
+            holder.once("exit", (code) => reject(new Error(`fake host did not start (exit ${code}): ${err}`)));
+        });
+        return new FakeHost(holder, base);
+    }
+
+    /** Runs a command line in the host as pulumi-command's SSH session would: a shell reads it. */
+    run(commandLine: string, stdin = ""): RunResult {
+        const r = spawnSync("nsenter", ["--target", String(this.holder.pid), "--mount", "--net", "--", "/bin/sh", "-c", commandLine], {
+            input: stdin,
+            encoding: "utf8",
+            env: { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", HOME: "/var/lib/fakehost", LANG: "C.UTF-8" },
+            maxBuffer: 64 * 1024 * 1024,
+        });
+        if (r.error) throw r.error;
+        return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+    }
+
+    /** Runs a helper command (fixtures, inspection); fails the test when it fails. */
+    sh(script: string): string {
+        const r = this.run(`bash -euo pipefail -c ${shq(script)}`);
+        if (r.code !== 0) throw new Error(`fake host: ${script}\n${r.stderr}`);
+        return r.stdout;
+    }
+
+    /** Path of a host file as seen from this machine (through the holder's mount namespace). */
+    private at(file: string): string {
+        return `/proc/${this.holder.pid}/root${file}`;
+    }
+
+    read(file: string): string {
+        return fs.readFileSync(this.at(file), "utf8");
+    }
+
+    exists(file: string): boolean {
+        return fs.existsSync(this.at(file));
+    }
+
+    /** Writes a file (dated 10 s back, so Postfix does not wait for a young main.cf to settle). */
+    write(file: string, content: string, mode = 0o644): void {
+        fs.mkdirSync(path.dirname(this.at(file)), { recursive: true });
+        fs.writeFileSync(this.at(file), content, { mode });
+        fs.chmodSync(this.at(file), mode);
+        const t = new Date(Date.now() - 10_000);
+        fs.utimesSync(this.at(file), t, t);
+    }
+
+    /** `mode owner:group` of a file, as `stat -c '%a %U:%G'` prints it in the host. */
+    stat(file: string): string {
+        return this.sh(`stat -c '%a %U:%G' ${shq(file)}`).trim();
+    }
+
+    /** Service-control and tool calls recorded since the last `clearCalls`, one line each. */
+    calls(): string[] {
+        return this.read("/var/lib/fakehost/calls").split("\n").filter(Boolean);
+    }
+
+    clearCalls(): void {
+        fs.writeFileSync(this.at("/var/lib/fakehost/calls"), "");
+    }
+
+    /** Sets a unit's state as systemctl reports it. */
+    unit(name: string, state: { active?: boolean; enabled?: boolean }): void {
+        for (const [k, v] of Object.entries(state)) {
+            const f = `/var/lib/fakehost/units/${name}.${k}`;
+            if (v) this.write(f, "");
+            else fs.rmSync(this.at(f), { force: true });
+        }
+    }
+
+    unitState(name: string): { active: boolean; enabled: boolean } {
+        return {
+            active: this.exists(`/var/lib/fakehost/units/${name}.active`),
+            enabled: this.exists(`/var/lib/fakehost/units/${name}.enabled`),
+        };
+    }
+
+    stop(): void {
+        this.holder.stdin!.end();
+        if (this.holder.exitCode === null) this.holder.kill();
+        fs.rmSync(this.base, { recursive: true, force: true });
+    }
+}
+
+export function shq(s: string): string {
+    return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** Name, mode, size and time of every file under these paths of this machine, to show they were not touched. */
+export function snapshot(paths: string[]): string {
+    return execFileSync("bash", ["-c", `find ${paths.map(shq).join(" ")} -xdev -printf '%p %m %s %T@\\n' 2>/dev/null | sort; true`], {
+        encoding: "utf8",
+    });
+}
