@@ -1,0 +1,128 @@
+/**
+ * Properties no single example shows: the key test reruns exactly when the published key changes,
+ * every required setting is reported when missing, and every configured domain is provisioned.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import * as yaml from "js-yaml";
+import { describe, expect, it, vi } from "vitest";
+import { exampleConfig, programError, reveal, ROOT, Run, runProgram, scriptOf, stagedFile } from "../harness";
+
+const step = (run: Run, name: string) => run.resources.find((r) => r.name === `mailhost-${name}`)!;
+/** A TXT record's content as Cloudflare stores it ("..." "..."), as one string. */
+const txt = (content: string) => content.replace(/" "/g, "").replace(/^"|"$/g, "");
+
+describe("the key test's trigger", () => {
+    // pulumi-command's Node SDK registers every Command with replaceOnChanges ["triggers[*]"]
+    // (node_modules/@pulumi/command/remote/command.js:132): a change of `triggers` replaces the
+    // step, which runs its create again. Its other inputs do not change when only the key does.
+    it("is the published DKIM value of the active selector, so a new key under the same selector reruns the test", async () => {
+        const before = await runProgram(exampleConfig());
+        for (const domain of ["example.com", "example.org"]) {
+            const record = before.resources.find((r) => r.name === `${domain}-dkim-20261127`)!;
+            expect(reveal(step(before, `testkey-${domain}`).inputs.triggers)).toEqual([txt(record.inputs.content)]);
+        }
+        // A new key pair under the same selector (the key replaced): a fresh harness has no cached keys.
+        vi.resetModules();
+        const fresh: typeof import("../harness") = await import("../harness");
+        const after = await fresh.runProgram(exampleConfig());
+        const a = step(after, "testkey-example.com");
+        const b = step(before, "testkey-example.com");
+        expect(reveal(a.inputs.create)).toBe(reveal(b.inputs.create));
+        expect(reveal(a.inputs.triggers)).not.toEqual(reveal(b.inputs.triggers));
+        const record = after.resources.find((r) => r.name === "example.com-dkim-20261127")!;
+        expect(reveal(a.inputs.triggers)).toEqual([txt(record.inputs.content)]);
+    });
+
+    it("does not change when something else changes, so the test does not rerun", async () => {
+        const before = await runProgram(exampleConfig());
+        const config = exampleConfig();
+        config["mailauth:opendkim"] = { ...(config["mailauth:opendkim"] as object), trustedHosts: ["198.51.100.0/24"] };
+        const after = await runProgram(config);
+        for (const domain of ["example.com", "example.org"]) {
+            expect(reveal(step(after, `testkey-${domain}`).inputs)).toEqual(reveal(step(before, `testkey-${domain}`).inputs));
+        }
+    });
+});
+
+/**
+ * The required settings, as Pulumi.yaml declares them: a key with no default, and inside each
+ * `{a, b?, ...}` shape in its description, every field without a `?`.
+ */
+function requiredSettings(): { path: string[]; label: string }[] {
+    const doc = yaml.load(fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8")) as { config: Record<string, any> };
+    const out: { path: string[]; label: string }[] = [];
+    for (const [key, decl] of Object.entries(doc.config)) {
+        if (!key.startsWith("mailauth:") || (decl && decl.default !== undefined)) continue;
+        out.push({ path: [key], label: key });
+        const shape = String(decl?.description ?? "").match(/\{([^}]*)\}/);
+        for (const field of shape ? shape[1].split(",").map((f) => f.trim()) : []) {
+            if (/^\w+$/.test(field)) out.push({ path: [key, field], label: `${key}.${field}` });
+        }
+    }
+    return out;
+}
+
+describe("required settings", () => {
+    const required = requiredSettings();
+
+    it("are read from Pulumi.yaml: at least the domains' name, zoneId and selector, mx.hostname, ssh.host and the SSH key", () => {
+        expect(required.map((r) => r.label)).toEqual(
+            expect.arrayContaining([
+                "mailauth:domains",
+                "mailauth:domains.name",
+                "mailauth:domains.zoneId",
+                "mailauth:domains.selector",
+                "mailauth:mx",
+                "mailauth:mx.hostname",
+                "mailauth:ssh",
+                "mailauth:ssh.host",
+                "mailauth:sshPrivateKey",
+            ]),
+        );
+    });
+
+    it("each one, left out, stops the run with an error that names it; a domain never disappears silently", async () => {
+        for (const { path: [key, field], label } of required) {
+            const config = exampleConfig();
+            let expected: RegExp;
+            if (key === "mailauth:sshPrivateKey") {
+                expect(await programError(config, { sshPrivateKey: null }), label).toMatch(/mailauth:sshPrivateKey: required/);
+                continue;
+            }
+            if (!field) {
+                delete config[key];
+                expected = new RegExp(`${key}: required`);
+            } else if (key === "mailauth:domains") {
+                // The second domain: the first still provisions, the second must not vanish.
+                const domains = (config[key] as Record<string, unknown>[]).map((d) => ({ ...d }));
+                delete domains[1][field];
+                config[key] = domains;
+                expected = new RegExp(`${key.replace(/[$]/g, "")}\\[1\\]\\.${field}: required`);
+            } else {
+                const section = { ...(config[key] as Record<string, unknown>) };
+                delete section[field];
+                config[key] = section;
+                expected = new RegExp(`${key}\\.${field}: required`);
+            }
+            expect(await programError(config), label).toMatch(expected);
+        }
+    });
+
+    it("every configured domain gets its records, key, signing entry and key test", async () => {
+        const config = exampleConfig();
+        const domains = config["mailauth:domains"] as Record<string, unknown>[];
+        config["mailauth:domains"] = [...domains, { name: "example.net", zoneId: "00112233445566778899aabbccddeeff", selector: "s1" }];
+        const run = await runProgram(config);
+        const opendkim = scriptOf(reveal(step(run, "opendkim").inputs.create));
+        for (const d of ["example.com", "example.org", "example.net"]) {
+            const names = run.resources.map((r) => r.name);
+            expect(names.filter((n) => n.startsWith(`${d}-`)).length, d).toBeGreaterThanOrEqual(4);
+            expect(names).toContain(`mailhost-testkey-${d}`);
+            expect(stagedFile(opendkim, "SigningTable")).toContain(`*@${d} `);
+            expect(stagedFile(opendkim, "KeyTable")).toContain(` ${d}:`);
+            expect(run.outputs.selectors).toHaveProperty([d]);
+            expect(run.outputs.testKey).toHaveProperty([d]);
+        }
+    });
+});
