@@ -162,6 +162,19 @@ describe("host scripts on a throwaway host, with the real Postfix tools", () => 
             expect(host.calls()).toEqual([]);
         });
 
+        it("stops before any change when the new settings fail postfix check: main.cf and master.cf untouched, no reload", () => {
+            // postconf reads this main.cf; postfix check refuses it (mail_owner must exist).
+            const mainCf = `${DEBIAN_MAIN_CF}mail_owner = nosuchuser\n`;
+            debianHost(host, mainCf);
+            const master = host.read("/etc/postfix/master.cf");
+            const r = host.run(steps.postfix.create);
+            expect(r.code).not.toBe(0);
+            expect(r.stderr).toContain("do not pass 'postfix check'");
+            expect(host.read("/etc/postfix/main.cf")).toBe(mainCf);
+            expect(host.read("/etc/postfix/master.cf")).toBe(master);
+            expect(host.calls()).toEqual([]);
+        });
+
         it("adds the OpenDKIM milter after the user's own milters, in both lists; destroy gives back exactly the user's lists", () => {
             const milters = "smtpd_milters = inet:127.0.0.1:11332\nnon_smtpd_milters = inet:127.0.0.1:11332\n";
             debianHost(host, DEBIAN_MAIN_CF + milters);
@@ -318,7 +331,10 @@ describe("host scripts on a throwaway host, with the real Postfix tools", () => 
             host.sh("touch /var/lib/fakehost/testkey-ok");
             const order = ["packages", "key-example.com-20261127", "key-example.org-20261127", "opendkim", "postfix", "testkey-example.com", "testkey-example.org"];
             expect(Object.keys(steps).sort()).toEqual([...order].sort());
+            expect(host.run("id policyd-spf").code).not.toBe(0);
             const outs = order.map((n) => ok(host, steps[n].create, steps[n].stdin));
+            expect(host.sh("id -nG policyd-spf").trim()).toBe("policyd-spf");
+            expect(host.calls().filter((c) => c.startsWith("apt-get"))).toEqual([]);
             expect(outs[5].trim()).toBe("example.com 20261127 key OK");
             expect(host.calls()).toContain("opendkim-testkey -x /etc/opendkim.conf -d example.com -s 20261127 -vvv");
             expect(settings(host).smtpd_milters).toBe(DEBIAN_MILTER);
@@ -329,6 +345,7 @@ describe("host scripts on a throwaway host, with the real Postfix tools", () => 
             expect(host.exists("/var/lib/mailauth/postfix")).toBe(false);
             expect(host.exists("/var/lib/mailauth/opendkim")).toBe(false);
             expect(host.unitState("opendkim")).toEqual({ active: true, enabled: true });
+            expect(host.run("id policyd-spf").code).not.toBe(0);
         });
     });
 });
