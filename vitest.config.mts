@@ -24,6 +24,7 @@ export default defineConfig({
                     name: "host",
                     include: ["test/host/**/*.test.ts"],
                     testTimeout: 60_000,
+                    hookTimeout: 60_000,
                 },
             },
             {

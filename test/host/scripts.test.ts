@@ -295,6 +295,18 @@ describe("host scripts on a throwaway host, with the real Postfix tools", () => 
             expect(host.calls().filter((c) => /restart|reload|start|stop/.test(c))).toEqual(["systemctl reload-or-restart opendkim"]);
         });
 
+        it("a run cut short after installing the files restarts OpenDKIM on the next run, though no file changes then", () => {
+            debianHost(host);
+            keysUp();
+            ok(host, steps.opendkim.create);
+            // As left by a run whose SSH session died between the swap and the restart.
+            host.sh(": >/var/lib/mailauth/opendkim/apply-pending");
+            host.clearCalls();
+            expect(ok(host, steps.opendkim.create)).toContain("restarted: opendkim");
+            expect(host.calls().filter((c) => /restart|reload|start|stop/.test(c))).toEqual(["systemctl restart opendkim"]);
+            expect(host.exists("/var/lib/mailauth/opendkim/apply-pending")).toBe(false);
+        });
+
         it("refuses a group-readable key and changes nothing", () => {
             debianHost(host);
             keysUp();
