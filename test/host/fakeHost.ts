@@ -1,8 +1,12 @@
 /**
  * A throwaway "host" on this machine for running the stack's real step scripts in seconds: a
- * private mount and network namespace in which /etc, /var and /usr/local are overlays whose
- * changes live in a tmpfs, and /tmp and /run are tmpfs. Every write a script makes lands there and is
- * gone when the host stops; this machine's own /etc is never written (a test checks that).
+ * private mount and network namespace whose root is an overlay of this machine's root
+ * filesystem, its changes kept in a tmpfs, with /tmp and /run as tmpfs, a fresh /proc, /dev
+ * bound and /sys read-only. The host's processes are chrooted there, and every file this module
+ * reads or writes goes through the host's own view (nsenter --root), never through
+ * /proc/PID/root, whose symlinks (such as /etc/os-release -> ../usr/lib/os-release) could lead
+ * back to this machine. Every write lands in the tmpfs and is gone when the host stops; a test
+ * checks that this machine's files are untouched.
  *
  * Postfix's own tools are the real ones (Debian's postfix package, installed by
  * test/host/postfix-tools.sh but never configured or started here): `postconf` and `postfix
@@ -11,7 +15,7 @@
  * call is recorded, and systemctl keeps each unit's active/enabled state so the scripts'
  * decisions (reload, restart, nothing) can be asserted.
  *
- * Needs root (namespaces, overlay mounts), like the lab.
+ * Needs root (namespaces, overlay mounts, chroot), like the lab.
  */
 import { ChildProcess, execFileSync, spawn, spawnSync } from "child_process";
 import * as fs from "fs";
@@ -34,24 +38,29 @@ export function missingPrerequisite(): string | undefined {
     return undefined;
 }
 
-// Runs as the namespace's first process: mounts, then waits on stdin. When the test process ends,
-// stdin closes and the holder exits, taking the namespace and every tmpfs with it.
+// Runs as the namespace's first process: mounts, then, chrooted into the overlay, waits on stdin.
+// When the test process ends, stdin closes and the holder exits, taking the namespace and every
+// tmpfs with it.
 const HOLDER = `
 set -euo pipefail
 base=$1
+stubs=$2
 mount -t tmpfs -o mode=0700 mailauth-fakehost "$base"
-for d in etc var usr/local; do
-    mkdir -p "$base/upper/$d" "$base/work/$d"
-    mount -t overlay mailauth-fakehost -o "lowerdir=/$d,upperdir=$base/upper/$d,workdir=$base/work/$d" "/$d"
-done
-mount -t tmpfs -o mode=1777 mailauth-fakehost /tmp
-mount -t tmpfs -o mode=0755 mailauth-fakehost /run
+mkdir "$base/upper" "$base/work" "$base/root"
+root=$base/root
+mount -t overlay mailauth-fakehost -o "lowerdir=/,upperdir=$base/upper,workdir=$base/work" "$root"
+mount -t proc proc "$root/proc"
+mount --rbind /dev "$root/dev"
+mount --bind /sys "$root/sys"
+mount -o remount,bind,ro "$root/sys"
+mount -t tmpfs -o mode=1777 mailauth-fakehost "$root/tmp"
+mount -t tmpfs -o mode=0755 mailauth-fakehost "$root/run"
 ip link set lo up
-install -m 0755 "$2"/* /usr/local/sbin/
-mkdir -p /var/lib/fakehost/units
-: >/var/lib/fakehost/calls
+install -m 0755 "$stubs"/* "$root/usr/local/sbin/"
+mkdir -p "$root/var/lib/fakehost/units"
+: >"$root/var/lib/fakehost/calls"
 echo ready
-read -r _ || true
+exec chroot "$root" /bin/bash -c 'read -r _ || true'
 `;
 
 export class FakeHost {
@@ -79,43 +88,39 @@ export class FakeHost {
 
     /** Runs a command line in the host as pulumi-command's SSH session would: a shell reads it. */
     run(commandLine: string, stdin = ""): RunResult {
-        const r = spawnSync("nsenter", ["--target", String(this.holder.pid), "--mount", "--net", "--", "/bin/sh", "-c", commandLine], {
-            input: stdin,
-            encoding: "utf8",
-            env: { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", HOME: "/var/lib/fakehost", LANG: "C.UTF-8" },
-            maxBuffer: 64 * 1024 * 1024,
-        });
+        const r = spawnSync(
+            "nsenter",
+            ["--target", String(this.holder.pid), "--mount", "--net", "--root", "--wd=/", "--", "/bin/sh", "-c", commandLine],
+            {
+                input: stdin,
+                encoding: "utf8",
+                env: { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", HOME: "/var/lib/fakehost", LANG: "C.UTF-8" },
+                maxBuffer: 64 * 1024 * 1024,
+            },
+        );
         if (r.error) throw r.error;
         return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
     }
 
     /** Runs a helper command (fixtures, inspection); fails the test when it fails. */
-    sh(script: string): string {
-        const r = this.run(`bash -euo pipefail -c ${shq(script)}`);
+    sh(script: string, stdin = ""): string {
+        const r = this.run(`bash -euo pipefail -c ${shq(script)}`, stdin);
         if (r.code !== 0) throw new Error(`fake host: ${script}\n${r.stderr}`);
         return r.stdout;
     }
 
-    /** Path of a host file as seen from this machine (through the holder's mount namespace). */
-    private at(file: string): string {
-        return `/proc/${this.holder.pid}/root${file}`;
-    }
-
     read(file: string): string {
-        return fs.readFileSync(this.at(file), "utf8");
+        return this.sh(`cat -- ${shq(file)}`);
     }
 
     exists(file: string): boolean {
-        return fs.existsSync(this.at(file));
+        return this.run(`test -e ${shq(file)}`).code === 0;
     }
 
     /** Writes a file (dated 10 s back, so Postfix does not wait for a young main.cf to settle). */
-    write(file: string, content: string, mode = 0o644): void {
-        fs.mkdirSync(path.dirname(this.at(file)), { recursive: true });
-        fs.writeFileSync(this.at(file), content, { mode });
-        fs.chmodSync(this.at(file), mode);
-        const t = new Date(Date.now() - 10_000);
-        fs.utimesSync(this.at(file), t, t);
+    write(file: string, content: string, mode = "0644"): void {
+        const f = shq(file);
+        this.sh(`mkdir -p "$(dirname ${f})"; cat >${f}; chmod ${mode} ${f}; touch -d "@$(($(date +%s) - 10))" ${f}`, content);
     }
 
     /** `mode owner:group` of a file, as `stat -c '%a %U:%G'` prints it in the host. */
@@ -129,15 +134,14 @@ export class FakeHost {
     }
 
     clearCalls(): void {
-        fs.writeFileSync(this.at("/var/lib/fakehost/calls"), "");
+        this.sh(": >/var/lib/fakehost/calls");
     }
 
     /** Sets a unit's state as systemctl reports it. */
     unit(name: string, state: { active?: boolean; enabled?: boolean }): void {
         for (const [k, v] of Object.entries(state)) {
-            const f = `/var/lib/fakehost/units/${name}.${k}`;
-            if (v) this.write(f, "");
-            else fs.rmSync(this.at(f), { force: true });
+            const f = shq(`/var/lib/fakehost/units/${name}.${k}`);
+            this.sh(v ? `: >${f}` : `rm -f ${f}`);
         }
     }
 

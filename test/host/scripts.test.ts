@@ -45,7 +45,9 @@ TrustAnchorFile\t\t/usr/share/dns/root.key
 
 const prerequisite = missingPrerequisite();
 /** What the scripts write on a host, here on this machine: it must stay as it was. */
-const MACHINE_PATHS = ["/etc/postfix", "/etc/opendkim", "/etc/opendkim.conf", "/etc/passwd", "/etc/group", "/etc/shadow", "/etc/gshadow", "/var/spool/postfix", "/var/lib/mailauth"];
+const MACHINE_PATHS = [
+    "/etc/postfix", "/etc/opendkim", "/etc/opendkim.conf", "/usr/lib/os-release", "/usr/local/sbin", "/var/spool/postfix", "/var/lib/mailauth",
+];
 
 /** `postconf -n` as a map. */
 function settings(host: FakeHost): Record<string, string> {
@@ -92,12 +94,28 @@ describe("host scripts on a throwaway host, with the real Postfix tools", () => 
     afterAll(() => {
         if (prerequisite) return;
         // Nothing the scripts did reached this machine's own files.
-        expect(snapshot(MACHINE_PATHS)).toBe(etcBefore);
+        expect(snapshot(MACHINE_PATHS).split("\n")).toEqual(etcBefore.split("\n"));
         expect(fs.existsSync("/var/lib/mailauth")).toBe(false);
+        // The users and groups the hosts made (other programs may change these files meanwhile).
+        for (const f of ["/etc/passwd", "/etc/group"]) expect(fs.readFileSync(f, "utf8")).not.toMatch(/^(opendkim|policyd-spf|probeuser):/m);
     });
 
     const postfixUp = () => ok(host, steps.postfix.create);
     const postfixDown = () => ok(host, steps.postfix.delete);
+
+    it("keeps every write inside the throwaway host, through symlinks too: this machine's files are read, never written", () => {
+        const osRelease = fs.readFileSync("/etc/os-release", "utf8");
+        host.write("/etc/postfix/main.cf", "myhostname = probe.example\n");
+        // /etc/os-release is a symlink into /usr/lib: the write must land in the host's copy.
+        host.write("/etc/os-release", "ID=probe\n");
+        host.sh("echo probe >/etc/mailauth-probe; echo probe >/usr/lib/mailauth-probe; mkdir -p /var/lib/mailauth; : >/var/lib/mailauth/probe; useradd --system probeuser");
+        expect(host.sh("postconf -h myhostname")).toBe("probe.example\n");
+        expect(host.read("/etc/os-release")).toBe("ID=probe\n");
+        expect(host.read("/etc/postfix/master.cf")).toBe(fs.readFileSync("/etc/postfix/master.cf", "utf8"));
+        for (const f of ["/etc/mailauth-probe", "/usr/lib/mailauth-probe", "/var/lib/mailauth"]) expect(fs.existsSync(f), f).toBe(false);
+        expect(fs.readFileSync("/etc/os-release", "utf8")).toBe(osRelease);
+        expect(fs.readFileSync("/etc/passwd", "utf8")).not.toContain("probeuser");
+    });
 
     describe("postfix", () => {
         it("on Debian's default main.cf: the guide's restrictions and the four milter settings, one reload; a rerun changes nothing; destroy restores every setting", () => {
@@ -221,6 +239,17 @@ describe("host scripts on a throwaway host, with the real Postfix tools", () => 
             expect(list(settings(host).smtpd_milters)).toEqual(["inet:127.0.0.1:11332", "inet:127.0.0.1:8891"]);
             expect(host.calls()).toEqual(["systemctl reload-or-restart postfix"]);
             ok(host, inet.postfix.delete);
+            expect(settings(host)).toEqual(before);
+        });
+
+        it("on EL: the guide's inet milter and EPEL's agent path; destroy restores", () => {
+            debianHost(host);
+            host.write("/etc/os-release", 'NAME="Rocky Linux"\nID="rocky"\nID_LIKE="rhel centos fedora"\nVERSION_ID="9.4"\nPRETTY_NAME="Rocky Linux 9.4"\n');
+            const before = settings(host);
+            postfixUp();
+            expect(settings(host).smtpd_milters).toBe("inet:127.0.0.1:8891");
+            expect(host.sh("postconf -M policyd-spf/unix")).toContain("argv=/usr/libexec/postfix/policyd-spf");
+            postfixDown();
             expect(settings(host)).toEqual(before);
         });
 
