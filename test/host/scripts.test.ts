@@ -362,6 +362,18 @@ describe("host scripts on a throwaway host, with the real Postfix tools", () => 
         });
     });
 
+    describe("key test", () => {
+        it("reports the verdict: key OK once the record matches, else 'not verified' with the reason, never failing the run", async () => {
+            debianHost(host);
+            const config = exampleConfig();
+            config["mailauth:testKey"] = { timeoutSeconds: 0 };
+            const testkey = (await renderSteps(config))["testkey-example.com"];
+            expect(ok(host, testkey.create).trim()).toBe("example.com 20261127 not verified: opendkim-testkey: record not found");
+            host.sh("touch /var/lib/fakehost/testkey-ok");
+            expect(ok(host, testkey.create).trim()).toBe("example.com 20261127 key OK");
+        });
+    });
+
     describe("whole stack", () => {
         it("up in dependency order, then destroy in reverse, leaves Postfix's settings and OpenDKIM's state as they were", () => {
             debianHost(host);
