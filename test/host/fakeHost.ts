@@ -59,8 +59,9 @@ ip link set lo up
 install -m 0755 "$stubs"/* "$root/usr/local/sbin/"
 mkdir -p "$root/var/lib/fakehost/units"
 : >"$root/var/lib/fakehost/calls"
-echo ready
-exec chroot "$root" /bin/bash -c 'read -r _ || true'
+# "ready" only once chrooted: nsenter --root takes the holder's root at that moment, and before
+# the chroot that is this machine's own.
+exec chroot "$root" /bin/bash -c 'echo ready; read -r _ || true'
 `;
 
 export class FakeHost {
@@ -83,7 +84,13 @@ export class FakeHost {
             holder.stdout!.once("data", () => resolve());
             holder.once("exit", (code) => reject(new Error(`fake host did not start (exit ${code}): ${err}`)));
         });
-        return new FakeHost(holder, base);
+        const host = new FakeHost(holder, base);
+        // The host's root is the overlay: its marker is there, and not on this machine.
+        if (host.run("test -e /var/lib/fakehost/calls").code !== 0 || fs.existsSync("/var/lib/fakehost")) {
+            host.stop();
+            throw new Error("fake host: its root is not the overlay");
+        }
+        return host;
     }
 
     /** Runs a command line in the host as pulumi-command's SSH session would: a shell reads it. */
