@@ -85,8 +85,10 @@ export class FakeHost {
             holder.once("exit", (code) => reject(new Error(`fake host did not start (exit ${code}): ${err}`)));
         });
         const host = new FakeHost(holder, base);
-        // The host's root is the overlay: its marker is there, and not on this machine.
-        if (host.run("test -e /var/lib/fakehost/calls").code !== 0 || fs.existsSync("/var/lib/fakehost")) {
+        // The host's root and working directory are the overlay's "/" (chroot(1) changes to it;
+        // nsenter --wd takes the holder's): its marker is there, and not on this machine.
+        const probe = host.run("pwd; test -e /var/lib/fakehost/calls");
+        if (probe.code !== 0 || probe.stdout !== "/\n" || probe.stderr !== "" || fs.existsSync("/var/lib/fakehost")) {
             host.stop();
             throw new Error("fake host: its root is not the overlay");
         }
@@ -97,7 +99,7 @@ export class FakeHost {
     run(commandLine: string, stdin = ""): RunResult {
         const r = spawnSync(
             "nsenter",
-            ["--target", String(this.holder.pid), "--mount", "--net", "--root", "--wd=/", "--", "/bin/sh", "-c", commandLine],
+            ["--target", String(this.holder.pid), "--mount", "--net", "--root", "--wd", "--", "/bin/sh", "-c", commandLine],
             {
                 input: stdin,
                 encoding: "utf8",

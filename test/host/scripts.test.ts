@@ -110,11 +110,14 @@ describe("host scripts on a throwaway host, with the real Postfix tools", () => 
         host.write("/etc/postfix/main.cf", "myhostname = probe.example\n");
         // /etc/os-release is a symlink into /usr/lib: the write must land in the host's copy.
         host.write("/etc/os-release", "ID=probe\n");
-        host.sh("echo probe >/etc/mailauth-probe; echo probe >/usr/lib/mailauth-probe; mkdir -p /var/lib/mailauth; : >/var/lib/mailauth/probe; useradd --system probeuser");
+        host.sh("echo probe >/etc/mailauth-probe; echo probe >/usr/lib/mailauth-probe; echo probe >mailauth-relative-probe; mkdir -p /var/lib/mailauth; : >/var/lib/mailauth/probe; useradd --system probeuser");
+        expect(host.read("/mailauth-relative-probe")).toBe("probe\n");
         expect(host.sh("postconf -h myhostname")).toBe("probe.example\n");
         expect(host.read("/etc/os-release")).toBe("ID=probe\n");
         expect(host.read("/etc/postfix/master.cf")).toBe(fs.readFileSync("/etc/postfix/master.cf", "utf8"));
-        for (const f of ["/etc/mailauth-probe", "/usr/lib/mailauth-probe", "/var/lib/mailauth"]) expect(fs.existsSync(f), f).toBe(false);
+        for (const f of ["/etc/mailauth-probe", "/usr/lib/mailauth-probe", "/mailauth-relative-probe", "mailauth-relative-probe", "/var/lib/mailauth"]) {
+            expect(fs.existsSync(f), f).toBe(false);
+        }
         expect(fs.readFileSync("/etc/os-release", "utf8")).toBe(osRelease);
         expect(fs.readFileSync("/etc/passwd", "utf8")).not.toContain("probeuser");
     });
