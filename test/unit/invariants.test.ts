@@ -66,12 +66,11 @@ function requiredSettings(): { path: string[]; label: string }[] {
 describe("required settings", () => {
     const required = requiredSettings();
 
-    it("are read from Pulumi.yaml: at least the domains' name, zoneId and selector, mx.hostname, ssh.host and the SSH key", () => {
+    it("are read from Pulumi.yaml: at least the domains' name and selector, mx.hostname, ssh.host and the SSH key", () => {
         expect(required.map((r) => r.label)).toEqual(
             expect.arrayContaining([
                 "mailauth:domains",
                 "mailauth:domains.name",
-                "mailauth:domains.zoneId",
                 "mailauth:domains.selector",
                 "mailauth:mx",
                 "mailauth:mx.hostname",
