@@ -272,7 +272,7 @@ describe("host scripts on a throwaway host, with the real Postfix tools", () => 
         const keySteps = () => Object.values(steps).filter((s) => s.name.startsWith("key-"));
         const keysUp = () => keySteps().forEach((s) => ok(host, s.create, s.stdin));
 
-        it("installs each key from stdin: 0600 opendkim, in a 0750 directory; rerun leaves it; delete removes it", () => {
+        it("installs each key from stdin: 0600 opendkim, in root's 0750 directories; rerun leaves it; delete removes it", () => {
             debianHost(host);
             keysUp();
             for (const s of keySteps()) {
@@ -280,7 +280,7 @@ describe("host scripts on a throwaway host, with the real Postfix tools", () => 
                 const file = `/etc/opendkim/keys/${domain}/${selector}.private`;
                 expect(host.read(file)).toBe(s.stdin);
                 expect(host.stat(file)).toBe("600 opendkim:opendkim");
-                expect(host.stat(`/etc/opendkim/keys/${domain}`)).toBe("750 opendkim:opendkim");
+                expect(host.stat(`/etc/opendkim/keys/${domain}`)).toBe("750 root:opendkim");
                 expect(ok(host, s.create, s.stdin)).toContain(`unchanged: ${file}`);
                 ok(host, s.delete);
                 expect(host.exists(file)).toBe(false);
