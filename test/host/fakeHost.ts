@@ -61,7 +61,7 @@ mkdir -p "$root/var/lib/fakehost/units"
 : >"$root/var/lib/fakehost/calls"
 # "ready" only once chrooted: nsenter --root takes the holder's root at that moment, and before
 # the chroot that is this machine's own.
-exec chroot "$root" /bin/bash -c 'echo ready; read -r _ || true'
+exec chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin /bin/bash --norc --noprofile -c 'echo ready; read -r _ || true'
 `;
 
 export class FakeHost {
@@ -75,8 +75,11 @@ export class FakeHost {
         const why = missingPrerequisite();
         if (why) throw new Error(why);
         const base = fs.mkdtempSync("/tmp/mailauth-fakehost-");
-        const holder = spawn("unshare", ["--mount", "--net", "--propagation", "private", "--", "bash", "-c", HOLDER, "holder", base, STUBS], {
+        // --norc: bash reads ~/.bashrc when its stdin is a socket, as Node's pipes are (it takes
+        // itself for an ssh session); this machine's root .bashrc is not the host's business.
+        const holder = spawn("unshare", ["--mount", "--net", "--propagation", "private", "--", "bash", "--norc", "--noprofile", "-c", HOLDER, "holder", base, STUBS], {
             stdio: ["pipe", "pipe", "pipe"],
+            env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" },
         });
         let err = "";
         holder.stderr!.on("data", (d) => (err += d));
