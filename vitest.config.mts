@@ -13,8 +13,18 @@ export default defineConfig({
                     name: "unit",
                     include: ["test/unit/**/*.test.ts"],
                     testTimeout: 60_000,
-                    // Pulumi's runtime is one per process: run files one after another.
-                    fileParallelism: false,
+                    // Pulumi's runtime is one per process, and each file has its own process
+                    // (pool "forks", isolate): files may run side by side, as may the host project.
+                },
+            },
+            {
+                test: {
+                    // The real host scripts on throwaway hosts (test/host/fakeHost.ts): beside the
+                    // unit files, on the second core.
+                    name: "host",
+                    include: ["test/host/**/*.test.ts"],
+                    testTimeout: 60_000,
+                    hookTimeout: 60_000,
                 },
             },
             {

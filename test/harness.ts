@@ -53,6 +53,19 @@ export function unwrapSecret(v: any): { secret: boolean; value: any } {
     return { secret: false, value: v };
 }
 
+/**
+ * A registered input with every secret envelope in it opened, at any depth: what the provider
+ * receives. Checks on a command's text must look at this, not at the envelope (whose String()
+ * is "[object Object]").
+ */
+export function reveal(v: any): any {
+    const u = unwrapSecret(v);
+    if (u.secret) return reveal(u.value);
+    if (Array.isArray(v)) return v.map(reveal);
+    if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, reveal(x)]));
+    return v;
+}
+
 /** Key pairs are slow to make: one per resource name across runs, as a stable provider would keep them. */
 const keyCache = new Map<string, { privateKeyPem: string; publicKeyPem: string }>();
 

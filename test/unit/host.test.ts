@@ -3,8 +3,9 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { exampleConfig, Registered, Run, runProgram, scriptOf, stagedFile, TEST_SSH_PRIVATE_KEY, unwrapSecret } from "../harness";
+import { dkimRecordValue } from "../../components/dkimKey";
 import { parseTestKeyOutput } from "../../components/mailHost";
+import { exampleConfig, Registered, reveal, Run, runProgram, scriptOf, stagedFile, TEST_SSH_PRIVATE_KEY, unwrapSecret } from "../harness";
 
 const COMMAND = "command:remote:Command";
 
@@ -102,15 +103,24 @@ describe("host configuration under the example config", () => {
             expect(key.additionalSecretOutputs).toEqual(expect.arrayContaining(["stdout", "stderr"]));
             expect(scriptOf(key.inputs.create)).toContain(`KEY_FILE='/etc/opendkim/keys/${d}/20261127.private'`);
         }
-        const body = (pem: string) => pem.split("\n").filter((l) => l && !l.startsWith("-----"));
+        // The PEM lines of a private key, less those that are also in its public key (the modulus).
+        const publicText = [...run.keys.values()].map((k) => dkimRecordValue(k.publicKeyPem)).join(" ");
+        const body = (pem: string) => pem.split("\n").filter((l) => l && !l.startsWith("-----") && !publicText.includes(l));
+        // Secrets opened first: a secret command's envelope would stringify to "[object Object]".
         for (const c of commands()) {
             for (const field of ["create", "update", "delete"]) {
-                const text = String(c.inputs[field] ?? "");
-                for (const { privateKeyPem } of run.keys.values()) {
-                    for (const line of body(privateKeyPem)) expect(text.includes(line), `${c.name}.${field}`).toBe(false);
-                }
-                for (const line of body(TEST_SSH_PRIVATE_KEY)) expect(text.includes(line)).toBe(false);
+                const value = reveal(c.inputs[field]);
+                if (value === undefined) continue;
+                expect(typeof value, `${c.name}.${field}`).toBe("string");
             }
+            // Every input but stdin (the key's only way in) and the connection (the SSH key's).
+            const { stdin: _stdin, connection: _connection, ...rest } = reveal(c.inputs);
+            const text = JSON.stringify(rest);
+            for (const { privateKeyPem } of run.keys.values()) {
+                expect(body(privateKeyPem).length).toBeGreaterThan(15);
+                for (const line of body(privateKeyPem)) expect(text.includes(line), c.name).toBe(false);
+            }
+            for (const line of body(TEST_SSH_PRIVATE_KEY)) expect(text.includes(line), c.name).toBe(false);
             expect(c.inputs.addPreviousOutputInEnv).toBe(false);
         }
     });
