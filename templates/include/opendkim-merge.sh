@@ -144,7 +144,8 @@ merge_host_config() {
 # which systemctl shows unexpanded): -x naming this very file is fine.
 refuse_command_line_config() {
     local argv rest
-    argv=$(systemctl show -p ExecStart opendkim 2>/dev/null | sed -n 's/.*argv\[\]=\([^;]*\);.*/\1/p')
+    # A unit systemd cannot show (none installed yet) has no override to refuse.
+    argv=$({ systemctl show -p ExecStart opendkim 2>/dev/null || true; } | sed -n 's/.*argv\[\]=\([^;]*\);.*/\1/p')
     rest=" $argv "
     rest=${rest// -x $CONF / }
     case "$rest" in

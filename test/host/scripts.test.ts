@@ -59,7 +59,7 @@ function settings(host: FakeHost): Record<string, string> {
     return out;
 }
 /** A recorded call that changes a service's state (not a query). */
-const serviceChange = (call: string) => /^systemctl (?!is-)/.test(call);
+const serviceChange = (call: string) => /^systemctl (?!is-|show )/.test(call);
 const list = (v: string | undefined) => (v ?? "").split(/[\s,]+/).filter(Boolean);
 
 /** A host as a user has it: Debian with Postfix configured and OpenDKIM installed, enabled, running. */
