@@ -238,12 +238,12 @@ class Fields {
     }
 
     /** A list of strings; entries the CLI stored as numbers or booleans are taken as typed. */
-    strings(key: string): { values: string[]; complete: boolean } {
+    strings(key: string): string[] {
         const v = this.obj[key];
-        if (v === undefined || v === null) return { values: [], complete: true };
+        if (v === undefined || v === null) return [];
         if (!Array.isArray(v)) {
             this.problems.push(`${this.path}.${key}: must be a list of strings, got ${show(v)}`);
-            return { values: [], complete: false };
+            return [];
         }
         const values: string[] = [];
         v.forEach((item, i) => {
@@ -251,7 +251,7 @@ class Fields {
             if (item === null || item === undefined) this.problems.push(`${this.path}.${key}[${i}]: empty entry`);
             if (s !== undefined) values.push(s);
         });
-        return { values, complete: values.length === v.length };
+        return values;
     }
 
     oneOf<T extends string>(key: string, allowed: readonly T[], dflt: T): T {
@@ -308,7 +308,7 @@ function readDomains(raw: unknown, problems: Problems): DomainsRead {
         const name = rawName === undefined ? undefined : normalizeName(rawName);
         const zoneId = f.string("zoneId", false);
         const selector = f.string("selector", true);
-        const previousSelectors = f.strings("previousSelectors").values;
+        const previousSelectors = f.strings("previousSelectors");
         const keyBits = f.integer("keyBits", DEFAULT_KEY_BITS, 1024, 4096);
         if (name !== undefined && !isHostname(name)) {
             problems.push(`${p}.name: ${show(rawName)} is not a domain name (letters, digits and hyphens in dot-separated labels)`);
@@ -400,7 +400,7 @@ function spfMechanismProblem(m: string, path: string): string | undefined {
     if (!x) {
         return `${path}.mechanisms: ${show(m)} is not an SPF mechanism (allowed: a, mx, ip4:, ip6:, include:, exists:, with an optional -, ~ or ? qualifier)`;
     }
-    const [, aMx, aMxTarget, v4len, v6len, incExists, target, ipKind, ip] = x;
+    const [, aMx, aMxTarget, v4len, v6len, , target, ipKind, ip] = x;
     if (ipKind) {
         const family = ipKind.toLowerCase() === "ip4" ? 4 : 6;
         return isCidr(ip, family) ? undefined : `${path}.mechanisms: ${show(m)} does not hold a valid IPv${family} address or block`;
@@ -412,14 +412,13 @@ function spfMechanismProblem(m: string, path: string): string | undefined {
     if ((v4len && Number(v4len.slice(1)) > 32) || (v6len && Number(v6len.slice(2)) > 128)) {
         return `${path}.mechanisms: ${show(m)}: the prefix length is out of range (/0-32 for IPv4, //0-128 for IPv6)`;
     }
-    void incExists;
     return undefined;
 }
 
 function readSpf(raw: unknown, problems: Problems): SpfSettings {
     const path = "mailauth:spf";
     const f = section(raw, path, problems, ["mechanisms", "all"], false);
-    const mechanisms = f.strings("mechanisms").values;
+    const mechanisms = f.strings("mechanisms");
     const allRaw = (isObject(raw) ? raw.all : undefined) as unknown;
     let all: SpfAll = "~all";
     if (allRaw === "+all" || allRaw === "all") {
@@ -459,7 +458,7 @@ function readDmarc(raw: unknown, problems: Problems): DmarcSettings {
     const enabled = f.boolean("enabled", true);
     const policy = f.oneOf("policy", ["none", "quarantine", "reject"] as const, "none");
     const rua: string[] = [];
-    for (const r of f.strings("rua").values) {
+    for (const r of f.strings("rua")) {
         const parsed = parseDmarcUri(r);
         if (parsed) {
             rua.push(parsed.uri);
@@ -477,8 +476,8 @@ function readOpenDkim(raw: unknown, domains: DomainSettings[], problems: Problem
     const path = "mailauth:opendkim";
     const f = section(raw, path, problems, ["reportAddress", "trustedHosts", "nameservers", "milterTransport"], false);
     const reportAddress = f.string("reportAddress", false) ?? (domains[0] ? `postmaster@${domains[0].name}` : "");
-    const trustedHosts = f.strings("trustedHosts").values;
-    const nameservers = f.strings("nameservers").values;
+    const trustedHosts = f.strings("trustedHosts");
+    const nameservers = f.strings("nameservers");
     const milterTransport = f.oneOf("milterTransport", ["auto", "unix", "inet"] as const, "auto");
     if (reportAddress && !isSafeAddress(reportAddress)) {
         problems.push(
@@ -502,21 +501,22 @@ function readSsh(raw: unknown, privateKey: RawSettings["sshPrivateKey"], problem
     const host = f.string("host", true) ?? "";
     const port = f.integer("port", 22, 1, 65535);
     const user = f.string("user", false) ?? "root";
-    const hostKeyGiven = isObject(raw) && raw.hostKey !== undefined && raw.hostKey !== null;
-    const hostKey = f.string("hostKey", false);
+    const hostKeyRaw = isObject(raw) ? raw.hostKey : undefined;
     if (host && net.isIP(host) === 0 && !isHostname(host) && !isSingleLabelHost(host)) {
         problems.push(`${path}.host: ${show(host)} is not an IP address or host name`);
     }
     if (!USER.test(user)) problems.push(`${path}.user: ${show(user)} is not a Unix user name`);
-    if (hostKeyGiven && (hostKey === undefined || hostKey === "") && isObject(raw) && typeof raw.hostKey === "string") {
+    let hostKey: string | undefined;
+    if (typeof hostKeyRaw === "string" && hostKeyRaw.trim() === "") {
         // What `ssh-keyscan ... | cut` leaves when it finds nothing (wrong port, key type, host):
         // taken as "no pin", it would turn host-key checking off without a word.
         problems.push(
             `${path}.hostKey: is empty (did ssh-keyscan find nothing? check its -p PORT and -t ed25519,ecdsa); set the server's key, or remove the setting to connect without checking it: pulumi config rm --path '${path}.hostKey'`,
         );
-    } else if (hostKey !== undefined) {
-        const check = checkHostKey(hostKey);
-        if (!check.ok) problems.push(`${path}.hostKey: ${check.problem}`);
+    } else {
+        hostKey = f.string("hostKey", false);
+        const check = hostKey === undefined ? undefined : checkHostKey(hostKey);
+        if (check && !check.ok) problems.push(`${path}.hostKey: ${check.problem}`);
     }
     if (privateKey === "missing") {
         problems.push(`mailauth:sshPrivateKey: required, not set; run: pulumi config set --secret mailauth:sshPrivateKey < ~/.ssh/id_ed25519`);
@@ -527,7 +527,7 @@ function readSsh(raw: unknown, privateKey: RawSettings["sshPrivateKey"], problem
     } else if (privateKey === "invalid") {
         problems.push(`mailauth:sshPrivateKey: is not a private key (expected the contents of a file such as ~/.ssh/id_ed25519, "-----BEGIN ... PRIVATE KEY-----")`);
     }
-    return { host, port, user, hostKey: hostKey || undefined };
+    return { host, port, user, hostKey };
 }
 
 function readTestKey(raw: unknown, problems: Problems): TestKeySettings {
