@@ -12,6 +12,7 @@ export default defineConfig({
                 test: {
                     name: "unit",
                     include: ["test/unit/**/*.test.ts"],
+                    globalSetup: ["test/keys.global.ts"],
                     testTimeout: 60_000,
                     // Pulumi's runtime is one per process, and each file has its own process
                     // (pool "forks", isolate): files may run side by side, as may the host project.
@@ -23,6 +24,7 @@ export default defineConfig({
                     // unit files, on the second core.
                     name: "host",
                     include: ["test/host/**/*.test.ts"],
+                    globalSetup: ["test/keys.global.ts"],
                     testTimeout: 60_000,
                     hookTimeout: 60_000,
                 },

@@ -69,6 +69,30 @@ export function reveal(v: any): any {
 /** Key pairs are slow to make: one per resource name across runs, as a stable provider would keep them. */
 const keyCache = new Map<string, { privateKeyPem: string; publicKeyPem: string }>();
 
+/**
+ * A new key pair for a resource name and size. Under `npm test` (test/keys.global.ts) every test
+ * file takes it from one directory made for the run, so each name and size is generated once per
+ * run, not once per file (each file is its own process): RSA generation is most of a small program
+ * run's time (2048 bits: ~0.2-0.3 s; 4096: ~1.2-2 s on this machine).
+ */
+function newKeyPair(name: string, bits: number, shared = true): { privateKeyPem: string; publicKeyPem: string } {
+    const dir = shared ? process.env.MAILAUTH_TEST_KEYS : undefined;
+    const file = dir ? path.join(dir, `${name.replace(/[^A-Za-z0-9.-]/g, "_")}-${bits}.json`) : undefined;
+    if (file && fs.existsSync(file)) return JSON.parse(fs.readFileSync(file, "utf8"));
+    const kp = crypto.generateKeyPairSync("rsa", { modulusLength: bits });
+    const pair = {
+        privateKeyPem: kp.privateKey.export({ type: "pkcs1", format: "pem" }).toString(),
+        publicKeyPem: kp.publicKey.export({ type: "spki", format: "pem" }).toString(),
+    };
+    if (file) {
+        // Whole or not at all: another file may read it at the same moment.
+        const tmp = `${file}.${process.pid}`;
+        fs.writeFileSync(tmp, JSON.stringify(pair), { mode: 0o600 });
+        fs.renameSync(tmp, file);
+    }
+    return pair;
+}
+
 /** What a resource looked like when registered, for a custom newResource (the lab's runner). */
 export type ResourceHandler = (
     args: pulumi.runtime.MockResourceArgs,
@@ -88,6 +112,11 @@ export interface RunOptions {
     call?: (args: pulumi.runtime.MockCallArgs) => Record<string, any>;
     /** One key pair for every key of the given size (many-domain runs: key generation dominates). */
     shareKeys?: boolean;
+    /**
+     * Every key is a new pair, as after `pulumi up --replace` on each: unlike any earlier run's, in
+     * this file or another. Later runs keep the new pairs, as the provider would.
+     */
+    replaceKeys?: boolean;
 }
 
 export async function runProgram(config: Record<string, unknown>, opts: RunOptions = {}): Promise<Run> {
@@ -123,12 +152,8 @@ export async function runProgram(config: Record<string, unknown>, opts: RunOptio
                 if (args.type === "tls:index/privateKey:PrivateKey") {
                     const cacheName = opts.shareKeys ? `shared-${args.inputs.rsaBits}` : args.name;
                     let pair = keyCache.get(cacheName);
-                    if (!pair || Number(args.inputs.rsaBits) !== crypto.createPublicKey(pair.publicKeyPem).asymmetricKeyDetails?.modulusLength) {
-                        const kp = crypto.generateKeyPairSync("rsa", { modulusLength: Number(args.inputs.rsaBits) });
-                        pair = {
-                            privateKeyPem: kp.privateKey.export({ type: "pkcs1", format: "pem" }).toString(),
-                            publicKeyPem: kp.publicKey.export({ type: "spki", format: "pem" }).toString(),
-                        };
+                    if (opts.replaceKeys || !pair || Number(args.inputs.rsaBits) !== crypto.createPublicKey(pair.publicKeyPem).asymmetricKeyDetails?.modulusLength) {
+                        pair = newKeyPair(cacheName, Number(args.inputs.rsaBits), !opts.replaceKeys);
                         keyCache.set(cacheName, pair);
                     }
                     keys.set(args.name, pair);

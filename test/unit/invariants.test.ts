@@ -6,7 +6,7 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import * as yaml from "js-yaml";
-import { describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { exampleConfig, programError, reveal, ROOT, Run, runProgram, scriptOf, stagedFile } from "../harness";
 
 const step = (run: Run, name: string) => run.resources.find((r) => r.name === `mailhost-${name}`)!;
@@ -25,10 +25,8 @@ describe("the key test reruns when, and only when, a published key changes", () 
             const record = before.resources.find((r) => r.name === `${domain}-dkim-20261127`)!;
             expect(stdin(before)).toContain(`${domain} 20261127 ${digest(record.inputs.content)}\n`);
         }
-        // A new key pair under the same selector (the key replaced): a fresh harness has no cached keys.
-        vi.resetModules();
-        const fresh: typeof import("../harness") = await import("../harness");
-        const after = await fresh.runProgram(exampleConfig());
+        // A new key pair under the same selector (the key replaced).
+        const after = await runProgram(exampleConfig(), { replaceKeys: true });
         expect(reveal(step(after, "testkey").inputs.create)).toBe(reveal(step(before, "testkey").inputs.create));
         expect(stdin(after)).not.toBe(stdin(before));
         const record = after.resources.find((r) => r.name === "example.com-dkim-20261127")!;
