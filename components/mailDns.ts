@@ -3,11 +3,7 @@
  * published selector, DMARC, and the MX host's A/AAAA when this zone holds it. Never proxied.
  */
 import * as pulumi from "@pulumi/pulumi";
-// One module of the provider, not its index: the index declares every Cloudflare resource (~780
-// declaration files), and `pulumi preview` type-checks the program with ts-node unless told not to
-// (pulumi/pulumi sdk/nodejs/cmd/run/run.ts ~315-337), so the whole index costs every preview about
-// twice the checking time. test/unit/imports.test.ts keeps it that way.
-import { DnsRecord } from "@pulumi/cloudflare/dnsRecord";
+import * as cloudflare from "@pulumi/cloudflare";
 import { dkimRecordName } from "./dkimKey";
 import { quoteTxt } from "./txt";
 import * as command from "@pulumi/command";
@@ -85,7 +81,7 @@ export function mailDnsTargets(name: string, args: Omit<MailDnsArgs, "zoneId">):
 
 export class MailDns extends pulumi.ComponentResource {
     /** The DKIM record of each selector, by selector. */
-    public readonly dkimRecords: Record<string, DnsRecord>;
+    public readonly dkimRecords: Record<string, cloudflare.DnsRecord>;
     /** Every record this component publishes: name, type and value (TXT values unquoted). */
     public readonly records: pulumi.Output<PublishedRecord[]>;
 
@@ -99,7 +95,7 @@ export class MailDns extends pulumi.ComponentResource {
         this.dkimRecords = {};
         for (const spec of recordSpecs(args)) {
             const content = spec.type === "TXT" ? pulumi.output(spec.value).apply(quoteTxt) : spec.value;
-            const r = new DnsRecord(
+            const r = new cloudflare.DnsRecord(
                 `${name}-${spec.id}`,
                 {
                     zoneId: args.zoneId,

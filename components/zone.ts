@@ -11,10 +11,7 @@
  * getDnsRecords.js:83, types/output.d.ts (GetDnsRecordsResult ~10613, GetZonesResult ~37834).
  */
 import * as pulumi from "@pulumi/pulumi";
-// Single modules, not the provider's index: see the note on the import in components/mailDns.ts.
-import { getZone } from "@pulumi/cloudflare/getZone";
-import { getZones } from "@pulumi/cloudflare/getZones";
-import { getDnsRecords } from "@pulumi/cloudflare/getDnsRecords";
+import * as cloudflare from "@pulumi/cloudflare";
 import { dkimRecordName } from "./dkimKey";
 
 /** A DNS record as the provider's getDnsRecords returns it (types/output.d.ts GetDnsRecordsResult). */
@@ -257,18 +254,18 @@ export interface ZoneReader {
 
 export const providerReader: ZoneReader = {
     async zoneById(zoneId) {
-        const z = await getZone({ zoneId });
+        const z = await cloudflare.getZone({ zoneId });
         return { id: z.id, name: z.name, permissions: z.permissions };
     },
     async zonesByName(name) {
-        const z = await getZones({ name });
+        const z = await cloudflare.getZones({ name });
         return (z.results ?? []).map((r) => ({ id: r.id, name: r.name, account: r.account }));
     },
     async recordsUnder(zoneId, domain) {
         // name.endswith: every record at or below the domain in one call (results filtered by exact name
         // here); the data source pages through up to maxItems (list_data_source.go in
         // terraform-provider-cloudflare internal/services/dns_record).
-        const r = await getDnsRecords({ zoneId, name: { endswith: domain }, maxItems: 5000 });
+        const r = await cloudflare.getDnsRecords({ zoneId, name: { endswith: domain }, maxItems: 5000 });
         return r.results ?? [];
     },
 };
