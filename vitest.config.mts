@@ -1,7 +1,13 @@
+import { availableParallelism } from "os";
 import { defineConfig } from "vitest/config";
 
 export default defineConfig({
     test: {
+        // One worker per core. vitest's default is one fewer (getDefaultThreadsCount in
+        // vitest/dist/chunks/cli-api.*.js: numCpus - 1), which on a 2-core machine is a single
+        // worker: every unit file and the host file in turn. The lab and the bench stay one file at
+        // a time (fileParallelism: false below).
+        maxWorkers: availableParallelism(),
         // A lab fault scenario fails a step on purpose; Pulumi's SDK then reports each dependent
         // resource that can no longer register. The scenario itself asserts that failure.
         // The zone check (components/zone.ts) refuses the same way: every record waiting for it fails with it.
