@@ -69,7 +69,14 @@ const host = new MailHost("mailhost", {
     user: settings.ssh.user,
     domains: settings.domains,
     opendkim: settings.opendkim,
-    keys: keys.map(({ domain, selector, key }) => ({ domain, selector, privateKeyPem: key.privateKeyPem })),
+    // With each key, the DKIM record as published: the host installs only the key it publishes.
+    keys: keys.map(({ domain, selector, key }) => ({
+        domain,
+        selector,
+        privateKeyPem: key.privateKeyPem,
+        recordValue: key.recordValue,
+        published: dnsByDomain[settings.domains.findIndex((d) => d.name === domain)].dkimRecords[selector].content,
+    })),
     dkimRecords: dnsByDomain.flatMap((dns) => Object.values(dns.dkimRecords)),
     testKey: settings.testKey,
     activeDkimValues: Object.fromEntries(

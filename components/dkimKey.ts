@@ -17,7 +17,7 @@
 import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
-import { quoteTxt } from "./txt";
+import { quoteTxt, unquoteTxt } from "./txt";
 
 export interface DkimKeyArgs {
     /** RSA key size in bits (2048 by default in settings), for a new selector. */
@@ -33,6 +33,18 @@ export function dkimRecordName(selector: string, domain: string): string {
 export function dkimRecordValue(publicKeyPem: string): string {
     const der = crypto.createPublicKey(publicKeyPem).export({ type: "spki", format: "der" });
     return `v=DKIM1; k=rsa; p=${der.toString("base64")}`;
+}
+
+/**
+ * The public key (`p=`, base64 DER) a DKIM record value or TXT content carries (RFC 6376 3.6.1:
+ * tags `name=value` split by `;`, whitespace inside a value ignored), or "" when it has none.
+ */
+export function dkimPublicKey(valueOrContent: string): string {
+    for (const tag of unquoteTxt(valueOrContent).split(";")) {
+        const m = tag.match(/^\s*p\s*=([\s\S]*)$/);
+        if (m) return m[1].replace(/\s+/g, "");
+    }
+    return "";
 }
 
 /** RSA modulus length of a PEM public key. */

@@ -5,7 +5,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as cloudflare from "@pulumi/cloudflare";
 import { dkimRecordName } from "./dkimKey";
-import { quoteTxt } from "./txt";
+import { quoteTxt, unquoteTxt } from "./txt";
 import * as command from "@pulumi/command";
 import { AdoptTarget, adoptStep } from "./adoptRecords";
 import { Target, TargetKind } from "./zone";
@@ -82,7 +82,7 @@ export function mailDnsTargets(name: string, args: Omit<MailDnsArgs, "zoneId">):
 export class MailDns extends pulumi.ComponentResource {
     /** The DKIM record of each selector, by selector. */
     public readonly dkimRecords: Record<string, cloudflare.DnsRecord>;
-    /** Every record this component publishes: name, type and value (TXT values unquoted). */
+    /** Every record this component publishes: name, type and value (TXT values unquoted; a DKIM value as published). */
     public readonly records: pulumi.Output<PublishedRecord[]>;
 
     constructor(name: string, args: MailDnsArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -111,7 +111,10 @@ export class MailDns extends pulumi.ComponentResource {
                 // record keeps the content it was created with, whatever key the stack holds later.
                 { parent: this, dependsOn: adopt ? [adopt] : [], ignoreChanges: spec.selector !== undefined ? ["content"] : [] },
             );
-            published.push(pulumi.output(spec.value).apply((v) => ({ name: spec.name, type: spec.type, value: v })));
+            // A DKIM record shows what it publishes, the content kept in state (it ignores changes),
+            // not the key the stack holds now: after `pulumi up --replace` on a key they differ.
+            const value = spec.selector !== undefined ? r.content.apply(unquoteTxt) : pulumi.output(spec.value);
+            published.push(value.apply((v) => ({ name: spec.name, type: spec.type, value: v })));
             if (spec.selector !== undefined) this.dkimRecords[spec.selector] = r;
         }
 

@@ -22,6 +22,7 @@ import {
 } from "./hostFiles";
 import { buildScript, commandLine, KNOWN_MILTERS, ScriptSpec, stagedStdin } from "./hostScripts";
 import { OS_FAMILIES } from "./osFamilies";
+import { dkimPublicKey } from "./dkimKey";
 import { OpenDkimSettings, TestKeySettings } from "./settings";
 
 /** The policy agent's master.cf service and the restriction that calls it (guide, step 2). */
@@ -35,6 +36,22 @@ export interface DkimKeyInput {
     selector: string;
     /** PEM private key: reaches the host on stdin only. */
     privateKeyPem: pulumi.Input<string>;
+    /** The DKIM record value of that key (`v=DKIM1; k=rsa; p=...`): travels with it on stdin. */
+    recordValue: pulumi.Input<string>;
+    /**
+     * The selector's DKIM record content as published (as kept in state: it ignores changes). The
+     * key step installs only the key it publishes (templates/dkim-key.sh).
+     */
+    published: pulumi.Input<string>;
+}
+
+/** The line after the PEM on a key step's stdin: the key's own public part (the record's p=). */
+export const KEY_PUBLIC_HEADER = "#mailauth-public ";
+
+/** A key step's stdin: the private key, then its public part, so the host can tell whether it is the published one. */
+export function keyStdin(privateKeyPem: string, recordValue: string): string {
+    const pem = privateKeyPem.endsWith("\n") ? privateKeyPem : `${privateKeyPem}\n`;
+    return `${pem}${KEY_PUBLIC_HEADER}${dkimPublicKey(recordValue)}\n`;
 }
 
 export interface MailHostArgs {
@@ -59,9 +76,11 @@ export class MailHost extends pulumi.ComponentResource {
 
     constructor(name: string, args: MailHostArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mailauth:host:MailHost", name, {}, opts);
+        const line = (spec: ScriptSpec) => commandLine(buildScript(spec), args.user);
         const step = (
             id: string,
-            create: ScriptSpec,
+            // An Output when the script holds a value known only once another resource exists.
+            create: ScriptSpec | pulumi.Output<ScriptSpec>,
             del: ScriptSpec | undefined,
             extra: Partial<command.remote.CommandArgs>,
             options: pulumi.CustomResourceOptions,
@@ -70,11 +89,11 @@ export class MailHost extends pulumi.ComponentResource {
                 `${name}-${id}`,
                 {
                     connection: args.connection,
-                    create: commandLine(buildScript(create), args.user),
-                    delete: del && commandLine(buildScript(del), args.user),
+                    create: pulumi.Output.isInstance(create) ? create.apply(line) : line(create),
+                    delete: del && line(del),
                     addPreviousOutputInEnv: false,
                     // Staged files on stdin: the command stays the same size for any number of domains.
-                    ...(create.files ? { stdin: stagedStdin(create.files) } : {}),
+                    ...(!pulumi.Output.isInstance(create) && create.files ? { stdin: stagedStdin(create.files) } : {}),
                     ...extra,
                 },
                 // A replacement (`pulumi up --replace`) must undo before it redoes: created first,
@@ -95,13 +114,21 @@ export class MailHost extends pulumi.ComponentResource {
         const keys = args.keys.map((k) =>
             step(
                 `key-${k.domain}-${k.selector}`,
-                { template: "dkim-key", vars: keyVars(k) },
-                { template: "dkim-key-delete", vars: { KEY_FILE: keyVars(k).KEY_FILE } },
+                // The published key (the record's p=) is public: it may be in the command. With it,
+                // the step depends on the record, which is then published before the key is installed.
+                pulumi.output(k.published).apply((published) => ({
+                    template: "dkim-key",
+                    vars: { ...keyVars(k), PUBLISHED: dkimPublicKey(published), LOST_KEY: lostKeyHelp(k.domain, k.selector) },
+                })),
+                { template: "dkim-key-delete", vars: { KEY_FILE: keyVars(k).KEY_FILE, KEYTABLE: `${OPENDKIM_ETC_DIR}/KeyTable`, CONF: OPENDKIM_CONF } },
                 // The key travels on stdin; nothing it prints is logged or kept in plain text.
-                { stdin: pulumi.secret(k.privateKeyPem), logging: "none" },
+                { stdin: pulumi.secret(pulumi.all([k.privateKeyPem, k.recordValue]).apply(([pem, value]) => (pem === undefined ? pem : keyStdin(pem, value)))), logging: "none" },
                 // A live selector's key never changes (see DkimKey): once installed, a new key for the
                 // same step (a replaced or renamed key resource) is not sent. ignoreChanges puts the old
-                // stdin back before the diff (pulumi/pulumi step_generator.go ~1264-1268).
+                // stdin back before the diff (pulumi/pulumi step_generator.go ~1264-1268). A replacement
+                // of this step sends the new stdin (step_generator.go ~1325-1333, ~2007-2022): then the
+                // script itself refuses a key that is not the published one (templates/dkim-key.sh),
+                // and the delete that comes first leaves a key the KeyTable names (dkim-key-delete.sh).
                 { dependsOn: [packages], additionalSecretOutputs: ["stdout", "stderr"], ignoreChanges: ["stdin"] },
             ),
         );
@@ -187,6 +214,16 @@ export class MailHost extends pulumi.ComponentResource {
     }
 }
 
+
+/** What to do when a selector's published key is gone from the host and the stack holds another one. */
+export function lostKeyHelp(domain: string, selector: string): string {
+    return (
+        `Put the published key back at ${keyPath(domain, selector)} (from a backup) and run pulumi up again. ` +
+        `Without one, ${selector} cannot sign again: rotate to a new selector and take ${selector} out of the config ` +
+        `(pulumi config set --path 'mailauth:domains[<i>].selector' <new>, and remove ${selector} from previousSelectors; pulumi up); ` +
+        `mail signed with the lost key and still in transit then fails verification, as it would with any other key under ${selector}`
+    );
+}
 
 /** The key test's lines `<domain> <selector> <verdict>`, as a verdict per domain. */
 export function parseTestKeyOutput(stdout: string): Record<string, string> {

@@ -23,3 +23,13 @@ export function quoteTxt(value: string): string {
         .map((c) => `"${c.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`)
         .join(" ");
 }
+
+/**
+ * The value of TXT content as `quoteTxt` writes it (and Cloudflare keeps it): the quoted
+ * character-strings joined, escapes undone. Content without quotes is returned as it is.
+ */
+export function unquoteTxt(content: string): string {
+    const strings = [...content.matchAll(/"((?:[^"\\]|\\.)*)"/g)];
+    if (strings.length === 0) return content;
+    return strings.map((m) => m[1].replace(/\\(.)/g, "$1")).join("");
+}

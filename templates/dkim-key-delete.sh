@@ -1,5 +1,21 @@
-# inputs: KEY_FILE
-# Removes one DKIM private key (after OpenDKIM stopped using it).
+# inputs: KEY_FILE KEYTABLE CONF
+# Removes one DKIM private key once OpenDKIM no longer uses it. The OpenDKIM step, which depends
+# on every key step, has by then dropped it from the KeyTable (a selector taken out of the
+# config: the engine runs deletes after every create and update, pulumi/pulumi
+# pkg/resource/deploy/step_generator.go GenerateDeletes ~2328) or put back the host's own
+# configuration (destroy: dependents are deleted first, ScheduleDeletes ~2747). A key that a
+# KeyTable OpenDKIM reads still names is a live selector's key: this delete is then the first
+# half of a replacement of this step (deleteBeforeReplace, step_generator.go ~2047-2165), and the
+# key stays for the create that follows it (templates/dkim-key.sh).
+in_keytable() {
+    [ -f "$1" ] && awk -v f="$KEY_FILE" '{ n = split($2, a, ":"); if (n >= 3 && a[3] == f) found = 1 } END { exit !found }' "$1"
+}
+conf_setting() { awk -v n="$1" '$1 == n { v = $2 } END { if (v == "") exit 1; print v }' "$CONF" 2>/dev/null; }
+conf_keytable=$(conf_setting KeyTable || true)
+if in_keytable "$KEYTABLE" || in_keytable "${conf_keytable#file:}" || [ "$(conf_setting KeyFile || true)" = "$KEY_FILE" ]; then
+    echo "kept: $KEY_FILE (OpenDKIM's KeyTable still names it)"
+    exit 0
+fi
 rm -f "$KEY_FILE"
 rmdir "$(dirname "$KEY_FILE")" 2>/dev/null || true
 echo "removed: $KEY_FILE"

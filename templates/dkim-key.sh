@@ -1,5 +1,15 @@
-# inputs: KEY_FILE KEY_DIR ETC_DIR
+# inputs: KEY_FILE KEY_DIR ETC_DIR PUBLISHED LOST_KEY
 # Installs one DKIM private key, read from stdin so that it never appears in a command line.
+# A published key never changes while its selector is live (components/dkimKey.ts): the key on
+# stdin is followed by a line `#mailauth-public <its p= value>`, and PUBLISHED is the p= value of
+# the selector's DKIM record as published. A key that is not the published one is never put in
+# place: an existing key file stays (it is what the record was published for), and with none
+# the step refuses. This is what keeps mail verifying when the step is created again after the
+# stack's key was replaced (`pulumi up --replace` on this step, a rename): the engine then sends
+# the program's stdin, not the one kept by ignoreChanges (pulumi/pulumi
+# pkg/resource/deploy/step_generator.go ~1325-1333 and ~2007-2022: a replacement is checked
+# against the program's inputs). Stdin without that line (a step created before it existed)
+# never replaces an existing, different key file.
 # OpenDKIM refuses keys readable by a group with other members: mode 0600, owner opendkim.
 # The key is staged where only root writes: every directory from $ETC_DIR down to the key's
 # own is root's (EPEL's opendkim.spec ships keys/ as root:opendkim 0750), so no other user can
@@ -32,12 +42,23 @@ for d in "$KEY_DIR" "$dir"; do
 done
 tmp=$(mktemp "$dir/.$(basename "$KEY_FILE").XXXXXX")
 trap 'rm -rf "$STAGE" "$tmp"' EXIT
-cat >"$tmp"
+awk -v pubf="$STAGE/public" '/^#mailauth-public / { print substr($0, 18) > pubf; next } { print }' >"$tmp"
 grep -q -- '-----BEGIN .*PRIVATE KEY-----' "$tmp" || die "no PEM private key arrived on stdin for $KEY_FILE"
 chown opendkim:opendkim "$tmp"
 chmod 0600 "$tmp"
+public=$(cat "$STAGE/public" 2>/dev/null || true)
+# yes: the key on stdin is the published one; no: it is not; unknown: either is not known.
+published=unknown
+if [ -n "$public" ] && [ -n "$PUBLISHED" ]; then
+    if [ "$public" = "$PUBLISHED" ]; then published=yes; else published=no; fi
+fi
 if [ -e "$KEY_FILE" ] && cmp -s "$tmp" "$KEY_FILE" && [ "$(stat -c '%U %a' "$KEY_FILE")" = "opendkim 600" ]; then
     echo "unchanged: $KEY_FILE"
+elif [ -e "$KEY_FILE" ] && ! cmp -s "$tmp" "$KEY_FILE" && [ "$published" != yes ]; then
+    # The key in place signs for the published record; the one on stdin would break that.
+    echo "kept: $KEY_FILE (the key the stack holds is not the published one, and was not installed)"
+elif [ ! -e "$KEY_FILE" ] && [ "$published" = no ]; then
+    die "$KEY_FILE is missing, and the key the stack now holds for it is not the one its DKIM record publishes (the stack's key was replaced: pulumi up --replace on it, or a rename of its resource). Installing it would make every message it signs fail verification, so nothing was installed. $LOST_KEY"
 else
     mv -f "$tmp" "$KEY_FILE"
     relabel "$KEY_FILE"

@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { dkimRecordValue } from "../../components/dkimKey";
+import { dkimPublicKey, dkimRecordValue } from "../../components/dkimKey";
 import { parseTestKeyOutput } from "../../components/mailHost";
 import { exampleConfig, Registered, reveal, Run, runProgram, scriptOf, stagedFile, TEST_SSH_PRIVATE_KEY, unwrapSecret } from "../harness";
 
@@ -95,10 +95,11 @@ describe("host configuration under the example config", () => {
     it("installs each key from stdin: secret, never in a command's text, output not logged and secret", () => {
         for (const d of ["example.com", "example.org"]) {
             const key = cmd(`key-${d}-20261127`);
-            const pem = run.keys.get(`${d}-20261127-rsa`)!.privateKeyPem;
+            const { privateKeyPem: pem, publicKeyPem } = run.keys.get(`${d}-20261127-rsa`)!;
             const stdin = unwrapSecret(key.inputs.stdin);
             expect(stdin.secret).toBe(true);
-            expect(stdin.value).toBe(pem);
+            // The key, then its own public part (the host checks it against the published record).
+            expect(stdin.value).toBe(`${pem}#mailauth-public ${dkimPublicKey(dkimRecordValue(publicKeyPem))}\n`);
             expect(key.inputs.logging).toBe("none");
             expect(key.additionalSecretOutputs).toEqual(expect.arrayContaining(["stdout", "stderr"]));
             expect(scriptOf(key.inputs.create)).toContain(`KEY_FILE='/etc/opendkim/keys/${d}/20261127.private'`);

@@ -10,6 +10,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { exampleConfig, runProgram, scriptOf, TEST_SSH_PRIVATE_KEY } from "../harness";
 import { LabRunner, RecordStore, RemoteExec } from "../lab/runner";
+import { dkimRecordValue } from "../../components/dkimKey";
+import { keyStdin } from "../../components/mailHost";
 
 interface Call {
     /** The template the script was built from (packages, dkim-key, opendkim-delete, ...). */
@@ -113,7 +115,7 @@ describe("the lab's runner, as the engine and pulumi-command behave", () => {
         const moved = oneDomain({ "mailauth:ssh": { ...(config()["mailauth:ssh"] as object), host: "192.0.2.26" } });
         await runner.up(moved);
         const [del] = host.ran("dkim-key-delete", "example.org");
-        expect(del.stdin).toBe(orgKey);
+        expect(del.stdin).toBe(keyStdin(orgKey, dkimRecordValue(runner.resources["example.org-20261127-rsa"].outputs.publicKeyPem)));
         expect(del.host).toBe("192.0.2.25");
         expect(host.ran("opendkim").at(-1)!.host).toBe("192.0.2.26");
     });
@@ -210,11 +212,13 @@ describe("the lab's runner, as the engine and pulumi-command behave", () => {
         const records = [...dns.records].sort();
         const key = "example.org-20261127-rsa";
         const before = runner.resources[key].outputs.privateKeyPem;
+        const stdinBefore = runner.resources[ORG_KEY].inputs.stdin;
+        expect(stdinBefore.startsWith(before)).toBe(true);
         await runner.up(config(), { replace: [key] });
         expect(runner.resources[key].outputs.privateKeyPem).not.toBe(before);
         expect([...dns.records].sort()).toEqual(records);
         expect(host.ran("dkim-key")).toEqual([]);
-        expect(runner.resources[ORG_KEY].inputs.stdin).toBe(before);
+        expect(runner.resources[ORG_KEY].inputs.stdin).toBe(stdinBefore);
     });
 
     it("previews without running or changing anything; key material and stdout are unknown until created", async () => {

@@ -1,0 +1,131 @@
+/**
+ * Issue 8, "Keys never change under a live selector": whatever creates a host key step again, the
+ * key file keeps the key its DKIM record publishes. The lab's runner (test/lab/runner.ts, the
+ * engine's replace order and ignoreChanges, sources cited there) drives the real step scripts on a
+ * throwaway host (test/host/fakeHost.ts), the records going to a fake zone.
+ *
+ * The case: `pulumi up --replace` on a selector's tls.PrivateKey (the state then holds a new key;
+ * the record and the key step keep the old one through ignoreChanges), then anything that creates
+ * the key step again: `--replace` on it (the engine then sends the program's stdin, the new key:
+ * pulumi/pulumi pkg/resource/deploy/step_generator.go ~1325-1333), a replace forced otherwise
+ * (~2007-2022), a delete and create. Before the fix the step's delete removed the published key
+ * and its create installed the new one, under a record that still publishes the old: every
+ * message signed from then on failed verification.
+ */
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
+import { dkimPublicKey } from "../../components/dkimKey";
+import { exampleConfig, TEST_SSH_PRIVATE_KEY } from "../harness";
+import { LabRunner, RecordStore, RemoteCommandError, RemoteExec } from "../lab/runner";
+import { FakeHost } from "./fakeHost";
+
+const KEY = "example.com-20261127-rsa";
+const KEY_STEP = "mailhost-key-example.com-20261127";
+const KEY_FILE = "/etc/opendkim/keys/example.com/20261127.private";
+const RECORD = "20261127._domainkey.example.com";
+
+/** The zone: every record by name and type, as the runner writes it. */
+class Zone implements RecordStore {
+    records = new Map<string, string>();
+    set(name: string, type: string, _ttl: number, content: string): void {
+        this.records.set(`${name} ${type}`, content);
+    }
+    unset(name: string, type: string): void {
+        if (!this.records.delete(`${name} ${type}`)) throw new Error(`no such record: ${name} ${type}`);
+    }
+}
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mailauth-key-replace-"));
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+let n = 0;
+
+let host: FakeHost;
+let zone: Zone;
+let runner: LabRunner;
+beforeEach(async () => {
+    host = await FakeHost.start();
+    // Debian with Postfix configured and OpenDKIM installed and running (test/host/scripts.test.ts).
+    host.write("/etc/postfix/main.cf", "compatibility_level = 3.6\nmyhostname = mail.example.com\nmydestination = localhost\ninet_interfaces = all\n");
+    host.sh("useradd --system --user-group --no-create-home --shell /usr/sbin/nologin opendkim; install -d -o opendkim -g opendkim /run/opendkim");
+    host.write("/etc/opendkim.conf", "Syslog\t\t\tyes\nUserID\t\t\topendkim\nUMask\t\t\t007\nSocket\t\t\tlocal:/run/opendkim/opendkim.sock\n");
+    host.write("/var/lib/fakehost/packages", "opendkim\nopendkim-tools\npostfix-policyd-spf-python\n");
+    host.unit("postfix", { active: true, enabled: true });
+    host.unit("opendkim", { active: true, enabled: true });
+    host.sh("touch /var/lib/fakehost/testkey-ok");
+    // Each script as pulumi-command runs it over SSH: a non-zero exit fails the step.
+    const exec: RemoteExec = async (_connection, commandLine, stdin) => {
+        const r = host.run(commandLine, stdin);
+        if (r.code !== 0) throw new RemoteCommandError(`remote command failed, exit ${r.code}: ${r.stderr || r.stdout}`);
+        return { stdout: r.stdout, stderr: r.stderr };
+    };
+    zone = new Zone();
+    runner = new LabRunner(path.join(dir, `state-${n++}.json`), zone, { privateKey: TEST_SSH_PRIVATE_KEY }, exec);
+});
+afterEach(() => host?.stop());
+
+/** The p= of a PEM private key, as a DKIM record publishes it. */
+const publicOf = (pem: string) => crypto.createPublicKey(pem).export({ type: "spki", format: "der" }).toString("base64");
+const published = () => dkimPublicKey(zone.records.get(`${RECORD} TXT`)!);
+const heldKey = () => runner.resources[KEY].outputs.privateKeyPem as string;
+
+describe("a host key step created again keeps the published key", () => {
+    it("--replace on the key step after --replace on the key: the published key stays in place and signs", async () => {
+        await runner.up(exampleConfig());
+        const installed = host.read(KEY_FILE);
+        expect(publicOf(installed)).toBe(published());
+        const record = zone.records.get(`${RECORD} TXT`);
+
+        await runner.up(exampleConfig(), { replace: [KEY] });
+        expect(publicOf(heldKey())).not.toBe(published());
+        expect(host.read(KEY_FILE)).toBe(installed);
+
+        const report = await runner.up(exampleConfig(), { replace: [KEY_STEP] });
+        // The step did run again: its delete, then its create (deleteBeforeReplace).
+        expect(report.operations.filter((o) => o.name === KEY_STEP).map((o) => o.op)).toEqual(["replace"]);
+        expect(zone.records.get(`${RECORD} TXT`)).toBe(record);
+        expect(host.read(KEY_FILE)).toBe(installed);
+        expect(host.stat(KEY_FILE)).toBe("600 opendkim:opendkim");
+        expect(publicOf(host.read(KEY_FILE))).toBe(published());
+        // The state's new key reached the host on stdin only, and was not put anywhere.
+        expect(host.run(`grep -rlF -- "${heldKey().split("\n")[3]}" /etc /var/lib/mailauth /tmp`).stdout).toBe("");
+    });
+
+    it("a host whose published key file is gone refuses the stack's other key, says why and what to do, and installs nothing", async () => {
+        await runner.up(exampleConfig());
+        await runner.up(exampleConfig(), { replace: [KEY] });
+        host.sh(`rm ${KEY_FILE}`);
+        const err = await runner.up(exampleConfig(), { replace: [KEY_STEP] }).then(
+            () => "",
+            (e) => String(e.message),
+        );
+        expect(err).toContain(`mailauth: ${KEY_FILE} is missing, and the key the stack now holds for it is not the one its DKIM record publishes`);
+        expect(err).toContain(`Put the published key back at ${KEY_FILE} (from a backup)`);
+        expect(err).toContain("rotate to a new selector");
+        expect(host.exists(KEY_FILE)).toBe(false);
+    });
+
+    it("a replace with the key unchanged keeps it; a selector taken out of the config still loses its key file; destroy removes the rest", async () => {
+        await runner.up(exampleConfig());
+        const installed = host.read(KEY_FILE);
+        await runner.up(exampleConfig(), { replace: [KEY_STEP] });
+        expect(host.read(KEY_FILE)).toBe(installed);
+
+        const rotate = (previous: string[]) => {
+            const c = exampleConfig();
+            const [com, org] = c["mailauth:domains"] as Record<string, unknown>[];
+            c["mailauth:domains"] = [{ ...com, selector: "20270601", previousSelectors: previous }, org];
+            return c;
+        };
+        await runner.up(rotate(["20261127"]));
+        expect(host.read(KEY_FILE)).toBe(installed);
+        await runner.up(rotate([]));
+        expect(host.exists(KEY_FILE)).toBe(false);
+        expect(host.exists("/etc/opendkim/keys/example.com/20270601.private")).toBe(true);
+
+        await runner.destroy();
+        expect(host.exists("/etc/opendkim/keys")).toBe(false);
+    });
+});
