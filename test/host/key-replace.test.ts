@@ -105,6 +105,14 @@ describe("a host key step created again keeps the published key", () => {
         expect(err).toContain(`Put the published key back at ${KEY_FILE} (from a backup)`);
         expect(err).toContain("rotate to a new selector");
         expect(host.exists(KEY_FILE)).toBe(false);
+        // The next `pulumi up` retries the pending replacement, again from the program's stdin
+        // (step_generator.go ~1952-2022), not the old one ignoreChanges kept: refused again.
+        const again = await runner.up(exampleConfig()).then(
+            () => "",
+            (e) => String(e.message),
+        );
+        expect(again).toContain(`mailauth: ${KEY_FILE} is missing`);
+        expect(host.exists(KEY_FILE)).toBe(false);
     });
 
     it("a replace with the key unchanged keeps it; a selector taken out of the config still loses its key file; destroy removes the rest", async () => {

@@ -22,7 +22,8 @@
  *     recorded, and no delete runs.
  *   - ignoreChanges: the old value of each listed input is put back before anything is compared or
  *     sent, except for a resource targeted by `replace` (`--replace`), which is checked against its
- *     new inputs only (pulumi/pulumi pkg/resource/deploy/step_generator.go ~1264-1268, ~1325-1331).
+ *     new inputs only (pulumi/pulumi pkg/resource/deploy/step_generator.go ~1264-1268, ~1325-1331);
+ *     and any replacement (a pending one retried too) is created from the program's inputs (~2002-2022).
  *   - At most 4 x cores scripts at once: the CLI's default `--parallel`
  *     (pulumi/pulumi pkg/cmd/pulumi/operations/up.go ~71-73).
  *   - Preview runs nothing and changes nothing; a value the provider computes (key material, a
@@ -331,8 +332,8 @@ export class LabRunner {
         let failure: unknown;
         let failed: (e: unknown) => void = () => {};
 
-        const step = async (args: pulumi.runtime.MockResourceArgs, reg: Registered): Promise<Record<string, any>> => {
-            const inputs = plain(args.inputs);
+        const step = async (args: pulumi.runtime.MockResourceArgs, reg: Registered, goal: Record<string, any>): Promise<Record<string, any>> => {
+            let inputs = plain(args.inputs);
             const dependencies = reg.dependencies.map((u) => u.split("::").pop()!);
             const old = this.live(args.name);
             seen.add(args.name);
@@ -347,6 +348,13 @@ export class LabRunner {
             }
             const replace = old && (old.pendingReplacement || targeted.has(args.name) || this.replaces(args.type, old.inputs, inputs));
             const op: Op = !old ? "create" : replace ? "replace" : "update";
+            if (op === "replace") {
+                // A replacement is made from the program's inputs: ignoreChanges decided the diff but
+                // does not carry into the new resource (step_generator.go ~2002-2022: Check again
+                // with goal.Properties; a targeted replace already had them, ~1325-1333).
+                args.inputs = goal;
+                inputs = plain(goal);
+            }
             const runs = args.type === COMMAND && (op === "update" ? inputs.update ?? inputs.create : inputs.create);
 
             if (preview) {
@@ -402,10 +410,11 @@ export class LabRunner {
             if (failure !== undefined) throw new Error(`${args.name} not started: an earlier step failed`);
             // ignoreChanges: the old values go back into the inputs the step compares and sends.
             const old = this.live(args.name);
+            const goal = { ...args.inputs };
             if (old && !targeted.has(args.name)) {
                 for (const p of reg.ignoreChanges) if (p in old.inputs) args.inputs[p] = old.inputs[p];
             }
-            const work = step(args, reg);
+            const work = step(args, reg, goal);
             inFlight.add(work);
             let outputs: Record<string, any>;
             try {
