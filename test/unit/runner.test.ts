@@ -108,6 +108,7 @@ describe("the lab's runner, as the engine and pulumi-command behave", () => {
         const { runner, host } = deployed();
         const orgKey = runner.resources["example.org-20261127-rsa"].outputs.privateKeyPem as string;
         expect(orgKey).toMatch(/BEGIN RSA PRIVATE KEY/);
+        const orgStdin = keyStdin(orgKey, dkimRecordValue(runner.resources["example.org-20261127-rsa"].outputs.publicKeyPem));
         // pulumi-command keeps stdout with its trailing newline trimmed.
         expect(runner.resources["mailhost-testkey"].outputs.stdout).toBe("example.com 20261127 key OK\nexample.org 20261127 key OK");
 
@@ -115,7 +116,7 @@ describe("the lab's runner, as the engine and pulumi-command behave", () => {
         const moved = oneDomain({ "mailauth:ssh": { ...(config()["mailauth:ssh"] as object), host: "192.0.2.26" } });
         await runner.up(moved);
         const [del] = host.ran("dkim-key-delete", "example.org");
-        expect(del.stdin).toBe(keyStdin(orgKey, dkimRecordValue(runner.resources["example.org-20261127-rsa"].outputs.publicKeyPem)));
+        expect(del.stdin).toBe(orgStdin);
         expect(del.host).toBe("192.0.2.25");
         expect(host.ran("opendkim").at(-1)!.host).toBe("192.0.2.26");
     });
