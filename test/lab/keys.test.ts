@@ -1,7 +1,7 @@
 /**
  * A published key never changes while its selector is live: mail signed before a change of key
- * size, a `pulumi up --replace` of the key, and a rotation to a bigger key still verifies after
- * each, with the DNS still holding the old selector's record.
+ * size, a `pulumi up --replace` of the key, a `--replace` of the host's key step after that, and a
+ * rotation to a bigger key still verifies after each, with the DNS still holding the old selector's record.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
@@ -70,6 +70,25 @@ describe("keys never change under a live selector", () => {
         expect(lab.dkimverify(after)).toBe("signature ok");
         expect(warn.mock.calls.map((c) => c[0]).join("\n")).toContain("selector s1 keeps its published and installed key");
         warn.mockRestore();
+    });
+
+    it("`pulumi up --replace` on s1's host key step after that: the published key stays in place, old and new mail verify", async () => {
+        // The engine sends the program's stdin (the state's new key) to a replaced step
+        // (step_generator.go ~1325-1333); the step's delete comes first (deleteBeforeReplace).
+        const warn = vi.spyOn(pulumi.log, "warn");
+        const report = await lab.runner.up(withKeys("s1", [], 4096), { replace: ["mailhost-key-example.com-s1"] });
+        warn.mockRestore();
+        expect(report.operations.filter((o) => o.name === "mailhost-key-example.com-s1").map((o) => o.op)).toEqual(["replace"]);
+        expect(keyFile()).toBe(key0);
+        expect(record()).toBe(record0);
+        expect(bitsOf("s1")).toMatch(/2048 bit/);
+        expect(lab.dkimverify(before)).toBe("signature ok");
+        const after = await lab.sendLocal("alice@example.com", "signed-after-step-replace");
+        expect(after).toMatch(/^DKIM-Signature:.* s=s1;/ms);
+        expect(lab.dkimverify(after)).toBe("signature ok");
+        // The records output shows what DNS publishes, not the key the state now holds.
+        const published = (report.outputs.records as { name: string; value: string }[]).find((r) => r.name === "s1._domainkey.example.com")!.value;
+        expect(record().replace(/"\s*"/g, "").replace(/"/g, "")).toBe(published);
     });
 
     it("rotating to s2 with 4096 bits: s1 keeps its key and record, new mail is signed by s2, old mail still verifies", async () => {
