@@ -8,8 +8,9 @@
 # stack's key was replaced (`pulumi up --replace` on this step, a rename): the engine then sends
 # the program's stdin, not the one kept by ignoreChanges (pulumi/pulumi
 # pkg/resource/deploy/step_generator.go ~1325-1333 and ~2007-2022: a replacement is checked
-# against the program's inputs). Stdin without that line (a step created before it existed)
-# never replaces an existing, different key file.
+# against the program's inputs). Stdin without that line (a step created before it existed) is
+# checked through openssl where the host has it, and otherwise never replaces an existing,
+# different key file.
 # OpenDKIM refuses keys readable by a group with other members: mode 0600, owner opendkim.
 # The key is staged where only root writes: every directory from $ETC_DIR down to the key's
 # own is root's (EPEL's opendkim.spec ships keys/ as root:opendkim 0750), so no other user can
@@ -47,6 +48,10 @@ grep -q -- '-----BEGIN .*PRIVATE KEY-----' "$tmp" || die "no PEM private key arr
 chown opendkim:opendkim "$tmp"
 chmod 0600 "$tmp"
 public=$(cat "$STAGE/public" 2>/dev/null || true)
+# Stdin from before that line existed (kept by ignoreChanges): derive it, where openssl is installed.
+if [ -z "$public" ] && command -v openssl >/dev/null 2>&1; then
+    public=$(openssl pkey -in "$tmp" -pubout -outform DER 2>/dev/null | base64 -w0) || public=""
+fi
 # yes: the key on stdin is the published one; no: it is not; unknown: either is not known.
 published=unknown
 if [ -n "$public" ] && [ -n "$PUBLISHED" ]; then

@@ -21,6 +21,7 @@ import { dkimPublicKey } from "../../components/dkimKey";
 import { exampleConfig, TEST_SSH_PRIVATE_KEY } from "../harness";
 import { LabRunner, RecordStore, RemoteCommandError, RemoteExec } from "../lab/runner";
 import { FakeHost } from "./fakeHost";
+import { renderSteps } from "./steps";
 
 const KEY = "example.com-20261127-rsa";
 const KEY_STEP = "mailhost-key-example.com-20261127";
@@ -135,5 +136,28 @@ describe("a host key step created again keeps the published key", () => {
 
         await runner.destroy();
         expect(host.exists("/etc/opendkim/keys")).toBe(false);
+    });
+
+    it("the step run by hand: the published key replaces another file in place; stdin from before the check is checked through openssl", async () => {
+        const steps = await renderSteps(exampleConfig());
+        const step = steps["key-example.com-20261127"];
+        const pem = step.stdin!.replace(/^#mailauth-public .*\n/m, "");
+        const other = crypto.generateKeyPairSync("rsa", { modulusLength: 1024 }).privateKey.export({ type: "pkcs1", format: "pem" }).toString();
+        const put = (content: string) => host.sh(`install -d -m 0750 -o root -g opendkim /etc/opendkim/keys/example.com; cat >${KEY_FILE}; chown opendkim:opendkim ${KEY_FILE}; chmod 0600 ${KEY_FILE}`, content);
+        const run = (stdin: string) => host.run(step.create, stdin);
+        host.write("/etc/opendkim/keys/.keep", "");
+
+        // Another key in place (not the published one): the published key replaces it.
+        put(other);
+        expect(run(step.stdin!).stdout).toBe(`installed: ${KEY_FILE}\n`);
+        expect(host.read(KEY_FILE)).toBe(pem);
+        // Stdin as a step created before this check holds it (the key alone), kept by ignoreChanges:
+        // openssl tells that it is the published key.
+        put(other);
+        expect(run(pem).stdout).toBe(`installed: ${KEY_FILE}\n`);
+        expect(host.read(KEY_FILE)).toBe(pem);
+        // ... and that another key is not: the file in place stays.
+        expect(run(other).stdout).toMatch(/^kept: /);
+        expect(host.read(KEY_FILE)).toBe(pem);
     });
 });
