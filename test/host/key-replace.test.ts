@@ -70,20 +70,22 @@ afterEach(() => host?.stop());
 /** The p= of a PEM private key, as a DKIM record publishes it. */
 const publicOf = (pem: string) => crypto.createPublicKey(pem).export({ type: "spki", format: "der" }).toString("base64");
 const published = () => dkimPublicKey(zone.records.get(`${RECORD} TXT`)!);
+/** The example stack without the key test (not what is tested here; one step less per run). */
+const config = (): Record<string, unknown> => ({ ...exampleConfig(), "mailauth:testKey": { enabled: false } });
 const heldKey = () => runner.resources[KEY].outputs.privateKeyPem as string;
 
 describe("a host key step created again keeps the published key", () => {
-    it("--replace on the key step after --replace on the key: the published key stays in place and signs", async () => {
-        await runner.up(exampleConfig());
+    it("--replace on the key step after --replace on the key: the published key stays in place; with its file gone, the other key is refused", async () => {
+        await runner.up(config());
         const installed = host.read(KEY_FILE);
         expect(publicOf(installed)).toBe(published());
         const record = zone.records.get(`${RECORD} TXT`);
 
-        await runner.up(exampleConfig(), { replace: [KEY] });
+        await runner.up(config(), { replace: [KEY] });
         expect(publicOf(heldKey())).not.toBe(published());
         expect(host.read(KEY_FILE)).toBe(installed);
 
-        const report = await runner.up(exampleConfig(), { replace: [KEY_STEP] });
+        const report = await runner.up(config(), { replace: [KEY_STEP] });
         // The step did run again: its delete, then its create (deleteBeforeReplace).
         expect(report.operations.filter((o) => o.name === KEY_STEP).map((o) => o.op)).toEqual(["replace"]);
         expect(zone.records.get(`${RECORD} TXT`)).toBe(record);
@@ -92,38 +94,30 @@ describe("a host key step created again keeps the published key", () => {
         expect(publicOf(host.read(KEY_FILE))).toBe(published());
         // The state's new key reached the host on stdin only, and was not put anywhere.
         expect(host.run(`grep -rlF -- "${heldKey().split("\n")[3]}" /etc /var/lib/mailauth /tmp`).stdout).toBe("");
-    });
 
-    it("a host whose published key file is gone refuses the stack's other key, says why and what to do, and installs nothing", async () => {
-        await runner.up(exampleConfig());
-        await runner.up(exampleConfig(), { replace: [KEY] });
+        // The published key's file gone (a host rebuilt, a key removed by hand): the stack's other
+        // key is refused, with what to do, and nothing is installed.
         host.sh(`rm ${KEY_FILE}`);
-        const err = await runner.up(exampleConfig(), { replace: [KEY_STEP] }).then(
-            () => "",
-            (e) => String(e.message),
-        );
+        const failure = (p: Promise<unknown>) => p.then(() => "", (e) => String(e.message));
+        const err = await failure(runner.up(config(), { replace: [KEY_STEP] }));
         expect(err).toContain(`mailauth: ${KEY_FILE} is missing, and the key the stack now holds for it is not the one its DKIM record publishes`);
         expect(err).toContain(`Put the published key back at ${KEY_FILE} (from a backup)`);
         expect(err).toContain("rotate to a new selector");
         expect(host.exists(KEY_FILE)).toBe(false);
         // The next `pulumi up` retries the pending replacement, again from the program's stdin
         // (step_generator.go ~1952-2022), not the old one ignoreChanges kept: refused again.
-        const again = await runner.up(exampleConfig()).then(
-            () => "",
-            (e) => String(e.message),
-        );
-        expect(again).toContain(`mailauth: ${KEY_FILE} is missing`);
+        expect(await failure(runner.up(config()))).toContain(`mailauth: ${KEY_FILE} is missing`);
         expect(host.exists(KEY_FILE)).toBe(false);
     });
 
     it("a replace with the key unchanged keeps it; a selector taken out of the config still loses its key file; destroy removes the rest", async () => {
-        await runner.up(exampleConfig());
+        await runner.up(config());
         const installed = host.read(KEY_FILE);
-        await runner.up(exampleConfig(), { replace: [KEY_STEP] });
+        await runner.up(config(), { replace: [KEY_STEP] });
         expect(host.read(KEY_FILE)).toBe(installed);
 
         const rotate = (previous: string[]) => {
-            const c = exampleConfig();
+            const c = config();
             const [com, org] = c["mailauth:domains"] as Record<string, unknown>[];
             c["mailauth:domains"] = [{ ...com, selector: "20270601", previousSelectors: previous }, org];
             return c;
