@@ -22,7 +22,7 @@ import {
 } from "./hostFiles";
 import { buildScript, commandLine, KNOWN_MILTERS, ScriptSpec, stagedStdin } from "./hostScripts";
 import { OS_FAMILIES } from "./osFamilies";
-import { dkimPublicKey } from "./dkimKey";
+import { dkimPublicKey, rotationSteps } from "./dkimKey";
 import { OpenDkimSettings, TestKeySettings } from "./settings";
 
 /** The policy agent's master.cf service and the restriction that calls it (guide, step 2). */
@@ -118,7 +118,12 @@ export class MailHost extends pulumi.ComponentResource {
                 // the step depends on the record, which is then published before the key is installed.
                 pulumi.output(k.published).apply((published) => ({
                     template: "dkim-key",
-                    vars: { ...keyVars(k), PUBLISHED: dkimPublicKey(published), LOST_KEY: lostKeyHelp(k.domain, k.selector) },
+                    vars: {
+                        ...keyVars(k),
+                        PUBLISHED: dkimPublicKey(published),
+                        LOST_KEY: lostKeyHelp(k.domain, k.selector),
+                        RECORD_CHANGED: recordChangedHelp(k.domain, k.selector, `${name}-key-${k.domain}-${k.selector}`),
+                    },
                 })),
                 { template: "dkim-key-delete", vars: { KEY_FILE: keyVars(k).KEY_FILE, KEYTABLE: `${OPENDKIM_ETC_DIR}/KeyTable`, CONF: OPENDKIM_CONF } },
                 // The key travels on stdin; nothing it prints is logged or kept in plain text.
@@ -222,6 +227,15 @@ export function lostKeyHelp(domain: string, selector: string): string {
         `Without one, ${selector} cannot sign again: rotate to a new selector and take ${selector} out of the config ` +
         `(pulumi config set --path 'mailauth:domains[<i>].selector' <new>, and remove ${selector} from previousSelectors; pulumi up); ` +
         `mail signed with the lost key and still in transit then fails verification, as it would with any other key under ${selector}`
+    );
+}
+
+/** What to do when a selector's DKIM record was created again from a newer key than the installed one. */
+export function recordChangedHelp(domain: string, selector: string, stepName: string): string {
+    return (
+        `The record was made from the key the stack holds now: install that one with pulumi up --replace on this step ` +
+        `(the URN ending in ::${stepName}, see pulumi stack --show-urns). Mail signed with the old key and still in transit ` +
+        `fails verification either way; next time, rotate instead: ${rotationSteps(domain, selector)}`
     );
 }
 

@@ -1,10 +1,10 @@
-# inputs: KEY_FILE KEY_DIR ETC_DIR PUBLISHED LOST_KEY
+# inputs: KEY_FILE KEY_DIR ETC_DIR PUBLISHED LOST_KEY RECORD_CHANGED
 # Installs one DKIM private key, read from stdin so that it never appears in a command line.
 # A published key never changes while its selector is live (components/dkimKey.ts): the key on
 # stdin is followed by a line `#mailauth-public <its p= value>`, and PUBLISHED is the p= value of
 # the selector's DKIM record as published. A key that is not the published one is never put in
 # place: an existing key file stays (it is what the record was published for), and with none
-# the step refuses. This is what keeps mail verifying when the step is created again after the
+# the step refuses; a key in place that the record no longer publishes is refused too. This is what keeps mail verifying when the step is created again after the
 # stack's key was replaced (`pulumi up --replace` on this step, a rename): the engine then sends
 # the program's stdin, not the one kept by ignoreChanges (pulumi/pulumi
 # pkg/resource/deploy/step_generator.go ~1325-1333 and ~2007-2022: a replacement is checked
@@ -57,7 +57,10 @@ published=unknown
 if [ -n "$public" ] && [ -n "$PUBLISHED" ]; then
     if [ "$public" = "$PUBLISHED" ]; then published=yes; else published=no; fi
 fi
-if [ -e "$KEY_FILE" ] && cmp -s "$tmp" "$KEY_FILE" && [ "$(stat -c '%U %a' "$KEY_FILE")" = "opendkim 600" ]; then
+if [ -e "$KEY_FILE" ] && cmp -s "$tmp" "$KEY_FILE" && [ "$published" = no ]; then
+    # The other way round: the record was created again from the stack's newer key.
+    die "$KEY_FILE holds the key this step installed, but the selector's DKIM record now publishes another key (the record was created again: pulumi up --replace on it, or a change that replaces it). Mail signed with the installed key fails verification until they match. $RECORD_CHANGED"
+elif [ -e "$KEY_FILE" ] && cmp -s "$tmp" "$KEY_FILE" && [ "$(stat -c '%U %a' "$KEY_FILE")" = "opendkim 600" ]; then
     echo "unchanged: $KEY_FILE"
 elif [ -e "$KEY_FILE" ] && ! cmp -s "$tmp" "$KEY_FILE" && [ "$published" != yes ]; then
     # The key in place signs for the published record; the one on stdin would break that.

@@ -28,14 +28,17 @@ const KEY_STEP = "mailhost-key-example.com-20261127";
 const KEY_FILE = "/etc/opendkim/keys/example.com/20261127.private";
 const RECORD = "20261127._domainkey.example.com";
 
-/** The zone: every record by name and type, as the runner writes it. */
+/** The zone: each record set by name and type, as the runner writes it (a replacement adds before it removes). */
 class Zone implements RecordStore {
-    records = new Map<string, string>();
+    private sets = new Map<string, string[]>();
+    records = { get: (nameType: string) => (this.sets.get(nameType) ?? []).join("\n") || undefined };
     set(name: string, type: string, _ttl: number, content: string): void {
-        this.records.set(`${name} ${type}`, content);
+        this.sets.set(`${name} ${type}`, [...(this.sets.get(`${name} ${type}`) ?? []), content]);
     }
-    unset(name: string, type: string): void {
-        if (!this.records.delete(`${name} ${type}`)) throw new Error(`no such record: ${name} ${type}`);
+    unset(name: string, type: string, content: string): void {
+        const left = (this.sets.get(`${name} ${type}`) ?? []).filter((c) => c !== content);
+        if (left.length === (this.sets.get(`${name} ${type}`) ?? []).length) throw new Error(`no such record: ${name} ${type}`);
+        this.sets.set(`${name} ${type}`, left);
     }
 }
 
@@ -108,6 +111,25 @@ describe("a host key step created again keeps the published key", () => {
         // (step_generator.go ~1952-2022), not the old one ignoreChanges kept: refused again.
         expect(await failure(runner.up(config()))).toContain(`mailauth: ${KEY_FILE} is missing`);
         expect(host.exists(KEY_FILE)).toBe(false);
+    });
+
+    it("the record created again from the stack's newer key: the key step says so and how to match them, and --replace on it installs that key", async () => {
+        await runner.up(config());
+        const installed = host.read(KEY_FILE);
+        await runner.up(config(), { replace: [KEY] });
+        const failure = (p: Promise<unknown>) => p.then(() => "", (e) => String(e.message));
+        // The record's replacement publishes the state's key (the engine creates it from the program's inputs).
+        // The run stops at the key step, before the old record's delete: both are in the zone.
+        const err = await failure(runner.up(config(), { replace: ["example.com-dkim-20261127"] }));
+        expect(zone.records.get(`${RECORD} TXT`)).toContain(publicOf(heldKey()).slice(0, 200));
+        expect(err).toContain(`mailauth: ${KEY_FILE} holds the key this step installed, but the selector's DKIM record now publishes another key`);
+        expect(err).toContain(`pulumi up --replace on this step (the URN ending in ::${KEY_STEP}`);
+        expect(host.read(KEY_FILE)).toBe(installed);
+        // As the message says: the host then gets the published key.
+        await runner.up(config(), { replace: [KEY_STEP] });
+        expect(published()).toBe(publicOf(heldKey()));
+        expect(publicOf(host.read(KEY_FILE))).toBe(published());
+        expect(await runner.up(config()).then((r) => r.commandsRun)).toEqual([]);
     });
 
     it("a replace with the key unchanged keeps it; a selector taken out of the config still loses its key file; destroy removes the rest", async () => {
