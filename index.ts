@@ -10,6 +10,7 @@ import { DkimKey, warnKeptKey } from "./components/dkimKey";
 import { MailDns, PublishedRecord } from "./components/mailDns";
 import { adoptSetting, zoneGate } from "./components/zoneGate";
 import { MailHost } from "./components/mailHost";
+import { unquoteTxt } from "./components/txt";
 import { installedSelectors } from "./components/hostFiles";
 import { readRawSettings } from "./components/config";
 import { validateSettings, zoneFor } from "./components/settings";
@@ -79,8 +80,9 @@ const host = new MailHost("mailhost", {
     })),
     dkimRecords: dnsByDomain.flatMap((dns) => Object.values(dns.dkimRecords)),
     testKey: settings.testKey,
+    // As published (the record's content), not the key the state holds: they differ after --replace on a key.
     activeDkimValues: Object.fromEntries(
-        settings.domains.map((d) => [d.name, keys.find((k) => k.domain === d.name && k.selector === d.selector)!.key.recordValue]),
+        settings.domains.map((d, i) => [d.name, dnsByDomain[i].dkimRecords[d.selector].content.apply(unquoteTxt)]),
     ),
 });
 
