@@ -47,6 +47,8 @@ interface Phase {
     seconds: number;
     sessions: number;
     bytes: number;
+    /** knot transactions that wrote the run's records into the lab's DNS. */
+    dnsTransactions: number;
     commands: string[];
 }
 interface Row {
@@ -59,13 +61,14 @@ interface Row {
 const rows: Row[] = [];
 
 async function phase(config: Record<string, unknown>): Promise<Phase> {
-    const [s0, b0] = [lab.runner.sshSessions, lab.runner.bytesSent];
+    const [s0, b0, d0] = [lab.runner.sshSessions, lab.runner.bytesSent, lab.dns.transactions];
     const t0 = process.hrtime.bigint();
     const report = await lab.runner.up(config);
     return {
         seconds: Number(process.hrtime.bigint() - t0) / 1e9,
         sessions: lab.runner.sshSessions - s0,
         bytes: lab.runner.bytesSent - b0,
+        dnsTransactions: lab.dns.transactions - d0,
         commands: report.commandsRun,
         testKey: report.outputs.testKey as Record<string, string>,
     };

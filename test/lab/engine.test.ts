@@ -29,13 +29,13 @@ describe("a delete whose result was lost", () => {
             if (script.includes("mailauth step: dkim-key-delete")) throw new Error("connection lost after the delete ran");
             return out;
         };
-        const interrupted = new LabRunner(lab.runner.statePath, lab.dns, lab.keys, lossy);
+        const interrupted = new LabRunner(lab.runner.statePath, lab.dns.batched, lab.keys, lossy);
         await expect(interrupted.up(removed)).rejects.toThrow(/connection lost/);
         expect(lab.host!.ssh("ls /etc/opendkim/keys").trim()).toBe("example.com");
         expect(Object.keys(interrupted.resources)).toContain(keyStep);
 
         // The next `pulumi up` is a new process reading the same state.
-        const next = new LabRunner(lab.runner.statePath, lab.dns, lab.keys);
+        const next = new LabRunner(lab.runner.statePath, lab.dns.batched, lab.keys);
         const report = await next.up(removed);
         expect(report.operations.map((o) => `${o.op} ${o.name}`)).toEqual([`delete ${keyStep}`]);
         expect(Object.keys(next.resources)).not.toContain(keyStep);

@@ -60,7 +60,7 @@ export class Lab {
         this.host = new LabHost(this.rootfs, this.keys);
         await this.host.boot(prepare);
         const statePath = path.join(this.stateDir, `${this.host.name}.json`);
-        this.runner = new LabRunner(statePath, this.dns, this.keys);
+        this.runner = new LabRunner(statePath, this.dns.batched, this.keys);
         return this.host;
     }
 

@@ -9,11 +9,12 @@
  *   10.231.0.53 knot, the lab's only DNS server
  *   10.231.0.10 a sender SPF permits; 10.231.0.66 a sender SPF forbids
  */
-import { execFileSync, spawn, ChildProcess } from "child_process";
+import { execFile, execFileSync, spawn, ChildProcess } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { OS_FAMILY_FACTS } from "../../components/osFamilies";
+import type { RecordStore } from "./runner";
 
 export const NETNS = "mailauth-lab";
 export const RUNNER_ADDR = "10.231.0.1";
@@ -137,10 +138,29 @@ export function teardownNetwork(): void {
     sh("ip", ["netns", "del", NETNS], { allowFail: true });
 }
 
-/** knot, authoritative for the lab zones, listening only inside the lab namespace. */
+/** One record change waiting in LabDns's batch. */
+interface PendingChange {
+    op: "zone-set" | "zone-unset";
+    zone: string;
+    name: string;
+    args: string[];
+    resolve: () => void;
+    reject: (e: unknown) => void;
+}
+
+/**
+ * knot, authoritative for the lab zones, listening only inside the lab namespace. `set` and
+ * `unset` write one record in its own transaction, at once (for tests that write directly);
+ * `batched` is what the runner writes through: the records it has ready go into one transaction
+ * per zone, and each write's promise settles when its record is served (or has failed).
+ */
 export class LabDns {
     private readonly dir = path.join(WORK_DIR, "knot");
     private readonly socket = path.join(this.dir, "knot.sock");
+    private pending: PendingChange[] = [];
+    private flushing = false;
+    /** knot transactions committed so far (each direct write is one; each batch one per zone). */
+    transactions = 0;
 
     async start(): Promise<void> {
         await this.stop();
@@ -200,9 +220,101 @@ export class LabDns {
         try {
             k([op, zone, `${name}.`, ...args]);
             k(["zone-commit", zone]);
+            this.transactions++;
         } catch (e) {
             sh("knotc", ["-s", this.socket, "zone-abort", zone], { allowFail: true });
             throw e;
+        }
+    }
+
+    /**
+     * knotc, without blocking the event loop. With `input`, knotc reads one command a line
+     * (its interactive mode) and prints one line per command, "OK" or "error: ...". HOME points
+     * where nothing exists: interactive knotc saves its whole history file after every command
+     * (~6 ms a command here, and it grows in ~/.knotc_history); without a home it saves nothing.
+     */
+    private knotc(args: string[], input?: string): Promise<string> {
+        return new Promise((resolve, reject) => {
+            const child = execFile(
+                "knotc",
+                ["-s", this.socket, ...args],
+                { encoding: "utf8", maxBuffer: 64 << 20, timeout: 120_000, env: { ...process.env, HOME: path.join(this.dir, "no-home") } },
+                (err, stdout, stderr) => (err ? reject(new Error(`knotc ${args.join(" ")} failed: ${`${stderr}${stdout}`.trim() || err.message}`)) : resolve(stdout)),
+            );
+            child.stdin!.end(input ?? "");
+        });
+    }
+
+    /** The records the runner writes, batched (see the class comment). */
+    readonly batched: RecordStore = {
+        set: (name, type, ttl, content, priority) =>
+            this.enqueue("zone-set", name, [String(ttl === 1 ? 300 : ttl), type, ...this.rdata(type, content, priority)]),
+        unset: (name, type, content, priority) => this.enqueue("zone-unset", name, [type, ...this.rdata(type, content, priority)]),
+    };
+
+    private enqueue(op: PendingChange["op"], name: string, args: string[]): Promise<void> {
+        return new Promise((resolve, reject) => {
+            const zone = this.zoneOf(name);
+            this.pending.push({ op, zone, name, args, resolve, reject });
+            if (!this.flushing) {
+                this.flushing = true;
+                // After the changes made in this turn of the event loop have joined the batch.
+                setImmediate(() => void this.flushAll());
+            }
+        });
+    }
+
+    /** Writes what is waiting, a batch at a time; changes that arrive meanwhile make the next batch. */
+    private async flushAll(): Promise<void> {
+        while (this.pending.length > 0) {
+            const batch = this.pending.splice(0);
+            for (const zone of new Set(batch.map((c) => c.zone))) await this.writeBatch(zone, batch.filter((c) => c.zone === zone));
+        }
+        this.flushing = false;
+    }
+
+    /**
+     * One transaction for a zone's changes, in their order. Committed only when every change was
+     * accepted; otherwise aborted, and each change is written again in its own transaction, as
+     * `set`/`unset` do, so that a change that fails fails alone and with knot's own message.
+     */
+    private async writeBatch(zone: string, changes: PendingChange[]): Promise<void> {
+        // One command a line, each argument one token of knotc's line splitter (libedit's
+        // tok_line: shell-like, nothing inside single quotes is special, ' written as '\'').
+        const token = (a: string) => `'${a.replace(/'/g, "'\\''")}'`;
+        const lineSafe = changes.every((c) => c.args.every((a) => !/[\r\n]/.test(a)));
+        if (changes.length > 1 && lineSafe) {
+            const input = [`zone-begin ${token(zone)}`, ...changes.map((c) => [c.op, zone, `${c.name}.`, ...c.args].map(token).join(" "))];
+            let accepted = false;
+            try {
+                const lines = (await this.knotc([], `${input.join("\n")}\n`)).split("\n").filter((l) => l !== "");
+                accepted = lines.length === input.length && lines.every((l) => l === "OK");
+                if (accepted) await this.knotc(["zone-commit", zone]);
+            } catch {
+                accepted = false;
+            }
+            if (accepted) {
+                this.transactions++;
+                for (const c of changes) c.resolve();
+                return;
+            }
+            await this.knotc(["zone-abort", zone]).catch(() => undefined);
+        }
+        for (const c of changes) {
+            try {
+                await this.knotc(["zone-begin", zone]);
+                try {
+                    await this.knotc([c.op, zone, `${c.name}.`, ...c.args]);
+                    await this.knotc(["zone-commit", zone]);
+                    this.transactions++;
+                } catch (e) {
+                    await this.knotc(["zone-abort", zone]).catch(() => undefined);
+                    throw e;
+                }
+                c.resolve();
+            } catch (e) {
+                c.reject(e);
+            }
         }
     }
 
