@@ -50,6 +50,8 @@ interface Phase {
     /** knot transactions that wrote the run's records into the lab's DNS. */
     dnsTransactions: number;
     commands: string[];
+    /** Seconds of each host step that ran, by name. */
+    stepSeconds: Record<string, number>;
 }
 interface Row {
     domains: number;
@@ -57,8 +59,12 @@ interface Row {
     fresh: Phase;
     repeat: Phase;
     rotate: Phase;
+    /** The parts of the budget this size broke (empty: it held). */
+    overBudget: string[];
 }
 const rows: Row[] = [];
+/** A size that did not finish, and why. */
+let unfinished: { domains: number; reason: string } | undefined;
 
 async function phase(config: Record<string, unknown>): Promise<Phase> {
     const [s0, b0, d0] = [lab.runner.sshSessions, lab.runner.bytesSent, lab.dns.transactions];
@@ -70,12 +76,34 @@ async function phase(config: Record<string, unknown>): Promise<Phase> {
         bytes: lab.runner.bytesSent - b0,
         dnsTransactions: lab.dns.transactions - d0,
         commands: report.commandsRun,
+        stepSeconds: Object.fromEntries(report.operations.map((o) => [o.name, o.ms / 1000])),
         testKey: report.outputs.testKey as Record<string, string>,
     };
 }
 
+/** Median and maximum of the key steps' seconds, and the other steps by name. */
+function stepSummary(p: Phase): string {
+    const keys = Object.entries(p.stepSeconds).filter(([k]) => k.startsWith("mailhost-key-")).map(([, v]) => v).sort((a, b) => a - b);
+    const others = Object.entries(p.stepSeconds).filter(([k]) => !k.startsWith("mailhost-key-")).map(([k, v]) => `${k.replace(/^mailhost-/, "")} ${v.toFixed(1)}`);
+    return [keys.length ? `keys ${keys[keys.length >> 1].toFixed(1)} (max ${keys[keys.length - 1].toFixed(1)})` : "", ...others].filter(Boolean).join(", ");
+}
+
 it("scale: provision, repeat and rotate one domain", async () => {
-    for (const n of SIZES) {
+    let current = 0;
+    try {
+        for (const n of SIZES) await size((current = n));
+    } catch (e) {
+        unfinished = { domains: current, reason: String((e as Error).message ?? e).split("\n")[0].slice(0, 300) };
+        throw e;
+    } finally {
+        writeSection();
+    }
+    // The budget, asserted once every size is measured and written down.
+    expect(rows.filter((r) => r.overBudget.length > 0).map((r) => `${r.domains}: ${r.overBudget.join("; ")}`)).toEqual([]);
+}, 3_600_000);
+
+async function size(n: number): Promise<void> {
+    {
         const host = await lab.fresh();
         const t0 = process.hrtime.bigint();
         await runProgram({ ...exampleConfig(), ...scaleConfig(n) }, { preview: true, shareKeys: true });
@@ -93,14 +121,9 @@ it("scale: provision, repeat and rotate one domain", async () => {
         host.ssh("touch /run/scale-mark; sleep 1");
         const rotate = await phase(scaleConfig(n, true));
         const touched = host.ssh("find /etc/opendkim/keys -type f -newer /run/scale-mark | sort").trim().split("\n");
-        rows.push({ domains: n, programSeconds, fresh, repeat, rotate });
-        console.log(JSON.stringify(rows[rows.length - 1], (k, v) => (k === "testKey" ? undefined : k === "commands" && v.length > 8 ? `${v.length} commands` : v)));
+        const print = (r: object) => JSON.stringify(r, (k, v) => (k === "testKey" || k === "stepSeconds" ? undefined : k === "commands" && v.length > 8 ? `${v.length} commands` : v));
+        console.log(print({ domains: n, programSeconds, fresh, repeat, rotate }), `fresh steps: ${stepSummary(fresh)}; rotate steps: ${stepSummary(rotate)}`);
         expect(rotate.testKey[domainName(ROTATED)]).toBe("key OK");
-
-        // The budget. Fresh: one session per key, plus packages, OpenDKIM, Postfix and the key test.
-        expect(fresh.sessions).toBeLessThanOrEqual(n + 4);
-        expect(fresh.bytes / n).toBeLessThan(40_000);
-        expect(fresh.seconds).toBeLessThan(60 + 1.0 * n);
         // Repeat: nothing runs on the host.
         expect(repeat.commands).toEqual([]);
         expect(repeat.sessions).toBe(0);
@@ -108,9 +131,16 @@ it("scale: provision, repeat and rotate one domain", async () => {
         const d = domainName(ROTATED);
         expect([...rotate.commands].sort()).toEqual([`mailhost-key-${d}-s2`, "mailhost-opendkim", "mailhost-testkey"].sort());
         expect(touched).toEqual([`/etc/opendkim/keys/${d}/s2.private`]);
+
+        // The budget. Fresh: one session per key, plus packages, OpenDKIM, Postfix and the key test.
+        const overBudget = [
+            fresh.sessions > n + 4 ? `fresh SSH sessions ${fresh.sessions} > ${n + 4}` : "",
+            fresh.bytes / n >= 40_000 ? `fresh bytes per domain ${(fresh.bytes / n).toFixed(0)} >= 40000` : "",
+            fresh.seconds >= 60 + 1.0 * n ? `fresh ${fresh.seconds.toFixed(1)} s >= ${60 + n} s` : "",
+        ].filter(Boolean);
+        rows.push({ domains: n, programSeconds, fresh, repeat, rotate, overBudget });
     }
-    writeSection();
-}, 3_600_000);
+}
 
 const SECTION_START = "<!-- scale: written by test/bench/scale.test.ts -->";
 const SECTION_END = "<!-- /scale -->";
@@ -127,17 +157,28 @@ function writeSection(): void {
             "`example.com`, `d0001.example.com`, ..., one selector each; key tests on. Program: the stack's program as " +
             "`pulumi preview` runs it, under Pulumi's mocks. Fresh: converge on a fresh host (the runner makes real 2048-bit " +
             "keys, writes every record into the lab's DNS, runs every step over SSH, at most 4 x cores at once as the CLI's " +
-            "default `--parallel`). Repeat: the same config again. Rotate one: one domain moves to a new selector.",
+            "default `--parallel`; the records the runner has ready go into the lab DNS in one transaction per zone). " +
+            "Repeat: the same config again. Rotate one: one domain moves to a new selector.",
         "",
-        "| domains | program (s) | fresh (s) | fresh s/domain | fresh SSH sessions | fresh bytes sent | repeat (s) | repeat sessions | rotate one (s) | rotate sessions | rotate bytes sent | rotate commands |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| domains | program (s) | fresh (s) | fresh s/domain | fresh SSH sessions | fresh bytes sent | fresh DNS transactions | repeat (s) | repeat sessions | rotate one (s) | rotate sessions | rotate bytes sent | rotate commands | budget |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         ...rows.map((r) =>
             `| ${r.domains} | ${r.programSeconds.toFixed(1)} | ${r.fresh.seconds.toFixed(1)} | ${(r.fresh.seconds / r.domains).toFixed(2)} | ` +
-            `${r.fresh.sessions} | ${kb(r.fresh.bytes)} | ${r.repeat.seconds.toFixed(1)} | ${r.repeat.sessions} | ` +
-            `${r.rotate.seconds.toFixed(1)} | ${r.rotate.sessions} | ${kb(r.rotate.bytes)} | ${r.rotate.commands.length} |`,
+            `${r.fresh.sessions} | ${kb(r.fresh.bytes)} | ${r.fresh.dnsTransactions} | ${r.repeat.seconds.toFixed(1)} | ${r.repeat.sessions} | ` +
+            `${r.rotate.seconds.toFixed(1)} | ${r.rotate.sessions} | ${kb(r.rotate.bytes)} | ${r.rotate.commands.length} | ` +
+            `${r.overBudget.length === 0 ? "held" : `over: ${r.overBudget.join("; ")}`} |`,
+        ),
+        ...SIZES.filter((n) => !rows.some((r) => r.domains === n)).map((n) =>
+            `| ${n} | ${unfinished?.domains === n ? `not finished: ${unfinished.reason.replace(/\|/g, "/")}` : "not run"} |||||||||||||`,
         ),
         "",
-        "Budget (asserted by the benchmark): fresh at most 1 SSH session per domain + 4, under 40 KB sent per domain and 60 s + 1 s per domain; " +
+        "Where the fresh converge spent its time on the host (seconds per step, each over its own SSH session; key steps: median and maximum):",
+        "",
+        "| domains | steps |",
+        "|---|---|",
+        ...rows.map((r) => `| ${r.domains} | ${stepSummary(r.fresh)} |`),
+        "",
+        "Budget (asserted by the benchmark once every size is written down): fresh at most 1 SSH session per domain + 4, under 40 KB sent per domain and 60 s + 1 s per domain; " +
             "a repeat runs nothing; rotating one domain runs its new key, OpenDKIM's tables and its key test, and touches no other key file.",
         SECTION_END,
     ];

@@ -178,6 +178,10 @@ export class LabDns {
                 "server:",
                 `  rundir: ${this.dir}`,
                 `  listen: ${DNS_ADDR}@53`,
+                // What knot did and why it stopped, for a run that finds it gone.
+                "log:",
+                `  - target: ${path.join(this.dir, "knot.log")}`,
+                "    any: info",
                 "control:",
                 `  listen: ${this.socket}`,
                 "database:",
@@ -239,10 +243,23 @@ export class LabDns {
                 "knotc",
                 ["-s", this.socket, ...args],
                 { encoding: "utf8", maxBuffer: 64 << 20, timeout: 120_000, env: { ...process.env, HOME: path.join(this.dir, "no-home") } },
-                (err, stdout, stderr) => (err ? reject(new Error(`knotc ${args.join(" ")} failed: ${`${stderr}${stdout}`.trim() || err.message}`)) : resolve(stdout)),
+                (err, stdout, stderr) => (err ? reject(new Error(`knotc ${args.join(" ")} failed: ${`${stderr}${stdout}`.trim() || err.message}${this.gone()}`)) : resolve(stdout)),
             );
+            // knotc that exits before reading its input (no server) fails by its exit status and
+            // output; the pipe's own EPIPE says nothing more.
+            child.stdin!.on("error", () => undefined);
             child.stdin!.end(input ?? "");
         });
+    }
+
+    /** When knotd is no longer running: that, and the last lines of its log. */
+    private gone(): string {
+        const pidFile = path.join(this.dir, "knot.pid");
+        const pid = fs.existsSync(pidFile) ? Number(fs.readFileSync(pidFile, "utf8").trim()) : NaN;
+        if (Number.isInteger(pid) && cmdlineOf(pid) !== undefined) return "";
+        const log = path.join(this.dir, "knot.log");
+        const tail = fs.existsSync(log) ? fs.readFileSync(log, "utf8").trimEnd().split("\n").slice(-5).join("\n") : "(no log)";
+        return `\nknotd (pid ${pid}) is not running; the end of its log:\n${tail}`;
     }
 
     /** The records the runner writes, batched (see the class comment). */

@@ -255,6 +255,53 @@ describe("the lab's runner, as the engine and pulumi-command behave", () => {
     });
 });
 
+/**
+ * A zone store that answers later, as the lab's batched knot writer does: a write is done when
+ * its promise resolves. It notes any record the runner put in state before its write was done.
+ */
+class LaterDns extends FakeDns {
+    runner?: LabRunner;
+    recordedEarly: string[] = [];
+    refuse: (name: string) => boolean = () => false;
+    async set(name: string, type: string, ttl: number, content: string): Promise<void> {
+        await new Promise((r) => setTimeout(r, 20));
+        const inState = Object.values(this.runner!.resources).some((e) => e.type === "cloudflare:index/dnsRecord:DnsRecord" && e.inputs.name === name && e.inputs.content === content);
+        if (inState) this.recordedEarly.push(name);
+        if (this.refuse(name)) throw new Error(`refused: ${name}`);
+        super.set(name, type, ttl, content);
+    }
+}
+
+describe("the lab's runner, with writes that finish later (the lab's batched DNS)", () => {
+    it("records a record only once its write is done, starts the key test only after, and a refused write fails the run", async () => {
+        const host = new FakeHost();
+        const dns = new LaterDns();
+        const statePath = path.join(dir, `state-${n++}.json`);
+        let recordsAtKeyTest: string[] = [];
+        const exec: RemoteExec = async (connection, commandLine, stdin) => {
+            if (commandLine.includes("mailauth step: testkey")) recordsAtKeyTest = [...dns.records];
+            return host.exec(connection, commandLine, stdin);
+        };
+        const runner = new LabRunner(statePath, dns, { privateKey: TEST_SSH_PRIVATE_KEY }, exec);
+        dns.runner = runner;
+
+        // The DKIM record of example.org is refused: the run fails with it, and it is not in state.
+        dns.refuse = (name) => name === "20261127._domainkey.example.org";
+        await expect(runner.up(config())).rejects.toThrow(/refused: 20261127._domainkey.example.org/);
+        expect(Object.values(runner.resources).some((e) => e.inputs.name === "20261127._domainkey.example.org")).toBe(false);
+        expect(host.ran("testkey")).toEqual([]);
+
+        // The next run writes it, then tests the keys against both records.
+        dns.refuse = () => false;
+        const report = await runner.up(config());
+        expect(report.outputs.testKey).toEqual({ "example.com": "key OK", "example.org": "key OK" });
+        expect(dns.recordedEarly).toEqual([]);
+        expect(recordsAtKeyTest.filter((r) => r.includes("._domainkey."))).toHaveLength(2);
+        const names = (records: Iterable<string>) => [...records].map((r) => r.split(" ").slice(0, 2).join(" ")).sort();
+        expect(names(dns.records)).toEqual(names(deployedRecords));
+    });
+});
+
 describe("the unit harness at preview", () => {
     it("leaves key material and command output unknown, and the program still builds every resource", async () => {
         const preview = await runProgram(exampleConfig(), { preview: true });
