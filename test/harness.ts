@@ -123,8 +123,6 @@ export async function runProgram(config: Record<string, unknown>, opts: RunOptio
     const resources: Registered[] = [];
     const keys = new Map<string, { privateKeyPem: string; publicKeyPem: string }>();
     const pending = new Map<string, Partial<Registered>>();
-    /** Each registered resource by type and name (the first, as a search would find it). */
-    const byTypeAndName = new Map<string, Registered>();
     pulumi.runtime.setMocks(
         {
             async newResource(args: pulumi.runtime.MockResourceArgs) {
@@ -142,7 +140,6 @@ export async function runProgram(config: Record<string, unknown>, opts: RunOptio
                     ...pending.get(args.name),
                 };
                 resources.push(registered);
-                if (!byTypeAndName.has(`${args.type}::${args.name}`)) byTypeAndName.set(`${args.type}::${args.name}`, registered);
                 if (opts.newResource) return opts.newResource(args, registered);
                 const state: Record<string, any> = { ...args.inputs };
                 if (opts.preview) {
@@ -192,9 +189,7 @@ export async function runProgram(config: Record<string, unknown>, opts: RunOptio
             aliases: aliasUrns(req),
         });
         return register(req, (err: any, res: any) => {
-            // A map, not a search of every resource: a search per registration made the program's
-            // time quadratic (1,000 domains, 8,000 resources: 32 million protobuf getter calls).
-            const r = byTypeAndName.get(`${req.getType()}::${req.getName()}`);
+            const r = resources.find((x) => x.name === req.getName() && x.type === req.getType());
             if (r && res) r.urn = res.getUrn();
             callback(err, res);
         });
