@@ -502,6 +502,11 @@ export class LabRunner {
             // Steps already running finish and are recorded, as the engine waits for them
             // (deployment_executor.go ~355, stepExec.WaitForCompletion); then the first failure.
             while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
+            // What those steps gave the SDK it passes on (a component's registerOutputs once its
+            // children's outputs resolve) in callbacks still queued: let them reach this run's mocks.
+            // The engine ends the program process; here it lives on, and the next run's mocks would
+            // get them ("unknown resource").
+            for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
             throw failure ?? e;
         }
         // After every step: deletes of what the program no longer has and of replaced resources

@@ -26,6 +26,8 @@ class FakeHost {
     calls: Call[] = [];
     fail: (c: Call) => boolean = () => false;
     delayMs: (c: Call) => number = () => 0;
+    /** Awaited when a call starts, before its delay: lets a test order calls that run side by side. */
+    before: (c: Call) => Promise<void> | void = () => {};
 
     exec: RemoteExec = async (connection, commandLine, stdin) => {
         const script = scriptOf(commandLine);
@@ -37,6 +39,7 @@ class FakeHost {
             stdin,
         };
         this.calls.push(call);
+        await this.before(call);
         await new Promise((r) => setTimeout(r, this.delayMs(call)));
         if (this.fail(call)) throw new Error(`remote command failed, exit 1: ${call.step} failed`);
         // The key test prints a verdict for each `<domain> <selector> <digest>` line of its stdin.
@@ -161,8 +164,17 @@ describe("the lab's runner, as the engine and pulumi-command behave", () => {
     it("stops at the first failure: a failed create records nothing, a step in flight finishes and is recorded", async () => {
         const { runner, host } = fresh();
         host.fail = (c) => c.step === "dkim-key" && c.domain === "example.com";
+        // example.org's key step is running (and takes a while) when example.com's fails: each waits
+        // for its key and record, which come in no fixed order (keys are made off the event loop).
+        let orgStarted!: () => void;
+        const orgRunning = new Promise<void>((r) => (orgStarted = r));
+        host.before = (c) => {
+            if (c.step === "dkim-key" && c.domain === "example.org") orgStarted();
+            return c.step === "dkim-key" && c.domain === "example.com" ? orgRunning : undefined;
+        };
         host.delayMs = (c) => (c.step === "dkim-key" && c.domain === "example.org" ? 400 : 0);
         await expect(runner.up(config())).rejects.toThrow(/dkim-key failed/);
+        host.before = () => {};
         expect(Object.keys(runner.resources)).toContain(ORG_KEY);
         expect(Object.keys(runner.resources)).not.toContain("mailhost-key-example.com-20261127");
         expect(host.ran("opendkim")).toEqual([]);
