@@ -12,23 +12,16 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { ROOT } from "../harness";
-import { Lab } from "../lab/fixture";
+import { useLab } from "../lab/fixture";
 import { inLab, LabHost, RUNNER_ADDR, sh } from "../lab/lab";
 
 const REPS = Number(process.env.BENCH_REPS ?? 3);
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 2000);
 const SESSIONS = 10;
 const SIZE = 2048;
-const lab = new Lab();
-
-beforeAll(async () => {
-    await lab.start();
-});
-afterAll(async () => {
-    await lab.stop();
-});
+const lab = useLab();
 
 interface Stats {
     min: number;

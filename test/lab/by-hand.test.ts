@@ -6,17 +6,11 @@
  */
 import * as crypto from "crypto";
 import * as fs from "fs";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Lab } from "./fixture";
+import { beforeAll, describe, expect, it } from "vitest";
+import { useLab } from "./fixture";
 import { DNS_ADDR, FORBIDDEN_ADDR, PERMITTED_ADDR, sh } from "./lab";
 
-const lab = new Lab();
-beforeAll(async () => {
-    await lab.start();
-});
-afterAll(async () => {
-    await lab.stop();
-});
+const lab = useLab();
 
 const count = (message: string, header: string) => (message.match(new RegExp(`^${header}:`, "gim")) ?? []).length;
 

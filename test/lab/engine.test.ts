@@ -3,17 +3,11 @@
  * session dropped after the script ran) stays in state and is run again by the next `up`; the
  * stack's delete must converge when it finds its work already done.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Lab } from "./fixture";
+import { describe, expect, it } from "vitest";
+import { useLab } from "./fixture";
 import { LabRunner, opensshExec, RemoteExec } from "./runner";
 
-const lab = new Lab();
-beforeAll(async () => {
-    await lab.start();
-});
-afterAll(async () => {
-    await lab.stop();
-});
+const lab = useLab();
 
 describe("a delete whose result was lost", () => {
     it("is retried by the next run, which converges: the key is gone, the other domain still signs", async () => {

@@ -6,6 +6,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { afterAll, beforeAll } from "vitest";
 import { exampleConfig, runProgram, scriptOf } from "../harness";
 import {
     DNS_ADDR, ensureRootfs, HOST_ADDR, inLab, LabDns, LabHost, labKeys, LabKeys, PERMITTED_ADDR,
@@ -113,4 +114,20 @@ export class Lab {
     scriptOf(name: string, field = "create"): string {
         return scriptOf(this.runner.resources[name].inputs[field]);
     }
+}
+
+/**
+ * One lab for the calling test file: started before its first test (with a pristine host
+ * first when `fresh` is set) and stopped after its last. Call it at the file's top level.
+ */
+export function useLab(options: { fresh?: boolean } = {}): Lab {
+    const lab = new Lab();
+    beforeAll(async () => {
+        await lab.start();
+        if (options.fresh) await lab.fresh();
+    });
+    afterAll(async () => {
+        await lab.stop();
+    });
+    return lab;
 }

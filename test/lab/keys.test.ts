@@ -4,17 +4,10 @@
  * rotation to a bigger key still verifies after each, with the DNS still holding the old selector's record.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { DOMAINS, Lab } from "./fixture";
+import { describe, expect, it, vi } from "vitest";
+import { DOMAINS, useLab } from "./fixture";
 
-const lab = new Lab();
-beforeAll(async () => {
-    await lab.start();
-    await lab.fresh();
-});
-afterAll(async () => {
-    await lab.stop();
-});
+const lab = useLab({ fresh: true });
 
 /** The lab's stack with example.com's selector, previous selectors and key size set. */
 function withKeys(selector: string, previousSelectors: string[], keyBits: number): Record<string, unknown> {

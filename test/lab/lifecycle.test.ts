@@ -1,14 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DOMAINS, Lab } from "./fixture";
+import { beforeAll, describe, expect, it } from "vitest";
+import { DOMAINS, useLab } from "./fixture";
 import { sh } from "./lab";
 
-const lab = new Lab();
-beforeAll(async () => {
-    await lab.start();
-});
-afterAll(async () => {
-    await lab.stop();
-});
+const lab = useLab();
 
 const USER_RESTRICTIONS = "permit_mynetworks, reject_unknown_recipient_domain, reject_unauth_destination, reject_non_fqdn_recipient, permit";
 const USER_MILTER = "inet:127.0.0.1:11332";

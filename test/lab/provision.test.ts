@@ -1,15 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DOMAINS, Lab } from "./fixture";
+import { describe, expect, it } from "vitest";
+import { DOMAINS, useLab } from "./fixture";
 import { FORBIDDEN_ADDR, PERMITTED_ADDR } from "./lab";
 
-const lab = new Lab();
-beforeAll(async () => {
-    await lab.start();
-    await lab.fresh();
-});
-afterAll(async () => {
-    await lab.stop();
-});
+const lab = useLab({ fresh: true });
 
 describe("scenario 1: fresh provision of two domains", () => {
     let report: Awaited<ReturnType<typeof lab.runner.up>>;
