@@ -6,14 +6,12 @@
  * Cloudflare, and the host configuration over SSH.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { DkimKey, warnKeptKey } from "./components/dkimKey";
-import { MailDns, PublishedRecord } from "./components/mailDns";
+import { planMailDomains } from "./components/mailDomain";
+import { PublishedRecord } from "./components/mailDns";
 import { adoptSetting, zoneGate } from "./components/zoneGate";
 import { MailHost } from "./components/mailHost";
-import { unquoteTxt } from "./components/txt";
-import { installedSelectors } from "./components/hostFiles";
 import { readRawSettings } from "./components/config";
-import { validateSettings, zoneFor } from "./components/settings";
+import { validateSettings } from "./components/settings";
 
 const config = new pulumi.Config("mailauth");
 const sshPrivateKey = config.getSecret("sshPrivateKey");
@@ -30,33 +28,11 @@ if (settings.ssh.hostKey === undefined) {
 
 // Existing records at the stack's names: refused at preview (or adopted), before anything changes.
 const adoptRecords = adoptSetting(config.get("adoptRecords"));
-const mxZone = settings.mx.publish ? zoneFor(settings.mx.hostname, settings.domains) : undefined;
-const keys: { domain: string; selector: string; key: DkimKey }[] = [];
-const dnsArgs = settings.domains.map((domain) => {
-    const dkim: Record<string, pulumi.Output<string>> = {};
-    for (const selector of installedSelectors(domain)) {
-        const key = new DkimKey(`${domain.name}-${selector}`, { bits: domain.keyBits });
-        keys.push({ domain: domain.name, selector, key });
-        dkim[selector] = key.recordValue;
-    }
-    return {
-        domain: domain.name,
-        ttl: settings.ttl,
-        mx: settings.mx.publish ? { hostname: settings.mx.hostname, priority: settings.mx.priority } : undefined,
-        mxAddresses: mxZone?.name === domain.name ? settings.mx : undefined,
-        spf: settings.spf.record,
-        dmarc: settings.dmarc.enabled ? settings.dmarc.record : undefined,
-        dkim,
-    };
-});
-const zones = zoneGate(settings, dnsArgs, adoptRecords);
-const dnsByDomain = dnsArgs.map((args) => new MailDns(args.domain, { ...args, ...zones.dnsArgs(args.domain) }));
-
-// A live selector keeps its key whatever config or state now hold for it: say so (see DkimKey).
-for (const { domain, selector, key } of keys) {
-    const i = settings.domains.findIndex((d) => d.name === domain);
-    warnKeptKey(domain, selector, settings.domains[i].keyBits, key, dnsByDomain[i].dkimRecords[selector].content);
-}
+// Every domain's keys and planned records first: the zone check compares them all with the zones
+// before any record is made; then each domain's records (components/mailDomain.ts).
+const planned = planMailDomains(settings);
+const zones = zoneGate(settings, planned.map((p) => p.records), adoptRecords);
+const domains = planned.map((p) => p.publish(zones.dnsArgs(p.name)));
 
 const host = new MailHost("mailhost", {
     connection: {
@@ -70,24 +46,14 @@ const host = new MailHost("mailhost", {
     user: settings.ssh.user,
     domains: settings.domains,
     opendkim: settings.opendkim,
-    // With each key, the DKIM record as published: the host installs only the key it publishes.
-    keys: keys.map(({ domain, selector, key }) => ({
-        domain,
-        selector,
-        privateKeyPem: key.privateKeyPem,
-        recordValue: key.recordValue,
-        published: dnsByDomain[settings.domains.findIndex((d) => d.name === domain)].dkimRecords[selector].content,
-    })),
-    dkimRecords: dnsByDomain.flatMap((dns) => Object.values(dns.dkimRecords)),
+    keys: domains.flatMap((d) => d.hostKeys),
+    dkimRecords: domains.flatMap((d) => d.dkimRecords),
     testKey: settings.testKey,
-    // As published (the record's content), not the key the state holds: they differ after --replace on a key.
-    activeDkimValues: Object.fromEntries(
-        settings.domains.map((d, i) => [d.name, dnsByDomain[i].dkimRecords[d.selector].content.apply(unquoteTxt)]),
-    ),
+    activeDkimValues: Object.fromEntries(domains.map((d) => [d.name, d.activeDkimValue])),
 });
 
 /** Every published record: name, type and value. */
-export const records: pulumi.Output<PublishedRecord[]> = pulumi.all(dnsByDomain.map((d) => d.records)).apply((r) => r.flat());
+export const records: pulumi.Output<PublishedRecord[]> = pulumi.all(domains.map((d) => d.dns.records)).apply((r) => r.flat());
 /** The selector that signs each domain's mail, and those still published after a rotation. */
 export const selectors = Object.fromEntries(
     settings.domains.map((d) => [d.name, { active: d.selector, previous: d.previousSelectors }]),

@@ -1,0 +1,106 @@
+/**
+ * One mail domain's resource family, its parts returned together (as pulumi-eks's createCluster
+ * returns a cluster's): a DKIM key per installed selector, the domain's records on Cloudflare, and
+ * what the host needs from it (its private keys with their published records, its DKIM records, the
+ * value its active selector publishes).
+ *
+ * Built in two steps, because the zone check (components/zoneGate.ts) compares every domain's
+ * records with its zone before any record is made: `planMailDomains` makes every domain's keys and
+ * says what each will publish; each plan's `publish` then makes that domain's records with what
+ * the check gives it. Registration order is that of index.ts before this file existed: every key
+ * (domain by domain, active selector first), then every MailDns.
+ *
+ * Resource names are state identity (test/unit/identity.test.ts): a key is `<domain>-<selector>`,
+ * the records' component `<domain>`; both top-level, as before.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import * as cloudflare from "@pulumi/cloudflare";
+import { DkimKey, warnKeptKey } from "./dkimKey";
+import { installedSelectors } from "./hostFiles";
+import { MailDns, MailDnsArgs } from "./mailDns";
+import type { DkimKeyInput } from "./mailHost";
+import { DomainSettings, Settings, zoneFor } from "./settings";
+import { unquoteTxt } from "./txt";
+
+/** A domain's records as the zone check sees them: all of MailDnsArgs but what the check gives. */
+export type PlannedRecords = Omit<MailDnsArgs, "zoneId">;
+/** What the zone check gives one domain's records (zoneGate's `dnsArgs(domain)`). */
+export type ZoneArgs = Pick<MailDnsArgs, "zoneId" | "comment" | "adopt">;
+
+export interface MailDomain {
+    name: string;
+    /** Its DKIM key per installed selector (active and previous). */
+    keys: Record<string, DkimKey>;
+    /** Its records on Cloudflare. */
+    dns: MailDns;
+    /** Its private keys for the host, one per installed selector, active first, each with its record as published. */
+    hostKeys: DkimKeyInput[];
+    /** Its DKIM TXT records: OpenDKIM switches signing only once they exist. */
+    dkimRecords: cloudflare.DnsRecord[];
+    /** The DKIM value its active selector publishes: the host's key test reruns when it changes. */
+    activeDkimValue: pulumi.Output<string>;
+}
+
+export interface PlannedMailDomain {
+    name: string;
+    keys: Record<string, DkimKey>;
+    /** What it will publish, for the zone check. */
+    records: PlannedRecords;
+    /** Makes its records, once the zone check has given what they need; returns the whole family. */
+    publish(zone: ZoneArgs): MailDomain;
+}
+
+/** The keys and planned records of one domain; `mxZone`: the domain whose zone holds the MX host, if published. */
+export function planMailDomain(domain: DomainSettings, settings: Settings, mxZone: string | undefined): PlannedMailDomain {
+    const selectors = installedSelectors(domain);
+    const keys: Record<string, DkimKey> = {};
+    const dkim: Record<string, pulumi.Output<string>> = {};
+    for (const selector of selectors) {
+        const key = new DkimKey(`${domain.name}-${selector}`, { bits: domain.keyBits });
+        keys[selector] = key;
+        dkim[selector] = key.recordValue;
+    }
+    const records: PlannedRecords = {
+        domain: domain.name,
+        ttl: settings.ttl,
+        mx: settings.mx.publish ? { hostname: settings.mx.hostname, priority: settings.mx.priority } : undefined,
+        mxAddresses: mxZone === domain.name ? settings.mx : undefined,
+        spf: settings.spf.record,
+        dmarc: settings.dmarc.enabled ? settings.dmarc.record : undefined,
+        dkim,
+    };
+    return {
+        name: domain.name,
+        keys,
+        records,
+        publish(zone: ZoneArgs): MailDomain {
+            const dns = new MailDns(domain.name, { ...records, ...zone });
+            // A live selector keeps its key whatever config or state now hold for it: say so (see DkimKey).
+            for (const selector of selectors) {
+                warnKeptKey(domain.name, selector, domain.keyBits, keys[selector], dns.dkimRecords[selector].content);
+            }
+            return {
+                name: domain.name,
+                keys,
+                dns,
+                // With each key, the DKIM record as published: the host installs only the key it publishes.
+                hostKeys: selectors.map((selector) => ({
+                    domain: domain.name,
+                    selector,
+                    privateKeyPem: keys[selector].privateKeyPem,
+                    recordValue: keys[selector].recordValue,
+                    published: dns.dkimRecords[selector].content,
+                })),
+                dkimRecords: Object.values(dns.dkimRecords),
+                // As published (the record's content), not the key the state holds: they differ after --replace on a key.
+                activeDkimValue: dns.dkimRecords[domain.selector].content.apply(unquoteTxt),
+            };
+        },
+    };
+}
+
+/** Every domain's keys and planned records, in the settings' order. */
+export function planMailDomains(settings: Settings): PlannedMailDomain[] {
+    const mxZone = settings.mx.publish ? zoneFor(settings.mx.hostname, settings.domains)?.name : undefined;
+    return settings.domains.map((domain) => planMailDomain(domain, settings, mxZone));
+}
