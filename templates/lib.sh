@@ -54,7 +54,9 @@ detect_os() {
 # libopendkim/dkim-dns.c:267-329). EPEL's build is the latter (opendkim.spec, %configure
 # without --with-unbound); Debian's the former.
 opendkim_build() {
-    if opendkim -V 2>/dev/null | grep -qx '[[:space:]]*USE_UNBOUND'; then echo unbound; else echo resolv; fi
+    local v
+    v=$(opendkim -V 2>/dev/null || true)
+    if grep -qx '[[:space:]]*USE_UNBOUND' <<<"$v"; then echo unbound; else echo resolv; fi
 }
 
 # Restores SELinux labels on files put in place (EL); a no-op where SELinux is absent.
@@ -123,5 +125,8 @@ explicit() {
 # Postfix lists are split on commas and blanks.
 # shellcheck disable=SC2020 # three characters, each to a newline
 words() { printf '%s\n' "$1" | tr ', \t' '\n\n\n' | sed '/^$/d'; }
-has_word() { words "$1" | grep -qxF -- "$2"; }
+# Never `producer | grep -q`: grep may stop at its first match while the producer still writes,
+# which then dies of SIGPIPE, and under pipefail the test is false though the word is there
+# (test/unit/pipes.test.ts). Here-strings and captured output are read whole.
+has_word() { grep -qxF -- "$2" <<<"$(words "$1")"; }
 join_list() { paste -sd, - | sed 's/,/, /g'; }

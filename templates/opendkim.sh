@@ -96,7 +96,7 @@ if [ -n "$SOCKET_DIR" ]; then
         echo "$SOCKET_DIR" >"$saved/created-socket-dir"
         changed=1
     fi
-    if ! id -nG postfix | tr ' ' '\n' | grep -qx opendkim; then
+    if ! grep -qx opendkim <<<"$(id -nG postfix | tr ' ' '\n')"; then
         usermod -a -G opendkim postfix
         : >"$saved/added-postfix-to-opendkim"
         echo "added user postfix to group opendkim"

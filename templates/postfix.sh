@@ -26,7 +26,7 @@ hosts_spf_service() {
         for (i = 9; i <= NF; i++) { a = $i; sub(/^argv=/, "", a); n = split(a, p, "/"); if (p[n] ~ /^(policyd-spf|postfix-policyd-spf-perl)$/) { print $1; break } } }'); do
         for list in $spf_restriction_lists; do
             value=$(explicit "$list" || true)
-            if printf '%s\n' "$value" | grep -Eq "check_policy_service[[:space:],{]+(unix|local):private/${name//./\\.}([[:space:],}]|\$)"; then
+            if grep -Eq "check_policy_service[[:space:],{]+(unix|local):private/${name//./\\.}([[:space:],}]|\$)" <<<"$value"; then
                 printf '%s %s\n' "$name" "$list"
                 return 0
             fi
@@ -46,7 +46,7 @@ restrictions=$(explicit smtpd_recipient_restrictions || true)
 adopted_spf=$(cat "$saved/spf-adopted" 2>/dev/null || true)
 if [ -n "$adopted_spf" ]; then
     want_restrictions=$restrictions
-elif printf '%s' "$restrictions" | grep -qF "$SPF_CHECK"; then
+elif grep -qF -- "$SPF_CHECK" <<<"$restrictions"; then
     want_restrictions=$restrictions
 elif has_word "$restrictions" reject_unauth_destination; then
     rud='\(^\|[ ,]\)reject_unauth_destination\([ ,]\|$\)'
@@ -122,7 +122,7 @@ else
 fi
 for kv in "${desired[@]}"; do
     p=${kv%%=*}
-    cut -f2 "$saved/params.tmp" | grep -qxF -- "$p" && continue
+    grep -qxF -- "$p" <<<"$(cut -f2 "$saved/params.tmp")" && continue
     if v=$(explicit "$p"); then printf 'set\t%s\t%s\n' "$p" "$v"; else printf 'unset\t%s\t\n' "$p"; fi >>"$saved/params.tmp"
 done
 if cmp -s "$saved/params.tmp" "$saved/params"; then rm -f "$saved/params.tmp"; else mv "$saved/params.tmp" "$saved/params"; fi

@@ -22,7 +22,7 @@ while [ "${#pending[@]}" -gt 0 ]; do
     for entry in "${pending[@]}"; do
         read -r domain selector digest <<<"$entry"
         out=$(opendkim-testkey -x "$CONF" -d "$domain" -s "$selector" -vvv 2>&1 || true)
-        if printf '%s\n' "$out" | grep -q 'key OK'; then
+        if grep -q 'key OK' <<<"$out"; then
             echo "$selector $digest key OK" >"$cache/$domain"
             echo "$domain $selector key OK"
         else

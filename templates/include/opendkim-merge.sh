@@ -90,7 +90,7 @@ merge_host_config() {
             [ -n "$keyname" ] || continue
             domain=${pattern##*@}
             # A domain this stack signs now: its rule is this stack's.
-            if printf '%s\n' "$managed" | grep -qxF -- "$domain"; then
+            if grep -qxF -- "$domain" <<<"$managed"; then
                 taken+=("$pattern")
                 continue
             fi
@@ -100,7 +100,7 @@ merge_host_config() {
         # Only the keys those rules name, and none under a name this stack uses.
         local name value
         while read -r name value; do
-            printf '%s\n' "$ours" | grep -qxF -- "$name" && continue
+            grep -qxF -- "$name" <<<"$ours" && continue
             printf '%s' "$kept_st" | awk -v k="$name" '$2 == k { f = 1 } END { exit !f }' || continue
             kept_kt+="$name $value"$'\n'
         done <<<"$user_kt"

@@ -42,7 +42,7 @@ opendkim_form() {
 reaches_opendkim() {
     local form
     for form in $(milter_forms "$1"); do
-        printf '%s\n' "$opendkim_forms" | grep -qxF -- "$form" && return 0
+        grep -qxF -- "$form" <<<"$opendkim_forms" && return 0
     done
     return 1
 }
