@@ -413,6 +413,10 @@ export class LabHost {
         // setsid execs systemd-nspawn in place (the child is no group leader): the pid is nspawn's.
         recordPid(this.name, this.proc.pid!, `-D ${root} `);
         await waitFor("the lab host's SSH", () => this.ssh("systemctl is-active --quiet postfix ssh && echo up", { allowFail: true }).trim() === "up", 60_000);
+        // And the rest of the boot: the image's OpenDKIM may still be starting, and a restart the
+        // stack asks for meanwhile can end as "Job for opendkim.service canceled" (seen once in a
+        // full lab run). A host a user points the stack at has long finished booting.
+        this.ssh("systemctl is-system-running --wait >/dev/null || true", { allowFail: true, timeout: 60_000 });
     }
 
     /** Runs a shell command on the host over SSH as root. */
