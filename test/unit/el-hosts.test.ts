@@ -74,6 +74,12 @@ const PACKAGES = ["opendkim", "opendkim-tools", "pypolicyd-spf"];
 
 /** The calls that change or ask about repositories and packages (rpm -q and opendkim -V left out). */
 const repoCalls = (r: Result) => r.calls.filter((c) => /^(dnf|subscription-manager) /.test(c));
+/** The step succeeded without a word on stderr, running exactly these repository and install commands. */
+function expectRepoCalls(r: Result, calls: string[]): void {
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(repoCalls(r)).toEqual(calls);
+}
 
 // The scripts as the program renders them, one program run at a time (Pulumi's runtime is one per process).
 const rendered = async (opendkim: Record<string, unknown> | undefined) => {
@@ -113,9 +119,7 @@ describe.concurrent("EL hosts: the package step against stub dnf, rpm and subscr
 
     it("Rocky 8: enables PowerTools with dnf config-manager, installs epel-release, then the packages", async () => {
         const r = await runEl({ osRelease: ROCKY_8, major: "8", repos: ROCKY_8_REPOS }, packages);
-        expect(r.stderr).toBe("");
-        expect(r.code).toBe(0);
-        expect(repoCalls(r)).toEqual([
+        expectRepoCalls(r, [
             "dnf -q repolist --all",
             "dnf config-manager --help",
             "dnf config-manager --set-enabled powertools",
@@ -129,9 +133,7 @@ describe.concurrent("EL hosts: the package step against stub dnf, rpm and subscr
 
     it("AlmaLinux 9: enables crb (not its debug or source twin) and installs from EPEL", async () => {
         const r = await runEl({ osRelease: ALMA_9, major: "9", repos: ALMA_9_REPOS }, packages);
-        expect(r.stderr).toBe("");
-        expect(r.code).toBe(0);
-        expect(repoCalls(r)).toEqual([
+        expectRepoCalls(r, [
             "dnf -q repolist --all",
             "dnf config-manager --help",
             "dnf config-manager --set-enabled crb",
@@ -145,9 +147,7 @@ describe.concurrent("EL hosts: the package step against stub dnf, rpm and subscr
 
     it("CentOS Stream 9: enables crb, installing dnf-plugins-core first when config-manager is missing", async () => {
         const r = await runEl({ osRelease: STREAM_9, major: "9", repos: STREAM_9_REPOS, installed: [] }, packages);
-        expect(r.stderr).toBe("");
-        expect(r.code).toBe(0);
-        expect(repoCalls(r)).toEqual([
+        expectRepoCalls(r, [
             "dnf -q repolist --all",
             "dnf config-manager --help",
             "dnf -y install dnf-plugins-core",
@@ -163,9 +163,7 @@ describe.concurrent("EL hosts: the package step against stub dnf, rpm and subscr
             { osRelease: ALMA_9, major: "9", repos: [...ALMA_9_REPOS, EPEL_9], installed: ["dnf-plugins-core", "epel-release"] },
             packages,
         );
-        expect(r.stderr).toBe("");
-        expect(r.code).toBe(0);
-        expect(repoCalls(r)).toEqual([
+        expectRepoCalls(r, [
             "dnf -q repolist --all",
             "dnf config-manager --help",
             "dnf config-manager --set-enabled crb",
@@ -179,9 +177,7 @@ describe.concurrent("EL hosts: the package step against stub dnf, rpm and subscr
         const satellite = repo("Default_Organization_EPEL_9_EPEL_9_x86_64", "EPEL 9 x86_64", true, "epel");
         const crbOn = ALMA_9_REPOS.map((x) => (x.id === "crb" ? { ...x, enabled: true } : x));
         const r = await runEl({ osRelease: ALMA_9, major: "9", repos: [...crbOn, satellite] }, packages);
-        expect(r.stderr).toBe("");
-        expect(r.code).toBe(0);
-        expect(repoCalls(r)).toEqual(["dnf -q repolist --all", "dnf -q repolist --all", "dnf -y install opendkim opendkim-tools pypolicyd-spf"]);
+        expectRepoCalls(r, ["dnf -q repolist --all", "dnf -q repolist --all", "dnf -y install opendkim opendkim-tools pypolicyd-spf"]);
     });
 
     it("EPEL present but disabled by its owner: used for this install only, left disabled", async () => {
@@ -198,9 +194,7 @@ describe.concurrent("EL hosts: the package step against stub dnf, rpm and subscr
 
     it("RHEL 9 registered: enables CodeReady Builder through subscription-manager, EPEL from its URL", async () => {
         const r = await runEl({ osRelease: RHEL_9, major: "9", repos: RHEL_9_RHSM_REPOS, registered: true }, packages);
-        expect(r.stderr).toBe("");
-        expect(r.code).toBe(0);
-        expect(repoCalls(r)).toEqual([
+        expectRepoCalls(r, [
             "subscription-manager identity",
             "dnf -q repolist --all",
             "subscription-manager repos --enable codeready-builder-for-rhel-9-x86_64-rpms",
@@ -212,9 +206,7 @@ describe.concurrent("EL hosts: the package step against stub dnf, rpm and subscr
 
     it("RHEL 9 on a cloud's update servers (RHUI, unregistered): enables the RHUI codeready-builder repository with dnf, never subscription-manager repos", async () => {
         const r = await runEl({ osRelease: RHEL_9, major: "9", repos: RHEL_9_RHUI_REPOS }, packages);
-        expect(r.stderr).toBe("");
-        expect(r.code).toBe(0);
-        expect(repoCalls(r)).toEqual([
+        expectRepoCalls(r, [
             "subscription-manager identity",
             "dnf -q repolist --all",
             "dnf config-manager --help",
