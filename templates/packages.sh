@@ -18,9 +18,12 @@ pkg_installed() {
 # "<repo id> <enabled|disabled>" for every repository dnf knows. `dnf repolist --all` prints a
 # header, then id, name (cut to the terminal's width, may hold blanks) and status per repository
 # (dnf/cli/commands/repolist.py); the status is the last enabled/disabled word of the line.
+# No colour: with `color=always` in dnf.conf dnf wraps the status in ANSI codes even into a pipe
+# (dnf 4.14 dnf/cli/commands/repolist.py:119,143,149; dnf/cli/term.py:141-145, the forced codes),
+# and the word is no longer found; --color is dnf's own option (dnf/cli/option_parser.py:306).
 el_repos() {
     local out
-    out=$(dnf -q repolist --all 2>&1) || die "dnf repolist --all failed; nothing was installed: $out"
+    out=$(dnf -q --color=never repolist --all 2>&1) || die "dnf repolist --all failed; nothing was installed: $out"
     printf '%s\n' "$out" | awk '
         $1 == "repo" && $2 == "id" { next }
         {

@@ -32,7 +32,8 @@ const RHEL_9 = release({ NAME: "Red Hat Enterprise Linux", ID: "rhel", ID_LIKE: 
 const STREAM_9 = release({ NAME: "CentOS Stream", ID: "centos", ID_LIKE: "rhel fedora", VERSION_ID: "9", PRETTY_NAME: "CentOS Stream 9" });
 
 // Repository ids as each distribution ships them.
-const repo = (id: string, name: string, enabled: boolean, provides?: "epel" | "crb"): Repo => ({ id, name, enabled, provides });
+const repo = (id: string, name: string, enabled: boolean, provides?: "epel" | "crb", rhsm?: boolean): Repo => ({ id, name, enabled, provides, rhsm });
+const ROCKY_9 = release({ NAME: "Rocky Linux", ID: "rocky", ID_LIKE: "rhel centos fedora", VERSION_ID: "9.5", PRETTY_NAME: "Rocky Linux 9.5 (Blue Onyx)" });
 const ROCKY_8_REPOS = [
     repo("appstream", "Rocky Linux 8 - AppStream", true),
     repo("baseos", "Rocky Linux 8 - BaseOS", true),
@@ -55,11 +56,11 @@ const STREAM_9_REPOS = [
     repo("extras-common", "CentOS Stream 9 - Extras packages", true),
 ];
 const RHEL_9_RHSM_REPOS = [
-    repo("codeready-builder-for-rhel-9-x86_64-debug-rpms", "Red Hat CodeReady Linux Builder for RHEL 9 x86_64 (Debug RPMs)", false),
-    repo("codeready-builder-for-rhel-9-x86_64-rpms", "Red Hat CodeReady Linux Builder for RHEL 9 x86_64 (RPMs)", false, "crb"),
-    repo("codeready-builder-for-rhel-9-x86_64-source-rpms", "Red Hat CodeReady Linux Builder for RHEL 9 x86_64 (Source RPMs)", false),
-    repo("rhel-9-for-x86_64-appstream-rpms", "Red Hat Enterprise Linux 9 for x86_64 - AppStream (RPMs)", true),
-    repo("rhel-9-for-x86_64-baseos-rpms", "Red Hat Enterprise Linux 9 for x86_64 - BaseOS (RPMs)", true),
+    repo("codeready-builder-for-rhel-9-x86_64-debug-rpms", "Red Hat CodeReady Linux Builder for RHEL 9 x86_64 (Debug RPMs)", false, undefined, true),
+    repo("codeready-builder-for-rhel-9-x86_64-rpms", "Red Hat CodeReady Linux Builder for RHEL 9 x86_64 (RPMs)", false, "crb", true),
+    repo("codeready-builder-for-rhel-9-x86_64-source-rpms", "Red Hat CodeReady Linux Builder for RHEL 9 x86_64 (Source RPMs)", false, undefined, true),
+    repo("rhel-9-for-x86_64-appstream-rpms", "Red Hat Enterprise Linux 9 for x86_64 - AppStream (RPMs)", true, undefined, true),
+    repo("rhel-9-for-x86_64-baseos-rpms", "Red Hat Enterprise Linux 9 for x86_64 - BaseOS (RPMs)", true, undefined, true),
 ];
 // RHEL pay-as-you-go on AWS: the provider's RHUI repositories, subscription-manager unregistered.
 const RHEL_9_RHUI_REPOS = [
@@ -70,6 +71,10 @@ const RHEL_9_RHUI_REPOS = [
     repo("rhui-client-config-server-9", "Red Hat Update Infrastructure 4 Client Configuration Server 9", true),
 ];
 const EPEL_9 = repo("epel", "Extra Packages for Enterprise Linux 9 - x86_64", true, "epel");
+// EL9's epel-release ships this one enabled beside epel (epel-release.spec, epel9 branch:
+// epel-cisco-openh264.repo, enabled=1): Cisco's OpenH264 builds, none of EPEL's packages.
+const CISCO_9 = repo("epel-cisco-openh264", "Extra Packages for Enterprise Linux 9 openh264 (From Cisco) - x86_64", true);
+const crbOn = (repos: Repo[]) => repos.map((x) => (x.id === "crb" ? { ...x, enabled: true } : x));
 const PACKAGES = ["opendkim", "opendkim-tools", "pypolicyd-spf"];
 
 /** The calls that change or ask about repositories and packages (rpm -q and opendkim -V left out). */
@@ -120,10 +125,10 @@ describe.concurrent("EL hosts: the package step against stub dnf, rpm and subscr
     it("Rocky 8: enables PowerTools with dnf config-manager, installs epel-release, then the packages", async () => {
         const r = await runEl({ osRelease: ROCKY_8, major: "8", repos: ROCKY_8_REPOS }, packages);
         expectRepoCalls(r, [
-            "dnf -q repolist --all",
+            "dnf -q --color=never repolist --all",
             "dnf config-manager --help",
             "dnf config-manager --set-enabled powertools",
-            "dnf -q repolist --all",
+            "dnf -q --color=never repolist --all",
             "dnf -y install epel-release",
             "dnf -y install opendkim opendkim-tools pypolicyd-spf",
         ]);
@@ -134,10 +139,10 @@ describe.concurrent("EL hosts: the package step against stub dnf, rpm and subscr
     it("AlmaLinux 9: enables crb (not its debug or source twin) and installs from EPEL", async () => {
         const r = await runEl({ osRelease: ALMA_9, major: "9", repos: ALMA_9_REPOS }, packages);
         expectRepoCalls(r, [
-            "dnf -q repolist --all",
+            "dnf -q --color=never repolist --all",
             "dnf config-manager --help",
             "dnf config-manager --set-enabled crb",
-            "dnf -q repolist --all",
+            "dnf -q --color=never repolist --all",
             "dnf -y install epel-release",
             "dnf -y install opendkim opendkim-tools pypolicyd-spf",
         ]);
@@ -148,11 +153,11 @@ describe.concurrent("EL hosts: the package step against stub dnf, rpm and subscr
     it("CentOS Stream 9: enables crb, installing dnf-plugins-core first when config-manager is missing", async () => {
         const r = await runEl({ osRelease: STREAM_9, major: "9", repos: STREAM_9_REPOS, installed: [] }, packages);
         expectRepoCalls(r, [
-            "dnf -q repolist --all",
+            "dnf -q --color=never repolist --all",
             "dnf config-manager --help",
             "dnf -y install dnf-plugins-core",
             "dnf config-manager --set-enabled crb",
-            "dnf -q repolist --all",
+            "dnf -q --color=never repolist --all",
             "dnf -y install epel-release",
             "dnf -y install opendkim opendkim-tools pypolicyd-spf",
         ]);
@@ -164,10 +169,10 @@ describe.concurrent("EL hosts: the package step against stub dnf, rpm and subscr
             packages,
         );
         expectRepoCalls(r, [
-            "dnf -q repolist --all",
+            "dnf -q --color=never repolist --all",
             "dnf config-manager --help",
             "dnf config-manager --set-enabled crb",
-            "dnf -q repolist --all",
+            "dnf -q --color=never repolist --all",
             "dnf -y install opendkim opendkim-tools pypolicyd-spf",
         ]);
         expect(r.installed).toEqual(expect.arrayContaining(PACKAGES));
@@ -177,7 +182,7 @@ describe.concurrent("EL hosts: the package step against stub dnf, rpm and subscr
         const satellite = repo("Default_Organization_EPEL_9_EPEL_9_x86_64", "EPEL 9 x86_64", true, "epel");
         const crbOn = ALMA_9_REPOS.map((x) => (x.id === "crb" ? { ...x, enabled: true } : x));
         const r = await runEl({ osRelease: ALMA_9, major: "9", repos: [...crbOn, satellite] }, packages);
-        expectRepoCalls(r, ["dnf -q repolist --all", "dnf -q repolist --all", "dnf -y install opendkim opendkim-tools pypolicyd-spf"]);
+        expectRepoCalls(r, ["dnf -q --color=never repolist --all", "dnf -q --color=never repolist --all", "dnf -y install opendkim opendkim-tools pypolicyd-spf"]);
     });
 
     it("EPEL present but disabled by its owner: used for this install only, left disabled", async () => {
@@ -185,8 +190,8 @@ describe.concurrent("EL hosts: the package step against stub dnf, rpm and subscr
         const r = await runEl({ osRelease: ALMA_9, major: "9", repos: [...crbOn, { ...EPEL_9, enabled: false }], installed: ["epel-release"] }, packages);
         expect(r.code).toBe(0);
         expect(repoCalls(r)).toEqual([
-            "dnf -q repolist --all",
-            "dnf -q repolist --all",
+            "dnf -q --color=never repolist --all",
+            "dnf -q --color=never repolist --all",
             "dnf -y --enablerepo=epel install opendkim opendkim-tools pypolicyd-spf",
         ]);
         expect(r.repos).toContain("epel|Extra Packages for Enterprise Linux 9 - x86_64|disabled|epel");
@@ -196,9 +201,9 @@ describe.concurrent("EL hosts: the package step against stub dnf, rpm and subscr
         const r = await runEl({ osRelease: RHEL_9, major: "9", repos: RHEL_9_RHSM_REPOS, registered: true }, packages);
         expectRepoCalls(r, [
             "subscription-manager identity",
-            "dnf -q repolist --all",
+            "dnf -q --color=never repolist --all",
             "subscription-manager repos --enable codeready-builder-for-rhel-9-x86_64-rpms",
-            "dnf -q repolist --all",
+            "dnf -q --color=never repolist --all",
             "dnf -y install https://dl.fedoraproject.org/pub/epel/epel-release-latest-9.noarch.rpm",
             "dnf -y install opendkim opendkim-tools pypolicyd-spf",
         ]);
@@ -208,10 +213,10 @@ describe.concurrent("EL hosts: the package step against stub dnf, rpm and subscr
         const r = await runEl({ osRelease: RHEL_9, major: "9", repos: RHEL_9_RHUI_REPOS }, packages);
         expectRepoCalls(r, [
             "subscription-manager identity",
-            "dnf -q repolist --all",
+            "dnf -q --color=never repolist --all",
             "dnf config-manager --help",
             "dnf config-manager --set-enabled codeready-builder-for-rhel-9-rhui-rpms",
-            "dnf -q repolist --all",
+            "dnf -q --color=never repolist --all",
             "dnf -y install https://dl.fedoraproject.org/pub/epel/epel-release-latest-9.noarch.rpm",
             "dnf -y install opendkim opendkim-tools pypolicyd-spf",
         ]);
@@ -222,7 +227,7 @@ describe.concurrent("EL hosts: the package step against stub dnf, rpm and subscr
         const r = await runEl({ osRelease: RHEL_9, major: "9", repos }, packages);
         expect(r.code).not.toBe(0);
         expect(r.stderr).toMatch(/mailauth: EPEL's packages need the CodeReady Builder repository .*codeready-builder-for-rhel-9-x86_64-rpms.* Register it \(subscription-manager register\), or add your cloud provider's or your mirror's codeready-builder repository.*Nothing was installed\./);
-        expect(repoCalls(r)).toEqual(["subscription-manager identity", "dnf -q repolist --all"]);
+        expect(repoCalls(r)).toEqual(["subscription-manager identity", "dnf -q --color=never repolist --all"]);
         expect(r.installed).not.toContain("opendkim");
     });
 
@@ -240,6 +245,96 @@ describe.concurrent("EL hosts: the package step against stub dnf, rpm and subscr
         const ok = await runEl({ osRelease: ALMA_9, major: "9", repos: ALMA_9_REPOS, installed: PACKAGES, opendkimBuild: "unbound" }, packagesWithNameservers);
         expect(ok.stderr).toBe("");
         expect(ok.code).toBe(0);
+    });
+});
+
+describe.concurrent("EL hosts: repositories as mirrors, Satellite/Katello and dnf.conf present them (issue 16)", () => {
+    it("EPEL disabled beside the enabled epel-cisco-openh264 that EL9's epel-release ships: EPEL itself is used for the install, not taken as present", async () => {
+        const r = await runEl({ osRelease: ALMA_9, major: "9", repos: [...crbOn(ALMA_9_REPOS), { ...EPEL_9, enabled: false }, CISCO_9], installed: ["epel-release"] }, packages);
+        expectRepoCalls(r, ["dnf -q --color=never repolist --all", "dnf -q --color=never repolist --all", "dnf -y --enablerepo=epel install opendkim opendkim-tools pypolicyd-spf"]);
+        expect(r.repos).toContain("epel|Extra Packages for Enterprise Linux 9 - x86_64|disabled|epel");
+    });
+
+    it("CentOS Stream 9: epel-next enabled and epel disabled: epel-next does not count, epel is used for the install", async () => {
+        const next = repo("epel-next", "Extra Packages for Enterprise Linux 9 - Next - x86_64", true);
+        const r = await runEl({ osRelease: STREAM_9, major: "9", repos: [...crbOn(STREAM_9_REPOS), { ...EPEL_9, enabled: false }, next], installed: ["epel-release"] }, packages);
+        expectRepoCalls(r, ["dnf -q --color=never repolist --all", "dnf -q --color=never repolist --all", "dnf -y --enablerepo=epel install opendkim opendkim-tools pypolicyd-spf"]);
+    });
+
+    it("only epel-cisco-openh264 and epel-testing on the host: no EPEL there, so epel-release is installed", async () => {
+        const testing = repo("epel-testing", "Extra Packages for Enterprise Linux 9 - Testing - x86_64", false);
+        const r = await runEl({ osRelease: ALMA_9, major: "9", repos: [...crbOn(ALMA_9_REPOS), CISCO_9, testing] }, packages);
+        expectRepoCalls(r, ["dnf -q --color=never repolist --all", "dnf -q --color=never repolist --all", "dnf -y install epel-release", "dnf -y install opendkim opendkim-tools pypolicyd-spf"]);
+    });
+
+    it("EPEL mirrored as epel9 (enabled) or epel_local (disabled): found by its id, epel-release never fetched from the internet", async () => {
+        const epel9 = await runEl({ osRelease: ALMA_9, major: "9", repos: [...crbOn(ALMA_9_REPOS), repo("epel9", "EPEL 9 (local mirror)", true, "epel")] }, packages);
+        expectRepoCalls(epel9, ["dnf -q --color=never repolist --all", "dnf -q --color=never repolist --all", "dnf -y install opendkim opendkim-tools pypolicyd-spf"]);
+        const local = await runEl({ osRelease: ALMA_9, major: "9", repos: [...crbOn(ALMA_9_REPOS), repo("epel_local", "EPEL local", false, "epel")] }, packages);
+        expectRepoCalls(local, ["dnf -q --color=never repolist --all", "dnf -q --color=never repolist --all", "dnf -y --enablerepo=epel_local install opendkim opendkim-tools pypolicyd-spf"]);
+        const rocky8 = ROCKY_8_REPOS.map((x) => (x.id === "powertools" ? { ...x, enabled: true } : x));
+        const epel8 = await runEl({ osRelease: ROCKY_8, major: "8", repos: [...rocky8, repo("epel8", "EPEL 8 mirror", true, "epel")] }, packages);
+        expectRepoCalls(epel8, ["dnf -q --color=never repolist --all", "dnf -q --color=never repolist --all", "dnf -y install opendkim opendkim-tools pypolicyd-spf"]);
+    });
+
+    it("AlmaLinux 9 registered with Katello: its CRB (Default_Organization_AlmaLinux_9_CRB_x86_64, not the Debug twin) enabled through subscription-manager, its EPEL found", async () => {
+        const katello = [
+            repo("Default_Organization_AlmaLinux_9_AppStream_x86_64", "AppStream x86_64", true, undefined, true),
+            repo("Default_Organization_AlmaLinux_9_BaseOS_x86_64", "BaseOS x86_64", true, undefined, true),
+            repo("Default_Organization_AlmaLinux_9_CRB_Debug_x86_64", "CRB Debug x86_64", false, undefined, true),
+            repo("Default_Organization_AlmaLinux_9_CRB_x86_64", "CRB x86_64", false, "crb", true),
+            repo("Default_Organization_EPEL_9_EPEL_9_x86_64", "EPEL 9 x86_64", true, "epel", true),
+        ];
+        const r = await runEl({ osRelease: ALMA_9, major: "9", repos: katello, registered: true }, packages);
+        expectRepoCalls(r, [
+            "subscription-manager identity",
+            "dnf -q --color=never repolist --all",
+            "subscription-manager repos --enable Default_Organization_AlmaLinux_9_CRB_x86_64",
+            "dnf -q --color=never repolist --all",
+            "dnf -y install opendkim opendkim-tools pypolicyd-spf",
+        ]);
+    });
+
+    it("registered, but CRB is the distribution's own repository (not in redhat.repo): enabled with dnf, not subscription-manager", async () => {
+        const r = await runEl({ osRelease: ALMA_9, major: "9", repos: [...ALMA_9_REPOS, EPEL_9], registered: true, installed: ["dnf-plugins-core", "epel-release"] }, packages);
+        expectRepoCalls(r, [
+            "subscription-manager identity",
+            "dnf -q --color=never repolist --all",
+            "dnf config-manager --help",
+            "dnf config-manager --set-enabled crb",
+            "dnf -q --color=never repolist --all",
+            "dnf -y install opendkim opendkim-tools pypolicyd-spf",
+        ]);
+    });
+
+    it("Rocky 9 on a mirror naming CRB rocky9-crb (rocky9-crb-source beside it): enabled with dnf", async () => {
+        const mirror = [
+            repo("rocky9-appstream", "Rocky 9 AppStream (mirror)", true),
+            repo("rocky9-baseos", "Rocky 9 BaseOS (mirror)", true),
+            repo("rocky9-crb", "Rocky 9 CRB (mirror)", false, "crb"),
+            repo("rocky9-crb-source", "Rocky 9 CRB source (mirror)", false),
+            repo("rocky9-epel", "Rocky 9 EPEL (mirror)", true, "epel"),
+        ];
+        const r = await runEl({ osRelease: ROCKY_9, major: "9", repos: mirror }, packages);
+        expectRepoCalls(r, [
+            "dnf -q --color=never repolist --all",
+            "dnf config-manager --help",
+            "dnf config-manager --set-enabled rocky9-crb",
+            "dnf -q --color=never repolist --all",
+            "dnf -y install opendkim opendkim-tools pypolicyd-spf",
+        ]);
+    });
+
+    it("dnf.conf says color=always: dnf is asked for no colour, and the repositories are read", async () => {
+        const r = await runEl({ osRelease: ALMA_9, major: "9", repos: ALMA_9_REPOS, dnfConf: "[main]\ngpgcheck=1\ncolor=always\n" }, packages);
+        expectRepoCalls(r, [
+            "dnf -q --color=never repolist --all",
+            "dnf config-manager --help",
+            "dnf config-manager --set-enabled crb",
+            "dnf -q --color=never repolist --all",
+            "dnf -y install epel-release",
+            "dnf -y install opendkim opendkim-tools pypolicyd-spf",
+        ]);
     });
 });
 
@@ -269,6 +364,16 @@ describe.concurrent("EL hosts: the OpenDKIM step's checks against stub opendkim 
             /milterTransport unix puts OpenDKIM's socket in \/run\/opendkim, which the chrooted Postfix services in master\.cf \(cleanup\/unix smtp\/inet\) cannot reach; use milterTransport inet/,
         );
         expect(r.calls.some((c) => c.startsWith("opendkim -n") || c.startsWith("systemctl"))).toBe(false);
+    });
+
+    it("milterTransport unix on EL where master.cf leaves smtpd's chroot at '-' and compatibility_level is below 1 (Postfix then chroots it): refused", async () => {
+        const dash = masterFields("n").replace("smtp/inet/chroot = n", "smtp/inet/chroot = -");
+        const r = await runEl({ ...el9, masterFields: dash, compatibilityLevel: "0" }, unix);
+        expect(r.code).not.toBe(0);
+        expect(r.stderr).toMatch(/milterTransport unix puts OpenDKIM's socket in \/run\/opendkim, which the chrooted Postfix services in master\.cf \(smtp\/inet\) cannot reach/);
+        // At compatibility_level 1 or later '-' is n: accepted (the stub opendkim -n then stops the step).
+        const ok = await runEl({ ...el9, masterFields: dash, compatibilityLevel: "2" }, unix);
+        expect(ok.stderr).toContain("does not pass 'opendkim -n'");
     });
 
     it("milterTransport unix on EL where SELinux does not label /run/opendkim for OpenDKIM: refused with the reason", async () => {

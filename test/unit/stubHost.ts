@@ -18,11 +18,17 @@ export interface Repo {
     enabled: boolean;
     /** What the scenario's repository carries: EPEL's packages, CRB's libmemcached, or neither. */
     provides?: "epel" | "crb";
+    /**
+     * Served through subscription-manager (RHSM, or a Satellite/Katello the host is registered
+     * with): listed in /etc/yum.repos.d/redhat.repo, the one file subscription-manager writes and
+     * the only repositories `subscription-manager repos` knows.
+     */
+    rhsm?: boolean;
 }
 
 export interface Scenario {
     osRelease: string;
-    major: "8" | "9";
+    major: "8" | "9" | "10";
     repos: Repo[];
     installed?: string[];
     registered?: boolean;
@@ -32,6 +38,10 @@ export interface Scenario {
     labels?: Record<string, string>;
     /** `postconf -F` output for master.cf. */
     masterFields?: string;
+    /** main.cf's compatibility_level (`postconf -xh compatibility_level`); EL9's main.cf says 2. */
+    compatibilityLevel?: string;
+    /** /etc/dnf/dnf.conf (e.g. `color=always`); the host's own when unset. */
+    dnfConf?: string;
     /** Bash run as root in the namespace before the step (its output kept apart). */
     setup?: string;
     /** What the step reads on stdin (a key step's private key). */
@@ -89,6 +99,9 @@ mount --bind "$base/state" /run/el-stub
 mount --bind "$2" /usr/local/sbin
 rm -f /etc/os-release
 cp "$base/os-release" /etc/os-release
+mkdir -p /etc/yum.repos.d /etc/dnf
+cp "$base/redhat.repo" /etc/yum.repos.d/redhat.repo
+[ ! -e "$base/dnf.conf" ] || cp "$base/dnf.conf" /etc/dnf/dnf.conf
 getent group opendkim >/dev/null || /usr/sbin/groupadd -r opendkim
 id opendkim >/dev/null 2>&1 || /usr/sbin/useradd -r -g opendkim -s /sbin/nologin opendkim
 bash -c "$(cat "$base/setup.sh")" >"$base/setup.log" 2>&1
@@ -117,6 +130,14 @@ export async function runOnEl(scenario: Scenario, script: string): Promise<Resul
             path.join(state, "repos"),
             scenario.repos.map((r) => `${r.id}|${r.name}|${r.enabled ? "enabled" : "disabled"}|${r.provides ?? "-"}\n`).join(""),
         );
+        // subscription-manager's repositories, as it writes them (src/subscription_manager/repofile.py:
+        // YumRepoFile, etc/yum.repos.d/redhat.repo): one section per repository.
+        fs.writeFileSync(
+            path.join(base, "redhat.repo"),
+            scenario.repos.filter((r) => r.rhsm).map((r) => `[${r.id}]\nname = ${r.name}\nenabled = ${r.enabled ? 1 : 0}\n\n`).join(""),
+        );
+        if (scenario.dnfConf !== undefined) fs.writeFileSync(path.join(base, "dnf.conf"), scenario.dnfConf);
+        fs.writeFileSync(path.join(state, "compatibility-level"), `${scenario.compatibilityLevel ?? "2"}\n`);
         for (const p of scenario.installed ?? ["dnf-plugins-core"]) fs.writeFileSync(path.join(state, "installed", p), "");
         if (scenario.registered) fs.writeFileSync(path.join(state, "registered"), "");
         fs.writeFileSync(path.join(state, "opendkim-V"), OPENDKIM_V[scenario.opendkimBuild ?? "epel"]);
