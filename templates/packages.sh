@@ -74,16 +74,31 @@ el_crb() {
     fi
 }
 
+# Whether a repository id names EPEL itself or a mirror of it: one of its words (split at - _ .)
+# is `epel` or `epelN` (epel, epel9, epel_local, rocky9-epel, Satellite's
+# Default_Organization_EPEL_9_EPEL_9_x86_64), and none names one of EPEL's other repositories.
+# epel-release also ships epel-testing, epel-debuginfo, epel-source, epel-next (CentOS Stream)
+# and, on EL9, epel-cisco-openh264 **enabled** (Cisco's OpenH264 builds only): none of them
+# holds opendkim, so none of them may stand for EPEL (epel-release.spec, epel9 branch:
+# epel-cisco-openh264.repo; epel-next.repo for Stream).
+is_epel_repo() {
+    local word words epel=0
+    read -ra words <<<"$(printf '%s' "$1" | tr '[:upper:]' '[:lower:]' | tr -- '-_.' '   ')"
+    for word in "${words[@]}"; do
+        case "$word" in
+            epel | epel[0-9] | epel[0-9][0-9]) epel=1 ;;
+            next | testing | cisco | openh264 | debug | debuginfo | source | modular | playground) return 1 ;;
+        esac
+    done
+    [ "$epel" = 1 ]
+}
+
 # EPEL, by repository: the epel-release package, a local mirror or Satellite all count.
 epel_enablerepo=()
 el_epel() {
     local repos=$1 id state disabled=""
-    while read -r id state; do
-        case "$(printf '%s' "$id" | tr '[:upper:]' '[:lower:]')" in
-            epel | epel-* | *[!a-z]epel | *[!a-z]epel[!a-z]*) ;;
-            *) continue ;;
-        esac
-        case "$id" in *debug* | *source* | *testing*) continue ;; esac
+    while read -r id state _; do
+        is_epel_repo "$id" || continue
         if [ "$state" = enabled ]; then return 0; fi
         [ -n "$disabled" ] || disabled=$id
     done <<<"$repos"

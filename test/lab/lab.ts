@@ -1,5 +1,5 @@
 /**
- * The lab: a real Debian 12 mail host (systemd-nspawn, systemd as PID 1, real SSH) in a network
+ * The lab: a real Debian mail host, 13 or 12 (MAILAUTH_LAB_RELEASE; systemd-nspawn, systemd as PID 1, real SSH) in a network
  * namespace with no route off this machine, and a real authoritative DNS server (knot) for the
  * lab's zones. Needs root and Debian; `.ci/run` installs the host packages.
  *
@@ -24,6 +24,21 @@ export const PERMITTED_ADDR = "10.231.0.10";
 export const FORBIDDEN_ADDR = "10.231.0.66";
 export const ZONES = ["example.com", "example.org", "example.net"];
 export const CACHE_DIR = process.env.MAILAUTH_LAB_CACHE ?? "/var/cache/mailauth-lab";
+
+/** The Debian releases the lab boots: 13 (stable) and 12 (oldstable). */
+export const LAB_RELEASES = { trixie: "Debian 13", bookworm: "Debian 12" } as const;
+export type LabRelease = keyof typeof LAB_RELEASES;
+/**
+ * The mail host's Debian release: MAILAUTH_LAB_RELEASE, trixie (Debian 13, stable) unless set.
+ * Anything else is refused, naming what is allowed.
+ */
+export function labRelease(value = process.env.MAILAUTH_LAB_RELEASE): LabRelease {
+    const release = value === undefined || value === "" ? "trixie" : value;
+    if (!(release in LAB_RELEASES)) {
+        throw new Error(`MAILAUTH_LAB_RELEASE is '${release}': the lab boots trixie (Debian 13, the default) or bookworm (Debian 12)`);
+    }
+    return release as LabRelease;
+}
 const WORK_DIR = process.env.MAILAUTH_LAB_WORK ?? "/var/tmp/mailauth-lab";
 /** One file per long-lived process the lab started: its pid, then a string its command line must hold. */
 const PID_DIR = path.join(WORK_DIR, "pids");
@@ -452,19 +467,26 @@ export function sshOptions(keys: LabKeys): string[] {
 }
 
 /**
- * The cached root filesystem; built (network needed) when missing. Its key is what decides
- * what gets installed: the package step's template, the package lists and the build script.
+ * The cached root filesystem of a release; built (network needed) when missing. Its key is the
+ * release and what decides what gets installed: the package step's template, the package lists
+ * and the build script. Building one removes the older images of the same release (and the lab's
+ * images from before releases were named), never the other release's: CI keeps both.
  */
-export function ensureRootfs(packageStep: string): string {
-    const hash = crypto.createHash("sha256").update(JSON.stringify(OS_FAMILY_FACTS.debian.packages));
+export function ensureRootfs(packageStep: string, release: LabRelease = labRelease()): string {
+    const hash = crypto.createHash("sha256").update(JSON.stringify(OS_FAMILY_FACTS.debian.packages)).update(release);
     for (const f of ["../../templates/packages.sh", "build-rootfs.sh"]) hash.update(fs.readFileSync(path.join(__dirname, f)));
-    const rootfs = path.join(CACHE_DIR, `rootfs-${hash.digest("hex").slice(0, 12)}`);
+    const name = `rootfs-${release}-${hash.digest("hex").slice(0, 12)}`;
+    const rootfs = path.join(CACHE_DIR, name);
     if (fs.existsSync(rootfs)) return rootfs;
     fs.mkdirSync(CACHE_DIR, { recursive: true });
-    for (const old of fs.readdirSync(CACHE_DIR)) fs.rmSync(path.join(CACHE_DIR, old), { recursive: true, force: true });
-    const stepFile = path.join(CACHE_DIR, "package-step.sh");
+    const otherReleases = Object.keys(LAB_RELEASES).filter((r) => r !== release);
+    for (const old of fs.readdirSync(CACHE_DIR)) {
+        if (otherReleases.some((r) => old.startsWith(`rootfs-${r}-`))) continue;
+        fs.rmSync(path.join(CACHE_DIR, old), { recursive: true, force: true });
+    }
+    const stepFile = path.join(CACHE_DIR, `package-step-${release}.sh`);
     fs.writeFileSync(stepFile, packageStep);
-    sh("bash", [path.join(__dirname, "build-rootfs.sh"), rootfs, stepFile], { timeout: 900_000 });
+    sh("bash", [path.join(__dirname, "build-rootfs.sh"), rootfs, stepFile, release], { timeout: 900_000 });
     return rootfs;
 }
 
