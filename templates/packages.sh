@@ -15,7 +15,7 @@ pkg_installed() {
     esac
 }
 
-# "<repo id> <enabled|disabled>" for every repository dnf knows. `dnf repolist --all` prints a
+# "<repo id> <enabled|disabled> <repo name>" for every repository dnf knows. `dnf repolist --all` prints a
 # header, then id, name (cut to the terminal's width, may hold blanks) and status per repository
 # (dnf/cli/commands/repolist.py); the status is the last enabled/disabled word of the line.
 # No colour: with `color=always` in dnf.conf dnf wraps the status in ANSI codes even into a pipe
@@ -32,13 +32,23 @@ el_repos() {
                 if ($i ~ /^enabled:?$/) state = "enabled"; else if ($i == "disabled") state = "disabled"
             }
             id = $1; sub(/^\*/, "", id)
-            if (state != "") print id, state
+            name = ""
+            for (j = 2; j < i + 1; j++) name = name (j > 2 ? " " : "") $j
+            if (state != "") print id, state, name
         }'
+}
+
+# subscription-manager writes the repositories it serves (RHSM, or a Satellite/Katello server,
+# which registers Alma and Rocky hosts too) to one file, /etc/yum.repos.d/redhat.repo
+# (subscription-manager src/subscription_manager/repofile.py, YumRepoFile), and `repos --enable`
+# knows only those.
+rhsm_repo() {
+    [ "$el_registered" = 1 ] && [ -r /etc/yum.repos.d/redhat.repo ] && grep -qxF "[$1]" /etc/yum.repos.d/redhat.repo
 }
 
 el_enable_repo() {
     local id=$1
-    if [ "$el_registered" = 1 ]; then
+    if rhsm_repo "$id" || { [ "$el_registered" = 1 ] && [ "$OS_ID" = rhel ] && [ "${2:-}" = rhsm ]; }; then
         # Subscription-managed repositories are switched by subscription-manager; a dnf change
         # to redhat.repo would be undone on its next refresh.
         subscription-manager repos --enable "$id"
@@ -50,16 +60,18 @@ el_enable_repo() {
     echo "enabled repository: $id"
 }
 
-# CodeReady Builder: `crb` (Rocky, Alma, CentOS Stream 9), `powertools` (Rocky, Alma 8),
-# `codeready-builder-for-rhel-N-ARCH-rpms` (RHEL through subscription-manager), and the cloud
-# update servers' own ids (e.g. codeready-builder-for-rhel-9-rhui-rpms on AWS). Debug, source
-# and extended-support variants are not it.
+# CodeReady Builder, found as EPEL's own `crb` script finds it (epel-release, crb:
+# `dnf repolist --all | grep -i -e crb -e powertools -e codeready | grep -v -i -e debug -e source
+# -e eus -e virt`): crb, powertools or codeready in the id or the name, whatever the mirror or
+# Satellite/Katello calls it (crb, powertools, codeready-builder-for-rhel-9-x86_64-rpms, a cloud's
+# codeready-builder-for-rhel-9-rhui-rpms, rocky9-crb, Default_Organization_AlmaLinux_9_CRB_x86_64),
+# never its debug, source, extended-support or virtualization variants; beta ones neither.
 el_crb() {
-    local repos=$1 id state candidates=()
-    while read -r id state; do
-        case "$(printf '%s' "$id" | tr '[:upper:]' '[:lower:]')" in
-            *debug* | *source* | *-eus-* | *-e4s-* | *-aus-* | *beta*) continue ;;
-            crb | powertools | *codeready-builder*) ;;
+    local repos=$1 id state name candidates=()
+    while read -r id state name; do
+        case "$(printf '%s %s' "$id" "$name" | tr '[:upper:]' '[:lower:]')" in
+            *debug* | *source* | *eus* | *virt* | *e4s* | *-aus-* | *beta*) continue ;;
+            *crb* | *powertools* | *codeready*) ;;
             *) continue ;;
         esac
         if [ "$state" = enabled ]; then return 0; fi
@@ -67,10 +79,10 @@ el_crb() {
     done <<<"$repos"
     if [ "${#candidates[@]}" -gt 0 ]; then
         el_enable_repo "${candidates[0]}"
-    elif [ "$el_registered" = 1 ]; then
-        el_enable_repo "codeready-builder-for-rhel-$OS_MAJOR-$(uname -m)-rpms"
+    elif [ "$el_registered" = 1 ] && [ "$OS_ID" = rhel ]; then
+        el_enable_repo "codeready-builder-for-rhel-$OS_MAJOR-$(uname -m)-rpms" rhsm
     else
-        die "EPEL's packages need the CodeReady Builder repository (CRB on EL9, PowerTools on EL8; on RHEL codeready-builder-for-rhel-$OS_MAJOR-$(uname -m)-rpms), and 'dnf repolist --all' lists none on this host, which is not registered with subscription-manager. Register it (subscription-manager register), or add your cloud provider's or your mirror's codeready-builder repository, then run pulumi up again. Nothing was installed."
+        die "EPEL's packages need the CodeReady Builder repository (CRB on EL9, PowerTools on EL8; on RHEL codeready-builder-for-rhel-$OS_MAJOR-$(uname -m)-rpms), and 'dnf repolist --all' lists none on this host (no repository whose id or name holds crb, powertools or codeready). Register it (subscription-manager register), or add your cloud provider's or your mirror's codeready-builder repository, then run pulumi up again. Nothing was installed."
     fi
 }
 
@@ -123,9 +135,10 @@ if [ "${#missing[@]}" -gt 0 ]; then
     case "$OS_FAMILY" in
         el)
             # subscription-manager's identity fails unless the host is registered
-            # (subscription_manager/cli_command/identity.py, _validate_options).
+            # (subscription_manager/cli_command/identity.py, _validate_options). Not RHEL only:
+            # Satellite/Katello register Alma and Rocky hosts with it too.
             el_registered=0
-            if [ "$OS_ID" = rhel ] && command -v subscription-manager >/dev/null 2>&1 &&
+            if command -v subscription-manager >/dev/null 2>&1 &&
                 subscription-manager identity >/dev/null 2>&1; then
                 el_registered=1
             fi

@@ -32,6 +32,11 @@ export interface Scenario {
     repos: Repo[];
     installed?: string[];
     registered?: boolean;
+    /**
+     * Whether subscription-manager is installed: always on RHEL; on Alma, Rocky and Stream only
+     * where someone installed it (a Satellite/Katello registration). Default: RHEL or registered.
+     */
+    subscriptionManager?: boolean;
     /** `opendkim -V`: EPEL's build (no libunbound) or Debian's (libunbound). */
     opendkimBuild?: "epel" | "unbound";
     selinux?: "Enforcing" | "Permissive" | "Disabled";
@@ -149,8 +154,17 @@ export async function runOnEl(scenario: Scenario, script: string): Promise<Resul
                 .join(""),
         );
         fs.writeFileSync(path.join(state, "master-fields"), scenario.masterFields ?? masterFields("n"));
+        // The stubs this host has: subscription-manager only where it is installed.
+        const stubs = path.join(base, "stubs");
+        fs.mkdirSync(stubs);
+        const withRhsm = scenario.subscriptionManager ?? (scenario.registered === true || /^ID="?rhel"?$/m.test(scenario.osRelease));
+        for (const f of fs.readdirSync(STUBS)) {
+            if (f === "subscription-manager" && !withRhsm) continue;
+            fs.copyFileSync(path.join(STUBS, f), path.join(stubs, f));
+            fs.chmodSync(path.join(stubs, f), 0o755);
+        }
         const r = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-            const child = spawn("unshare", ["--mount", "--propagation", "private", "--", "bash", "-c", NAMESPACE, "el-test", base, STUBS], {
+            const child = spawn("unshare", ["--mount", "--propagation", "private", "--", "bash", "-c", NAMESPACE, "el-test", base, stubs], {
                 // stdin not a socket: bash would then read ~/.bashrc, as under sshd.
                 stdio: ["ignore", "pipe", "pipe"],
                 env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", LANG: "C.UTF-8" },
