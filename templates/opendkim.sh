@@ -15,9 +15,14 @@ if [ -n "$SOCKET_DIR" ]; then
     case "$SOCKET_DIR/" in
         "$(postconf -h queue_directory)"/*) ;;
         *)
-            chrooted=$(postconf -F '*/*/chroot' '*/*/command' | awk -F ' = ' '
+            # A chroot field of `-` is Postfix's default: y below compatibility_level 1, n from it
+            # (postfix 3.10.13 src/master/master_ent.c:498-500, get_bool_ent "chroot"; master(5)).
+            # `postconf -F` prints the field as written (`-` stays `-`).
+            dash=n
+            case "$(postconf -xh compatibility_level)" in 0 | 0.*) dash=y ;; esac
+            chrooted=$(postconf -F '*/*/chroot' '*/*/command' | awk -F ' = ' -v dash="$dash" '
                 { split($1, k, "/"); s = k[1] "/" k[2]; split($2, w, " ") }
-                k[3] == "chroot" { chroot[s] = $2 }
+                k[3] == "chroot" { chroot[s] = ($2 == "-" ? dash : $2) }
                 k[3] == "command" { cmd[s] = w[1] }
                 END { for (s in cmd) if ((cmd[s] == "smtpd" || cmd[s] == "cleanup") && chroot[s] == "y") print s }' | sort | paste -sd' ' -)
             [ -z "$chrooted" ] ||
