@@ -16,7 +16,7 @@ die() {
 
 # Sets OS_FAMILY (el or debian) from /etc/os-release; stops on anything unsupported,
 # before any change is made.
-SUPPORTED_HOSTS="RHEL, Rocky, AlmaLinux 8 and 9; CentOS Stream 9; Debian 12+; Ubuntu 22.04+"
+SUPPORTED_HOSTS="RHEL, Rocky, AlmaLinux 8, 9 and 10; CentOS Stream 9 and 10; Debian 12+; Ubuntu 22.04+"
 detect_os() {
     local os_release=${OS_RELEASE_FILE:-/etc/os-release}
     [ -r "$os_release" ] || die "cannot read $os_release: unsupported host (supported: $SUPPORTED_HOSTS)"
@@ -27,10 +27,10 @@ detect_os() {
     case " $ID $ID_LIKE " in
         *" rhel "* | *" centos "* | *" rocky "* | *" almalinux "*)
             OS_FAMILY=el
-            case "$major" in 8 | 9) ;; *) die "unsupported OS: ${PRETTY_NAME:-$ID $VERSION_ID} (supported: $SUPPORTED_HOSTS)" ;; esac
+            case "$major" in 8 | 9 | 10) ;; *) die "unsupported OS: ${PRETTY_NAME:-$ID $VERSION_ID} (supported: $SUPPORTED_HOSTS)" ;; esac
             # CentOS Linux 8 ended on 2021-12-31 and CentOS Stream 8 on 2024-05-31: their
             # repositories are gone from the mirrors, so no package can be installed there.
-            if [ "$ID" = centos ] && [ "$major" != 9 ]; then
+            if [ "$ID" = centos ] && [ "$major" = 8 ]; then
                 die "unsupported OS: ${PRETTY_NAME:-$ID $VERSION_ID} is end-of-life and its repositories are gone; move to Rocky Linux, AlmaLinux, RHEL or CentOS Stream 9 (supported: $SUPPORTED_HOSTS)"
             fi
             ;;

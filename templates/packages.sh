@@ -129,6 +129,14 @@ missing=()
 for pkg in $PACKAGES; do
     pkg_installed "$pkg" || missing+=("$pkg")
 done
+# EL 10: EPEL 10 builds opendkim and opendkim-tools (2.11.0-0.42.el10_1 in EPEL 10.1 and 10.2) but
+# not pypolicyd-spf, built for EPEL 8 and 9 only (packages.fedoraproject.org, pypolicyd-spf and
+# opendkim-tools, read 2026-12; python3-pyspf, which it needs, is in EPEL 10). The step stops
+# before any change unless the host already has it as a package.
+if [ "$OS_FAMILY" = el ] && [ "$OS_MAJOR" -ge 10 ] && ! pkg_installed pypolicyd-spf; then
+    die "EL $OS_MAJOR: EPEL $OS_MAJOR has opendkim and opendkim-tools but no pypolicyd-spf (EPEL builds it for EL 8 and 9 only), and this host does not have it installed. Build and install the pypolicyd-spf package (it puts policyd-spf at /usr/libexec/postfix/policyd-spf, where master.cf will run it), then run pulumi up again; or use an EL 9 host. Nothing was installed."
+fi
+
 if [ "${#missing[@]}" -gt 0 ]; then
     echo "installing: ${missing[*]}"
     mkdir -p "$STATE_DIR"

@@ -29,6 +29,8 @@ const release = (fields: Record<string, string>) =>
 const ROCKY_8 = release({ NAME: "Rocky Linux", ID: "rocky", ID_LIKE: "rhel centos fedora", VERSION_ID: "8.10", PRETTY_NAME: "Rocky Linux 8.10 (Green Obsidian)" });
 const ALMA_9 = release({ NAME: "AlmaLinux", ID: "almalinux", ID_LIKE: "rhel centos fedora", VERSION_ID: "9.5", PRETTY_NAME: "AlmaLinux 9.5 (Teal Serval)" });
 const RHEL_9 = release({ NAME: "Red Hat Enterprise Linux", ID: "rhel", ID_LIKE: "fedora", VERSION_ID: "9.5", PRETTY_NAME: "Red Hat Enterprise Linux 9.5 (Plow)" });
+const ALMA_10 = release({ NAME: "AlmaLinux", ID: "almalinux", ID_LIKE: "rhel centos fedora", VERSION_ID: "10.0", PRETTY_NAME: "AlmaLinux 10.0 (Purple Lion)" });
+const STREAM_10 = release({ NAME: "CentOS Stream", ID: "centos", ID_LIKE: "rhel fedora", VERSION_ID: "10", PRETTY_NAME: "CentOS Stream 10 (Coughlan)" });
 const STREAM_9 = release({ NAME: "CentOS Stream", ID: "centos", ID_LIKE: "rhel fedora", VERSION_ID: "9", PRETTY_NAME: "CentOS Stream 9" });
 
 // Repository ids as each distribution ships them.
@@ -334,6 +336,37 @@ describe.concurrent("EL hosts: repositories as mirrors, Satellite/Katello and dn
             "dnf -q --color=never repolist --all",
             "dnf -y install epel-release",
             "dnf -y install opendkim opendkim-tools pypolicyd-spf",
+        ]);
+    });
+});
+
+describe.concurrent("EL 10 hosts: EPEL 10 has opendkim and opendkim-tools, not pypolicyd-spf", () => {
+    const ALMA_10_REPOS = [
+        repo("appstream", "AlmaLinux 10 - AppStream", true),
+        repo("baseos", "AlmaLinux 10 - BaseOS", true),
+        repo("crb", "AlmaLinux 10 - CRB", false, "crb"),
+        repo("extras", "AlmaLinux 10 - Extras", true),
+    ];
+
+    it("AlmaLinux 10 and CentOS Stream 10 without pypolicyd-spf: refused before any repository is looked at, naming what is missing", async () => {
+        for (const osRelease of [ALMA_10, STREAM_10]) {
+            const r = await runEl({ osRelease, major: "10", repos: ALMA_10_REPOS }, packages);
+            expect(r.code).not.toBe(0);
+            expect(r.stderr).toMatch(/mailauth: EL 10: EPEL 10 has opendkim and opendkim-tools but no pypolicyd-spf \(EPEL builds it for EL 8 and 9 only\), and this host does not have it installed\..*Nothing was installed\./);
+            expect(repoCalls(r)).toEqual([]);
+            expect(r.repos).toContain("crb|AlmaLinux 10 - CRB|disabled|crb");
+        }
+    });
+
+    it("AlmaLinux 10 with pypolicyd-spf installed by its owner: CRB enabled, epel-release, then opendkim and opendkim-tools from EPEL 10", async () => {
+        const r = await runEl({ osRelease: ALMA_10, major: "10", repos: ALMA_10_REPOS, installed: ["dnf-plugins-core", "pypolicyd-spf"] }, packages);
+        expectRepoCalls(r, [
+            "dnf -q --color=never repolist --all",
+            "dnf config-manager --help",
+            "dnf config-manager --set-enabled crb",
+            "dnf -q --color=never repolist --all",
+            "dnf -y install epel-release",
+            "dnf -y install opendkim opendkim-tools",
         ]);
     });
 });

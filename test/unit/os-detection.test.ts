@@ -33,6 +33,10 @@ describe("OS detection on the host (templates/lib.sh)", () => {
         ["centos", "9", "rhel fedora", "el 9"],
         ["rocky", "8.10", "rhel centos fedora", "el 8"],
         ["rhel", "8.10", "fedora", "el 8"],
+        // EL 10 is detected; the package step then needs pypolicyd-spf, which EPEL 10 lacks (el-hosts.test.ts).
+        ["almalinux", "10.0", "rhel centos fedora", "el 10"],
+        ["rhel", "10.0", "fedora", "el 10"],
+        ["centos", "10", "rhel fedora", "el 10"],
         ["debian", "12", "", "debian 12"],
         ["ubuntu", "24.04", "debian", "debian 24"],
     ])("accepts %s %s", (id, version, like, expected) => {
@@ -40,11 +44,11 @@ describe("OS detection on the host (templates/lib.sh)", () => {
     });
 
     it.each([
-        ["centos", "7", "rhel fedora", /unsupported OS: centos 7 \(supported: RHEL, Rocky, AlmaLinux 8 and 9; CentOS Stream 9; Debian 12\+; Ubuntu 22\.04\+\)/],
-        ["rocky", "10.0", "rhel centos fedora", /unsupported OS: rocky 10\.0 \(supported: RHEL, Rocky, AlmaLinux 8 and 9; CentOS Stream 9;/],
+        ["centos", "7", "rhel fedora", /unsupported OS: centos 7 \(supported: RHEL, Rocky, AlmaLinux 8, 9 and 10; CentOS Stream 9 and 10; Debian 12\+; Ubuntu 22\.04\+\)/],
+        ["rocky", "11.0", "rhel centos fedora", /unsupported OS: rocky 11\.0 \(supported: RHEL, Rocky, AlmaLinux 8, 9 and 10; CentOS Stream 9 and 10;/],
         ["debian", "11", "", /unsupported OS: debian 11 \(supported: Debian 12 or later\)/],
         ["ubuntu", "20.04", "debian", /unsupported OS: ubuntu 20\.04 \(supported: Ubuntu 22\.04 or later\)/],
-        ["fedora", "40", "", /unsupported OS: fedora 40 \(supported: RHEL, Rocky, AlmaLinux 8 and 9; CentOS Stream 9; Debian 12\+; Ubuntu 22\.04\+\)/],
+        ["fedora", "40", "", /unsupported OS: fedora 40 \(supported: RHEL, Rocky, AlmaLinux 8, 9 and 10; CentOS Stream 9 and 10; Debian 12\+; Ubuntu 22\.04\+\)/],
         ["alpine", "3.20.0", "", /unsupported OS: alpine 3\.20\.0/],
     ])("refuses %s %s before any change, saying what is supported", (id, version, like, message) => {
         const r = detect(release(id, version, like));
@@ -60,7 +64,7 @@ describe("OS detection on the host (templates/lib.sh)", () => {
         const r = detect(`NAME="${name}"\nID="centos"\nID_LIKE="rhel fedora"\nVERSION_ID="8"\nPRETTY_NAME="${pretty}"\n`);
         expect(r.ok).toBe(false);
         expect(r.out).toBe(
-            `mailauth: unsupported OS: ${pretty} is end-of-life and its repositories are gone; move to Rocky Linux, AlmaLinux, RHEL or CentOS Stream 9 (supported: RHEL, Rocky, AlmaLinux 8 and 9; CentOS Stream 9; Debian 12+; Ubuntu 22.04+)`,
+            `mailauth: unsupported OS: ${pretty} is end-of-life and its repositories are gone; move to Rocky Linux, AlmaLinux, RHEL or CentOS Stream 9 (supported: RHEL, Rocky, AlmaLinux 8, 9 and 10; CentOS Stream 9 and 10; Debian 12+; Ubuntu 22.04+)`,
         );
     });
 
