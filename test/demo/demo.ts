@@ -15,7 +15,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { exampleConfig } from "../harness";
 import { DOMAINS, Lab } from "../lab/fixture";
-import { CACHE_DIR, DNS_ADDR, FORBIDDEN_ADDR, HOST_ADDR, inLab, NETNS, PERMITTED_ADDR, sh, stopRecorded, teardownNetwork } from "../lab/lab";
+import { CACHE_DIR, DNS_ADDR, LAB_RELEASES, labRelease, FORBIDDEN_ADDR, HOST_ADDR, inLab, NETNS, PERMITTED_ADDR, sh, stopRecorded, teardownNetwork } from "../lab/lab";
 import { Operation } from "../lab/runner";
 import { diffText, FileChange, fileChanges, FileSnapshot, snapshotFiles } from "./server";
 
@@ -313,7 +313,7 @@ async function story(lab: Lab, keep: boolean, started: { lab: boolean }): Promis
 
     await step("The mail server's root filesystem and the lab network", async () => {
         const cachedBefore = fs.existsSync(CACHE_DIR) ? fs.readdirSync(CACHE_DIR) : [];
-        say(`    Debian 12 with Postfix and the stack's packages, cached in ${CACHE_DIR}`);
+        say(`    ${LAB_RELEASES[labRelease()]} (${labRelease()}; MAILAUTH_LAB_RELEASE=bookworm for Debian 12) with Postfix and the stack's packages, cached in ${CACHE_DIR}`);
         say(`    (the first run builds it with debootstrap from this machine's Debian mirror: about 2 minutes)`);
         started.lab = true;
         const t = Date.now();
@@ -498,7 +498,14 @@ export async function main(argv: string[]): Promise<number> {
         say("  (no option)  provision a throwaway mail server with this stack, show what it did, verify its mail, remove everything");
         say("  --keep       leave the server running at the end, and print how to open a shell on it and how to stop it");
         say("  --stop       stop a server left running by --keep");
+        say("  MAILAUTH_LAB_RELEASE=trixie (Debian 13, the default) or bookworm (Debian 12): the mail server's release");
         return unknown.length ? 2 : 0;
+    }
+    try {
+        labRelease();
+    } catch (e) {
+        process.stderr.write(`${(e as Error).message}\n`);
+        return 2;
     }
     const refusal = refuse();
     if (refusal) {
@@ -513,7 +520,7 @@ export async function main(argv: string[]): Promise<number> {
     say(bold("mailauth demo: a throwaway mail server on this machine, set up by this stack, its mail checked by others' tools"));
     say("  Said plainly, two stand-ins: the lab's runner (test/lab/runner.ts) plays the Pulumi engine. It runs index.ts");
     say("  unchanged under Pulumi's mocks and makes each resource real: keys generated, records written, every host");
-    say("  step run over real SSH. A local DNS server (knot) plays Cloudflare. The rest is real: Debian 12, Postfix,");
+    say(`  step run over real SSH. A local DNS server (knot) plays Cloudflare. The rest is real: ${LAB_RELEASES[labRelease()]}, Postfix,`);
     say("  OpenDKIM, policyd-spf, SSH. Nothing leaves this machine: the lab's network namespace has no route off it.");
 
     const lab = new Lab();
