@@ -103,7 +103,12 @@ describe("scenario 8: faults", () => {
         while (!cut && Date.now() < end) {
             const running = lab.host!.enter("pgrep -f '[m]ailauth step: postfix' || true").trim();
             if (running) {
-                lab.host!.enter("pkill -KILL -f '[s]shd: root@notty' || true", { allowFail: true });
+                // The session's sshd: `sshd: root@notty` on Debian 12 (OpenSSH 9.2), `sshd-session:
+                // root@notty` on Debian 13 (OpenSSH 10.0; sshd split off sshd-session in 9.8).
+                // Killed only when found, so that a pattern matching nothing fails here, not later.
+                const sessions = lab.host!.enter("pgrep -f '^sshd(-session)?: root@notty' || true").trim();
+                expect(sessions).not.toBe("");
+                lab.host!.enter(`kill -KILL ${sessions.split("\n").join(" ")} || true`, { allowFail: true });
                 cut = true;
             }
             await new Promise((r) => setTimeout(r, 50));
