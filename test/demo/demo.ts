@@ -313,7 +313,7 @@ async function story(lab: Lab, keep: boolean, started: { lab: boolean }): Promis
 
     await step("The mail server's root filesystem and the lab network", async () => {
         const cachedBefore = fs.existsSync(CACHE_DIR) ? fs.readdirSync(CACHE_DIR) : [];
-        say(`    ${LAB_RELEASES[labRelease()]} (${labRelease()}; MAILAUTH_LAB_RELEASE=bookworm for Debian 12) with Postfix and the stack's packages, cached in ${CACHE_DIR}`);
+        say(`    ${LAB_RELEASES[labRelease()]} (${labRelease()}, by MAILAUTH_LAB_RELEASE: trixie, the default, or bookworm) with Postfix and the stack's packages, cached in ${CACHE_DIR}`);
         say(`    (the first run builds it with debootstrap from this machine's Debian mirror: about 2 minutes)`);
         started.lab = true;
         const t = Date.now();
