@@ -26,6 +26,8 @@ export interface MailDnsArgs {
     /** adoptRecords: take over the records already at these names first (components/adoptRecords.ts). */
     adopt?: {
         targets: AdoptTarget[];
+        /** The zone's name, once the zone check has found it. */
+        zoneName: pulumi.Input<string>;
         marker: string;
         apiToken: pulumi.Input<string>;
         /** Called with the adopt step: the zone is checked again once it has run. */

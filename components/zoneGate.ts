@@ -74,6 +74,7 @@ export function zoneGate(settings: Settings, dnsArgs: Omit<MailDnsArgs, "zoneId"
                 adopt: adopt
                     ? {
                           targets: adoptTargets(plan.targets),
+                          zoneName: checked.apply((rs) => rs.find((r) => r.domain === domain)!.zone.name),
                           marker: comment,
                           apiToken: token!,
                           // Once the adopt step has run (its stdout is known: after its create, or from state on

@@ -131,6 +131,34 @@ export class FakeCloudflare {
             .map((r) => ({ ...r }));
     }
 
+    /**
+     * The record of the zone a POST would duplicate: Cloudflare refuses to create a record of the same
+     * type, name and content as one the zone has (and for MX the same priority), answering 400 with
+     * `{"code":81058,"message":"An identical record already exists."}` (as reported from the API in
+     * jeessy2/ddns-go#1378; domain-facts.md). TXT content compared as its value (quoted chunks joined),
+     * as Cloudflare stores TXT in quoted chunks whatever form it was sent in. TTL, proxied, comment and
+     * tags do not make a record different.
+     */
+    identicalRecord(z: FakeZone, r: { name: string; type: string; content: string; priority?: number }): FakeRecord | undefined {
+        const value = (c: string) => {
+            const chunks = [...c.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((x) => x[1]);
+            return chunks.length > 0 && /^\s*"/.test(c) ? chunks.join("") : c;
+        };
+        return z.records.find(
+            (x) =>
+                x.type === r.type &&
+                x.name.toLowerCase() === String(r.name).toLowerCase() &&
+                (r.type === "TXT" ? value(x.content) === value(r.content) : x.content.toLowerCase() === String(r.content).toLowerCase()) &&
+                (r.type !== "MX" || x.priority === r.priority),
+        );
+    }
+
+    /** A POST that fails part way: the next `n` record POSTs are carried out, then the connection closes before the answer. */
+    losePostAnswers(n: number): void {
+        this.postAnswersToLose = n;
+    }
+    private postAnswersToLose = 0;
+
     /** Cloudflare's HTTP API v4 for the DNS record calls the adopt step makes, on 127.0.0.1. */
     async serve(): Promise<{ url: string; close: () => Promise<void> }> {
         const server = http.createServer((req, res) => {
@@ -160,7 +188,12 @@ export class FakeCloudflare {
                 }
                 if (req.method === "POST" && !m![2]) {
                     const r = JSON.parse(body);
+                    if (this.identicalRecord(z, r)) return fail(400, 81058, "An identical record already exists.");
                     const rec = this.addRecord(z.name, { ...r, comment: r.comment ?? null, tags: r.tags ?? [] });
+                    if (this.postAnswersToLose > 0) {
+                        this.postAnswersToLose--;
+                        return res.destroy();
+                    }
                     return send(200, { success: true, errors: [], messages: [], result: rec });
                 }
                 return fail(400, 7000, "No route for that URI");

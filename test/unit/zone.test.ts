@@ -2,11 +2,11 @@
  * The zone as it is (issue 9): each case runs the program (index.ts) under Pulumi's mocks, with a
  * Cloudflare account answering the provider's invokes as the API does (test/cloudflare.ts).
  */
-import { execFile } from "child_process";
 import * as crypto from "crypto";
 import { describe, expect, it } from "vitest";
 import { exampleConfig, programError, Registered, runProgram, unwrapSecret } from "../harness";
 import { FakeCloudflare } from "../cloudflare";
+import { runScript } from "../adoptScript";
 import { GIVE_BACK_SCRIPT } from "../../components/adoptRecords";
 import { apiRefusal, findConflicts, txtValue } from "../../components/zone";
 
@@ -226,15 +226,6 @@ describe("zone check at preview", () => {
     });
 });
 
-/** Runs one of the adopt step's scripts as the Pulumi CLI would (`node -e`), against the fake API. */
-function runScript(script: string, env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
-    return new Promise((resolve) => {
-        execFile("node", ["-e", script], { env: { ...process.env, ...env } }, (err, stdout, stderr) =>
-            resolve({ code: err ? ((err as any).code ?? 1) : 0, stdout, stderr }),
-        );
-    });
-}
-
 describe("adoptRecords", () => {
     it("takes over SPF, MX and DMARC in one pulumi up, changes nothing on the next, and destroy gives them back", async () => {
         const cf = account();
@@ -262,7 +253,7 @@ describe("adoptRecords", () => {
                 const env = unwrapSecret(inputs.environment).value as Record<string, string>;
                 // create on the first run; an unchanged command is not run again (the engine's "same").
                 if (!stdout.has(reg.name)) {
-                    const out = await runScript(inputs.create, { ...env, MAILAUTH_CLOUDFLARE_API: api.url });
+                    const out = await runScript(inputs.create, env, api.url);
                     expect(out.code, out.stderr).toBe(0);
                     stdout.set(reg.name, out.stdout);
                 }
@@ -293,12 +284,12 @@ describe("adoptRecords", () => {
             const adopt = first.resources.find((r) => r.name === "example.com-adopt")!;
             const env = unwrapSecret(adopt.inputs.environment).value as Record<string, string>;
             // Turning adoptRecords off while the stack's records stand: the give-back refuses, nothing doubles.
-            const early = await runScript(GIVE_BACK_SCRIPT, { ...env, MAILAUTH_CLOUDFLARE_API: api.url, PULUMI_COMMAND_STDOUT: stdout.get("example.com-adopt")! });
+            const early = await runScript(GIVE_BACK_SCRIPT, { ...env, PULUMI_COMMAND_STDOUT: stdout.get("example.com-adopt")! }, api.url);
             expect(early.code).not.toBe(0);
             expect(early.stderr).toContain("mailauth: the stack still publishes");
             // Destroy: the stack's records go first (they depend on the adopt step), then its delete.
             cf.zone("example.com").records = cf.zone("example.com").records.filter((r) => r.comment !== MARK);
-            const back = await runScript(adopt.inputs.delete, { ...env, MAILAUTH_CLOUDFLARE_API: api.url, PULUMI_COMMAND_STDOUT: stdout.get("example.com-adopt")! });
+            const back = await runScript(adopt.inputs.delete, { ...env, PULUMI_COMMAND_STDOUT: stdout.get("example.com-adopt")! }, api.url);
             expect(back.code, back.stderr).toBe(0);
             const after = cf.zone("example.com").records.map((r) => ({ name: r.name, type: r.type, content: r.content, priority: r.priority, comment: r.comment }));
             for (const t of theirs) expect(after).toContainEqual({ name: t.name, type: t.type, content: t.content, priority: t.priority, comment: t.comment });

@@ -1,0 +1,233 @@
+/**
+ * adoptRecords (components/adoptRecords.ts): the take-over and the give-back, run as the Pulumi CLI
+ * runs them (node -e, test/adoptScript.ts) against the fake Cloudflare API (test/cloudflare.ts),
+ * with the faults a real run meets: a call refused part way, an answer lost, a token revoked.
+ */
+import * as crypto from "crypto";
+import * as http from "http";
+import type { AddressInfo } from "net";
+import { describe, expect, it } from "vitest";
+import { exampleConfig, programError, Registered, runProgram, unwrapSecret } from "../harness";
+import { FakeCloudflare, FakeRecord } from "../cloudflare";
+import { faultyApi, runScript } from "../adoptScript";
+
+const MARK = "managed by Pulumi stack mailauth/test (mailauth)";
+const PUBLIC_KEY = crypto.generateKeyPairSync("rsa", { modulusLength: 2048 }).publicKey.export({ type: "spki", format: "pem" }).toString();
+const CONFIG = {
+    ...exampleConfig(),
+    "mailauth:adoptRecords": "true",
+    "cloudflare:apiToken": "test-token",
+    "mailauth:spf": { mechanisms: ["ip4:192.0.2.25", "include:_spf.example.net"] },
+};
+
+/** The zone of the example config with a mail provider's records at the stack's names. */
+function zoneWithTheirs(): { cf: FakeCloudflare; theirs: FakeRecord[] } {
+    const cf = FakeCloudflare.forConfig(exampleConfig());
+    const theirs = [
+        cf.addRecord("example.com", { name: "example.com", type: "TXT", content: '"v=spf1 include:_spf.example.net ~all"', comment: "ESP", ttl: 300 }),
+        cf.addRecord("example.com", { name: "example.com", type: "MX", content: "mx1.example.net", priority: 5 }),
+        cf.addRecord("example.com", { name: "example.com", type: "MX", content: "mx2.example.net", priority: 10 }),
+        cf.addRecord("example.com", { name: "_dmarc.example.com", type: "TXT", content: '"v=DMARC1; p=none"', tags: ["owner:esp"] }),
+    ];
+    return { cf, theirs };
+}
+
+const shape = (r: FakeRecord) => ({ name: r.name, type: r.type, content: r.content, priority: r.priority, ttl: r.ttl, comment: r.comment, tags: r.tags });
+
+/**
+ * newResource as the providers would: DNS records land in the fake zone; each adopt step runs its
+ * create script against `api` (its result kept in `results`).
+ */
+function providers(cf: FakeCloudflare, api: () => string, results: Map<string, { code: number; stdout: string; stderr: string }>) {
+    return async (args: any, reg: Registered) => {
+        const state: Record<string, any> = { ...args.inputs, publicKeyPem: PUBLIC_KEY, stdout: "" };
+        if (args.type === "cloudflare:index/dnsRecord:DnsRecord") {
+            const zone = cf.zones.find((z) => z.id === args.inputs.zoneId)!;
+            const rec = cf.addRecord(zone.name, { name: args.inputs.name, type: args.inputs.type, content: args.inputs.content, priority: args.inputs.priority, comment: args.inputs.comment });
+            return { id: rec.id, state };
+        }
+        if (reg.type === "command:local:Command") {
+            const env = unwrapSecret(args.inputs.environment).value as Record<string, string>;
+            const out = await runScript(args.inputs.create, env, api());
+            results.set(reg.name, out);
+            // A failed create leaves nothing in state (pulumi-go-provider v1.3.0 infer/resource.go:1271-1292).
+            if (out.code !== 0) throw new Error(`running "node -e ...": exit status ${out.code}:\n${out.stderr}`);
+            state.stdout = out.stdout;
+        }
+        return { id: `${args.name}-id`, state };
+    };
+}
+
+/** A successful adoption: the adopt step of example.com, its state and environment. */
+async function adopted(cf: FakeCloudflare, apiUrl: string) {
+    const results = new Map<string, { code: number; stdout: string; stderr: string }>();
+    const run = await runProgram(CONFIG, { call: cf.call, newResource: providers(cf, () => apiUrl, results) });
+    const step = run.resources.find((r) => r.name === "example.com-adopt")!;
+    expect(results.get("example.com-adopt")!.code, results.get("example.com-adopt")!.stderr).toBe(0);
+    const env = unwrapSecret(step.inputs.environment).value as Record<string, string>;
+    return { step, env, stdout: results.get("example.com-adopt")!.stdout };
+}
+
+/** What `pulumi destroy` does before the give-back: the stack's own records are deleted. */
+function deleteOwn(cf: FakeCloudflare) {
+    for (const z of cf.zones) z.records = z.records.filter((r) => r.comment !== MARK);
+}
+
+describe("adoptRecords: a take-over that fails part way", () => {
+    it("puts back what that run deleted before it exits, and the run stops with the reason", async () => {
+        const { cf, theirs } = zoneWithTheirs();
+        const api = await cf.serve();
+        // The third record's delete is refused by Cloudflare, every time.
+        const proxy = await faultyApi(api.url, (method, _path, n) => (method === "DELETE" && n >= 3 ? { status: 500, code: 10000, message: "Internal server error" } : undefined));
+        try {
+            const results = new Map<string, { code: number; stdout: string; stderr: string }>();
+            const msg = await programError(CONFIG, { call: cf.call, newResource: providers(cf, () => proxy.url, results) });
+            const out = results.get("example.com-adopt")!;
+            expect(out.code).not.toBe(0);
+            expect(msg + out.stderr).toContain("500");
+            const now = cf.zone("example.com").records.map(shape);
+            for (const t of theirs) expect(now).toContainEqual(shape(t));
+            // Each exactly once, and nothing of the stack's: the records wait for the step.
+            expect(now.length).toBe(theirs.length);
+            expect(out.stderr).toContain("put back");
+        } finally {
+            await proxy.close();
+            await api.close();
+        }
+    });
+
+    it("when even putting back fails, the error holds every record it could not put back, in full", async () => {
+        const { cf, theirs } = zoneWithTheirs();
+        const api = await cf.serve();
+        // After two deletes the token is refused for everything (revoked mid-run).
+        let deletes = 0;
+        const proxy = await faultyApi(api.url, (method) => {
+            if (method === "DELETE") deletes++;
+            return deletes > 2 ? { status: 403, code: 10000, message: "Authentication error" } : undefined;
+        });
+        try {
+            const results = new Map<string, { code: number; stdout: string; stderr: string }>();
+            await programError(CONFIG, { call: cf.call, newResource: providers(cf, () => proxy.url, results) });
+            const out = results.get("example.com-adopt")!;
+            expect(out.code).not.toBe(0);
+            const left = new Set(cf.zone("example.com").records.map((r) => r.id));
+            const gone = theirs.filter((t) => !left.has(t.id));
+            expect(gone.length).toBe(2);
+            for (const g of gone) {
+                expect(out.stderr).toContain(JSON.stringify(g.content));
+                expect(out.stderr).toContain(g.name);
+            }
+        } finally {
+            await proxy.close();
+            await api.close();
+        }
+    });
+});
+
+describe("adoptRecords: the give-back", () => {
+    it("the fake refuses an identical record as Cloudflare does (81058)", async () => {
+        const cf = FakeCloudflare.forConfig(exampleConfig());
+        cf.addRecord("example.com", { name: "example.com", type: "TXT", content: '"v=spf1 -all"' });
+        const api = await cf.serve();
+        try {
+            const post = (body: unknown) =>
+                fetch(`${api.url}/zones/${cf.zone("example.com").id}/dns_records`, { method: "POST", headers: { Authorization: "Bearer test-token" }, body: JSON.stringify(body) }).then(async (r) => ({ status: r.status, json: await r.json() }));
+            const again = await post({ name: "example.com", type: "TXT", content: "v=spf1 -all", ttl: 300 });
+            expect(again.status).toBe(400);
+            expect(again.json.errors).toEqual([{ code: 81058, message: "An identical record already exists." }]);
+            expect((await post({ name: "example.com", type: "TXT", content: '"v=spf1 ~all"', ttl: 1 })).status).toBe(200);
+        } finally {
+            await api.close();
+        }
+    });
+
+    it("a POST that failed part way: the next destroy skips what is back and finishes; nothing is doubled", async () => {
+        const { cf, theirs } = zoneWithTheirs();
+        const api = await cf.serve();
+        try {
+            const { step, env, stdout } = await adopted(cf, api.url);
+            deleteOwn(cf);
+            // The first record is created, but its answer never comes back.
+            cf.losePostAnswers(1);
+            let last = await runScript(step.inputs.delete, { ...env, PULUMI_COMMAND_STDOUT: stdout }, api.url);
+            // A delete that failed stays in state and runs again on the next pulumi destroy.
+            if (last.code !== 0) last = await runScript(step.inputs.delete, { ...env, PULUMI_COMMAND_STDOUT: stdout }, api.url);
+            expect(last.code, last.stderr).toBe(0);
+            const now = cf.zone("example.com").records.map(shape);
+            for (const t of theirs) expect(now.filter((r) => JSON.stringify(r) === JSON.stringify(shape(t))).length).toBe(1);
+            expect(now.length).toBe(theirs.length);
+            // And once more (a destroy run again after success changes nothing).
+            expect((await runScript(step.inputs.delete, { ...env, PULUMI_COMMAND_STDOUT: stdout }, api.url)).code).toBe(0);
+            expect(cf.zone("example.com").records.length).toBe(theirs.length);
+        } finally {
+            await api.close();
+        }
+    });
+
+    it("runs with the token the CLI has now: the one kept in state was revoked", async () => {
+        const { cf, theirs } = zoneWithTheirs();
+        const api = await cf.serve();
+        try {
+            const { step, env, stdout } = await adopted(cf, api.url);
+            deleteOwn(cf);
+            // The token of the adoption, as kept in the step's state, no longer works; the user's
+            // environment (the CLI's, which the provider and its commands inherit) has the new one.
+            const stale = Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v === "test-token" ? "revoked-token" : v]));
+            expect(Object.values(stale)).toContain("revoked-token");
+            const back = await runScript(step.inputs.delete, { ...stale, PULUMI_COMMAND_STDOUT: stdout }, api.url, { CLOUDFLARE_API_TOKEN: "test-token" });
+            expect(back.code, back.stderr).toBe(0);
+            const now = cf.zone("example.com").records.map(shape);
+            for (const t of theirs) expect(now).toContainEqual(shape(t));
+        } finally {
+            await api.close();
+        }
+    });
+});
+
+describe("adoptRecords: what users run has no test hook", () => {
+    it("MAILAUTH_CLOUDFLARE_API does not redirect the token anywhere", async () => {
+        const { cf } = zoneWithTheirs();
+        const api = await cf.serve();
+        const seen: string[] = [];
+        const trap = http.createServer((req, res) => {
+            seen.push(String(req.headers.authorization));
+            res.writeHead(200, { "Content-Type": "application/json" });
+            res.end(JSON.stringify({ success: true, errors: [], messages: [], result: [] }));
+        });
+        await new Promise<void>((r) => trap.listen(0, "127.0.0.1", r));
+        try {
+            const run = await runProgram(CONFIG, { preview: true, call: cf.call });
+            const step = run.resources.find((r) => r.name === "example.com-adopt")!;
+            const env = unwrapSecret(step.inputs.environment).value as Record<string, string>;
+            const hook = { MAILAUTH_CLOUDFLARE_API: `http://127.0.0.1:${(trap.address() as AddressInfo).port}` };
+            const out = await runScript(step.inputs.create, { ...env, ...hook }, api.url, hook);
+            expect(seen).toEqual([]);
+            expect(out.code, out.stderr).toBe(0);
+            expect(JSON.parse(out.stdout).length).toBe(4);
+            expect(JSON.stringify([step.inputs.create, step.inputs.delete])).not.toMatch(/MAILAUTH_CLOUDFLARE_API|http:/);
+        } finally {
+            await new Promise((r) => trap.close(r));
+            trap.closeAllConnections();
+            await api.close();
+        }
+    });
+});
+
+describe("adoptRecords: an apex CNAME (Cloudflare flattens it)", () => {
+    it("is never taken over by the adopt step", async () => {
+        const { cf } = zoneWithTheirs();
+        const site = cf.addRecord("example.com", { name: "example.com", type: "CNAME", content: "site.pages.dev", proxied: true });
+        const api = await cf.serve();
+        try {
+            const run = await runProgram(CONFIG, { preview: true, call: cf.call });
+            const step = run.resources.find((r) => r.name === "example.com-adopt")!;
+            const env = unwrapSecret(step.inputs.environment).value as Record<string, string>;
+            const out = await runScript(step.inputs.create, env, api.url);
+            expect(out.code, out.stderr).toBe(0);
+            expect(cf.zone("example.com").records).toContainEqual(site);
+            expect(JSON.parse(out.stdout).map((k: any) => k.type)).not.toContain("CNAME");
+        } finally {
+            await api.close();
+        }
+    });
+});
