@@ -33,6 +33,13 @@ export interface MailDnsArgs {
         /** Called with the adopt step: the zone is checked again once it has run. */
         after: (step: command.local.Command) => void;
     };
+    /**
+     * mailauth:importRecords: the existing record a record resource (by its name, e.g.
+     * `example.com-spf`) takes over, as `<zone id>/<record id>`: the `import` resource option, which
+     * the engine imports and then updates to these inputs in one deployment (Pulumi CLI >= 3.174;
+     * see components/zone.ts importCommand).
+     */
+    imports?: Record<string, string>;
     /** MX target and priority; omitted when the MX is managed elsewhere. */
     mx?: { hostname: string; priority: number };
     /** A/AAAA records of the MX host, when it lies in this zone. */
@@ -111,7 +118,12 @@ export class MailDns extends pulumi.ComponentResource {
                 },
                 // A published key never changes while its selector is live (see DkimKey): a DKIM
                 // record keeps the content it was created with, whatever key the stack holds later.
-                { parent: this, dependsOn: adopt ? [adopt] : [], ignoreChanges: spec.selector !== undefined ? ["content"] : [] },
+                {
+                    parent: this,
+                    dependsOn: adopt ? [adopt] : [],
+                    ignoreChanges: spec.selector !== undefined ? ["content"] : [],
+                    ...(spec.selector === undefined && args.imports?.[`${name}-${spec.id}`] ? { import: args.imports[`${name}-${spec.id}`] } : {}),
+                },
             );
             // A DKIM record shows what it publishes, the content kept in state (it ignores changes),
             // not the key the stack holds now: after `pulumi up --replace` on a key they differ.

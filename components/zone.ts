@@ -152,12 +152,18 @@ function describe(r: ZoneRecord): string {
     return `${r.type} ${fqdn(r.name)} ${content}${prio} (record id ${r.id})`;
 }
 
-function importCommand(plan: DomainPlan, t: Target, zone: ZoneRef, r: ZoneRecord, stack: string, project: string): string {
-    // Import id `<zone_id>/<dns_record_id>`: node_modules/@pulumi/cloudflare/dnsRecord.d.ts:36. `--parent` is
-    // `name=urn` (pulumi/pulumi pkg/cmd/pulumi/operations/import.go, flag "parent"); imports are protected
-    // unless --protect=false, which would make `pulumi destroy` fail on the record.
-    const parent = `urn:pulumi:${stack}::${project}::mailauth:dns:MailDns::${plan.component}`;
-    return `pulumi import cloudflare:index/dnsRecord:DnsRecord ${t.resource} ${zone.id}/${r.id} --parent '${plan.component}=${parent}' --protect=false --generate-code=false`;
+/**
+ * The way out by import: the stack's record resource takes the record over through the `import`
+ * resource option (mailauth:importRecords, components/mailDns.ts). Since Pulumi CLI 3.174 the engine
+ * imports a resource and then updates it to the program's inputs in one deployment (pulumi/pulumi
+ * CHANGELOG.md 3.174.0 "Overhaul of how the import option works"; pkg/resource/deploy/step_generator.go
+ * @v3.259.0 ~1113-1201: an ImportStep, then continueStepsFromImport ~1244 diffs and updates), so
+ * the record gets the stack's value and comment in that same `pulumi up`. (`pulumi import` instead
+ * keeps the record's own comment, and the next preview refuses it again.) The path form
+ * `["name.with.dots"]` is the CLI's (sdk/go/common/resource/properties_path.go @v3.259.0 ~32-65).
+ */
+export function importCommand(t: Target, zone: ZoneRef, r: ZoneRecord): string {
+    return `pulumi config set --path 'mailauth:importRecords["${t.resource}"]' ${zone.id}/${r.id}`;
 }
 
 /** The conflicts of one domain, each with what exists, why it matters and the way out. */
@@ -165,12 +171,13 @@ export function findConflicts(
     plan: DomainPlan,
     zone: ZoneRef,
     records: ZoneRecord[],
-    own: { comment: string; stack: string; project: string; adopt?: boolean },
+    own: { comment: string; stack: string; project: string; adopt?: boolean; imports?: Record<string, string> },
 ): Conflict[] {
     const conflicts: Conflict[] = [];
     for (const t of plan.targets) {
         for (const r of records.filter((x) => collides(t, x))) {
             if (r.comment === own.comment) continue; // the stack's own record (comment set by MailDns)
+            if (t.kind !== "dkim" && own.imports?.[t.resource] === `${zone.id}/${r.id}`) continue; // imported by the stack's record (mailauth:importRecords)
             const other = (r.comment ?? "").match(COMMENT_OF_ANY_STACK)?.[1];
             const same =
                 t.value !== undefined &&
@@ -229,7 +236,9 @@ export function findConflicts(
                         ? `adoptRecords is on: once nothing above is left to do, the stack takes it over (pulumi destroy puts it back as it was)`
                         : `adopt it: pulumi config set mailauth:adoptRecords true (the stack replaces it with its own record; pulumi destroy puts it back as it was)`,
                 );
-                ways.push(`or import it: ${importCommand(plan, t, zone, r, own.stack, own.project)} (on a stack that has run pulumi up before)`);
+                ways.push(
+                    `or import it: the stack's ${t.kind.toUpperCase()} record takes it over in the next pulumi up, with the stack's value and comment (Pulumi CLI 3.174 or later); pulumi destroy then deletes it:\n  ${importCommand(t, zone, r)}`,
+                );
                 ways.push(`or delete it in Cloudflare (dashboard: ${zone.name} → DNS → Records)`);
             }
             conflicts.push({
@@ -359,6 +368,8 @@ export interface CheckOptions {
     project: string;
     /** Tells the user what stays (old selectors) and what adoption replaces. */
     log?: (msg: string) => void;
+    /** mailauth:importRecords: record resource name to `<zone id>/<record id>` it imports. */
+    imports?: Record<string, string>;
 }
 
 /**
@@ -383,6 +394,16 @@ export async function checkZones(plans: DomainPlan[], opts: CheckOptions): Promi
                     `${plan.domain}: Cloudflare refused to list the DNS records of zone ${zone.name} (${zone.id}) (${refusal.status}: ${refusal.detail}): the API token needs Zone → DNS → Read to check the zone and ${DNS_EDIT} to publish: give it ${DNS_EDIT} on ${zone.name}`,
                 );
                 return undefined;
+            }
+            for (const t of plan.targets) {
+                const id = opts.imports?.[t.resource];
+                if (id === undefined) continue;
+                const r = records.find((x) => `${zone.id}/${x.id}` === id);
+                if (!r || !collides(t, r) || (r.comment !== opts.comment && COMMENT_OF_ANY_STACK.test(r.comment ?? ""))) {
+                    problems.push(
+                        `mailauth:importRecords["${t.resource}"]: ${id} is not a record of zone ${zone.name} (${zone.id}) at ${t.name} that the stack's ${t.kind.toUpperCase()} record replaces: only a record the preview names, with its zone id, can be imported (pulumi config rm --path 'mailauth:importRecords["${t.resource}"]' to drop it)`,
+                    );
+                }
             }
             const conflicts = findConflicts(plan, zone, records, opts);
             const adopted = opts.adopt ? conflicts.filter((c) => c.adoptable) : [];

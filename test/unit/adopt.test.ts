@@ -10,6 +10,7 @@ import { describe, expect, it } from "vitest";
 import { exampleConfig, programError, Registered, runProgram, unwrapSecret } from "../harness";
 import { FakeCloudflare, FakeRecord } from "../cloudflare";
 import { faultyApi, runScript } from "../adoptScript";
+import { runConfigSet, shellWords, StackConfig } from "../cli";
 
 const MARK = "managed by Pulumi stack mailauth/test (mailauth)";
 const PUBLIC_KEY = crypto.generateKeyPairSync("rsa", { modulusLength: 2048 }).publicKey.export({ type: "spki", format: "pem" }).toString();
@@ -229,5 +230,69 @@ describe("adoptRecords: an apex CNAME (Cloudflare flattens it)", () => {
         } finally {
             await api.close();
         }
+    });
+});
+
+describe("the import way out, followed as printed", () => {
+    it("the command the preview prints takes the record over in the next pulumi up, with the stack's value and comment; the run after changes nothing", async () => {
+        const cf = FakeCloudflare.forConfig(exampleConfig());
+        const theirs = cf.addRecord("example.com", { name: "example.com", type: "TXT", content: '"v=spf1 include:_spf.example.net ~all"', comment: "set by the ESP" });
+        const stack: StackConfig = { values: { ...exampleConfig(), "mailauth:spf": { mechanisms: ["include:_spf.example.net"] } }, secret: new Set() };
+        const msg = await programError(stack.values, { preview: true, call: cf.call });
+        // The way out's command, on its own line, pasted as it is.
+        const line = msg.split("\n").find((l) => /or import it:/.test(l));
+        expect(line, msg).toBeDefined();
+        const command = msg.split("\n")[msg.split("\n").indexOf(line!) + 1].trim();
+        expect(command).toMatch(/^pulumi config set /);
+        const { words } = shellWords(command, () => {
+            throw new Error("no substitution expected");
+        });
+        runConfigSet(stack, words, undefined);
+
+        // pulumi up: the engine imports the record into the stack's SPF resource, then updates it to
+        // the program's inputs (pulumi/pulumi step_generator.go @v3.259.0 ~1113-1201, 1244).
+        const imported: string[] = [];
+        const up = (args: any) => {
+            const state: Record<string, any> = { ...args.inputs, publicKeyPem: PUBLIC_KEY, stdout: "" };
+            if (args.type !== "cloudflare:index/dnsRecord:DnsRecord") return Promise.resolve({ id: `${args.name}-id`, state });
+            const zone = cf.zones.find((z) => z.id === args.inputs.zoneId)!;
+            let rec: FakeRecord | undefined;
+            if (args.id) {
+                // The import reads the record by `<zone id>/<record id>`; one that is not there fails the import.
+                const [zid, rid] = String(args.id).split("/");
+                rec = cf.zones.find((z) => z.id === zid)?.records.find((r) => r.id === rid);
+                if (!rec) throw new Error(`resource '${args.id}' does not exist`);
+                imported.push(args.name);
+            } else {
+                rec = zone.records.find((r) => r.comment === args.inputs.comment && r.name === args.inputs.name && r.type === args.inputs.type);
+                rec ??= cf.addRecord(zone.name, { name: args.inputs.name, type: args.inputs.type, content: args.inputs.content, priority: args.inputs.priority });
+            }
+            Object.assign(rec, { content: args.inputs.content, comment: args.inputs.comment, ttl: args.inputs.ttl, priority: args.inputs.priority });
+            return Promise.resolve({ id: rec.id, state });
+        };
+        await runProgram(stack.values, { call: cf.call, newResource: up });
+        expect(imported).toEqual(["example.com-spf"]);
+        const spfs = cf.zone("example.com").records.filter((r) => r.type === "TXT" && r.content.includes("v=spf1"));
+        expect(spfs.map((r) => ({ id: r.id, content: r.content, comment: r.comment }))).toEqual([
+            { id: theirs.id, content: '"v=spf1 mx include:_spf.example.net ~all"', comment: MARK },
+        ]);
+        // The next preview and up: no refusal, and the same record.
+        await runProgram(stack.values, { preview: true, call: cf.call });
+        await runProgram(stack.values, { call: cf.call, newResource: up });
+        expect(cf.zone("example.com").records.filter((r) => r.type === "TXT" && r.content.includes("v=spf1")).map((r) => r.id)).toEqual([theirs.id]);
+    });
+
+    it("an import entry naming no record in the way is refused before anything changes; so is a DKIM record or an unknown name", async () => {
+        const cf = FakeCloudflare.forConfig(exampleConfig());
+        const www = cf.addRecord("example.com", { name: "www.example.com", type: "A", content: "192.0.2.80" });
+        const com = cf.zone("example.com").id;
+        const bad = await programError({ ...exampleConfig(), "mailauth:importRecords": { "example.com-spf": `${com}/${www.id}` } }, { preview: true, call: cf.call });
+        expect(bad).toContain(`mailauth:importRecords["example.com-spf"]: ${com}/${www.id} is not a record of zone example.com`);
+        const names = await programError(
+            { ...exampleConfig(), "mailauth:importRecords": { "example.com-dkim-20261127": `${com}/${www.id}`, "example.com-spf": "nope" } },
+            { preview: true, call: cf.call },
+        );
+        expect(names).toContain(`mailauth:importRecords["example.com-dkim-20261127"]: not a record the stack publishes and can import`);
+        expect(names).toContain(`mailauth:importRecords["example.com-spf"]: must be "<zone id>/<record id>"`);
     });
 });

@@ -13,7 +13,6 @@ import { apiRefusal, findConflicts, txtValue } from "../../components/zone";
 const COM = "0123456789abcdef0123456789abcdef";
 const ORG = "fedcba9876543210fedcba9876543210";
 const MARK = "managed by Pulumi stack mailauth/test (mailauth)";
-const PARENT = "--parent 'example.com=urn:pulumi:test::mailauth::mailauth:dns:MailDns::example.com'";
 
 const dnsRecords = (rs: Registered[]) => rs.filter((r) => r.type === "cloudflare:index/dnsRecord:DnsRecord");
 const hostSteps = (rs: Registered[]) => rs.filter((r) => r.type.startsWith("command:remote"));
@@ -72,9 +71,7 @@ describe("zone check at preview", () => {
         expect(msg).toContain(`TXT example.com "v=spf1 include:_spf.example.net ~all" (record id ${spf.id}) already exists in zone example.com`);
         expect(msg).toContain("two SPF records at one name make every receiver return permerror (RFC 7208 3.2");
         expect(msg).toContain(`pulumi config set --path 'mailauth:spf.mechanisms[1]' 'include:_spf.example.net'`);
-        expect(msg).toContain(
-            `pulumi import cloudflare:index/dnsRecord:DnsRecord example.com-spf ${COM}/${spf.id} ${PARENT} --protect=false --generate-code=false`,
-        );
+        expect(msg).toContain(`pulumi config set --path 'mailauth:importRecords["example.com-spf"]' ${COM}/${spf.id}`);
         expect(msg).not.toContain("google-site-verification");
         // Nothing was registered that would touch DNS or the host.
         expect(seen.map((r) => r.type)).toContain("tls:index/privateKey:PrivateKey");
@@ -107,7 +104,7 @@ describe("zone check at preview", () => {
         const msg = await programError(exampleConfig(), { preview: true, call: cf.call });
         expect(msg).toContain(`MX example.org aspmx.l.example.net priority 1 (record id ${mx.id})`);
         expect(msg).toContain("changes where mail for example.org goes: senders would split it between aspmx.l.example.net and the stack's host");
-        expect(msg).toContain(`example.org-mx ${ORG}/${mx.id} --parent 'example.org=urn:pulumi:test::mailauth::mailauth:dns:MailDns::example.org'`);
+        expect(msg).toContain(`pulumi config set --path 'mailauth:importRecords["example.org-mx"]' ${ORG}/${mx.id}`);
     });
 
     it("the MX already pointing at the mail host, made by hand: refused as a record the stack does not manage", async () => {
@@ -149,7 +146,7 @@ describe("zone check at preview", () => {
         const msg = await programError(adopting, { preview: true, call: cf.call });
         expect(msg).toContain('TXT default._domainkey.example.com "v=DKIM1; k=rsa; p=MIIBold"');
         expect(msg).toMatch(/pick another selector for the stack, e\.g\. today's date: pulumi config set --path 'mailauth:domains\[0\]\.selector' \d{8};/);
-        expect(msg).not.toContain("pulumi import");
+        expect(msg).not.toContain("importRecords");
     });
 
     it("a zone id of another zone: refused before the records land at example.com.example.org", async () => {
