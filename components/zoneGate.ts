@@ -73,7 +73,7 @@ export function readImportRecords(raw: unknown, targets: { resource: string; kin
     return value as Record<string, string>;
 }
 
-export function zoneGate(settings: Settings, dnsArgs: Omit<MailDnsArgs, "zoneId">[], adoptRecords: AdoptSetting) {
+export function zoneGate(settings: Settings, dnsArgs: Omit<MailDnsArgs, "zoneId">[], adoptRecords: AdoptSetting, importRecords?: unknown) {
     const project = pulumi.getProject();
     const stack = pulumi.getStack();
     const comment = recordComment(project, stack);
@@ -88,7 +88,7 @@ export function zoneGate(settings: Settings, dnsArgs: Omit<MailDnsArgs, "zoneId"
         spfMechanisms: settings.spf.mechanisms,
         index: settings.domains.findIndex((d) => d.name === a.domain),
     }));
-    const imports = readImportRecords(new pulumi.Config("mailauth").get("importRecords"), plans.flatMap((p) => p.targets));
+    const imports = readImportRecords(importRecords, plans.flatMap((p) => p.targets));
     const checked = pulumi.output(checkZones(plans, { adopt, comment, stack, project, imports }));
     const rechecks: pulumi.Output<void>[] = [];
     return {
