@@ -125,6 +125,32 @@ describe("adoptRecords: a take-over that fails part way", () => {
     });
 });
 
+describe("adoptRecords: Cloudflare's rate limit", () => {
+    it("a call answered 429 waits as Retry-After says, then goes on", async () => {
+        const { cf } = zoneWithTheirs();
+        const api = await cf.serve();
+        // The first listing and the first delete are refused as over the limit (Cloudflare answers 429
+        // with Retry-After: developers.cloudflare.com/fundamentals/api/reference/limits).
+        const limited = (method: string, _p: string, n: number) =>
+            n === 1 && (method === "GET" || method === "DELETE") ? { status: 429, code: 971, message: "Please wait and consider throttling your request speed", headers: { "Retry-After": "1" } } : undefined;
+        const proxy = await faultyApi(api.url, limited);
+        try {
+            const run = await runProgram(CONFIG, { preview: true, call: cf.call });
+            const step = run.resources.find((r) => r.name === "example.com-adopt")!;
+            const env = unwrapSecret(step.inputs.environment).value as Record<string, string>;
+            const started = Date.now();
+            const out = await runScript(step.inputs.create, env, proxy.url);
+            expect(out.code, out.stderr).toBe(0);
+            expect(Date.now() - started).toBeGreaterThanOrEqual(2000);
+            expect(out.stderr).toContain("too many requests (429); waiting 1 s");
+            expect(JSON.parse(out.stdout).length).toBe(4);
+        } finally {
+            await proxy.close();
+            await api.close();
+        }
+    });
+});
+
 describe("adoptRecords: the give-back", () => {
     it("the fake refuses an identical record as Cloudflare does (81058)", async () => {
         const cf = FakeCloudflare.forConfig(exampleConfig());
