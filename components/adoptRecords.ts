@@ -99,7 +99,7 @@ async function cf(method, path, body) {
       if (waited + s <= 360) { waited += s; retried = true; log("Cloudflare: too many requests (429); waiting " + s + " s as it asks"); await sleep(s * 1000); continue; }
     }
     if (res.status >= 500 && ++tries < 3) { retried = true; await sleep(1000 * tries); continue; }
-    if ((res.status === 401 || res.status === 403) && tokens.length > 1) { tokens.shift(); continue; }
+    if ((res.status === 401 || res.status === 403) && tokens.length > 1) { tokens.shift(); log("Cloudflare refused the token (" + res.status + "); trying the other one (" + (tokens.length === 1 && process.env.MAILAUTH_CLOUDFLARE_TOKEN === tokens[0] ? "kept in the stack's state" : "CLOUDFLARE_API_TOKEN of this shell") + ")"); continue; }
     if (retried && method === "DELETE" && res.status === 404) return { result: null };
     if (res.status >= 300 || res.json.success === false) {
       throw Object.assign(new Error(method + " " + path + ": " + res.status + " " + JSON.stringify(res.json.errors || res.text)), { status: res.status, codes });
