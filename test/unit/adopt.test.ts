@@ -11,6 +11,8 @@ import { exampleConfig, programError, Registered, runProgram, unwrapSecret } fro
 import { FakeCloudflare, FakeRecord } from "../cloudflare";
 import { faultyApi, runScript } from "../adoptScript";
 import { runConfigSet, shellWords, StackConfig } from "../cli";
+import { adoptTargets } from "../../components/adoptRecords";
+import { collides, Target } from "../../components/zone";
 
 const MARK = "managed by Pulumi stack mailauth/test (mailauth)";
 const PUBLIC_KEY = crypto.generateKeyPairSync("rsa", { modulusLength: 2048 }).publicKey.export({ type: "spki", format: "pem" }).toString();
@@ -320,5 +322,52 @@ describe("the import way out, followed as printed", () => {
         );
         expect(names).toContain(`mailauth:importRecords["example.com-dkim-20261127"]: not a record the stack publishes and can import`);
         expect(names).toContain(`mailauth:importRecords["example.com-spf"]: must be "<zone id>/<record id>"`);
+    });
+});
+
+describe("adoptRecords: the step and the preview decide alike", () => {
+    it("the step deletes exactly the records the zone check names as in the way (odd spellings too), never an apex CNAME", async () => {
+        const cf = FakeCloudflare.forConfig(exampleConfig());
+        const add = (name: string, type: string, content: string, priority?: number) => cf.addRecord("example.com", { name, type, content, priority });
+        const records = [
+            add("example.com", "TXT", '"v=spf1 -all"'),
+            add("example.com", "TXT", '"V=SPF1 ~all"'),
+            add("example.com", "TXT", '"v=spf1" " include:_spf.example.net ~all"'),
+            add("example.com", "TXT", '"v=spf10 ~all"'),
+            add("example.com", "TXT", '"v=spf1x"'),
+            add("example.com", "TXT", '"google-site-verification=abc"'),
+            add("example.com", "MX", "mx1.example.net", 5),
+            add("example.com", "A", "192.0.2.80"),
+            add("_dmarc.example.com", "TXT", '"v=DMARC1; p=none"'),
+            add("_dmarc.example.com", "TXT", '"v=dmarc1"'),
+            add("_dmarc.example.com", "TXT", '"v=DMARC1x; p=none"'),
+            add("_dmarc.example.com", "TXT", '"v=DMARC10"'),
+            add("sub.example.com", "TXT", '"v=spf1 -all"'),
+        ];
+        const dmarcCname = add("_dmarc.example.com", "CNAME", "dmarc.service.example");
+        const apexCname = add("example.com", "CNAME", "site.pages.dev");
+        const targets: Target[] = [
+            { kind: "mx", name: "example.com", type: "MX", resource: "example.com-mx" },
+            { kind: "spf", name: "example.com", type: "TXT", resource: "example.com-spf" },
+            { kind: "dmarc", name: "_dmarc.example.com", type: "TXT", resource: "example.com-dmarc" },
+        ];
+        const api = await cf.serve();
+        try {
+            const zone = cf.zone("example.com");
+            const out = await runScript(
+                (await import("../../components/adoptRecords")).TAKE_SCRIPT,
+                { MAILAUTH_ZONE_ID: zone.id, MAILAUTH_ZONE_NAME: "example.com", MAILAUTH_MARKER: MARK, MAILAUTH_TARGETS: JSON.stringify(adoptTargets(targets)), MAILAUTH_CLOUDFLARE_TOKEN: "test-token" },
+                api.url,
+            );
+            expect(out.code, out.stderr).toBe(0);
+            const left = new Set(zone.records.map((r) => r.id));
+            const deleted = [...records, dmarcCname].filter((r) => !left.has(r.id)).map((r) => `${r.type} ${r.name} ${r.content}`);
+            const inTheWay = [...records, dmarcCname].filter((r) => targets.some((t) => collides(t, r))).map((r) => `${r.type} ${r.name} ${r.content}`);
+            expect(deleted).toEqual(inTheWay);
+            expect(deleted).toHaveLength(7);
+            expect(left.has(apexCname.id)).toBe(true);
+        } finally {
+            await api.close();
+        }
     });
 });
