@@ -63,9 +63,30 @@ export async function faultyApi(
             res.end(JSON.stringify({ success: false, errors: [{ code: f.code, message: f.message }], messages: [], result: null }));
             return;
         }
+        const url = new URL(req.url!, "http://x");
+        const listing = req.method === "GET" && /\/dns_records$/.test(url.pathname);
         const up = http.request(upstream + req.url, { method: req.method, headers: req.headers }, (r) => {
-            res.writeHead(r.statusCode!, r.headers);
-            r.pipe(res);
+            if (!listing || r.statusCode !== 200) {
+                res.writeHead(r.statusCode!, r.headers);
+                r.pipe(res);
+                return;
+            }
+            // Cloudflare pages a listing: at most per_page records (default 100) of page `page`
+            // (default 1), with result_info {page, per_page, count, total_count, total_pages}
+            // (developers.cloudflare.com/api, DNS Records for a Zone: List DNS Records).
+            let text = "";
+            r.setEncoding("utf8");
+            r.on("data", (c) => (text += c));
+            r.on("end", () => {
+                const json = JSON.parse(text);
+                const perPage = Number(url.searchParams.get("per_page") ?? 100);
+                const page = Number(url.searchParams.get("page") ?? 1);
+                const all = json.result as unknown[];
+                json.result = all.slice((page - 1) * perPage, page * perPage);
+                json.result_info = { page, per_page: perPage, count: json.result.length, total_count: all.length, total_pages: Math.ceil(all.length / perPage) };
+                res.writeHead(200, { "Content-Type": "application/json" });
+                res.end(JSON.stringify(json));
+            });
         });
         up.on("error", () => res.destroy());
         req.pipe(up);

@@ -371,3 +371,31 @@ describe("adoptRecords: the step and the preview decide alike", () => {
         }
     });
 });
+
+describe("adoptRecords: a name with more records than one page", () => {
+    it("the step reads every page: an SPF record after 100 other TXT records is still taken over", async () => {
+        const { cf } = zoneWithTheirs();
+        const zone = cf.zone("example.com");
+        const spf = zone.records.find((r) => r.content.includes("v=spf1"))!;
+        // 120 verification records listed before it.
+        zone.records = zone.records.filter((r) => r !== spf);
+        for (let i = 0; i < 120; i++) cf.addRecord("example.com", { name: "example.com", type: "TXT", content: `"site-verification=${i}"` });
+        zone.records.push(spf);
+        const api = await cf.serve();
+        const proxy = await faultyApi(api.url, () => undefined);
+        try {
+            const run = await runProgram(CONFIG, { preview: true, call: cf.call });
+            const step = run.resources.find((r) => r.name === "example.com-adopt")!;
+            const env = unwrapSecret(step.inputs.environment).value as Record<string, string>;
+            const out = await runScript(step.inputs.create, env, proxy.url);
+            expect(out.code, out.stderr).toBe(0);
+            expect(zone.records.some((r) => r.id === spf.id)).toBe(false);
+            expect(JSON.parse(out.stdout).map((k: any) => k.content)).toContain(spf.content);
+            expect(zone.records.filter((r) => r.content.includes("site-verification"))).toHaveLength(120);
+            expect(proxy.calls.filter((c) => c.startsWith("GET") && c.includes("type=TXT&name=example.com"))).toHaveLength(2);
+        } finally {
+            await proxy.close();
+            await api.close();
+        }
+    });
+});
