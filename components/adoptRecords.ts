@@ -18,17 +18,21 @@ import { Target } from "./zone";
 export interface AdoptTarget {
     name: string;
     types: string[];
-    /** For TXT: only records whose value starts so (case-insensitive), e.g. `v=spf1`. */
+    /** For TXT: only SPF (`v=spf1`) or DMARC (`v=dmarc1`) records, as the zone check tells them. */
     prefix?: string;
+    /** Record ids left alone: the stack's record imports them (mailauth:importRecords). */
+    keep?: string[];
 }
 
-export function adoptTargets(targets: Target[]): AdoptTarget[] {
+/** `imports`: mailauth:importRecords (resource name to `<zone id>/<record id>`). */
+export function adoptTargets(targets: Target[], imports: Record<string, string> = {}): AdoptTarget[] {
     return targets
         .filter((t) => t.kind !== "dkim")
         .map((t) => ({
             name: t.name,
             types: [t.type, "CNAME"],
             ...(t.kind === "spf" ? { prefix: "v=spf1" } : t.kind === "dmarc" ? { prefix: "v=dmarc1" } : {}),
+            ...(imports[t.resource] ? { keep: [imports[t.resource].split("/")[1]] } : {}),
         }));
 }
 
@@ -165,7 +169,7 @@ useTokens([process.env.MAILAUTH_CLOUDFLARE_TOKEN, process.env.CLOUDFLARE_API_TOK
   const taken = [];
   try {
     for (const t of targets) for (const type of t.types) for (const r of await at(t, type)) {
-      if (r.comment === marker) continue;
+      if (r.comment === marker || (t.keep || []).includes(r.id)) continue;
       const k = { name: r.name, type: r.type, content: r.content, ttl: r.ttl, proxied: r.proxied, priority: r.priority, comment: r.comment, tags: r.tags };
       await cf("DELETE", "/zones/" + zone + "/dns_records/" + r.id);
       taken.push(k);

@@ -437,7 +437,7 @@ export async function checkZones(plans: DomainPlan[], opts: CheckOptions): Promi
 export async function checkAdopted(
     plan: DomainPlan,
     zone: ZoneRef,
-    own: { comment: string; stack: string; project: string },
+    own: { comment: string; stack: string; project: string; imports?: Record<string, string> },
     reader: ZoneReader = providerReader,
 ): Promise<void> {
     const records = await reader.recordsUnder(zone.id, plan.domain);

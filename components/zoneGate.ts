@@ -108,7 +108,7 @@ export function zoneGate(settings: Settings, dnsArgs: Omit<MailDnsArgs, "zoneId"
                 comment,
                 adopt: adopt
                     ? {
-                          targets: adoptTargets(plan.targets),
+                          targets: adoptTargets(plan.targets, imports),
                           zoneName: checked.apply((rs) => rs.find((r) => r.domain === domain)!.zone.name),
                           marker: comment,
                           apiToken: token!,
@@ -119,7 +119,7 @@ export function zoneGate(settings: Settings, dnsArgs: Omit<MailDnsArgs, "zoneId"
                           after: (step) => {
                               rechecks.push(
                                   pulumi.all([checked, step.stdout]).apply(async ([rs]) => {
-                                      await checkAdopted(plan, rs.find((r) => r.domain === domain)!.zone, { comment, stack, project });
+                                      await checkAdopted(plan, rs.find((r) => r.domain === domain)!.zone, { comment, stack, project, imports });
                                   }),
                               );
                           },

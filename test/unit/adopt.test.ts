@@ -399,3 +399,35 @@ describe("adoptRecords: a name with more records than one page", () => {
         }
     });
 });
+
+describe("adoptRecords and importRecords together", () => {
+    it("the adopt step leaves alone a record the stack imports; the import then takes it over", async () => {
+        const { cf, theirs } = zoneWithTheirs();
+        const spf = theirs[0];
+        const api = await cf.serve();
+        try {
+            const config = { ...CONFIG, "mailauth:importRecords": { "example.com-spf": `${cf.zone("example.com").id}/${spf.id}` } };
+            const results = new Map<string, { code: number; stdout: string; stderr: string }>();
+            const adopting = providers(cf, () => api.url, results);
+            await runProgram(config, {
+                call: cf.call,
+                newResource: async (args: any, reg: Registered) => {
+                    if (args.type === "cloudflare:index/dnsRecord:DnsRecord" && args.id) {
+                        const rec = cf.zone("example.com").records.find((r) => `${cf.zone("example.com").id}/${r.id}` === args.id);
+                        if (!rec) throw new Error(`resource '${args.id}' does not exist`);
+                        Object.assign(rec, { content: args.inputs.content, comment: args.inputs.comment, ttl: args.inputs.ttl });
+                        return { id: rec.id, state: { ...args.inputs } };
+                    }
+                    return adopting(args, reg);
+                },
+            });
+            const kept = JSON.parse(results.get("example.com-adopt")!.stdout);
+            expect(kept.map((k: any) => k.content)).not.toContain(spf.content);
+            expect(kept).toHaveLength(3);
+            const spfs = cf.zone("example.com").records.filter((r) => r.type === "TXT" && r.content.includes("v=spf1"));
+            expect(spfs.map((r) => [r.id, r.comment])).toEqual([[spf.id, MARK]]);
+        } finally {
+            await api.close();
+        }
+    });
+});
