@@ -236,9 +236,12 @@ export function findConflicts(
                         ? `adoptRecords is on: once nothing above is left to do, the stack takes it over (pulumi destroy puts it back as it was)`
                         : `adopt it: pulumi config set mailauth:adoptRecords true (the stack replaces it with its own record; pulumi destroy puts it back as it was)`,
                 );
-                ways.push(
-                    `or import it: the stack's ${t.kind.toUpperCase()} record takes it over in the next pulumi up, with the stack's value and comment (Pulumi CLI 3.174 or later); pulumi destroy then deletes it:\n  ${importCommand(t, zone, r)}`,
-                );
+                // Import only a record of the stack's own type: an imported CNAME would be turned into the stack's record.
+                if (r.type === t.type) {
+                    ways.push(
+                        `or import it: the stack's ${t.kind.toUpperCase()} record takes it over in the next pulumi up, with the stack's value and comment (Pulumi CLI 3.174 or later); pulumi destroy then deletes it:\n  ${importCommand(t, zone, r)}`,
+                    );
+                }
                 ways.push(`or delete it in Cloudflare (dashboard: ${zone.name} → DNS → Records)`);
             }
             conflicts.push({
@@ -399,9 +402,9 @@ export async function checkZones(plans: DomainPlan[], opts: CheckOptions): Promi
                 const id = opts.imports?.[t.resource];
                 if (id === undefined) continue;
                 const r = records.find((x) => `${zone.id}/${x.id}` === id);
-                if (!r || !collides(t, r) || (r.comment !== opts.comment && COMMENT_OF_ANY_STACK.test(r.comment ?? ""))) {
+                if (!r || !collides(t, r) || r.type !== t.type || (r.comment !== opts.comment && COMMENT_OF_ANY_STACK.test(r.comment ?? ""))) {
                     problems.push(
-                        `mailauth:importRecords["${t.resource}"]: ${id} is not a record of zone ${zone.name} (${zone.id}) at ${t.name} that the stack's ${t.kind.toUpperCase()} record replaces: only a record the preview names, with its zone id, can be imported (pulumi config rm --path 'mailauth:importRecords["${t.resource}"]' to drop it)`,
+                        `mailauth:importRecords["${t.resource}"]: ${id} is not a record of zone ${zone.name} (${zone.id}) at ${t.name} that the stack's ${t.kind.toUpperCase()} record replaces: only a ${t.type} record the preview names, with its zone id, can be imported (a CNAME is not: the import would turn it into the stack's ${t.type}) (pulumi config rm --path 'mailauth:importRecords["${t.resource}"]' to drop it)`,
                     );
                 }
             }

@@ -316,6 +316,9 @@ describe("the import way out, followed as printed", () => {
         const com = cf.zone("example.com").id;
         const bad = await programError({ ...exampleConfig(), "mailauth:importRecords": { "example.com-spf": `${com}/${www.id}` } }, { preview: true, call: cf.call });
         expect(bad).toContain(`mailauth:importRecords["example.com-spf"]: ${com}/${www.id} is not a record of zone example.com`);
+        const site = cf.addRecord("example.com", { name: "_dmarc.example.com", type: "CNAME", content: "dmarc.service.example" });
+        const cname = await programError({ ...exampleConfig(), "mailauth:importRecords": { "example.com-dmarc": `${com}/${site.id}` } }, { preview: true, call: cf.call });
+        expect(cname).toContain(`mailauth:importRecords["example.com-dmarc"]: ${com}/${site.id} is not a record of zone example.com`);
         const names = await programError(
             { ...exampleConfig(), "mailauth:importRecords": { "example.com-dkim-20261127": `${com}/${www.id}`, "example.com-spf": "nope" } },
             { preview: true, call: cf.call },

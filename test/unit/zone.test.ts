@@ -341,6 +341,8 @@ describe("conflict messages, directly", () => {
         expect(cs).toHaveLength(1);
         expect(cs[0].message).toContain("a CNAME excludes every other record at _dmarc.example.com (RFC 1034 3.6.2)");
         expect(cs[0].adoptable).toBe(true);
+        // Not offered for import: the import would turn the CNAME into the stack's TXT record.
+        expect(cs[0].message).not.toContain("importRecords");
     });
 
     it("TXT values as Cloudflare stores them: quoted chunks joined, bare values as they are", () => {
