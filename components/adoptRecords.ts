@@ -51,6 +51,10 @@ export function adoptTargets(targets: Target[], imports: Record<string, string> 
  * own at the time the script runs. The take-over uses the program's token first (the provider's:
  * cloudflare:apiToken, else CLOUDFLARE_API_TOKEN); the give-back, run at destroy from state,
  * prefers the CLI's token of that moment, then the one kept in state. Refused (401/403), the next is tried.
+ * A token set in the stack's config after the last `pulumi up` cannot reach the give-back: even
+ * `pulumi destroy --run-program` deletes a custom resource with its old inputs (pulumi/pulumi
+ * v3.259.0 pkg/resource/deploy/step_generator.go:1022-1068, destroy mode); `pulumi up` first
+ * stores it (README, "Your zone already has records").
  *
  * Calls answered 429 wait as Retry-After says (Cloudflare blocks a user for 5 minutes once past
  * 1,200 calls in 5 minutes: developers.cloudflare.com/fundamentals/api/reference/limits), up to 6
