@@ -8,6 +8,10 @@
  * were. Update runs the create script again, starting from what it already kept
  * (PULUMI_COMMAND_STDOUT: node_modules/@pulumi/command/local/command.d.ts ~208, ~264).
  *
+ * A take-over that fails part way puts back what that run deleted before it exits; the give-back
+ * skips records already back, so a destroy that failed part way finishes when run again. A CNAME
+ * at the zone's apex (flattened by Cloudflare) and records the stack imports are left alone.
+ *
  * DKIM names are never adopted (a new key under a live selector breaks mail in transit).
  */
 import * as pulumi from "@pulumi/pulumi";
@@ -137,7 +141,10 @@ async function list(name, type) {
   }
 }
 async function at(t, type) { return (await list(t.name, type)).filter((r) => r.type === type && replaced(t, r)); }
-function describe(k) { return k.type + " " + k.name + " " + JSON.stringify(k.content) + (k.priority !== undefined && k.priority !== null ? " priority " + k.priority : ""); }
+// What a record reaches the terminal as: anything but printable ASCII escaped (\\uXXXX), so that zone
+// data cannot send escape codes, bidi or zero-width marks to the user's terminal; still valid JSON.
+function esc(v) { return String(v).replace(/[^\\x20-\\x7e]/g, (c) => "\\\\u" + c.charCodeAt(0).toString(16).padStart(4, "0")); }
+function describe(k) { return esc(k.type + " " + k.name + " " + JSON.stringify(k.content) + (k.priority !== undefined && k.priority !== null ? " priority " + k.priority : "")); }
 function identical(r, k) {
   return r.type === k.type && fqdn(r.name) === fqdn(k.name) && (k.type === "TXT" ? txt(r.content) === txt(k.content) : fqdn(r.content) === fqdn(k.content)) && (k.type !== "MX" || r.priority === k.priority);
 }
@@ -188,7 +195,7 @@ useTokens([process.env.MAILAUTH_CLOUDFLARE_TOKEN, process.env.CLOUDFLARE_API_TOK
     }
     if (lost.length) {
       log("mailauth: adoptRecords: " + lost.length + " record(s) deleted by this run could NOT be put back; create them again in Cloudflare (dashboard: DNS → Records) as they were:");
-      for (const k of lost) log("  " + JSON.stringify(k));
+      for (const k of lost) log("  " + esc(JSON.stringify(k)));
     } else {
       log("mailauth: adoptRecords: every record this run deleted was put back; nothing was taken over. Run pulumi up again once the cause above is gone.");
     }

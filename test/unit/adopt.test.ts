@@ -434,3 +434,24 @@ describe("adoptRecords and importRecords together", () => {
         }
     });
 });
+
+describe("adoptRecords: zone data on the terminal", () => {
+    it("escape codes, bidi and zero-width marks in a record reach stderr escaped", async () => {
+        const cf = FakeCloudflare.forConfig(exampleConfig());
+        const hostile = cf.addRecord("example.com", { name: "_dmarc.example.com", type: "TXT", content: '"v=DMARC1; p=none; \u001b[2J\u0007\u202e\u200b"' });
+        const api = await cf.serve();
+        try {
+            const run = await runProgram(CONFIG, { preview: true, call: cf.call });
+            const step = run.resources.find((r) => r.name === "example.com-adopt")!;
+            const env = unwrapSecret(step.inputs.environment).value as Record<string, string>;
+            const out = await runScript(step.inputs.create, env, api.url);
+            expect(out.code, out.stderr).toBe(0);
+            expect(out.stderr).toContain("\\u001b[2J\\u0007\\u202e\\u200b");
+            expect(out.stderr).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\uffff]/);
+            // Kept as it was, to give back unchanged.
+            expect(JSON.parse(out.stdout).map((k: any) => k.content)).toEqual([hostile.content]);
+        } finally {
+            await api.close();
+        }
+    });
+});
