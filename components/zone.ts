@@ -166,6 +166,11 @@ export function importCommand(t: Target, zone: ZoneRef, r: ZoneRecord): string {
     return `pulumi config set --path 'mailauth:importRecords["${t.resource}"]' ${zone.id}/${r.id}`;
 }
 
+/** What ends an import once the record is the stack's (see checkZones). */
+export function importDoneCommand(t: Target): string {
+    return `pulumi config rm --path 'mailauth:importRecords["${t.resource}"]'`;
+}
+
 /** The conflicts of one domain, each with what exists, why it matters and the way out. */
 export function findConflicts(
     plan: DomainPlan,
@@ -239,7 +244,7 @@ export function findConflicts(
                 // Import only a record of the stack's own type: an imported CNAME would be turned into the stack's record.
                 if (r.type === t.type) {
                     ways.push(
-                        `or import it: the stack's ${t.kind.toUpperCase()} record takes it over in the next pulumi up, with the stack's value and comment (Pulumi CLI 3.174 or later); pulumi destroy then deletes it:\n  ${importCommand(t, zone, r)}`,
+                        `or import it: the stack's ${t.kind.toUpperCase()} record takes it over in the next pulumi up, with the stack's value and comment (Pulumi CLI 3.174 or later); pulumi destroy then deletes it. Then, once that pulumi up has run, remove the entry:\n  ${importCommand(t, zone, r)}\n  pulumi up\n  ${importDoneCommand(t)}`,
                     );
                 }
                 ways.push(`or delete it in Cloudflare (dashboard: ${zone.name} → DNS → Records)`);
@@ -405,6 +410,14 @@ export async function checkZones(plans: DomainPlan[], opts: CheckOptions): Promi
                 if (!r || !collides(t, r) || r.type !== t.type || (r.comment !== opts.comment && COMMENT_OF_ANY_STACK.test(r.comment ?? ""))) {
                     problems.push(
                         `mailauth:importRecords["${t.resource}"]: ${id} is not a record of zone ${zone.name} (${zone.id}) at ${t.name} that the stack's ${t.kind.toUpperCase()} record replaces: only a ${t.type} record the preview names, with its zone id, can be imported (a CNAME is not: the import would turn it into the stack's ${t.type}) (pulumi config rm --path 'mailauth:importRecords["${t.resource}"]' to drop it)`,
+                    );
+                } else if (r.comment === opts.comment) {
+                    // Imported and updated by an earlier up. Left in, the import option would make a CLI before
+                    // 3.252 import it again and replace it, deleting the record: the import id (zone/record)
+                    // differs from the record's id and that CLI lost the import id from state after the update
+                    // (pulumi/pulumi#14836, fixed by #23834 in 3.252.0: step_generator.go ImportID: new.ImportID).
+                    problems.push(
+                        `mailauth:importRecords["${t.resource}"]: the record ${id} is imported: it is the stack's now. Remove the entry before the next run (left in, a Pulumi CLI before 3.252 would import it again and delete it, pulumi/pulumi#14836):\n  ${importDoneCommand(t)}`,
                     );
                 }
             }

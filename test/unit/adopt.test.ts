@@ -10,7 +10,7 @@ import { describe, expect, it } from "vitest";
 import { exampleConfig, programError, Registered, runProgram, unwrapSecret } from "../harness";
 import { FakeCloudflare, FakeRecord } from "../cloudflare";
 import { faultyApi, runScript } from "../adoptScript";
-import { runConfigSet, shellWords, StackConfig } from "../cli";
+import { parsePath, runConfigSet, shellWords, StackConfig } from "../cli";
 import { adoptTargets } from "../../components/adoptRecords";
 import { collides, Target } from "../../components/zone";
 
@@ -69,6 +69,18 @@ async function adopted(cf: FakeCloudflare, apiUrl: string) {
     expect(results.get("example.com-adopt")!.code, results.get("example.com-adopt")!.stderr).toBe(0);
     const env = unwrapSecret(step.inputs.environment).value as Record<string, string>;
     return { step, env, stdout: results.get("example.com-adopt")!.stdout };
+}
+
+/** `pulumi config rm --path KEY`: removes the value at the path (pulumi/pulumi pkg/cmd/pulumi/config/config.go, rm). */
+function configRm(stack: StackConfig, words: string[]) {
+    expect(words.slice(0, 4)).toEqual(["pulumi", "config", "rm", "--path"]);
+    const [ns, rest] = [words[4].slice(0, words[4].indexOf(":")), words[4].slice(words[4].indexOf(":") + 1)];
+    const path = parsePath(rest);
+    const key = `${ns}:${path[0]}`;
+    let v: any = stack.values[key];
+    for (const seg of path.slice(1, -1)) v = v?.[seg];
+    if (path.length === 1) delete stack.values[key];
+    else if (v && typeof v === "object") delete v[path[path.length - 1]];
 }
 
 /** What `pulumi destroy` does before the give-back: the stack's own records are deleted. */
@@ -267,15 +279,17 @@ describe("the import way out, followed as printed", () => {
         const theirs = cf.addRecord("example.com", { name: "example.com", type: "TXT", content: '"v=spf1 include:_spf.example.net ~all"', comment: "set by the ESP" });
         const stack: StackConfig = { values: { ...exampleConfig(), "mailauth:spf": { mechanisms: ["include:_spf.example.net"] } }, secret: new Set() };
         const msg = await programError(stack.values, { preview: true, call: cf.call });
-        // The way out's command, on its own line, pasted as it is.
-        const line = msg.split("\n").find((l) => /or import it:/.test(l));
-        expect(line, msg).toBeDefined();
-        const command = msg.split("\n")[msg.split("\n").indexOf(line!) + 1].trim();
-        expect(command).toMatch(/^pulumi config set /);
-        const { words } = shellWords(command, () => {
-            throw new Error("no substitution expected");
-        });
-        runConfigSet(stack, words, undefined);
+        // The way out's commands, each on its own line after "or import it:", pasted as they are.
+        const lines = msg.split("\n");
+        const at = lines.findIndex((l) => /or import it:/.test(l));
+        expect(at, msg).toBeGreaterThan(-1);
+        const [set, up1, rm] = lines.slice(at + 1, at + 4).map((l) => l.trim());
+        expect([set.split(" ").slice(0, 3).join(" "), up1, rm.split(" ").slice(0, 3).join(" ")]).toEqual(["pulumi config set", "pulumi up", "pulumi config rm"]);
+        const words = (line: string) =>
+            shellWords(line, () => {
+                throw new Error("no substitution expected");
+            }).words;
+        runConfigSet(stack, words(set), undefined);
 
         // pulumi up: the engine imports the record into the stack's SPF resource, then updates it to
         // the program's inputs (pulumi/pulumi step_generator.go @v3.259.0 ~1113-1201, 1244).
@@ -304,10 +318,18 @@ describe("the import way out, followed as printed", () => {
         expect(spfs.map((r) => ({ id: r.id, content: r.content, comment: r.comment }))).toEqual([
             { id: theirs.id, content: '"v=spf1 mx include:_spf.example.net ~all"', comment: MARK },
         ]);
-        // The next preview and up: no refusal, and the same record.
+        // Left in, the entry is refused from now on (a CLI before 3.252 would import the record again
+        // and delete it), with the same command to end it.
+        const left = await programError(stack.values, { preview: true, call: cf.call });
+        expect(left).toContain(`mailauth:importRecords["example.com-spf"]: the record ${cf.zone("example.com").id}/${theirs.id} is imported`);
+        expect(left).toContain(rm);
+        configRm(stack, words(rm));
+        // The next preview and up: no refusal, no import, and the same record.
         await runProgram(stack.values, { preview: true, call: cf.call });
+        imported.length = 0;
         await runProgram(stack.values, { call: cf.call, newResource: up });
-        expect(cf.zone("example.com").records.filter((r) => r.type === "TXT" && r.content.includes("v=spf1")).map((r) => r.id)).toEqual([theirs.id]);
+        expect(imported).toEqual([]);
+        expect(cf.zone("example.com").records.filter((r) => r.type === "TXT" && r.content.includes("v=spf1")).map((r) => ({ id: r.id, comment: r.comment }))).toEqual([{ id: theirs.id, comment: MARK }]);
     });
 
     it("an import entry naming no record in the way is refused before anything changes; so is a DKIM record or an unknown name", async () => {
