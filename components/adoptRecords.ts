@@ -174,7 +174,7 @@ function fail(e) { log(String(e && e.message || e)); process.exit(1); }
  * plain one, pulumi-command v1.2.1 local/commandOutputs.go:112-113), so a failure part way puts
  * back every record this run deleted before it exits, and names in full any it could not.
  */
-export const TAKE_SCRIPT = `${API}
+const TAKE = `
 useTokens([process.env.MAILAUTH_CLOUDFLARE_TOKEN, process.env.CLOUDFLARE_API_TOKEN]);
 (async () => {
   const taken = [];
@@ -212,7 +212,7 @@ useTokens([process.env.MAILAUTH_CLOUDFLARE_TOKEN, process.env.CLOUDFLARE_API_TOK
  * already back are skipped, so a give-back that failed part way finishes when run again
  * (`pulumi destroy` again: a delete that failed keeps the step in state).
  */
-export const GIVE_BACK_SCRIPT = `${API}
+const GIVE_BACK = `
 useTokens([process.env.CLOUDFLARE_API_TOKEN, process.env.MAILAUTH_CLOUDFLARE_TOKEN]);
 (async () => {
   for (const t of targets) for (const type of t.types) {
@@ -230,6 +230,18 @@ useTokens([process.env.CLOUDFLARE_API_TOKEN, process.env.MAILAUTH_CLOUDFLARE_TOK
 })().catch(fail);
 `;
 
+/**
+ * One script, its part chosen by the command: `node -e SCRIPT take` (create, update) or
+ * `node -e SCRIPT give-back` (delete). The script sits in the interpreter, the command is one word:
+ * a failed local command's error quotes the command, then its output (pulumi-command v1.2.1
+ * local/commandOutputs.go:113, `running %q:`), so the reason comes first, not 10 kB of script.
+ * The interpreter is kept in state with the other inputs, so a delete runs this script too.
+ */
+export const ADOPT_SCRIPT = `${API}
+const part = process.argv[1];
+if (part === "take") {${TAKE}} else if (part === "give-back") {${GIVE_BACK}} else fail("mailauth: adopt step: unknown part " + JSON.stringify(part) + " (take or give-back)");
+`;
+
 export interface AdoptArgs {
     zoneId: pulumi.Input<string>;
     /** The zone's name: a CNAME at its apex is never taken over. */
@@ -244,10 +256,10 @@ export function adoptStep(name: string, args: AdoptArgs, opts: pulumi.CustomReso
     return new command.local.Command(
         name,
         {
-            interpreter: ["node", "-e"],
-            create: TAKE_SCRIPT,
-            update: TAKE_SCRIPT,
-            delete: GIVE_BACK_SCRIPT,
+            interpreter: ["node", "-e", ADOPT_SCRIPT],
+            create: "take",
+            update: "take",
+            delete: "give-back",
             environment: {
                 MAILAUTH_CLOUDFLARE_TOKEN: pulumi.secret(args.apiToken),
                 MAILAUTH_ZONE_ID: args.zoneId,

@@ -22,15 +22,26 @@ export interface ScriptRun {
 }
 
 /**
- * `node -e script` with the CLI's environment `cli` (default: none of the Cloudflare variables) and
+ * The step's command `which` as the provider runs it (its interpreter, then the command), with the CLI's environment `cli` (default: none of the Cloudflare variables) and
  * the step's environment `step` on top; `api` is the fake's URL.
  */
-export function runScript(script: string, step: Record<string, string>, api: string, cli: Record<string, string> = {}): Promise<ScriptRun> {
+export function runStep(
+    inputs: Record<string, any>,
+    which: "create" | "update" | "delete",
+    step: Record<string, string>,
+    api: string,
+    cli: Record<string, string> = {},
+): Promise<ScriptRun> {
+    // commandOutputs.go:41-51: the interpreter's words, then the command.
+    return run(inputs.interpreter[0], [...inputs.interpreter.slice(1), inputs[which]!], step, api, cli);
+}
+
+function run(file: string, args: string[], step: Record<string, string>, api: string, cli: Record<string, string>): Promise<ScriptRun> {
     const base: Record<string, string | undefined> = { ...process.env };
     delete base.CLOUDFLARE_API_TOKEN;
     const env = { ...base, ...cli, NODE_OPTIONS: `--require ${PRELOAD}`, MAILAUTH_TEST_CLOUDFLARE_URL: api, ...step };
     return new Promise((resolve) => {
-        execFile("node", ["-e", script], { env }, (err, stdout, stderr) =>
+        execFile(file, args, { env }, (err, stdout, stderr) =>
             // commandOutputs.go:142-143: stdout kept without its last newline.
             resolve({ code: err ? ((err as any).code ?? 1) : 0, stdout: stdout.replace(/\n$/, ""), stderr }),
         );

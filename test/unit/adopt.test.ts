@@ -9,7 +9,7 @@ import type { AddressInfo } from "net";
 import { describe, expect, it } from "vitest";
 import { exampleConfig, programError, Registered, runProgram, unwrapSecret } from "../harness";
 import { FakeCloudflare, FakeRecord } from "../cloudflare";
-import { faultyApi, runScript } from "../adoptScript";
+import { faultyApi, runStep } from "../adoptScript";
 import { parsePath, runConfigSet, shellWords, StackConfig } from "../cli";
 import { adoptTargets } from "../../components/adoptRecords";
 import { collides, Target } from "../../components/zone";
@@ -51,10 +51,12 @@ function providers(cf: FakeCloudflare, api: () => string, results: Map<string, {
         }
         if (reg.type === "command:local:Command") {
             const env = unwrapSecret(args.inputs.environment).value as Record<string, string>;
-            const out = await runScript(args.inputs.create, env, api());
+            const out = await runStep(args.inputs, "create", env, api());
             results.set(reg.name, out);
             // A failed create leaves nothing in state (pulumi-go-provider v1.3.0 infer/resource.go:1271-1292).
-            if (out.code !== 0) throw new Error(`running "node -e ...": exit status ${out.code}:\n${out.stderr}`);
+            // The command's error as the provider words it: `%w: running %q:\n%s`, the command, then its output
+            // (pulumi-command v1.2.1 local/commandOutputs.go:112-113).
+            if (out.code !== 0) throw new Error(`exit status ${out.code}: running ${JSON.stringify(args.inputs.create)}:\n${out.stdout}${out.stderr}`);
             state.stdout = out.stdout;
         }
         return { id: `${args.name}-id`, state };
@@ -100,6 +102,9 @@ describe("adoptRecords: a take-over that fails part way", () => {
             const out = results.get("example.com-adopt")!;
             expect(out.code).not.toBe(0);
             expect(msg + out.stderr).toContain("500");
+            // What the user reads: the one-word command, then the reason (not the script first).
+            expect(msg).toContain('exit status 1: running "take":\n');
+            expect(msg.indexOf("the take-over stopped") - msg.indexOf('running "take"')).toBeLessThan(600);
             const now = cf.zone("example.com").records.map(shape);
             for (const t of theirs) expect(now).toContainEqual(shape(t));
             // Each exactly once, and nothing of the stack's: the records wait for the step.
@@ -153,7 +158,7 @@ describe("adoptRecords: Cloudflare's rate limit", () => {
             const step = run.resources.find((r) => r.name === "example.com-adopt")!;
             const env = unwrapSecret(step.inputs.environment).value as Record<string, string>;
             const started = Date.now();
-            const out = await runScript(step.inputs.create, env, proxy.url);
+            const out = await runStep(step.inputs, "create", env, proxy.url);
             expect(out.code, out.stderr).toBe(0);
             expect(Date.now() - started).toBeGreaterThanOrEqual(2000);
             expect(out.stderr).toContain("too many requests (429); waiting 1 s");
@@ -190,15 +195,15 @@ describe("adoptRecords: the give-back", () => {
             deleteOwn(cf);
             // The first record is created, but its answer never comes back.
             cf.losePostAnswers(1);
-            let last = await runScript(step.inputs.delete, { ...env, PULUMI_COMMAND_STDOUT: stdout }, api.url);
+            let last = await runStep(step.inputs, "delete", { ...env, PULUMI_COMMAND_STDOUT: stdout }, api.url);
             // A delete that failed stays in state and runs again on the next pulumi destroy.
-            if (last.code !== 0) last = await runScript(step.inputs.delete, { ...env, PULUMI_COMMAND_STDOUT: stdout }, api.url);
+            if (last.code !== 0) last = await runStep(step.inputs, "delete", { ...env, PULUMI_COMMAND_STDOUT: stdout }, api.url);
             expect(last.code, last.stderr).toBe(0);
             const now = cf.zone("example.com").records.map(shape);
             for (const t of theirs) expect(now.filter((r) => JSON.stringify(r) === JSON.stringify(shape(t))).length).toBe(1);
             expect(now.length).toBe(theirs.length);
             // And once more (a destroy run again after success changes nothing).
-            expect((await runScript(step.inputs.delete, { ...env, PULUMI_COMMAND_STDOUT: stdout }, api.url)).code).toBe(0);
+            expect((await runStep(step.inputs, "delete", { ...env, PULUMI_COMMAND_STDOUT: stdout }, api.url)).code).toBe(0);
             expect(cf.zone("example.com").records.length).toBe(theirs.length);
         } finally {
             await api.close();
@@ -215,7 +220,7 @@ describe("adoptRecords: the give-back", () => {
             // environment (the CLI's, which the provider and its commands inherit) has the new one.
             const stale = Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v === "test-token" ? "revoked-token" : v]));
             expect(Object.values(stale)).toContain("revoked-token");
-            const back = await runScript(step.inputs.delete, { ...stale, PULUMI_COMMAND_STDOUT: stdout }, api.url, { CLOUDFLARE_API_TOKEN: "test-token" });
+            const back = await runStep(step.inputs, "delete", { ...stale, PULUMI_COMMAND_STDOUT: stdout }, api.url, { CLOUDFLARE_API_TOKEN: "test-token" });
             expect(back.code, back.stderr).toBe(0);
             const now = cf.zone("example.com").records.map(shape);
             for (const t of theirs) expect(now).toContainEqual(shape(t));
@@ -241,11 +246,11 @@ describe("adoptRecords: what users run has no test hook", () => {
             const step = run.resources.find((r) => r.name === "example.com-adopt")!;
             const env = unwrapSecret(step.inputs.environment).value as Record<string, string>;
             const hook = { MAILAUTH_CLOUDFLARE_API: `http://127.0.0.1:${(trap.address() as AddressInfo).port}` };
-            const out = await runScript(step.inputs.create, { ...env, ...hook }, api.url, hook);
+            const out = await runStep(step.inputs, "create", { ...env, ...hook }, api.url, hook);
             expect(seen).toEqual([]);
             expect(out.code, out.stderr).toBe(0);
             expect(JSON.parse(out.stdout).length).toBe(4);
-            expect(JSON.stringify([step.inputs.create, step.inputs.delete])).not.toMatch(/MAILAUTH_CLOUDFLARE_API|http:/);
+            expect(JSON.stringify([step.inputs.interpreter, step.inputs.create, step.inputs.delete])).not.toMatch(/MAILAUTH_CLOUDFLARE_API|http:/);
         } finally {
             await new Promise((r) => trap.close(r));
             trap.closeAllConnections();
@@ -263,7 +268,7 @@ describe("adoptRecords: an apex CNAME (Cloudflare flattens it)", () => {
             const run = await runProgram(CONFIG, { preview: true, call: cf.call });
             const step = run.resources.find((r) => r.name === "example.com-adopt")!;
             const env = unwrapSecret(step.inputs.environment).value as Record<string, string>;
-            const out = await runScript(step.inputs.create, env, api.url);
+            const out = await runStep(step.inputs, "create", env, api.url);
             expect(out.code, out.stderr).toBe(0);
             expect(cf.zone("example.com").records).toContainEqual(site);
             expect(JSON.parse(out.stdout).map((k: any) => k.type)).not.toContain("CNAME");
@@ -379,8 +384,9 @@ describe("adoptRecords: the step and the preview decide alike", () => {
         const api = await cf.serve();
         try {
             const zone = cf.zone("example.com");
-            const out = await runScript(
-                (await import("../../components/adoptRecords")).TAKE_SCRIPT,
+            const out = await runStep(
+                { interpreter: ["node", "-e", (await import("../../components/adoptRecords")).ADOPT_SCRIPT], create: "take" },
+                "create",
                 { MAILAUTH_ZONE_ID: zone.id, MAILAUTH_ZONE_NAME: "example.com", MAILAUTH_MARKER: MARK, MAILAUTH_TARGETS: JSON.stringify(adoptTargets(targets)), MAILAUTH_CLOUDFLARE_TOKEN: "test-token" },
                 api.url,
             );
@@ -412,7 +418,7 @@ describe("adoptRecords: a name with more records than one page", () => {
             const run = await runProgram(CONFIG, { preview: true, call: cf.call });
             const step = run.resources.find((r) => r.name === "example.com-adopt")!;
             const env = unwrapSecret(step.inputs.environment).value as Record<string, string>;
-            const out = await runScript(step.inputs.create, env, proxy.url);
+            const out = await runStep(step.inputs, "create", env, proxy.url);
             expect(out.code, out.stderr).toBe(0);
             expect(zone.records.some((r) => r.id === spf.id)).toBe(false);
             expect(JSON.parse(out.stdout).map((k: any) => k.content)).toContain(spf.content);
@@ -466,7 +472,7 @@ describe("adoptRecords: zone data on the terminal", () => {
             const run = await runProgram(CONFIG, { preview: true, call: cf.call });
             const step = run.resources.find((r) => r.name === "example.com-adopt")!;
             const env = unwrapSecret(step.inputs.environment).value as Record<string, string>;
-            const out = await runScript(step.inputs.create, env, api.url);
+            const out = await runStep(step.inputs, "create", env, api.url);
             expect(out.code, out.stderr).toBe(0);
             expect(out.stderr).toContain("\\u001b[2J\\u0007\\u202e\\u200b");
             expect(out.stderr).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\uffff]/);

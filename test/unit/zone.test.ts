@@ -6,8 +6,7 @@ import * as crypto from "crypto";
 import { describe, expect, it } from "vitest";
 import { exampleConfig, programError, Registered, runProgram, unwrapSecret } from "../harness";
 import { FakeCloudflare } from "../cloudflare";
-import { runScript } from "../adoptScript";
-import { GIVE_BACK_SCRIPT } from "../../components/adoptRecords";
+import { runStep } from "../adoptScript";
 import { apiRefusal, findConflicts, txtValue } from "../../components/zone";
 
 const COM = "0123456789abcdef0123456789abcdef";
@@ -246,11 +245,11 @@ describe("adoptRecords", () => {
                 if (reg.type !== "command:local:Command") return {};
                 // The token makes the whole environment secret in state; it is never in the command text.
                 expect(unwrapSecret(inputs.environment).secret).toBe(true);
-                expect(JSON.stringify([inputs.create, inputs.update, inputs.delete])).not.toContain("test-token");
+                expect(JSON.stringify([inputs.interpreter, inputs.create, inputs.update, inputs.delete])).not.toContain("test-token");
                 const env = unwrapSecret(inputs.environment).value as Record<string, string>;
                 // create on the first run; an unchanged command is not run again (the engine's "same").
                 if (!stdout.has(reg.name)) {
-                    const out = await runScript(inputs.create, env, api.url);
+                    const out = await runStep(inputs, "create", env, api.url);
                     expect(out.code, out.stderr).toBe(0);
                     stdout.set(reg.name, out.stdout);
                 }
@@ -281,12 +280,12 @@ describe("adoptRecords", () => {
             const adopt = first.resources.find((r) => r.name === "example.com-adopt")!;
             const env = unwrapSecret(adopt.inputs.environment).value as Record<string, string>;
             // Turning adoptRecords off while the stack's records stand: the give-back refuses, nothing doubles.
-            const early = await runScript(GIVE_BACK_SCRIPT, { ...env, PULUMI_COMMAND_STDOUT: stdout.get("example.com-adopt")! }, api.url);
+            const early = await runStep(adopt.inputs, "delete", { ...env, PULUMI_COMMAND_STDOUT: stdout.get("example.com-adopt")! }, api.url);
             expect(early.code).not.toBe(0);
             expect(early.stderr).toContain("mailauth: the stack still publishes");
             // Destroy: the stack's records go first (they depend on the adopt step), then its delete.
             cf.zone("example.com").records = cf.zone("example.com").records.filter((r) => r.comment !== MARK);
-            const back = await runScript(adopt.inputs.delete, { ...env, PULUMI_COMMAND_STDOUT: stdout.get("example.com-adopt")! }, api.url);
+            const back = await runStep(adopt.inputs, "delete", { ...env, PULUMI_COMMAND_STDOUT: stdout.get("example.com-adopt")! }, api.url);
             expect(back.code, back.stderr).toBe(0);
             const after = cf.zone("example.com").records.map((r) => ({ name: r.name, type: r.type, content: r.content, priority: r.priority, comment: r.comment }));
             for (const t of theirs) expect(after).toContainEqual({ name: t.name, type: t.type, content: t.content, priority: t.priority, comment: t.comment });
