@@ -248,24 +248,34 @@ export function findConflicts(
 /** Reads zones through the provider's data sources; replaced in tests only by Pulumi's mocks. */
 export interface ZoneReader {
     zoneById(zoneId: string): Promise<ZoneRef & { permissions?: string[] }>;
-    zonesByName(name: string): Promise<(ZoneRef & { account?: { id: string; name: string } })[]>;
-    recordsUnder(zoneId: string, domain: string): Promise<ZoneRecord[]>;
+    /** Every zone the token sees, up to `maxItems` (one paged listing). */
+    allZones(maxItems: number): Promise<(ZoneRef & { account?: { id: string; name: string } })[]>;
+    /** Every record at or below `suffix`, up to `maxItems` (one paged listing). */
+    recordsUnder(zoneId: string, suffix: string, maxItems: number): Promise<ZoneRecord[]>;
 }
+
+/**
+ * The most a listing reads before the check refuses rather than decide on part of it. The provider's
+ * list data sources stop at maxItems and cut the result to it without a word (terraform-provider-cloudflare
+ * v5.22.0 internal/services/dns_record/list_data_source.go:84-94, zone/list_data_source.go, same code), so
+ * one more than the limit is asked for: getting it means the listing was cut. Pages are the API's default
+ * size, as the data sources send no per_page: 100 records, 20 zones (Cloudflare API reference, List DNS
+ * Records / List Zones); each listing ends with one empty page (cloudflare-go v6 pagination.go GetNextPage).
+ */
+export const LISTING_LIMITS = { records: 20_000, zones: 5_000 };
 
 export const providerReader: ZoneReader = {
     async zoneById(zoneId) {
         const z = await cloudflare.getZone({ zoneId });
         return { id: z.id, name: z.name, permissions: z.permissions };
     },
-    async zonesByName(name) {
-        const z = await cloudflare.getZones({ name });
+    async allZones(maxItems) {
+        const z = await cloudflare.getZones({ maxItems });
         return (z.results ?? []).map((r) => ({ id: r.id, name: r.name, account: r.account }));
     },
-    async recordsUnder(zoneId, domain) {
-        // name.endswith: every record at or below the domain in one call (results filtered by exact name
-        // here); the data source pages through up to maxItems (list_data_source.go in
-        // terraform-provider-cloudflare internal/services/dns_record).
-        const r = await cloudflare.getDnsRecords({ zoneId, name: { endswith: domain }, maxItems: 5000 });
+    async recordsUnder(zoneId, suffix, maxItems) {
+        // name.endswith: every record at or below the name in one listing (exact names compared here).
+        const r = await cloudflare.getDnsRecords({ zoneId, name: { endswith: suffix }, maxItems });
         return r.results ?? [];
     },
 };
@@ -293,17 +303,55 @@ export function apiRefusal(e: unknown): { status: number; detail: string } | und
 
 const DNS_EDIT = "Zone → DNS → Edit";
 
-async function resolveZone(plan: DomainPlan, reader: ZoneReader, problems: string[]): Promise<ZoneRef | undefined> {
+/** Cloudflare's answer once its API limit is passed (status 429): its own message, not a permission problem. */
+export function isRateLimited(e: unknown): boolean {
+    return apiRefusal(e)?.status === 429;
+}
+const RATE_LIMITED =
+    `Cloudflare refused the zone check's calls for going over its API limit (429 Too Many Requests): 1,200 calls per 5 minutes per user, ` +
+    `counting the dashboard and every other tool of the same user; past it every call is refused for 5 minutes ` +
+    `(developers.cloudflare.com/fundamentals/api/reference/limits). Wait 5 minutes and run again; the README ("Your zone already has records") ` +
+    `gives the calls a run makes per domain count`;
+
+/**
+ * The reads of one check, each made once: the zones listing (only when a domain has no zoneId), each
+ * configured zone id, and one records listing per zone, shared by every domain in it.
+ */
+class ZoneReads {
+    private zoneList?: ReturnType<ZoneReader["allZones"]>;
+    private byId = new Map<string, ReturnType<ZoneReader["zoneById"]>>();
+    constructor(private reader: ZoneReader) {}
+    zones() {
+        return (this.zoneList ??= this.reader.allZones(LISTING_LIMITS.zones + 1));
+    }
+    zone(id: string) {
+        let z = this.byId.get(id);
+        if (!z) this.byId.set(id, (z = this.reader.zoneById(id)));
+        return z;
+    }
+}
+
+/** The longest run of whole labels every name ends with. */
+function commonSuffix(names: string[]): string {
+    const split = names.map((n) => n.split(".").reverse());
+    const out: string[] = [];
+    for (let i = 0; split.every((l) => i < l.length && l[i] === split[0][i]); i++) out.push(split[0][i]);
+    return out.reverse().join(".");
+}
+
+async function resolveZone(plan: DomainPlan, reads: ZoneReads, problems: string[]): Promise<ZoneRef | undefined> {
     const d = plan.domain;
     if (plan.zoneId) {
         let zone: ZoneRef & { permissions?: string[] };
         try {
-            zone = await reader.zoneById(plan.zoneId);
+            zone = await reads.zone(plan.zoneId);
         } catch (e) {
             const refusal = apiRefusal(e);
             if (!refusal) throw e;
             problems.push(
-                `${d}: Cloudflare refused to read zone ${plan.zoneId} (${refusal.status}: ${refusal.detail}): either the id is not a zone of your account (dashboard: the domain → Overview → API, "Zone ID"), or the API token has no permission on it: give it ${DNS_EDIT} (which includes read) on the zone of ${d}, or drop zoneId to have the zone found by name`,
+                refusal.status === 429
+                    ? RATE_LIMITED
+                    : `${d}: Cloudflare refused to read zone ${plan.zoneId} (${refusal.status}: ${refusal.detail}): either the id is not a zone of your account (dashboard: the domain → Overview → API, "Zone ID"), or the API token has no permission on it: give it ${DNS_EDIT} (which includes read) on the zone of ${d}, or drop zoneId to have the zone found by name`,
             );
             return undefined;
         }
@@ -321,25 +369,34 @@ async function resolveZone(plan: DomainPlan, reader: ZoneReader, problems: strin
         }
         return { id: zone.id, name: zone.name };
     }
-    // The nearest enclosing zone: the domain itself, then each parent with at least two labels.
+    // The nearest enclosing zone: the domain itself, then each parent with at least two labels, matched
+    // in the one listing of every zone the token sees.
     const labels = d.split(".");
     const candidates = labels.slice(0, -1).map((_, i) => labels.slice(i).join("."));
-    let found: (ZoneRef & { account?: { id: string; name: string } })[][];
+    let zones: (ZoneRef & { account?: { id: string; name: string } })[];
     try {
-        found = await Promise.all(candidates.map((c) => reader.zonesByName(c)));
+        zones = await reads.zones();
     } catch (e) {
         const refusal = apiRefusal(e);
         if (!refusal) throw e;
         problems.push(
-            `${d}: Cloudflare refused to list zones (${refusal.status}: ${refusal.detail}): to find the zone of ${d} by name the API token needs Zone → Zone → Read on it; or set mailauth:domains[].zoneId`,
+            refusal.status === 429
+                ? RATE_LIMITED
+                : `${d}: Cloudflare refused to list zones (${refusal.status}: ${refusal.detail}): to find the zone of ${d} by name the API token needs Zone → Zone → Read on it; or set mailauth:domains[].zoneId`,
         );
         return undefined;
     }
-    for (const [i, zones] of found.entries()) {
-        const exact = zones.filter((z) => z.name === candidates[i]);
+    if (zones.length > LISTING_LIMITS.zones) {
+        problems.push(
+            `${d}: the API token sees more than ${LISTING_LIMITS.zones} zones, more than the check lists (it does not decide on a cut list): set mailauth:domains[${plan.index ?? 0}].zoneId to the id of ${d}'s zone`,
+        );
+        return undefined;
+    }
+    for (const c of candidates) {
+        const exact = zones.filter((z) => z.name.toLowerCase() === c);
         if (exact.length > 1) {
             problems.push(
-                `${d}: the API token sees ${exact.length} zones named ${candidates[i]} (${exact.map((z) => `${z.id} in account ${z.account?.name ?? z.account?.id ?? "?"}`).join(", ")}): set mailauth:domains[].zoneId to the one to use`,
+                `${d}: the API token sees ${exact.length} zones named ${c} (${exact.map((z) => `${z.id} in account ${z.account?.name ?? z.account?.id ?? "?"}`).join(", ")}): set mailauth:domains[].zoneId to the one to use`,
             );
             return undefined;
         }
@@ -349,6 +406,11 @@ async function resolveZone(plan: DomainPlan, reader: ZoneReader, problems: strin
         `${d}: no zone the API token can read holds ${d} (looked for ${candidates.join(", ")}): add the domain to your Cloudflare account, give the token Zone → Zone → Read and ${DNS_EDIT} on its zone, or set mailauth:domains[].zoneId`,
     );
     return undefined;
+}
+
+/** A records listing that came back full was cut by the data source: refused rather than read in part. */
+function tooManyRecords(zone: ZoneRef, suffix: string, domains: string[]): string {
+    return `${domains.join(", ")}: zone ${zone.name} has more than ${LISTING_LIMITS.records} records at or below ${suffix}, more than the check reads in one run; it does not decide on part of them (a record past the cut, a second SPF record say, would be missed). Manage fewer of this zone's domains per stack, or delete unused records`;
 }
 
 export interface CheckOptions {
@@ -366,47 +428,66 @@ export interface CheckOptions {
  * stack does not manage sits at a name it publishes (unless adopted). Resolves to each domain's zone.
  */
 export async function checkZones(plans: DomainPlan[], opts: CheckOptions): Promise<ZoneCheckResult[]> {
-    const reader = opts.reader ?? providerReader;
+    const reads = new ZoneReads(opts.reader ?? providerReader);
     const log = opts.log ?? ((m: string) => pulumi.log.info(m));
     const problems: string[] = [];
-    const results = await Promise.all(
-        plans.map(async (plan): Promise<ZoneCheckResult | undefined> => {
-            const zone = await resolveZone(plan, reader, problems);
-            if (!zone) return undefined;
-            let records: ZoneRecord[];
-            try {
-                records = await reader.recordsUnder(zone.id, plan.domain);
-            } catch (e) {
-                const refusal = apiRefusal(e);
-                if (!refusal) throw e;
-                problems.push(
-                    `${plan.domain}: Cloudflare refused to list the DNS records of zone ${zone.name} (${zone.id}) (${refusal.status}: ${refusal.detail}): the API token needs Zone → DNS → Read to check the zone and ${DNS_EDIT} to publish: give it ${DNS_EDIT} on ${zone.name}`,
-                );
-                return undefined;
-            }
-            const conflicts = findConflicts(plan, zone, records, opts);
-            const adopted = opts.adopt ? conflicts.filter((c) => c.adoptable) : [];
-            for (const c of conflicts) if (!adopted.includes(c)) problems.push(c.message);
-            for (const c of adopted) {
-                log(`${plan.domain}: adoptRecords: ${describe(c.record)} is taken over by the stack's adopt step and replaced by its ${c.target.kind.toUpperCase()} record; pulumi destroy puts it back`);
-            }
-            const oldSelectors = [
-                ...new Set(
-                    records
-                        .map((r) => fqdn(r.name))
-                        .filter((n) => n.endsWith(dkimRecordName("", plan.domain)))
-                        .map((n) => n.slice(0, -dkimRecordName("", plan.domain).length))
-                        .filter((s) => !s.includes(".") && !plan.selectors.includes(s)),
-                ),
-            ];
-            if (oldSelectors.length > 0) {
-                log(`${plan.domain}: DKIM selector(s) ${oldSelectors.join(", ")} found in zone ${zone.name} are not managed by this stack and stay as they are`);
-            }
-            return { domain: plan.domain, zone, adopted };
-        }),
-    );
-    if (problems.length > 0) throw new ZoneError(problems);
-    return results as ZoneCheckResult[];
+    const zones = await Promise.all(plans.map((plan) => resolveZone(plan, reads, problems)));
+    // One records listing per zone, under the names of all its domains.
+    const byZone = new Map<string, { zone: ZoneRef; plans: DomainPlan[] }>();
+    plans.forEach((plan, i) => {
+        const zone = zones[i];
+        if (zone) (byZone.get(zone.id) ?? byZone.set(zone.id, { zone, plans: [] }).get(zone.id)!).plans.push(plan);
+    });
+    const results = (
+        await Promise.all(
+            [...byZone.values()].map(async ({ zone, plans: inZone }) => {
+                const suffix = commonSuffix(inZone.map((p) => p.domain));
+                let all: ZoneRecord[];
+                try {
+                    all = await (opts.reader ?? providerReader).recordsUnder(zone.id, suffix, LISTING_LIMITS.records + 1);
+                } catch (e) {
+                    const refusal = apiRefusal(e);
+                    if (!refusal) throw e;
+                    if (refusal.status === 429) problems.push(RATE_LIMITED);
+                    else
+                        for (const plan of inZone)
+                            problems.push(
+                                `${plan.domain}: Cloudflare refused to list the DNS records of zone ${zone.name} (${zone.id}) (${refusal.status}: ${refusal.detail}): the API token needs Zone → DNS → Read to check the zone and ${DNS_EDIT} to publish: give it ${DNS_EDIT} on ${zone.name}`,
+                            );
+                    return [];
+                }
+                if (all.length > LISTING_LIMITS.records) {
+                    problems.push(tooManyRecords(zone, suffix, inZone.map((p) => p.domain)));
+                    return [];
+                }
+                return inZone.map((plan) => checkDomain(plan, zone, all.filter((r) => fqdn(r.name) === plan.domain || fqdn(r.name).endsWith(`.${plan.domain}`)), opts, problems, log));
+            }),
+        )
+    ).flat();
+    if (problems.length > 0) throw new ZoneError([...new Set(problems)]);
+    return plans.map((p) => results.find((r) => r.domain === p.domain)!);
+}
+
+function checkDomain(plan: DomainPlan, zone: ZoneRef, records: ZoneRecord[], opts: CheckOptions, problems: string[], log: (m: string) => void): ZoneCheckResult {
+    const conflicts = findConflicts(plan, zone, records, opts);
+    const adopted = opts.adopt ? conflicts.filter((c) => c.adoptable) : [];
+    for (const c of conflicts) if (!adopted.includes(c)) problems.push(c.message);
+    for (const c of adopted) {
+        log(`${plan.domain}: adoptRecords: ${describe(c.record)} is taken over by the stack's adopt step and replaced by its ${c.target.kind.toUpperCase()} record; pulumi destroy puts it back`);
+    }
+    const oldSelectors = [
+        ...new Set(
+            records
+                .map((r) => fqdn(r.name))
+                .filter((n) => n.endsWith(dkimRecordName("", plan.domain)))
+                .map((n) => n.slice(0, -dkimRecordName("", plan.domain).length))
+                .filter((s) => !s.includes(".") && !plan.selectors.includes(s)),
+        ),
+    ];
+    if (oldSelectors.length > 0) {
+        log(`${plan.domain}: DKIM selector(s) ${oldSelectors.join(", ")} found in zone ${zone.name} are not managed by this stack and stay as they are`);
+    }
+    return { domain: plan.domain, zone, adopted };
 }
 
 /**
@@ -419,7 +500,8 @@ export async function checkAdopted(
     own: { comment: string; stack: string; project: string },
     reader: ZoneReader = providerReader,
 ): Promise<void> {
-    const records = await reader.recordsUnder(zone.id, plan.domain);
+    const records = await reader.recordsUnder(zone.id, plan.domain, LISTING_LIMITS.records + 1);
+    if (records.length > LISTING_LIMITS.records) throw new ZoneError([tooManyRecords(zone, plan.domain, [plan.domain])]);
     const left = findConflicts({ ...plan, targets: plan.targets.filter((t) => t.kind !== "dkim") }, zone, records, own);
     if (left.length > 0) {
         throw new ZoneError(
