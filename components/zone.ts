@@ -112,18 +112,38 @@ export function txtValue(content: string): string {
 }
 
 function isSpf(r: ZoneRecord): boolean {
-    return r.type === "TXT" && /^v=spf1(\s|$)/i.test(txtValue(r.content).trim());
+    return r.type === "TXT" && isSpfValue(txtValue(r.content));
 }
 function isDmarc(r: ZoneRecord): boolean {
-    return r.type === "TXT" && /^v=DMARC1\s*(;|$)/i.test(txtValue(r.content).trim());
+    return r.type === "TXT" && isDmarcValue(txtValue(r.content));
 }
 const fqdn = (n: string) => n.toLowerCase().replace(/\.$/, "");
 
-/** Which existing records at a target's name collide with it. */
-export function collides(target: Target, r: ZoneRecord): boolean {
+/**
+ * Whether a TXT value is an SPF record (RFC 7208 4.5: `v=spf1` then a space or the end; `v=spf10` is not;
+ * any white space is taken as the space, as a lenient receiver would).
+ */
+export function isSpfValue(value: string): boolean {
+    return /^v=spf1(\s|$)/i.test(value.trim());
+}
+/** Whether a TXT value is a DMARC record (RFC 7489 6.4: `v=DMARC1` then `;` or the end; `v=DMARC1x` is not). */
+export function isDmarcValue(value: string): boolean {
+    return /^v=DMARC1[ \t]*(;|$)/i.test(value.trim());
+}
+
+/**
+ * Whether an existing record stands in the way of one the stack publishes: the one predicate the zone
+ * check (preview) and the adopt step (components/adoptRecords.ts) decide with. `zoneName` is the zone's
+ * apex. A CNAME excludes every other record at its name (RFC 1034 3.6.2), except at the zone apex:
+ * Cloudflare flattens an apex CNAME ("CNAME flattening occurs by default for all plans when your domain
+ * uses a CNAME record for its zone apex", developers.cloudflare.com/dns/cname-flattening/set-up-cname-flattening,
+ * read 2026-12) and answers the apex's MX and TXT beside it; there only an A or AAAA meets the CNAME
+ * (Cloudflare refuses those, 81053/81054, developers.cloudflare.com/dns/manage-dns-records/troubleshooting/records-with-same-name).
+ * An apex CNAME (a site on Pages, say) is neither a conflict for SPF or MX nor to be adopted.
+ */
+export function conflictsWith(target: Target, r: ZoneRecord, zoneName: string): boolean {
     if (fqdn(r.name) !== target.name) return false;
-    // A CNAME excludes every other record at its name (RFC 1034 3.6.2); Cloudflare refuses both.
-    if (r.type === "CNAME") return true;
+    if (r.type === "CNAME") return fqdn(r.name) !== fqdn(zoneName) || target.type === "A" || target.type === "AAAA";
     switch (target.kind) {
         case "spf":
             return isSpf(r);
@@ -169,7 +189,7 @@ export function findConflicts(
 ): Conflict[] {
     const conflicts: Conflict[] = [];
     for (const t of plan.targets) {
-        for (const r of records.filter((x) => collides(t, x))) {
+        for (const r of records.filter((x) => conflictsWith(t, x, zone.name))) {
             if (r.comment === own.comment) continue; // the stack's own record (comment set by MailDns)
             const other = (r.comment ?? "").match(COMMENT_OF_ANY_STACK)?.[1];
             const same =

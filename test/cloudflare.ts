@@ -97,6 +97,20 @@ export function providerPages<T>(items: T[], perPage: number, maxItems: number |
     }
     return { pages, result: acc.slice(0, max) };
 }
+/**
+ * What Cloudflare refuses at one name for a CNAME: a CNAME where an A, AAAA or CNAME is (81053), an A or
+ * AAAA where a CNAME is (81054) (developers.cloudflare.com/dns/manage-dns-records/troubleshooting/records-with-same-name;
+ * codes and texts as Cloudflare answers them, quoted in cloudflare/terraform-provider-cloudflare#1247 and
+ * favonia/cloudflare-ddns#990). Everything else beside a CNAME is taken: at the zone apex Cloudflare
+ * flattens the CNAME and serves MX and TXT beside it (developers.cloudflare.com/dns/cname-flattening).
+ */
+export function cnameRefusal(z: { records: { name: string; type: string }[] }, r: { name: string; type: string }): { code: number; message: string } | undefined {
+    const same = z.records.filter((x) => x.name.toLowerCase() === r.name.toLowerCase());
+    if (r.type === "CNAME" && same.some((x) => ["A", "AAAA", "CNAME"].includes(x.type))) return { code: 81053, message: "An A, AAAA, or CNAME record with that host already exists." };
+    if ((r.type === "A" || r.type === "AAAA") && same.some((x) => x.type === "CNAME"))
+        return { code: 81054, message: "A CNAME record with that host already exists. For more details, refer to <https://developers.cloudflare.com/dns/manage-dns-records/troubleshooting/records-with-same-name/>." };
+    return undefined;
+}
 export const PER_PAGE = { dnsRecords: 100, zones: 20 };
 
 export class FakeCloudflare {
@@ -157,6 +171,8 @@ export class FakeCloudflare {
 
     addRecord(zoneName: string, r: Omit<FakeRecord, "id" | "ttl" | "proxied" | "comment" | "tags"> & Partial<FakeRecord>): FakeRecord {
         const rec: FakeRecord = { ttl: 1, proxied: false, comment: null, tags: [], ...r, id: r.id ?? this.newId() };
+        const refused = cnameRefusal(this.zone(zoneName), rec);
+        if (refused) throw Object.assign(new Error(`${refused.code} ${refused.message}`), refused);
         this.zone(zoneName).records.push(rec);
         return rec;
     }
@@ -251,6 +267,8 @@ export class FakeCloudflare {
                 }
                 if (req.method === "POST" && !m![2]) {
                     const r = JSON.parse(body);
+                    const refused = cnameRefusal(z, { ...r, name: r.name ?? "" });
+                    if (refused) return fail(400, refused.code, refused.message);
                     const rec = this.addRecord(z.name, { ...r, comment: r.comment ?? null, tags: r.tags ?? [] });
                     return send(200, { success: true, errors: [], messages: [], result: rec });
                 }

@@ -8,7 +8,8 @@ import { describe, expect, it } from "vitest";
 import { exampleConfig, programError, Registered, runProgram, unwrapSecret } from "../harness";
 import { FakeCloudflare } from "../cloudflare";
 import { GIVE_BACK_SCRIPT } from "../../components/adoptRecords";
-import { apiRefusal, findConflicts, txtValue } from "../../components/zone";
+import { apiRefusal, conflictsWith, findConflicts, isDmarcValue, isSpfValue, txtValue } from "../../components/zone";
+import { cnameRefusal } from "../cloudflare";
 
 const COM = "0123456789abcdef0123456789abcdef";
 const ORG = "fedcba9876543210fedcba9876543210";
@@ -99,6 +100,19 @@ describe("zone check at preview", () => {
             expect(r.inputs.zoneId).toBe(r.inputs.name.endsWith("example.org") ? ORG : COM);
             expect(r.dependencies).toContain(adopt.find((a) => a.name === `${r.inputs.name.endsWith("example.org") ? "example.org" : "example.com"}-adopt`)!.urn);
         }
+    });
+
+    it("a zone whose apex is CNAME site.pages.dev: the preview passes, and the records land beside it at up", async () => {
+        const cf = account();
+        const site = cf.addRecord("example.com", { name: "example.com", type: "CNAME", content: "site.pages.dev", proxied: true });
+        for (const adopt of ["false", "true"]) {
+            const config = { ...exampleConfig(), "mailauth:adoptRecords": adopt, "cloudflare:apiToken": "test-token" };
+            const run = await runProgram(config, { preview: true, call: cf.call });
+            expect(dnsRecords(run.resources).length).toBeGreaterThan(0);
+        }
+        const up = await runProgram(exampleConfig(), { call: cf.call, newResource: creating(cf) });
+        expect(dnsRecords(up.resources).map((r) => `${r.inputs.type} ${r.inputs.name}`)).toEqual(expect.arrayContaining(["MX example.com", "TXT example.com"]));
+        expect(cf.zone("example.com").records).toContainEqual(site);
     });
 
     it("existing MX to another host: refused, saying where mail would go", async () => {
@@ -353,6 +367,36 @@ describe("conflict messages, directly", () => {
         expect(cs).toHaveLength(1);
         expect(cs[0].message).toContain("a CNAME excludes every other record at _dmarc.example.com (RFC 1034 3.6.2)");
         expect(cs[0].adoptable).toBe(true);
+    });
+
+    it("a CNAME at the zone apex (a site on Pages): Cloudflare flattens it, so the stack's SPF and MX beside it are no conflict, and it is not adopted", () => {
+        const apex = rec("example.com", "CNAME", "site.pages.dev");
+        const withMx = { ...plan, targets: [...plan.targets, { kind: "mx" as const, name: "example.com", type: "MX" as const, resource: "example.com-mx", value: "mail.example.com", priority: 10 }] };
+        expect(findConflicts(withMx, zone, [apex], { ...own, adopt: true })).toEqual([]);
+        for (const t of withMx.targets) expect(conflictsWith(t, apex, "example.com")).toBe(false);
+        // An A or AAAA at the apex meets it (Cloudflare refuses it); a CNAME below the apex excludes everything.
+        expect(conflictsWith({ kind: "a", name: "example.com", type: "A", resource: "example.com-mx-a", value: "192.0.2.25" }, apex, "example.com")).toBe(true);
+        expect(conflictsWith(plan.targets[0], rec("example.com", "CNAME", "site.pages.dev"), "com")).toBe(true);
+    });
+
+    it("the fake Cloudflare takes MX and TXT beside an apex CNAME and refuses an A beside any CNAME, as Cloudflare does", () => {
+        const z = { records: [{ name: "example.com", type: "CNAME" }] };
+        expect(cnameRefusal(z, { name: "example.com", type: "TXT" })).toBeUndefined();
+        expect(cnameRefusal(z, { name: "example.com", type: "MX" })).toBeUndefined();
+        expect(cnameRefusal(z, { name: "Example.com", type: "A" })?.code).toBe(81054);
+        expect(cnameRefusal({ records: [{ name: "mail.example.com", type: "A" }] }, { name: "mail.example.com", type: "CNAME" })?.code).toBe(81053);
+    });
+
+    it("one predicate says what is SPF and DMARC: v=spf10 and v=DMARC1x are neither", () => {
+        expect(isSpfValue("v=spf1 mx -all")).toBe(true);
+        expect(isSpfValue("V=SPF1")).toBe(true);
+        expect(isSpfValue("v=spf10 mx -all")).toBe(false);
+        expect(isDmarcValue("v=DMARC1; p=none")).toBe(true);
+        expect(isDmarcValue("v=DMARC1")).toBe(true);
+        expect(isDmarcValue("v=DMARC1x; p=none")).toBe(false);
+        const spf = plan.targets[0];
+        expect(conflictsWith(spf, rec("example.com", "TXT", '"v=spf10 mx -all"'), "example.com")).toBe(false);
+        expect(conflictsWith(plan.targets[1], rec("_dmarc.example.com", "TXT", '"v=DMARC1x; p=none"'), "example.com")).toBe(false);
     });
 
     it("TXT values as Cloudflare stores them: quoted chunks joined, bare values as they are", () => {
