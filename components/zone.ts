@@ -13,6 +13,22 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as cloudflare from "@pulumi/cloudflare";
 import { dkimRecordName } from "./dkimKey";
+import { spfMechanismProblem } from "./settings";
+
+/**
+ * Zone data as shown in a message: what a record holds is anybody's (a co-tenant, a provider's
+ * template), so every control, format and separator character (Unicode Cc, Cf, Zl, Zp: escape codes,
+ * BEL, bidi marks, zero-width characters, the soft hyphen) is shown as a \u escape, and a backslash
+ * doubled: a record cannot recolour the terminal, reorder the text or make a refused name look valid.
+ */
+export function shown(text: string): string {
+    return String(text).replace(/\\/g, "\\\\").replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu, (c) => `\\u${c.codePointAt(0)!.toString(16).padStart(4, "0")}`);
+}
+
+/** A value as one word of a POSIX shell command: single-quoted, each ' as '\'' (POSIX.1 XCU 2.2.2). */
+export function shellWord(value: string, bareIfPlain = false): string {
+    return bareIfPlain && /^[A-Za-z0-9_./-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
+}
 
 /** A DNS record as the provider's getDnsRecords returns it (types/output.d.ts GetDnsRecordsResult). */
 export interface ZoneRecord {
@@ -167,9 +183,9 @@ export function lostSpfTerms(existing: string, configured: string[]): string[] {
 }
 
 function describe(r: ZoneRecord): string {
-    const content = r.type === "TXT" ? JSON.stringify(txtValue(r.content)) : r.content;
-    const prio = r.type === "MX" ? ` priority ${r.priority}` : "";
-    return `${r.type} ${fqdn(r.name)} ${content}${prio} (record id ${r.id})`;
+    const content = r.type === "TXT" ? `"${shown(txtValue(r.content)).replace(/"/g, '\\"')}"` : shown(r.content);
+    const prio = r.type === "MX" ? ` priority ${shown(String(r.priority))}` : "";
+    return `${shown(r.type)} ${shown(fqdn(r.name))} ${content}${prio} (record id ${shown(r.id)})`;
 }
 
 function importCommand(plan: DomainPlan, t: Target, zone: ZoneRef, r: ZoneRecord, stack: string, project: string): string {
@@ -177,7 +193,7 @@ function importCommand(plan: DomainPlan, t: Target, zone: ZoneRef, r: ZoneRecord
     // `name=urn` (pulumi/pulumi pkg/cmd/pulumi/operations/import.go, flag "parent"); imports are protected
     // unless --protect=false, which would make `pulumi destroy` fail on the record.
     const parent = `urn:pulumi:${stack}::${project}::mailauth:dns:MailDns::${plan.component}`;
-    return `pulumi import cloudflare:index/dnsRecord:DnsRecord ${t.resource} ${zone.id}/${r.id} --parent '${plan.component}=${parent}' --protect=false --generate-code=false`;
+    return `pulumi import cloudflare:index/dnsRecord:DnsRecord ${shellWord(t.resource, true)} ${shellWord(`${zone.id}/${r.id}`, true)} --parent ${shellWord(`${plan.component}=${parent}`)} --protect=false --generate-code=false`;
 }
 
 /** The conflicts of one domain, each with what exists, why it matters and the way out. */
@@ -207,18 +223,18 @@ export function findConflicts(
             } else if (t.kind === "spf") {
                 why = `two SPF records at one name make every receiver return permerror (RFC 7208 3.2, 4.5): SPF would fail for all your mail`;
             } else if (t.kind === "mx") {
-                why = `an MX with another target or priority changes where mail for ${plan.domain} goes: senders would split it between ${fqdn(r.content)} and the stack's host`;
+                why = `an MX with another target or priority changes where mail for ${plan.domain} goes: senders would split it between ${shown(fqdn(r.content))} and the stack's host`;
             } else if (t.kind === "dmarc") {
                 why = `with two DMARC records receivers apply no DMARC policy at all (RFC 7489 6.6.3)`;
             } else if (t.kind === "dkim") {
                 why = `selector ${t.name.split(".")[0]} already has a key: two keys under one selector make receivers fail signatures made with either`;
             } else {
-                why = `${t.name} would resolve to two addresses: the stack's and ${r.content}`;
+                why = `${t.name} would resolve to two addresses: the stack's and ${shown(r.content)}`;
             }
             if (other !== undefined) {
-                why = `it is managed by another Pulumi stack (${other}): ${why}`;
+                why = `it is managed by another Pulumi stack (${shown(other)}): ${why}`;
                 ways.push(`manage ${t.name} from one stack only: remove it from the other stack, or from this one`);
-                ways.push(`if this stack was renamed from ${other} (pulumi stack rename), the record is this stack's: set its comment to "${own.comment}" in the dashboard`);
+                ways.push(`if this stack was renamed from ${shown(other)} (pulumi stack rename), the record is this stack's: set its comment to "${own.comment}" in the dashboard`);
             } else if (t.kind === "dkim") {
                 ways.push(
                     `pick another selector for the stack, e.g. today's date: pulumi config set --path 'mailauth:domains[${plan.index ?? 0}].selector' ${new Date().toISOString().slice(0, 10).replace(/-/g, "")}; the existing key stays published for mail still in transit`,
@@ -226,21 +242,31 @@ export function findConflicts(
                 ways.push(`or delete the record in Cloudflare (dashboard: ${zone.name} → DNS → Records) if nothing signs with it any more`);
             } else {
                 if (t.kind === "spf") {
-                    const lost = lostSpfTerms(r.content, plan.spfMechanisms);
-                    const carry = lost.filter((m) => !/^(redirect|exp)=|^[+?~-]?ptr/i.test(m)).map((m) => m.replace(/^\+/, ""));
-                    const cannot = lost.filter((m) => /^(redirect|exp)=|^[+?~-]?ptr/i.test(m));
+                    const lost = lostSpfTerms(r.content, plan.spfMechanisms).map((m) => m.replace(/^\+/, ""));
+                    // Only a term the settings accept is suggested, each as one shell word: the record is
+                    // anybody's text, and the suggested command is pasted into a shell.
+                    const valid = (m: string) => spfMechanismProblem(m, "mailauth:spf") === undefined;
+                    const redirects = lost.filter((m) => /^redirect=/i.test(m));
+                    const carry = lost.filter((m) => !/^(redirect|exp)=/i.test(m) && valid(m));
+                    const cannot = lost.filter((m) => !/^redirect=/i.test(m) && !carry.includes(m));
+                    if (carry.length > 0) adoptable = false;
                     if (carry.length > 0) {
-                        adoptable = false;
                         ways.push(
                             `first carry its mechanisms into the stack's record, or mail from those senders fails SPF:\n` +
-                                carry.map((m, i) => `  pulumi config set --path 'mailauth:spf.mechanisms[${plan.spfMechanisms.length + i}]' '${m}'`).join("\n"),
+                                carry.map((m, i) => `  pulumi config set --path 'mailauth:spf.mechanisms[${plan.spfMechanisms.length + i}]' ${shellWord(m)}`).join("\n"),
+                        );
+                    }
+                    for (const m of redirects) {
+                        const include = `include:${m.slice(9)}`;
+                        ways.push(
+                            valid(include)
+                                ? `"${shown(m)}" cannot sit next to an all term: carry it as ${shellWord(include)} in mailauth:spf.mechanisms`
+                                : `"${shown(m)}" cannot sit next to an all term, and its target is not a domain the settings accept: decide by hand what to carry`,
                         );
                     }
                     for (const m of cannot) {
                         ways.push(
-                            /^redirect=/i.test(m)
-                                ? `"${m}" cannot sit next to an all term: carry it as include:${m.slice(9)} in mailauth:spf.mechanisms`
-                                : `"${m}" is not carried over (${/ptr/i.test(m) ? "ptr is deprecated, RFC 7208 5.5: use ip4:/a: instead" : "explanation strings are not supported"})`,
+                            `"${shown(m)}" is not carried over (${/^[?~-]?ptr/i.test(m) ? "ptr is deprecated, RFC 7208 5.5: use ip4:/a: instead" : /^exp=/i.test(m) ? "explanation strings are not supported" : "it is not a mechanism the settings accept"}): decide by hand what it stood for`,
                         );
                     }
                 }

@@ -4,11 +4,14 @@
  */
 import { execFile } from "child_process";
 import * as crypto from "crypto";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import { describe, expect, it } from "vitest";
 import { exampleConfig, programError, Registered, runProgram, unwrapSecret } from "../harness";
 import { FakeCloudflare } from "../cloudflare";
 import { GIVE_BACK_SCRIPT } from "../../components/adoptRecords";
-import { apiRefusal, conflictsWith, findConflicts, isDmarcValue, isSpfValue, txtValue } from "../../components/zone";
+import { apiRefusal, conflictsWith, shown, findConflicts, isDmarcValue, isSpfValue, txtValue } from "../../components/zone";
 import { cnameRefusal } from "../cloudflare";
 
 const COM = "0123456789abcdef0123456789abcdef";
@@ -358,7 +361,7 @@ describe("conflict messages, directly", () => {
         expect(c.adoptable).toBe(false);
         expect(c.message).toContain(`pulumi config set --path 'mailauth:spf.mechanisms[1]' 'include:_spf.a.example'`);
         expect(c.message).not.toContain("'mx'");
-        expect(c.message).toContain(`"redirect=_spf.b.example" cannot sit next to an all term: carry it as include:_spf.b.example`);
+        expect(c.message).toContain(`"redirect=_spf.b.example" cannot sit next to an all term: carry it as 'include:_spf.b.example'`);
         expect(c.message).toContain(`"ptr" is not carried over (ptr is deprecated, RFC 7208 5.5`);
     });
 
@@ -397,6 +400,44 @@ describe("conflict messages, directly", () => {
         const spf = plan.targets[0];
         expect(conflictsWith(spf, rec("example.com", "TXT", '"v=spf10 mx -all"'), "example.com")).toBe(false);
         expect(conflictsWith(plan.targets[1], rec("_dmarc.example.com", "TXT", '"v=DMARC1x; p=none"'), "example.com")).toBe(false);
+    });
+
+    it("a hostile SPF record: pasting every suggested command into bash runs nothing, and only valid terms are suggested (issue 23.1)", async () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mailauth-paste-"));
+        const pwned = path.join(dir, "pwned");
+        const evil = `v=spf1 include:_spf.x.net';touch\${IFS}${pwned};' include:_spf.ok.example redirect=x';touch\${IFS}${pwned};'.net a:'$(touch\${IFS}${pwned})' ~all`;
+        const [c] = findConflicts(plan, zone, [rec("example.com", "TXT", `"${evil}"`)], own);
+        const commands = c.message.split("\n").map((l) => l.trim()).filter((l) => /^pulumi /.test(l) || l.includes("carry it as"));
+        expect(commands.length).toBeGreaterThan(0);
+        const pasted = commands.map((l) => l.replace(/^.*carry it as (.*) in mailauth:spf.mechanisms$/, "pulumi config set --path x $1")).join("\n");
+        // `pulumi` here prints its arguments, one per line: what the real CLI would be given.
+        const out = await new Promise<string>((resolve, reject) =>
+            execFile("bash", ["-c", `pulumi() { printf '%s\\n' "$@"; }\n${pasted}`], { cwd: dir }, (e, stdout) => (e ? reject(e) : resolve(stdout))),
+        );
+        expect(fs.existsSync(pwned)).toBe(false);
+        expect(out.split("\n")).toContain("include:_spf.ok.example");
+        expect(c.message).not.toMatch(/mechanisms\[\d+\]' '?include:_spf\.x\.net'?;/);
+        expect(c.message).toContain("is not carried over (it is not a mechanism the settings accept)");
+        fs.rmSync(dir, { recursive: true, force: true });
+    });
+
+    it("record names, contents and comments reach the message escaped: escape codes, BEL, bidi, zero-width, soft hyphen (issue 23.2)", () => {
+        const hostile = ["\u001b[31m", "\u0007", "\u202e", "\u200b", "\u00ad", "\u2028"];
+        const cs = findConflicts(
+            { ...plan, targets: [...plan.targets, { kind: "mx" as const, name: "example.com", type: "MX" as const, resource: "example.com-mx", value: "mail.example.com", priority: 10 }] },
+            zone,
+            [
+                { ...rec("example.com", "MX", `mx${hostile.join("")}.example.net`), priority: 5 },
+                { ...rec("_dmarc.example.com", "TXT", `"v=DMARC1; p=none; x=${hostile.join("")}"`), comment: `managed by Pulumi stack other/${hostile.join("")} (mailauth)` },
+            ],
+            own,
+        );
+        expect(cs).toHaveLength(2);
+        for (const c of cs) {
+            for (const h of hostile) expect(c.message).not.toContain(h);
+            expect(c.message).toContain("\\u001b[31m\\u0007\\u202e\\u200b\\u00ad\\u2028");
+        }
+        expect(shown("a\\b")).toBe("a\\\\b");
     });
 
     it("TXT values as Cloudflare stores them: quoted chunks joined, bare values as they are", () => {
