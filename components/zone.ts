@@ -291,6 +291,35 @@ export function findConflicts(
     return conflicts;
 }
 
+/**
+ * The stack's own records as the zone holds them (marked with its comment): two of one kind at one name
+ * are refused (the stack manages one; the other, a copy or a record left by a lost state, would be a
+ * second SPF or DMARC record next to it); one whose value is not what the stack publishes is flagged:
+ * with the stack's state this run sets the value, without it (state lost, another backend) a second
+ * record would be published beside it.
+ */
+export function ownRecordIssues(plan: DomainPlan, zone: ZoneRef, records: ZoneRecord[], comment: string): { problems: string[]; warnings: string[] } {
+    const problems: string[] = [];
+    const warnings: string[] = [];
+    for (const t of plan.targets) {
+        const mine = records.filter((r) => r.comment === comment && conflictsWith(t, r, zone.name));
+        if (mine.length > 1) {
+            problems.push(
+                `${plan.domain}: ${mine.length} records at ${t.name} carry this stack's comment as its ${t.kind.toUpperCase()} record (${mine.map(describe).join("; ")}); the stack manages one.\nWhy it matters: ${t.kind === "spf" ? "two SPF records make every receiver return permerror (RFC 7208 3.2)" : t.kind === "dmarc" ? "with two DMARC records receivers apply no DMARC policy (RFC 7489 6.6.3)" : "the name would hold two values"}.\nWay out: delete all but the one the stack's state holds (pulumi stack export | grep the record ids above) in Cloudflare (dashboard: ${zone.name} → DNS → Records)`,
+            );
+        } else if (mine.length === 1 && t.value !== undefined) {
+            const r = mine[0];
+            const same = r.type === t.type && (t.type === "TXT" ? txtValue(r.content) === t.value : fqdn(r.content) === fqdn(t.value)) && (t.type !== "MX" || r.priority === t.priority);
+            if (!same) {
+                warnings.push(
+                    `${plan.domain}: ${describe(r)} carries this stack's comment but not the value the stack publishes there: if the stack's state holds it (a changed setting), this run sets it; if not (a lost state, another backend, a copied comment), a second record is published beside it: then delete this one in Cloudflare`,
+                );
+            }
+        }
+    }
+    return { problems, warnings };
+}
+
 /** Reads zones through the provider's data sources; replaced in tests only by Pulumi's mocks. */
 export interface ZoneReader {
     zoneById(zoneId: string): Promise<ZoneRef & { permissions?: string[] }>;
@@ -467,6 +496,8 @@ export interface CheckOptions {
     project: string;
     /** Tells the user what stays (old selectors) and what adoption replaces. */
     log?: (msg: string) => void;
+    /** Flags what may be wrong but is not refused. */
+    warn?: (msg: string) => void;
 }
 
 /**
@@ -516,6 +547,9 @@ export async function checkZones(plans: DomainPlan[], opts: CheckOptions): Promi
 
 function checkDomain(plan: DomainPlan, zone: ZoneRef, records: ZoneRecord[], opts: CheckOptions, problems: string[], log: (m: string) => void): ZoneCheckResult {
     const conflicts = findConflicts(plan, zone, records, opts);
+    const own = ownRecordIssues(plan, zone, records, opts.comment);
+    problems.push(...own.problems);
+    for (const w of own.warnings) (opts.warn ?? ((m: string) => pulumi.log.warn(m)))(w);
     const adopted = opts.adopt ? conflicts.filter((c) => c.adoptable) : [];
     for (const c of conflicts) if (!adopted.includes(c)) problems.push(c.message);
     for (const c of adopted) {

@@ -103,3 +103,24 @@ describe("API calls of the zone check", () => {
         expect(cf.apiCalls).toBeLessThanOrEqual(1 + Math.ceil((LISTING_LIMITS.records + 1) / 100) + 1);
     });
 });
+
+describe("the stack's own records (issue 23.7)", () => {
+    const one = () => plans(1, () => "example.com");
+    it("two records of one kind at one name with this stack's comment: refused", async () => {
+        const cf = new FakeCloudflare();
+        cf.addZone("example.com");
+        cf.addRecord("example.com", { name: "example.com", type: "TXT", content: '"v=spf1 mx -all"', comment: MARK });
+        cf.addRecord("example.com", { name: "example.com", type: "TXT", content: '"v=spf1 include:_spf.other.net -all"', comment: MARK });
+        const err = await checkZones(one(), { ...OWN, reader: zoneReaderOf(cf) }).then(() => "", (e: Error) => e.message);
+        expect(err).toContain("2 records at example.com carry this stack's comment as its SPF record");
+    });
+    it("this stack's comment on a value it does not publish: flagged", async () => {
+        const cf = new FakeCloudflare();
+        cf.addZone("example.com");
+        cf.addRecord("example.com", { name: "_dmarc.example.com", type: "TXT", content: '"v=DMARC1; p=reject; rua=mailto:x@evil.example"', comment: MARK });
+        const warned: string[] = [];
+        await checkZones(one(), { ...OWN, reader: zoneReaderOf(cf), warn: (m) => warned.push(m) });
+        expect(warned.join("\n")).toContain("_dmarc.example.com \"v=DMARC1; p=reject; rua=mailto:x@evil.example\"");
+        expect(warned.join("\n")).toContain("carries this stack's comment but not the value the stack publishes");
+    });
+});
