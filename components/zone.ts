@@ -104,7 +104,23 @@ export function recordComment(project: string, stack: string): string {
     // Cloudflare comments are at most 100 characters on the Free plan (API docs: dns records, comment).
     return `managed by Pulumi stack ${project}/${stack} (mailauth)`.slice(0, 100);
 }
-const COMMENT_OF_ANY_STACK = /^managed by Pulumi stack (\S+) \(mailauth\)$/;
+const MARK_PREFIX = "managed by Pulumi stack ";
+
+/**
+ * Whose record a comment says it is: this stack's (`own`, the exact comment recordComment gives), another
+ * stack's (`other`, its project/stack as far as the comment holds it), or nobody's (undefined). Another
+ * stack's comment is recognised whatever its length: Cloudflare keeps at most 100 characters of a comment
+ * on the Free plan (500 on paid plans; API reference, DNS records, `comment`), so a long project/stack name
+ * arrives cut, without its closing "(mailauth)". The adopt step decides with this too.
+ */
+export function recordOwner(comment: string | null | undefined, own: string): { own: true } | { own: false; other: string } | undefined {
+    if (!comment) return undefined;
+    if (comment === own) return { own: true };
+    if (!comment.startsWith(MARK_PREFIX) && !(comment.length >= 8 && MARK_PREFIX.startsWith(comment))) return undefined;
+    const rest = comment.slice(MARK_PREFIX.length);
+    const name = rest.replace(/ \(mailauth\)$/, "");
+    return { own: false, other: name === rest && comment.length >= 100 ? `${name}… (comment cut at ${comment.length} characters)` : name || "(name cut off)" };
+}
 
 /** Stops the run: shown by the CLI as its message only (sdk/nodejs cmd/run/run.js ~377). */
 export class ZoneError extends pulumi.RunError {
@@ -207,7 +223,8 @@ export function findConflicts(
     for (const t of plan.targets) {
         for (const r of records.filter((x) => conflictsWith(t, x, zone.name))) {
             if (r.comment === own.comment) continue; // the stack's own record (comment set by MailDns)
-            const other = (r.comment ?? "").match(COMMENT_OF_ANY_STACK)?.[1];
+            const owner = recordOwner(r.comment, own.comment);
+            const other = owner && !owner.own ? owner.other : undefined;
             const same =
                 t.value !== undefined &&
                 r.type === t.type &&

@@ -11,7 +11,7 @@ import { describe, expect, it } from "vitest";
 import { exampleConfig, programError, Registered, runProgram, unwrapSecret } from "../harness";
 import { FakeCloudflare } from "../cloudflare";
 import { GIVE_BACK_SCRIPT } from "../../components/adoptRecords";
-import { apiRefusal, conflictsWith, shown, findConflicts, isDmarcValue, isSpfValue, txtValue } from "../../components/zone";
+import { apiRefusal, conflictsWith, recordOwner, shown, findConflicts, isDmarcValue, isSpfValue, txtValue } from "../../components/zone";
 import { cnameRefusal } from "../cloudflare";
 
 const COM = "0123456789abcdef0123456789abcdef";
@@ -438,6 +438,17 @@ describe("conflict messages, directly", () => {
             expect(c.message).toContain("\\u001b[31m\\u0007\\u202e\\u200b\\u00ad\\u2028");
         }
         expect(shown("a\\b")).toBe("a\\\\b");
+    });
+
+    it("another stack's record is recognised however its comment was cut (Cloudflare keeps 100 characters on Free), and is never adoptable", () => {
+        const long = `managed by Pulumi stack ${"p".repeat(60)}/${"s".repeat(40)} (mailauth)`.slice(0, 100);
+        expect(recordOwner(long, MARK)).toMatchObject({ own: false });
+        expect(recordOwner("managed by Pulumi stack other/prod (mailauth)", MARK)).toEqual({ own: false, other: "other/prod" });
+        expect(recordOwner(MARK, MARK)).toEqual({ own: true });
+        expect(recordOwner("site verification", MARK)).toBeUndefined();
+        const [c] = findConflicts(plan, zone, [{ ...rec("_dmarc.example.com", "TXT", '"v=DMARC1; p=none"'), comment: long }], { ...own, adopt: true });
+        expect(c.adoptable).toBe(false);
+        expect(c.message).toContain("it is managed by another Pulumi stack");
     });
 
     it("TXT values as Cloudflare stores them: quoted chunks joined, bare values as they are", () => {
