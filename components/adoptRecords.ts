@@ -122,7 +122,7 @@ async function cf(method, path, body) {
 function txt(c) { const m = [...c.matchAll(/"((?:[^"\\\\]|\\\\.)*)"/g)].map((x) => x[1].replace(/\\\\(.)/g, "$1")); return m.length && /^\\s*"/.test(c) ? m.join("") : c; }
 const fqdn = (n) => String(n).toLowerCase().replace(/\\.$/, "");
 // Which records at a target's name the stack's record replaces: the zone check's rule
-// (components/zone.ts collides), and never a CNAME at the zone's apex, which Cloudflare flattens
+// (components/zone.ts conflictsWith, isSpfValue, isDmarcValue; test/unit/adopt.test.ts checks they agree), and never a CNAME at the zone's apex, which Cloudflare flattens
 // and allows MX and TXT beside (developers.cloudflare.com/dns/cname-flattening).
 function replaced(t, r) {
   if (fqdn(r.name) !== t.name) return false;

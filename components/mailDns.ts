@@ -9,6 +9,7 @@ import { quoteTxt, unquoteTxt } from "./txt";
 import * as command from "@pulumi/command";
 import { AdoptTarget, adoptStep } from "./adoptRecords";
 import { Target, TargetKind } from "./zone";
+import { canonicalIpv6 } from "./ipv6";
 
 export interface PublishedRecord {
     name: string;
@@ -67,7 +68,7 @@ function recordSpecs(args: Omit<MailDnsArgs, "zoneId">): RecordSpec[] {
     const specs: RecordSpec[] = [];
     if (args.mx) specs.push({ id: "mx", kind: "mx", name: args.domain, type: "MX", value: args.mx.hostname, priority: args.mx.priority });
     if (args.mxAddresses?.ipv4) specs.push({ id: "mx-a", kind: "a", name: args.mxAddresses.hostname, type: "A", value: args.mxAddresses.ipv4 });
-    if (args.mxAddresses?.ipv6) specs.push({ id: "mx-aaaa", kind: "aaaa", name: args.mxAddresses.hostname, type: "AAAA", value: args.mxAddresses.ipv6 });
+    if (args.mxAddresses?.ipv6) specs.push({ id: "mx-aaaa", kind: "aaaa", name: args.mxAddresses.hostname, type: "AAAA", value: canonicalIpv6(args.mxAddresses.ipv6) });
     specs.push({ id: "spf", kind: "spf", name: args.domain, type: "TXT", value: args.spf });
     for (const [selector, value] of Object.entries(args.dkim)) {
         specs.push({ id: `dkim-${selector}`, kind: "dkim", name: dkimRecordName(selector, args.domain), type: "TXT", value, selector });

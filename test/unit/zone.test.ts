@@ -2,12 +2,17 @@
  * The zone as it is (issue 9): each case runs the program (index.ts) under Pulumi's mocks, with a
  * Cloudflare account answering the provider's invokes as the API does (test/cloudflare.ts).
  */
+import { execFile } from "child_process";
 import * as crypto from "crypto";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import { describe, expect, it } from "vitest";
 import { exampleConfig, programError, Registered, runProgram, unwrapSecret } from "../harness";
 import { FakeCloudflare } from "../cloudflare";
 import { runStep } from "../adoptScript";
-import { apiRefusal, findConflicts, txtValue } from "../../components/zone";
+import { apiRefusal, conflictsWith, recordOwner, shown, findConflicts, isDmarcValue, isSpfValue, txtValue } from "../../components/zone";
+import { cnameRefusal } from "../cloudflare";
 
 const COM = "0123456789abcdef0123456789abcdef";
 const ORG = "fedcba9876543210fedcba9876543210";
@@ -95,6 +100,19 @@ describe("zone check at preview", () => {
             expect(r.inputs.zoneId).toBe(r.inputs.name.endsWith("example.org") ? ORG : COM);
             expect(r.dependencies).toContain(adopt.find((a) => a.name === `${r.inputs.name.endsWith("example.org") ? "example.org" : "example.com"}-adopt`)!.urn);
         }
+    });
+
+    it("a zone whose apex is CNAME site.pages.dev: the preview passes, and the records land beside it at up", async () => {
+        const cf = account();
+        const site = cf.addRecord("example.com", { name: "example.com", type: "CNAME", content: "site.pages.dev", proxied: true });
+        for (const adopt of ["false", "true"]) {
+            const config = { ...exampleConfig(), "mailauth:adoptRecords": adopt, "cloudflare:apiToken": "test-token" };
+            const run = await runProgram(config, { preview: true, call: cf.call });
+            expect(dnsRecords(run.resources).length).toBeGreaterThan(0);
+        }
+        const up = await runProgram(exampleConfig(), { call: cf.call, newResource: creating(cf) });
+        expect(dnsRecords(up.resources).map((r) => `${r.inputs.type} ${r.inputs.name}`)).toEqual(expect.arrayContaining(["MX example.com", "TXT example.com"]));
+        expect(cf.zone("example.com").records).toContainEqual(site);
     });
 
     it("existing MX to another host: refused, saying where mail would go", async () => {
@@ -331,7 +349,7 @@ describe("conflict messages, directly", () => {
         expect(c.adoptable).toBe(false);
         expect(c.message).toContain(`pulumi config set --path 'mailauth:spf.mechanisms[1]' 'include:_spf.a.example'`);
         expect(c.message).not.toContain("'mx'");
-        expect(c.message).toContain(`"redirect=_spf.b.example" cannot sit next to an all term: carry it as include:_spf.b.example`);
+        expect(c.message).toContain(`"redirect=_spf.b.example" cannot sit next to an all term: carry it as 'include:_spf.b.example'`);
         expect(c.message).toContain(`"ptr" is not carried over (ptr is deprecated, RFC 7208 5.5`);
     });
 
@@ -342,6 +360,85 @@ describe("conflict messages, directly", () => {
         expect(cs[0].adoptable).toBe(true);
         // Not offered for import: the import would turn the CNAME into the stack's TXT record.
         expect(cs[0].message).not.toContain("importRecords");
+    });
+
+    it("a CNAME at the zone apex (a site on Pages): Cloudflare flattens it, so the stack's SPF and MX beside it are no conflict, and it is not adopted", () => {
+        const apex = rec("example.com", "CNAME", "site.pages.dev");
+        const withMx = { ...plan, targets: [...plan.targets, { kind: "mx" as const, name: "example.com", type: "MX" as const, resource: "example.com-mx", value: "mail.example.com", priority: 10 }] };
+        expect(findConflicts(withMx, zone, [apex], { ...own, adopt: true })).toEqual([]);
+        for (const t of withMx.targets) expect(conflictsWith(t, apex, "example.com")).toBe(false);
+        // An A or AAAA at the apex meets it (Cloudflare refuses it); a CNAME below the apex excludes everything.
+        expect(conflictsWith({ kind: "a", name: "example.com", type: "A", resource: "example.com-mx-a", value: "192.0.2.25" }, apex, "example.com")).toBe(true);
+        expect(conflictsWith(plan.targets[0], rec("example.com", "CNAME", "site.pages.dev"), "com")).toBe(true);
+    });
+
+    it("the fake Cloudflare takes MX and TXT beside an apex CNAME and refuses an A beside any CNAME, as Cloudflare does", () => {
+        const z = { records: [{ name: "example.com", type: "CNAME" }] };
+        expect(cnameRefusal(z, { name: "example.com", type: "TXT" })).toBeUndefined();
+        expect(cnameRefusal(z, { name: "example.com", type: "MX" })).toBeUndefined();
+        expect(cnameRefusal(z, { name: "Example.com", type: "A" })?.code).toBe(81054);
+        expect(cnameRefusal({ records: [{ name: "mail.example.com", type: "A" }] }, { name: "mail.example.com", type: "CNAME" })?.code).toBe(81053);
+    });
+
+    it("one predicate says what is SPF and DMARC: v=spf10 and v=DMARC1x are neither", () => {
+        expect(isSpfValue("v=spf1 mx -all")).toBe(true);
+        expect(isSpfValue("V=SPF1")).toBe(true);
+        expect(isSpfValue("v=spf10 mx -all")).toBe(false);
+        expect(isDmarcValue("v=DMARC1; p=none")).toBe(true);
+        expect(isDmarcValue("v=DMARC1")).toBe(true);
+        expect(isDmarcValue("v=DMARC1x; p=none")).toBe(false);
+        const spf = plan.targets[0];
+        expect(conflictsWith(spf, rec("example.com", "TXT", '"v=spf10 mx -all"'), "example.com")).toBe(false);
+        expect(conflictsWith(plan.targets[1], rec("_dmarc.example.com", "TXT", '"v=DMARC1x; p=none"'), "example.com")).toBe(false);
+    });
+
+    it("a hostile SPF record: pasting every suggested command into bash runs nothing, and only valid terms are suggested (issue 23.1)", async () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mailauth-paste-"));
+        const pwned = path.join(dir, "pwned");
+        const evil = `v=spf1 include:_spf.x.net';touch\${IFS}${pwned};' include:_spf.ok.example redirect=x';touch\${IFS}${pwned};'.net a:'$(touch\${IFS}${pwned})' ~all`;
+        const [c] = findConflicts(plan, zone, [rec("example.com", "TXT", `"${evil}"`)], own);
+        const commands = c.message.split("\n").map((l) => l.trim()).filter((l) => /^pulumi /.test(l) || l.includes("carry it as"));
+        expect(commands.length).toBeGreaterThan(0);
+        const pasted = commands.map((l) => l.replace(/^.*carry it as (.*) in mailauth:spf.mechanisms$/, "pulumi config set --path x $1")).join("\n");
+        // `pulumi` here prints its arguments, one per line: what the real CLI would be given.
+        const out = await new Promise<string>((resolve, reject) =>
+            execFile("bash", ["-c", `pulumi() { printf '%s\\n' "$@"; }\n${pasted}`], { cwd: dir }, (e, stdout) => (e ? reject(e) : resolve(stdout))),
+        );
+        expect(fs.existsSync(pwned)).toBe(false);
+        expect(out.split("\n")).toContain("include:_spf.ok.example");
+        expect(c.message).not.toMatch(/mechanisms\[\d+\]' '?include:_spf\.x\.net'?;/);
+        expect(c.message).toContain("is not carried over (it is not a mechanism the settings accept)");
+        fs.rmSync(dir, { recursive: true, force: true });
+    });
+
+    it("record names, contents and comments reach the message escaped: escape codes, BEL, bidi, zero-width, soft hyphen (issue 23.2)", () => {
+        const hostile = ["\u001b[31m", "\u0007", "\u202e", "\u200b", "\u00ad", "\u2028"];
+        const cs = findConflicts(
+            { ...plan, targets: [...plan.targets, { kind: "mx" as const, name: "example.com", type: "MX" as const, resource: "example.com-mx", value: "mail.example.com", priority: 10 }] },
+            zone,
+            [
+                { ...rec("example.com", "MX", `mx${hostile.join("")}.example.net`), priority: 5 },
+                { ...rec("_dmarc.example.com", "TXT", `"v=DMARC1; p=none; x=${hostile.join("")}"`), comment: `managed by Pulumi stack other/${hostile.join("")} (mailauth)` },
+            ],
+            own,
+        );
+        expect(cs).toHaveLength(2);
+        for (const c of cs) {
+            for (const h of hostile) expect(c.message).not.toContain(h);
+            expect(c.message).toContain("\\u001b[31m\\u0007\\u202e\\u200b\\u00ad\\u2028");
+        }
+        expect(shown("a\\b")).toBe("a\\\\b");
+    });
+
+    it("another stack's record is recognised however its comment was cut (Cloudflare keeps 100 characters on Free), and is never adoptable", () => {
+        const long = `managed by Pulumi stack ${"p".repeat(60)}/${"s".repeat(40)} (mailauth)`.slice(0, 100);
+        expect(recordOwner(long, MARK)).toMatchObject({ own: false });
+        expect(recordOwner("managed by Pulumi stack other/prod (mailauth)", MARK)).toEqual({ own: false, other: "other/prod" });
+        expect(recordOwner(MARK, MARK)).toEqual({ own: true });
+        expect(recordOwner("site verification", MARK)).toBeUndefined();
+        const [c] = findConflicts(plan, zone, [{ ...rec("_dmarc.example.com", "TXT", '"v=DMARC1; p=none"'), comment: long }], { ...own, adopt: true });
+        expect(c.adoptable).toBe(false);
+        expect(c.message).toContain("it is managed by another Pulumi stack");
     });
 
     it("TXT values as Cloudflare stores them: quoted chunks joined, bare values as they are", () => {
