@@ -31,7 +31,7 @@ const adoptRecords = adoptSetting(config.get("adoptRecords"));
 // Every domain's keys and planned records first: the zone check compares them all with the zones
 // before any record is made; then each domain's records (components/mailDomain.ts).
 const planned = planMailDomains(settings);
-const zones = zoneGate(settings, planned.map((p) => p.records), adoptRecords);
+const zones = zoneGate(settings, planned.map((p) => p.records), adoptRecords, config.get("importRecords"));
 const domains = planned.map((p) => p.publish(zones.dnsArgs(p.name)));
 
 const host = new MailHost("mailhost", {

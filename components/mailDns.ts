@@ -9,6 +9,7 @@ import { quoteTxt, unquoteTxt } from "./txt";
 import * as command from "@pulumi/command";
 import { AdoptTarget, adoptStep } from "./adoptRecords";
 import { Target, TargetKind } from "./zone";
+import { canonicalIpv6 } from "./ipv6";
 
 export interface PublishedRecord {
     name: string;
@@ -26,11 +27,20 @@ export interface MailDnsArgs {
     /** adoptRecords: take over the records already at these names first (components/adoptRecords.ts). */
     adopt?: {
         targets: AdoptTarget[];
+        /** The zone's name, once the zone check has found it. */
+        zoneName: pulumi.Input<string>;
         marker: string;
         apiToken: pulumi.Input<string>;
         /** Called with the adopt step: the zone is checked again once it has run. */
         after: (step: command.local.Command) => void;
     };
+    /**
+     * mailauth:importRecords: the existing record a record resource (by its name, e.g.
+     * `example.com-spf`) takes over, as `<zone id>/<record id>`: the `import` resource option, which
+     * the engine imports and then updates to these inputs in one deployment (Pulumi CLI >= 3.174;
+     * see components/zone.ts importCommand).
+     */
+    imports?: Record<string, string>;
     /** MX target and priority; omitted when the MX is managed elsewhere. */
     mx?: { hostname: string; priority: number };
     /** A/AAAA records of the MX host, when it lies in this zone. */
@@ -58,7 +68,7 @@ function recordSpecs(args: Omit<MailDnsArgs, "zoneId">): RecordSpec[] {
     const specs: RecordSpec[] = [];
     if (args.mx) specs.push({ id: "mx", kind: "mx", name: args.domain, type: "MX", value: args.mx.hostname, priority: args.mx.priority });
     if (args.mxAddresses?.ipv4) specs.push({ id: "mx-a", kind: "a", name: args.mxAddresses.hostname, type: "A", value: args.mxAddresses.ipv4 });
-    if (args.mxAddresses?.ipv6) specs.push({ id: "mx-aaaa", kind: "aaaa", name: args.mxAddresses.hostname, type: "AAAA", value: args.mxAddresses.ipv6 });
+    if (args.mxAddresses?.ipv6) specs.push({ id: "mx-aaaa", kind: "aaaa", name: args.mxAddresses.hostname, type: "AAAA", value: canonicalIpv6(args.mxAddresses.ipv6) });
     specs.push({ id: "spf", kind: "spf", name: args.domain, type: "TXT", value: args.spf });
     for (const [selector, value] of Object.entries(args.dkim)) {
         specs.push({ id: `dkim-${selector}`, kind: "dkim", name: dkimRecordName(selector, args.domain), type: "TXT", value, selector });
@@ -109,7 +119,12 @@ export class MailDns extends pulumi.ComponentResource {
                 },
                 // A published key never changes while its selector is live (see DkimKey): a DKIM
                 // record keeps the content it was created with, whatever key the stack holds later.
-                { parent: this, dependsOn: adopt ? [adopt] : [], ignoreChanges: spec.selector !== undefined ? ["content"] : [] },
+                {
+                    parent: this,
+                    dependsOn: adopt ? [adopt] : [],
+                    ignoreChanges: spec.selector !== undefined ? ["content"] : [],
+                    ...(spec.selector === undefined && args.imports?.[`${name}-${spec.id}`] ? { import: args.imports[`${name}-${spec.id}`] } : {}),
+                },
             );
             // A DKIM record shows what it publishes, the content kept in state (it ignores changes),
             // not the key the stack holds now: after `pulumi up --replace` on a key they differ.

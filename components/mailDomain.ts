@@ -25,7 +25,7 @@ import { unquoteTxt } from "./txt";
 /** A domain's records as the zone check sees them: all of MailDnsArgs but what the check gives. */
 export type PlannedRecords = Omit<MailDnsArgs, "zoneId">;
 /** What the zone check gives one domain's records (zoneGate's `dnsArgs(domain)`). */
-export type ZoneArgs = Pick<MailDnsArgs, "zoneId" | "comment" | "adopt">;
+export type ZoneArgs = Pick<MailDnsArgs, "zoneId" | "comment" | "adopt" | "imports">;
 
 export interface MailDomain {
     name: string;

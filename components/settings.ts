@@ -391,7 +391,7 @@ export function zoneFor(hostname: string, domains: DomainSettings[]): DomainSett
 }
 
 /** One problem for a mechanism that is not allowed or not well-formed, else undefined. */
-function spfMechanismProblem(m: string, path: string): string | undefined {
+export function spfMechanismProblem(m: string, path: string): string | undefined {
     if (/^[+?~-]?all$/i.test(m)) return `${path}.mechanisms: ${show(m)} is not allowed here; the all term is set by ${path}.all`;
     if (/^[+?~-]?ptr/i.test(m)) return `${path}.mechanisms: ${show(m)}: the ptr mechanism is deprecated (RFC 7208 5.5) and slow; use ip4:/ip6:/a: instead`;
     if (/^redirect=/i.test(m)) return `${path}.mechanisms: ${show(m)}: redirect= is ignored when an all term is present; list the mechanisms instead`;

@@ -13,6 +13,22 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as cloudflare from "@pulumi/cloudflare";
 import { dkimRecordName } from "./dkimKey";
+import { spfMechanismProblem } from "./settings";
+
+/**
+ * Zone data as shown in a message: what a record holds is anybody's (a co-tenant, a provider's
+ * template), so every control, format and separator character (Unicode Cc, Cf, Zl, Zp: escape codes,
+ * BEL, bidi marks, zero-width characters, the soft hyphen) is shown as a \u escape, and a backslash
+ * doubled: a record cannot recolour the terminal, reorder the text or make a refused name look valid.
+ */
+export function shown(text: string): string {
+    return String(text).replace(/\\/g, "\\\\").replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu, (c) => `\\u${c.codePointAt(0)!.toString(16).padStart(4, "0")}`);
+}
+
+/** A value as one word of a POSIX shell command: single-quoted, each ' as '\'' (POSIX.1 XCU 2.2.2). */
+export function shellWord(value: string, bareIfPlain = false): string {
+    return bareIfPlain && /^[A-Za-z0-9_./-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
+}
 
 /** A DNS record as the provider's getDnsRecords returns it (types/output.d.ts GetDnsRecordsResult). */
 export interface ZoneRecord {
@@ -88,7 +104,23 @@ export function recordComment(project: string, stack: string): string {
     // Cloudflare comments are at most 100 characters on the Free plan (API docs: dns records, comment).
     return `managed by Pulumi stack ${project}/${stack} (mailauth)`.slice(0, 100);
 }
-const COMMENT_OF_ANY_STACK = /^managed by Pulumi stack (\S+) \(mailauth\)$/;
+const MARK_PREFIX = "managed by Pulumi stack ";
+
+/**
+ * Whose record a comment says it is: this stack's (`own`, the exact comment recordComment gives), another
+ * stack's (`other`, its project/stack as far as the comment holds it), or nobody's (undefined). Another
+ * stack's comment is recognised whatever its length: Cloudflare keeps at most 100 characters of a comment
+ * on the Free plan (500 on paid plans; API reference, DNS records, `comment`), so a long project/stack name
+ * arrives cut, without its closing "(mailauth)". The adopt step decides with this too.
+ */
+export function recordOwner(comment: string | null | undefined, own: string): { own: true } | { own: false; other: string } | undefined {
+    if (!comment) return undefined;
+    if (comment === own) return { own: true };
+    if (!comment.startsWith(MARK_PREFIX) && !(comment.length >= 8 && MARK_PREFIX.startsWith(comment))) return undefined;
+    const rest = comment.slice(MARK_PREFIX.length);
+    const name = rest.replace(/ \(mailauth\)$/, "");
+    return { own: false, other: name === rest && comment.length >= 100 ? `${name}… (comment cut at ${comment.length} characters)` : name || "(name cut off)" };
+}
 
 /** Stops the run: shown by the CLI as its message only (sdk/nodejs cmd/run/run.js ~377). */
 export class ZoneError extends pulumi.RunError {
@@ -112,18 +144,38 @@ export function txtValue(content: string): string {
 }
 
 function isSpf(r: ZoneRecord): boolean {
-    return r.type === "TXT" && /^v=spf1(\s|$)/i.test(txtValue(r.content).trim());
+    return r.type === "TXT" && isSpfValue(txtValue(r.content));
 }
 function isDmarc(r: ZoneRecord): boolean {
-    return r.type === "TXT" && /^v=DMARC1\s*(;|$)/i.test(txtValue(r.content).trim());
+    return r.type === "TXT" && isDmarcValue(txtValue(r.content));
 }
 const fqdn = (n: string) => n.toLowerCase().replace(/\.$/, "");
 
-/** Which existing records at a target's name collide with it. */
-export function collides(target: Target, r: ZoneRecord): boolean {
+/**
+ * Whether a TXT value is an SPF record (RFC 7208 4.5: `v=spf1` then a space or the end; `v=spf10` is not;
+ * any white space is taken as the space, as a lenient receiver would).
+ */
+export function isSpfValue(value: string): boolean {
+    return /^v=spf1(\s|$)/i.test(value.trim());
+}
+/** Whether a TXT value is a DMARC record (RFC 7489 6.4: `v=DMARC1` then `;` or the end; `v=DMARC1x` is not). */
+export function isDmarcValue(value: string): boolean {
+    return /^v=DMARC1[ \t]*(;|$)/i.test(value.trim());
+}
+
+/**
+ * Whether an existing record stands in the way of one the stack publishes: the one predicate the zone
+ * check (preview) and the adopt step (components/adoptRecords.ts) decide with. `zoneName` is the zone's
+ * apex. A CNAME excludes every other record at its name (RFC 1034 3.6.2), except at the zone apex:
+ * Cloudflare flattens an apex CNAME ("CNAME flattening occurs by default for all plans when your domain
+ * uses a CNAME record for its zone apex", developers.cloudflare.com/dns/cname-flattening/set-up-cname-flattening,
+ * read 2026-12) and answers the apex's MX and TXT beside it; there only an A or AAAA meets the CNAME
+ * (Cloudflare refuses those, 81053/81054, developers.cloudflare.com/dns/manage-dns-records/troubleshooting/records-with-same-name).
+ * An apex CNAME (a site on Pages, say) is neither a conflict for SPF or MX nor to be adopted.
+ */
+export function conflictsWith(target: Target, r: ZoneRecord, zoneName: string): boolean {
     if (fqdn(r.name) !== target.name) return false;
-    // A CNAME excludes every other record at its name (RFC 1034 3.6.2); Cloudflare refuses both.
-    if (r.type === "CNAME") return true;
+    if (r.type === "CNAME") return fqdn(r.name) !== fqdn(zoneName) || target.type === "A" || target.type === "AAAA";
     switch (target.kind) {
         case "spf":
             return isSpf(r);
@@ -147,17 +199,28 @@ export function lostSpfTerms(existing: string, configured: string[]): string[] {
 }
 
 function describe(r: ZoneRecord): string {
-    const content = r.type === "TXT" ? JSON.stringify(txtValue(r.content)) : r.content;
-    const prio = r.type === "MX" ? ` priority ${r.priority}` : "";
-    return `${r.type} ${fqdn(r.name)} ${content}${prio} (record id ${r.id})`;
+    const content = r.type === "TXT" ? `"${shown(txtValue(r.content)).replace(/"/g, '\\"')}"` : shown(r.content);
+    const prio = r.type === "MX" ? ` priority ${shown(String(r.priority))}` : "";
+    return `${shown(r.type)} ${shown(fqdn(r.name))} ${content}${prio} (record id ${shown(r.id)})`;
 }
 
-function importCommand(plan: DomainPlan, t: Target, zone: ZoneRef, r: ZoneRecord, stack: string, project: string): string {
-    // Import id `<zone_id>/<dns_record_id>`: node_modules/@pulumi/cloudflare/dnsRecord.d.ts:36. `--parent` is
-    // `name=urn` (pulumi/pulumi pkg/cmd/pulumi/operations/import.go, flag "parent"); imports are protected
-    // unless --protect=false, which would make `pulumi destroy` fail on the record.
-    const parent = `urn:pulumi:${stack}::${project}::mailauth:dns:MailDns::${plan.component}`;
-    return `pulumi import cloudflare:index/dnsRecord:DnsRecord ${t.resource} ${zone.id}/${r.id} --parent '${plan.component}=${parent}' --protect=false --generate-code=false`;
+/**
+ * The way out by import: the stack's record resource takes the record over through the `import`
+ * resource option (mailauth:importRecords, components/mailDns.ts). Since Pulumi CLI 3.174 the engine
+ * imports a resource and then updates it to the program's inputs in one deployment (pulumi/pulumi
+ * CHANGELOG.md 3.174.0 "Overhaul of how the import option works"; pkg/resource/deploy/step_generator.go
+ * @v3.259.0 ~1113-1201: an ImportStep, then continueStepsFromImport ~1244 diffs and updates), so
+ * the record gets the stack's value and comment in that same `pulumi up`. (`pulumi import` instead
+ * keeps the record's own comment, and the next preview refuses it again.) The path form
+ * `["name.with.dots"]` is the CLI's (sdk/go/common/resource/properties_path.go @v3.259.0 ~32-65).
+ */
+export function importCommand(t: Target, zone: ZoneRef, r: ZoneRecord): string {
+    return `pulumi config set --path 'mailauth:importRecords["${t.resource}"]' ${shellWord(`${zone.id}/${r.id}`, true)}`;
+}
+
+/** What ends an import once the record is the stack's (see checkZones). */
+export function importDoneCommand(t: Target): string {
+    return `pulumi config rm --path 'mailauth:importRecords["${t.resource}"]'`;
 }
 
 /** The conflicts of one domain, each with what exists, why it matters and the way out. */
@@ -165,13 +228,15 @@ export function findConflicts(
     plan: DomainPlan,
     zone: ZoneRef,
     records: ZoneRecord[],
-    own: { comment: string; stack: string; project: string; adopt?: boolean },
+    own: { comment: string; stack: string; project: string; adopt?: boolean; imports?: Record<string, string> },
 ): Conflict[] {
     const conflicts: Conflict[] = [];
     for (const t of plan.targets) {
-        for (const r of records.filter((x) => collides(t, x))) {
+        for (const r of records.filter((x) => conflictsWith(t, x, zone.name))) {
             if (r.comment === own.comment) continue; // the stack's own record (comment set by MailDns)
-            const other = (r.comment ?? "").match(COMMENT_OF_ANY_STACK)?.[1];
+            if (t.kind !== "dkim" && own.imports?.[t.resource] === `${zone.id}/${r.id}`) continue; // imported by the stack's record (mailauth:importRecords)
+            const owner = recordOwner(r.comment, own.comment);
+            const other = owner && !owner.own ? owner.other : undefined;
             const same =
                 t.value !== undefined &&
                 r.type === t.type &&
@@ -187,18 +252,18 @@ export function findConflicts(
             } else if (t.kind === "spf") {
                 why = `two SPF records at one name make every receiver return permerror (RFC 7208 3.2, 4.5): SPF would fail for all your mail`;
             } else if (t.kind === "mx") {
-                why = `an MX with another target or priority changes where mail for ${plan.domain} goes: senders would split it between ${fqdn(r.content)} and the stack's host`;
+                why = `an MX with another target or priority changes where mail for ${plan.domain} goes: senders would split it between ${shown(fqdn(r.content))} and the stack's host`;
             } else if (t.kind === "dmarc") {
                 why = `with two DMARC records receivers apply no DMARC policy at all (RFC 7489 6.6.3)`;
             } else if (t.kind === "dkim") {
                 why = `selector ${t.name.split(".")[0]} already has a key: two keys under one selector make receivers fail signatures made with either`;
             } else {
-                why = `${t.name} would resolve to two addresses: the stack's and ${r.content}`;
+                why = `${t.name} would resolve to two addresses: the stack's and ${shown(r.content)}`;
             }
             if (other !== undefined) {
-                why = `it is managed by another Pulumi stack (${other}): ${why}`;
+                why = `it is managed by another Pulumi stack (${shown(other)}): ${why}`;
                 ways.push(`manage ${t.name} from one stack only: remove it from the other stack, or from this one`);
-                ways.push(`if this stack was renamed from ${other} (pulumi stack rename), the record is this stack's: set its comment to "${own.comment}" in the dashboard`);
+                ways.push(`if this stack was renamed from ${shown(other)} (pulumi stack rename), the record is this stack's: set its comment to "${own.comment}" in the dashboard`);
             } else if (t.kind === "dkim") {
                 ways.push(
                     `pick another selector for the stack, e.g. today's date: pulumi config set --path 'mailauth:domains[${plan.index ?? 0}].selector' ${new Date().toISOString().slice(0, 10).replace(/-/g, "")}; the existing key stays published for mail still in transit`,
@@ -206,21 +271,31 @@ export function findConflicts(
                 ways.push(`or delete the record in Cloudflare (dashboard: ${zone.name} → DNS → Records) if nothing signs with it any more`);
             } else {
                 if (t.kind === "spf") {
-                    const lost = lostSpfTerms(r.content, plan.spfMechanisms);
-                    const carry = lost.filter((m) => !/^(redirect|exp)=|^[+?~-]?ptr/i.test(m)).map((m) => m.replace(/^\+/, ""));
-                    const cannot = lost.filter((m) => /^(redirect|exp)=|^[+?~-]?ptr/i.test(m));
+                    const lost = lostSpfTerms(r.content, plan.spfMechanisms).map((m) => m.replace(/^\+/, ""));
+                    // Only a term the settings accept is suggested, each as one shell word: the record is
+                    // anybody's text, and the suggested command is pasted into a shell.
+                    const valid = (m: string) => spfMechanismProblem(m, "mailauth:spf") === undefined;
+                    const redirects = lost.filter((m) => /^redirect=/i.test(m));
+                    const carry = lost.filter((m) => !/^(redirect|exp)=/i.test(m) && valid(m));
+                    const cannot = lost.filter((m) => !/^redirect=/i.test(m) && !carry.includes(m));
+                    if (carry.length > 0) adoptable = false;
                     if (carry.length > 0) {
-                        adoptable = false;
                         ways.push(
                             `first carry its mechanisms into the stack's record, or mail from those senders fails SPF:\n` +
-                                carry.map((m, i) => `  pulumi config set --path 'mailauth:spf.mechanisms[${plan.spfMechanisms.length + i}]' '${m}'`).join("\n"),
+                                carry.map((m, i) => `  pulumi config set --path 'mailauth:spf.mechanisms[${plan.spfMechanisms.length + i}]' ${shellWord(m)}`).join("\n"),
+                        );
+                    }
+                    for (const m of redirects) {
+                        const include = `include:${m.slice(9)}`;
+                        ways.push(
+                            valid(include)
+                                ? `"${shown(m)}" cannot sit next to an all term: carry it as ${shellWord(include)} in mailauth:spf.mechanisms`
+                                : `"${shown(m)}" cannot sit next to an all term, and its target is not a domain the settings accept: decide by hand what to carry`,
                         );
                     }
                     for (const m of cannot) {
                         ways.push(
-                            /^redirect=/i.test(m)
-                                ? `"${m}" cannot sit next to an all term: carry it as include:${m.slice(9)} in mailauth:spf.mechanisms`
-                                : `"${m}" is not carried over (${/ptr/i.test(m) ? "ptr is deprecated, RFC 7208 5.5: use ip4:/a: instead" : "explanation strings are not supported"})`,
+                            `"${shown(m)}" is not carried over (${/^[?~-]?ptr/i.test(m) ? "ptr is deprecated, RFC 7208 5.5: use ip4:/a: instead" : /^exp=/i.test(m) ? "explanation strings are not supported" : "it is not a mechanism the settings accept"}): decide by hand what it stood for`,
                         );
                     }
                 }
@@ -229,7 +304,12 @@ export function findConflicts(
                         ? `adoptRecords is on: once nothing above is left to do, the stack takes it over (pulumi destroy puts it back as it was)`
                         : `adopt it: pulumi config set mailauth:adoptRecords true (the stack replaces it with its own record; pulumi destroy puts it back as it was)`,
                 );
-                ways.push(`or import it: ${importCommand(plan, t, zone, r, own.stack, own.project)} (on a stack that has run pulumi up before)`);
+                // Import only a record of the stack's own type: an imported CNAME would be turned into the stack's record.
+                if (r.type === t.type) {
+                    ways.push(
+                        `or import it: the stack's ${t.kind.toUpperCase()} record takes it over in the next pulumi up, with the stack's value and comment (Pulumi CLI 3.174 or later); pulumi destroy then deletes it. Then, once that pulumi up has run, remove the entry:\n  ${importCommand(t, zone, r)}\n  pulumi up\n  ${importDoneCommand(t)}`,
+                    );
+                }
                 ways.push(`or delete it in Cloudflare (dashboard: ${zone.name} → DNS → Records)`);
             }
             conflicts.push({
@@ -245,27 +325,66 @@ export function findConflicts(
     return conflicts;
 }
 
+/**
+ * The stack's own records as the zone holds them (marked with its comment): two of one kind at one name
+ * are refused (the stack manages one; the other, a copy or a record left by a lost state, would be a
+ * second SPF or DMARC record next to it); one whose value is not what the stack publishes is flagged:
+ * with the stack's state this run sets the value, without it (state lost, another backend) a second
+ * record would be published beside it.
+ */
+export function ownRecordIssues(plan: DomainPlan, zone: ZoneRef, records: ZoneRecord[], comment: string): { problems: string[]; warnings: string[] } {
+    const problems: string[] = [];
+    const warnings: string[] = [];
+    for (const t of plan.targets) {
+        const mine = records.filter((r) => r.comment === comment && conflictsWith(t, r, zone.name));
+        if (mine.length > 1) {
+            problems.push(
+                `${plan.domain}: ${mine.length} records at ${t.name} carry this stack's comment as its ${t.kind.toUpperCase()} record (${mine.map(describe).join("; ")}); the stack manages one.\nWhy it matters: ${t.kind === "spf" ? "two SPF records make every receiver return permerror (RFC 7208 3.2)" : t.kind === "dmarc" ? "with two DMARC records receivers apply no DMARC policy (RFC 7489 6.6.3)" : "the name would hold two values"}.\nWay out: delete all but the one the stack's state holds (pulumi stack export | grep the record ids above) in Cloudflare (dashboard: ${zone.name} → DNS → Records)`,
+            );
+        } else if (mine.length === 1 && t.value !== undefined) {
+            const r = mine[0];
+            const same = r.type === t.type && (t.type === "TXT" ? txtValue(r.content) === t.value : fqdn(r.content) === fqdn(t.value)) && (t.type !== "MX" || r.priority === t.priority);
+            if (!same) {
+                warnings.push(
+                    `${plan.domain}: ${describe(r)} carries this stack's comment but not the value the stack publishes there: if the stack's state holds it (a changed setting), this run sets it; if not (a lost state, another backend, a copied comment), a second record is published beside it: then delete this one in Cloudflare`,
+                );
+            }
+        }
+    }
+    return { problems, warnings };
+}
+
 /** Reads zones through the provider's data sources; replaced in tests only by Pulumi's mocks. */
 export interface ZoneReader {
     zoneById(zoneId: string): Promise<ZoneRef & { permissions?: string[] }>;
-    zonesByName(name: string): Promise<(ZoneRef & { account?: { id: string; name: string } })[]>;
-    recordsUnder(zoneId: string, domain: string): Promise<ZoneRecord[]>;
+    /** Every zone the token sees, up to `maxItems` (one paged listing). */
+    allZones(maxItems: number): Promise<(ZoneRef & { account?: { id: string; name: string } })[]>;
+    /** Every record at or below `suffix`, up to `maxItems` (one paged listing). */
+    recordsUnder(zoneId: string, suffix: string, maxItems: number): Promise<ZoneRecord[]>;
 }
+
+/**
+ * The most a listing reads before the check refuses rather than decide on part of it. The provider's
+ * list data sources stop at maxItems and cut the result to it without a word (terraform-provider-cloudflare
+ * v5.22.0 internal/services/dns_record/list_data_source.go:84-94, zone/list_data_source.go, same code), so
+ * one more than the limit is asked for: getting it means the listing was cut. Pages are the API's default
+ * size, as the data sources send no per_page: 100 records, 20 zones (Cloudflare API reference, List DNS
+ * Records / List Zones); each listing ends with one empty page (cloudflare-go v6 pagination.go GetNextPage).
+ */
+export const LISTING_LIMITS = { records: 20_000, zones: 5_000 };
 
 export const providerReader: ZoneReader = {
     async zoneById(zoneId) {
         const z = await cloudflare.getZone({ zoneId });
         return { id: z.id, name: z.name, permissions: z.permissions };
     },
-    async zonesByName(name) {
-        const z = await cloudflare.getZones({ name });
+    async allZones(maxItems) {
+        const z = await cloudflare.getZones({ maxItems });
         return (z.results ?? []).map((r) => ({ id: r.id, name: r.name, account: r.account }));
     },
-    async recordsUnder(zoneId, domain) {
-        // name.endswith: every record at or below the domain in one call (results filtered by exact name
-        // here); the data source pages through up to maxItems (list_data_source.go in
-        // terraform-provider-cloudflare internal/services/dns_record).
-        const r = await cloudflare.getDnsRecords({ zoneId, name: { endswith: domain }, maxItems: 5000 });
+    async recordsUnder(zoneId, suffix, maxItems) {
+        // name.endswith: every record at or below the name in one listing (exact names compared here).
+        const r = await cloudflare.getDnsRecords({ zoneId, name: { endswith: suffix }, maxItems });
         return r.results ?? [];
     },
 };
@@ -293,17 +412,55 @@ export function apiRefusal(e: unknown): { status: number; detail: string } | und
 
 const DNS_EDIT = "Zone → DNS → Edit";
 
-async function resolveZone(plan: DomainPlan, reader: ZoneReader, problems: string[]): Promise<ZoneRef | undefined> {
+/** Cloudflare's answer once its API limit is passed (status 429): its own message, not a permission problem. */
+export function isRateLimited(e: unknown): boolean {
+    return apiRefusal(e)?.status === 429;
+}
+const RATE_LIMITED =
+    `Cloudflare refused the zone check's calls for going over its API limit (429 Too Many Requests): 1,200 calls per 5 minutes per user, ` +
+    `counting the dashboard and every other tool of the same user; past it every call is refused for 5 minutes ` +
+    `(developers.cloudflare.com/fundamentals/api/reference/limits). Wait 5 minutes and run again; the README ("Your zone already has records") ` +
+    `gives the calls a run makes per domain count`;
+
+/**
+ * The reads of one check, each made once: the zones listing (only when a domain has no zoneId), each
+ * configured zone id, and one records listing per zone, shared by every domain in it.
+ */
+class ZoneReads {
+    private zoneList?: ReturnType<ZoneReader["allZones"]>;
+    private byId = new Map<string, ReturnType<ZoneReader["zoneById"]>>();
+    constructor(private reader: ZoneReader) {}
+    zones() {
+        return (this.zoneList ??= this.reader.allZones(LISTING_LIMITS.zones + 1));
+    }
+    zone(id: string) {
+        let z = this.byId.get(id);
+        if (!z) this.byId.set(id, (z = this.reader.zoneById(id)));
+        return z;
+    }
+}
+
+/** The longest run of whole labels every name ends with. */
+function commonSuffix(names: string[]): string {
+    const split = names.map((n) => n.split(".").reverse());
+    const out: string[] = [];
+    for (let i = 0; split.every((l) => i < l.length && l[i] === split[0][i]); i++) out.push(split[0][i]);
+    return out.reverse().join(".");
+}
+
+async function resolveZone(plan: DomainPlan, reads: ZoneReads, problems: string[]): Promise<ZoneRef | undefined> {
     const d = plan.domain;
     if (plan.zoneId) {
         let zone: ZoneRef & { permissions?: string[] };
         try {
-            zone = await reader.zoneById(plan.zoneId);
+            zone = await reads.zone(plan.zoneId);
         } catch (e) {
             const refusal = apiRefusal(e);
             if (!refusal) throw e;
             problems.push(
-                `${d}: Cloudflare refused to read zone ${plan.zoneId} (${refusal.status}: ${refusal.detail}): either the id is not a zone of your account (dashboard: the domain → Overview → API, "Zone ID"), or the API token has no permission on it: give it ${DNS_EDIT} (which includes read) on the zone of ${d}, or drop zoneId to have the zone found by name`,
+                refusal.status === 429
+                    ? RATE_LIMITED
+                    : `${d}: Cloudflare refused to read zone ${plan.zoneId} (${refusal.status}: ${refusal.detail}): either the id is not a zone of your account (dashboard: the domain → Overview → API, "Zone ID"), or the API token has no permission on it: give it ${DNS_EDIT} (which includes read) on the zone of ${d}, or drop zoneId to have the zone found by name`,
             );
             return undefined;
         }
@@ -321,25 +478,34 @@ async function resolveZone(plan: DomainPlan, reader: ZoneReader, problems: strin
         }
         return { id: zone.id, name: zone.name };
     }
-    // The nearest enclosing zone: the domain itself, then each parent with at least two labels.
+    // The nearest enclosing zone: the domain itself, then each parent with at least two labels, matched
+    // in the one listing of every zone the token sees.
     const labels = d.split(".");
     const candidates = labels.slice(0, -1).map((_, i) => labels.slice(i).join("."));
-    let found: (ZoneRef & { account?: { id: string; name: string } })[][];
+    let zones: (ZoneRef & { account?: { id: string; name: string } })[];
     try {
-        found = await Promise.all(candidates.map((c) => reader.zonesByName(c)));
+        zones = await reads.zones();
     } catch (e) {
         const refusal = apiRefusal(e);
         if (!refusal) throw e;
         problems.push(
-            `${d}: Cloudflare refused to list zones (${refusal.status}: ${refusal.detail}): to find the zone of ${d} by name the API token needs Zone → Zone → Read on it; or set mailauth:domains[].zoneId`,
+            refusal.status === 429
+                ? RATE_LIMITED
+                : `${d}: Cloudflare refused to list zones (${refusal.status}: ${refusal.detail}): to find the zone of ${d} by name the API token needs Zone → Zone → Read on it; or set mailauth:domains[].zoneId`,
         );
         return undefined;
     }
-    for (const [i, zones] of found.entries()) {
-        const exact = zones.filter((z) => z.name === candidates[i]);
+    if (zones.length > LISTING_LIMITS.zones) {
+        problems.push(
+            `${d}: the API token sees more than ${LISTING_LIMITS.zones} zones, more than the check lists (it does not decide on a cut list): set mailauth:domains[${plan.index ?? 0}].zoneId to the id of ${d}'s zone`,
+        );
+        return undefined;
+    }
+    for (const c of candidates) {
+        const exact = zones.filter((z) => z.name.toLowerCase() === c);
         if (exact.length > 1) {
             problems.push(
-                `${d}: the API token sees ${exact.length} zones named ${candidates[i]} (${exact.map((z) => `${z.id} in account ${z.account?.name ?? z.account?.id ?? "?"}`).join(", ")}): set mailauth:domains[].zoneId to the one to use`,
+                `${d}: the API token sees ${exact.length} zones named ${c} (${exact.map((z) => `${z.id} in account ${z.account?.name ?? z.account?.id ?? "?"}`).join(", ")}): set mailauth:domains[].zoneId to the one to use`,
             );
             return undefined;
         }
@@ -351,6 +517,11 @@ async function resolveZone(plan: DomainPlan, reader: ZoneReader, problems: strin
     return undefined;
 }
 
+/** A records listing that came back full was cut by the data source: refused rather than read in part. */
+function tooManyRecords(zone: ZoneRef, suffix: string, domains: string[]): string {
+    return `${domains.join(", ")}: zone ${zone.name} has more than ${LISTING_LIMITS.records} records at or below ${suffix}, more than the check reads in one run; it does not decide on part of them (a record past the cut, a second SPF record say, would be missed). Manage fewer of this zone's domains per stack, or delete unused records`;
+}
+
 export interface CheckOptions {
     reader?: ZoneReader;
     adopt: boolean;
@@ -359,6 +530,10 @@ export interface CheckOptions {
     project: string;
     /** Tells the user what stays (old selectors) and what adoption replaces. */
     log?: (msg: string) => void;
+    /** mailauth:importRecords: record resource name to `<zone id>/<record id>` it imports. */
+    imports?: Record<string, string>;
+    /** Flags what may be wrong but is not refused. */
+    warn?: (msg: string) => void;
 }
 
 /**
@@ -366,47 +541,87 @@ export interface CheckOptions {
  * stack does not manage sits at a name it publishes (unless adopted). Resolves to each domain's zone.
  */
 export async function checkZones(plans: DomainPlan[], opts: CheckOptions): Promise<ZoneCheckResult[]> {
-    const reader = opts.reader ?? providerReader;
+    const reads = new ZoneReads(opts.reader ?? providerReader);
     const log = opts.log ?? ((m: string) => pulumi.log.info(m));
     const problems: string[] = [];
-    const results = await Promise.all(
-        plans.map(async (plan): Promise<ZoneCheckResult | undefined> => {
-            const zone = await resolveZone(plan, reader, problems);
-            if (!zone) return undefined;
-            let records: ZoneRecord[];
-            try {
-                records = await reader.recordsUnder(zone.id, plan.domain);
-            } catch (e) {
-                const refusal = apiRefusal(e);
-                if (!refusal) throw e;
+    const zones = await Promise.all(plans.map((plan) => resolveZone(plan, reads, problems)));
+    // One records listing per zone, under the names of all its domains.
+    const byZone = new Map<string, { zone: ZoneRef; plans: DomainPlan[] }>();
+    plans.forEach((plan, i) => {
+        const zone = zones[i];
+        if (zone) (byZone.get(zone.id) ?? byZone.set(zone.id, { zone, plans: [] }).get(zone.id)!).plans.push(plan);
+    });
+    const results = (
+        await Promise.all(
+            [...byZone.values()].map(async ({ zone, plans: inZone }) => {
+                const suffix = commonSuffix(inZone.map((p) => p.domain));
+                let all: ZoneRecord[];
+                try {
+                    all = await (opts.reader ?? providerReader).recordsUnder(zone.id, suffix, LISTING_LIMITS.records + 1);
+                } catch (e) {
+                    const refusal = apiRefusal(e);
+                    if (!refusal) throw e;
+                    if (refusal.status === 429) problems.push(RATE_LIMITED);
+                    else
+                        for (const plan of inZone)
+                            problems.push(
+                                `${plan.domain}: Cloudflare refused to list the DNS records of zone ${zone.name} (${zone.id}) (${refusal.status}: ${refusal.detail}): the API token needs Zone → DNS → Read to check the zone and ${DNS_EDIT} to publish: give it ${DNS_EDIT} on ${zone.name}`,
+                            );
+                    return [];
+                }
+                if (all.length > LISTING_LIMITS.records) {
+                    problems.push(tooManyRecords(zone, suffix, inZone.map((p) => p.domain)));
+                    return [];
+                }
+                return inZone.map((plan) => checkDomain(plan, zone, all.filter((r) => fqdn(r.name) === plan.domain || fqdn(r.name).endsWith(`.${plan.domain}`)), opts, problems, log));
+            }),
+        )
+    ).flat();
+    if (problems.length > 0) throw new ZoneError([...new Set(problems)]);
+    return plans.map((p) => results.find((r) => r.domain === p.domain)!);
+}
+
+function checkDomain(plan: DomainPlan, zone: ZoneRef, records: ZoneRecord[], opts: CheckOptions, problems: string[], log: (m: string) => void): ZoneCheckResult {
+        for (const t of plan.targets) {
+            const id = opts.imports?.[t.resource];
+            if (id === undefined) continue;
+            const r = records.find((x) => `${zone.id}/${x.id}` === id);
+            if (!r || !conflictsWith(t, r, zone.name) || r.type !== t.type || recordOwner(r.comment, opts.comment)?.own === false) {
                 problems.push(
-                    `${plan.domain}: Cloudflare refused to list the DNS records of zone ${zone.name} (${zone.id}) (${refusal.status}: ${refusal.detail}): the API token needs Zone → DNS → Read to check the zone and ${DNS_EDIT} to publish: give it ${DNS_EDIT} on ${zone.name}`,
+                    `mailauth:importRecords["${t.resource}"]: ${id} is not a record of zone ${zone.name} (${zone.id}) at ${t.name} that the stack's ${t.kind.toUpperCase()} record replaces: only a ${t.type} record the preview names, with its zone id, can be imported (a CNAME is not: the import would turn it into the stack's ${t.type}) (pulumi config rm --path 'mailauth:importRecords["${t.resource}"]' to drop it)`,
                 );
-                return undefined;
+            } else if (r.comment === opts.comment) {
+                // Imported and updated by an earlier up. Left in, the import option would make a CLI before
+                // 3.252 import it again and replace it, deleting the record: the import id (zone/record)
+                // differs from the record's id and that CLI lost the import id from state after the update
+                // (pulumi/pulumi#14836, fixed by #23834 in 3.252.0: step_generator.go ImportID: new.ImportID).
+                problems.push(
+                    `mailauth:importRecords["${t.resource}"]: the record ${id} is imported: it is the stack's now. Remove the entry before the next run (left in, a Pulumi CLI before 3.252 would import it again and delete it, pulumi/pulumi#14836):\n  ${importDoneCommand(t)}`,
+                );
             }
-            const conflicts = findConflicts(plan, zone, records, opts);
-            const adopted = opts.adopt ? conflicts.filter((c) => c.adoptable) : [];
-            for (const c of conflicts) if (!adopted.includes(c)) problems.push(c.message);
-            for (const c of adopted) {
-                log(`${plan.domain}: adoptRecords: ${describe(c.record)} is taken over by the stack's adopt step and replaced by its ${c.target.kind.toUpperCase()} record; pulumi destroy puts it back`);
-            }
-            const oldSelectors = [
-                ...new Set(
-                    records
-                        .map((r) => fqdn(r.name))
-                        .filter((n) => n.endsWith(dkimRecordName("", plan.domain)))
-                        .map((n) => n.slice(0, -dkimRecordName("", plan.domain).length))
-                        .filter((s) => !s.includes(".") && !plan.selectors.includes(s)),
-                ),
-            ];
-            if (oldSelectors.length > 0) {
-                log(`${plan.domain}: DKIM selector(s) ${oldSelectors.join(", ")} found in zone ${zone.name} are not managed by this stack and stay as they are`);
-            }
-            return { domain: plan.domain, zone, adopted };
-        }),
-    );
-    if (problems.length > 0) throw new ZoneError(problems);
-    return results as ZoneCheckResult[];
+        }
+    const conflicts = findConflicts(plan, zone, records, opts);
+    const own = ownRecordIssues(plan, zone, records, opts.comment);
+    problems.push(...own.problems);
+    for (const w of own.warnings) (opts.warn ?? ((m: string) => pulumi.log.warn(m)))(w);
+    const adopted = opts.adopt ? conflicts.filter((c) => c.adoptable) : [];
+    for (const c of conflicts) if (!adopted.includes(c)) problems.push(c.message);
+    for (const c of adopted) {
+        log(`${plan.domain}: adoptRecords: ${describe(c.record)} is taken over by the stack's adopt step and replaced by its ${c.target.kind.toUpperCase()} record; pulumi destroy puts it back`);
+    }
+    const oldSelectors = [
+        ...new Set(
+            records
+                .map((r) => fqdn(r.name))
+                .filter((n) => n.endsWith(dkimRecordName("", plan.domain)))
+                .map((n) => n.slice(0, -dkimRecordName("", plan.domain).length))
+                .filter((s) => !s.includes(".") && !plan.selectors.includes(s)),
+        ),
+    ];
+    if (oldSelectors.length > 0) {
+        log(`${plan.domain}: DKIM selector(s) ${oldSelectors.join(", ")} found in zone ${zone.name} are not managed by this stack and stay as they are`);
+    }
+    return { domain: plan.domain, zone, adopted };
 }
 
 /**
@@ -416,10 +631,11 @@ export async function checkZones(plans: DomainPlan[], opts: CheckOptions): Promi
 export async function checkAdopted(
     plan: DomainPlan,
     zone: ZoneRef,
-    own: { comment: string; stack: string; project: string },
+    own: { comment: string; stack: string; project: string; imports?: Record<string, string> },
     reader: ZoneReader = providerReader,
 ): Promise<void> {
-    const records = await reader.recordsUnder(zone.id, plan.domain);
+    const records = await reader.recordsUnder(zone.id, plan.domain, LISTING_LIMITS.records + 1);
+    if (records.length > LISTING_LIMITS.records) throw new ZoneError([tooManyRecords(zone, plan.domain, [plan.domain])]);
     const left = findConflicts({ ...plan, targets: plan.targets.filter((t) => t.kind !== "dkim") }, zone, records, own);
     if (left.length > 0) {
         throw new ZoneError(

@@ -40,7 +40,40 @@ export function adoptSetting(raw: unknown): AdoptSetting {
     return { enabled, token };
 }
 
-export function zoneGate(settings: Settings, dnsArgs: Omit<MailDnsArgs, "zoneId">[], adoptRecords: AdoptSetting) {
+/**
+ * `mailauth:importRecords`: the record each of the stack's record resources takes over by the
+ * `import` resource option, `{"<resource name>": "<zone id>/<record id>"}` (the preview prints the
+ * `pulumi config set --path` command). Only the stack's SPF, MX, DMARC and MX-host A/AAAA records:
+ * a DKIM record keeps the content it was created with (components/mailDns.ts), so an imported key
+ * would stay published while the stack signs with its own.
+ */
+export function readImportRecords(raw: unknown, targets: { resource: string; kind: string }[]): Record<string, string> {
+    let value = raw;
+    if (typeof raw === "string") {
+        try {
+            value = raw.trim() === "" ? {} : JSON.parse(raw);
+        } catch {
+            value = raw;
+        }
+    }
+    if (value === undefined || value === null) return {};
+    const importable = targets.filter((t) => t.kind !== "dkim").map((t) => t.resource);
+    if (typeof value !== "object" || Array.isArray(value)) {
+        throw new SettingsError([`mailauth:importRecords: must be a map of record resource name to "<zone id>/<record id>", e.g. {"${importable[0] ?? "example.com-spf"}": "<zone id>/<record id>"}, got ${JSON.stringify(value)}`]);
+    }
+    const problems: string[] = [];
+    for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+        if (!importable.includes(k)) {
+            problems.push(`mailauth:importRecords["${k}"]: not a record the stack publishes and can import; one of: ${importable.join(", ")}`);
+        } else if (typeof v !== "string" || !/^[0-9a-f]{32}\/[0-9a-f]{32}$/.test(v)) {
+            problems.push(`mailauth:importRecords["${k}"]: must be "<zone id>/<record id>" (32 hex digits each, as the preview prints it), got ${JSON.stringify(v)}`);
+        }
+    }
+    if (problems.length > 0) throw new SettingsError(problems);
+    return value as Record<string, string>;
+}
+
+export function zoneGate(settings: Settings, dnsArgs: Omit<MailDnsArgs, "zoneId">[], adoptRecords: AdoptSetting, importRecords?: unknown) {
     const project = pulumi.getProject();
     const stack = pulumi.getStack();
     const comment = recordComment(project, stack);
@@ -55,7 +88,8 @@ export function zoneGate(settings: Settings, dnsArgs: Omit<MailDnsArgs, "zoneId"
         spfMechanisms: settings.spf.mechanisms,
         index: settings.domains.findIndex((d) => d.name === a.domain),
     }));
-    const checked = pulumi.output(checkZones(plans, { adopt, comment, stack, project }));
+    const imports = readImportRecords(importRecords, plans.flatMap((p) => p.targets));
+    const checked = pulumi.output(checkZones(plans, { adopt, comment, stack, project, imports }));
     const rechecks: pulumi.Output<void>[] = [];
     return {
         /** Resolves once every zone was found and no record stands in the way. */
@@ -66,14 +100,16 @@ export function zoneGate(settings: Settings, dnsArgs: Omit<MailDnsArgs, "zoneId"
                 .all([checked, pulumi.all(rechecks)])
                 .apply(([rs]) => Object.fromEntries(rs.map((r) => [r.domain, r.zone])) as Record<string, ZoneRef>),
         /** What MailDns needs from the check for one domain. */
-        dnsArgs(domain: string): Pick<MailDnsArgs, "zoneId" | "comment" | "adopt"> {
+        dnsArgs(domain: string): Pick<MailDnsArgs, "zoneId" | "comment" | "adopt" | "imports"> {
             const plan = plans.find((p) => p.domain === domain)!;
             return {
+                imports: Object.fromEntries(plan.targets.filter((t) => imports[t.resource] !== undefined).map((t) => [t.resource, imports[t.resource]])),
                 zoneId: checked.apply((rs) => rs.find((r) => r.domain === domain)!.zone.id),
                 comment,
                 adopt: adopt
                     ? {
-                          targets: adoptTargets(plan.targets),
+                          targets: adoptTargets(plan.targets, imports),
+                          zoneName: checked.apply((rs) => rs.find((r) => r.domain === domain)!.zone.name),
                           marker: comment,
                           apiToken: token!,
                           // Once the adopt step has run (its stdout is known: after its create, or from state on
@@ -83,7 +119,7 @@ export function zoneGate(settings: Settings, dnsArgs: Omit<MailDnsArgs, "zoneId"
                           after: (step) => {
                               rechecks.push(
                                   pulumi.all([checked, step.stdout]).apply(async ([rs]) => {
-                                      await checkAdopted(plan, rs.find((r) => r.domain === domain)!.zone, { comment, stack, project });
+                                      await checkAdopted(plan, rs.find((r) => r.domain === domain)!.zone, { comment, stack, project, imports });
                                   }),
                               );
                           },

@@ -36,7 +36,82 @@ export interface FakeZone {
 }
 
 const API = "https://api.cloudflare.com/client/v4";
-const STATUS: Record<number, string> = { 400: "Bad Request", 403: "Forbidden", 404: "Not Found" };
+const STATUS: Record<number, string> = { 400: "Bad Request", 403: "Forbidden", 404: "Not Found", 429: "Too Many Requests" };
+
+/**
+ * Cloudflare's global API limit: "1200 requests per five minutes per user ... If you exceed this limit, all
+ * API calls for the next five minutes will be blocked, receiving a HTTP 429 response"
+ * (developers.cloudflare.com/fundamentals/api/reference/limits, read 2026-12). The answer carries
+ * `retry-after` (seconds, rounded up, same page). A 429 is not counted against the budget here.
+ */
+export class RateLimit {
+    static readonly LIMIT = 1200;
+    static readonly WINDOW_MS = 5 * 60_000;
+    static readonly BLOCK_MS = 5 * 60_000;
+    /** Times of the calls let through in the last window. */
+    private times: number[] = [];
+    private blockedUntil = 0;
+    /** Every HTTP call made, refused ones included. */
+    count = 0;
+    refused = 0;
+    constructor(public now: () => number = Date.now) {}
+    /** One HTTP call: undefined when let through, else the seconds of retry-after. */
+    take(): number | undefined {
+        const t = this.now();
+        this.count++;
+        if (t < this.blockedUntil) {
+            this.refused++;
+            return Math.ceil((this.blockedUntil - t) / 1000);
+        }
+        this.times = this.times.filter((x) => x > t - RateLimit.WINDOW_MS);
+        if (this.times.length >= RateLimit.LIMIT) {
+            this.blockedUntil = t + RateLimit.BLOCK_MS;
+            this.refused++;
+            return Math.ceil(RateLimit.BLOCK_MS / 1000);
+        }
+        this.times.push(t);
+        return undefined;
+    }
+}
+
+/**
+ * How the provider's list data sources read a listing (terraform-provider-cloudflare v5.22.0
+ * internal/services/dns_record/list_data_source.go:65-94, zone/list_data_source.go, same code): maxItems
+ * defaults to 1000; the first page, then `page.GetNextPage()` while the last page had results, stopping
+ * once maxItems are read, and the result cut to maxItems (silently). GetNextPage asks for page+1 and
+ * only stops on an empty page (cloudflare-go v6.6.0 packages/pagination/pagination.go,
+ * V4PagePaginationArray.GetNextPage): a listing whose last page is short still costs one more, empty, call.
+ * The data sources send no per_page, so the API's default page size applies: 100 for DNS records, 20 for
+ * zones (Cloudflare API reference, List DNS Records / List Zones, `per_page`).
+ */
+export function providerPages<T>(items: T[], perPage: number, maxItems: number | undefined): { pages: number; result: T[] } {
+    const max = maxItems && maxItems > 0 ? maxItems : 1000;
+    let pages = 0;
+    const acc: T[] = [];
+    for (let page = 1; ; page++) {
+        pages++;
+        const got = items.slice((page - 1) * perPage, page * perPage);
+        if (got.length === 0) break;
+        acc.push(...got);
+        if (acc.length >= max) break;
+    }
+    return { pages, result: acc.slice(0, max) };
+}
+/**
+ * What Cloudflare refuses at one name for a CNAME: a CNAME where an A, AAAA or CNAME is (81053), an A or
+ * AAAA where a CNAME is (81054) (developers.cloudflare.com/dns/manage-dns-records/troubleshooting/records-with-same-name;
+ * codes and texts as Cloudflare answers them, quoted in cloudflare/terraform-provider-cloudflare#1247 and
+ * favonia/cloudflare-ddns#990). Everything else beside a CNAME is taken: at the zone apex Cloudflare
+ * flattens the CNAME and serves MX and TXT beside it (developers.cloudflare.com/dns/cname-flattening).
+ */
+export function cnameRefusal(z: { records: { name: string; type: string }[] }, r: { name: string; type: string }): { code: number; message: string } | undefined {
+    const same = z.records.filter((x) => x.name.toLowerCase() === r.name.toLowerCase());
+    if (r.type === "CNAME" && same.some((x) => ["A", "AAAA", "CNAME"].includes(x.type))) return { code: 81053, message: "An A, AAAA, or CNAME record with that host already exists." };
+    if ((r.type === "A" || r.type === "AAAA") && same.some((x) => x.type === "CNAME"))
+        return { code: 81054, message: "A CNAME record with that host already exists. For more details, refer to <https://developers.cloudflare.com/dns/manage-dns-records/troubleshooting/records-with-same-name/>." };
+    return undefined;
+}
+export const PER_PAGE = { dnsRecords: 100, zones: 20 };
 
 export class FakeCloudflare {
     zones: FakeZone[] = [];
@@ -45,6 +120,26 @@ export class FakeCloudflare {
     private next = 1;
     /** Every invoke made, by token. */
     calls: string[] = [];
+    /** Every HTTP call to the API the provider's invokes (and the adopt step's scripts) made, per user. */
+    rate = new RateLimit();
+    /** HTTP calls made so far, refused ones included. */
+    get apiCalls(): number {
+        return this.rate.count;
+    }
+
+    /**
+     * `pages` HTTP calls through the rate limit; the first one refused fails the invoke as the provider
+     * reports it. cloudflare-go retries a 429 10 times, at most 30 s apart (internal/requestconfig/
+     * requestconfig.go, v6.6.0: MaxRetries 10, retry-after honoured), about 3.5 minutes: less than the
+     * 5-minute block, so a blocked call ends as a 429 error. The retries are not counted.
+     */
+    private spend(token: string, path: string, pages: number): void {
+        for (let i = 0; i < pages; i++) {
+            if (this.rate.take() !== undefined) {
+                this.refuse(token, "GET", path, 429, 971, "Please wait and consider throttling your request speed");
+            }
+        }
+    }
 
     /** The zones the example config names, empty. */
     static forConfig(config: Record<string, unknown>): FakeCloudflare {
@@ -76,6 +171,8 @@ export class FakeCloudflare {
 
     addRecord(zoneName: string, r: Omit<FakeRecord, "id" | "ttl" | "proxied" | "comment" | "tags"> & Partial<FakeRecord>): FakeRecord {
         const rec: FakeRecord = { ttl: 1, proxied: false, comment: null, tags: [], ...r, id: r.id ?? this.newId() };
+        const refused = cnameRefusal(this.zone(zoneName), rec);
+        if (refused) throw Object.assign(new Error(`${refused.code} ${refused.message}`), refused);
         this.zone(zoneName).records.push(rec);
         return rec;
     }
@@ -102,21 +199,26 @@ export class FakeCloudflare {
         switch (args.token) {
             case "cloudflare:index/getZone:getZone": {
                 const z = this.zones.find((x) => x.id === i.zoneId);
+                this.spend(args.token, `/zones/${i.zoneId}`, 1);
                 if (!this.token.zoneRead && !this.token.dnsRead) this.refuse(args.token, "GET", `/zones/${i.zoneId}`, 403, 9109, "Unauthorized to access requested resource");
                 if (!z) this.refuse(args.token, "GET", `/zones/${i.zoneId}`, 404, 7003, `Could not route to /zones/${i.zoneId}, perhaps your object identifier is invalid?`);
                 return { id: z.id, zoneId: z.id, name: z.name, status: "active", account: z.account, permissions: z.permissions, type: "full" };
             }
             case "cloudflare:index/getZones:getZones": {
                 // A token without Zone Read on a zone does not see it in the list.
-                const results = this.token.zoneRead ? this.zones.filter((z) => z.name === i.name) : [];
-                return { name: i.name, match: "all", results: results.map((z) => ({ id: z.id, name: z.name, status: "active", account: z.account, type: "full" })) };
+                const seen = this.token.zoneRead ? this.zones.filter((z) => i.name === undefined || z.name === i.name) : [];
+                const { pages, result: results } = providerPages(seen, PER_PAGE.zones, i.maxItems);
+                this.spend(args.token, `/zones`, pages);
+                return { name: i.name, match: "all", maxItems: i.maxItems, results: results.map((z) => ({ id: z.id, name: z.name, status: "active", account: z.account, type: "full" })) };
             }
             case "cloudflare:index/getDnsRecords:getDnsRecords": {
                 const z = this.zones.find((x) => x.id === i.zoneId);
                 const path = `/zones/${i.zoneId}/dns_records`;
                 if (!this.token.dnsRead) this.refuse(args.token, "GET", path, 403, 10000, "Authentication error");
                 if (!z) this.refuse(args.token, "GET", path, 404, 7003, `Could not route to ${path}, perhaps your object identifier is invalid?`);
-                return { zoneId: z.id, results: this.list(z, { name: i.name, type: i.type }) };
+                const { pages, result } = providerPages(this.list(z, { name: i.name, type: i.type }), PER_PAGE.dnsRecords, i.maxItems);
+                this.spend(args.token, path, pages);
+                return { zoneId: z.id, maxItems: i.maxItems, results: result };
             }
             default:
                 throw new Error(`unexpected invoke ${args.token}`);
@@ -131,6 +233,34 @@ export class FakeCloudflare {
             .map((r) => ({ ...r }));
     }
 
+    /**
+     * The record of the zone a POST would duplicate: Cloudflare refuses to create a record of the same
+     * type, name and content as one the zone has (and for MX the same priority), answering 400 with
+     * `{"code":81058,"message":"An identical record already exists."}` (as reported from the API in
+     * jeessy2/ddns-go#1378; domain-facts.md). TXT content compared as its value (quoted chunks joined),
+     * as Cloudflare stores TXT in quoted chunks whatever form it was sent in. TTL, proxied, comment and
+     * tags do not make a record different.
+     */
+    identicalRecord(z: FakeZone, r: { name: string; type: string; content: string; priority?: number }): FakeRecord | undefined {
+        const value = (c: string) => {
+            const chunks = [...c.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((x) => x[1]);
+            return chunks.length > 0 && /^\s*"/.test(c) ? chunks.join("") : c;
+        };
+        return z.records.find(
+            (x) =>
+                x.type === r.type &&
+                x.name.toLowerCase() === String(r.name).toLowerCase() &&
+                (r.type === "TXT" ? value(x.content) === value(r.content) : x.content.toLowerCase() === String(r.content).toLowerCase()) &&
+                (r.type !== "MX" || x.priority === r.priority),
+        );
+    }
+
+    /** A POST that fails part way: the next `n` record POSTs are carried out, then the connection closes before the answer. */
+    losePostAnswers(n: number): void {
+        this.postAnswersToLose = n;
+    }
+    private postAnswersToLose = 0;
+
     /** Cloudflare's HTTP API v4 for the DNS record calls the adopt step makes, on 127.0.0.1. */
     async serve(): Promise<{ url: string; close: () => Promise<void> }> {
         const server = http.createServer((req, res) => {
@@ -142,6 +272,11 @@ export class FakeCloudflare {
                     res.end(JSON.stringify(json));
                 };
                 const fail = (status: number, code: number, message: string) => send(status, { success: false, errors: [{ code, message }], messages: [], result: null });
+                const wait = this.rate.take();
+                if (wait !== undefined) {
+                    res.writeHead(429, { "Content-Type": "application/json", "retry-after": String(wait) });
+                    return res.end(JSON.stringify({ success: false, errors: [{ code: 971, message: "Please wait and consider throttling your request speed" }], messages: [], result: null }));
+                }
                 if (req.headers.authorization !== "Bearer test-token") return fail(403, 10000, "Authentication error");
                 const url = new URL(req.url!, "http://x");
                 const m = url.pathname.match(/^\/zones\/([^/]+)\/dns_records(?:\/([^/]+))?$/);
@@ -160,7 +295,14 @@ export class FakeCloudflare {
                 }
                 if (req.method === "POST" && !m![2]) {
                     const r = JSON.parse(body);
+                    const refused = cnameRefusal(z, { ...r, name: r.name ?? "" });
+                    if (refused) return fail(400, refused.code, refused.message);
+                    if (this.identicalRecord(z, r)) return fail(400, 81058, "An identical record already exists.");
                     const rec = this.addRecord(z.name, { ...r, comment: r.comment ?? null, tags: r.tags ?? [] });
+                    if (this.postAnswersToLose > 0) {
+                        this.postAnswersToLose--;
+                        return res.destroy();
+                    }
                     return send(200, { success: true, errors: [], messages: [], result: rec });
                 }
                 return fail(400, 7000, "No route for that URI");
@@ -177,4 +319,26 @@ export class FakeCloudflare {
                 }),
         };
     }
+}
+
+/**
+ * The zone check's reader over this fake, without the program around it: each method is the invoke
+ * providerReader makes (components/zone.ts), answered by `call` as under Pulumi's mocks. For measuring
+ * the check at sizes where running the whole program (a key per domain) would take minutes.
+ */
+export function zoneReaderOf(cf: FakeCloudflare): import("../components/zone").ZoneReader {
+    const invoke = async (token: string, inputs: Record<string, unknown>) => cf.call({ token, inputs, provider: "" } as pulumi.runtime.MockCallArgs);
+    return {
+        async zoneById(zoneId) {
+            const z = await invoke("cloudflare:index/getZone:getZone", { zoneId });
+            return { id: z.id, name: z.name, permissions: z.permissions };
+        },
+        async allZones(maxItems) {
+            const z = await invoke("cloudflare:index/getZones:getZones", { maxItems });
+            return z.results.map((r: any) => ({ id: r.id, name: r.name, account: r.account }));
+        },
+        async recordsUnder(zoneId, suffix, maxItems) {
+            return (await invoke("cloudflare:index/getDnsRecords:getDnsRecords", { zoneId, name: { endswith: suffix }, maxItems })).results;
+        },
+    };
 }

@@ -4,16 +4,19 @@
  */
 import { execFile } from "child_process";
 import * as crypto from "crypto";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import { describe, expect, it } from "vitest";
 import { exampleConfig, programError, Registered, runProgram, unwrapSecret } from "../harness";
 import { FakeCloudflare } from "../cloudflare";
-import { GIVE_BACK_SCRIPT } from "../../components/adoptRecords";
-import { apiRefusal, findConflicts, txtValue } from "../../components/zone";
+import { runStep } from "../adoptScript";
+import { apiRefusal, conflictsWith, recordOwner, shown, findConflicts, isDmarcValue, isSpfValue, txtValue } from "../../components/zone";
+import { cnameRefusal } from "../cloudflare";
 
 const COM = "0123456789abcdef0123456789abcdef";
 const ORG = "fedcba9876543210fedcba9876543210";
 const MARK = "managed by Pulumi stack mailauth/test (mailauth)";
-const PARENT = "--parent 'example.com=urn:pulumi:test::mailauth::mailauth:dns:MailDns::example.com'";
 
 const dnsRecords = (rs: Registered[]) => rs.filter((r) => r.type === "cloudflare:index/dnsRecord:DnsRecord");
 const hostSteps = (rs: Registered[]) => rs.filter((r) => r.type.startsWith("command:remote"));
@@ -72,9 +75,7 @@ describe("zone check at preview", () => {
         expect(msg).toContain(`TXT example.com "v=spf1 include:_spf.example.net ~all" (record id ${spf.id}) already exists in zone example.com`);
         expect(msg).toContain("two SPF records at one name make every receiver return permerror (RFC 7208 3.2");
         expect(msg).toContain(`pulumi config set --path 'mailauth:spf.mechanisms[1]' 'include:_spf.example.net'`);
-        expect(msg).toContain(
-            `pulumi import cloudflare:index/dnsRecord:DnsRecord example.com-spf ${COM}/${spf.id} ${PARENT} --protect=false --generate-code=false`,
-        );
+        expect(msg).toContain(`pulumi config set --path 'mailauth:importRecords["example.com-spf"]' ${COM}/${spf.id}`);
         expect(msg).not.toContain("google-site-verification");
         // Nothing was registered that would touch DNS or the host.
         expect(seen.map((r) => r.type)).toContain("tls:index/privateKey:PrivateKey");
@@ -101,13 +102,26 @@ describe("zone check at preview", () => {
         }
     });
 
+    it("a zone whose apex is CNAME site.pages.dev: the preview passes, and the records land beside it at up", async () => {
+        const cf = account();
+        const site = cf.addRecord("example.com", { name: "example.com", type: "CNAME", content: "site.pages.dev", proxied: true });
+        for (const adopt of ["false", "true"]) {
+            const config = { ...exampleConfig(), "mailauth:adoptRecords": adopt, "cloudflare:apiToken": "test-token" };
+            const run = await runProgram(config, { preview: true, call: cf.call });
+            expect(dnsRecords(run.resources).length).toBeGreaterThan(0);
+        }
+        const up = await runProgram(exampleConfig(), { call: cf.call, newResource: creating(cf) });
+        expect(dnsRecords(up.resources).map((r) => `${r.inputs.type} ${r.inputs.name}`)).toEqual(expect.arrayContaining(["MX example.com", "TXT example.com"]));
+        expect(cf.zone("example.com").records).toContainEqual(site);
+    });
+
     it("existing MX to another host: refused, saying where mail would go", async () => {
         const cf = account();
         const mx = cf.addRecord("example.org", { name: "example.org", type: "MX", content: "aspmx.l.example.net", priority: 1 });
         const msg = await programError(exampleConfig(), { preview: true, call: cf.call });
         expect(msg).toContain(`MX example.org aspmx.l.example.net priority 1 (record id ${mx.id})`);
         expect(msg).toContain("changes where mail for example.org goes: senders would split it between aspmx.l.example.net and the stack's host");
-        expect(msg).toContain(`example.org-mx ${ORG}/${mx.id} --parent 'example.org=urn:pulumi:test::mailauth::mailauth:dns:MailDns::example.org'`);
+        expect(msg).toContain(`pulumi config set --path 'mailauth:importRecords["example.org-mx"]' ${ORG}/${mx.id}`);
     });
 
     it("the MX already pointing at the mail host, made by hand: refused as a record the stack does not manage", async () => {
@@ -149,7 +163,7 @@ describe("zone check at preview", () => {
         const msg = await programError(adopting, { preview: true, call: cf.call });
         expect(msg).toContain('TXT default._domainkey.example.com "v=DKIM1; k=rsa; p=MIIBold"');
         expect(msg).toMatch(/pick another selector for the stack, e\.g\. today's date: pulumi config set --path 'mailauth:domains\[0\]\.selector' \d{8};/);
-        expect(msg).not.toContain("pulumi import");
+        expect(msg).not.toContain("importRecords");
     });
 
     it("a zone id of another zone: refused before the records land at example.com.example.org", async () => {
@@ -226,15 +240,6 @@ describe("zone check at preview", () => {
     });
 });
 
-/** Runs one of the adopt step's scripts as the Pulumi CLI would (`node -e`), against the fake API. */
-function runScript(script: string, env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
-    return new Promise((resolve) => {
-        execFile("node", ["-e", script], { env: { ...process.env, ...env } }, (err, stdout, stderr) =>
-            resolve({ code: err ? ((err as any).code ?? 1) : 0, stdout, stderr }),
-        );
-    });
-}
-
 describe("adoptRecords", () => {
     it("takes over SPF, MX and DMARC in one pulumi up, changes nothing on the next, and destroy gives them back", async () => {
         const cf = account();
@@ -258,11 +263,11 @@ describe("adoptRecords", () => {
                 if (reg.type !== "command:local:Command") return {};
                 // The token makes the whole environment secret in state; it is never in the command text.
                 expect(unwrapSecret(inputs.environment).secret).toBe(true);
-                expect(JSON.stringify([inputs.create, inputs.update, inputs.delete])).not.toContain("test-token");
+                expect(JSON.stringify([inputs.interpreter, inputs.create, inputs.update, inputs.delete])).not.toContain("test-token");
                 const env = unwrapSecret(inputs.environment).value as Record<string, string>;
                 // create on the first run; an unchanged command is not run again (the engine's "same").
                 if (!stdout.has(reg.name)) {
-                    const out = await runScript(inputs.create, { ...env, MAILAUTH_CLOUDFLARE_API: api.url });
+                    const out = await runStep(inputs, "create", env, api.url);
                     expect(out.code, out.stderr).toBe(0);
                     stdout.set(reg.name, out.stdout);
                 }
@@ -293,12 +298,12 @@ describe("adoptRecords", () => {
             const adopt = first.resources.find((r) => r.name === "example.com-adopt")!;
             const env = unwrapSecret(adopt.inputs.environment).value as Record<string, string>;
             // Turning adoptRecords off while the stack's records stand: the give-back refuses, nothing doubles.
-            const early = await runScript(GIVE_BACK_SCRIPT, { ...env, MAILAUTH_CLOUDFLARE_API: api.url, PULUMI_COMMAND_STDOUT: stdout.get("example.com-adopt")! });
+            const early = await runStep(adopt.inputs, "delete", { ...env, PULUMI_COMMAND_STDOUT: stdout.get("example.com-adopt")! }, api.url);
             expect(early.code).not.toBe(0);
             expect(early.stderr).toContain("mailauth: the stack still publishes");
             // Destroy: the stack's records go first (they depend on the adopt step), then its delete.
             cf.zone("example.com").records = cf.zone("example.com").records.filter((r) => r.comment !== MARK);
-            const back = await runScript(adopt.inputs.delete, { ...env, MAILAUTH_CLOUDFLARE_API: api.url, PULUMI_COMMAND_STDOUT: stdout.get("example.com-adopt")! });
+            const back = await runStep(adopt.inputs, "delete", { ...env, PULUMI_COMMAND_STDOUT: stdout.get("example.com-adopt")! }, api.url);
             expect(back.code, back.stderr).toBe(0);
             const after = cf.zone("example.com").records.map((r) => ({ name: r.name, type: r.type, content: r.content, priority: r.priority, comment: r.comment }));
             for (const t of theirs) expect(after).toContainEqual({ name: t.name, type: t.type, content: t.content, priority: t.priority, comment: t.comment });
@@ -344,7 +349,7 @@ describe("conflict messages, directly", () => {
         expect(c.adoptable).toBe(false);
         expect(c.message).toContain(`pulumi config set --path 'mailauth:spf.mechanisms[1]' 'include:_spf.a.example'`);
         expect(c.message).not.toContain("'mx'");
-        expect(c.message).toContain(`"redirect=_spf.b.example" cannot sit next to an all term: carry it as include:_spf.b.example`);
+        expect(c.message).toContain(`"redirect=_spf.b.example" cannot sit next to an all term: carry it as 'include:_spf.b.example'`);
         expect(c.message).toContain(`"ptr" is not carried over (ptr is deprecated, RFC 7208 5.5`);
     });
 
@@ -353,6 +358,87 @@ describe("conflict messages, directly", () => {
         expect(cs).toHaveLength(1);
         expect(cs[0].message).toContain("a CNAME excludes every other record at _dmarc.example.com (RFC 1034 3.6.2)");
         expect(cs[0].adoptable).toBe(true);
+        // Not offered for import: the import would turn the CNAME into the stack's TXT record.
+        expect(cs[0].message).not.toContain("importRecords");
+    });
+
+    it("a CNAME at the zone apex (a site on Pages): Cloudflare flattens it, so the stack's SPF and MX beside it are no conflict, and it is not adopted", () => {
+        const apex = rec("example.com", "CNAME", "site.pages.dev");
+        const withMx = { ...plan, targets: [...plan.targets, { kind: "mx" as const, name: "example.com", type: "MX" as const, resource: "example.com-mx", value: "mail.example.com", priority: 10 }] };
+        expect(findConflicts(withMx, zone, [apex], { ...own, adopt: true })).toEqual([]);
+        for (const t of withMx.targets) expect(conflictsWith(t, apex, "example.com")).toBe(false);
+        // An A or AAAA at the apex meets it (Cloudflare refuses it); a CNAME below the apex excludes everything.
+        expect(conflictsWith({ kind: "a", name: "example.com", type: "A", resource: "example.com-mx-a", value: "192.0.2.25" }, apex, "example.com")).toBe(true);
+        expect(conflictsWith(plan.targets[0], rec("example.com", "CNAME", "site.pages.dev"), "com")).toBe(true);
+    });
+
+    it("the fake Cloudflare takes MX and TXT beside an apex CNAME and refuses an A beside any CNAME, as Cloudflare does", () => {
+        const z = { records: [{ name: "example.com", type: "CNAME" }] };
+        expect(cnameRefusal(z, { name: "example.com", type: "TXT" })).toBeUndefined();
+        expect(cnameRefusal(z, { name: "example.com", type: "MX" })).toBeUndefined();
+        expect(cnameRefusal(z, { name: "Example.com", type: "A" })?.code).toBe(81054);
+        expect(cnameRefusal({ records: [{ name: "mail.example.com", type: "A" }] }, { name: "mail.example.com", type: "CNAME" })?.code).toBe(81053);
+    });
+
+    it("one predicate says what is SPF and DMARC: v=spf10 and v=DMARC1x are neither", () => {
+        expect(isSpfValue("v=spf1 mx -all")).toBe(true);
+        expect(isSpfValue("V=SPF1")).toBe(true);
+        expect(isSpfValue("v=spf10 mx -all")).toBe(false);
+        expect(isDmarcValue("v=DMARC1; p=none")).toBe(true);
+        expect(isDmarcValue("v=DMARC1")).toBe(true);
+        expect(isDmarcValue("v=DMARC1x; p=none")).toBe(false);
+        const spf = plan.targets[0];
+        expect(conflictsWith(spf, rec("example.com", "TXT", '"v=spf10 mx -all"'), "example.com")).toBe(false);
+        expect(conflictsWith(plan.targets[1], rec("_dmarc.example.com", "TXT", '"v=DMARC1x; p=none"'), "example.com")).toBe(false);
+    });
+
+    it("a hostile SPF record: pasting every suggested command into bash runs nothing, and only valid terms are suggested (issue 23.1)", async () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mailauth-paste-"));
+        const pwned = path.join(dir, "pwned");
+        const evil = `v=spf1 include:_spf.x.net';touch\${IFS}${pwned};' include:_spf.ok.example redirect=x';touch\${IFS}${pwned};'.net a:'$(touch\${IFS}${pwned})' ~all`;
+        const [c] = findConflicts(plan, zone, [rec("example.com", "TXT", `"${evil}"`)], own);
+        const commands = c.message.split("\n").map((l) => l.trim()).filter((l) => /^pulumi /.test(l) || l.includes("carry it as"));
+        expect(commands.length).toBeGreaterThan(0);
+        const pasted = commands.map((l) => l.replace(/^.*carry it as (.*) in mailauth:spf.mechanisms$/, "pulumi config set --path x $1")).join("\n");
+        // `pulumi` here prints its arguments, one per line: what the real CLI would be given.
+        const out = await new Promise<string>((resolve, reject) =>
+            execFile("bash", ["-c", `pulumi() { printf '%s\\n' "$@"; }\n${pasted}`], { cwd: dir }, (e, stdout) => (e ? reject(e) : resolve(stdout))),
+        );
+        expect(fs.existsSync(pwned)).toBe(false);
+        expect(out.split("\n")).toContain("include:_spf.ok.example");
+        expect(c.message).not.toMatch(/mechanisms\[\d+\]' '?include:_spf\.x\.net'?;/);
+        expect(c.message).toContain("is not carried over (it is not a mechanism the settings accept)");
+        fs.rmSync(dir, { recursive: true, force: true });
+    });
+
+    it("record names, contents and comments reach the message escaped: escape codes, BEL, bidi, zero-width, soft hyphen (issue 23.2)", () => {
+        const hostile = ["\u001b[31m", "\u0007", "\u202e", "\u200b", "\u00ad", "\u2028"];
+        const cs = findConflicts(
+            { ...plan, targets: [...plan.targets, { kind: "mx" as const, name: "example.com", type: "MX" as const, resource: "example.com-mx", value: "mail.example.com", priority: 10 }] },
+            zone,
+            [
+                { ...rec("example.com", "MX", `mx${hostile.join("")}.example.net`), priority: 5 },
+                { ...rec("_dmarc.example.com", "TXT", `"v=DMARC1; p=none; x=${hostile.join("")}"`), comment: `managed by Pulumi stack other/${hostile.join("")} (mailauth)` },
+            ],
+            own,
+        );
+        expect(cs).toHaveLength(2);
+        for (const c of cs) {
+            for (const h of hostile) expect(c.message).not.toContain(h);
+            expect(c.message).toContain("\\u001b[31m\\u0007\\u202e\\u200b\\u00ad\\u2028");
+        }
+        expect(shown("a\\b")).toBe("a\\\\b");
+    });
+
+    it("another stack's record is recognised however its comment was cut (Cloudflare keeps 100 characters on Free), and is never adoptable", () => {
+        const long = `managed by Pulumi stack ${"p".repeat(60)}/${"s".repeat(40)} (mailauth)`.slice(0, 100);
+        expect(recordOwner(long, MARK)).toMatchObject({ own: false });
+        expect(recordOwner("managed by Pulumi stack other/prod (mailauth)", MARK)).toEqual({ own: false, other: "other/prod" });
+        expect(recordOwner(MARK, MARK)).toEqual({ own: true });
+        expect(recordOwner("site verification", MARK)).toBeUndefined();
+        const [c] = findConflicts(plan, zone, [{ ...rec("_dmarc.example.com", "TXT", '"v=DMARC1; p=none"'), comment: long }], { ...own, adopt: true });
+        expect(c.adoptable).toBe(false);
+        expect(c.message).toContain("it is managed by another Pulumi stack");
     });
 
     it("TXT values as Cloudflare stores them: quoted chunks joined, bare values as they are", () => {

@@ -1,0 +1,126 @@
+/**
+ * The zone check's API calls (issue 15.1): counted by the Cloudflare fake as the provider's data
+ * sources make them (a page per call, the last page empty; test/cloudflare.ts providerPages), against
+ * Cloudflare's limit of 1,200 calls per 5 minutes per user, then 5 minutes of 429.
+ */
+import { describe, expect, it } from "vitest";
+import { FakeCloudflare, RateLimit, zoneReaderOf } from "../cloudflare";
+import { exampleConfig, programError, runProgram } from "../harness";
+import { checkZones, DomainPlan, LISTING_LIMITS, recordComment, Target, ZoneError } from "../../components/zone";
+
+const MARK = recordComment("mailauth", "test");
+const OWN = { comment: MARK, stack: "test", project: "mailauth", adopt: false, log: () => undefined };
+/** As the bench's scale case names them (test/bench/scale.test.ts): example.com and d0001.example.com on. */
+const domainName = (i: number, apex = "example.com") => (i === 0 ? apex : `d${String(i).padStart(4, "0")}.${apex}`);
+
+function targets(d: string): Target[] {
+    return [
+        { kind: "mx", name: d, type: "MX", resource: `${d}-mx`, value: "mail.example.net", priority: 10 },
+        { kind: "spf", name: d, type: "TXT", resource: `${d}-spf`, value: "v=spf1 mx -all" },
+        { kind: "dkim", name: `s1._domainkey.${d}`, type: "TXT", resource: `${d}-dkim-s1` },
+        { kind: "dmarc", name: `_dmarc.${d}`, type: "TXT", resource: `${d}-dmarc`, value: "v=DMARC1; p=none" },
+    ];
+}
+function plans(n: number, name: (i: number) => string, zoneId?: string): DomainPlan[] {
+    return Array.from({ length: n }, (_, i) => ({ domain: name(i), zoneId, component: name(i), targets: targets(name(i)), selectors: ["s1"], spfMechanisms: [], index: i }));
+}
+/** The records a converged stack has in the zone: its own four per domain. */
+function converged(cf: FakeCloudflare, zone: string, ds: DomainPlan[]) {
+    for (const p of ds)
+        for (const t of p.targets)
+            cf.addRecord(zone, { name: t.name, type: t.type, content: t.type === "TXT" ? `"${t.value ?? "v=DKIM1; k=rsa; p=AAAA"}"` : t.value!, priority: t.priority, comment: MARK });
+}
+
+describe("API calls of the zone check", () => {
+    it("1,000 domains in one zone (the bench's layout): at most 600 calls, fresh and converged, with and without zoneId", async () => {
+        const measured: Record<string, number> = {};
+        for (const withId of [true, false]) {
+            for (const state of ["fresh", "converged"]) {
+                const cf = new FakeCloudflare();
+                const zone = cf.addZone("example.com");
+                for (let i = 0; i < 49; i++) cf.addZone(`other${i}.example`); // the account's other zones: 3 pages of 20
+                const ds = plans(1000, (i) => domainName(i), withId ? zone.id : undefined);
+                if (state === "converged") converged(cf, "example.com", ds);
+                const rs = await checkZones(ds, { ...OWN, reader: zoneReaderOf(cf) });
+                expect(rs.every((r) => r.zone.id === zone.id)).toBe(true);
+                measured[`${withId ? "zoneId" : "by name"}, ${state}`] = cf.apiCalls;
+            }
+        }
+        // Before: one zone lookup per domain (per candidate name without zoneId) and one records listing per domain.
+        expect(measured).toEqual({
+            "zoneId, fresh": 2, // GET /zones/{id}; one records page, empty
+            "zoneId, converged": 42, // 4,000 records: 40 pages of 100, then the empty one
+            "by name, fresh": 5, // zones: 3 pages of 20 then the empty one; records: one empty page
+            "by name, converged": 45,
+        });
+        for (const n of Object.values(measured)) expect(n).toBeLessThanOrEqual(600);
+    }, 60_000);
+
+    it("one zone per domain: a zones listing per run and a records listing per zone (2 calls each: its page and the empty one)", async () => {
+        const cf = new FakeCloudflare();
+        const ds = plans(100, (i) => `d${i}.example`);
+        for (const p of ds) cf.addZone(p.domain);
+        converged(cf, "d0.example", []);
+        for (const p of ds) converged(cf, p.domain, [p]);
+        await checkZones(ds, { ...OWN, reader: zoneReaderOf(cf) });
+        // zones: 100 / 20 = 5 pages and the empty one; records: 100 x 2.
+        expect(cf.apiCalls).toBe(6 + 200);
+    });
+
+    it("a 429 from Cloudflare's limit is said as such, not as a missing permission", async () => {
+        const cf = FakeCloudflare.forConfig(exampleConfig());
+        for (let i = 0; i < RateLimit.LIMIT; i++) cf.rate.take(); // the user's other tools spent the budget
+        const err = await programError(exampleConfig(), { preview: true, call: cf.call });
+        expect(err).toContain("over its API limit (429 Too Many Requests): 1,200 calls per 5 minutes per user");
+        expect(err).toContain("Wait 5 minutes");
+        expect(err).not.toMatch(/needs Zone|give it Zone/);
+        expect(err.match(/over its API limit/g)).toHaveLength(1);
+    });
+
+    it("the fake blocks every call for 5 minutes past 1,200 in 5 minutes, as Cloudflare documents", () => {
+        let t = 0;
+        const rate = new RateLimit(() => t);
+        for (let i = 0; i < 1200; i++) expect(rate.take()).toBeUndefined();
+        t = 60_000;
+        expect(rate.take()).toBe(300);
+        t = 5 * 60_000 + 30_000; // the window's first calls are old now, but the block lasts
+        expect(rate.take()).toBe(30);
+        t = 6 * 60_000 + 1;
+        expect(rate.take()).toBeUndefined();
+    });
+
+    it(`a zone with more than ${LISTING_LIMITS.records} records under the domain: refused, not read in part (maxItems cuts silently)`, async () => {
+        const cf = new FakeCloudflare();
+        cf.addZone("example.com");
+        for (let i = 0; i < LISTING_LIMITS.records; i++) cf.addRecord("example.com", { name: `h${i}.example.com`, type: "A", content: "192.0.2.1" });
+        // After the cut: a second SPF record that a read of the first 20,000 would miss.
+        cf.addRecord("example.com", { name: "example.com", type: "TXT", content: '"v=spf1 include:_spf.other.net ~all"' });
+        const err = await checkZones(plans(1, () => "example.com"), { ...OWN, reader: zoneReaderOf(cf) }).then(
+            () => undefined,
+            (e: ZoneError) => e.message,
+        );
+        expect(err).toContain(`zone example.com has more than ${LISTING_LIMITS.records} records at or below example.com`);
+        expect(cf.apiCalls).toBeLessThanOrEqual(1 + Math.ceil((LISTING_LIMITS.records + 1) / 100) + 1);
+    });
+});
+
+describe("the stack's own records (issue 23.7)", () => {
+    const one = () => plans(1, () => "example.com");
+    it("two records of one kind at one name with this stack's comment: refused", async () => {
+        const cf = new FakeCloudflare();
+        cf.addZone("example.com");
+        cf.addRecord("example.com", { name: "example.com", type: "TXT", content: '"v=spf1 mx -all"', comment: MARK });
+        cf.addRecord("example.com", { name: "example.com", type: "TXT", content: '"v=spf1 include:_spf.other.net -all"', comment: MARK });
+        const err = await checkZones(one(), { ...OWN, reader: zoneReaderOf(cf) }).then(() => "", (e: Error) => e.message);
+        expect(err).toContain("2 records at example.com carry this stack's comment as its SPF record");
+    });
+    it("this stack's comment on a value it does not publish: flagged", async () => {
+        const cf = new FakeCloudflare();
+        cf.addZone("example.com");
+        cf.addRecord("example.com", { name: "_dmarc.example.com", type: "TXT", content: '"v=DMARC1; p=reject; rua=mailto:x@evil.example"', comment: MARK });
+        const warned: string[] = [];
+        await checkZones(one(), { ...OWN, reader: zoneReaderOf(cf), warn: (m) => warned.push(m) });
+        expect(warned.join("\n")).toContain("_dmarc.example.com \"v=DMARC1; p=reject; rua=mailto:x@evil.example\"");
+        expect(warned.join("\n")).toContain("carries this stack's comment but not the value the stack publishes");
+    });
+});
