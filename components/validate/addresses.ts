@@ -124,15 +124,16 @@ export function publicSpan(blocks: Block[]): PublicSpan {
 const NAMED: { block: Block; name: string; dns: boolean; resolver: boolean }[] = (
     [
         ["0.0.0.0/8", "an unspecified (\"this network\") address", false, false],
-        ["10.0.0.0/8", "a private address (RFC 1918)", false, true],
-        ["100.64.0.0/10", "a carrier-grade NAT address (RFC 6598)", false, true],
+        ["10.0.0.0/8", "a private address (RFC 1918)", true, true],
+        ["100.64.0.0/10", "a carrier-grade NAT address (RFC 6598)", true, true],
         ["127.0.0.0/8", "a loopback address", false, true],
         ["169.254.0.0/16", "a link-local address", false, false],
-        ["172.16.0.0/12", "a private address (RFC 1918)", false, true],
+        ["172.16.0.0/12", "a private address (RFC 1918)", true, true],
         ["192.0.0.0/24", "an IETF protocol-assignment address", false, false],
-        // Documentation ranges (RFC 5737, RFC 3849) are what examples and tests use: allowed.
+        // Private ranges serve mail inside a private network (the lab's hosts: test/lab/lab.ts
+        // HOST_ADDR): allowed as A/AAAA. Documentation ranges (RFC 5737, RFC 3849) are what examples and tests use: allowed.
         ["192.0.2.0/24", "a documentation address", true, true],
-        ["192.168.0.0/16", "a private address (RFC 1918)", false, true],
+        ["192.168.0.0/16", "a private address (RFC 1918)", true, true],
         ["198.18.0.0/15", "a benchmarking address (RFC 2544)", false, false],
         ["198.51.100.0/24", "a documentation address", true, true],
         ["203.0.113.0/24", "a documentation address", true, true],
@@ -144,7 +145,7 @@ const NAMED: { block: Block; name: string; dns: boolean; resolver: boolean }[] =
         ["64:ff9b::/96", "a NAT64 address standing for an IPv4 address", false, false],
         ["100::/64", "a discard-only address", false, false],
         ["2001:db8::/32", "a documentation address", true, true],
-        ["fc00::/7", "a unique local (private) address", false, true],
+        ["fc00::/7", "a unique local (private) address", true, true],
         ["fe80::/10", "a link-local address", false, false],
         ["ff00::/8", "a multicast address", false, false],
     ] as [string, string, boolean, boolean][]
