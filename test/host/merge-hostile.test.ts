@@ -92,3 +92,32 @@ describe("the host's own OpenDKIM configuration, hostile or odd", () => {
         expect(r.tables.TrustedHosts).toBe(`${OURS_TH}192.168.7.0/24\n`);
     });
 });
+
+describe("a key's delete on a host whose own opendkim.conf still names the key", () => {
+    /** Runs templates/dkim-key-delete.sh with the host's opendkim.conf; whether the key file is left. */
+    function keyLeft(conf: (dir: string) => string): { left: boolean; out: string } {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mailauth-keydel-"));
+        dirs.push(dir);
+        const key = path.join(dir, "keys/s1.private");
+        fs.mkdirSync(path.join(dir, "keys"));
+        fs.writeFileSync(key, "key\n");
+        fs.writeFileSync(path.join(dir, "UserKeyTable"), `s1._domainkey.example.com example.com:s1:${key}\r\n`);
+        fs.writeFileSync(path.join(dir, "opendkim.conf"), conf(dir));
+        const r = bash([loadTemplate("lib.sh"), `KEY_FILE=${key} KEYTABLE=${dir}/KeyTable CONF=${dir}/opendkim.conf`, loadTemplate("dkim-key-delete.sh")].join("\n"));
+        expect(r.code, r.out).toBe(0);
+        return { left: fs.existsSync(key), out: r.out };
+    }
+
+    it.each([
+        ["KeyTable", (d: string) => `KeyTable ${d}/UserKeyTable\n`],
+        ["keytable in lower case", (d: string) => `keytable ${d}/UserKeyTable\n`],
+        ["KEYTABLE file: with CRLF", (d: string) => `KEYTABLE file:${d}/UserKeyTable\r\n`],
+        ["keyfile in lower case, with a comment", (d: string) => `keyfile ${d}/keys/s1.private # the host's single key\n`],
+    ])("%s: the key stays", (_, conf) => {
+        expect(keyLeft(conf)).toMatchObject({ left: true });
+    });
+
+    it("a configuration that does not name it: the key goes", () => {
+        expect(keyLeft(() => "Mode v\n")).toMatchObject({ left: false });
+    });
+});
