@@ -121,6 +121,8 @@ const cases: [string, Partial<Record<keyof RawSettings, unknown>>, RegExp][] = [
     ["name of 127 labels", { domains: [{ ...domain, name: `${"a.".repeat(126)}c` }] }, /^mailauth:domains\[0\]\.name: .* has 127 labels; at most 10/],
     ["40 report addresses", { dmarc: { rua: Array.from({ length: 40 }, (_, i) => `dmarc-reports-${i}@example.com`) } }, /^mailauth:dmarc\.rua: the 40 addresses make the record \d+ characters; keep DMARC under 450/],
     ["key test for a day", { testKey: { timeoutSeconds: 86400 } }, /^mailauth:testKey\.timeoutSeconds: must be a whole number from 0 to 1800, got 86400/],
+    ["ssh host as an ssh option", { ssh: { host: "-oProxyCommand=touch /tmp/x" } }, /^mailauth:ssh\.host: "-oProxyCommand=touch \/tmp\/x" is not an IP address or host name/],
+    ["ssh user as an ssh option", { ssh: { host: "192.0.2.25", user: "-oProxyCommand=x" } }, /^mailauth:ssh\.user: "-oProxyCommand=x" is not a Unix user name/],
     ["unknown section field", { opendkim: { nameserver: ["192.0.2.53"] } }, /^mailauth:opendkim\.nameserver: unknown setting; allowed here: reportAddress, trustedHosts, nameservers, milterTransport/],
 ];
 
