@@ -9,6 +9,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { hasControlCharacters, show } from "./validate/show";
 import { checkHostKey, PrivateKeyClass } from "./validate/sshKeys";
 import { ipFamily, isHostname, isSafeAddress, isSingleLabelHost, isSpfDomainSpec, parseDmarcUri } from "./validate/mail";
+import { addressProblem, asPrefix, Block, parseBlock, publicSpan } from "./validate/addresses";
 
 export { isHostname } from "./validate/mail";
 export { classifyPrivateKey } from "./validate/sshKeys";
@@ -123,6 +124,13 @@ export const DEFAULT_TTL = 1;
 /** SPF (RFC 7208 4.6.4): at most 10 terms that cause DNS lookups. */
 export const SPF_MAX_LOOKUPS = 10;
 
+/** The most labels a domain name may have (each costs one zone lookup when its zone is found by name). */
+export const MAX_DOMAIN_LABELS = 10;
+/** The longest the key test may wait for DNS to show a key (it holds `pulumi up` that long). */
+export const MAX_TEST_SECONDS = 1800;
+/** A TXT record over this many characters may not fit one DNS answer over UDP (512 bytes). */
+export const MAX_RECORD = 450;
+
 const SELECTOR = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
 const ZONE_ID = /^[0-9a-f]{32}$/;
 const USER = /^[a-z_][a-z0-9_-]{0,31}$/;
@@ -134,15 +142,30 @@ export function normalizeName(value: string): string {
 
 /** A TrustedHosts entry: an address, a CIDR block, a host name or a `*.` wildcard host name. */
 function isTrustedHost(value: string): boolean {
-    const [addr, bits, ...rest] = value.split("/");
-    if (addr.includes("%")) return false;
-    if (rest.length === 0 && net.isIP(addr) !== 0) {
-        if (bits === undefined) return true;
-        const max = net.isIPv4(addr) ? 32 : 128;
-        return /^\d{1,3}$/.test(bits) && Number(bits) <= max;
-    }
-    if (bits !== undefined) return false;
+    const [addr, bits] = value.split("/");
+    if (net.isIP(addr) !== 0 || bits !== undefined) return parseBlock(value) !== undefined;
     return isHostname(value.startsWith("*.") ? value.slice(2) : value) || value === "localhost";
+}
+
+/**
+ * The widest public address space each list may cover, all its blocks together (overlaps once;
+ * private and special-purpose ranges not counted: components/validate/addresses.ts).
+ * Trusted hosts: OpenDKIM signs their mail with the domains' keys, so a /16 of IPv4 (65,536
+ * addresses, more than any one site's relays) and a /48 of IPv6 (one site's allocation, RFC 6177).
+ * SPF: receivers accept mail from the blocks as the domain's; a /8 of IPv4 and a /16 of IPv6,
+ * wider than any mail provider publishes (the widest blocks in large providers' SPF records
+ * are /14 and /19 to /32 for IPv6), narrow enough that ip4:0.0.0.0/1 with 128.0.0.0/1 is refused.
+ */
+export const TRUSTED_MAX = { v4: 1n << 16n, v6: 1n << 80n };
+export const SPF_MAX = { v4: 1n << 24n, v6: 1n << 112n };
+
+/** What the blocks cover beyond the limit, as "N public IPv4 addresses (a /P)", or undefined. */
+function overLimit(blocks: Block[], max: { v4: bigint; v6: bigint }): string | undefined {
+    const span = publicSpan(blocks);
+    const parts: string[] = [];
+    if (span.v4 > max.v4) parts.push(`${span.v4} public IPv4 addresses (as many as a ${asPrefix(span.v4, 4)}; at most a ${asPrefix(max.v4, 4)} is allowed)`);
+    if (span.v6 > max.v6) parts.push(`public IPv6 space as large as a ${asPrefix(span.v6, 6)} (at most a ${asPrefix(max.v6, 6)} is allowed)`);
+    return parts.length > 0 ? parts.join(" and ") : undefined;
 }
 
 /** Counts the SPF terms that cost a DNS lookup (RFC 7208 4.6.4). */
@@ -312,6 +335,17 @@ function readDomains(raw: unknown, problems: Problems): DomainsRead {
         const keyBits = f.integer("keyBits", DEFAULT_KEY_BITS, 1024, 4096);
         if (name !== undefined && !isHostname(name)) {
             problems.push(`${p}.name: ${show(rawName)} is not a domain name (letters, digits and hyphens in dot-separated labels)`);
+        } else if (name !== undefined && name.split(".").length > MAX_DOMAIN_LABELS) {
+            // Finding its zone asks Cloudflare for each parent name in turn (components/zone.ts).
+            problems.push(`${p}.name: ${show(rawName)} has ${name.split(".").length} labels; at most ${MAX_DOMAIN_LABELS} are allowed (each costs a zone lookup)`);
+        } else if (name !== undefined) {
+            // The longest name the stack publishes: <selector>._domainkey.<name> (RFC 1035 2.3.4: 253 characters as text).
+            const longest = Math.max(7, ...[selector ?? "", ...previousSelectors].map((sel) => sel.length + 12));
+            if (name.length + longest > 253) {
+                problems.push(
+                    `${p}.name: ${show(rawName)} is ${name.length} characters; with ${longest === 7 ? "_dmarc." : "its selector's ._domainkey."} in front the record name would be ${name.length + longest}, over DNS's 253`,
+                );
+            }
         }
         if (zoneId !== undefined && !ZONE_ID.test(zoneId)) {
             problems.push(`${p}.zoneId: must be a Cloudflare zone id (32 lowercase hex characters), got ${show(zoneId)}`);
@@ -365,8 +399,17 @@ function readMx(raw: unknown, domains: DomainsRead, problems: Problems): MxSetti
     const ipv4 = f.string("ipv4", false);
     const ipv6 = f.string("ipv6", false);
     const publish = f.boolean("publish", true);
+    if (rawHostname && !hostname) problems.push(`${path}.hostname: ${show(rawHostname)} is the DNS root, not a host name; give the server's name, e.g. mail.example.com`);
     if (hostname && !isHostname(hostname)) problems.push(`${path}.hostname: ${show(rawHostname)} is not a host name`);
     if (ipv4 !== undefined && ipFamily(ipv4) !== 4) problems.push(`${path}.ipv4: ${show(ipv4)} is not an IPv4 address`);
+    for (const [key, ip, family] of [["ipv4", ipv4, 4], ["ipv6", ipv6, 6]] as const) {
+        const why = ip !== undefined && ipFamily(ip) === family ? addressProblem(ip, "dns") : undefined;
+        if (why) {
+            problems.push(
+                `${path}.${key}: ${show(ip)} is ${why}, which no server on the internet can reach; give the server's public address, or drop ${key} if it has none`,
+            );
+        }
+    }
     if (ipv6 !== undefined && ipFamily(ipv6) !== 6) {
         problems.push(
             ipv6.includes("%") || /^fe[89ab]/i.test(ipv6)
@@ -391,7 +434,7 @@ export function zoneFor(hostname: string, domains: DomainSettings[]): DomainSett
 }
 
 /** One problem for a mechanism that is not allowed or not well-formed, else undefined. */
-export function spfMechanismProblem(m: string, path: string): string | undefined {
+export function spfMechanismProblem(m: string, path: string, domains: readonly DomainSettings[] = []): string | undefined {
     if (/^[+?~-]?all$/i.test(m)) return `${path}.mechanisms: ${show(m)} is not allowed here; the all term is set by ${path}.all`;
     if (/^[+?~-]?ptr/i.test(m)) return `${path}.mechanisms: ${show(m)}: the ptr mechanism is deprecated (RFC 7208 5.5) and slow; use ip4:/ip6:/a: instead`;
     if (/^redirect=/i.test(m)) return `${path}.mechanisms: ${show(m)}: redirect= is ignored when an all term is present; list the mechanisms instead`;
@@ -403,9 +446,19 @@ export function spfMechanismProblem(m: string, path: string): string | undefined
     const [, aMx, aMxTarget, v4len, v6len, , target, ipKind, ip] = x;
     if (ipKind) {
         const family = ipKind.toLowerCase() === "ip4" ? 4 : 6;
-        return isCidr(ip, family) ? undefined : `${path}.mechanisms: ${show(m)} does not hold a valid IPv${family} address or block`;
+        const b = parseBlock(ip);
+        return b && b.family === family
+            ? undefined
+            : `${path}.mechanisms: ${show(m)} does not hold a valid IPv${family} address or block (the prefix length a plain number, no leading zero)`;
     }
     const spec = aMx ? aMxTarget : target;
+    if (target !== undefined && x[5].toLowerCase() === "include") {
+        const t = normalizeName(target);
+        const self = /^%\{[do]\}$/i.test(target) ? target : domains.find((d) => d.name === t)?.name;
+        if (self !== undefined) {
+            return `${path}.mechanisms: ${show(m)} includes the domain's own record (${self}), a loop receivers answer with permerror (RFC 7208 5.2): every message then fails SPF. List that record's mechanisms here instead`;
+        }
+    }
     if (spec !== undefined && !isSpfDomainSpec(spec)) {
         return `${path}.mechanisms: ${show(m)}: ${show(spec)} is not a domain name or RFC 7208 macro domain-spec (e.g. _spf.example.net)`;
     }
@@ -415,7 +468,7 @@ export function spfMechanismProblem(m: string, path: string): string | undefined
     return undefined;
 }
 
-function readSpf(raw: unknown, problems: Problems): SpfSettings {
+function readSpf(raw: unknown, domains: DomainSettings[], problems: Problems): SpfSettings {
     const path = "mailauth:spf";
     const f = section(raw, path, problems, ["mechanisms", "all"], false);
     const mechanisms = f.strings("mechanisms");
@@ -429,8 +482,16 @@ function readSpf(raw: unknown, problems: Problems): SpfSettings {
         all = f.oneOf("all", ["~all", "-all"] as const, "~all");
     }
     for (const m of mechanisms) {
-        const problem = spfMechanismProblem(m, path);
+        const problem = spfMechanismProblem(m, path, domains);
         if (problem) problems.push(problem);
+    }
+    const ipTerms = mechanisms.filter((m) => /^(ip4|ip6):/i.test(m));
+    const blocks = ipTerms.map((m) => parseBlock(m.slice(4))).filter((b): b is Block => b !== undefined);
+    const wide = overLimit(blocks, SPF_MAX);
+    if (wide) {
+        problems.push(
+            `${path}.mechanisms: ${ipTerms.join(" ")} together authorise ${wide}. Receivers would pass mail from anyone there as your domain's, as +all would: any host in that space can forge your domains past SPF and DMARC. List your server's own addresses and your providers' blocks, or include: the records they publish`,
+        );
     }
     const terms = ["mx", ...mechanisms.filter((m) => m.toLowerCase() !== "mx")];
     const lookups = spfLookupCount(terms);
@@ -440,16 +501,10 @@ function readSpf(raw: unknown, problems: Problems): SpfSettings {
         );
     }
     const record = ["v=spf1", ...terms, all].join(" ");
-    if (record.length > 450) {
+    if (record.length > MAX_RECORD) {
         problems.push(`${path}.mechanisms: the record is ${record.length} characters; keep SPF under 450 so it fits one DNS answer over UDP`);
     }
     return { mechanisms, all, record };
-}
-
-function isCidr(value: string, family: 4 | 6): boolean {
-    const [addr, bits, ...rest] = value.split("/");
-    if (rest.length > 0 || addr.includes("%") || net.isIP(addr) !== family) return false;
-    return bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128));
 }
 
 function readDmarc(raw: unknown, problems: Problems): DmarcSettings {
@@ -469,6 +524,9 @@ function readDmarc(raw: unknown, problems: Problems): DmarcSettings {
         }
     }
     const record = [`v=DMARC1`, `p=${policy}`, ...(rua.length > 0 ? [`rua=${rua.join(",")}`] : [])].join("; ");
+    if (record.length > MAX_RECORD) {
+        problems.push(`${path}.rua: the ${rua.length} addresses make the record ${record.length} characters; keep DMARC under ${MAX_RECORD} so it fits one DNS answer over UDP (list fewer addresses)`);
+    }
     return { enabled, policy, rua, record };
 }
 
@@ -489,8 +547,16 @@ function readOpenDkim(raw: unknown, domains: DomainSettings[], problems: Problem
             problems.push(`${path}.trustedHosts: ${show(h)} is not an address, CIDR block, host name or *.domain wildcard`);
         }
     }
+    const wide = overLimit(trustedHosts.map(parseBlock).filter((b): b is Block => b !== undefined), TRUSTED_MAX);
+    if (wide) {
+        problems.push(
+            `${path}.trustedHosts: ${trustedHosts.filter((h) => parseBlock(h)).join(" ")} together cover ${wide}. OpenDKIM signs with your domains' real keys any mail from a trusted host, so anyone there who reaches this server could send mail as your domains that passes DKIM and DMARC. List the server's own addresses and your relays' blocks (private ranges such as 10.0.0.0/8, 192.168.0.0/16 and fc00::/7 may be any size)`,
+        );
+    }
     for (const ns of nameservers) {
+        const why = ipFamily(ns) === 0 ? undefined : addressProblem(ns, "resolver");
         if (ipFamily(ns) === 0) problems.push(`${path}.nameservers: ${show(ns)} is not an IP address`);
+        else if (why) problems.push(`${path}.nameservers: ${show(ns)} is ${why}, where no resolver answers; give a resolver's address (one on the server itself, 127.0.0.1, is fine)`);
     }
     return { reportAddress, trustedHosts, nameservers, milterTransport };
 }
@@ -532,7 +598,7 @@ function readSsh(raw: unknown, privateKey: RawSettings["sshPrivateKey"], problem
 
 function readTestKey(raw: unknown, problems: Problems): TestKeySettings {
     const f = section(raw, "mailauth:testKey", problems, ["enabled", "timeoutSeconds"], false);
-    return { enabled: f.boolean("enabled", true), timeoutSeconds: f.integer("timeoutSeconds", 300, 0, 86400) };
+    return { enabled: f.boolean("enabled", true), timeoutSeconds: f.integer("timeoutSeconds", 300, 0, MAX_TEST_SECONDS) };
 }
 
 function readTtl(raw: unknown, problems: Problems): number {
@@ -552,7 +618,7 @@ export function validateSettings(raw: RawSettings): Settings {
     const settings: Settings = {
         domains: domains.domains,
         mx: readMx(raw.mx, domains, problems),
-        spf: readSpf(raw.spf, problems),
+        spf: readSpf(raw.spf, domains.domains, problems),
         dmarc: readDmarc(raw.dmarc, problems),
         opendkim: readOpenDkim(raw.opendkim, domains.domains, problems),
         ssh: readSsh(raw.ssh, raw.sshPrivateKey, problems),

@@ -8,9 +8,12 @@
 # half of a replacement of this step (deleteBeforeReplace, step_generator.go ~2047-2165), and the
 # key stays for the create that follows it (templates/dkim-key.sh).
 in_keytable() {
-    [ -f "$1" ] && awk -v f="$KEY_FILE" '{ n = split($2, a, ":"); if (n >= 3 && a[3] == f) found = 1 } END { exit !found }' "$1"
+    [ -f "$1" ] && sed -e 's/[#\r].*//' "$1" | awk -v f="$KEY_FILE" '{ n = split($2, a, ":"); if (n >= 3 && a[3] == f) found = 1 } END { exit !found }'
 }
-conf_setting() { awk -v n="$1" '$1 == n { v = $2 } END { if (v == "") exit 1; print v }' "$CONF" 2>/dev/null; }
+# OpenDKIM matches setting names without case, ends a line at '#' or a carriage return, and the
+# last of repeated settings wins (trusteddomainproject/OpenDKIM opendkim/config.c ~236-243 and
+# ~261 strcasecmp, ~400 each new setting put first, config_get ~692 takes the first found).
+conf_setting() { sed -e 's/[#\r].*//' "$CONF" 2>/dev/null | awk -v n="$1" 'tolower($1) == tolower(n) { v = $2 } END { if (v == "") exit 1; print v }'; }
 conf_keytable=$(conf_setting KeyTable || true)
 if in_keytable "$KEYTABLE" || in_keytable "${conf_keytable#file:}" || [ "$(conf_setting KeyFile || true)" = "$KEY_FILE" ]; then
     echo "kept: $KEY_FILE (OpenDKIM's KeyTable still names it)"

@@ -24,7 +24,7 @@ root_only_dir() {
 }
 # Directories this stack makes are listed, so that the last key's delete takes them away again.
 made_dir() {
-    mkdir -p "$STATE_DIR"
+    make_state_dir
     grep -qxF -- "$1" "$STATE_DIR/created-dirs" 2>/dev/null || echo "$1" >>"$STATE_DIR/created-dirs"
 }
 if [ ! -d "$ETC_DIR" ]; then

@@ -14,6 +14,25 @@ die() {
     exit 1
 }
 
+# The state directory holds the originals destroy copies back and the lists of what to remove,
+# written and read by root: another user who owns it, or can write to it, could plant a link
+# there that root then writes through or empties. Same rule as the key directories
+# (templates/dkim-key.sh root_only_dir). Made 0700 root when first needed (make_state_dir).
+check_state_dir() {
+    if [ -L "$STATE_DIR" ] || { [ -e "$STATE_DIR" ] && [ ! -d "$STATE_DIR" ]; }; then
+        die "$STATE_DIR is not a directory (a symbolic link or a file); it holds what destroy puts back, so nothing was changed. Remove it (rm $STATE_DIR) or move it aside, then run again"
+    fi
+    if [ -d "$STATE_DIR" ] && { [ "$(stat -c '%U' "$STATE_DIR")" != root ] || [ "$(($(stat -c '%#a' "$STATE_DIR") & 022))" != 0 ]; }; then
+        die "$STATE_DIR is owned or writable by a user other than root ($(stat -c '%U:%G %a' "$STATE_DIR")); another user could plant links there that root writes through. Make it root's and not group- or world-writable (chown -R root:root $STATE_DIR; chmod 0700 $STATE_DIR), then run again. Nothing was changed"
+    fi
+    return 0
+}
+make_state_dir() {
+    [ -d "$STATE_DIR" ] || install -d -m 0700 -o root -g root "$STATE_DIR"
+    check_state_dir
+}
+check_state_dir
+
 # Sets OS_FAMILY (el or debian) from /etc/os-release; stops on anything unsupported,
 # before any change is made.
 SUPPORTED_HOSTS="RHEL, Rocky, AlmaLinux 8, 9 and 10; CentOS Stream 9 and 10; Debian 12+; Ubuntu 22.04+"
@@ -70,6 +89,7 @@ relabel() {
 # its absence when it does not exist.
 save_original() {
     local file=$1 dir=$2
+    make_state_dir
     mkdir -p "$dir"
     local saved
     saved="$dir/$(basename "$file")"

@@ -42,6 +42,7 @@ fi
 
 refuse_command_line_config
 saved="$STATE_DIR/opendkim"
+make_state_dir
 mkdir -p "$saved"
 for f in "$CONF" $TABLES; do
     [ "$f" = "$CONF" ] || f="$ETC_DIR/$f"

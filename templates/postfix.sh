@@ -4,6 +4,7 @@
 # setting on staged copies, `postfix check` on them, then the swap and one reload, and only
 # when something changed. The user's other settings and list entries stay as they were.
 saved="$STATE_DIR/postfix"
+make_state_dir
 mkdir -p "$saved"
 
 read_main_cf

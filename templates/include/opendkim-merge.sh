@@ -17,8 +17,10 @@ user_text() {
             ;;
     esac
     [ -r "$file" ] || die "the host's opendkim.conf names $1, which cannot be read; fix or remove that setting, then run again. OpenDKIM and Postfix were not changed."
-    # '#' starts a comment (opendkim(8), DATA SETS, a).
-    sed -e 's/#.*//' -e 's/[[:space:]]*$//' -e '/^[[:space:]]*$/d' "$file"
+    # '#' starts a comment (opendkim(8), DATA SETS, a); OpenDKIM's config reader ends a line at a
+    # carriage return too (trusteddomainproject/OpenDKIM opendkim/config.c ~236-243, 2.10.3-4-g5c53958),
+    # so a file saved with CRLF reads as OpenDKIM reads it.
+    sed -e 's/\r.*//' -e 's/#.*//' -e 's/[[:space:]]*$//' -e '/^[[:space:]]*$/d' "$file"
 }
 
 # The value of a setting in the original opendkim.conf; names are case-insensitive.
@@ -102,6 +104,14 @@ merge_host_config() {
         while read -r name value; do
             grep -qxF -- "$name" <<<"$ours" && continue
             printf '%s' "$kept_st" | awk -v k="$name" '$2 == k { f = 1 } END { exit !f }' || continue
+            # The third field is a key file's path, or the private key itself (opendkim.conf(5),
+            # KeyTable). The stack's KeyTable is root:opendkim 0640, which Postfix reads through the
+            # opendkim group: a key in it is no longer private to OpenDKIM. The key is not shown.
+            keyfile=$(cut -d: -f3- <<<"$value")
+            case "$keyfile" in
+                /*) ;;
+                *) die "the host's KeyTable entry $name holds its private key inline (not a file's path); this stack's KeyTable is readable by group opendkim, which Postfix joins, so the key would no longer be private. Put the key in a file owned by opendkim with mode 0600 and name that file in the entry instead, then run again. OpenDKIM and Postfix were not changed." ;;
+            esac
             kept_kt+="$name $value"$'\n'
         done <<<"$user_kt"
         printf '%s' "$kept_kt" >>"$STAGE/KeyTable"
@@ -110,16 +120,36 @@ merge_host_config() {
         [ "${#taken[@]}" -eq 0 ] || echo "replaced: the host's signing rules ${taken[*]} (domains this stack signs)"
     fi
 
-    # Hosts whose mail the host signed (InternalHosts) or did not verify (ExternalIgnoreList):
-    # this stack's TrustedHosts serves as both.
-    local peers="" list
-    for list in InternalHosts ExternalIgnoreList; do
-        spec=$(user_setting "$list") || continue
-        peers+=$(dataset_lines "$list" "$spec")$'\n'
-    done
-    local added=0 host
+    # Hosts whose mail the host signed (InternalHosts) are carried into TrustedHosts, which this
+    # stack's InternalHosts reads. ExternalIgnoreList entries are not: that list only silences the
+    # "external host ... attempted to send as" log line (opendkim.conf(5) ExternalIgnoreList;
+    # opendkim/opendkim.c ~12127-12140), and in TrustedHosts they would be signed.
+    local peers=""
+    if spec=$(user_setting InternalHosts); then
+        peers=$(dataset_lines InternalHosts "$spec")$'\n'
+    fi
+    if user_setting ExternalIgnoreList >/dev/null; then
+        echo "note: the host's ExternalIgnoreList is not carried over (it only silenced a log line; trusting its hosts would sign their mail)"
+    fi
+    local added=0 host n=0
     while read -r host; do
         [ -n "$host" ] || continue
+        n=$((n + 1))
+        # A PeerList entry (opendkim.conf(5)): an address, CIDR block, host or .domain name, or a
+        # "!" exclusion. Anything else (a data set pointed at the wrong file) is refused, unshown.
+        if ! grep -qE '^!?(\[?[0-9A-Fa-f:.]+\]?(/[0-9]{1,3})?|\*?[A-Za-z0-9_.-]+)$' <<<"$host"; then
+            die "entry $n of the host's InternalHosts ($spec) is not an address, block or host name (not shown); fix that data set, then run again. OpenDKIM and Postfix were not changed."
+        fi
+        # Wider than any private range (10.0.0.0/8, fc00::/7): it would sign mail from the internet.
+        case "$host" in
+            !*) ;;
+            */*)
+                local bits=${host##*/}
+                if { [[ $host == *.*/* && $host != *:* ]] && [ "$bits" -lt 8 ]; } || { [[ $host == *:* ]] && [ "$bits" -lt 7 ]; }; then
+                    die "the host's InternalHosts ($spec) trusts $host, which covers public address space: OpenDKIM would sign mail from anyone there with your domains' keys. Narrow it to your own networks, then run again. OpenDKIM and Postfix were not changed."
+                fi
+                ;;
+        esac
         grep -qxF -- "$host" "$STAGE/TrustedHosts" && continue
         printf '%s\n' "$host" >>"$STAGE/TrustedHosts"
         added=$((added + 1))

@@ -96,7 +96,33 @@ const cases: [string, Partial<Record<keyof RawSettings, unknown>>, RegExp][] = [
     ["section given as a plain string", { mx: "mail.example.com" }, /^mailauth:mx: must be an object with hostname, .*got "mail\.example\.com"; set its fields with pulumi config set --path 'mailauth:mx\.hostname' VALUE/],
     ["selector number too long to keep", { domains: [{ ...domain, selector: 12345678901234567890 }] }, /^mailauth:domains\[0\]\.selector: the number .* is too long to keep exactly; set it as a string: pulumi config set --type string --path/],
     ["ttl", { ttl: 30 }, /^mailauth:ttl: must be 1 \(automatic\) or a number of seconds from 60 to 86400, got 30/],
-    ["test key timeout", { testKey: { timeoutSeconds: -1 } }, /^mailauth:testKey\.timeoutSeconds: must be a whole number from 0 to 86400/],
+    ["test key timeout", { testKey: { timeoutSeconds: -1 } }, /^mailauth:testKey\.timeoutSeconds: must be a whole number from 0 to 1800/],
+    // Issue 22: settings that hand the domains to everyone.
+    ["trusted hosts: all of IPv4", { opendkim: { trustedHosts: ["0.0.0.0/0"] } }, /^mailauth:opendkim\.trustedHosts: 0\.0\.0\.0\/0 together cover \d+ public IPv4 addresses .*passes DKIM and DMARC/],
+    ["trusted hosts: all of IPv6", { opendkim: { trustedHosts: ["::/0"] } }, /^mailauth:opendkim\.trustedHosts: ::\/0 together cover .*public IPv6 space as large as a \/1 \(at most a \/48/],
+    ["trusted hosts: half of IPv4", { opendkim: { trustedHosts: ["0.0.0.0/1"] } }, /^mailauth:opendkim\.trustedHosts: 0\.0\.0\.0\/1 together cover/],
+    ["trusted hosts: global unicast", { opendkim: { trustedHosts: ["2000::/3"] } }, /^mailauth:opendkim\.trustedHosts: 2000::\/3 together cover public IPv6/],
+    ["trusted hosts: IPv4 through mapped IPv6", { opendkim: { trustedHosts: ["::ffff:0:0/96"] } }, /^mailauth:opendkim\.trustedHosts: ::ffff:0:0\/96 together cover \d+ public IPv4 addresses \(as many as a \/1; at most a \/16/],
+    ["spf: all of IPv4", { spf: { mechanisms: ["ip4:0.0.0.0/0"] } }, /^mailauth:spf\.mechanisms: ip4:0\.0\.0\.0\/0 together authorise \d+ public IPv4 addresses .*as \+all would/],
+    ["spf: two halves", { spf: { mechanisms: ["ip4:0.0.0.0/1", "ip4:128.0.0.0/1"] } }, /^mailauth:spf\.mechanisms: ip4:0\.0\.0\.0\/1 ip4:128\.0\.0\.0\/1 together authorise/],
+    ["spf: all of IPv6", { spf: { mechanisms: ["ip6:::/0"] } }, /^mailauth:spf\.mechanisms: ip6:::\/0 together authorise .*public IPv6 space as large as a \/1 \(at most a \/16/],
+    // Issue 23.9: values that passed but failed later.
+    ["mx hostname the root", { mx: { hostname: "." } }, /^mailauth:mx\.hostname: "\." is the DNS root/],
+    ["mx ipv4 loopback", { mx: { hostname: "mail.example.com", ipv4: "127.0.0.1" } }, /^mailauth:mx\.ipv4: "127\.0\.0\.1" is a loopback address, which no server on the internet can reach/],
+    ["mx ipv4 link-local", { mx: { hostname: "mail.example.com", ipv4: "169.254.1.1" } }, /^mailauth:mx\.ipv4: "169\.254\.1\.1" is a link-local address/],
+    ["mx ipv6 loopback", { mx: { hostname: "mail.example.com", ipv6: "::1" } }, /^mailauth:mx\.ipv6: "::1" is the loopback address/],
+    ["mx ipv4 multicast", { mx: { hostname: "mail.example.com", ipv4: "239.1.1.1" } }, /^mailauth:mx\.ipv4: "239\.1\.1\.1" is a multicast address/],
+    ["mx ipv6 multicast", { mx: { hostname: "mail.example.com", ipv6: "ff02::1" } }, /^mailauth:mx\.ipv6: "ff02::1" is a multicast address/],
+    ["nameserver multicast", { opendkim: { nameservers: ["224.0.0.251"] } }, /^mailauth:opendkim\.nameservers: "224\.0\.0\.251" is a multicast address, where no resolver answers/],
+    ["spf include of the own domain", { spf: { mechanisms: ["include:Example.com."] } }, /^mailauth:spf\.mechanisms: "include:Example\.com\." includes the domain's own record \(example\.com\), a loop/],
+    ["spf include %{d}", { spf: { mechanisms: ["include:%{d}"] } }, /^mailauth:spf\.mechanisms: "include:%\{d\}" includes the domain's own record/],
+    ["spf prefix with a leading zero", { spf: { mechanisms: ["ip4:192.0.2.0/032"] } }, /"ip4:192\.0\.2\.0\/032" does not hold a valid IPv4 address or block \(the prefix length a plain number/],
+    ["record name over 253", { domains: [{ ...domain, name: `${"a".repeat(60)}.${"b".repeat(60)}.${"c".repeat(60)}.${"d".repeat(55)}.com`, selector: "s".repeat(20) }] }, /^mailauth:domains\[0\]\.name: .* is 242 characters; with its selector's \._domainkey\. in front the record name would be 274, over DNS's 253/],
+    ["name of 127 labels", { domains: [{ ...domain, name: `${"a.".repeat(126)}c` }] }, /^mailauth:domains\[0\]\.name: .* has 127 labels; at most 10/],
+    ["40 report addresses", { dmarc: { rua: Array.from({ length: 40 }, (_, i) => `dmarc-reports-${i}@example.com`) } }, /^mailauth:dmarc\.rua: the 40 addresses make the record \d+ characters; keep DMARC under 450/],
+    ["key test for a day", { testKey: { timeoutSeconds: 86400 } }, /^mailauth:testKey\.timeoutSeconds: must be a whole number from 0 to 1800, got 86400/],
+    ["ssh host as an ssh option", { ssh: { host: "-oProxyCommand=touch /tmp/x" } }, /^mailauth:ssh\.host: "-oProxyCommand=touch \/tmp\/x" is not an IP address or host name/],
+    ["ssh user as an ssh option", { ssh: { host: "192.0.2.25", user: "-oProxyCommand=x" } }, /^mailauth:ssh\.user: "-oProxyCommand=x" is not a Unix user name/],
     ["unknown section field", { opendkim: { nameserver: ["192.0.2.53"] } }, /^mailauth:opendkim\.nameserver: unknown setting; allowed here: reportAddress, trustedHosts, nameservers, milterTransport/],
 ];
 
@@ -145,6 +171,22 @@ describe("settings validation", () => {
         const other = { name: "example.org", zoneId: "fedcba9876543210fedcba9876543210", selector: "s1" };
         const found = problems(raw({ domains: [{ ...domain, selector: "bad_selector" }, other], mx: { hostname: "mail.example.com", ipv4: "192.0.2.25" } }));
         expect(found).toEqual([expect.stringMatching(/^mailauth:domains\[0\]\.selector: "bad_selector" is not a valid selector/)]);
+    });
+
+    it("allows what the line leaves: private ranges of any size, a /16 of public IPv4 and a /48 of IPv6 trusted, a /8 and a /16 in SPF, a resolver on the server", () => {
+        const ok = raw({
+            opendkim: { trustedHosts: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7", "198.51.0.0/16", "2001:db8:1::/48", "::1"], nameservers: ["127.0.0.1", "::1", "10.0.0.53"] },
+            spf: { mechanisms: ["ip4:1.0.0.0/8", "ip6:2a00::/16", "include:_spf.example.com", "include:%{d}._spf.example.net"] },
+            mx: { hostname: "mail.example.com", ipv4: "192.0.2.25", ipv6: "2001:db8::25" },
+        });
+        expect(problems(ok)).toEqual([]);
+        // A server on a private network (as the lab's) may publish its private address.
+        expect(problems(raw({ mx: { hostname: "mail.example.com", ipv4: "10.231.0.2", ipv6: "fd00::2" } }))).toEqual([]);
+        // One address past the line is refused; overlapping blocks count once.
+        expect(problems(raw({ opendkim: { trustedHosts: ["1.2.0.0/16", "1.3.0.0/32"] } }))).toHaveLength(1);
+        expect(problems(raw({ opendkim: { trustedHosts: ["1.2.0.0/16", "1.2.0.0/17"] } }))).toEqual([]);
+        expect(problems(raw({ spf: { mechanisms: ["ip4:1.0.0.0/8", "ip4:2.0.0.1"] } }))).toHaveLength(1);
+        expect(problems(raw({ testKey: { timeoutSeconds: 1800 } }))).toEqual([]);
     });
 
     it("counts 10 lookup terms as allowed (mx plus nine includes)", () => {
