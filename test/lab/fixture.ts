@@ -112,7 +112,8 @@ export class Lab {
     }
 
     scriptOf(name: string, field = "create"): string {
-        return scriptOf(this.runner.resources[name].inputs[field]);
+        const inputs = this.runner.resources[name].inputs;
+        return scriptOf(inputs[field], field === "create" ? inputs.stdin : undefined);
     }
 }
 
