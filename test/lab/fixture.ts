@@ -44,8 +44,10 @@ export class Lab {
     async start(): Promise<void> {
         // The stack's own package step, as the program renders it.
         const probe = await runProgram(exampleConfig());
-        const packageStep = probe.resources.find((r) => r.name === "mailhost-packages")!.inputs.create as string;
-        this.rootfs = ensureRootfs(packageStep);
+        const packages = probe.resources.find((r) => r.name === "mailhost-packages")!.inputs;
+        // Its script travels on stdin (components/hostScripts.ts stdinCommandLine); the image build
+        // runs it in a chroot with no stdin, so as the same script in one command line.
+        this.rootfs = ensureRootfs(commandLine(scriptOf(packages.create, packages.stdin), "root"));
         this.keys = labKeys(this.rootfs);
         await setupNetwork();
         this.stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "mailauth-lab-state-"));
