@@ -8,6 +8,7 @@ import * as os from "os";
 import * as path from "path";
 import { afterAll, beforeAll } from "vitest";
 import { exampleConfig, runProgram, scriptOf } from "../harness";
+import { commandLine } from "../../components/hostScripts";
 import {
     DNS_ADDR, ensureRootfs, HOST_ADDR, inLab, LabDns, LabHost, labKeys, LabKeys, PERMITTED_ADDR,
     setupNetwork, teardownNetwork, waitFor,
