@@ -141,6 +141,42 @@ export function commandLine(script: string, user: string): string {
     return `${sudo}bash -c ${shellQuote(script)}`;
 }
 
+/**
+ * A step whose script travels on stdin, ahead of the step's own stdin: the command stays a short
+ * line. pulumi-command puts the command text into a failed step's error before the script's own
+ * output (pulumi/pulumi-command v1.2.1 provider/pkg/provider/remote/commandOutputs.go ~100-101:
+ * `fmt.Errorf("%w: running %q:\n%s", err, cmd, output)`), so a whole script there buries the
+ * reason under tens of kilobytes. The command reads exactly the script's bytes (GNU coreutils
+ * `head -c N` reads at most N bytes: src/head.c head_bytes, each read MIN(bufsize, bytes left)),
+ * refuses a script that did not arrive whole, and runs it with the rest of stdin as its stdin.
+ * No secret is in either: a key travels only on a key step's secret stdin (MailHost).
+ * `name` ($0 of the command) tells in the error which step it was.
+ */
+export function stdinCommandLine(script: string, user: string, name: string): string {
+    if (!/^[A-Za-z0-9._-]+$/.test(name)) throw new Error(`bad step name ${name}`);
+    const n = Buffer.byteLength(script);
+    const runner =
+        `f=$(mktemp /tmp/mailauth-step.XXXXXX) || exit 70; trap 'rm -f "$f"' EXIT; head -c ${n} >"$f"; ` +
+        `[ "$(wc -c <"$f")" -eq ${n} ] || { echo "mailauth: the step's script did not arrive whole on stdin" >&2; exit 70; }; bash "$f"`;
+    const sudo = user === "root" ? "" : "sudo -n ";
+    return `${sudo}bash -c ${shellQuote(runner)} ${name}`;
+}
+
+/** The stdin of such a step: the script, then what the script itself reads on stdin. */
+export function stdinWithScript(script: string, stdin: string): string {
+    return `${script}${stdin}`;
+}
+
+/** A step command made by stdinCommandLine, split back into its script and the script's own stdin; undefined for another command. */
+export function splitStdinStep(commandLine: string, stdin: string): { script: string; stdin: string } | undefined {
+    const m = commandLine.match(/^(?:sudo -n )?bash -c 'f=\$\(mktemp \/tmp\/mailauth-step\.XXXXXX\).* head -c (\d+) >/);
+    if (!m) return undefined;
+    const bytes = Buffer.from(stdin);
+    const n = Number(m[1]);
+    if (bytes.length < n) throw new Error(`stdin holds ${bytes.length} bytes, the command reads a script of ${n}`);
+    return { script: bytes.subarray(0, n).toString(), stdin: bytes.subarray(n).toString() };
+}
+
 /** Every Postfix milter value this stack may have set, so a transport change drops the old one. */
 export const KNOWN_MILTERS = [
     ...new Set(Object.values(MILTER_ENDPOINTS).flatMap((byTransport) => Object.values(byTransport).map((e) => e.postfixMilter))),

@@ -20,7 +20,7 @@ import {
     renderOpenDkimTables,
     SigningDomain,
 } from "./hostFiles";
-import { buildScript, commandLine, KNOWN_MILTERS, ScriptSpec, stagedStdin } from "./hostScripts";
+import { buildScript, commandLine, KNOWN_MILTERS, ScriptSpec, stagedStdin, stdinCommandLine, stdinWithScript } from "./hostScripts";
 import { OS_FAMILIES } from "./osFamilies";
 import { dkimPublicKey, rotationSteps } from "./dkimKey";
 import { OpenDkimSettings, TestKeySettings } from "./settings";
@@ -77,6 +77,18 @@ export class MailHost extends pulumi.ComponentResource {
     constructor(name: string, args: MailHostArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mailauth:host:MailHost", name, {}, opts);
         const line = (spec: ScriptSpec) => commandLine(buildScript(spec), args.user);
+        // A step whose script is known now: it travels on stdin, ahead of the step's own stdin, and
+        // the command is one short line, so a failure's reason is not buried under the script
+        // (stdinCommandLine). Key steps keep theirs in the command: their stdin is the key, which
+        // ignores changes (below), and would keep an old script with it.
+        const onStdin = (id: string, spec: ScriptSpec, stdin: pulumi.Input<string> | undefined) => {
+            const script = buildScript(spec);
+            const own = spec.files ? stagedStdin(spec.files) : "";
+            return {
+                create: stdinCommandLine(script, args.user, `mailauth-${id}`),
+                stdin: stdin === undefined ? stdinWithScript(script, own) : pulumi.output(stdin).apply((s) => stdinWithScript(script, own + s)),
+            };
+        };
         const step = (
             id: string,
             // An Output when the script holds a value known only once another resource exists.
@@ -89,12 +101,11 @@ export class MailHost extends pulumi.ComponentResource {
                 `${name}-${id}`,
                 {
                     connection: args.connection,
-                    create: pulumi.Output.isInstance(create) ? create.apply(line) : line(create),
                     delete: del && line(del),
                     addPreviousOutputInEnv: false,
-                    // Staged files on stdin: the command stays the same size for any number of domains.
-                    ...(!pulumi.Output.isInstance(create) && create.files ? { stdin: stagedStdin(create.files) } : {}),
                     ...extra,
+                    // Staged files on stdin, after the script: the command stays the same size for any number of domains.
+                    ...(pulumi.Output.isInstance(create) ? { create: create.apply(line) } : onStdin(id, create, extra.stdin)),
                 },
                 // A replacement (`pulumi up --replace`) must undo before it redoes: created first,
                 // the new step's work would be undone by the old step's delete.

@@ -10,6 +10,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { vi } from "vitest";
 import { effectiveConfig, StackConfig } from "./cli";
 import { FakeCloudflare } from "./cloudflare";
+import { splitStdinStep } from "../components/hostScripts";
 // Internal to the SDK, but exactly "every outstanding resource RPC has finished".
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { waitForRPCs } = require("@pulumi/pulumi/runtime/settings") as { waitForRPCs: () => Promise<void> };
@@ -164,7 +165,7 @@ export async function runProgram(config: Record<string, unknown>, opts: RunOptio
                 if (args.type === "command:remote:Command") {
                     // The key test prints a verdict per domain it was given on stdin.
                     state.stdout = /-testkey$/.test(args.name)
-                        ? String(args.inputs.stdin ?? "").replace(/^(\S+) (\S+) \S+$/gm, "$1 $2 key OK")
+                        ? (splitStdinStep(String(args.inputs.create), String(args.inputs.stdin ?? ""))?.stdin ?? String(args.inputs.stdin ?? "")).replace(/^(\S+) (\S+) \S+$/gm, "$1 $2 key OK")
                         : "";
                     state.stderr = "";
                 }
@@ -280,8 +281,13 @@ function aliasUrns(req: any): string[] {
     return urns;
 }
 
-/** The script inside `bash -c '...'`, unquoted. */
-export function scriptOf(commandLine: string): string {
+/**
+ * The script a step runs: inside `bash -c '...'`, unquoted, or, for a step whose script travels on
+ * stdin (components/hostScripts.ts stdinCommandLine), the start of its stdin.
+ */
+export function scriptOf(commandLine: string, stdin?: unknown): string {
+    const split = splitStdinStep(commandLine, typeof stdin === "string" ? stdin : "");
+    if (split) return split.script;
     const m = commandLine.match(/^(?:sudo -n )?bash -c '([\s\S]*)'$/);
     if (!m) throw new Error(`not a bash -c command: ${commandLine.slice(0, 80)}`);
     return m[1].replace(/'\\''/g, "'");

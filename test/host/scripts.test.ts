@@ -185,6 +185,22 @@ describe("host scripts on a throwaway host, with the real Postfix tools", () => 
             expect(host.calls().filter(serviceChange)).toEqual([]);
         });
 
+        it("a failed step's error, as pulumi-command words it, gives the reason before anything long", () => {
+            const mainCf = `${DEBIAN_MAIN_CF.replace(/^smtpd_relay_restrictions.*\n/m, "smtpd_relay_restrictions =\n")}smtpd_recipient_restrictions = permit_mynetworks, permit\n`;
+            debianHost(host, mainCf);
+            const r = host.run(steps.postfix.create, steps.postfix.stdin);
+            expect(r.code).not.toBe(0);
+            // pulumi/pulumi-command v1.2.1 provider/pkg/provider/remote/commandOutputs.go ~100-101:
+            // fmt.Errorf("%w: running %q:\n%s", err, cmd, stdout and stderr as they came); the %w of
+            // golang.org/x/crypto/ssh's ExitError reads "Process exited with status N". JSON's quoting
+            // is as long as Go's %q for this text.
+            const error = `Process exited with status ${r.code}: running ${JSON.stringify(steps.postfix.create)}:\n${r.stdout}${r.stderr}`;
+            const reason = error.search(/no reject_unauth_destination .* cannot open a relay/);
+            expect(reason).toBeGreaterThan(0);
+            expect(reason, error.slice(0, 300)).toBeLessThan(600);
+            expect(error.slice(0, reason)).not.toContain("mailauth step: postfix");
+        });
+
         it("stops before any change when the new settings fail postfix check: main.cf and master.cf untouched, no reload", () => {
             // postconf reads this main.cf; postfix check refuses it (mail_owner must exist).
             const mainCf = `${DEBIAN_MAIN_CF}mail_owner = nosuchuser\n`;

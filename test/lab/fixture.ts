@@ -8,6 +8,7 @@ import * as os from "os";
 import * as path from "path";
 import { afterAll, beforeAll } from "vitest";
 import { exampleConfig, runProgram, scriptOf } from "../harness";
+import { commandLine } from "../../components/hostScripts";
 import {
     DNS_ADDR, ensureRootfs, HOST_ADDR, inLab, LabDns, LabHost, labKeys, LabKeys, PERMITTED_ADDR,
     setupNetwork, teardownNetwork, waitFor,
@@ -44,8 +45,10 @@ export class Lab {
     async start(): Promise<void> {
         // The stack's own package step, as the program renders it.
         const probe = await runProgram(exampleConfig());
-        const packageStep = probe.resources.find((r) => r.name === "mailhost-packages")!.inputs.create as string;
-        this.rootfs = ensureRootfs(packageStep);
+        const packages = probe.resources.find((r) => r.name === "mailhost-packages")!.inputs;
+        // Its script travels on stdin (components/hostScripts.ts stdinCommandLine); the image build
+        // runs it in a chroot with no stdin, so as the same script in one command line.
+        this.rootfs = ensureRootfs(commandLine(scriptOf(packages.create, packages.stdin), "root"));
         this.keys = labKeys(this.rootfs);
         await setupNetwork();
         this.stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "mailauth-lab-state-"));
@@ -112,7 +115,8 @@ export class Lab {
     }
 
     scriptOf(name: string, field = "create"): string {
-        return scriptOf(this.runner.resources[name].inputs[field]);
+        const inputs = this.runner.resources[name].inputs;
+        return scriptOf(inputs[field], field === "create" ? inputs.stdin : undefined);
     }
 }
 

@@ -55,7 +55,7 @@ describe("every setting a user types with `pulumi config set --path` is taken as
         ["mailauth:mx.publish", "false", (r) => expect(r.resources.find((x) => x.name === "example.com-mx")).toBeUndefined()],
         ["mailauth:ssh.port", "2222", (r) => expect(JSON.stringify(r.resources.find((x) => x.name === "mailhost-postfix")!.inputs.connection)).toContain('"port":2222')],
         ["mailauth:dmarc.enabled", "false", (r) => expect(r.resources.find((x) => x.name === "example.com-dmarc")).toBeUndefined()],
-        ["mailauth:testKey.timeoutSeconds", "60", (r) => expect(scriptOf(r.resources.find((x) => x.name === "mailhost-testkey")!.inputs.create)).toContain("TIMEOUT='60'")],
+        ["mailauth:testKey.timeoutSeconds", "60", (r) => expect(scriptOf(r.resources.find((x) => x.name === "mailhost-testkey")!.inputs.create, r.resources.find((x) => x.name === "mailhost-testkey")!.inputs.stdin)).toContain("TIMEOUT='60'")],
         ["mailauth:testKey.enabled", "false", (r) => expect(r.outputs.testKey).toEqual({})],
         ["mailauth:domains[0].selector", "true", (r) => expect((r.outputs.selectors as any)["example.com"].active).toBe("true")],
     ];

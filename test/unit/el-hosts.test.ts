@@ -18,6 +18,7 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { exampleConfig, runProgram, scriptOf } from "../harness";
+import { splitStdinStep } from "../../components/hostScripts";
 import { masterFields, Repo, Result, runOnEl } from "./stubHost";
 
 
@@ -95,9 +96,9 @@ const rendered = async (opendkim: Record<string, unknown> | undefined) => {
     const run = await runProgram(config);
     return (step: string) => {
         const inputs = run.resources.find((r) => r.name === `mailhost-${step}`)!.inputs;
-        const script = scriptOf(inputs.create);
+        const script = scriptOf(inputs.create, inputs.stdin);
         // The OpenDKIM step's files travel on its stdin.
-        if (typeof inputs.stdin === "string") stdins.set(script, inputs.stdin);
+        if (typeof inputs.stdin === "string") stdins.set(script, splitStdinStep(inputs.create, inputs.stdin)?.stdin ?? inputs.stdin);
         return script;
     };
 };

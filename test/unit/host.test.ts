@@ -81,7 +81,7 @@ describe("host configuration under the example config", () => {
     });
 
     it("gives Postfix the guide's settings: policy service, restriction, time limit and the four milter settings", () => {
-        const script = scriptOf(cmd("postfix").inputs.create);
+        const script = scriptOf(cmd("postfix").inputs.create, cmd("postfix").inputs.stdin);
         expect(script).toContain(`SPF_CHECK='check_policy_service unix:private/policyd-spf'`);
         expect(script).toContain(`SPF_TIME_LIMIT='3600'`);
         expect(script).toContain(`want_entry="$SPF_SERVICE unix - n n - 0 spawn user=policyd-spf argv=$POLICYD_SPF_BIN"`);
@@ -102,7 +102,7 @@ describe("host configuration under the example config", () => {
             expect(stdin.value).toBe(`${pem}#mailauth-public ${dkimPublicKey(dkimRecordValue(publicKeyPem))}\n`);
             expect(key.inputs.logging).toBe("none");
             expect(key.additionalSecretOutputs).toEqual(expect.arrayContaining(["stdout", "stderr"]));
-            expect(scriptOf(key.inputs.create)).toContain(`KEY_FILE='/etc/opendkim/keys/${d}/20261127.private'`);
+            expect(scriptOf(key.inputs.create, key.inputs.stdin)).toContain(`KEY_FILE='/etc/opendkim/keys/${d}/20261127.private'`);
         }
         // The PEM lines of a private key, less those that are also in its public key (the modulus).
         const publicText = [...run.keys.values()].map((k) => dkimRecordValue(k.publicKeyPem)).join(" ");
@@ -187,8 +187,15 @@ describe("host configuration under the example config", () => {
             for (const field of ["create", "delete"]) {
                 if (!c.inputs[field]) continue;
                 const file = path.join(dir, `${c.name}.${field}.sh`);
-                fs.writeFileSync(file, scriptOf(c.inputs[field]));
+                fs.writeFileSync(file, scriptOf(c.inputs[field], field === "create" ? c.inputs.stdin : undefined));
                 files.push(file);
+                // The short command that runs a script arriving on stdin (components/hostScripts.ts stdinCommandLine).
+                const runner = String(c.inputs[field]).match(/^(?:sudo -n )?bash -c '(.*)' mailauth-[a-z]+$/s);
+                if (runner) {
+                    const runnerFile = path.join(dir, `${c.name}.${field}.runner.sh`);
+                    fs.writeFileSync(runnerFile, `#!/bin/bash\n${runner[1].replace(/'\\''/g, "'")}\n`);
+                    files.push(runnerFile);
+                }
             }
         }
         expect(files.length).toBeGreaterThanOrEqual(11);
@@ -210,7 +217,7 @@ describe("pulumi preview", () => {
         expect(typeof opendkim.inputs.create).toBe("string");
         expect(stagedFile(opendkim.inputs.stdin, "SigningTable")).toContain("*@example.com 20261127._domainkey.example.com");
         const postfix = run.resources.find((r) => r.name === "mailhost-postfix")!;
-        expect(scriptOf(postfix.inputs.create)).toContain("SPF_CHECK='check_policy_service unix:private/policyd-spf'");
+        expect(scriptOf(postfix.inputs.create, postfix.inputs.stdin)).toContain("SPF_CHECK='check_policy_service unix:private/policyd-spf'");
         const spf = run.resources.find((r) => r.name === "example.com-spf")!;
         expect(spf.inputs.content).toBe('"v=spf1 mx ip4:192.0.2.25 ~all"');
     });

@@ -19,7 +19,7 @@ let pem: string;
 beforeAll(async () => {
     const run = await runProgram(exampleConfig());
     const step = run.resources.find((r) => r.name === "mailhost-key-example.com-20261127")!;
-    script = scriptOf(step.inputs.create);
+    script = scriptOf(step.inputs.create, step.inputs.stdin);
     deleteScript = scriptOf(step.inputs.delete);
     pem = run.keys.get("example.com-20261127-rsa")!.privateKeyPem;
 }, 60_000);

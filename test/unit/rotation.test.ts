@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { exampleConfig, Run, runProgram, scriptOf, stagedFile } from "../harness";
+import { splitStdinStep } from "../../components/hostScripts";
 
 function rotated(previous: string[]): Record<string, unknown> {
     const config = exampleConfig();
@@ -41,7 +42,11 @@ describe("DKIM key rotation", () => {
         const newRecord = after.resources.find((r) => r.name === "example.com-dkim-20270601")!;
         expect(opendkim.dependencies).toContain(newRecord.urn);
         // The key test follows the new selector, and runs again because that domain's key changed.
-        const testkey = (run: Run) => run.resources.find((r) => r.name === "mailhost-testkey")!.inputs.stdin as string;
+        // Its stdin: the script, then the list (components/hostScripts.ts stdinCommandLine).
+        const testkey = (run: Run) => {
+            const inputs = run.resources.find((r) => r.name === "mailhost-testkey")!.inputs;
+            return splitStdinStep(inputs.create, inputs.stdin)!.stdin;
+        };
         expect(testkey(after)).toMatch(/^example\.com 20270601 [0-9a-f]{16}\nexample\.org 20261127 [0-9a-f]{16}\n$/);
         expect(testkey(after).split("\n")[1]).toBe(testkey(before).split("\n")[1]);
         expect(testkey(after).split("\n")[0]).not.toBe(testkey(before).split("\n")[0]);
@@ -78,7 +83,7 @@ describe("optional parts", () => {
         expect(staged(run, "opendkim.conf.debian.unbound")).toContain("Nameservers             192.0.2.53,2001:db8::53\n");
         // An OpenDKIM without libunbound ignores Nameservers: no configuration for it, so the host refuses.
         expect(() => staged(run, "opendkim.conf.el.resolv")).toThrow(/no staged/);
-        const postfix = scriptOf(run.resources.find((r) => r.name === "mailhost-postfix")!.inputs.create);
+        const postfix = scriptOf(run.resources.find((r) => r.name === "mailhost-postfix")!.inputs.create, run.resources.find((r) => r.name === "mailhost-postfix")!.inputs.stdin);
         expect(postfix.match(/MILTER='[^']*'/g)).toEqual(["MILTER='inet:127.0.0.1:8891'", "MILTER='inet:127.0.0.1:8891'"]);
     });
 

@@ -9,6 +9,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { exampleConfig, runProgram, scriptOf, TEST_SSH_PRIVATE_KEY } from "../harness";
+import { splitStdinStep } from "../../components/hostScripts";
 import { LabRunner, RecordStore, RemoteExec } from "../lab/runner";
 import { dkimRecordValue } from "../../components/dkimKey";
 import { keyStdin } from "../../components/mailHost";
@@ -29,8 +30,11 @@ class FakeHost {
     /** Awaited when a call starts, before its delay: lets a test order calls that run side by side. */
     before: (c: Call) => Promise<void> | void = () => {};
 
-    exec: RemoteExec = async (connection, commandLine, stdin) => {
-        const script = scriptOf(commandLine);
+    exec: RemoteExec = async (connection, commandLine, commandStdin) => {
+        // A step whose script travels on stdin (components/hostScripts.ts stdinCommandLine): the script's own stdin follows it.
+        const split = splitStdinStep(commandLine, commandStdin);
+        const script = split?.script ?? scriptOf(commandLine);
+        const stdin = split?.stdin ?? commandStdin;
         const call: Call = {
             step: script.match(/# mailauth step: (\S+)/)![1],
             // Key steps name their key file (/etc/opendkim/keys/<domain>/<selector>.private), others the domain.
@@ -291,7 +295,7 @@ describe("the lab's runner, with writes that finish later (the lab's batched DNS
         const statePath = path.join(dir, `state-${n++}.json`);
         let recordsAtKeyTest: string[] = [];
         const exec: RemoteExec = async (connection, commandLine, stdin) => {
-            if (commandLine.includes("mailauth step: testkey")) recordsAtKeyTest = [...dns.records];
+            if (commandLine.endsWith(" mailauth-testkey")) recordsAtKeyTest = [...dns.records];
             return host.exec(connection, commandLine, stdin);
         };
         const runner = new LabRunner(statePath, dns, { privateKey: TEST_SSH_PRIVATE_KEY }, exec);
