@@ -101,7 +101,9 @@ describe("scenario 8: faults", () => {
         let cut = false;
         const end = Date.now() + 60_000;
         while (!cut && Date.now() < end) {
-            const running = lab.host!.enter("pgrep -f '[m]ailauth step: postfix' || true").trim();
+            // The step's command is `bash -c '<reads its script from stdin>' mailauth-postfix`
+            // (components/hostScripts.ts stdinCommandLine): its $0 names the step.
+            const running = lab.host!.enter("pgrep -f '[m]ailauth-postfix$' || true").trim();
             if (running) {
                 // The session's sshd: `sshd: root@notty` on Debian 12 (OpenSSH 9.2), `sshd-session:
                 // root@notty` on Debian 13 (OpenSSH 10.0; sshd split off sshd-session in 9.8).
