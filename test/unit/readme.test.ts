@@ -5,6 +5,7 @@
  *   and against the host steps the program makes (the lab's runner, the demo's own engine, run
  *   with the demo's settings on a fake host): the step list follows the program, not this file;
  * - every relative link and #anchor in README.md, DEVELOPMENT.md and docs/*.md leads somewhere;
+ * - the README's example of a zone with a record in the way is the program's message for it;
  * - every README section a message of the stack cites ("README: \"Rotating the DKIM key\"") exists;
  * - every `npm` command of the README and DEVELOPMENT.md is a script of package.json, and CI
  *   (.ci/run) runs the README's own.
@@ -14,7 +15,8 @@ import * as os from "os";
 import * as path from "path";
 import ts from "typescript";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { exampleConfig, ROOT, scriptOf, TEST_SSH_PRIVATE_KEY } from "../harness";
+import { exampleConfig, programError, ROOT, scriptOf, TEST_SSH_PRIVATE_KEY } from "../harness";
+import { FakeCloudflare } from "../cloudflare";
 import { splitStdinStep } from "../../components/hostScripts";
 import { DOMAINS, labConfig } from "../lab/fixture";
 import { LabKeys } from "../lab/lab";
@@ -380,5 +382,19 @@ describe("the documents' npm commands", () => {
         // .ci/run adds options or a release: `npm ci --no-audit`, `MAILAUTH_LAB_RELEASE=bookworm npm run test:lab`.
         const ran = (command: string) => ci.some((l) => l === command || l.startsWith(`${command} `) || l.endsWith(` ${command}`));
         expect(tests.filter((c) => !ran(c)), "not run by .ci/run").toEqual([]);
+    });
+});
+
+describe("the README's example of a zone that already has records", () => {
+    it("is the message the program gives for that zone, word for word", async () => {
+        const readme = read("README.md");
+        const section = readme.slice(readme.indexOf("## Your zone already has records"));
+        const shown = section.match(/\n```\n(mailauth: Cloudflare:[\s\S]*?)\n```\n/);
+        expect(shown, "the example message's block").not.toBeNull();
+        const id = shown![1].match(/\(record id ([0-9a-f]{32})\)/)![1];
+        const cf = FakeCloudflare.forConfig(exampleConfig());
+        cf.addRecord("example.com", { id, name: "example.com", type: "TXT", content: '"v=spf1 include:_spf.example.net ~all"' });
+        const message = await programError(exampleConfig(), { preview: true, call: cf.call });
+        expect(shown![1]).toBe(message);
     });
 });
