@@ -4,7 +4,8 @@
  *   (test/demo/demo.ts, read with TypeScript's parser: every line must be one the demo can print)
  *   and against the host steps the program makes (the lab's runner, the demo's own engine, run
  *   with the demo's settings on a fake host): the step list follows the program, not this file;
- * - every relative link and #anchor in README.md, DEVELOPMENT.md and docs/*.md leads somewhere;
+ * - every relative link and #anchor in README.md, DEVELOPMENT.md and docs/*.md leads somewhere, and
+ *   every file of the repository they name in `code` exists;
  * - the README's example of a zone with a record in the way is the program's message for it;
  * - every README section a message of the stack cites ("README: \"Rotating the DKIM key\"") exists;
  * - every `npm` command of the README and DEVELOPMENT.md is a script of package.json, and CI
@@ -340,6 +341,11 @@ describe("the documents' links", () => {
             if (anchor !== undefined && !anchors(read(resolved)).has(anchor)) broken.push(`${target}: no heading #${anchor} in ${resolved}`);
         }
         expect(broken).toEqual([]);
+    });
+
+    it.each(DOCS)("%s: every file of this repository it names in `code` exists", (doc) => {
+        const named = [...read(doc).matchAll(/`((?:test|components|templates|docs|\.ci)\/[\w./-]+|[\w.-]+\.(?:ts|md|yaml|json|mts))`/g)].map((m) => m[1]);
+        expect(named.filter((p) => !fs.existsSync(path.join(ROOT, p)))).toEqual([]);
     });
 
     it("every README section a message or comment of the stack cites exists", () => {
