@@ -163,19 +163,38 @@ interface DemoRun {
     ttl: number;
 }
 
+/** The selector the demo rotates to: `const next = "..."` in test/demo/demo.ts's demoConfigs. */
+function demoNextSelector(): string {
+    const file = path.join(ROOT, "test/demo/demo.ts");
+    const source = ts.createSourceFile(file, fs.readFileSync(file, "utf8"), ts.ScriptTarget.Latest, true);
+    let next: string | undefined;
+    const visit = (node: ts.Node, inside: boolean) => {
+        if (ts.isFunctionDeclaration(node) && node.name?.text === "demoConfigs") inside = true;
+        if (inside && ts.isVariableDeclaration(node) && ts.isIdentifier(node.name) && node.name.text === "next" && node.initializer && ts.isStringLiteral(node.initializer)) {
+            next = node.initializer.text;
+        }
+        ts.forEachChild(node, (child) => visit(child, inside));
+    };
+    visit(source, false);
+    expect(next, "demoConfigs in test/demo/demo.ts sets the rotated selector as const next = \"...\"").toBeDefined();
+    return next!;
+}
+
 /**
- * The demo's three runs (test/demo/demo.ts story/demoConfigs): the example stack's domains that
- * the lab serves at the example's first selector, then rotated to 20270601 with the first kept,
- * then destroy.
+ * The demo's three runs, as test/demo/demo.ts's story and demoConfigs make them (demoConfigs is
+ * not exported; this follows it): the example stack's domains that the lab serves, at the
+ * example's first selector; then rotated to the demo's next selector with the first kept
+ * published; then destroy.
  */
 async function demoRuns(dir: string): Promise<{ up: DemoRun; rotated: DemoRun; destroy: DemoRun }> {
+    const next = demoNextSelector();
     const example = exampleConfig();
     const keys = { privateKey: TEST_SSH_PRIVATE_KEY, hostKey: (example["mailauth:ssh"] as { hostKey: string }).hostKey } as LabKeys;
     const domains = (example["mailauth:domains"] as { name: string; zoneId: string; selector: string }[]).filter((d) => DOMAINS.includes(d.name));
     const first = domains[0].selector;
     const up = labConfig(keys, { "mailauth:domains": domains.map(({ name, zoneId }) => ({ name, zoneId, selector: first })) });
     const rotated = labConfig(keys, {
-        "mailauth:domains": domains.map(({ name, zoneId }) => ({ name, zoneId, selector: "20270601", previousSelectors: [first] })),
+        "mailauth:domains": domains.map(({ name, zoneId }) => ({ name, zoneId, selector: next, previousSelectors: [first] })),
     });
     const runner = new LabRunner(path.join(dir, "state.json"), noDns, keys, fakeExec);
     const ttl = up["mailauth:ttl"] as number;
