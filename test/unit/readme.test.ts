@@ -245,9 +245,10 @@ describe("the README's excerpt of npm run demo", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mailauth-readme-demo-"));
     afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
     let runs: Awaited<ReturnType<typeof demoRuns>>;
+    // Three runs of the program and four RSA keys: seconds alone, more on a loaded machine.
     beforeAll(async () => {
         runs = await demoRuns(dir);
-    });
+    }, 180_000);
     const text = demoText();
     let parts: Section[] = [];
     beforeAll(() => {
