@@ -10,8 +10,9 @@ import { hasControlCharacters, show } from "./validate/show";
 import { checkHostKey, PrivateKeyClass } from "./validate/sshKeys";
 import { ipFamily, isHostname, isSafeAddress, isSingleLabelHost, isSpfDomainSpec, parseDmarcUri } from "./validate/mail";
 import { addressProblem, asPrefix, Block, parseBlock, publicSpan, spfCidrProblem } from "./validate/addresses";
-import { aLabelProblem, hostnameProblem, trustedWildcardProblem } from "./validate/names";
+import { aLabelProblem, hostnameProblem, spfTargetProblem, trustedWildcardProblem } from "./validate/names";
 import { previousSelectorsProblem } from "./validate/limits";
+import { readImportRecordsShape } from "./validate/imports";
 
 export { isHostname } from "./validate/mail";
 export { classifyPrivateKey } from "./validate/sshKeys";
@@ -101,6 +102,8 @@ export interface RawSettings {
     ssh?: unknown;
     ttl?: unknown;
     testKey?: unknown;
+    /** `mailauth:importRecords` (its shape only: components/validate/imports.ts). */
+    importRecords?: unknown;
     /** What the SSH private key secret looks like; its value never passes through validation. */
     sshPrivateKey: PrivateKeyClass;
 }
@@ -466,6 +469,8 @@ export function spfMechanismProblem(m: string, path: string, domains: readonly D
     if (spec !== undefined && !isSpfDomainSpec(spec)) {
         return `${path}.mechanisms: ${show(m)}: ${show(spec)} is not a domain name or RFC 7208 macro domain-spec (e.g. _spf.example.net)`;
     }
+    const badTarget = spec === undefined ? undefined : spfTargetProblem(spec);
+    if (badTarget) return `${path}.mechanisms: ${show(m)}: ${show(spec)} is not a name receivers can look up: ${badTarget}`;
     if ((v4len && Number(v4len.slice(1)) > 32) || (v6len && Number(v6len.slice(2)) > 128)) {
         return `${path}.mechanisms: ${show(m)}: the prefix length is out of range (/0-32 for IPv4, //0-128 for IPv6)`;
     }
@@ -633,6 +638,8 @@ export function validateSettings(raw: RawSettings): Settings {
         ttl: readTtl(raw.ttl, problems),
         testKey: readTestKey(raw.testKey, problems),
     };
+    // Its names are checked once the records are planned (zoneGate.ts), after this: its shape joins other problems here.
+    if (problems.length > 0) problems.push(...readImportRecordsShape(raw.importRecords).problems);
     if (problems.length > 0) throw new SettingsError(problems);
     return settings;
 }

@@ -142,6 +142,20 @@ export function hostnameProblem(value: string, singleLabel = false): string | un
 }
 
 /**
+ * Why an SPF target without macros (`_spf.example.net`; underscores allowed there) is not a name a
+ * receiver can look up, as "it ...", or undefined: an `xn--` label that is not a valid A-label. A
+ * receiver finds no record there: an include: of it fails every message (permerror, RFC 7208 5.2).
+ */
+export function spfTargetProblem(spec: string): string | undefined {
+    if (spec.includes("%")) return undefined;
+    for (const label of spec.replace(/\.$/, "").split(".")) {
+        const why = /^xn--/i.test(label) ? labelProblem(label) : undefined;
+        if (why) return `it ${why}`;
+    }
+    return undefined;
+}
+
+/**
  * A `*.suffix` trusted host: OpenDKIM reads the stack's TrustedHosts as InternalHosts `refile:`
  * (templates/opendkim.conf), whose `*` matches any text, against the client's verified host name
  * and each of its parent names (trusteddomainproject/OpenDKIM opendkim/util.c dkimf_checkhost).

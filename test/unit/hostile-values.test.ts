@@ -182,6 +182,9 @@ const rows: Row[] = [
     { key: "mailauth:spf.mechanisms[0]", value: "include:%{d}", verdict: /spf\.mechanisms: "include:%\{d\}" includes the domain's own record/ },
     { key: "mailauth:spf.mechanisms[0]", value: "include:example.org", verdict: /spf\.mechanisms: "include:example\.org" includes the domain's own record/, note: "another managed domain's record is the same mx ~all: a loop for it" },
     { key: "mailauth:spf.mechanisms[0]", value: "include:_spf.exаmple.net", verdict: /spf\.mechanisms: .* is not a domain name/ },
+    { key: "mailauth:spf.mechanisms[0]", value: "include:_spf.xn--a.com", verdict: /spf\.mechanisms: "include:_spf\.xn--a\.com": "_spf\.xn--a\.com" is not a name receivers can look up: .*not valid punycode/, note: "no record there: permerror for every message" },
+    { key: "mailauth:spf.mechanisms[0]", value: "a:mail.xn--exmple-4nf.com", verdict: /spf\.mechanisms: .*mixes Latin and Cyrillic/ },
+    { key: "mailauth:spf.mechanisms[0]", value: "include:_spf.xn--e1afmkfd.xn--p1ai", verdict: "accepted", note: "a valid Cyrillic A-label" },
     { key: "mailauth:spf.mechanisms[0]", value: "exists:%{i}._spf.%{d}", verdict: "accepted", note: "an RFC 7208 macro" },
     { key: "mailauth:spf.all", value: "+all", verdict: /spf\.all: "\+all" lets every host/ },
     { key: "mailauth:spf.all", value: "~ALL", verdict: /spf\.all: must be one of ~all, -all/ },
@@ -338,6 +341,24 @@ describe("all hostile values of one stack are reported at once", () => {
         }
         expect(message).toMatch(/^mailauth: 5 configuration problem\(s\); nothing was changed/);
         for (const s of ["domains[0].name", "spf.mechanisms", "opendkim.trustedHosts", "ssh.user", "ttl"]) expect(message).toContain(`mailauth:${s}`);
+    });
+});
+
+describe("importRecords is checked with the other settings", () => {
+    it("a malformed entry and a bad setting are reported in one message", async () => {
+        const stack: StackConfig = { values: structuredClone(exampleConfig()), secret: new Set() };
+        configSet(stack, "mailauth:ttl", "0");
+        configSet(stack, 'mailauth:importRecords["example.com-spf"]', "not-an-id", { path: true });
+        let message = "";
+        try {
+            await runProgram(stack.values, { preview: true, call: fakeFor(ZONES).call });
+        } catch (e) {
+            message = (e as Error).message;
+        }
+        await waitForRPCs().catch(() => undefined);
+        expect(message).toMatch(/^mailauth: 2 configuration problem\(s\)/);
+        expect(message).toContain("mailauth:ttl");
+        expect(message).toContain('mailauth:importRecords["example.com-spf"]: must be "<zone id>/<record id>"');
     });
 });
 
