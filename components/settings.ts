@@ -8,9 +8,9 @@ import * as net from "net";
 import * as pulumi from "@pulumi/pulumi";
 import { hasControlCharacters, show } from "./validate/show";
 import { checkHostKey, PrivateKeyClass } from "./validate/sshKeys";
-import { ipFamily, isHostname, isSafeAddress, isSingleLabelHost, isSpfDomainSpec, parseDmarcUri } from "./validate/mail";
+import { ipFamily, isHostname, isSafeAddress, isSpfDomainSpec, parseDmarcUri } from "./validate/mail";
 import { addressProblem, asPrefix, Block, parseBlock, publicSpan, spfCidrProblem } from "./validate/addresses";
-import { aLabelProblem, hostnameProblem, spfTargetProblem, trustedWildcardProblem } from "./validate/names";
+import { aLabelProblem, hostnameProblem, spfTargetProblem, sshHostProblem, trustedWildcardProblem } from "./validate/names";
 import { previousSelectorsProblem } from "./validate/limits";
 import { readImportRecordsShape } from "./validate/imports";
 
@@ -581,8 +581,8 @@ function readSsh(raw: unknown, privateKey: RawSettings["sshPrivateKey"], problem
     const port = f.integer("port", 22, 1, 65535);
     const user = f.string("user", false) ?? "root";
     const hostKeyRaw = isObject(raw) ? raw.hostKey : undefined;
-    if (host && net.isIP(host) === 0 && !isHostname(host) && !isSingleLabelHost(host)) {
-        problems.push(`${path}.host: ${show(host)} is not an IP address or host name: ${hostnameProblem(host, true)}`);
+    if (host && net.isIP(host) === 0 && sshHostProblem(host) !== undefined) {
+        problems.push(`${path}.host: ${show(host)} is not an IP address or host name: ${sshHostProblem(host)}`);
     }
     if (!USER.test(user)) problems.push(`${path}.user: ${show(user)} is not a Unix user name`);
     let hostKey: string | undefined;

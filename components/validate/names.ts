@@ -84,7 +84,7 @@ function unicodeLabelProblem(u: string): string | undefined {
 }
 
 /** Why one ASCII label is not a host-name label, or undefined. */
-function labelProblem(label: string): string | undefined {
+function labelProblem(label: string, reservedHyphens = true): string | undefined {
     if (label.length === 0) return "has an empty label (two dots in a row, or a dot first)";
     if (label.length > 63) return `has a label of ${label.length} characters, over DNS's 63`;
     if (!LDH.test(label)) {
@@ -94,6 +94,7 @@ function labelProblem(label: string): string | undefined {
     if (label.startsWith("-") || label.endsWith("-")) return `has the label ${JSON.stringify(label)}, which starts or ends with a hyphen`;
     if (label.slice(2, 4) === "--") {
         if (label.slice(0, 2).toLowerCase() !== "xn") {
+            if (!reservedHyphens) return undefined;
             return `has the label ${JSON.stringify(label)}, with hyphens in its 3rd and 4th characters: reserved for encoded names (RFC 5891 4.2.3.1)`;
         }
         const u = domainToUnicode(label.toLowerCase());
@@ -118,10 +119,10 @@ export function aLabelProblem(label: string): string | undefined {
  * Why `value` is not a host name (at least two labels unless `singleLabel`), as a phrase to follow the
  * shown value ("... is not a domain name: <why>"), or undefined when it is one. One trailing dot allowed.
  */
-export function hostnameProblem(value: string, singleLabel = false): string | undefined {
+export function hostnameProblem(value: string, singleLabel = false, reservedHyphens = true): string | undefined {
     if (/[^\x00-\x7f]/.test(value)) {
         const ascii = domainToASCII(value);
-        const asAscii = ascii && ascii !== value ? hostnameProblem(ascii, singleLabel) : "cannot be encoded";
+        const asAscii = ascii && ascii !== value ? hostnameProblem(ascii, singleLabel, reservedHyphens) : "cannot be encoded";
         return asAscii === undefined
             ? `it is written in Unicode; Cloudflare, the DNS and OpenDKIM take its ASCII form: write "${ascii}"`
             : asAscii === "cannot be encoded"
@@ -134,11 +135,20 @@ export function hostnameProblem(value: string, singleLabel = false): string | un
     const labels = name.split(".");
     if (labels.length < 2 && !singleLabel) return "it has a single label; give the full name (e.g. mail.example.com)";
     for (const l of labels) {
-        const why = labelProblem(l);
+        const why = labelProblem(l, reservedHyphens);
         if (why) return `it ${why}`;
     }
     if (!/[a-z]/i.test(labels[labels.length - 1])) return `its last label ${JSON.stringify(labels[labels.length - 1])} has no letter (no top-level domain is all digits)`;
     return undefined;
+}
+
+/**
+ * Why `ssh.host` is not a host to connect to (an IP address is checked before): a host name of one or
+ * more labels. Only ssh reads it, never DNS registries: `db--1` is a fine name there, but an `xn--`
+ * label must still be a valid A-label, and nothing may start with "-" (ssh would take it as an option).
+ */
+export function sshHostProblem(host: string): string | undefined {
+    return hostnameProblem(host, true, false);
 }
 
 /**

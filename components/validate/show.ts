@@ -22,8 +22,10 @@ function escapeString(s: string): string {
                 return "\\r";
             case "\t":
                 return "\\t";
-            default:
-                return `\\u${c.codePointAt(0)!.toString(16).padStart(4, "0")}`;
+            default: {
+                const cp = c.codePointAt(0)!;
+                return cp > 0xffff ? `\\u{${cp.toString(16)}}` : `\\u${cp.toString(16).padStart(4, "0")}`;
+            }
         }
     });
     return escaped.length > MAX_SHOWN ? `${escaped.slice(0, MAX_SHOWN)}...(${s.length} characters)` : escaped;

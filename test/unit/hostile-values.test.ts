@@ -12,6 +12,7 @@ import { configSet, StackConfig } from "../cli";
 import { FakeCloudflare } from "../cloudflare";
 import { exampleConfig, runProgram } from "../harness";
 import { checkZones, DomainPlan, recordComment } from "../../components/zone";
+import { show } from "../../components/validate/show";
 import { zoneReaderOf } from "../cloudflare";
 // Internal to the SDK, as test/harness.ts uses it: "every outstanding resource RPC has finished".
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -50,6 +51,7 @@ const META = [
     ["a bidi override", "x\u202ey"],
     ["a zero-width space", "x\u200by"],
     ["a soft hyphen", "x\u00ady"],
+    ["a language tag (a format character past the BMP)", "x\u{e0001}y"],
     ["a space", "x y"],
     ["a comment mark", "x#y"],
     ["an option", "-oProxyCommand=touch /tmp/pwned"],
@@ -215,6 +217,8 @@ const rows: Row[] = [
     { key: "mailauth:ssh.host", value: "192.0.2.25:22", verdict: /ssh\.host: .* is not an IP address or host name/ },
     { key: "mailauth:ssh.host", value: "xn--a", verdict: /ssh\.host: "xn--a" is not an IP address or host name/ },
     { key: "mailauth:ssh.host", value: "mailserver", verdict: "accepted", note: "a name from /etc/hosts or a search domain" },
+    { key: "mailauth:ssh.host", value: "db--1.internal", verdict: "accepted", note: "only ssh reads it: the IDNA reservation of ??-- labels is for names in DNS registries" },
+    { key: "mailauth:ssh.host", value: "-db.internal", verdict: /ssh\.host: "-db\.internal" is not an IP address or host name: .*starts or ends with a hyphen/ },
     { key: "mailauth:ssh.host", value: "2001:db8::25", verdict: "accepted" },
     { key: "mailauth:ssh.user", value: "-oProxyCommand=x", verdict: /ssh\.user: .* is not a Unix user name/ },
     { key: "mailauth:ssh.user", value: "-l", verdict: /ssh\.user: "-l" is not a Unix user name/ },
@@ -320,7 +324,8 @@ describe("hostile and absurd values, setting by setting", () => {
 /** A message as the CLI shows it: no stack trace, no raw control or invisible character. */
 function expectClean(message: string): void {
     expect(message).not.toMatch(/\n\s+at .*\(|\n\s+at \//);
-    expect(message).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u00ad\u200b-\u200f\u202a-\u202e\u2066-\u2069]/);
+    // Every control, format or separator character but the newlines between problems (Unicode Cc, Cf, Zl, Zp).
+    expect(message).not.toMatch(/(?!\n)[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u);
     expect(message.length).toBeLessThan(6000);
 }
 
@@ -341,6 +346,13 @@ describe("all hostile values of one stack are reported at once", () => {
         }
         expect(message).toMatch(/^mailauth: 5 configuration problem\(s\); nothing was changed/);
         for (const s of ["domains[0].name", "spf.mechanisms", "opendkim.trustedHosts", "ssh.user", "ttl"]) expect(message).toContain(`mailauth:${s}`);
+    });
+});
+
+describe("how a value is shown", () => {
+    it("escapes a character past the BMP as \\u{...}, one that cannot be read as \\uXXXX followed by a digit", () => {
+        expect(show("x\u{e0001}y")).toBe('"x\\u{e0001}y"');
+        expect(show("x\u200by\u00ad")).toBe('"x\\u200by\\u00ad"');
     });
 });
 
