@@ -52,6 +52,8 @@ const SCRIPTS: { name: string; re: RegExp }[] = [
     "Siddham", "SignWriting", "Sinhala", "Sogdian", "Sora_Sompeng", "Soyombo", "Sundanese", "Syloti_Nagri", "Syriac", "Tagalog",
     "Tagbanwa", "Tai_Le", "Tai_Tham", "Tai_Viet", "Takri", "Tamil", "Tangsa", "Tangut", "Telugu", "Thaana", "Thai", "Tibetan",
     "Tifinagh", "Tirhuta", "Toto", "Ugaritic", "Vai", "Vithkuqi", "Wancho", "Warang_Citi", "Yezidi", "Yi", "Zanabazar_Square",
+    // Unicode 16 and 17 (Node 20.20 knows them; an older Node skips what it does not know).
+    "Garay", "Gurung_Khema", "Kirat_Rai", "Ol_Onal", "Sunuwar", "Todhri", "Tulu_Tigalari", "Beria_Erfe", "Sidetic", "Tai_Yo", "Tolong_Siki",
 ].flatMap((name) => {
     try {
         return [{ name, re: new RegExp(`^\\p{Script=${name}}$`, "u") }];
@@ -60,6 +62,8 @@ const SCRIPTS: { name: string; re: RegExp }[] = [
     }
 });
 const NEUTRAL = /^[\p{Script=Common}\p{Script=Inherited}]$/u;
+/** The script names this Node knows from the list above (for the test that the list misses none). */
+export const KNOWN_SCRIPTS: readonly string[] = SCRIPTS.map((s) => s.name);
 
 /** The script of one character ("" for digits, hyphens and combining marks shared by all scripts). */
 export function scriptOf(ch: string): string {

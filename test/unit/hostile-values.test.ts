@@ -13,6 +13,7 @@ import { FakeCloudflare } from "../cloudflare";
 import { exampleConfig, runProgram } from "../harness";
 import { checkZones, DomainPlan, recordComment } from "../../components/zone";
 import { show } from "../../components/validate/show";
+import { KNOWN_SCRIPTS, scriptOf } from "../../components/validate/names";
 import { zoneReaderOf } from "../cloudflare";
 // Internal to the SDK, as test/harness.ts uses it: "every outstanding resource RPC has finished".
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -346,6 +347,20 @@ describe("all hostile values of one stack are reported at once", () => {
         }
         expect(message).toMatch(/^mailauth: 5 configuration problem\(s\); nothing was changed/);
         for (const s of ["domains[0].name", "spf.mechanisms", "opendkim.trustedHosts", "ssh.user", "ttl"]) expect(message).toContain(`mailauth:${s}`);
+    });
+});
+
+describe("the script of a character", () => {
+    it("is known for every letter, mark and digit of this Node's Unicode data (the list of scripts misses none)", () => {
+        const any = new RegExp(`[${KNOWN_SCRIPTS.map((n) => `\\p{Script=${n}}`).join("")}\\p{Script=Common}\\p{Script=Inherited}]`, "u");
+        const missed: string[] = [];
+        for (let cp = 0; cp <= 0x10ffff; cp++) {
+            if (cp >= 0xd800 && cp <= 0xdfff) continue;
+            const ch = String.fromCodePoint(cp);
+            if (/[\p{L}\p{M}\p{N}]/u.test(ch) && !any.test(ch)) missed.push(cp.toString(16));
+        }
+        expect(missed).toEqual([]);
+        expect([scriptOf("a"), scriptOf("\u0430"), scriptOf("\u03b1"), scriptOf("1"), scriptOf("\u65e5")]).toEqual(["Latin", "Cyrillic", "Greek", "", "Han"]);
     });
 });
 
