@@ -29,6 +29,7 @@ export function readRawSettings(config: pulumi.Config): RawSettings {
         ssh: structured(config, "ssh"),
         ttl: config.get("ttl"),
         testKey: structured(config, "testKey"),
+        importRecords: config.get("importRecords"),
         // Only its shape is checked; the value itself stays inside this expression.
         sshPrivateKey: classifyPrivateKey(config.get("sshPrivateKey")),
     };

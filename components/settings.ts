@@ -8,8 +8,11 @@ import * as net from "net";
 import * as pulumi from "@pulumi/pulumi";
 import { hasControlCharacters, show } from "./validate/show";
 import { checkHostKey, PrivateKeyClass } from "./validate/sshKeys";
-import { ipFamily, isHostname, isSafeAddress, isSingleLabelHost, isSpfDomainSpec, parseDmarcUri } from "./validate/mail";
-import { addressProblem, asPrefix, Block, parseBlock, publicSpan } from "./validate/addresses";
+import { ipFamily, isHostname, isSafeAddress, isSpfDomainSpec, parseDmarcUri } from "./validate/mail";
+import { addressProblem, asPrefix, Block, parseBlock, publicSpan, spfCidrProblem } from "./validate/addresses";
+import { aLabelProblem, hostnameProblem, spfTargetProblem, sshHostProblem, trustedWildcardProblem } from "./validate/names";
+import { previousSelectorsProblem } from "./validate/limits";
+import { readImportRecordsShape } from "./validate/imports";
 
 export { isHostname } from "./validate/mail";
 export { classifyPrivateKey } from "./validate/sshKeys";
@@ -99,6 +102,8 @@ export interface RawSettings {
     ssh?: unknown;
     ttl?: unknown;
     testKey?: unknown;
+    /** `mailauth:importRecords` (its shape only: components/validate/imports.ts). */
+    importRecords?: unknown;
     /** What the SSH private key secret looks like; its value never passes through validation. */
     sshPrivateKey: PrivateKeyClass;
 }
@@ -193,7 +198,7 @@ function isObject(v: unknown): v is Record<string, unknown> {
 function typedString(v: unknown, path: string, problems: Problems): string | undefined {
     if (typeof v === "string") {
         if (hasControlCharacters(v)) {
-            problems.push(`${path}: ${show(v)} contains a control character (a newline, tab or escape); remove it`);
+            problems.push(`${path}: ${show(v)} contains a control character (a newline, tab or escape) or an invisible one (zero-width, bidi mark, soft hyphen); remove it`);
             return undefined;
         }
         return v.trim();
@@ -332,9 +337,11 @@ function readDomains(raw: unknown, problems: Problems): DomainsRead {
         const zoneId = f.string("zoneId", false);
         const selector = f.string("selector", true);
         const previousSelectors = f.strings("previousSelectors");
+        const tooMany = previousSelectorsProblem(p, previousSelectors);
+        if (tooMany) problems.push(tooMany);
         const keyBits = f.integer("keyBits", DEFAULT_KEY_BITS, 1024, 4096);
-        if (name !== undefined && !isHostname(name)) {
-            problems.push(`${p}.name: ${show(rawName)} is not a domain name (letters, digits and hyphens in dot-separated labels)`);
+        if (name !== undefined && hostnameProblem(rawName!) !== undefined) {
+            problems.push(`${p}.name: ${show(rawName)} is not a domain name (letters, digits and hyphens in dot-separated labels): ${hostnameProblem(rawName!)}`);
         } else if (name !== undefined && name.split(".").length > MAX_DOMAIN_LABELS) {
             // Finding its zone asks Cloudflare for each parent name in turn (components/zone.ts).
             problems.push(`${p}.name: ${show(rawName)} has ${name.split(".").length} labels; at most ${MAX_DOMAIN_LABELS} are allowed (each costs a zone lookup)`);
@@ -351,7 +358,7 @@ function readDomains(raw: unknown, problems: Problems): DomainsRead {
             problems.push(`${p}.zoneId: must be a Cloudflare zone id (32 lowercase hex characters), got ${show(zoneId)}`);
         }
         for (const [key, sel] of [["selector", selector], ...previousSelectors.map((s) => ["previousSelectors", s])]) {
-            if (sel !== undefined && !SELECTOR.test(sel)) {
+            if (sel !== undefined && (!SELECTOR.test(sel) || aLabelProblem(sel) !== undefined)) {
                 problems.push(`${p}.${key}: ${show(sel)} is not a valid selector (a DNS label: letters, digits, hyphens, at most 63)`);
             }
         }
@@ -400,7 +407,7 @@ function readMx(raw: unknown, domains: DomainsRead, problems: Problems): MxSetti
     const ipv6 = f.string("ipv6", false);
     const publish = f.boolean("publish", true);
     if (rawHostname && !hostname) problems.push(`${path}.hostname: ${show(rawHostname)} is the DNS root, not a host name; give the server's name, e.g. mail.example.com`);
-    if (hostname && !isHostname(hostname)) problems.push(`${path}.hostname: ${show(rawHostname)} is not a host name`);
+    if (hostname && hostnameProblem(rawHostname) !== undefined) problems.push(`${path}.hostname: ${show(rawHostname)} is not a host name: ${hostnameProblem(rawHostname)}`);
     if (ipv4 !== undefined && ipFamily(ipv4) !== 4) problems.push(`${path}.ipv4: ${show(ipv4)} is not an IPv4 address`);
     for (const [key, ip, family] of [["ipv4", ipv4, 4], ["ipv6", ipv6, 6]] as const) {
         const why = ip !== undefined && ipFamily(ip) === family ? addressProblem(ip, "dns") : undefined;
@@ -462,9 +469,13 @@ export function spfMechanismProblem(m: string, path: string, domains: readonly D
     if (spec !== undefined && !isSpfDomainSpec(spec)) {
         return `${path}.mechanisms: ${show(m)}: ${show(spec)} is not a domain name or RFC 7208 macro domain-spec (e.g. _spf.example.net)`;
     }
+    const badTarget = spec === undefined ? undefined : spfTargetProblem(spec);
+    if (badTarget) return `${path}.mechanisms: ${show(m)}: ${show(spec)} is not a name receivers can look up: ${badTarget}`;
     if ((v4len && Number(v4len.slice(1)) > 32) || (v6len && Number(v6len.slice(2)) > 128)) {
         return `${path}.mechanisms: ${show(m)}: the prefix length is out of range (/0-32 for IPv4, //0-128 for IPv6)`;
     }
+    const wide = spfCidrProblem(v4len, v6len);
+    if (wide) return `${path}.mechanisms: ${show(m)} ${wide}`;
     return undefined;
 }
 
@@ -545,6 +556,8 @@ function readOpenDkim(raw: unknown, domains: DomainSettings[], problems: Problem
     for (const h of trustedHosts) {
         if (!isTrustedHost(h)) {
             problems.push(`${path}.trustedHosts: ${show(h)} is not an address, CIDR block, host name or *.domain wildcard`);
+        } else if (trustedWildcardProblem(h, domains.map((d) => d.name))) {
+            problems.push(`${path}.trustedHosts: ${trustedWildcardProblem(h, domains.map((d) => d.name))}`);
         }
     }
     const wide = overLimit(trustedHosts.map(parseBlock).filter((b): b is Block => b !== undefined), TRUSTED_MAX);
@@ -568,8 +581,8 @@ function readSsh(raw: unknown, privateKey: RawSettings["sshPrivateKey"], problem
     const port = f.integer("port", 22, 1, 65535);
     const user = f.string("user", false) ?? "root";
     const hostKeyRaw = isObject(raw) ? raw.hostKey : undefined;
-    if (host && net.isIP(host) === 0 && !isHostname(host) && !isSingleLabelHost(host)) {
-        problems.push(`${path}.host: ${show(host)} is not an IP address or host name`);
+    if (host && net.isIP(host) === 0 && sshHostProblem(host) !== undefined) {
+        problems.push(`${path}.host: ${show(host)} is not an IP address or host name: ${sshHostProblem(host)}`);
     }
     if (!USER.test(user)) problems.push(`${path}.user: ${show(user)} is not a Unix user name`);
     let hostKey: string | undefined;
@@ -625,6 +638,8 @@ export function validateSettings(raw: RawSettings): Settings {
         ttl: readTtl(raw.ttl, problems),
         testKey: readTestKey(raw.testKey, problems),
     };
+    // Its names are checked once the records are planned (zoneGate.ts), after this: its shape joins other problems here.
+    if (problems.length > 0) problems.push(...readImportRecordsShape(raw.importRecords).problems);
     if (problems.length > 0) throw new SettingsError(problems);
     return settings;
 }

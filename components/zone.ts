@@ -191,11 +191,13 @@ export function conflictsWith(target: Target, r: ZoneRecord, zoneName: string): 
 /** SPF terms of an existing record that the stack's record would not carry. */
 export function lostSpfTerms(existing: string, configured: string[]): string[] {
     const have = new Set(["mx", ...configured].map((m) => m.toLowerCase()));
-    return txtValue(existing)
+    // Each term once: a record repeating one (any text fits in 2,048 characters) must not make the way out repeat it.
+    const terms = txtValue(existing)
         .trim()
         .split(/\s+/)
         .slice(1)
         .filter((t) => !/^[+?~-]?all$/i.test(t) && !have.has(t.toLowerCase()) && !have.has(t.replace(/^\+/, "").toLowerCase()));
+    return terms.filter((t, i) => terms.findIndex((u) => u.toLowerCase() === t.toLowerCase()) === i);
 }
 
 function describe(r: ZoneRecord): string {

@@ -6,13 +6,15 @@ import * as pulumi from "@pulumi/pulumi";
 import { adoptTargets } from "./adoptRecords";
 import { MailDnsArgs, mailDnsTargets } from "./mailDns";
 import { Settings, SettingsError } from "./settings";
+import { show } from "./validate/show";
+import { readImportRecordsShape } from "./validate/imports";
 import { checkAdopted, checkZones, DomainPlan, recordComment, ZoneRef } from "./zone";
 
 /** `mailauth:adoptRecords`, as `pulumi config set` stores it (a string, or a boolean with --path). */
 export function readAdoptRecords(raw: unknown): boolean {
     if (raw === undefined || raw === null || raw === "" || raw === false || raw === "false") return false;
     if (raw === true || raw === "true") return true;
-    throw new SettingsError([`mailauth:adoptRecords: must be true or false, got ${JSON.stringify(raw)}`]);
+    throw new SettingsError([`mailauth:adoptRecords: must be true or false, got ${show(raw)}`]);
 }
 
 /** The token the provider uses: cloudflare:apiToken, or CLOUDFLARE_API_TOKEN as the provider reads it. */
@@ -48,29 +50,19 @@ export function adoptSetting(raw: unknown): AdoptSetting {
  * would stay published while the stack signs with its own.
  */
 export function readImportRecords(raw: unknown, targets: { resource: string; kind: string }[]): Record<string, string> {
-    let value = raw;
-    if (typeof raw === "string") {
-        try {
-            value = raw.trim() === "" ? {} : JSON.parse(raw);
-        } catch {
-            value = raw;
-        }
-    }
-    if (value === undefined || value === null) return {};
     const importable = targets.filter((t) => t.kind !== "dkim").map((t) => t.resource);
-    if (typeof value !== "object" || Array.isArray(value)) {
-        throw new SettingsError([`mailauth:importRecords: must be a map of record resource name to "<zone id>/<record id>", e.g. {"${importable[0] ?? "example.com-spf"}": "<zone id>/<record id>"}, got ${JSON.stringify(value)}`]);
-    }
-    const problems: string[] = [];
-    for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-        if (!importable.includes(k)) {
-            problems.push(`mailauth:importRecords["${k}"]: not a record the stack publishes and can import; one of: ${importable.join(", ")}`);
-        } else if (typeof v !== "string" || !/^[0-9a-f]{32}\/[0-9a-f]{32}$/.test(v)) {
-            problems.push(`mailauth:importRecords["${k}"]: must be "<zone id>/<record id>" (32 hex digits each, as the preview prints it), got ${JSON.stringify(v)}`);
-        }
-    }
+    // The map's shape is read by the same function validateSettings uses; names and values are reported together.
+    const read = readImportRecordsShape(raw, importable[0]);
+    if (read.entries === undefined && read.problems.length > 0) throw new SettingsError(read.problems);
+    const problems = Object.keys(read.entries ?? {}).flatMap((k) =>
+        !importable.includes(k)
+            ? [`mailauth:importRecords[${show(k)}]: not a record the stack publishes and can import; one of: ${importable.join(", ")}`]
+            : read.byKey.has(k)
+              ? [read.byKey.get(k)!]
+              : [],
+    );
     if (problems.length > 0) throw new SettingsError(problems);
-    return value as Record<string, string>;
+    return (read.entries ?? {}) as Record<string, string>;
 }
 
 export function zoneGate(settings: Settings, dnsArgs: Omit<MailDnsArgs, "zoneId">[], adoptRecords: AdoptSetting, importRecords?: unknown) {

@@ -14,6 +14,7 @@
  * bits++)` ~495, and the IPv4 branch ~583), so `0.0.0.0/0` or `::/0` matches every client.
  */
 import * as net from "net";
+import { parseIpv6 } from "../ipv6";
 
 export interface Block {
     family: 4 | 6;
@@ -25,21 +26,6 @@ function v4ToBig(addr: string): bigint {
     return addr.split(".").reduce((n, o) => (n << 8n) | BigInt(Number(o)), 0n);
 }
 
-function v6ToBig(addr: string): bigint {
-    let a = addr;
-    // A trailing dotted quad (::ffff:192.0.2.1) is the last 32 bits.
-    const quad = a.match(/^(.*:)(\d+\.\d+\.\d+\.\d+)$/);
-    if (quad) {
-        const v = v4ToBig(quad[2]);
-        a = `${quad[1]}${(v >> 16n).toString(16)}:${(v & 0xffffn).toString(16)}`;
-    }
-    const [head, tail] = a.includes("::") ? a.split("::") : [a, undefined];
-    const h = head ? head.split(":") : [];
-    const t = tail === undefined ? [] : tail ? tail.split(":") : [];
-    const groups = tail === undefined ? h : [...h, ...Array(8 - h.length - t.length).fill("0"), ...t];
-    return groups.reduce((n, g) => (n << 16n) | BigInt(parseInt(g || "0", 16)), 0n);
-}
-
 /** A block `addr[/bits]` (bits as a plain decimal), or undefined when it is not one. */
 export function parseBlock(value: string): Block | undefined {
     const [addr, bits, ...rest] = value.split("/");
@@ -49,7 +35,7 @@ export function parseBlock(value: string): Block | undefined {
     if (bits !== undefined && !/^(?:0|[1-9]\d{0,2})$/.test(bits)) return undefined;
     const len = bits === undefined ? width : Number(bits);
     if (len > width) return undefined;
-    const base = family === 4 ? v4ToBig(addr) : v6ToBig(addr);
+    const base = family === 4 ? v4ToBig(addr) : parseIpv6(addr)!;
     const host = (1n << BigInt(width - len)) - 1n;
     const first = base & ~host & ((1n << BigInt(width)) - 1n);
     return { family: family as 4 | 6, first, last: first | host };
@@ -171,4 +157,25 @@ export function asPrefix(count: bigint, family: 4 | 6): string {
     let bits = 0;
     while (1n << BigInt(bits + 1) <= count) bits++;
     return `/${width - bits}`;
+}
+
+/**
+ * The widest block an SPF `a`/`mx` CIDR length may make of each address of the name (RFC 7208 5.6:
+ * `a/N` matches every client in the /N block around each A record): the same line as for ip4:/ip6:
+ * blocks (components/settings.ts SPF_MAX: a /8 of IPv4, a /16 of IPv6). `a/0` is every address.
+ */
+export const SPF_WIDEST_PREFIX = { v4: 8, v6: 16 };
+
+/** Why an a/mx term's CIDR lengths (`/N`, `//M` as written) authorise too much, or undefined. */
+export function spfCidrProblem(v4len: string | undefined, v6len: string | undefined): string | undefined {
+    const v4 = v4len === undefined ? undefined : Number(v4len.slice(1));
+    const v6 = v6len === undefined ? undefined : Number(v6len.slice(2));
+    const parts: string[] = [];
+    if (v4 !== undefined && v4 < SPF_WIDEST_PREFIX.v4) parts.push(`each IPv4 address of the name to its /${v4} (${2n ** BigInt(32 - v4)} addresses)`);
+    if (v6 !== undefined && v6 < SPF_WIDEST_PREFIX.v6) parts.push(`each IPv6 address of the name to its /${v6}`);
+    if (parts.length === 0) return undefined;
+    return (
+        `widens ${parts.join(" and ")}: receivers would pass mail from every host there as your domain's, as +all would` +
+        ` (RFC 7208 5.6). At most /${SPF_WIDEST_PREFIX.v4} for IPv4 and //${SPF_WIDEST_PREFIX.v6} for IPv6, the line ip4:/ip6: blocks keep too; better, no CIDR length at all`
+    );
 }

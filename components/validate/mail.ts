@@ -4,19 +4,21 @@
  * OpenDKIM puts on a command line.
  */
 import * as net from "net";
+import { hostnameProblem } from "./names";
 
 const HOSTNAME_LABEL = /^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$/;
 
-/** A host name of at least two labels whose last label has a letter; one trailing dot allowed. */
+/**
+ * A host name of at least two labels whose last label has a letter; one trailing dot allowed; an
+ * `xn--` label only as a valid, single-script A-label (components/validate/names.ts says why not).
+ */
 export function isHostname(value: string): boolean {
-    if (value.length === 0 || value.length > 253) return false;
-    const labels = value.replace(/\.$/, "").split(".");
-    return labels.length >= 2 && labels.every((l) => HOSTNAME_LABEL.test(l)) && /[a-z]/i.test(labels[labels.length - 1]);
+    return hostnameProblem(value) === undefined;
 }
 
 /** One label, as a name from /etc/hosts or a search domain (`mailserver`). */
 export function isSingleLabelHost(value: string): boolean {
-    return HOSTNAME_LABEL.test(value) && /[a-z]/i.test(value);
+    return HOSTNAME_LABEL.test(value) && /[a-z]/i.test(value) && hostnameProblem(value, true) === undefined;
 }
 
 /**

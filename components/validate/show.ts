@@ -6,8 +6,12 @@
  */
 
 const MAX_SHOWN = 80;
-/** C0 and C1 controls, DEL, line/paragraph separators and bidi overrides. */
-const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+/**
+ * Controls (Unicode Cc: C0, DEL, C1), format characters (Cf: bidi marks and overrides, zero-width
+ * space and joiners, the soft hyphen, BOM) and line/paragraph separators (Zl, Zp): each either
+ * reshapes the terminal's output or is invisible, so that a value holding one looks like another.
+ */
+const UNSAFE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu;
 
 function escapeString(s: string): string {
     const escaped = s.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(UNSAFE, (c) => {
@@ -18,8 +22,10 @@ function escapeString(s: string): string {
                 return "\\r";
             case "\t":
                 return "\\t";
-            default:
-                return `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`;
+            default: {
+                const cp = c.codePointAt(0)!;
+                return cp > 0xffff ? `\\u{${cp.toString(16)}}` : `\\u${cp.toString(16).padStart(4, "0")}`;
+            }
         }
     });
     return escaped.length > MAX_SHOWN ? `${escaped.slice(0, MAX_SHOWN)}...(${s.length} characters)` : escaped;
@@ -44,5 +50,5 @@ export function show(value: unknown): string {
 
 /** True when the string holds a character that has no business in a setting. */
 export function hasControlCharacters(value: string): boolean {
-    return new RegExp(UNSAFE.source).test(value);
+    return new RegExp(UNSAFE.source, "u").test(value);
 }
