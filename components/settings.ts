@@ -8,7 +8,10 @@ import * as net from "net";
 import * as pulumi from "@pulumi/pulumi";
 import { hasControlCharacters, show } from "./validate/show";
 import { checkHostKey, PrivateKeyClass } from "./validate/sshKeys";
-import { ipFamily, isHostname, isSafeAddress, isSingleLabelHost, isSpfDomainSpec, parseDmarcUri } from "./validate/mail";
+import { ipFamily, isHostname, isSafeAddress, isSingleLabelHost } from "./validate/mail";
+import { normalizeName } from "./records/name";
+import { isIpMechanism, SPF_MAX, SPF_MAX_LOOKUPS, spfLookupCount, spfMechanismProblem, spfRecordValue, spfTerms } from "./records/spf";
+import { dmarcRecordValue, parseDmarcUri } from "./records/dmarc";
 import { addressProblem, asPrefix, Block, parseBlock, publicSpan } from "./validate/addresses";
 
 export { isHostname } from "./validate/mail";
@@ -121,9 +124,6 @@ export class SettingsError extends pulumi.RunError {
 export const DEFAULT_KEY_BITS = 2048;
 export const ALLOWED_KEY_BITS = [1024, 2048, 3072, 4096];
 export const DEFAULT_TTL = 1;
-/** SPF (RFC 7208 4.6.4): at most 10 terms that cause DNS lookups. */
-export const SPF_MAX_LOOKUPS = 10;
-
 /** The most labels a domain name may have (each costs one zone lookup when its zone is found by name). */
 export const MAX_DOMAIN_LABELS = 10;
 /** The longest the key test may wait for DNS to show a key (it holds `pulumi up` that long). */
@@ -135,11 +135,6 @@ const SELECTOR = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
 const ZONE_ID = /^[0-9a-f]{32}$/;
 const USER = /^[a-z_][a-z0-9_-]{0,31}$/;
 
-/** A domain or host name as written by a user: case and one trailing dot do not matter. */
-export function normalizeName(value: string): string {
-    return value.toLowerCase().replace(/\.$/, "");
-}
-
 /** A TrustedHosts entry: an address, a CIDR block, a host name or a `*.` wildcard host name. */
 function isTrustedHost(value: string): boolean {
     const [addr, bits] = value.split("/");
@@ -148,16 +143,12 @@ function isTrustedHost(value: string): boolean {
 }
 
 /**
- * The widest public address space each list may cover, all its blocks together (overlaps once;
- * private and special-purpose ranges not counted: components/validate/addresses.ts).
- * Trusted hosts: OpenDKIM signs their mail with the domains' keys, so a /16 of IPv4 (65,536
- * addresses, more than any one site's relays) and a /48 of IPv6 (one site's allocation, RFC 6177).
- * SPF: receivers accept mail from the blocks as the domain's; a /8 of IPv4 and a /16 of IPv6,
- * wider than any mail provider publishes (the widest blocks in large providers' SPF records
- * are /14 and /19 to /32 for IPv6), narrow enough that ip4:0.0.0.0/1 with 128.0.0.0/1 is refused.
+ * The widest public address space the trusted hosts may cover, all blocks together (overlaps once;
+ * private and special-purpose ranges not counted: components/validate/addresses.ts). OpenDKIM
+ * signs their mail with the domains' keys, so a /16 of IPv4 (65,536 addresses, more than any one
+ * site's relays) and a /48 of IPv6 (one site's allocation, RFC 6177). SPF's: records/spf.ts SPF_MAX.
  */
 export const TRUSTED_MAX = { v4: 1n << 16n, v6: 1n << 80n };
-export const SPF_MAX = { v4: 1n << 24n, v6: 1n << 112n };
 
 /** What the blocks cover beyond the limit, as "N public IPv4 addresses (a /P)", or undefined. */
 function overLimit(blocks: Block[], max: { v4: bigint; v6: bigint }): string | undefined {
@@ -167,14 +158,6 @@ function overLimit(blocks: Block[], max: { v4: bigint; v6: bigint }): string | u
     if (span.v6 > max.v6) parts.push(`public IPv6 space as large as a ${asPrefix(span.v6, 6)} (at most a ${asPrefix(max.v6, 6)} is allowed)`);
     return parts.length > 0 ? parts.join(" and ") : undefined;
 }
-
-/** Counts the SPF terms that cost a DNS lookup (RFC 7208 4.6.4). */
-export function spfLookupCount(terms: string[]): number {
-    return terms.filter((t) => /^[+?~-]?(a|mx|ptr|include|exists)([:/]|$)|^redirect=/i.test(t)).length;
-}
-
-/** RFC 7208 5: a, mx (optional domain-spec and CIDR lengths), include, exists, ip4, ip6. */
-const SPF_MECHANISM = /^[?~-]?(?:(a|mx)(?::([^/\s]+))?(\/\d{1,2})?(\/\/\d{1,3})?|(include|exists):(\S+)|(ip4|ip6):(\S+))$/i;
 
 type Problems = string[];
 
@@ -433,41 +416,6 @@ export function zoneFor(hostname: string, domains: DomainSettings[]): DomainSett
         .sort((a, b) => b.name.length - a.name.length)[0];
 }
 
-/** One problem for a mechanism that is not allowed or not well-formed, else undefined. */
-export function spfMechanismProblem(m: string, path: string, domains: readonly DomainSettings[] = []): string | undefined {
-    if (/^[+?~-]?all$/i.test(m)) return `${path}.mechanisms: ${show(m)} is not allowed here; the all term is set by ${path}.all`;
-    if (/^[+?~-]?ptr/i.test(m)) return `${path}.mechanisms: ${show(m)}: the ptr mechanism is deprecated (RFC 7208 5.5) and slow; use ip4:/ip6:/a: instead`;
-    if (/^redirect=/i.test(m)) return `${path}.mechanisms: ${show(m)}: redirect= is ignored when an all term is present; list the mechanisms instead`;
-    if (m.startsWith("+")) return `${path}.mechanisms: ${show(m)}: write it without the "+" qualifier (pass is the default)`;
-    const x = m.match(SPF_MECHANISM);
-    if (!x) {
-        return `${path}.mechanisms: ${show(m)} is not an SPF mechanism (allowed: a, mx, ip4:, ip6:, include:, exists:, with an optional -, ~ or ? qualifier)`;
-    }
-    const [, aMx, aMxTarget, v4len, v6len, , target, ipKind, ip] = x;
-    if (ipKind) {
-        const family = ipKind.toLowerCase() === "ip4" ? 4 : 6;
-        const b = parseBlock(ip);
-        return b && b.family === family
-            ? undefined
-            : `${path}.mechanisms: ${show(m)} does not hold a valid IPv${family} address or block (the prefix length a plain number, no leading zero)`;
-    }
-    const spec = aMx ? aMxTarget : target;
-    if (target !== undefined && x[5].toLowerCase() === "include") {
-        const t = normalizeName(target);
-        const self = /^%\{[do]\}$/i.test(target) ? target : domains.find((d) => d.name === t)?.name;
-        if (self !== undefined) {
-            return `${path}.mechanisms: ${show(m)} includes the domain's own record (${self}), a loop receivers answer with permerror (RFC 7208 5.2): every message then fails SPF. List that record's mechanisms here instead`;
-        }
-    }
-    if (spec !== undefined && !isSpfDomainSpec(spec)) {
-        return `${path}.mechanisms: ${show(m)}: ${show(spec)} is not a domain name or RFC 7208 macro domain-spec (e.g. _spf.example.net)`;
-    }
-    if ((v4len && Number(v4len.slice(1)) > 32) || (v6len && Number(v6len.slice(2)) > 128)) {
-        return `${path}.mechanisms: ${show(m)}: the prefix length is out of range (/0-32 for IPv4, //0-128 for IPv6)`;
-    }
-    return undefined;
-}
-
 function readSpf(raw: unknown, domains: DomainSettings[], problems: Problems): SpfSettings {
     const path = "mailauth:spf";
     const f = section(raw, path, problems, ["mechanisms", "all"], false);
@@ -485,7 +433,7 @@ function readSpf(raw: unknown, domains: DomainSettings[], problems: Problems): S
         const problem = spfMechanismProblem(m, path, domains);
         if (problem) problems.push(problem);
     }
-    const ipTerms = mechanisms.filter((m) => /^(ip4|ip6):/i.test(m));
+    const ipTerms = mechanisms.filter(isIpMechanism);
     const blocks = ipTerms.map((m) => parseBlock(m.slice(4))).filter((b): b is Block => b !== undefined);
     const wide = overLimit(blocks, SPF_MAX);
     if (wide) {
@@ -493,14 +441,13 @@ function readSpf(raw: unknown, domains: DomainSettings[], problems: Problems): S
             `${path}.mechanisms: ${ipTerms.join(" ")} together authorise ${wide}. Receivers would pass mail from anyone there as your domain's, as +all would: any host in that space can forge your domains past SPF and DMARC. List your server's own addresses and your providers' blocks, or include: the records they publish`,
         );
     }
-    const terms = ["mx", ...mechanisms.filter((m) => m.toLowerCase() !== "mx")];
-    const lookups = spfLookupCount(terms);
+    const lookups = spfLookupCount(spfTerms(mechanisms));
     if (lookups > SPF_MAX_LOOKUPS) {
         problems.push(
             `${path}.mechanisms: the record would need ${lookups} DNS lookups (mx, a, include, exists each count); SPF allows at most ${SPF_MAX_LOOKUPS}, receivers return permerror above that`,
         );
     }
-    const record = ["v=spf1", ...terms, all].join(" ");
+    const record = spfRecordValue(mechanisms, all);
     if (record.length > MAX_RECORD) {
         problems.push(`${path}.mechanisms: the record is ${record.length} characters; keep SPF under 450 so it fits one DNS answer over UDP`);
     }
@@ -523,7 +470,7 @@ function readDmarc(raw: unknown, problems: Problems): DmarcSettings {
             );
         }
     }
-    const record = [`v=DMARC1`, `p=${policy}`, ...(rua.length > 0 ? [`rua=${rua.join(",")}`] : [])].join("; ");
+    const record = dmarcRecordValue({ policy, rua });
     if (record.length > MAX_RECORD) {
         problems.push(`${path}.rua: the ${rua.length} addresses make the record ${record.length} characters; keep DMARC under ${MAX_RECORD} so it fits one DNS answer over UDP (list fewer addresses)`);
     }
