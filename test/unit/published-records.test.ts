@@ -10,7 +10,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import { dkimRecordValue } from "../../components/dkimKey";
 import { PublishedRecord } from "../../components/mailDns";
-import { quoteTxt, unquoteTxt } from "../../components/txt";
+import { quoteTxt, unquoteTxt } from "../../components/records/txt";
 import { exampleConfig, TEST_SSH_PRIVATE_KEY } from "../harness";
 import { LabRunner, RecordStore, RemoteExec } from "../lab/runner";
 
