@@ -218,7 +218,7 @@ class Fields {
         return values;
     }
 
-    oneOf<T extends string>(key: string, allowed: readonly T[], dflt: T): T {
+    oneOf<T extends string>(key: string, allowed: readonly T[], dflt: T | undefined): T | undefined {
         const v = this.obj[key];
         if (v === undefined || v === null) return dflt;
         if (typeof v !== "string" || !(allowed as readonly string[]).includes(v)) {

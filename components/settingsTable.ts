@@ -56,7 +56,8 @@ export interface StringsRow extends RowBase {
 export interface ChoiceRow extends RowBase {
     kind: "choice";
     allowed: readonly string[];
-    default: string;
+    /** Without one, the setting is optional: unset, it is left out (a DMARC tag then not written). */
+    default?: string;
 }
 /** A map read apart (importRecords: its keys are the stack's record resources, known once the records are planned). */
 export interface MapRow extends RowBase {
@@ -319,15 +320,17 @@ export type ReadValue<R> = R extends { kind: "integer" }
       : R extends { kind: "strings" }
         ? string[]
         : R extends { kind: "choice"; allowed: readonly (infer A)[] }
-          ? A
+          ? R extends { default: string }
+              ? A
+              : A | undefined
           : R extends { kind: "string"; default: string }
             ? string
             : string | undefined;
 /** What the reader gives for a section: each row's value by key. */
 export type Read<S extends Section> = { [R in Rows<S> as R["key"]]: ReadValue<R> };
 
-type Optional<R> = R extends { kind: "string"; required: true } | { kind: "string"; default: string } ? never : R extends { kind: "string" } ? R : never;
-/** A section's settings once validated: a string neither required nor defaulted is optional. */
-export type Values<S extends Section> = { [R in Exclude<Rows<S>, Optional<Rows<S>>> as R["key"]]: ReadValue<R> extends infer V ? Exclude<V, undefined> : never } & {
-    [R in Optional<Rows<S>> as R["key"]]?: string;
+type Optional<R> = R extends { required: true } | { default: unknown } ? never : R extends { kind: "string" | "choice" } ? R : never;
+/** A section's settings once validated: a string or choice neither required nor defaulted is optional. */
+export type Values<S extends Section> = { [R in Exclude<Rows<S>, Optional<Rows<S>>> as R["key"]]: Exclude<ReadValue<R>, undefined> } & {
+    [R in Optional<Rows<S>> as R["key"]]?: Exclude<ReadValue<R>, undefined>;
 };
