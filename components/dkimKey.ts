@@ -15,7 +15,7 @@
  *     Whatever creates the key step again later (`--replace` on it: the engine then sends the
  *     state's key) installs only the key the record publishes (templates/dkim-key.sh), and the
  *     `records` output shows the record's content, not the state's key.
- * Resource names are state identity: test/unit/urns.test.ts fails when one changes without an alias.
+ * Resource names are state identity: test/unit/identity.test.ts fails when one changes without an alias.
  */
 import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";

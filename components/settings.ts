@@ -95,8 +95,8 @@ const USER = /^[a-z_][a-z0-9_-]{0,31}$/;
 
 /** A TrustedHosts entry: an address, a CIDR block, a host name or a `*.` wildcard host name. */
 function isTrustedHost(value: string): boolean {
-    const [addr, bits] = value.split("/");
-    if (net.isIP(addr) !== 0 || bits !== undefined) return parseBlock(value) !== undefined;
+    // An address or anything with a prefix length is a block, and parseBlock (validate/addresses.ts) says whether it is one.
+    if (net.isIP(value) !== 0 || value.includes("/")) return parseBlock(value) !== undefined;
     return isHostname(value.startsWith("*.") ? value.slice(2) : value) || value === "localhost";
 }
 

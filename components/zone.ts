@@ -12,7 +12,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as cloudflare from "@pulumi/cloudflare";
-import { dkimRecordName } from "./records/dkim";
+import { dkimSelectorOf } from "./records/dkim";
 import { isDmarcValue } from "./records/dmarc";
 import { normalizeName } from "./records/name";
 import { isSpfValue, lostSpfTerms, spfMechanismProblem } from "./records/spf";
@@ -386,10 +386,6 @@ export function apiRefusal(e: unknown): { status: number; detail: string } | und
 
 const DNS_EDIT = "Zone → DNS → Edit";
 
-/** Cloudflare's answer once its API limit is passed (status 429): its own message, not a permission problem. */
-export function isRateLimited(e: unknown): boolean {
-    return apiRefusal(e)?.status === 429;
-}
 const RATE_LIMITED =
     `Cloudflare refused the zone check's calls for going over its API limit (429 Too Many Requests): 1,200 calls per 5 minutes per user, ` +
     `counting the dashboard and every other tool of the same user; past it every call is refused for 5 minutes ` +
@@ -586,10 +582,8 @@ function checkDomain(plan: DomainPlan, zone: ZoneRef, records: ZoneRecord[], opt
     const oldSelectors = [
         ...new Set(
             records
-                .map((r) => normalizeName(r.name))
-                .filter((n) => n.endsWith(dkimRecordName("", plan.domain)))
-                .map((n) => n.slice(0, -dkimRecordName("", plan.domain).length))
-                .filter((s) => !s.includes(".") && !plan.selectors.includes(s)),
+                .map((r) => dkimSelectorOf(normalizeName(r.name), plan.domain))
+                .filter((s): s is string => s !== undefined && !plan.selectors.includes(s)),
         ),
     ];
     if (oldSelectors.length > 0) {

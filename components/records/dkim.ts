@@ -12,6 +12,14 @@ export function dkimRecordName(selector: string, domain: string): string {
     return `${selector}._domainkey.${domain}`;
 }
 
+/** The selector whose record `name` would be under `domain` (the label before `._domainkey.<domain>`), if any. */
+export function dkimSelectorOf(name: string, domain: string): string | undefined {
+    const suffix = dkimRecordName("", domain);
+    if (!name.endsWith(suffix)) return undefined;
+    const selector = name.slice(0, -suffix.length);
+    return selector.includes(".") ? undefined : selector;
+}
+
 /** The DKIM TXT value for a public key (RFC 6376 3.6.1): `v=DKIM1; k=rsa; p=<base64 DER>`. */
 export function dkimRecordValue(publicKeyPem: string): string {
     const der = crypto.createPublicKey(publicKeyPem).export({ type: "spki", format: "der" });
