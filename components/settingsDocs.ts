@@ -5,7 +5,7 @@
  */
 import { Row, Section, SECTIONS } from "./settingsTable";
 
-/** A setting as Pulumi.yaml declares it (pulumi/pulumi pkg/workspace/project.go ProjectConfigType). */
+/** A setting as Pulumi.yaml declares it: the schema's configTypeDeclaration (pulumi/pulumi sdk/go/common/workspace/project.json: type, description, default, secret, items, value). */
 export interface ConfigDeclaration {
     type?: string;
     description: string;
