@@ -18,6 +18,8 @@ import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import * as fs from "fs";
 import * as path from "path";
+import { DMARC_VERSION } from "./records/dmarc";
+import { SPF_VERSION } from "./records/spf";
 import { Target } from "./zone";
 
 /** A name and the record types there that the stack's record replaces. */
@@ -37,7 +39,8 @@ export function adoptTargets(targets: Target[], imports: Record<string, string> 
         .map((t) => ({
             name: t.name,
             types: [t.type, "CNAME"],
-            ...(t.kind === "spf" ? { prefix: "v=spf1" } : t.kind === "dmarc" ? { prefix: "v=dmarc1" } : {}),
+            // The script knows these two prefixes by their text, lowercase (components/adopt.js `replaced`).
+            ...(t.kind === "spf" ? { prefix: SPF_VERSION } : t.kind === "dmarc" ? { prefix: DMARC_VERSION.toLowerCase() } : {}),
             ...(imports[t.resource] ? { keep: [imports[t.resource].split("/")[1]] } : {}),
         }));
 }

@@ -7,6 +7,9 @@
  */
 import { isSafeAddress } from "../validate/mail";
 
+/** The version tag every DMARC record starts with (RFC 7489 6.3). */
+export const DMARC_VERSION = "v=DMARC1";
+
 /** The DMARC record sits at `_dmarc.<domain>` (RFC 7489 6.1). */
 export function dmarcRecordName(domain: string): string {
     return `_dmarc.${domain}`;
@@ -30,7 +33,7 @@ export function dmarcRecordValue(settings: { readonly [K in (typeof DMARC_TAGS)[
         if (v === undefined || (Array.isArray(v) && v.length === 0)) continue;
         tags.push(`${tag}=${Array.isArray(v) ? v.join(",") : v}`);
     }
-    return ["v=DMARC1", ...tags].join("; ");
+    return [DMARC_VERSION, ...tags].join("; ");
 }
 
 /** Whether a TXT value is a DMARC record (RFC 7489 6.4: `v=DMARC1` then `;` or the end; `v=DMARC1x` is not). */

@@ -20,6 +20,9 @@ export const SPF_MAX_LOOKUPS = 10;
  */
 export const SPF_MAX = { v4: 1n << 24n, v6: 1n << 112n };
 
+/** The version term every SPF record starts with (RFC 7208 4.5). */
+export const SPF_VERSION = "v=spf1";
+
 /** An SPF record sits at the domain itself (RFC 7208 3.1). */
 export function spfRecordName(domain: string): string {
     return domain;
@@ -32,7 +35,7 @@ export function spfTerms(mechanisms: string[]): string[] {
 
 /** The stack's record: `v=spf1 mx <mechanisms> <all>`. */
 export function spfRecordValue(mechanisms: string[], all: string): string {
-    return ["v=spf1", ...spfTerms(mechanisms), all].join(" ");
+    return [SPF_VERSION, ...spfTerms(mechanisms), all].join(" ");
 }
 
 /**

@@ -493,6 +493,20 @@ describe("adoptRecords: the script is state", () => {
         expect(crypto.createHash("sha256").update(ADOPT_SCRIPT).digest("hex")).toBe("fc33bb2b89920da4713641336ec626a04f11f911cb0f2cc9377fc649b90f7238");
     });
 
+    it("the step's targets, also an input, are as existing stacks hold them", () => {
+        // adoptTargets' output as the code before components/records built it (commit f6bf28e).
+        const targets: Target[] = [
+            { kind: "mx", name: "example.com", type: "MX", resource: "example.com-mx" },
+            { kind: "a", name: "mail.example.com", type: "A", resource: "example.com-mx-a" },
+            { kind: "spf", name: "example.com", type: "TXT", resource: "example.com-spf" },
+            { kind: "dkim", name: "s1._domainkey.example.com", type: "TXT", resource: "example.com-dkim-s1" },
+            { kind: "dmarc", name: "_dmarc.example.com", type: "TXT", resource: "example.com-dmarc" },
+        ];
+        expect(JSON.stringify(adoptTargets(targets, { "example.com-spf": `${"a".repeat(32)}/${"b".repeat(32)}` }))).toBe(
+            '[{"name":"example.com","types":["MX","CNAME"]},{"name":"mail.example.com","types":["A","CNAME"]},{"name":"example.com","types":["TXT","CNAME"],"prefix":"v=spf1","keep":["bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"]},{"name":"_dmarc.example.com","types":["TXT","CNAME"],"prefix":"v=dmarc1"}]',
+        );
+    });
+
     it("reads TXT content by the stack's one rule (components/records/txt.ts)", () => {
         const txt = scriptFunction("txt");
         const samples = [
