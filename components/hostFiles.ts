@@ -16,8 +16,6 @@ export type SigningDomain = Pick<DomainSettings, "name" | "selector" | "previous
 /** The OpenDKIM tables, the same on every OS family; each lives at `${OPENDKIM_ETC_DIR}/<name>`. */
 export const OPENDKIM_TABLES = ["KeyTable", "SigningTable", "TrustedHosts"] as const;
 export type OpenDkimTables = Record<(typeof OPENDKIM_TABLES)[number], string>;
-/** Every file the opendkim step replaces (and its delete restores). */
-export const OPENDKIM_FILES = [OPENDKIM_CONF, ...OPENDKIM_TABLES.map((t) => `${OPENDKIM_ETC_DIR}/${t}`)];
 
 /**
  * How OpenDKIM resolves, as `opendkim -V` tells on the host ("Active code options": USE_UNBOUND).

@@ -12,7 +12,6 @@ import { effectiveConfig, StackConfig } from "./cli";
 import { FakeCloudflare } from "./cloudflare";
 import { splitStdinStep } from "../components/hostScripts";
 // Internal to the SDK, but exactly "every outstanding resource RPC has finished".
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const { waitForRPCs } = require("@pulumi/pulumi/runtime/settings") as { waitForRPCs: () => Promise<void> };
 
 export const ROOT = path.join(__dirname, "..");

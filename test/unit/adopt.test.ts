@@ -9,9 +9,10 @@ import type { AddressInfo } from "net";
 import { describe, expect, it } from "vitest";
 import { exampleConfig, programError, Registered, runProgram, unwrapSecret } from "../harness";
 import { FakeCloudflare, FakeRecord } from "../cloudflare";
-import { faultyApi, runStep } from "../adoptScript";
+import { faultyApi, runStep, scriptFunction } from "../adoptScript";
 import { parsePath, runConfigSet, shellWords, StackConfig } from "../cli";
-import { adoptTargets } from "../../components/adoptRecords";
+import { ADOPT_SCRIPT, adoptTargets } from "../../components/adoptRecords";
+import { quoteTxt, unquoteTxt } from "../../components/records/txt";
 import { conflictsWith, Target } from "../../components/zone";
 
 const MARK = "managed by Pulumi stack mailauth/test (mailauth)";
@@ -482,5 +483,46 @@ describe("adoptRecords: zone data on the terminal", () => {
         } finally {
             await api.close();
         }
+    });
+});
+
+describe("adoptRecords: the script is state", () => {
+    it("the step runs, to the byte, the script existing stacks hold: a changed input would run the take-over again", () => {
+        // SHA-256 of ADOPT_SCRIPT as the string it was in components/adoptRecords.ts (commit f6bf28e),
+        // before it became components/adopt.js. Change it only with a test that the rerun is harmless.
+        expect(crypto.createHash("sha256").update(ADOPT_SCRIPT).digest("hex")).toBe("fc33bb2b89920da4713641336ec626a04f11f911cb0f2cc9377fc649b90f7238");
+    });
+
+    it("the step's targets, also an input, are as existing stacks hold them", () => {
+        // adoptTargets' output as the code before components/records built it (commit f6bf28e).
+        const targets: Target[] = [
+            { kind: "mx", name: "example.com", type: "MX", resource: "example.com-mx" },
+            { kind: "a", name: "mail.example.com", type: "A", resource: "example.com-mx-a" },
+            { kind: "spf", name: "example.com", type: "TXT", resource: "example.com-spf" },
+            { kind: "dkim", name: "s1._domainkey.example.com", type: "TXT", resource: "example.com-dkim-s1" },
+            { kind: "dmarc", name: "_dmarc.example.com", type: "TXT", resource: "example.com-dmarc" },
+        ];
+        expect(JSON.stringify(adoptTargets(targets, { "example.com-spf": `${"a".repeat(32)}/${"b".repeat(32)}` }))).toBe(
+            '[{"name":"example.com","types":["MX","CNAME"]},{"name":"mail.example.com","types":["A","CNAME"]},{"name":"example.com","types":["TXT","CNAME"],"prefix":"v=spf1","keep":["bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"]},{"name":"_dmarc.example.com","types":["TXT","CNAME"],"prefix":"v=dmarc1"}]',
+        );
+    });
+
+    it("reads TXT content by the stack's one rule (components/records/txt.ts)", () => {
+        const txt = scriptFunction("txt");
+        const samples = [
+            '"v=spf1 " "mx ~all"',
+            "v=spf1 mx ~all",
+            '"a \\"quoted\\" b"',
+            '  "after white space" "x"',
+            'v=spf1 include:"_spf.example.net" ~all',
+            '"unterminated',
+            '""',
+            "",
+            '"a""b"',
+            '"back\\\\slash" "\\u00e9"',
+            quoteTxt(`v=DKIM1; k=rsa; p=${"A\\\"B".repeat(120)}`),
+            quoteTxt("v=spf1 ip4:192.0.2.1 ~all é"),
+        ];
+        for (const c of samples) expect(txt(c), c).toBe(unquoteTxt(c));
     });
 });

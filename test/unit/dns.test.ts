@@ -1,6 +1,7 @@
 import * as crypto from "crypto";
 import { beforeAll, describe, expect, it } from "vitest";
 import { exampleConfig, Run, runProgram } from "../harness";
+import { dkimRecordName, dkimSelectorOf } from "../../components/records/dkim";
 
 const SPF = "v=spf1 mx ip4:192.0.2.25 ~all";
 const DMARC = "v=DMARC1; p=none; rua=mailto:dmarc-reports@example.com";
@@ -94,5 +95,15 @@ describe("DNS records under the example config", () => {
             "example.com": { active: "20261127", previous: [] },
             "example.org": { active: "20261127", previous: [] },
         });
+    });
+});
+
+describe("DKIM record names (components/records/dkim.ts)", () => {
+    it("a selector's name, and the selector read back from a name: one label before _domainkey, nothing deeper", () => {
+        expect(dkimRecordName("20261127", "example.com")).toBe("20261127._domainkey.example.com");
+        expect(dkimSelectorOf(dkimRecordName("20261127", "example.com"), "example.com")).toBe("20261127");
+        expect(dkimSelectorOf("a.b._domainkey.example.com", "example.com")).toBeUndefined();
+        expect(dkimSelectorOf("s1._domainkey.example.org", "example.com")).toBeUndefined();
+        expect(dkimSelectorOf("example.com", "example.com")).toBeUndefined();
     });
 });

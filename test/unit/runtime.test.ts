@@ -28,7 +28,6 @@ describe("the CLI runs the program without type-checking it; npm test type-check
     it("Pulumi's nodejs runtime reads noCheck from tsconfig.json as ts-node's transpileOnly", () => {
         // @pulumi/pulumi 3.276 cmd/run/run.js ~279-299: with PULUMI_NODEJS_TRANSPILE_ONLY unset,
         // transpileOnly = compilerOptions.noCheck of the tsconfig (tsutils.js ~29-42 reads it).
-        // eslint-disable-next-line @typescript-eslint/no-require-imports
         const tsutils = require("@pulumi/pulumi/tsutils");
         expect(tsutils.loadTypeScriptCompilerOptions(path.join(ROOT, "tsconfig.json")).noCheck).toBe(true);
     });

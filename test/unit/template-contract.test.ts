@@ -181,7 +181,7 @@ describe("template inputs (the TypeScript/script contract)", () => {
 
 describe("defined once", () => {
     const ROOT = path.join(__dirname, "..", "..");
-    const SOURCES = ["templates", "components"].flatMap((d) =>
+    const SOURCES = ["templates", "components", "components/records"].flatMap((d) =>
         fs
             .readdirSync(path.join(ROOT, d), { withFileTypes: true })
             .filter((e) => e.isFile())
@@ -196,7 +196,7 @@ describe("defined once", () => {
     it("/etc/opendkim and the _domainkey label are each written in one place only", () => {
         expect(holding("/etc/opendkim")).toEqual(["components/hostFiles.ts"]);
         // Where a record name is built (messages may mention the label).
-        expect(holding(/_domainkey\.(\$\{|\$[A-Za-z_])/)).toEqual(["components/dkimKey.ts"]);
+        expect(holding(/_domainkey\.(\$\{|\$[A-Za-z_])/)).toEqual(["components/records/dkim.ts"]);
         expect(holding(/\.private\b/)).toEqual(["components/hostFiles.ts"]);
     });
 
