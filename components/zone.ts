@@ -625,24 +625,51 @@ function checkDomain(plan: DomainPlan, zone: ZoneRef, records: ZoneRecord[], opt
 }
 
 /**
- * After the adopt step: every record still in the way at the names it adopted was put there since
- * (the step runs when it is created or its inputs change, not on every run). Refused, to delete by hand.
+ * After the adopt steps: every record still in the way at the names they adopted was put there since
+ * (a step runs when it is created or its inputs change, not on every run). Refused, to delete by hand.
+ * One records listing per zone, under the names of all its adopted domains, as checkZones reads them:
+ * a listing per domain would spend Cloudflare's 1,200 calls per 5 minutes at every preview of a large
+ * stack (the recheck runs whenever the steps' outputs are known, which they are from state).
  */
 export async function checkAdopted(
-    plan: DomainPlan,
-    zone: ZoneRef,
+    adopted: { plan: DomainPlan; zone: ZoneRef }[],
     own: { comment: string; stack: string; project: string; imports?: Record<string, string> },
     reader: ZoneReader = providerReader,
 ): Promise<void> {
-    const records = await reader.recordsUnder(zone.id, plan.domain, LISTING_LIMITS.records + 1);
-    if (records.length > LISTING_LIMITS.records) throw new ZoneError([tooManyRecords(zone, plan.domain, [plan.domain])]);
-    const left = findConflicts({ ...plan, targets: plan.targets.filter((t) => t.kind !== "dkim") }, zone, records, own);
-    if (left.length > 0) {
-        throw new ZoneError(
-            left.map(
-                (c) =>
-                    `${c.domain}: ${describe(c.record)} was added at a name the stack adopted earlier (adoptRecords), and the adoption does not run again.\nWay out: delete it in Cloudflare (dashboard: ${zone.name} → DNS → Records); to keep its content, carry it into the stack's settings first.`,
-            ),
-        );
-    }
+    const byZone = new Map<string, { zone: ZoneRef; plans: DomainPlan[] }>();
+    for (const { plan, zone } of adopted) (byZone.get(zone.id) ?? byZone.set(zone.id, { zone, plans: [] }).get(zone.id)!).plans.push(plan);
+    const problems: string[] = [];
+    await Promise.all(
+        [...byZone.values()].map(async ({ zone, plans }) => {
+            const suffix = commonSuffix(plans.map((p) => p.domain));
+            let all: ZoneRecord[];
+            try {
+                all = await reader.recordsUnder(zone.id, suffix, LISTING_LIMITS.records + 1);
+            } catch (e) {
+                const refusal = apiRefusal(e);
+                if (!refusal) throw e;
+                problems.push(
+                    refusal.status === 429
+                        ? RATE_LIMITED
+                        : `${plans.map((p) => p.domain).join(", ")}: Cloudflare refused to list the DNS records of zone ${zone.name} (${zone.id}) for the check after adoption (${refusal.status}: ${refusal.detail}): give the API token ${DNS_EDIT} on ${zone.name}`,
+                );
+                return;
+            }
+            if (all.length > LISTING_LIMITS.records) {
+                problems.push(tooManyRecords(zone, suffix, plans.map((p) => p.domain)));
+                return;
+            }
+            for (const plan of plans) {
+                const records = all.filter((r) => fqdn(r.name) === plan.domain || fqdn(r.name).endsWith(`.${plan.domain}`));
+                const left = findConflicts({ ...plan, targets: plan.targets.filter((t) => t.kind !== "dkim") }, zone, records, own);
+                problems.push(
+                    ...left.map(
+                        (c) =>
+                            `${c.domain}: ${describe(c.record)} was added at a name the stack adopted earlier (adoptRecords), and the adoption does not run again.\nWay out: delete it in Cloudflare (dashboard: ${zone.name} → DNS → Records); to keep its content, carry it into the stack's settings first.`,
+                    ),
+                );
+            }
+        }),
+    );
+    if (problems.length > 0) throw new ZoneError([...new Set(problems)]);
 }

@@ -90,15 +90,25 @@ export function zoneGate(settings: Settings, dnsArgs: Omit<MailDnsArgs, "zoneId"
     }));
     const imports = readImportRecords(importRecords, plans.flatMap((p) => p.targets));
     const checked = pulumi.output(checkZones(plans, { adopt, comment, stack, project, imports }));
-    const rechecks: pulumi.Output<void>[] = [];
+    // The adopt steps, as MailDns makes them: checked again together once their outputs are known.
+    const adoptSteps: { plan: DomainPlan; stdout: pulumi.Output<string> }[] = [];
     return {
         /** Resolves once every zone was found and no record stands in the way. */
         passed: checked,
         /** Each domain's zone, once every check (the one after adoption too) has passed: a stack output. */
-        result: () =>
-            pulumi
-                .all([checked, pulumi.all(rechecks)])
-                .apply(([rs]) => Object.fromEntries(rs.map((r) => [r.domain, r.zone])) as Record<string, ZoneRef>),
+        result: () => {
+            const steps = [...adoptSteps];
+            const recheck =
+                steps.length === 0
+                    ? pulumi.output(undefined)
+                    : pulumi.all([checked, pulumi.all(steps.map((s) => s.stdout))]).apply(async ([rs]) => {
+                          await checkAdopted(
+                              steps.map((s) => ({ plan: s.plan, zone: rs.find((r) => r.domain === s.plan.domain)!.zone })),
+                              { comment, stack, project, imports },
+                          );
+                      });
+            return pulumi.all([checked, recheck]).apply(([rs]) => Object.fromEntries(rs.map((r) => [r.domain, r.zone])) as Record<string, ZoneRef>);
+        },
         /** What MailDns needs from the check for one domain. */
         dnsArgs(domain: string): Pick<MailDnsArgs, "zoneId" | "comment" | "adopt" | "imports"> {
             const plan = plans.find((p) => p.domain === domain)!;
@@ -117,11 +127,7 @@ export function zoneGate(settings: Settings, dnsArgs: Omit<MailDnsArgs, "zoneId"
                           // hand after the adoption is not removed by an unchanged step, so it is refused. Not an
                           // input of the records: an unknown stdout at preview would show them all as changing.
                           after: (step) => {
-                              rechecks.push(
-                                  pulumi.all([checked, step.stdout]).apply(async ([rs]) => {
-                                      await checkAdopted(plan, rs.find((r) => r.domain === domain)!.zone, { comment, stack, project, imports });
-                                  }),
-                              );
+                              adoptSteps.push({ plan, stdout: step.stdout });
                           },
                       }
                     : undefined,
