@@ -13,7 +13,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as cloudflare from "@pulumi/cloudflare";
 import { dkimRecordName } from "./dkimKey";
-import { spfMechanismProblem } from "./settings";
+import { DomainSettings, spfMechanismProblem, spfMechanismsProblems } from "./settings";
 
 /**
  * Zone data as shown in a message: what a record holds is anybody's (a co-tenant, a provider's
@@ -77,6 +77,9 @@ export interface DomainPlan {
     selectors: string[];
     /** SPF mechanisms configured (`mailauth:spf.mechanisms`), to say which existing ones to carry. */
     spfMechanisms: string[];
+    /** `mailauth:spf.all` and every managed domain: a suggested term must pass the settings check when pasted. */
+    spfAll?: string;
+    domains?: readonly DomainSettings[];
     /** Position in `mailauth:domains`, for the commands in messages. */
     index?: number;
 }
@@ -274,15 +277,23 @@ export function findConflicts(
                     const lost = lostSpfTerms(r.content, plan.spfMechanisms).map((m) => m.replace(/^\+/, ""));
                     // Only a term the settings accept is suggested, each as one shell word: the record is
                     // anybody's text, and the suggested command is pasted into a shell.
-                    const valid = (m: string) => spfMechanismProblem(m, "mailauth:spf") === undefined;
+                    const domains = plan.domains ?? [];
+                    const problem = (m: string) => spfMechanismProblem(m, "mailauth:spf", domains);
+                    const valid = (m: string) => problem(m) === undefined;
+                    const selfInclude = (m: string) => /includes the domain's own record/.test(problem(m) ?? "");
                     const redirects = lost.filter((m) => /^redirect=/i.test(m));
                     const carry = lost.filter((m) => !/^(redirect|exp)=/i.test(m) && valid(m));
                     const cannot = lost.filter((m) => !/^redirect=/i.test(m) && !carry.includes(m));
                     if (carry.length > 0) adoptable = false;
                     if (carry.length > 0) {
+                        // Together with what is configured, as the settings check will see them once pasted.
+                        const together = spfMechanismsProblems([...plan.spfMechanisms, ...carry], plan.spfAll ?? "~all", domains).map((p) => p.replace(/^mailauth:spf\.mechanisms: /, ""));
                         ways.push(
                             `first carry its mechanisms into the stack's record, or mail from those senders fails SPF:\n` +
-                                carry.map((m, i) => `  pulumi config set --path 'mailauth:spf.mechanisms[${plan.spfMechanisms.length + i}]' ${shellWord(m)}`).join("\n"),
+                                carry.map((m, i) => `  pulumi config set --path 'mailauth:spf.mechanisms[${plan.spfMechanisms.length + i}]' ${shellWord(m)}`).join("\n") +
+                                (together.length > 0
+                                    ? `\n  but carried all together with mailauth:spf.mechanisms they are refused by the settings check: ${together.map(shown).join("; ")}; decide which to carry`
+                                    : ""),
                         );
                     }
                     for (const m of redirects) {
@@ -295,7 +306,7 @@ export function findConflicts(
                     }
                     for (const m of cannot) {
                         ways.push(
-                            `"${shown(m)}" is not carried over (${/^[?~-]?ptr/i.test(m) ? "ptr is deprecated, RFC 7208 5.5: use ip4:/a: instead" : /^exp=/i.test(m) ? "explanation strings are not supported" : "it is not a mechanism the settings accept"}): decide by hand what it stood for`,
+                            `"${shown(m)}" is not carried over (${/^[?~-]?ptr/i.test(m) ? "ptr is deprecated, RFC 7208 5.5: use ip4:/a: instead" : /^exp=/i.test(m) ? "explanation strings are not supported" : selfInclude(m) ? "it includes the domain's own record: a loop receivers answer with permerror, RFC 7208 5.2" : "it is not a mechanism the settings accept"}): decide by hand what it stood for`,
                         );
                     }
                 }

@@ -86,6 +86,8 @@ export function zoneGate(settings: Settings, dnsArgs: Omit<MailDnsArgs, "zoneId"
         targets: mailDnsTargets(a.domain, a),
         selectors: Object.keys(a.dkim),
         spfMechanisms: settings.spf.mechanisms,
+        spfAll: settings.spf.all,
+        domains: settings.domains,
         index: settings.domains.findIndex((d) => d.name === a.domain),
     }));
     const imports = readImportRecords(importRecords, plans.flatMap((p) => p.targets));
