@@ -14,6 +14,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as cloudflare from "@pulumi/cloudflare";
 import { dkimRecordName } from "./dkimKey";
 import { DomainSettings, spfMechanismProblem, spfMechanismsProblems } from "./settings";
+import { asMarker, isOwn, legacyComment, OwnMarker, recordOwner } from "./stackMarker";
 
 /**
  * Zone data as shown in a message: what a record holds is anybody's (a co-tenant, a provider's
@@ -102,28 +103,9 @@ export interface ZoneCheckResult {
     adopted: Conflict[];
 }
 
-/** The comment the stack puts on every record it publishes: how it knows its own records again. */
-export function recordComment(project: string, stack: string): string {
-    // Cloudflare comments are at most 100 characters on the Free plan (API docs: dns records, comment).
-    return `managed by Pulumi stack ${project}/${stack} (mailauth)`.slice(0, 100);
-}
-const MARK_PREFIX = "managed by Pulumi stack ";
-
-/**
- * Whose record a comment says it is: this stack's (`own`, the exact comment recordComment gives), another
- * stack's (`other`, its project/stack as far as the comment holds it), or nobody's (undefined). Another
- * stack's comment is recognised whatever its length: Cloudflare keeps at most 100 characters of a comment
- * on the Free plan (500 on paid plans; API reference, DNS records, `comment`), so a long project/stack name
- * arrives cut, without its closing "(mailauth)". The adopt step decides with this too.
- */
-export function recordOwner(comment: string | null | undefined, own: string): { own: true } | { own: false; other: string } | undefined {
-    if (!comment) return undefined;
-    if (comment === own) return { own: true };
-    if (!comment.startsWith(MARK_PREFIX) && !(comment.length >= 8 && MARK_PREFIX.startsWith(comment))) return undefined;
-    const rest = comment.slice(MARK_PREFIX.length);
-    const name = rest.replace(/ \(mailauth\)$/, "");
-    return { own: false, other: name === rest && comment.length >= 100 ? `${name}… (comment cut at ${comment.length} characters)` : name || "(name cut off)" };
-}
+/** The comment of this project/stack's records before the stack had an identity (components/stackMarker.ts). */
+export const recordComment = legacyComment;
+export { recordOwner };
 
 /** Stops the run: shown by the CLI as its message only (sdk/nodejs cmd/run/run.js ~377). */
 export class ZoneError extends pulumi.RunError {
@@ -231,15 +213,16 @@ export function findConflicts(
     plan: DomainPlan,
     zone: ZoneRef,
     records: ZoneRecord[],
-    own: { comment: string; stack: string; project: string; adopt?: boolean; imports?: Record<string, string> },
+    own: { comment: OwnMarker | string; stack: string; project: string; adopt?: boolean; imports?: Record<string, string> },
 ): Conflict[] {
     const conflicts: Conflict[] = [];
     for (const t of plan.targets) {
         for (const r of records.filter((x) => conflictsWith(t, x, zone.name))) {
-            if (r.comment === own.comment) continue; // the stack's own record (comment set by MailDns)
+            if (isOwn(r.comment, own.comment)) continue; // the stack's own record (comment set by MailDns)
             if (t.kind !== "dkim" && own.imports?.[t.resource] === `${zone.id}/${r.id}`) continue; // imported by the stack's record (mailauth:importRecords)
             const owner = recordOwner(r.comment, own.comment);
             const other = owner && !owner.own ? owner.other : undefined;
+            const sameName = owner !== undefined && !owner.own && owner.sameName;
             const same =
                 t.value !== undefined &&
                 r.type === t.type &&
@@ -263,10 +246,21 @@ export function findConflicts(
             } else {
                 why = `${t.name} would resolve to two addresses: the stack's and ${shown(r.content)}`;
             }
-            if (other !== undefined) {
+            if (other !== undefined && sameName) {
+                why = `it carries this stack's name (${shown(other)}) but not this stack's identity: another state of a stack named like this one wrote it (this stack's state lost and started again, the same name in another organization or backend, or a copy): ${why}`;
+                ways.push(`if that other stack still runs, manage ${t.name} from one stack only: remove it from the other stack, or from this one`);
+                if (t.kind === "dkim") {
+                    ways.push(
+                        `if it is this stack's from a lost state, its key is not in this state: sign with a new selector, e.g. today's date: pulumi config set --path 'mailauth:domains[${plan.index ?? 0}].selector' ${new Date().toISOString().slice(0, 10).replace(/-/g, "")}; delete the old record in Cloudflare once nothing signs with it`,
+                    );
+                } else if (r.type === t.type) {
+                    ways.push(`if it is this stack's from a lost state, import it: the stack's ${t.kind.toUpperCase()} record takes it over in the next pulumi up, with the stack's value and comment:\n  ${importCommand(t, zone, r)}\n  pulumi up\n  ${importDoneCommand(t)}`);
+                }
+                ways.push(`or delete it in Cloudflare (dashboard: ${zone.name} → DNS → Records)`);
+            } else if (other !== undefined) {
                 why = `it is managed by another Pulumi stack (${shown(other)}): ${why}`;
                 ways.push(`manage ${t.name} from one stack only: remove it from the other stack, or from this one`);
-                ways.push(`if this stack was renamed from ${shown(other)} (pulumi stack rename), the record is this stack's: set its comment to "${own.comment}" in the dashboard`);
+                ways.push(`if this stack was renamed from ${shown(other)} (pulumi stack rename), the record is this stack's: set its comment to "${asMarker(own.comment).legacy}" in the dashboard (the next pulumi up gives it the stack's own comment)`);
             } else if (t.kind === "dkim") {
                 ways.push(
                     `pick another selector for the stack, e.g. today's date: pulumi config set --path 'mailauth:domains[${plan.index ?? 0}].selector' ${new Date().toISOString().slice(0, 10).replace(/-/g, "")}; the existing key stays published for mail still in transit`,
@@ -343,11 +337,11 @@ export function findConflicts(
  * with the stack's state this run sets the value, without it (state lost, another backend) a second
  * record would be published beside it.
  */
-export function ownRecordIssues(plan: DomainPlan, zone: ZoneRef, records: ZoneRecord[], comment: string): { problems: string[]; warnings: string[] } {
+export function ownRecordIssues(plan: DomainPlan, zone: ZoneRef, records: ZoneRecord[], comment: OwnMarker | string): { problems: string[]; warnings: string[] } {
     const problems: string[] = [];
     const warnings: string[] = [];
     for (const t of plan.targets) {
-        const mine = records.filter((r) => r.comment === comment && conflictsWith(t, r, zone.name));
+        const mine = records.filter((r) => isOwn(r.comment, comment) && conflictsWith(t, r, zone.name));
         if (mine.length > 1) {
             problems.push(
                 `${plan.domain}: ${mine.length} records at ${t.name} carry this stack's comment as its ${t.kind.toUpperCase()} record (${mine.map(describe).join("; ")}); the stack manages one.\nWhy it matters: ${t.kind === "spf" ? "two SPF records make every receiver return permerror (RFC 7208 3.2)" : t.kind === "dmarc" ? "with two DMARC records receivers apply no DMARC policy (RFC 7489 6.6.3)" : "the name would hold two values"}.\nWay out: delete all but the one the stack's state holds (pulumi stack export | grep the record ids above) in Cloudflare (dashboard: ${zone.name} → DNS → Records)`,
@@ -536,7 +530,8 @@ function tooManyRecords(zone: ZoneRef, suffix: string, domains: string[]): strin
 export interface CheckOptions {
     reader?: ZoneReader;
     adopt: boolean;
-    comment: string;
+    /** How the stack knows its own records (components/stackMarker.ts); a string: that exact comment. */
+    comment: OwnMarker | string;
     stack: string;
     project: string;
     /** Tells the user what stays (old selectors) and what adoption replaces. */
@@ -597,11 +592,13 @@ function checkDomain(plan: DomainPlan, zone: ZoneRef, records: ZoneRecord[], opt
             const id = opts.imports?.[t.resource];
             if (id === undefined) continue;
             const r = records.find((x) => `${zone.id}/${x.id}` === id);
-            if (!r || !conflictsWith(t, r, zone.name) || r.type !== t.type || recordOwner(r.comment, opts.comment)?.own === false) {
+            const owner = r && recordOwner(r.comment, opts.comment);
+            // Another stack's record is not imported, unless it carries this stack's name (a lost state: see findConflicts).
+            if (!r || !conflictsWith(t, r, zone.name) || r.type !== t.type || (owner && !owner.own && !owner.sameName)) {
                 problems.push(
                     `mailauth:importRecords["${t.resource}"]: ${id} is not a record of zone ${zone.name} (${zone.id}) at ${t.name} that the stack's ${t.kind.toUpperCase()} record replaces: only a ${t.type} record the preview names, with its zone id, can be imported (a CNAME is not: the import would turn it into the stack's ${t.type}) (pulumi config rm --path 'mailauth:importRecords["${t.resource}"]' to drop it)`,
                 );
-            } else if (r.comment === opts.comment) {
+            } else if (isOwn(r.comment, opts.comment)) {
                 // Imported and updated by an earlier up. Left in, the import option would make a CLI before
                 // 3.252 import it again and replace it, deleting the record: the import id (zone/record)
                 // differs from the record's id and that CLI lost the import id from state after the update
@@ -644,7 +641,7 @@ function checkDomain(plan: DomainPlan, zone: ZoneRef, records: ZoneRecord[], opt
  */
 export async function checkAdopted(
     adopted: { plan: DomainPlan; zone: ZoneRef }[],
-    own: { comment: string; stack: string; project: string; imports?: Record<string, string> },
+    own: { comment: OwnMarker | string; stack: string; project: string; imports?: Record<string, string> },
     reader: ZoneReader = providerReader,
 ): Promise<void> {
     const byZone = new Map<string, { zone: ZoneRef; plans: DomainPlan[] }>();

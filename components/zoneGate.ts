@@ -3,10 +3,41 @@
  * host's connection waits for it, so a refused check changes nothing, at preview or at up.
  */
 import * as pulumi from "@pulumi/pulumi";
+import * as tls from "@pulumi/tls";
 import { adoptTargets } from "./adoptRecords";
 import { MailDnsArgs, mailDnsTargets } from "./mailDns";
 import { Settings, SettingsError } from "./settings";
-import { checkAdopted, checkZones, DomainPlan, recordComment, ZoneRef } from "./zone";
+import { identityId, ownMarker } from "./stackMarker";
+import { checkAdopted, checkZones, DomainPlan, ZoneRef } from "./zone";
+
+/**
+ * The stack's identity (components/stackMarker.ts): a key made once per state, whose id leads every
+ * record's comment. Never replaced: its inputs ignore changes (a replacement would make every record
+ * of the stack look like another stack's).
+ */
+function stackIdentity(): pulumi.Output<string> {
+    const key = new tls.PrivateKey("mailauth-identity", { algorithm: "RSA", rsaBits: 2048 }, { ignoreChanges: ["algorithm", "rsaBits", "ecdsaCurve"] });
+    return key.publicKeyPem.apply(identityId);
+}
+
+/**
+ * An Output's value, or undefined while it is unknown (at a preview that creates its resource). apply()
+ * would skip an unknown value altogether, and the zone check must run at every preview: this reads the
+ * Output's own isKnown and promise (@pulumi/pulumi 3.276 output.js:94-96, OutputImpl).
+ */
+async function valueOrUnknown<T>(o: pulumi.Output<T>): Promise<T | undefined> {
+    const impl = o as unknown as { isKnown: Promise<boolean>; promise(): Promise<T> };
+    return (await impl.isKnown) ? impl.promise() : undefined;
+}
+
+/** The organization the CLI runs the stack in; none under the test mocks, which set none. */
+function organization(): string | undefined {
+    try {
+        return pulumi.getOrganization();
+    } catch {
+        return undefined;
+    }
+}
 
 /** `mailauth:adoptRecords`, as `pulumi config set` stores it (a string, or a boolean with --path). */
 export function readAdoptRecords(raw: unknown): boolean {
@@ -76,7 +107,12 @@ export function readImportRecords(raw: unknown, targets: { resource: string; kin
 export function zoneGate(settings: Settings, dnsArgs: Omit<MailDnsArgs, "zoneId">[], adoptRecords: AdoptSetting, importRecords?: unknown) {
     const project = pulumi.getProject();
     const stack = pulumi.getStack();
-    const comment = recordComment(project, stack);
+    const org = organization();
+    const identity = stackIdentity();
+    const marker = valueOrUnknown(identity).then((id) => ownMarker(id, org, project, stack));
+    // What every record carries; known once the identity is (at the first preview it is being created).
+    const comment = identity.apply((id) => ownMarker(id, org, project, stack).comment!);
+    const legacyMarker = ownMarker(undefined, org, project, stack).legacy;
     const adopt = adoptRecords.enabled;
     const token = adoptRecords.token;
     const plans: DomainPlan[] = dnsArgs.map((a) => ({
@@ -91,7 +127,7 @@ export function zoneGate(settings: Settings, dnsArgs: Omit<MailDnsArgs, "zoneId"
         index: settings.domains.findIndex((d) => d.name === a.domain),
     }));
     const imports = readImportRecords(importRecords, plans.flatMap((p) => p.targets));
-    const checked = pulumi.output(checkZones(plans, { adopt, comment, stack, project, imports }));
+    const checked = pulumi.output(marker.then((own) => checkZones(plans, { adopt, comment: own, stack, project, imports })));
     // The adopt steps, as MailDns makes them: checked again together once their outputs are known.
     const adoptSteps: { plan: DomainPlan; stdout: pulumi.Output<string> }[] = [];
     return {
@@ -106,7 +142,7 @@ export function zoneGate(settings: Settings, dnsArgs: Omit<MailDnsArgs, "zoneId"
                     : pulumi.all([checked, pulumi.all(steps.map((s) => s.stdout))]).apply(async ([rs]) => {
                           await checkAdopted(
                               steps.map((s) => ({ plan: s.plan, zone: rs.find((r) => r.domain === s.plan.domain)!.zone })),
-                              { comment, stack, project, imports },
+                              { comment: await marker, stack, project, imports },
                           );
                       });
             return pulumi.all([checked, recheck]).apply(([rs]) => Object.fromEntries(rs.map((r) => [r.domain, r.zone])) as Record<string, ZoneRef>);
@@ -123,6 +159,8 @@ export function zoneGate(settings: Settings, dnsArgs: Omit<MailDnsArgs, "zoneId"
                           targets: adoptTargets(plan.targets, imports),
                           zoneName: checked.apply((rs) => rs.find((r) => r.domain === domain)!.zone.name),
                           marker: comment,
+                          legacyMarker,
+                          markerId: identity,
                           apiToken: token!,
                           // Once the adopt step has run (its stdout is known: after its create, or from state on
                           // a later run), nothing foreign may be left at the adopted names: a record added by
