@@ -8,9 +8,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import { planMailDomains } from "./components/mailDomain";
 import { PublishedRecord } from "./components/mailDns";
-import { adoptSetting, zoneGate } from "./components/zoneGate";
+import { zoneGate } from "./components/zoneGate";
 import { MailHost } from "./components/mailHost";
-import { readRawSettings } from "./components/config";
+import { cloudflareToken, readRawSettings } from "./components/config";
 import { validateSettings } from "./components/settings";
 
 const config = new pulumi.Config("mailauth");
@@ -27,7 +27,7 @@ if (settings.ssh.hostKey === undefined) {
 }
 
 // Existing records at the stack's names: refused at preview (or adopted), before anything changes.
-const adoptRecords = adoptSetting(config.get("adoptRecords"));
+const adoptRecords = { enabled: settings.adoptRecords, token: settings.adoptRecords ? cloudflareToken() : undefined };
 // Every domain's keys and planned records first: the zone check compares them all with the zones
 // before any record is made; then each domain's records (components/mailDomain.ts).
 const planned = planMailDomains(settings);

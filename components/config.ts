@@ -4,9 +4,11 @@
  * user may have set it with a plain `pulumi config set mailauth:mx mail.example.com`, which
  * `Config.getObject` would answer with a bare JSON SyntaxError and a stack trace. Here such a
  * value is passed on as the string it is, and validation says what the setting must look like.
+ * Which settings there are, and in which form each comes, is components/settingsTable.ts.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { RawSettings } from "./settings";
+import { SECTIONS } from "./settingsTable";
 import { classifyPrivateKey } from "./validate/sshKeys";
 
 function structured(config: pulumi.Config, key: string): unknown {
@@ -19,16 +21,23 @@ function structured(config: pulumi.Config, key: string): unknown {
     }
 }
 
+/** The token the provider uses: cloudflare:apiToken, or CLOUDFLARE_API_TOKEN as the provider reads it. */
+export function cloudflareToken(): pulumi.Output<string> | undefined {
+    const fromConfig = new pulumi.Config("cloudflare").getSecret("apiToken");
+    if (fromConfig) return fromConfig;
+    const env = process.env.CLOUDFLARE_API_TOKEN;
+    return env ? pulumi.secret(env) : undefined;
+}
+
 export function readRawSettings(config: pulumi.Config): RawSettings {
+    const raw: Record<string, unknown> = {};
+    for (const s of SECTIONS) {
+        if (s.raw === "json") raw[s.name] = structured(config, s.name);
+        else if (s.raw === "text") raw[s.name] = config.get(s.name);
+    }
     return {
-        domains: structured(config, "domains"),
-        mx: structured(config, "mx"),
-        spf: structured(config, "spf"),
-        dmarc: structured(config, "dmarc"),
-        opendkim: structured(config, "opendkim"),
-        ssh: structured(config, "ssh"),
-        ttl: config.get("ttl"),
-        testKey: structured(config, "testKey"),
+        ...raw,
+        cloudflareToken: cloudflareToken() !== undefined,
         // Only its shape is checked; the value itself stays inside this expression.
         sshPrivateKey: classifyPrivateKey(config.get("sshPrivateKey")),
     };

@@ -20,35 +20,16 @@
 import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
-import { quoteTxt, unquoteTxt } from "./txt";
+import { dkimRecordValue } from "./records/dkim";
+import { quoteTxt } from "./records/txt";
 
 export interface DkimKeyArgs {
     /** RSA key size in bits (2048 by default in settings), for a new selector. */
     bits: number;
 }
 
-/** The name of a selector's DKIM record (RFC 6376 3.6.2.1): `<selector>._domainkey.<domain>`. */
-export function dkimRecordName(selector: string, domain: string): string {
-    return `${selector}._domainkey.${domain}`;
-}
-
-/** The DKIM TXT value for a public key (RFC 6376 3.6.1): `v=DKIM1; k=rsa; p=<base64 DER>`. */
-export function dkimRecordValue(publicKeyPem: string): string {
-    const der = crypto.createPublicKey(publicKeyPem).export({ type: "spki", format: "der" });
-    return `v=DKIM1; k=rsa; p=${der.toString("base64")}`;
-}
-
-/**
- * The public key (`p=`, base64 DER) a DKIM record value or TXT content carries (RFC 6376 3.6.1:
- * tags `name=value` split by `;`, whitespace inside a value ignored), or "" when it has none.
- */
-export function dkimPublicKey(valueOrContent: string): string {
-    for (const tag of unquoteTxt(valueOrContent).split(";")) {
-        const m = tag.match(/^\s*p\s*=([\s\S]*)$/);
-        if (m) return m[1].replace(/\s+/g, "");
-    }
-    return "";
-}
+// The record's name, value and key moved to components/records/dkim.ts; re-exported for this file's importers.
+export { dkimPublicKey, dkimRecordName, dkimRecordValue } from "./records/dkim";
 
 /** RSA modulus length of a PEM public key. */
 export function keyBits(publicKeyPem: string): number {

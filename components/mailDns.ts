@@ -4,8 +4,10 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as cloudflare from "@pulumi/cloudflare";
-import { dkimRecordName } from "./dkimKey";
-import { quoteTxt, unquoteTxt } from "./txt";
+import { dkimRecordName } from "./records/dkim";
+import { dmarcRecordName } from "./records/dmarc";
+import { spfRecordName } from "./records/spf";
+import { quoteTxt, unquoteTxt } from "./records/txt";
 import * as command from "@pulumi/command";
 import { AdoptTarget, adoptStep } from "./adoptRecords";
 import { Target, TargetKind } from "./zone";
@@ -72,11 +74,11 @@ function recordSpecs(args: Omit<MailDnsArgs, "zoneId">): RecordSpec[] {
     if (args.mx) specs.push({ id: "mx", kind: "mx", name: args.domain, type: "MX", value: args.mx.hostname, priority: args.mx.priority });
     if (args.mxAddresses?.ipv4) specs.push({ id: "mx-a", kind: "a", name: args.mxAddresses.hostname, type: "A", value: args.mxAddresses.ipv4 });
     if (args.mxAddresses?.ipv6) specs.push({ id: "mx-aaaa", kind: "aaaa", name: args.mxAddresses.hostname, type: "AAAA", value: canonicalIpv6(args.mxAddresses.ipv6) });
-    specs.push({ id: "spf", kind: "spf", name: args.domain, type: "TXT", value: args.spf });
+    specs.push({ id: "spf", kind: "spf", name: spfRecordName(args.domain), type: "TXT", value: args.spf });
     for (const [selector, value] of Object.entries(args.dkim)) {
         specs.push({ id: `dkim-${selector}`, kind: "dkim", name: dkimRecordName(selector, args.domain), type: "TXT", value, selector });
     }
-    if (args.dmarc) specs.push({ id: "dmarc", kind: "dmarc", name: `_dmarc.${args.domain}`, type: "TXT", value: args.dmarc });
+    if (args.dmarc) specs.push({ id: "dmarc", kind: "dmarc", name: dmarcRecordName(args.domain), type: "TXT", value: args.dmarc });
     return specs;
 }
 

@@ -20,7 +20,7 @@ import { installedSelectors } from "./hostFiles";
 import { MailDns, MailDnsArgs } from "./mailDns";
 import type { DkimKeyInput } from "./mailHost";
 import { DomainSettings, Settings, zoneFor } from "./settings";
-import { unquoteTxt } from "./txt";
+import { unquoteTxt } from "./records/txt";
 
 /** A domain's records as the zone check sees them: all of MailDnsArgs but what the check gives. */
 export type PlannedRecords = Omit<MailDnsArgs, "zoneId">;

@@ -1,6 +1,11 @@
 /**
  * Stack settings: the typed shape of the `mailauth:*` config and its validation.
  *
+ * Each setting is declared once, in components/settingsTable.ts (key, kind, default, allowed values,
+ * doc): the sections' types, the fields each section allows, and the reading of every value by its
+ * kind come from there. What a value must be beyond that (a host name, an SPF mechanism, a key
+ * size strong enough) is checked here, per section.
+ *
  * Validation runs before any resource is made and reports every problem at once, each naming
  * the setting and what is allowed, so that nothing touches DNS or the host on bad input.
  */
@@ -8,75 +13,31 @@ import * as net from "net";
 import * as pulumi from "@pulumi/pulumi";
 import { hasControlCharacters, show } from "./validate/show";
 import { checkHostKey, PrivateKeyClass } from "./validate/sshKeys";
-import { ipFamily, isHostname, isSafeAddress, isSingleLabelHost, isSpfDomainSpec, parseDmarcUri } from "./validate/mail";
+import { ipFamily, isHostname, isSafeAddress, isSingleLabelHost } from "./validate/mail";
+import { normalizeName } from "./records/name";
+import { isIpMechanism, SPF_MAX, SPF_MAX_LOOKUPS, spfLookupCount, spfMechanismProblem, spfRecordValue, spfTerms } from "./records/spf";
+import { dmarcRecordValue, parseDmarcUri } from "./records/dmarc";
 import { addressProblem, asPrefix, Block, parseBlock, publicSpan } from "./validate/addresses";
+import { ADOPT_RECORDS, DMARC, DOMAINS, MX, OPENDKIM, Read, Row, Section, SPF, SSH, TEST_KEY, TTL, Values } from "./settingsTable";
 
-export { isHostname } from "./validate/mail";
-export { classifyPrivateKey } from "./validate/sshKeys";
-
-export type MilterTransport = "auto" | "unix" | "inet";
-export type DmarcPolicy = "none" | "quarantine" | "reject";
-export type SpfAll = "~all" | "-all";
-
-export interface DomainSettings {
-    /** The mail domain, e.g. `example.com`. */
-    name: string;
-    /** Cloudflare zone id of the zone that holds the domain's records; unset: found by name (components/zone.ts). */
-    zoneId?: string;
-    /** DKIM selector that signs outgoing mail, e.g. `20261127`. */
-    selector: string;
-    /** Selectors whose records (and keys) stay published after a rotation. */
-    previousSelectors: string[];
-    /** RSA key size in bits. */
-    keyBits: number;
-}
-
-export interface MxSettings {
-    hostname: string;
-    priority: number;
-    ipv4?: string;
-    ipv6?: string;
-    /** Publish the MX (and A/AAAA) records; false when they already exist outside this stack. */
-    publish: boolean;
-}
-
-export interface SpfSettings {
-    /** Mechanisms between `mx` and the `all` term, e.g. `ip4:192.0.2.10`, `include:_spf.example.net`. */
-    mechanisms: string[];
-    all: SpfAll;
+export type DomainSettings = Values<typeof DOMAINS>;
+export type MxSettings = Values<typeof MX>;
+export type SpfSettings = Values<typeof SPF> & {
     /** The full record value, e.g. `v=spf1 mx ~all`. */
     record: string;
-}
-
-export interface DmarcSettings {
-    enabled: boolean;
-    policy: DmarcPolicy;
-    /** Aggregate report addresses (`mailto:` URIs). */
-    rua: string[];
+};
+export type DmarcSettings = Values<typeof DMARC> & {
     /** The full record value, e.g. `v=DMARC1; p=none`. */
     record: string;
-}
+};
+/** `reportAddress` is always set: its default is derived from the first domain. */
+export type OpenDkimSettings = Omit<Values<typeof OPENDKIM>, "reportAddress"> & { reportAddress: string };
+export type SshSettings = Values<typeof SSH>;
+export type TestKeySettings = Values<typeof TEST_KEY>;
 
-export interface OpenDkimSettings {
-    reportAddress: string;
-    trustedHosts: string[];
-    /** Resolvers OpenDKIM queries (its `Nameservers`); empty = its built-in recursive resolver. */
-    nameservers: string[];
-    milterTransport: MilterTransport;
-}
-
-export interface SshSettings {
-    host: string;
-    port: number;
-    user: string;
-    /** Pinned host key, an `authorized_keys`-style line (`ssh-ed25519 AAAA...`). */
-    hostKey?: string;
-}
-
-export interface TestKeySettings {
-    enabled: boolean;
-    timeoutSeconds: number;
-}
+export type MilterTransport = OpenDkimSettings["milterTransport"];
+export type DmarcPolicy = DmarcSettings["policy"];
+export type SpfAll = SpfSettings["all"];
 
 export interface Settings {
     domains: DomainSettings[];
@@ -87,6 +48,8 @@ export interface Settings {
     ssh: SshSettings;
     ttl: number;
     testKey: TestKeySettings;
+    /** `mailauth:adoptRecords`: take over the records in the way (components/adoptRecords.ts). */
+    adoptRecords: boolean;
 }
 
 /** Raw config values as read from `pulumi config`: anything may be missing or of the wrong type. */
@@ -99,6 +62,9 @@ export interface RawSettings {
     ssh?: unknown;
     ttl?: unknown;
     testKey?: unknown;
+    adoptRecords?: unknown;
+    /** Whether the program has a Cloudflare API token (cloudflare:apiToken or CLOUDFLARE_API_TOKEN): adoptRecords needs it. */
+    cloudflareToken?: boolean;
     /** What the SSH private key secret looks like; its value never passes through validation. */
     sshPrivateKey: PrivateKeyClass;
 }
@@ -118,27 +84,14 @@ export class SettingsError extends pulumi.RunError {
     }
 }
 
-export const DEFAULT_KEY_BITS = 2048;
-export const ALLOWED_KEY_BITS = [1024, 2048, 3072, 4096];
-export const DEFAULT_TTL = 1;
-/** SPF (RFC 7208 4.6.4): at most 10 terms that cause DNS lookups. */
-export const SPF_MAX_LOOKUPS = 10;
-
 /** The most labels a domain name may have (each costs one zone lookup when its zone is found by name). */
 export const MAX_DOMAIN_LABELS = 10;
-/** The longest the key test may wait for DNS to show a key (it holds `pulumi up` that long). */
-export const MAX_TEST_SECONDS = 1800;
 /** A TXT record over this many characters may not fit one DNS answer over UDP (512 bytes). */
 export const MAX_RECORD = 450;
 
 const SELECTOR = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
 const ZONE_ID = /^[0-9a-f]{32}$/;
 const USER = /^[a-z_][a-z0-9_-]{0,31}$/;
-
-/** A domain or host name as written by a user: case and one trailing dot do not matter. */
-export function normalizeName(value: string): string {
-    return value.toLowerCase().replace(/\.$/, "");
-}
 
 /** A TrustedHosts entry: an address, a CIDR block, a host name or a `*.` wildcard host name. */
 function isTrustedHost(value: string): boolean {
@@ -148,16 +101,12 @@ function isTrustedHost(value: string): boolean {
 }
 
 /**
- * The widest public address space each list may cover, all its blocks together (overlaps once;
- * private and special-purpose ranges not counted: components/validate/addresses.ts).
- * Trusted hosts: OpenDKIM signs their mail with the domains' keys, so a /16 of IPv4 (65,536
- * addresses, more than any one site's relays) and a /48 of IPv6 (one site's allocation, RFC 6177).
- * SPF: receivers accept mail from the blocks as the domain's; a /8 of IPv4 and a /16 of IPv6,
- * wider than any mail provider publishes (the widest blocks in large providers' SPF records
- * are /14 and /19 to /32 for IPv6), narrow enough that ip4:0.0.0.0/1 with 128.0.0.0/1 is refused.
+ * The widest public address space the trusted hosts may cover, all blocks together (overlaps once;
+ * private and special-purpose ranges not counted: components/validate/addresses.ts). OpenDKIM
+ * signs their mail with the domains' keys, so a /16 of IPv4 (65,536 addresses, more than any one
+ * site's relays) and a /48 of IPv6 (one site's allocation, RFC 6177). SPF's: records/spf.ts SPF_MAX.
  */
 export const TRUSTED_MAX = { v4: 1n << 16n, v6: 1n << 80n };
-export const SPF_MAX = { v4: 1n << 24n, v6: 1n << 112n };
 
 /** What the blocks cover beyond the limit, as "N public IPv4 addresses (a /P)", or undefined. */
 function overLimit(blocks: Block[], max: { v4: bigint; v6: bigint }): string | undefined {
@@ -167,14 +116,6 @@ function overLimit(blocks: Block[], max: { v4: bigint; v6: bigint }): string | u
     if (span.v6 > max.v6) parts.push(`public IPv6 space as large as a ${asPrefix(span.v6, 6)} (at most a ${asPrefix(max.v6, 6)} is allowed)`);
     return parts.length > 0 ? parts.join(" and ") : undefined;
 }
-
-/** Counts the SPF terms that cost a DNS lookup (RFC 7208 4.6.4). */
-export function spfLookupCount(terms: string[]): number {
-    return terms.filter((t) => /^[+?~-]?(a|mx|ptr|include|exists)([:/]|$)|^redirect=/i.test(t)).length;
-}
-
-/** RFC 7208 5: a, mx (optional domain-spec and CIDR lengths), include, exists, ip4, ip6. */
-const SPF_MECHANISM = /^[?~-]?(?:(a|mx)(?::([^/\s]+))?(\/\d{1,2})?(\/\/\d{1,3})?|(include|exists):(\S+)|(ip4|ip6):(\S+))$/i;
 
 type Problems = string[];
 
@@ -214,38 +155,38 @@ function typedString(v: unknown, path: string, problems: Problems): string | und
 class Fields {
     constructor(
         private readonly obj: Record<string, unknown>,
-        private readonly path: string,
+        /** How a field is named in a message: `mailauth:mx.priority`, or `mailauth:ttl` for a value. */
+        private readonly at: (key: string) => string,
         private readonly problems: Problems,
         allowed: string[],
     ) {
         for (const key of Object.keys(obj)) {
             if (!allowed.includes(key)) {
-                problems.push(`${path}.${show(key).slice(1, -1)}: unknown setting; allowed here: ${allowed.join(", ")}`);
+                problems.push(`${at(show(key).slice(1, -1))}: unknown setting; allowed here: ${allowed.join(", ")}`);
             }
         }
-    }
-
-    /** Whether this field is present and set (an empty string counts as not set). */
-    has(key: string): boolean {
-        const v = this.obj[key];
-        return v !== undefined && v !== null && v !== "";
     }
 
     string(key: string, required: boolean): string | undefined {
         const v = this.obj[key];
         if (v === undefined || v === null || v === "") {
-            if (required) this.problems.push(`${this.path}.${key}: required, not set`);
+            if (required) this.problems.push(`${this.at(key)}: required, not set`);
             return undefined;
         }
-        return typedString(v, `${this.path}.${key}`, this.problems);
+        return typedString(v, this.at(key), this.problems);
     }
 
-    integer(key: string, dflt: number, min: number, max: number): number {
+    integer(row: Pick<IntegerRowLike, "key" | "default" | "min" | "max" | "also" | "allowed" | "allowedText">): number {
+        const { key, default: dflt, min, max } = row;
         const v = this.obj[key];
         if (v === undefined || v === null) return dflt;
         const n = typeof v === "string" && /^\d+$/.test(v.trim()) ? Number(v) : v;
-        if (typeof n !== "number" || !Number.isInteger(n) || n < min || n > max) {
-            this.problems.push(`${this.path}.${key}: must be a whole number from ${min} to ${max}, got ${show(v)}`);
+        if (typeof n !== "number" || !Number.isInteger(n) || !((n >= min && n <= max) || row.also?.includes(n))) {
+            this.problems.push(`${this.at(key)}: must be ${row.allowedText ?? `a whole number from ${min} to ${max}`}, got ${show(v)}`);
+            return dflt;
+        }
+        if (row.allowed && !row.allowed.includes(n)) {
+            this.problems.push(`${this.at(key)}: must be one of ${row.allowed.join(", ")}, got ${n}`);
             return dflt;
         }
         return n;
@@ -256,7 +197,7 @@ class Fields {
         if (v === undefined || v === null) return dflt;
         if (v === true || v === "true") return true;
         if (v === false || v === "false") return false;
-        this.problems.push(`${this.path}.${key}: must be true or false, got ${show(v)}`);
+        this.problems.push(`${this.at(key)}: must be true or false, got ${show(v)}`);
         return dflt;
     }
 
@@ -265,45 +206,84 @@ class Fields {
         const v = this.obj[key];
         if (v === undefined || v === null) return [];
         if (!Array.isArray(v)) {
-            this.problems.push(`${this.path}.${key}: must be a list of strings, got ${show(v)}`);
+            this.problems.push(`${this.at(key)}: must be a list of strings, got ${show(v)}`);
             return [];
         }
         const values: string[] = [];
         v.forEach((item, i) => {
-            const s = item === null || item === undefined ? undefined : typedString(item, `${this.path}.${key}[${i}]`, this.problems);
-            if (item === null || item === undefined) this.problems.push(`${this.path}.${key}[${i}]: empty entry`);
+            const s = item === null || item === undefined ? undefined : typedString(item, `${this.at(key)}[${i}]`, this.problems);
+            if (item === null || item === undefined) this.problems.push(`${this.at(key)}[${i}]: empty entry`);
             if (s !== undefined) values.push(s);
         });
         return values;
     }
 
-    oneOf<T extends string>(key: string, allowed: readonly T[], dflt: T): T {
+    oneOf<T extends string>(key: string, allowed: readonly T[], dflt: T | undefined): T | undefined {
         const v = this.obj[key];
         if (v === undefined || v === null) return dflt;
         if (typeof v !== "string" || !(allowed as readonly string[]).includes(v)) {
-            this.problems.push(`${this.path}.${key}: must be one of ${allowed.join(", ")}, got ${show(v)}`);
+            this.problems.push(`${this.at(key)}: must be one of ${allowed.join(", ")}, got ${show(v)}`);
             return dflt;
         }
         return v as T;
     }
+
+    /** One row of a section's table, read by its kind. */
+    row(row: Row): unknown {
+        const refusal = row.refuse?.(this.obj[row.key], this.at(row.key));
+        if (refusal !== undefined) {
+            this.problems.push(`${this.at(row.key)}: ${refusal}`);
+            return "default" in row ? row.default : undefined;
+        }
+        switch (row.kind) {
+            case "string":
+                return this.string(row.key, row.required === true) ?? row.default;
+            case "integer":
+                return this.integer(row);
+            case "boolean":
+                return this.boolean(row.key, row.default);
+            case "strings":
+                return this.strings(row.key);
+            case "choice":
+                return this.oneOf(row.key, row.allowed, row.default);
+            case "map":
+            case "secret":
+                throw new Error(`mailauth: ${row.key} is read apart (components/settingsTable.ts)`);
+        }
+    }
+
+    /** Every row of a section, by key. */
+    rows<S extends Section>(section: S): Read<S> {
+        return Object.fromEntries(section.rows.map((r) => [r.key, this.row(r)])) as Read<S>;
+    }
 }
 
+type IntegerRowLike = Extract<Row, { kind: "integer" }>;
+
 /**
- * The fields of one config section. A missing or malformed section is reported once, here; its
- * fields then read from an empty object whose own complaints are dropped, not repeated.
+ * The fields of one config section, read by its table. A missing or malformed section is reported
+ * once, here; its fields then read from an empty object whose own complaints are dropped, not repeated.
  */
-function section(raw: unknown, path: string, problems: Problems, allowed: string[], required: boolean): Fields {
+function section<S extends Section>(decl: S, raw: unknown, path: string, problems: Problems, required = decl.required === true): Read<S> {
+    const allowed = decl.rows.map((r) => r.key);
+    const at = (key: string) => `${path}.${key}`;
     if (raw === undefined || raw === null) {
         if (required) problems.push(`${path}: required, not set (an object with ${allowed.join(", ")})`);
-        return new Fields({}, path, required ? [] : problems, allowed);
+        return new Fields({}, at, required ? [] : problems, allowed).rows(decl);
     }
     if (!isObject(raw)) {
         problems.push(
             `${path}: must be an object with ${allowed.join(", ")}, got ${show(raw)}; set its fields with pulumi config set --path '${path}.${allowed[0]}' VALUE`,
         );
-        return new Fields({}, path, [], allowed);
+        return new Fields({}, at, [], allowed).rows(decl);
     }
-    return new Fields(raw, path, problems, allowed);
+    return new Fields(raw, at, problems, allowed).rows(decl);
+}
+
+/** A setting that is one value (`mailauth:ttl`), read by its table's one row. */
+function value<S extends Section>(decl: S, raw: unknown, problems: Problems): Read<S>[keyof Read<S>] {
+    const row = decl.rows[0];
+    return new Fields({ [row.key]: raw }, (key) => `mailauth:${key}`, problems, [row.key]).row(row) as Read<S>[keyof Read<S>];
 }
 
 interface DomainsRead {
@@ -326,13 +306,8 @@ function readDomains(raw: unknown, problems: Problems): DomainsRead {
     raw.forEach((item, i) => {
         const p = `${path}[${i}]`;
         const before = problems.length;
-        const f = section(item, p, problems, ["name", "zoneId", "selector", "previousSelectors", "keyBits"], true);
-        const rawName = f.string("name", true);
+        const { name: rawName, zoneId, selector, previousSelectors, keyBits } = section(DOMAINS, item, p, problems, true);
         const name = rawName === undefined ? undefined : normalizeName(rawName);
-        const zoneId = f.string("zoneId", false);
-        const selector = f.string("selector", true);
-        const previousSelectors = f.strings("previousSelectors");
-        const keyBits = f.integer("keyBits", DEFAULT_KEY_BITS, 1024, 4096);
         if (name !== undefined && !isHostname(name)) {
             problems.push(`${p}.name: ${show(rawName)} is not a domain name (letters, digits and hyphens in dot-separated labels)`);
         } else if (name !== undefined && name.split(".").length > MAX_DOMAIN_LABELS) {
@@ -374,9 +349,7 @@ function readDomains(raw: unknown, problems: Problems): DomainsRead {
                 );
             }
         }
-        if (!ALLOWED_KEY_BITS.includes(keyBits)) {
-            problems.push(`${p}.keyBits: must be one of ${ALLOWED_KEY_BITS.join(", ")}, got ${keyBits}`);
-        } else if (keyBits < 2048) {
+        if (keyBits < 2048) {
             problems.push(`${p}.keyBits: ${keyBits}-bit RSA keys are too weak for DKIM (RFC 8301); use 2048 or more`);
         }
         if (problems.length === before && name && selector) {
@@ -392,13 +365,8 @@ function readDomains(raw: unknown, problems: Problems): DomainsRead {
 
 function readMx(raw: unknown, domains: DomainsRead, problems: Problems): MxSettings {
     const path = "mailauth:mx";
-    const f = section(raw, path, problems, ["hostname", "priority", "ipv4", "ipv6", "publish"], true);
-    const rawHostname = f.string("hostname", true) ?? "";
+    const { hostname: rawHostname = "", priority, ipv4, ipv6, publish } = section(MX, raw, path, problems);
     const hostname = normalizeName(rawHostname);
-    const priority = f.integer("priority", 10, 0, 65535);
-    const ipv4 = f.string("ipv4", false);
-    const ipv6 = f.string("ipv6", false);
-    const publish = f.boolean("publish", true);
     if (rawHostname && !hostname) problems.push(`${path}.hostname: ${show(rawHostname)} is the DNS root, not a host name; give the server's name, e.g. mail.example.com`);
     if (hostname && !isHostname(hostname)) problems.push(`${path}.hostname: ${show(rawHostname)} is not a host name`);
     if (ipv4 !== undefined && ipFamily(ipv4) !== 4) problems.push(`${path}.ipv4: ${show(ipv4)} is not an IPv4 address`);
@@ -433,57 +401,11 @@ export function zoneFor(hostname: string, domains: DomainSettings[]): DomainSett
         .sort((a, b) => b.name.length - a.name.length)[0];
 }
 
-/** One problem for a mechanism that is not allowed or not well-formed, else undefined. */
-export function spfMechanismProblem(m: string, path: string, domains: readonly DomainSettings[] = []): string | undefined {
-    if (/^[+?~-]?all$/i.test(m)) return `${path}.mechanisms: ${show(m)} is not allowed here; the all term is set by ${path}.all`;
-    if (/^[+?~-]?ptr/i.test(m)) return `${path}.mechanisms: ${show(m)}: the ptr mechanism is deprecated (RFC 7208 5.5) and slow; use ip4:/ip6:/a: instead`;
-    if (/^redirect=/i.test(m)) return `${path}.mechanisms: ${show(m)}: redirect= is ignored when an all term is present; list the mechanisms instead`;
-    if (m.startsWith("+")) return `${path}.mechanisms: ${show(m)}: write it without the "+" qualifier (pass is the default)`;
-    const x = m.match(SPF_MECHANISM);
-    if (!x) {
-        return `${path}.mechanisms: ${show(m)} is not an SPF mechanism (allowed: a, mx, ip4:, ip6:, include:, exists:, with an optional -, ~ or ? qualifier)`;
-    }
-    const [, aMx, aMxTarget, v4len, v6len, , target, ipKind, ip] = x;
-    if (ipKind) {
-        const family = ipKind.toLowerCase() === "ip4" ? 4 : 6;
-        const b = parseBlock(ip);
-        return b && b.family === family
-            ? undefined
-            : `${path}.mechanisms: ${show(m)} does not hold a valid IPv${family} address or block (the prefix length a plain number, no leading zero)`;
-    }
-    const spec = aMx ? aMxTarget : target;
-    if (target !== undefined && x[5].toLowerCase() === "include") {
-        const t = normalizeName(target);
-        const self = /^%\{[do]\}$/i.test(target) ? target : domains.find((d) => d.name === t)?.name;
-        if (self !== undefined) {
-            return `${path}.mechanisms: ${show(m)} includes the domain's own record (${self}), a loop receivers answer with permerror (RFC 7208 5.2): every message then fails SPF. List that record's mechanisms here instead`;
-        }
-    }
-    if (spec !== undefined && !isSpfDomainSpec(spec)) {
-        return `${path}.mechanisms: ${show(m)}: ${show(spec)} is not a domain name or RFC 7208 macro domain-spec (e.g. _spf.example.net)`;
-    }
-    if ((v4len && Number(v4len.slice(1)) > 32) || (v6len && Number(v6len.slice(2)) > 128)) {
-        return `${path}.mechanisms: ${show(m)}: the prefix length is out of range (/0-32 for IPv4, //0-128 for IPv6)`;
-    }
-    return undefined;
-}
-
 function readSpf(raw: unknown, domains: DomainSettings[], problems: Problems): SpfSettings {
     const path = "mailauth:spf";
-    const f = section(raw, path, problems, ["mechanisms", "all"], false);
-    const mechanisms = f.strings("mechanisms");
-    const allRaw = (isObject(raw) ? raw.all : undefined) as unknown;
-    let all: SpfAll = "~all";
-    if (allRaw === "+all" || allRaw === "all") {
-        problems.push(`${path}.all: ${show(allRaw)} lets every host on the internet send as your domain; use "~all" (soft fail, the default) or "-all"`);
-    } else if (allRaw === "?all") {
-        problems.push(`${path}.all: "?all" (neutral) gives receivers nothing to act on; use "~all" (soft fail, the default) or "-all"`);
-    } else {
-        all = f.oneOf("all", ["~all", "-all"] as const, "~all");
-    }
+    const { mechanisms, all } = section(SPF, raw, path, problems);
     problems.push(...spfMechanismsProblems(mechanisms, all, domains, path));
-    const terms = ["mx", ...mechanisms.filter((m) => m.toLowerCase() !== "mx")];
-    return { mechanisms, all, record: ["v=spf1", ...terms, all].join(" ") };
+    return { mechanisms, all, record: spfRecordValue(mechanisms, all) };
 }
 
 /**
@@ -491,13 +413,13 @@ function readSpf(raw: unknown, domains: DomainSettings[], problems: Problems): S
  * lookups, the record's length. What the settings refuse, and what the zone check's suggestions are
  * held to, since the user pastes them into the settings (components/zone.ts findConflicts).
  */
-export function spfMechanismsProblems(mechanisms: string[], all: string, domains: readonly DomainSettings[], path = "mailauth:spf"): string[] {
+export function spfMechanismsProblems(mechanisms: string[], all: SpfAll, domains: readonly DomainSettings[], path = "mailauth:spf"): string[] {
     const problems: string[] = [];
     for (const m of mechanisms) {
         const problem = spfMechanismProblem(m, path, domains);
         if (problem) problems.push(problem);
     }
-    const ipTerms = mechanisms.filter((m) => /^(ip4|ip6):/i.test(m));
+    const ipTerms = mechanisms.filter(isIpMechanism);
     const blocks = ipTerms.map((m) => parseBlock(m.slice(4))).filter((b): b is Block => b !== undefined);
     const wide = overLimit(blocks, SPF_MAX);
     if (wide) {
@@ -505,14 +427,13 @@ export function spfMechanismsProblems(mechanisms: string[], all: string, domains
             `${path}.mechanisms: ${ipTerms.join(" ")} together authorise ${wide}. Receivers would pass mail from anyone there as your domain's, as +all would: any host in that space can forge your domains past SPF and DMARC. List your server's own addresses and your providers' blocks, or include: the records they publish`,
         );
     }
-    const terms = ["mx", ...mechanisms.filter((m) => m.toLowerCase() !== "mx")];
-    const lookups = spfLookupCount(terms);
+    const lookups = spfLookupCount(spfTerms(mechanisms));
     if (lookups > SPF_MAX_LOOKUPS) {
         problems.push(
             `${path}.mechanisms: the record would need ${lookups} DNS lookups (mx, a, include, exists each count); SPF allows at most ${SPF_MAX_LOOKUPS}, receivers return permerror above that`,
         );
     }
-    const record = ["v=spf1", ...terms, all].join(" ");
+    const record = spfRecordValue(mechanisms, all);
     if (record.length > MAX_RECORD) {
         problems.push(`${path}.mechanisms: the record is ${record.length} characters; keep SPF under 450 so it fits one DNS answer over UDP`);
     }
@@ -521,11 +442,9 @@ export function spfMechanismsProblems(mechanisms: string[], all: string, domains
 
 function readDmarc(raw: unknown, problems: Problems): DmarcSettings {
     const path = "mailauth:dmarc";
-    const f = section(raw, path, problems, ["enabled", "policy", "rua"], false);
-    const enabled = f.boolean("enabled", true);
-    const policy = f.oneOf("policy", ["none", "quarantine", "reject"] as const, "none");
+    const read = section(DMARC, raw, path, problems);
     const rua: string[] = [];
-    for (const r of f.strings("rua")) {
+    for (const r of read.rua) {
         const parsed = parseDmarcUri(r);
         if (parsed) {
             rua.push(parsed.uri);
@@ -535,20 +454,19 @@ function readDmarc(raw: unknown, problems: Problems): DmarcSettings {
             );
         }
     }
-    const record = [`v=DMARC1`, `p=${policy}`, ...(rua.length > 0 ? [`rua=${rua.join(",")}`] : [])].join("; ");
+    const dmarc = { ...read, rua };
+    const record = dmarcRecordValue(dmarc);
     if (record.length > MAX_RECORD) {
         problems.push(`${path}.rua: the ${rua.length} addresses make the record ${record.length} characters; keep DMARC under ${MAX_RECORD} so it fits one DNS answer over UDP (list fewer addresses)`);
     }
-    return { enabled, policy, rua, record };
+    return { ...dmarc, record };
 }
 
 function readOpenDkim(raw: unknown, domains: DomainSettings[], problems: Problems): OpenDkimSettings {
     const path = "mailauth:opendkim";
-    const f = section(raw, path, problems, ["reportAddress", "trustedHosts", "nameservers", "milterTransport"], false);
-    const reportAddress = f.string("reportAddress", false) ?? (domains[0] ? `postmaster@${domains[0].name}` : "");
-    const trustedHosts = f.strings("trustedHosts");
-    const nameservers = f.strings("nameservers");
-    const milterTransport = f.oneOf("milterTransport", ["auto", "unix", "inet"] as const, "auto");
+    const read = section(OPENDKIM, raw, path, problems);
+    const { trustedHosts, nameservers, milterTransport } = read;
+    const reportAddress = read.reportAddress ?? (domains[0] ? `postmaster@${domains[0].name}` : "");
     if (reportAddress && !isSafeAddress(reportAddress)) {
         problems.push(
             `${path}.reportAddress: ${show(reportAddress)} is not a plain mail address user@domain (letters, digits and . _ + - before the @; OpenDKIM passes it to a shell when it sends reports)`,
@@ -575,27 +493,13 @@ function readOpenDkim(raw: unknown, domains: DomainSettings[], problems: Problem
 
 function readSsh(raw: unknown, privateKey: RawSettings["sshPrivateKey"], problems: Problems): SshSettings {
     const path = "mailauth:ssh";
-    const f = section(raw, path, problems, ["host", "port", "user", "hostKey"], true);
-    const host = f.string("host", true) ?? "";
-    const port = f.integer("port", 22, 1, 65535);
-    const user = f.string("user", false) ?? "root";
-    const hostKeyRaw = isObject(raw) ? raw.hostKey : undefined;
+    const { host = "", port, user, hostKey } = section(SSH, raw, path, problems);
     if (host && net.isIP(host) === 0 && !isHostname(host) && !isSingleLabelHost(host)) {
         problems.push(`${path}.host: ${show(host)} is not an IP address or host name`);
     }
     if (!USER.test(user)) problems.push(`${path}.user: ${show(user)} is not a Unix user name`);
-    let hostKey: string | undefined;
-    if (typeof hostKeyRaw === "string" && hostKeyRaw.trim() === "") {
-        // What `ssh-keyscan ... | cut` leaves when it finds nothing (wrong port, key type, host):
-        // taken as "no pin", it would turn host-key checking off without a word.
-        problems.push(
-            `${path}.hostKey: is empty (did ssh-keyscan find nothing? check its -p PORT and -t ed25519,ecdsa); set the server's key, or remove the setting to connect without checking it: pulumi config rm --path '${path}.hostKey'`,
-        );
-    } else {
-        hostKey = f.string("hostKey", false);
-        const check = hostKey === undefined ? undefined : checkHostKey(hostKey);
-        if (check && !check.ok) problems.push(`${path}.hostKey: ${check.problem}`);
-    }
+    const check = hostKey === undefined ? undefined : checkHostKey(hostKey);
+    if (check && !check.ok) problems.push(`${path}.hostKey: ${check.problem}`);
     if (privateKey === "missing") {
         problems.push(`mailauth:sshPrivateKey: required, not set; run: pulumi config set --secret mailauth:sshPrivateKey < ~/.ssh/id_ed25519`);
     } else if (privateKey === "encrypted") {
@@ -608,19 +512,16 @@ function readSsh(raw: unknown, privateKey: RawSettings["sshPrivateKey"], problem
     return { host, port, user, hostKey };
 }
 
-function readTestKey(raw: unknown, problems: Problems): TestKeySettings {
-    const f = section(raw, "mailauth:testKey", problems, ["enabled", "timeoutSeconds"], false);
-    return { enabled: f.boolean("enabled", true), timeoutSeconds: f.integer("timeoutSeconds", 300, 0, MAX_TEST_SECONDS) };
-}
-
-function readTtl(raw: unknown, problems: Problems): number {
-    if (raw === undefined || raw === null) return DEFAULT_TTL;
-    const n = typeof raw === "string" && /^\d+$/.test(raw.trim()) ? Number(raw) : raw;
-    if (typeof n !== "number" || !Number.isInteger(n) || !(n === 1 || (n >= 60 && n <= 86400))) {
-        problems.push(`mailauth:ttl: must be 1 (automatic) or a number of seconds from 60 to 86400, got ${show(raw)}`);
-        return DEFAULT_TTL;
+/**
+ * `mailauth:adoptRecords` and the token it needs. An empty value is unset (false), as it was when
+ * zoneGate read it apart; the CLI refuses other non-booleans itself (Pulumi.yaml `type: boolean`).
+ */
+function readAdoptRecords(raw: RawSettings, problems: Problems): boolean {
+    const enabled = value(ADOPT_RECORDS, raw.adoptRecords === "" ? undefined : raw.adoptRecords, problems);
+    if (enabled && !raw.cloudflareToken) {
+        problems.push(`mailauth:adoptRecords: needs the Cloudflare API token as cloudflare:apiToken (pulumi config set --secret cloudflare:apiToken) or CLOUDFLARE_API_TOKEN`);
     }
-    return n;
+    return enabled;
 }
 
 /** Validates raw config; throws one SettingsError listing every problem. */
@@ -634,8 +535,9 @@ export function validateSettings(raw: RawSettings): Settings {
         dmarc: readDmarc(raw.dmarc, problems),
         opendkim: readOpenDkim(raw.opendkim, domains.domains, problems),
         ssh: readSsh(raw.ssh, raw.sshPrivateKey, problems),
-        ttl: readTtl(raw.ttl, problems),
-        testKey: readTestKey(raw.testKey, problems),
+        ttl: value(TTL, raw.ttl, problems),
+        testKey: section(TEST_KEY, raw.testKey, "mailauth:testKey", problems),
+        adoptRecords: readAdoptRecords(raw, problems),
     };
     if (problems.length > 0) throw new SettingsError(problems);
     return settings;

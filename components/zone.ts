@@ -12,8 +12,12 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as cloudflare from "@pulumi/cloudflare";
-import { dkimRecordName } from "./dkimKey";
-import { DomainSettings, spfMechanismProblem, spfMechanismsProblems } from "./settings";
+import { dkimRecordName } from "./records/dkim";
+import { isDmarcValue } from "./records/dmarc";
+import { normalizeName } from "./records/name";
+import { isSpfValue, lostSpfTerms, spfMechanismProblem } from "./records/spf";
+import { unquoteTxt } from "./records/txt";
+import { DomainSettings, SpfAll, spfMechanismsProblems } from "./settings";
 import { asMarker, isOwn, legacyComment, OwnMarker, recordOwner } from "./stackMarker";
 
 /**
@@ -79,7 +83,7 @@ export interface DomainPlan {
     /** SPF mechanisms configured (`mailauth:spf.mechanisms`), to say which existing ones to carry. */
     spfMechanisms: string[];
     /** `mailauth:spf.all` and every managed domain: a suggested term must pass the settings check when pasted. */
-    spfAll?: string;
+    spfAll?: SpfAll;
     domains?: readonly DomainSettings[];
     /** Position in `mailauth:domains`, for the commands in messages. */
     index?: number;
@@ -122,32 +126,6 @@ export class ZoneError extends pulumi.RunError {
     }
 }
 
-/** TXT content as stored (`"chunk" "chunk"` or bare) to its value. */
-export function txtValue(content: string): string {
-    const chunks = [...content.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) => m[1].replace(/\\(.)/g, "$1"));
-    return chunks.length > 0 && /^\s*"/.test(content) ? chunks.join("") : content;
-}
-
-function isSpf(r: ZoneRecord): boolean {
-    return r.type === "TXT" && isSpfValue(txtValue(r.content));
-}
-function isDmarc(r: ZoneRecord): boolean {
-    return r.type === "TXT" && isDmarcValue(txtValue(r.content));
-}
-const fqdn = (n: string) => n.toLowerCase().replace(/\.$/, "");
-
-/**
- * Whether a TXT value is an SPF record (RFC 7208 4.5: `v=spf1` then a space or the end; `v=spf10` is not;
- * any white space is taken as the space, as a lenient receiver would).
- */
-export function isSpfValue(value: string): boolean {
-    return /^v=spf1(\s|$)/i.test(value.trim());
-}
-/** Whether a TXT value is a DMARC record (RFC 7489 6.4: `v=DMARC1` then `;` or the end; `v=DMARC1x` is not). */
-export function isDmarcValue(value: string): boolean {
-    return /^v=DMARC1[ \t]*(;|$)/i.test(value.trim());
-}
-
 /**
  * Whether an existing record stands in the way of one the stack publishes: the one predicate the zone
  * check (preview) and the adopt step (components/adoptRecords.ts) decide with. `zoneName` is the zone's
@@ -159,34 +137,35 @@ export function isDmarcValue(value: string): boolean {
  * An apex CNAME (a site on Pages, say) is neither a conflict for SPF or MX nor to be adopted.
  */
 export function conflictsWith(target: Target, r: ZoneRecord, zoneName: string): boolean {
-    if (fqdn(r.name) !== target.name) return false;
-    if (r.type === "CNAME") return fqdn(r.name) !== fqdn(zoneName) || target.type === "A" || target.type === "AAAA";
+    if (normalizeName(r.name) !== target.name) return false;
+    if (r.type === "CNAME") return normalizeName(r.name) !== normalizeName(zoneName) || target.type === "A" || target.type === "AAAA";
     switch (target.kind) {
         case "spf":
-            return isSpf(r);
+            return r.type === "TXT" && isSpfValue(unquoteTxt(r.content));
         case "dmarc":
-            return isDmarc(r);
+            return r.type === "TXT" && isDmarcValue(unquoteTxt(r.content));
         case "dkim":
+            // Every TXT at a selector's name is its key record (components/records/dkim.ts).
             return r.type === "TXT";
         default:
             return r.type === target.type;
     }
 }
 
-/** SPF terms of an existing record that the stack's record would not carry. */
-export function lostSpfTerms(existing: string, configured: string[]): string[] {
-    const have = new Set(["mx", ...configured].map((m) => m.toLowerCase()));
-    return txtValue(existing)
-        .trim()
-        .split(/\s+/)
-        .slice(1)
-        .filter((t) => !/^[+?~-]?all$/i.test(t) && !have.has(t.toLowerCase()) && !have.has(t.replace(/^\+/, "").toLowerCase()));
+/** Whether a record holds what the stack publishes there (its type, value and MX priority). */
+function holdsValue(r: ZoneRecord, t: Target): boolean {
+    return (
+        t.value !== undefined &&
+        r.type === t.type &&
+        (t.type === "TXT" ? unquoteTxt(r.content) === t.value : normalizeName(r.content) === normalizeName(t.value)) &&
+        (t.type !== "MX" || r.priority === t.priority)
+    );
 }
 
 function describe(r: ZoneRecord): string {
-    const content = r.type === "TXT" ? `"${shown(txtValue(r.content)).replace(/"/g, '\\"')}"` : shown(r.content);
+    const content = r.type === "TXT" ? `"${shown(unquoteTxt(r.content)).replace(/"/g, '\\"')}"` : shown(r.content);
     const prio = r.type === "MX" ? ` priority ${shown(String(r.priority))}` : "";
-    return `${shown(r.type)} ${shown(fqdn(r.name))} ${content}${prio} (record id ${shown(r.id)})`;
+    return `${shown(r.type)} ${shown(normalizeName(r.name))} ${content}${prio} (record id ${shown(r.id)})`;
 }
 
 /**
@@ -223,11 +202,7 @@ export function findConflicts(
             const owner = recordOwner(r.comment, own.comment);
             const other = owner && !owner.own ? owner.other : undefined;
             const sameName = owner !== undefined && !owner.own && owner.sameName;
-            const same =
-                t.value !== undefined &&
-                r.type === t.type &&
-                (t.type === "TXT" ? txtValue(r.content) === t.value : fqdn(r.content) === fqdn(t.value)) &&
-                (t.type !== "MX" || r.priority === t.priority);
+            const same = holdsValue(r, t);
             let why: string;
             const ways: string[] = [];
             let adoptable = other === undefined && t.kind !== "dkim";
@@ -238,7 +213,7 @@ export function findConflicts(
             } else if (t.kind === "spf") {
                 why = `two SPF records at one name make every receiver return permerror (RFC 7208 3.2, 4.5): SPF would fail for all your mail`;
             } else if (t.kind === "mx") {
-                why = `an MX with another target or priority changes where mail for ${plan.domain} goes: senders would split it between ${shown(fqdn(r.content))} and the stack's host`;
+                why = `an MX with another target or priority changes where mail for ${plan.domain} goes: senders would split it between ${shown(normalizeName(r.content))} and the stack's host`;
             } else if (t.kind === "dmarc") {
                 why = `with two DMARC records receivers apply no DMARC policy at all (RFC 7489 6.6.3)`;
             } else if (t.kind === "dkim") {
@@ -348,7 +323,7 @@ export function ownRecordIssues(plan: DomainPlan, zone: ZoneRef, records: ZoneRe
             );
         } else if (mine.length === 1 && t.value !== undefined) {
             const r = mine[0];
-            const same = r.type === t.type && (t.type === "TXT" ? txtValue(r.content) === t.value : fqdn(r.content) === fqdn(t.value)) && (t.type !== "MX" || r.priority === t.priority);
+            const same = holdsValue(r, t);
             if (!same) {
                 warnings.push(
                     `${plan.domain}: ${describe(r)} carries this stack's comment but not the value the stack publishes there: if the stack's state holds it (a changed setting), this run sets it; if not (a lost state, another backend, a copied comment), a second record is published beside it: then delete this one in Cloudflare`,
@@ -579,7 +554,7 @@ export async function checkZones(plans: DomainPlan[], opts: CheckOptions): Promi
                     problems.push(tooManyRecords(zone, suffix, inZone.map((p) => p.domain)));
                     return [];
                 }
-                return inZone.map((plan) => checkDomain(plan, zone, all.filter((r) => fqdn(r.name) === plan.domain || fqdn(r.name).endsWith(`.${plan.domain}`)), opts, problems, log));
+                return inZone.map((plan) => checkDomain(plan, zone, all.filter((r) => normalizeName(r.name) === plan.domain || normalizeName(r.name).endsWith(`.${plan.domain}`)), opts, problems, log));
             }),
         )
     ).flat();
@@ -620,7 +595,7 @@ function checkDomain(plan: DomainPlan, zone: ZoneRef, records: ZoneRecord[], opt
     const oldSelectors = [
         ...new Set(
             records
-                .map((r) => fqdn(r.name))
+                .map((r) => normalizeName(r.name))
                 .filter((n) => n.endsWith(dkimRecordName("", plan.domain)))
                 .map((n) => n.slice(0, -dkimRecordName("", plan.domain).length))
                 .filter((s) => !s.includes(".") && !plan.selectors.includes(s)),
@@ -668,7 +643,7 @@ export async function checkAdopted(
                 return;
             }
             for (const plan of plans) {
-                const records = all.filter((r) => fqdn(r.name) === plan.domain || fqdn(r.name).endsWith(`.${plan.domain}`));
+                const records = all.filter((r) => normalizeName(r.name) === plan.domain || normalizeName(r.name).endsWith(`.${plan.domain}`));
                 const left = findConflicts({ ...plan, targets: plan.targets.filter((t) => t.kind !== "dkim") }, zone, records, own);
                 problems.push(
                     ...left.map(

@@ -39,36 +39,10 @@ function organization(): string | undefined {
     }
 }
 
-/** `mailauth:adoptRecords`, as `pulumi config set` stores it (a string, or a boolean with --path). */
-export function readAdoptRecords(raw: unknown): boolean {
-    if (raw === undefined || raw === null || raw === "" || raw === false || raw === "false") return false;
-    if (raw === true || raw === "true") return true;
-    throw new SettingsError([`mailauth:adoptRecords: must be true or false, got ${JSON.stringify(raw)}`]);
-}
-
-/** The token the provider uses: cloudflare:apiToken, or CLOUDFLARE_API_TOKEN as the provider reads it. */
-function cloudflareToken(): pulumi.Output<string> | undefined {
-    const fromConfig = new pulumi.Config("cloudflare").getSecret("apiToken");
-    if (fromConfig) return fromConfig;
-    const env = process.env.CLOUDFLARE_API_TOKEN;
-    return env ? pulumi.secret(env) : undefined;
-}
-
+/** `mailauth:adoptRecords` (read and checked with the other settings) and the token it needs. */
 export interface AdoptSetting {
     enabled: boolean;
     token?: pulumi.Output<string>;
-}
-
-/** `mailauth:adoptRecords` and what it needs; read before any resource is made. */
-export function adoptSetting(raw: unknown): AdoptSetting {
-    const enabled = readAdoptRecords(raw);
-    const token = enabled ? cloudflareToken() : undefined;
-    if (enabled && !token) {
-        throw new SettingsError([
-            `mailauth:adoptRecords: needs the Cloudflare API token as cloudflare:apiToken (pulumi config set --secret cloudflare:apiToken) or CLOUDFLARE_API_TOKEN`,
-        ]);
-    }
-    return { enabled, token };
 }
 
 /**

@@ -12,6 +12,7 @@ import { execFile } from "child_process";
 import * as http from "http";
 import * as path from "path";
 import type { AddressInfo } from "net";
+import { ADOPT_SCRIPT } from "../components/adoptRecords";
 
 const PRELOAD = path.join(__dirname, "cloudflare-https.cjs");
 
@@ -112,4 +113,14 @@ export async function faultyApi(
                 server.closeAllConnections();
             }),
     };
+}
+
+/**
+ * One function of the adopt script (components/adopt.js), by name, evaluated on its own: the script
+ * runs its part when loaded, so a test takes the function's text (a one-line top-level function).
+ */
+export function scriptFunction(name: string): (...args: any[]) => any {
+    const line = ADOPT_SCRIPT.split("\n").find((l) => l.startsWith(`function ${name}(`));
+    if (!line || !line.endsWith("}")) throw new Error(`components/adopt.js has no one-line function ${name}`);
+    return new Function(`${line}\nreturn ${name};`)();
 }

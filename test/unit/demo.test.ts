@@ -86,7 +86,7 @@ describe("the demo's plain-Node loader (test/demo/register.js)", () => {
         // Without the reset Node's module cache keeps index.ts and components/: a second run of the
         // program would register nothing. Dependencies (node_modules) stay loaded, as under vitest.
         const script = [
-            'const first = require("./components/txt.ts");',
+            'const first = require("./components/records/txt.ts");',
             'const { vi } = require("vitest");',
             "const cached = () => Object.keys(require.cache);",
             'const before = cached().filter((f) => f.includes("/components/")).length;',
@@ -95,7 +95,7 @@ describe("the demo's plain-Node loader (test/demo/register.js)", () => {
             "console.log(JSON.stringify({",
             '    before, after: cached().filter((f) => f.includes("/components/")).length,',
             '    depsKept: cached().filter((f) => f.includes("/node_modules/")).length === deps,',
-            '    fresh: require("./components/txt.ts") !== first, chunks: first.txtChunks("x".repeat(300)).length,',
+            '    fresh: require("./components/records/txt.ts") !== first, chunks: first.txtChunks("x".repeat(300)).length,',
             "}));",
         ].join("\n");
         const out = execFileSync(process.execPath, ["-r", "./test/demo/register.js", "-e", script], { cwd: ROOT, encoding: "utf8", timeout: 30_000 });

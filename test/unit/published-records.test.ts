@@ -10,7 +10,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import { dkimRecordValue } from "../../components/dkimKey";
 import { PublishedRecord } from "../../components/mailDns";
-import { unquoteTxt } from "../../components/txt";
+import { quoteTxt, unquoteTxt } from "../../components/records/txt";
 import { exampleConfig, TEST_SSH_PRIVATE_KEY } from "../harness";
 import { LabRunner, RecordStore, RemoteExec } from "../lab/runner";
 
@@ -61,5 +61,14 @@ describe("the records output", () => {
         expect(unquoteTxt('"v=DKIM1; k=rsa; p=AB" "CD"')).toBe("v=DKIM1; k=rsa; p=ABCD");
         expect(unquoteTxt('"a \\"quoted\\" \\\\ word"')).toBe('a "quoted" \\ word');
         expect(unquoteTxt("v=spf1 -all")).toBe("v=spf1 -all");
+    });
+});
+
+describe("TXT content, one rule (components/records/txt.ts)", () => {
+    it("gives back every value it quotes, and takes content that does not start with a quote as it is", () => {
+        for (const v of ["", "v=spf1 mx ~all", 'a "quoted" \\ word', "é".repeat(200), `v=DKIM1; k=rsa; p=${"B".repeat(700)}`]) expect(unquoteTxt(quoteTxt(v))).toBe(v);
+        // As the zone check and the adopt step read anybody's record: quotes inside bare content are its text.
+        expect(unquoteTxt('v=spf1 include:"_spf.example.net" ~all')).toBe('v=spf1 include:"_spf.example.net" ~all');
+        expect(unquoteTxt('  "v=spf1" " -all"')).toBe("v=spf1 -all");
     });
 });

@@ -2,6 +2,9 @@ import { describe, expect, it } from "vitest";
 import { SettingsError, validateSettings, RawSettings } from "../../components/settings";
 import * as pulumi from "@pulumi/pulumi";
 import { exampleConfig, programError, runProgram } from "../harness";
+import { readRawSettings } from "../../components/config";
+import { pulumiConfig, README_END, README_START, readmeTable } from "../../components/settingsDocs";
+import { SECTIONS } from "../../components/settingsTable";
 
 /** The example config as validateSettings takes it, with `patch` applied per setting. */
 function raw(patch: Partial<Record<keyof RawSettings, unknown>> = {}): RawSettings {
@@ -230,8 +233,12 @@ describe("Pulumi.yaml", () => {
         const project = yaml.load(fs.readFileSync(`${__dirname}/../../Pulumi.yaml`, "utf8")) as {
             config: Record<string, { description?: string; type?: string; default?: unknown; secret?: boolean }>;
         };
-        const program = ["index.ts", "components/config.ts"].map((f) => fs.readFileSync(`${__dirname}/../../${f}`, "utf8")).join("\n");
-        const read = [...program.matchAll(/config\.(?:get|getObject|getSecret|require\w*)\("(\w+)"\)|structured\(config, "(\w+)"\)/g)].map((m) => `mailauth:${m[1] ?? m[2]}`);
+        // What the program asks its Config for: in index.ts by name, and through readRawSettings (which
+        // reads what components/settingsTable.ts declares), asked of a Config that records each key.
+        const program = fs.readFileSync(`${__dirname}/../../index.ts`, "utf8");
+        const read = [...program.matchAll(/config\.(?:get|getObject|getSecret|require\w*)\("(\w+)"\)/g)].map((m) => `mailauth:${m[1]}`);
+        const asked = (key: string) => void read.push(`mailauth:${key}`);
+        readRawSettings({ get: asked, getSecret: asked, getObject: asked, require: asked } as unknown as pulumi.Config);
         expect(Object.keys(project.config).sort()).toEqual([...new Set(read)].sort());
         for (const [key, decl] of Object.entries(project.config)) expect(decl.description?.length, key).toBeGreaterThan(30);
         // `secret: true` is enforced by the CLI only with a declared type (pulumi/pulumi pkg/workspace/config.go).
@@ -247,5 +254,82 @@ describe("Pulumi.yaml", () => {
         const s = validateSettings(raw({ spf: d("spf"), dmarc: d("dmarc"), opendkim: d("opendkim"), ttl: d("ttl"), testKey: d("testKey") }));
         expect(s.spf.record).toBe("v=spf1 mx ~all");
         expect(s.ttl).toBe(1);
+    });
+});
+
+describe("each setting declared once (components/settingsTable.ts)", () => {
+    const fs = require("fs") as typeof import("fs");
+    const yaml = require("js-yaml") as typeof import("js-yaml");
+    const root = `${__dirname}/../..`;
+
+    it("Pulumi.yaml declares what the table says: description, default, type and secret of every setting", () => {
+        const project = yaml.load(fs.readFileSync(`${root}/Pulumi.yaml`, "utf8")) as { config: Record<string, unknown> };
+        // Written by `npm run docs:settings` (scripts/docs-settings.js).
+        expect(project.config).toEqual(pulumiConfig());
+    });
+
+    it("every default the table gives is the one Pulumi.yaml's description names, and the one the program applies", () => {
+        for (const s of SECTIONS) {
+            for (const r of s.rows) {
+                if (!("default" in r) || r.default === undefined) continue;
+                const said = s.shape === "value" ? s.summary : r.brief;
+                expect(said, `${s.name}.${r.key}`).toMatch(/default/i);
+                expect(said, `${s.name}.${r.key}`).toContain(String(r.default));
+            }
+        }
+        // Nothing set: every section takes its rows' defaults.
+        const v = validateSettings(raw({ spf: undefined, dmarc: undefined, opendkim: undefined, ttl: undefined, testKey: undefined, ssh: { host: "192.0.2.25" } }));
+        const byName: Record<string, Record<string, unknown>> = { spf: v.spf, dmarc: v.dmarc, opendkim: v.opendkim, testKey: v.testKey, ssh: v.ssh };
+        for (const s of SECTIONS.filter((x) => byName[x.name])) {
+            for (const r of s.rows) if ("default" in r && r.default !== undefined) expect(byName[s.name][r.key], `${s.name}.${r.key}`).toEqual(r.default);
+        }
+        expect(v.ttl).toBe(1);
+        expect(v.adoptRecords).toBe(false);
+    });
+
+    it("every allowed value of a choice is named in the README's row, and only those are accepted", () => {
+        for (const s of SECTIONS) {
+            for (const r of s.rows) {
+                if (r.kind !== "choice") continue;
+                for (const a of r.allowed) expect(r.doc, `${s.name}.${r.key}`).toContain(`\`${a}\``);
+                const found = problems(raw({ [s.name]: { [r.key]: "not-one-of-them" } } as Partial<Record<keyof RawSettings, unknown>>));
+                expect(found).toEqual([`mailauth:${s.name}.${r.key}: must be one of ${r.allowed.join(", ")}, got "not-one-of-them"`]);
+            }
+        }
+    });
+
+    it("the README's settings table is the table's (npm run docs:settings writes it)", () => {
+        const readme = fs.readFileSync(`${root}/README.md`, "utf8");
+        const a = readme.indexOf(README_START);
+        const b = readme.indexOf(README_END);
+        expect(a, "README.md has the settings markers").toBeGreaterThan(0);
+        expect(readme.slice(a + README_START.length, b)).toBe(`\n${readmeTable()}\n`);
+    });
+
+    it("reports a bad adoptRecords, or one without its token, with all the other problems", () => {
+        const found = problems(raw({ ttl: 5, adoptRecords: "yes" }));
+        expect(found).toEqual([
+            `mailauth:ttl: must be 1 (automatic) or a number of seconds from 60 to 86400, got 5`,
+            `mailauth:adoptRecords: must be true or false, got "yes"`,
+        ]);
+        expect(problems(raw({ ttl: 5, adoptRecords: "true", cloudflareToken: false }))).toEqual([
+            `mailauth:ttl: must be 1 (automatic) or a number of seconds from 60 to 86400, got 5`,
+            `mailauth:adoptRecords: needs the Cloudflare API token as cloudflare:apiToken (pulumi config set --secret cloudflare:apiToken) or CLOUDFLARE_API_TOKEN`,
+        ]);
+        expect(validateSettings(raw({ adoptRecords: "true", cloudflareToken: true })).adoptRecords).toBe(true);
+        for (const v of [undefined, "", "false", false]) expect(validateSettings(raw({ adoptRecords: v })).adoptRecords).toBe(false);
+    });
+
+    it("the program reports adoptRecords without its token in the same message as the other problems", async () => {
+        const saved = process.env.CLOUDFLARE_API_TOKEN;
+        delete process.env.CLOUDFLARE_API_TOKEN;
+        try {
+            const message = await programError({ ...exampleConfig(), "mailauth:adoptRecords": "true", "mailauth:ttl": 30 });
+            expect(message).toMatch(/^mailauth: 2 configuration problem\(s\); nothing was changed/);
+            expect(message).toContain("mailauth:ttl: must be 1 (automatic)");
+            expect(message).toContain("mailauth:adoptRecords: needs the Cloudflare API token");
+        } finally {
+            if (saved !== undefined) process.env.CLOUDFLARE_API_TOKEN = saved;
+        }
     });
 });

@@ -11,7 +11,9 @@ import * as path from "path";
 import { describe, expect, it } from "vitest";
 import { hasControlCharacters, show } from "../../components/validate/show";
 import { checkHostKey, classifyPrivateKey } from "../../components/validate/sshKeys";
-import { ipFamily, isSafeAddress, isSpfDomainSpec, parseDmarcUri } from "../../components/validate/mail";
+import { ipFamily, isSafeAddress } from "../../components/validate/mail";
+import { isSpfDomainSpec } from "../../components/records/spf";
+import { parseDmarcUri } from "../../components/records/dmarc";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mailauth-keys-"));
 /** A key pair written by the real ssh-keygen; returns [private key text, public key line]. */

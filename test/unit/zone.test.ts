@@ -12,7 +12,10 @@ import { describe, expect, it } from "vitest";
 import { exampleConfig, programError, Registered, runProgram, unwrapSecret } from "../harness";
 import { FakeCloudflare } from "../cloudflare";
 import { runStep } from "../adoptScript";
-import { apiRefusal, conflictsWith, recordOwner, shown, findConflicts, isDmarcValue, isSpfValue, txtValue } from "../../components/zone";
+import { apiRefusal, conflictsWith, recordOwner, shown, findConflicts } from "../../components/zone";
+import { isDmarcValue } from "../../components/records/dmarc";
+import { isSpfValue } from "../../components/records/spf";
+import { unquoteTxt as txtValue } from "../../components/records/txt";
 import { cnameRefusal } from "../cloudflare";
 
 const COM = "0123456789abcdef0123456789abcdef";

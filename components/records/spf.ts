@@ -1,0 +1,132 @@
+/**
+ * SPF records (RFC 7208): the record's name, its value, which TXT values are one, the terms it
+ * holds, and what the stack accepts as a mechanism.
+ */
+import { show } from "../validate/show";
+import { parseBlock } from "../validate/addresses";
+import type { DomainSettings } from "../settings";
+import { normalizeName } from "./name";
+import { unquoteTxt } from "./txt";
+
+/** SPF (RFC 7208 4.6.4): at most 10 terms that cause DNS lookups. */
+export const SPF_MAX_LOOKUPS = 10;
+
+/**
+ * The widest public address space the `ip4:`/`ip6:` mechanisms may cover, all blocks together
+ * (components/validate/addresses.ts publicSpan). Receivers accept mail from the blocks as the
+ * domain's; a /8 of IPv4 and a /16 of IPv6, wider than any mail provider publishes (the widest
+ * blocks in large providers' SPF records are /14 and /19 to /32 for IPv6), narrow enough that
+ * ip4:0.0.0.0/1 with 128.0.0.0/1 is refused.
+ */
+export const SPF_MAX = { v4: 1n << 24n, v6: 1n << 112n };
+
+/** An SPF record sits at the domain itself (RFC 7208 3.1). */
+export function spfRecordName(domain: string): string {
+    return domain;
+}
+
+/** The terms the stack's record holds: `mx` first, then the configured mechanisms (a second `mx` dropped). */
+export function spfTerms(mechanisms: string[]): string[] {
+    return ["mx", ...mechanisms.filter((m) => m.toLowerCase() !== "mx")];
+}
+
+/** The stack's record: `v=spf1 mx <mechanisms> <all>`. */
+export function spfRecordValue(mechanisms: string[], all: string): string {
+    return ["v=spf1", ...spfTerms(mechanisms), all].join(" ");
+}
+
+/**
+ * Whether a TXT value is an SPF record (RFC 7208 4.5: `v=spf1` then a space or the end; `v=spf10` is not;
+ * any white space is taken as the space, as a lenient receiver would).
+ */
+export function isSpfValue(value: string): boolean {
+    return /^v=spf1(\s|$)/i.test(value.trim());
+}
+
+/** The terms of an SPF record (TXT content or value) after its `v=spf1`. */
+export function parseSpfTerms(contentOrValue: string): string[] {
+    return unquoteTxt(contentOrValue).trim().split(/\s+/).slice(1);
+}
+
+/** Terms of an existing record that the stack's record would not carry. */
+export function lostSpfTerms(existing: string, configured: string[]): string[] {
+    const have = new Set(["mx", ...configured].map((m) => m.toLowerCase()));
+    return parseSpfTerms(existing).filter((t) => !/^[+?~-]?all$/i.test(t) && !have.has(t.toLowerCase()) && !have.has(t.replace(/^\+/, "").toLowerCase()));
+}
+
+/** Counts the SPF terms that cost a DNS lookup (RFC 7208 4.6.4). */
+export function spfLookupCount(terms: string[]): number {
+    return terms.filter((t) => /^[+?~-]?(a|mx|ptr|include|exists)([:/]|$)|^redirect=/i.test(t)).length;
+}
+
+/** RFC 7208 5: a, mx (optional domain-spec and CIDR lengths), include, exists, ip4, ip6. */
+const SPF_MECHANISM = /^[?~-]?(?:(a|mx)(?::([^/\s]+))?(\/\d{1,2})?(\/\/\d{1,3})?|(include|exists):(\S+)|(ip4|ip6):(\S+))$/i;
+
+/** The `ip4:`/`ip6:` mechanisms of a list. */
+export function isIpMechanism(m: string): boolean {
+    return /^(ip4|ip6):/i.test(m);
+}
+
+/** One problem for a mechanism that is not allowed or not well-formed, else undefined. */
+export function spfMechanismProblem(m: string, path: string, domains: readonly DomainSettings[] = []): string | undefined {
+    if (/^[+?~-]?all$/i.test(m)) return `${path}.mechanisms: ${show(m)} is not allowed here; the all term is set by ${path}.all`;
+    if (/^[+?~-]?ptr/i.test(m)) return `${path}.mechanisms: ${show(m)}: the ptr mechanism is deprecated (RFC 7208 5.5) and slow; use ip4:/ip6:/a: instead`;
+    if (/^redirect=/i.test(m)) return `${path}.mechanisms: ${show(m)}: redirect= is ignored when an all term is present; list the mechanisms instead`;
+    if (m.startsWith("+")) return `${path}.mechanisms: ${show(m)}: write it without the "+" qualifier (pass is the default)`;
+    const x = m.match(SPF_MECHANISM);
+    if (!x) {
+        return `${path}.mechanisms: ${show(m)} is not an SPF mechanism (allowed: a, mx, ip4:, ip6:, include:, exists:, with an optional -, ~ or ? qualifier)`;
+    }
+    const [, aMx, aMxTarget, v4len, v6len, , target, ipKind, ip] = x;
+    if (ipKind) {
+        const family = ipKind.toLowerCase() === "ip4" ? 4 : 6;
+        const b = parseBlock(ip);
+        return b && b.family === family
+            ? undefined
+            : `${path}.mechanisms: ${show(m)} does not hold a valid IPv${family} address or block (the prefix length a plain number, no leading zero)`;
+    }
+    const spec = aMx ? aMxTarget : target;
+    if (target !== undefined && x[5].toLowerCase() === "include") {
+        const t = normalizeName(target);
+        const self = /^%\{[do]\}$/i.test(target) ? target : domains.find((d) => d.name === t)?.name;
+        if (self !== undefined) {
+            return `${path}.mechanisms: ${show(m)} includes the domain's own record (${self}), a loop receivers answer with permerror (RFC 7208 5.2): every message then fails SPF. List that record's mechanisms here instead`;
+        }
+    }
+    if (spec !== undefined && !isSpfDomainSpec(spec)) {
+        return `${path}.mechanisms: ${show(m)}: ${show(spec)} is not a domain name or RFC 7208 macro domain-spec (e.g. _spf.example.net)`;
+    }
+    if ((v4len && Number(v4len.slice(1)) > 32) || (v6len && Number(v6len.slice(2)) > 128)) {
+        return `${path}.mechanisms: ${show(m)}: the prefix length is out of range (/0-32 for IPv4, //0-128 for IPv6)`;
+    }
+    return undefined;
+}
+
+/** RFC 7208 7.1: macro-expand = "%{" macro-letter transformers *delimiter "}" / "%%" / "%_" / "%-". */
+const MACRO_EXPAND = /%\{[slodiphcrtv]\d*r?[.\-+,/_=]*\}|%%|%_|%-/gi;
+/** RFC 7208 7.1: macro-literal = %x21-24 / %x26-7E (visible characters but "%"). */
+const MACRO_LITERAL = /^[\x21-\x24\x26-\x7e]*$/;
+/** RFC 7208 7.1: toplabel = ( *alphanum ALPHA *alphanum ) / ( 1*alphanum "-" *( alphanum / "-" ) alphanum ). */
+const TOPLABEL = /^(?:[A-Za-z0-9]*[A-Za-z][A-Za-z0-9]*|[A-Za-z0-9]+-[A-Za-z0-9-]*[A-Za-z0-9])$/;
+/** A DNS label as SPF targets use them (underscore allowed: `_spf.example.net`). */
+const SPF_LABEL = /^(?!-)[A-Za-z0-9_-]{1,63}(?<!-)$/;
+
+/**
+ * An SPF domain-spec (the target of include:, a:, mx:, exists:). Without macros it must be a
+ * DNS name of at least two labels; with macros, RFC 7208's grammar: macro-strings ending in
+ * "." toplabel or in a macro.
+ */
+export function isSpfDomainSpec(spec: string): boolean {
+    if (spec.length === 0 || spec.length > 253) return false;
+    if (!spec.includes("%")) {
+        const labels = spec.replace(/\.$/, "").split(".");
+        return labels.length >= 2 && labels.every((l) => SPF_LABEL.test(l)) && TOPLABEL.test(labels[labels.length - 1]);
+    }
+    const literals = spec.replace(MACRO_EXPAND, "\u0000");
+    if (literals.includes("%")) return false;
+    if (!literals.split("\u0000").every((part) => MACRO_LITERAL.test(part))) return false;
+    // domain-end = ( "." toplabel [ "." ] ) / macro-expand
+    if (literals.endsWith("\u0000")) return true;
+    const m = spec.match(/\.([^.]+)\.?$/);
+    return m !== null && TOPLABEL.test(m[1]) && !m[1].includes("%");
+}

@@ -1,0 +1,336 @@
+/**
+ * Every `mailauth:*` setting, declared once: per section one table of key, kind, default, allowed
+ * values and doc. The reader (components/config.ts, components/settings.ts), the validation of each
+ * value's kind, default and allowed values, Pulumi.yaml's `config:` block and the README's settings
+ * table (components/settingsDocs.ts, `npm run docs:settings`) all come from here;
+ * test/unit/settings.test.ts fails when Pulumi.yaml or the README no longer say what this says.
+ *
+ * Per row: `doc` is the README's "What it is" (a list section's rows make one README row, `List of
+ * {keys}.` and their docs), `brief` the row's part of Pulumi.yaml's description
+ * (`key - brief`; rows with the same brief are joined, `ipv4/ipv6`), `readmeDefault` the README's
+ * default where the default is not a plain value. What a value must be beyond its kind and allowed
+ * values (a host name, an SPF mechanism) is checked in components/settings.ts, per section.
+ */
+
+import { show } from "./validate/show";
+
+/** How the CLI hands a setting to the program: JSON (a section), its text, or not read here. */
+export type RawForm = "json" | "text" | "secret" | "elsewhere";
+
+interface RowBase {
+    key: string;
+    doc: string;
+    brief: string;
+    /** The README's default, where the default is not a plain value (derived, or shown with a word). */
+    readmeDefault?: string;
+    /**
+     * A value refused before its kind is read, with its own message (after `<setting>: `); the
+     * setting then takes its default. E.g. `spf.all` "+all".
+     */
+    refuse?: (value: unknown, path: string) => string | undefined;
+}
+export interface StringRow extends RowBase {
+    kind: "string";
+    required?: boolean;
+    default?: string;
+}
+export interface IntegerRow extends RowBase {
+    kind: "integer";
+    default: number;
+    min: number;
+    max: number;
+    /** Values allowed outside min..max (ttl: 1). */
+    also?: readonly number[];
+    /** Within min..max, only these (keyBits). */
+    allowed?: readonly number[];
+    /** How the message words the allowed values, when not "a whole number from min to max". */
+    allowedText?: string;
+}
+export interface BooleanRow extends RowBase {
+    kind: "boolean";
+    default: boolean;
+}
+export interface StringsRow extends RowBase {
+    kind: "strings";
+}
+export interface ChoiceRow extends RowBase {
+    kind: "choice";
+    allowed: readonly string[];
+    /** Without one, the setting is optional: unset, it is left out (a DMARC tag then not written). */
+    default?: string;
+}
+/** A map read apart (importRecords: its keys are the stack's record resources, known once the records are planned). */
+export interface MapRow extends RowBase {
+    kind: "map";
+}
+/** A secret read apart: only its shape reaches validation (components/validate/sshKeys.ts). */
+export interface SecretRow extends RowBase {
+    kind: "secret";
+    required: true;
+}
+export type Row = StringRow | IntegerRow | BooleanRow | StringsRow | ChoiceRow | MapRow | SecretRow;
+
+export interface Section {
+    /** The key under `mailauth:`. */
+    name: string;
+    /** `object`: fields under the key; `list`: a list of such objects; `value`: the key itself (its one row). */
+    shape: "object" | "list" | "value";
+    raw: RawForm;
+    required?: boolean;
+    /** Pulumi.yaml's description starts with it (for object and list sections, then `{keys}.`). */
+    summary: string;
+    /** Pulumi.yaml: said after the keys, before the rows. */
+    note?: string;
+    /** Pulumi.yaml `type:` (the CLI checks it before the program runs). */
+    type?: "boolean" | "integer" | "string";
+    rows: readonly Row[];
+}
+
+/** mx.ipv4 and mx.ipv6 say the same: one README row, one Pulumi.yaml part (`ipv4/ipv6`). */
+const DNS_ADDRESS = "publish A/AAAA records for hostname (it must lie in one of the domains)";
+const DNS_ADDRESS_DOC =
+    "Publish A/AAAA for `mx.hostname` (it must lie in one of the domains). Loopback, unspecified, link-local, multicast, reserved and IPv4-mapped addresses are refused (no other server can reach them); private ranges (RFC 1918, `100.64.0.0/10`, `fc00::/7`) are allowed for a server on a private network, the documentation ranges (`192.0.2.0/24`, `2001:db8::/32`) for examples.";
+
+export const DOMAINS = {
+    name: "domains",
+    shape: "list",
+    raw: "json",
+    required: true,
+    summary: "The mail domains, a list of",
+    rows: [
+        { key: "name", kind: "string", required: true, doc: "A name has at most 10 labels, and `<selector>._domainkey.<name>` must fit DNS's 253 characters.", brief: "the domain" },
+        {
+            key: "zoneId",
+            kind: "string",
+            doc: "`zoneId`: the Cloudflare zone (default: found by the domain's name).",
+            brief: "its Cloudflare zone id (default: the account's zone that holds the domain, found by name; when set, the zone's name is checked against the domain)",
+        },
+        { key: "selector", kind: "string", required: true, doc: "`selector`: the key that signs (a date like `20261127` is handy).", brief: "the DKIM selector that signs (a date such as 20261127 is handy)" },
+        { key: "previousSelectors", kind: "strings", doc: "`previousSelectors`: keys kept published after a rotation.", brief: "selectors kept published after a rotation (default none)" },
+        {
+            key: "keyBits",
+            kind: "integer",
+            default: 2048,
+            min: 1024,
+            max: 4096,
+            allowed: [1024, 2048, 3072, 4096],
+            doc: "`keyBits`: 2048, 3072 or 4096, for a new selector: a selector keeps the key it was made with (see Rotating).",
+            brief: "RSA key size, 2048 (default), 3072 or 4096",
+        },
+    ],
+} as const satisfies Section;
+
+export const MX = {
+    name: "mx",
+    shape: "object",
+    raw: "json",
+    required: true,
+    summary: "The mail server,",
+    rows: [
+        { key: "hostname", kind: "string", required: true, doc: "The MX target, e.g. `mail.example.com`.", brief: "the MX target" },
+        { key: "priority", kind: "integer", default: 10, min: 0, max: 65535, doc: "MX priority.", brief: "default 10" },
+        { key: "ipv4", kind: "string", doc: DNS_ADDRESS_DOC, brief: DNS_ADDRESS },
+        { key: "ipv6", kind: "string", doc: DNS_ADDRESS_DOC, brief: DNS_ADDRESS },
+        { key: "publish", kind: "boolean", default: true, doc: "`false` when MX records are managed outside this stack.", brief: "false when MX records are managed outside this stack (default true)" },
+    ],
+} as const satisfies Section;
+
+export const SPF = {
+    name: "spf",
+    shape: "object",
+    raw: "json",
+    summary: "SPF policy,",
+    note: 'The record is "v=spf1 mx <mechanisms> <all>".',
+    rows: [
+        {
+            key: "mechanisms",
+            kind: "strings",
+            doc: "Extra SPF terms after `mx`, e.g. `ip4:192.0.2.10`, `include:_spf.example.net`. `+all`, `ptr`, `redirect=` and more than 10 DNS-lookup terms are refused; the targets of `include:`, `a:`, `mx:` and `exists:` must be domain names or RFC 7208 macro domain-specs. `include:` of one of the stack's own domains or of `%{d}`/`%{o}` (a loop: permerror) is refused; prefix lengths are plain numbers (`/032` is refused). The `ip4:`/`ip6:` blocks together may cover at most a /8 of public IPv4 and a /16 of public IPv6 space (IPv4 reached through `::ffff:0:0/96` counts as IPv4): more lets anyone there pass SPF as the domain, as `+all` would.",
+            brief: "extra terms such as ip4:192.0.2.10 or include:_spf.example.net (default none; at most 10 DNS-lookup terms in all)",
+        },
+        {
+            key: "all",
+            kind: "choice",
+            allowed: ["~all", "-all"],
+            default: "~all",
+            doc: "`~all` (soft fail, the guide's advice) or `-all`.",
+            brief: '"~all" (default) or "-all"',
+            refuse: (v) =>
+                v === "+all" || v === "all"
+                    ? `${show(v)} lets every host on the internet send as your domain; use "~all" (soft fail, the default) or "-all"`
+                    : v === "?all"
+                      ? `"?all" (neutral) gives receivers nothing to act on; use "~all" (soft fail, the default) or "-all"`
+                      : undefined,
+        },
+    ],
+} as const satisfies Section;
+
+export const DMARC = {
+    name: "dmarc",
+    shape: "object",
+    raw: "json",
+    summary: "DMARC record at _dmarc,",
+    rows: [
+        { key: "enabled", kind: "boolean", default: true, doc: "Publish `_dmarc`.", brief: "default true" },
+        { key: "policy", kind: "choice", allowed: ["none", "quarantine", "reject"], default: "none", doc: "`none`, `quarantine` or `reject`. Start with `none` and read the reports.", brief: "none (default), quarantine or reject" },
+        { key: "rua", kind: "strings", doc: "Addresses for aggregate reports (the record must stay under 450 characters): `user@domain` or `mailto:user@domain`, optionally with DMARC's size limit (`!10m`). Letters, digits and `. _ + -` before the `@` (`!` and `,` have meanings of their own in the record).", brief: "addresses for aggregate reports" },
+    ],
+} as const satisfies Section;
+
+export const OPENDKIM = {
+    name: "opendkim",
+    shape: "object",
+    raw: "json",
+    summary: "OpenDKIM,",
+    rows: [
+        {
+            key: "reportAddress",
+            kind: "string",
+            doc: "Sender of OpenDKIM's failure reports (`ReportAddress`). A plain `user@domain`, letters, digits and `. _ + -` before the `@`: OpenDKIM hands it to a shell when it sends a report.",
+            readmeDefault: "`postmaster@<first domain>`",
+            brief: "sender of failure reports (default postmaster@<first domain>)",
+        },
+        {
+            key: "trustedHosts",
+            kind: "strings",
+            doc: "Extra hosts or networks whose mail is signed; `127.0.0.1`, `::1` and `*.<domain>` always are. Together they may cover at most a /16 of public IPv4 and a /48 of public IPv6 space (private and special-purpose ranges such as `10.0.0.0/8`, `192.168.0.0/16`, `fc00::/7` may be any size): OpenDKIM signs mail from a trusted host with the domains' real keys, so `0.0.0.0/0`, `::/0`, `2000::/3` or `::ffff:0:0/96` would let anyone who reaches the server send mail that passes DKIM and DMARC.",
+            brief: "extra hosts or networks whose mail is signed (127.0.0.1, ::1 and *.<domain> always are)",
+        },
+        { key: "nameservers", kind: "strings", doc: "Resolvers OpenDKIM asks (`Nameservers`); loopback and private addresses are fine, unspecified, link-local and multicast ones refused. Needs an OpenDKIM built with libunbound (Debian's); EPEL's is not and would ignore it, so the run stops there (point `/etc/resolv.conf` at them instead). Empty: OpenDKIM's built-in recursive resolver from the root servers, or the system resolver where it has none (EPEL); `opendkim -V` on the host decides, and opendkim.conf says which.", brief: "resolvers OpenDKIM asks (default its own recursive resolver)" },
+        {
+            key: "milterTransport",
+            kind: "choice",
+            allowed: ["auto", "unix", "inet"],
+            default: "auto",
+            doc: "`auto`: a unix socket on Debian/Ubuntu (inside Postfix's queue directory, as smtpd is chrooted there; 1.7x the inet socket's signed-mail throughput in [BENCHMARKS.md](BENCHMARKS.md)), the guide's `inet:127.0.0.1:8891` on EL (SELinux already allows it). Or force `unix` / `inet`. `unix` on EL: `/run/opendkim/opendkim.sock`, which SELinux labels for OpenDKIM (`dkim_milter_data_t`; the queue directory's `postfix_spool_t` is refused to it), reached by absolute path: the run stops, saying why, if master.cf chroots smtpd or cleanup or SELinux does not label that directory so.",
+            brief: "auto (default: unix socket on Debian/Ubuntu, inet on EL), unix or inet",
+        },
+    ],
+} as const satisfies Section;
+
+export const ADOPT_RECORDS = {
+    name: "adoptRecords",
+    shape: "value",
+    raw: "text",
+    type: "boolean",
+    summary:
+        "Take over records already in the zone at the names the stack publishes (SPF, MX, DMARC, the MX host's A/AAAA), in the same pulumi up; pulumi destroy puts them back as they were. DKIM selectors are never taken over. Default false: such records stop the run at preview.",
+    rows: [{ key: "adoptRecords", kind: "boolean", default: false, doc: "Take over records already at the names the stack publishes; `pulumi destroy` puts them back. See [Your zone already has records](#your-zone-already-has-records).", brief: "" }],
+} as const satisfies Section;
+
+export const IMPORT_RECORDS = {
+    name: "importRecords",
+    shape: "value",
+    raw: "elsewhere",
+    summary:
+        'Records already in the zone that the stack\'s records take over by import, a map of the stack\'s record resource name (e.g. example.com-spf) to "<zone id>/<record id>"; the preview prints the command for each record in the way. Taken over in the next pulumi up with the stack\'s value and comment (Pulumi CLI 3.174 or later); pulumi destroy then deletes them.',
+    rows: [{ key: "importRecords", kind: "map", doc: "Records already in the zone that the stack's records take over by import (`{\"example.com-spf\": \"<zone id>/<record id>\"}`, as the preview prints it); `pulumi destroy` then deletes them. See [Your zone already has records](#your-zone-already-has-records).", brief: "" }],
+} as const satisfies Section;
+
+export const SSH = {
+    name: "ssh",
+    shape: "object",
+    raw: "json",
+    required: true,
+    summary: "SSH connection to the mail server,",
+    rows: [
+        { key: "host", kind: "string", required: true, doc: "Address or name of the server (a single-label name from `/etc/hosts` works too).", brief: "address or name of the server" },
+        { key: "port", kind: "integer", default: 22, min: 1, max: 65535, doc: "SSH port.", brief: "default 22" },
+        { key: "user", kind: "string", default: "root", doc: "`root`, or a user with passwordless sudo (commands then run with `sudo -n`).", brief: "root (default) or a user with passwordless sudo" },
+        {
+            key: "hostKey",
+            kind: "string",
+            doc: "The server's public host key to pin: `ssh-ed25519 AAAA...` or `ecdsa-sha2-nistp256 AAAA...`, parsed before anything runs. Not `ssh-rsa`: pulumi-command then offers only SHA-1 `ssh-rsa`, which OpenSSH 8.8+ and EL9 refuse. An empty value is refused (what `ssh-keyscan` leaves when it finds nothing). Unset, the host key is not checked at all, and preview says so in a warning.",
+            brief: 'the server\'s public host key to pin, e.g. "ssh-ed25519 AAAA..." from ssh-keyscan (recommended)',
+            // What `ssh-keyscan ... | cut` leaves when it finds nothing (wrong port, key type, host):
+            // taken as "no pin", it would turn host-key checking off without a word.
+            refuse: (v, path) =>
+                typeof v === "string" && v.trim() === ""
+                    ? `is empty (did ssh-keyscan find nothing? check its -p PORT and -t ed25519,ecdsa); set the server's key, or remove the setting to connect without checking it: pulumi config rm --path '${path}'`
+                    : undefined,
+        },
+    ],
+} as const satisfies Section;
+
+export const SSH_PRIVATE_KEY = {
+    name: "sshPrivateKey",
+    shape: "value",
+    raw: "secret",
+    type: "string",
+    required: true,
+    summary: "The SSH private key, set with --secret (pulumi config set --secret mailauth:sshPrivateKey < ~/.ssh/mailauth); without a passphrase.",
+    rows: [{ key: "sshPrivateKey", kind: "secret", required: true, doc: "The SSH private key, set with `--secret` (the CLI refuses it in plain text). A key with a passphrase is refused before anything runs: pulumi-command cannot use it.", readmeDefault: "(required, secret)", brief: "" }],
+} as const satisfies Section;
+
+export const TTL = {
+    name: "ttl",
+    shape: "value",
+    raw: "text",
+    type: "integer",
+    summary: "TTL of every record in seconds, 60 to 86400, or 1 for Cloudflare's automatic TTL (the default).",
+    rows: [
+        {
+            key: "ttl",
+            kind: "integer",
+            default: 1,
+            min: 60,
+            max: 86400,
+            also: [1],
+            allowedText: "1 (automatic) or a number of seconds from 60 to 86400",
+            doc: "TTL of every record: `1` or 60–86400 seconds.",
+            readmeDefault: "`1` (automatic)",
+            brief: "",
+        },
+    ],
+} as const satisfies Section;
+
+/** The longest the key test may wait for DNS to show a key (it holds `pulumi up` that long). */
+export const MAX_TEST_SECONDS = 1800;
+
+export const TEST_KEY = {
+    name: "testKey",
+    shape: "object",
+    raw: "json",
+    summary: 'The guide\'s key check after provisioning: opendkim-testkey on the host until "key OK" or the timeout,',
+    rows: [
+        { key: "enabled", kind: "boolean", default: true, doc: "Run `opendkim-testkey` for each domain after provisioning.", brief: "default true" },
+        {
+            key: "timeoutSeconds",
+            kind: "integer",
+            default: 300,
+            min: 0,
+            max: MAX_TEST_SECONDS,
+            doc: "How long to retry until `key OK` (DNS propagation), 0 to 1800 (it holds `pulumi up` that long); the verdict is the `testKey` output either way.",
+            brief: `seconds, default 300, at most ${MAX_TEST_SECONDS}`,
+        },
+    ],
+} as const satisfies Section;
+
+/** Every setting, in the order Pulumi.yaml and the README list them. */
+export const SECTIONS: readonly Section[] = [DOMAINS, MX, SPF, DMARC, OPENDKIM, ADOPT_RECORDS, IMPORT_RECORDS, SSH, SSH_PRIVATE_KEY, TTL, TEST_KEY];
+
+// --- Types from the tables ---------------------------------------------------------------------
+
+type Rows<S extends Section> = S["rows"][number];
+/** A row's value as the reader gives it: a string may be missing (unset, or refused). */
+export type ReadValue<R> = R extends { kind: "integer" }
+    ? number
+    : R extends { kind: "boolean" }
+      ? boolean
+      : R extends { kind: "strings" }
+        ? string[]
+        : R extends { kind: "choice"; allowed: readonly (infer A)[] }
+          ? R extends { default: string }
+              ? A
+              : A | undefined
+          : R extends { kind: "string"; default: string }
+            ? string
+            : string | undefined;
+/** What the reader gives for a section: each row's value by key. */
+export type Read<S extends Section> = { [R in Rows<S> as R["key"]]: ReadValue<R> };
+
+type Optional<R> = R extends { required: true } | { default: unknown } ? never : R extends { kind: "string" | "choice" } ? R : never;
+/** A section's settings once validated: a string or choice neither required nor defaulted is optional. */
+export type Values<S extends Section> = { [R in Exclude<Rows<S>, Optional<Rows<S>>> as R["key"]]: Exclude<ReadValue<R>, undefined> } & {
+    [R in Optional<Rows<S>> as R["key"]]?: Exclude<ReadValue<R>, undefined>;
+};
