@@ -3,6 +3,11 @@ const https = require("https");
 const zone = process.env.MAILAUTH_ZONE_ID;
 const zoneName = (process.env.MAILAUTH_ZONE_NAME || "").toLowerCase().replace(/\.$/, "");
 const marker = process.env.MAILAUTH_MARKER;
+const legacyMarker = process.env.MAILAUTH_LEGACY_MARKER;
+const markerId = process.env.MAILAUTH_MARKER_ID;
+// The stack's own records: its comment, its comment from before it had an identity, or any comment
+// that leads with its identity (a renamed stack's, or one cut by Cloudflare): components/stackMarker.ts isOwn.
+function own(c) { return typeof c === "string" && c !== "" && (c === marker || c === legacyMarker || (!!markerId && (c === "mailauth:" + markerId || c.startsWith("mailauth:" + markerId + " ")))); }
 const targets = JSON.parse(process.env.MAILAUTH_TARGETS);
 const kept = process.env.PULUMI_COMMAND_STDOUT ? JSON.parse(process.env.PULUMI_COMMAND_STDOUT) : [];
 const log = (m) => process.stderr.write(m + "\n");
@@ -106,7 +111,7 @@ useTokens([process.env.MAILAUTH_CLOUDFLARE_TOKEN, process.env.CLOUDFLARE_API_TOK
   const taken = [];
   try {
     for (const t of targets) for (const type of t.types) for (const r of await at(t, type)) {
-      if (r.comment === marker || (t.keep || []).includes(r.id)) continue;
+      if (own(r.comment) || (t.keep || []).includes(r.id)) continue;
       const k = { name: r.name, type: r.type, content: r.content, ttl: r.ttl, proxied: r.proxied, priority: r.priority, comment: r.comment, tags: r.tags };
       await cf("DELETE", "/zones/" + zone + "/dns_records/" + r.id);
       taken.push(k);
@@ -135,9 +140,9 @@ useTokens([process.env.MAILAUTH_CLOUDFLARE_TOKEN, process.env.CLOUDFLARE_API_TOK
 useTokens([process.env.CLOUDFLARE_API_TOKEN, process.env.MAILAUTH_CLOUDFLARE_TOKEN]);
 (async () => {
   for (const t of targets) for (const type of t.types) {
-    const own = (await at(t, type)).filter((r) => r.comment === marker);
+    const ours = (await at(t, type)).filter((r) => own(r.comment));
     const back = kept.filter((k) => fqdn(k.name) === t.name && k.type === type);
-    if (own.length > 0 && back.length > 0) throw new Error("mailauth: the stack still publishes " + type + " " + t.name + ": putting the record it adopted back would make two. Set mailauth:adoptRecords back to true; pulumi destroy gives adopted records back after removing the stack's own.");
+    if (ours.length > 0 && back.length > 0) throw new Error("mailauth: the stack still publishes " + type + " " + t.name + ": putting the record it adopted back would make two. Set mailauth:adoptRecords back to true; pulumi destroy gives adopted records back after removing the stack's own.");
   }
   const failed = [];
   for (const k of kept) {

@@ -54,10 +54,11 @@ export function adoptTargets(targets: Target[], imports: Record<string, string> 
  * runs this script too.
  *
  * Its text is state: every byte of it is an input of every existing stack's adopt step, and a
- * changed input makes the engine run the step's update, the take-over again. So the file is the
- * script as it was when it was a string here, to the byte (test/unit/adopt.test.ts pins its
- * SHA-256); its comments still name the places of that time (zone.ts isSpfValue, isDmarcValue: now
- * components/records/spf.ts, dmarc.ts). Its TXT unquoting (`txt`) is components/records/txt.ts's
+ * changed input makes the engine run the step's update, the take-over again (test/unit/adopt.test.ts
+ * pins its SHA-256). It changed once since it was a string here: for the stack's identity in the
+ * record comments (components/stackMarker.ts), when the step's environment changes anyway; that rerun
+ * leaves the stack's records alone (test/unit/stack-marker.test.ts). Its comments still name the places
+ * of that time (zone.ts isSpfValue, isDmarcValue: now components/records/spf.ts, dmarc.ts). Its TXT unquoting (`txt`) is components/records/txt.ts's
  * rule, checked sample by sample in test/unit/adopt.test.ts.
  *
  * What it does:
@@ -97,7 +98,10 @@ export interface AdoptArgs {
     /** The zone's name: a CNAME at its apex is never taken over. */
     zoneName: pulumi.Input<string>;
     targets: AdoptTarget[];
-    marker: string;
+    /** This stack's comment, its comment from before it had an identity, and its identity (components/stackMarker.ts). */
+    marker: pulumi.Input<string>;
+    legacyMarker: string;
+    markerId: pulumi.Input<string>;
     /** The Cloudflare API token (secret), as the provider gets it. */
     apiToken: pulumi.Input<string>;
 }
@@ -115,6 +119,8 @@ export function adoptStep(name: string, args: AdoptArgs, opts: pulumi.CustomReso
                 MAILAUTH_ZONE_ID: args.zoneId,
                 MAILAUTH_ZONE_NAME: args.zoneName,
                 MAILAUTH_MARKER: args.marker,
+                MAILAUTH_LEGACY_MARKER: args.legacyMarker,
+                MAILAUTH_MARKER_ID: args.markerId,
                 MAILAUTH_TARGETS: JSON.stringify(args.targets),
             },
             addPreviousOutputInEnv: true,

@@ -25,13 +25,16 @@ export interface MailDnsArgs {
     zoneId: pulumi.Input<string>;
     ttl: number;
     /** Set on every record: how the zone check knows the stack's own records on the next run. */
-    comment?: string;
+    comment?: pulumi.Input<string>;
     /** adoptRecords: take over the records already at these names first (components/adoptRecords.ts). */
     adopt?: {
         targets: AdoptTarget[];
         /** The zone's name, once the zone check has found it. */
         zoneName: pulumi.Input<string>;
-        marker: string;
+        /** This stack's comment, its comment from before it had an identity, and its identity (components/stackMarker.ts). */
+        marker: pulumi.Input<string>;
+        legacyMarker: string;
+        markerId: pulumi.Input<string>;
         apiToken: pulumi.Input<string>;
         /** Called with the adopt step: the zone is checked again once it has run. */
         after: (step: command.local.Command) => void;

@@ -411,6 +411,17 @@ export function zoneFor(hostname: string, domains: DomainSettings[]): DomainSett
 function readSpf(raw: unknown, domains: DomainSettings[], problems: Problems): SpfSettings {
     const path = "mailauth:spf";
     const { mechanisms, all } = section(SPF, raw, path, problems);
+    problems.push(...spfMechanismsProblems(mechanisms, all, domains, path));
+    return { mechanisms, all, record: spfRecordValue(mechanisms, all) };
+}
+
+/**
+ * Every problem of `mailauth:spf.mechanisms` as a whole: each term, their combined address space, the
+ * lookups, the record's length. What the settings refuse, and what the zone check's suggestions are
+ * held to, since the user pastes them into the settings (components/zone.ts findConflicts).
+ */
+export function spfMechanismsProblems(mechanisms: string[], all: SpfAll, domains: readonly DomainSettings[], path = "mailauth:spf"): string[] {
+    const problems: string[] = [];
     for (const m of mechanisms) {
         const problem = spfMechanismProblem(m, path, domains);
         if (problem) problems.push(problem);
@@ -433,7 +444,7 @@ function readSpf(raw: unknown, domains: DomainSettings[], problems: Problems): S
     if (record.length > MAX_RECORD) {
         problems.push(`${path}.mechanisms: the record is ${record.length} characters; keep SPF under 450 so it fits one DNS answer over UDP`);
     }
-    return { mechanisms, all, record };
+    return problems;
 }
 
 function readDmarc(raw: unknown, problems: Problems): DmarcSettings {

@@ -17,6 +17,8 @@ import { isDmarcValue } from "./records/dmarc";
 import { normalizeName } from "./records/name";
 import { isSpfValue, lostSpfTerms, spfMechanismProblem } from "./records/spf";
 import { unquoteTxt } from "./records/txt";
+import { DomainSettings, SpfAll, spfMechanismsProblems } from "./settings";
+import { asMarker, isOwn, legacyComment, OwnMarker, recordOwner } from "./stackMarker";
 
 /**
  * Zone data as shown in a message: what a record holds is anybody's (a co-tenant, a provider's
@@ -80,6 +82,9 @@ export interface DomainPlan {
     selectors: string[];
     /** SPF mechanisms configured (`mailauth:spf.mechanisms`), to say which existing ones to carry. */
     spfMechanisms: string[];
+    /** `mailauth:spf.all` and every managed domain: a suggested term must pass the settings check when pasted. */
+    spfAll?: SpfAll;
+    domains?: readonly DomainSettings[];
     /** Position in `mailauth:domains`, for the commands in messages. */
     index?: number;
 }
@@ -102,28 +107,9 @@ export interface ZoneCheckResult {
     adopted: Conflict[];
 }
 
-/** The comment the stack puts on every record it publishes: how it knows its own records again. */
-export function recordComment(project: string, stack: string): string {
-    // Cloudflare comments are at most 100 characters on the Free plan (API docs: dns records, comment).
-    return `managed by Pulumi stack ${project}/${stack} (mailauth)`.slice(0, 100);
-}
-const MARK_PREFIX = "managed by Pulumi stack ";
-
-/**
- * Whose record a comment says it is: this stack's (`own`, the exact comment recordComment gives), another
- * stack's (`other`, its project/stack as far as the comment holds it), or nobody's (undefined). Another
- * stack's comment is recognised whatever its length: Cloudflare keeps at most 100 characters of a comment
- * on the Free plan (500 on paid plans; API reference, DNS records, `comment`), so a long project/stack name
- * arrives cut, without its closing "(mailauth)". The adopt step decides with this too.
- */
-export function recordOwner(comment: string | null | undefined, own: string): { own: true } | { own: false; other: string } | undefined {
-    if (!comment) return undefined;
-    if (comment === own) return { own: true };
-    if (!comment.startsWith(MARK_PREFIX) && !(comment.length >= 8 && MARK_PREFIX.startsWith(comment))) return undefined;
-    const rest = comment.slice(MARK_PREFIX.length);
-    const name = rest.replace(/ \(mailauth\)$/, "");
-    return { own: false, other: name === rest && comment.length >= 100 ? `${name}… (comment cut at ${comment.length} characters)` : name || "(name cut off)" };
-}
+/** The comment of this project/stack's records before the stack had an identity (components/stackMarker.ts). */
+export const recordComment = legacyComment;
+export { recordOwner };
 
 /** Stops the run: shown by the CLI as its message only (sdk/nodejs cmd/run/run.js ~377). */
 export class ZoneError extends pulumi.RunError {
@@ -206,15 +192,16 @@ export function findConflicts(
     plan: DomainPlan,
     zone: ZoneRef,
     records: ZoneRecord[],
-    own: { comment: string; stack: string; project: string; adopt?: boolean; imports?: Record<string, string> },
+    own: { comment: OwnMarker | string; stack: string; project: string; adopt?: boolean; imports?: Record<string, string> },
 ): Conflict[] {
     const conflicts: Conflict[] = [];
     for (const t of plan.targets) {
         for (const r of records.filter((x) => conflictsWith(t, x, zone.name))) {
-            if (r.comment === own.comment) continue; // the stack's own record (comment set by MailDns)
+            if (isOwn(r.comment, own.comment)) continue; // the stack's own record (comment set by MailDns)
             if (t.kind !== "dkim" && own.imports?.[t.resource] === `${zone.id}/${r.id}`) continue; // imported by the stack's record (mailauth:importRecords)
             const owner = recordOwner(r.comment, own.comment);
             const other = owner && !owner.own ? owner.other : undefined;
+            const sameName = owner !== undefined && !owner.own && owner.sameName;
             const same = holdsValue(r, t);
             let why: string;
             const ways: string[] = [];
@@ -234,10 +221,21 @@ export function findConflicts(
             } else {
                 why = `${t.name} would resolve to two addresses: the stack's and ${shown(r.content)}`;
             }
-            if (other !== undefined) {
+            if (other !== undefined && sameName) {
+                why = `it carries this stack's name (${shown(other)}) but not this stack's identity: another state of a stack named like this one wrote it (this stack's state lost and started again, the same name in another organization or backend, or a copy): ${why}`;
+                ways.push(`if that other stack still runs, manage ${t.name} from one stack only: remove it from the other stack, or from this one`);
+                if (t.kind === "dkim") {
+                    ways.push(
+                        `if it is this stack's from a lost state, its key is not in this state: sign with a new selector, e.g. today's date: pulumi config set --path 'mailauth:domains[${plan.index ?? 0}].selector' ${new Date().toISOString().slice(0, 10).replace(/-/g, "")}; delete the old record in Cloudflare once nothing signs with it`,
+                    );
+                } else if (r.type === t.type) {
+                    ways.push(`if it is this stack's from a lost state, import it: the stack's ${t.kind.toUpperCase()} record takes it over in the next pulumi up, with the stack's value and comment:\n  ${importCommand(t, zone, r)}\n  pulumi up\n  ${importDoneCommand(t)}`);
+                }
+                ways.push(`or delete it in Cloudflare (dashboard: ${zone.name} → DNS → Records)`);
+            } else if (other !== undefined) {
                 why = `it is managed by another Pulumi stack (${shown(other)}): ${why}`;
                 ways.push(`manage ${t.name} from one stack only: remove it from the other stack, or from this one`);
-                ways.push(`if this stack was renamed from ${shown(other)} (pulumi stack rename), the record is this stack's: set its comment to "${own.comment}" in the dashboard`);
+                ways.push(`if this stack was renamed from ${shown(other)} (pulumi stack rename), the record is this stack's: set its comment to "${asMarker(own.comment).legacy}" in the dashboard (the next pulumi up gives it the stack's own comment)`);
             } else if (t.kind === "dkim") {
                 ways.push(
                     `pick another selector for the stack, e.g. today's date: pulumi config set --path 'mailauth:domains[${plan.index ?? 0}].selector' ${new Date().toISOString().slice(0, 10).replace(/-/g, "")}; the existing key stays published for mail still in transit`,
@@ -248,15 +246,23 @@ export function findConflicts(
                     const lost = lostSpfTerms(r.content, plan.spfMechanisms).map((m) => m.replace(/^\+/, ""));
                     // Only a term the settings accept is suggested, each as one shell word: the record is
                     // anybody's text, and the suggested command is pasted into a shell.
-                    const valid = (m: string) => spfMechanismProblem(m, "mailauth:spf") === undefined;
+                    const domains = plan.domains ?? [];
+                    const problem = (m: string) => spfMechanismProblem(m, "mailauth:spf", domains);
+                    const valid = (m: string) => problem(m) === undefined;
+                    const selfInclude = (m: string) => /includes the domain's own record/.test(problem(m) ?? "");
                     const redirects = lost.filter((m) => /^redirect=/i.test(m));
                     const carry = lost.filter((m) => !/^(redirect|exp)=/i.test(m) && valid(m));
                     const cannot = lost.filter((m) => !/^redirect=/i.test(m) && !carry.includes(m));
                     if (carry.length > 0) adoptable = false;
                     if (carry.length > 0) {
+                        // Together with what is configured, as the settings check will see them once pasted.
+                        const together = spfMechanismsProblems([...plan.spfMechanisms, ...carry], plan.spfAll ?? "~all", domains).map((p) => p.replace(/^mailauth:spf\.mechanisms: /, ""));
                         ways.push(
                             `first carry its mechanisms into the stack's record, or mail from those senders fails SPF:\n` +
-                                carry.map((m, i) => `  pulumi config set --path 'mailauth:spf.mechanisms[${plan.spfMechanisms.length + i}]' ${shellWord(m)}`).join("\n"),
+                                carry.map((m, i) => `  pulumi config set --path 'mailauth:spf.mechanisms[${plan.spfMechanisms.length + i}]' ${shellWord(m)}`).join("\n") +
+                                (together.length > 0
+                                    ? `\n  but carried all together with mailauth:spf.mechanisms they are refused by the settings check: ${together.map(shown).join("; ")}; decide which to carry`
+                                    : ""),
                         );
                     }
                     for (const m of redirects) {
@@ -269,7 +275,7 @@ export function findConflicts(
                     }
                     for (const m of cannot) {
                         ways.push(
-                            `"${shown(m)}" is not carried over (${/^[?~-]?ptr/i.test(m) ? "ptr is deprecated, RFC 7208 5.5: use ip4:/a: instead" : /^exp=/i.test(m) ? "explanation strings are not supported" : "it is not a mechanism the settings accept"}): decide by hand what it stood for`,
+                            `"${shown(m)}" is not carried over (${/^[?~-]?ptr/i.test(m) ? "ptr is deprecated, RFC 7208 5.5: use ip4:/a: instead" : /^exp=/i.test(m) ? "explanation strings are not supported" : selfInclude(m) ? "it includes the domain's own record: a loop receivers answer with permerror, RFC 7208 5.2" : "it is not a mechanism the settings accept"}): decide by hand what it stood for`,
                         );
                     }
                 }
@@ -306,11 +312,11 @@ export function findConflicts(
  * with the stack's state this run sets the value, without it (state lost, another backend) a second
  * record would be published beside it.
  */
-export function ownRecordIssues(plan: DomainPlan, zone: ZoneRef, records: ZoneRecord[], comment: string): { problems: string[]; warnings: string[] } {
+export function ownRecordIssues(plan: DomainPlan, zone: ZoneRef, records: ZoneRecord[], comment: OwnMarker | string): { problems: string[]; warnings: string[] } {
     const problems: string[] = [];
     const warnings: string[] = [];
     for (const t of plan.targets) {
-        const mine = records.filter((r) => r.comment === comment && conflictsWith(t, r, zone.name));
+        const mine = records.filter((r) => isOwn(r.comment, comment) && conflictsWith(t, r, zone.name));
         if (mine.length > 1) {
             problems.push(
                 `${plan.domain}: ${mine.length} records at ${t.name} carry this stack's comment as its ${t.kind.toUpperCase()} record (${mine.map(describe).join("; ")}); the stack manages one.\nWhy it matters: ${t.kind === "spf" ? "two SPF records make every receiver return permerror (RFC 7208 3.2)" : t.kind === "dmarc" ? "with two DMARC records receivers apply no DMARC policy (RFC 7489 6.6.3)" : "the name would hold two values"}.\nWay out: delete all but the one the stack's state holds (pulumi stack export | grep the record ids above) in Cloudflare (dashboard: ${zone.name} → DNS → Records)`,
@@ -495,7 +501,8 @@ function tooManyRecords(zone: ZoneRef, suffix: string, domains: string[]): strin
 export interface CheckOptions {
     reader?: ZoneReader;
     adopt: boolean;
-    comment: string;
+    /** How the stack knows its own records (components/stackMarker.ts); a string: that exact comment. */
+    comment: OwnMarker | string;
     stack: string;
     project: string;
     /** Tells the user what stays (old selectors) and what adoption replaces. */
@@ -556,11 +563,13 @@ function checkDomain(plan: DomainPlan, zone: ZoneRef, records: ZoneRecord[], opt
             const id = opts.imports?.[t.resource];
             if (id === undefined) continue;
             const r = records.find((x) => `${zone.id}/${x.id}` === id);
-            if (!r || !conflictsWith(t, r, zone.name) || r.type !== t.type || recordOwner(r.comment, opts.comment)?.own === false) {
+            const owner = r && recordOwner(r.comment, opts.comment);
+            // Another stack's record is not imported, unless it carries this stack's name (a lost state: see findConflicts).
+            if (!r || !conflictsWith(t, r, zone.name) || r.type !== t.type || (owner && !owner.own && !owner.sameName)) {
                 problems.push(
                     `mailauth:importRecords["${t.resource}"]: ${id} is not a record of zone ${zone.name} (${zone.id}) at ${t.name} that the stack's ${t.kind.toUpperCase()} record replaces: only a ${t.type} record the preview names, with its zone id, can be imported (a CNAME is not: the import would turn it into the stack's ${t.type}) (pulumi config rm --path 'mailauth:importRecords["${t.resource}"]' to drop it)`,
                 );
-            } else if (r.comment === opts.comment) {
+            } else if (isOwn(r.comment, opts.comment)) {
                 // Imported and updated by an earlier up. Left in, the import option would make a CLI before
                 // 3.252 import it again and replace it, deleting the record: the import id (zone/record)
                 // differs from the record's id and that CLI lost the import id from state after the update
@@ -593,24 +602,51 @@ function checkDomain(plan: DomainPlan, zone: ZoneRef, records: ZoneRecord[], opt
 }
 
 /**
- * After the adopt step: every record still in the way at the names it adopted was put there since
- * (the step runs when it is created or its inputs change, not on every run). Refused, to delete by hand.
+ * After the adopt steps: every record still in the way at the names they adopted was put there since
+ * (a step runs when it is created or its inputs change, not on every run). Refused, to delete by hand.
+ * One records listing per zone, under the names of all its adopted domains, as checkZones reads them:
+ * a listing per domain would spend Cloudflare's 1,200 calls per 5 minutes at every preview of a large
+ * stack (the recheck runs whenever the steps' outputs are known, which they are from state).
  */
 export async function checkAdopted(
-    plan: DomainPlan,
-    zone: ZoneRef,
-    own: { comment: string; stack: string; project: string; imports?: Record<string, string> },
+    adopted: { plan: DomainPlan; zone: ZoneRef }[],
+    own: { comment: OwnMarker | string; stack: string; project: string; imports?: Record<string, string> },
     reader: ZoneReader = providerReader,
 ): Promise<void> {
-    const records = await reader.recordsUnder(zone.id, plan.domain, LISTING_LIMITS.records + 1);
-    if (records.length > LISTING_LIMITS.records) throw new ZoneError([tooManyRecords(zone, plan.domain, [plan.domain])]);
-    const left = findConflicts({ ...plan, targets: plan.targets.filter((t) => t.kind !== "dkim") }, zone, records, own);
-    if (left.length > 0) {
-        throw new ZoneError(
-            left.map(
-                (c) =>
-                    `${c.domain}: ${describe(c.record)} was added at a name the stack adopted earlier (adoptRecords), and the adoption does not run again.\nWay out: delete it in Cloudflare (dashboard: ${zone.name} → DNS → Records); to keep its content, carry it into the stack's settings first.`,
-            ),
-        );
-    }
+    const byZone = new Map<string, { zone: ZoneRef; plans: DomainPlan[] }>();
+    for (const { plan, zone } of adopted) (byZone.get(zone.id) ?? byZone.set(zone.id, { zone, plans: [] }).get(zone.id)!).plans.push(plan);
+    const problems: string[] = [];
+    await Promise.all(
+        [...byZone.values()].map(async ({ zone, plans }) => {
+            const suffix = commonSuffix(plans.map((p) => p.domain));
+            let all: ZoneRecord[];
+            try {
+                all = await reader.recordsUnder(zone.id, suffix, LISTING_LIMITS.records + 1);
+            } catch (e) {
+                const refusal = apiRefusal(e);
+                if (!refusal) throw e;
+                problems.push(
+                    refusal.status === 429
+                        ? RATE_LIMITED
+                        : `${plans.map((p) => p.domain).join(", ")}: Cloudflare refused to list the DNS records of zone ${zone.name} (${zone.id}) for the check after adoption (${refusal.status}: ${refusal.detail}): give the API token ${DNS_EDIT} on ${zone.name}`,
+                );
+                return;
+            }
+            if (all.length > LISTING_LIMITS.records) {
+                problems.push(tooManyRecords(zone, suffix, plans.map((p) => p.domain)));
+                return;
+            }
+            for (const plan of plans) {
+                const records = all.filter((r) => normalizeName(r.name) === plan.domain || normalizeName(r.name).endsWith(`.${plan.domain}`));
+                const left = findConflicts({ ...plan, targets: plan.targets.filter((t) => t.kind !== "dkim") }, zone, records, own);
+                problems.push(
+                    ...left.map(
+                        (c) =>
+                            `${c.domain}: ${describe(c.record)} was added at a name the stack adopted earlier (adoptRecords), and the adoption does not run again.\nWay out: delete it in Cloudflare (dashboard: ${zone.name} → DNS → Records); to keep its content, carry it into the stack's settings first.`,
+                    ),
+                );
+            }
+        }),
+    );
+    if (problems.length > 0) throw new ZoneError([...new Set(problems)]);
 }

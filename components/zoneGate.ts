@@ -3,12 +3,43 @@
  * host's connection waits for it, so a refused check changes nothing, at preview or at up.
  */
 import * as pulumi from "@pulumi/pulumi";
+import * as tls from "@pulumi/tls";
 import { adoptTargets } from "./adoptRecords";
 import { MailDnsArgs, mailDnsTargets } from "./mailDns";
 import { Settings, SettingsError } from "./settings";
 import { show } from "./validate/show";
 import { readImportRecordsShape } from "./validate/imports";
-import { checkAdopted, checkZones, DomainPlan, recordComment, ZoneRef } from "./zone";
+import { identityId, ownMarker } from "./stackMarker";
+import { checkAdopted, checkZones, DomainPlan, ZoneRef } from "./zone";
+
+/**
+ * The stack's identity (components/stackMarker.ts): a key made once per state, whose id leads every
+ * record's comment. Never replaced: its inputs ignore changes (a replacement would make every record
+ * of the stack look like another stack's).
+ */
+function stackIdentity(): pulumi.Output<string> {
+    const key = new tls.PrivateKey("mailauth-identity", { algorithm: "RSA", rsaBits: 2048 }, { ignoreChanges: ["algorithm", "rsaBits", "ecdsaCurve"] });
+    return key.publicKeyPem.apply(identityId);
+}
+
+/**
+ * An Output's value, or undefined while it is unknown (at a preview that creates its resource). apply()
+ * would skip an unknown value altogether, and the zone check must run at every preview: this reads the
+ * Output's own isKnown and promise (@pulumi/pulumi 3.276 output.js:94-96, OutputImpl).
+ */
+async function valueOrUnknown<T>(o: pulumi.Output<T>): Promise<T | undefined> {
+    const impl = o as unknown as { isKnown: Promise<boolean>; promise(): Promise<T> };
+    return (await impl.isKnown) ? impl.promise() : undefined;
+}
+
+/** The organization the CLI runs the stack in; none under the test mocks, which set none. */
+function organization(): string | undefined {
+    try {
+        return pulumi.getOrganization();
+    } catch {
+        return undefined;
+    }
+}
 
 /** `mailauth:adoptRecords` (read and checked with the other settings) and the token it needs. */
 export interface AdoptSetting {
@@ -42,7 +73,12 @@ export function readImportRecords(raw: unknown, targets: { resource: string; kin
 export function zoneGate(settings: Settings, dnsArgs: Omit<MailDnsArgs, "zoneId">[], adoptRecords: AdoptSetting, importRecords?: unknown) {
     const project = pulumi.getProject();
     const stack = pulumi.getStack();
-    const comment = recordComment(project, stack);
+    const org = organization();
+    const identity = stackIdentity();
+    const marker = valueOrUnknown(identity).then((id) => ownMarker(id, org, project, stack));
+    // What every record carries; known once the identity is (at the first preview it is being created).
+    const comment = identity.apply((id) => ownMarker(id, org, project, stack).comment!);
+    const legacyMarker = ownMarker(undefined, org, project, stack).legacy;
     const adopt = adoptRecords.enabled;
     const token = adoptRecords.token;
     const plans: DomainPlan[] = dnsArgs.map((a) => ({
@@ -52,19 +88,31 @@ export function zoneGate(settings: Settings, dnsArgs: Omit<MailDnsArgs, "zoneId"
         targets: mailDnsTargets(a.domain, a),
         selectors: Object.keys(a.dkim),
         spfMechanisms: settings.spf.mechanisms,
+        spfAll: settings.spf.all,
+        domains: settings.domains,
         index: settings.domains.findIndex((d) => d.name === a.domain),
     }));
     const imports = readImportRecords(importRecords, plans.flatMap((p) => p.targets));
-    const checked = pulumi.output(checkZones(plans, { adopt, comment, stack, project, imports }));
-    const rechecks: pulumi.Output<void>[] = [];
+    const checked = pulumi.output(marker.then((own) => checkZones(plans, { adopt, comment: own, stack, project, imports })));
+    // The adopt steps, as MailDns makes them: checked again together once their outputs are known.
+    const adoptSteps: { plan: DomainPlan; stdout: pulumi.Output<string> }[] = [];
     return {
         /** Resolves once every zone was found and no record stands in the way. */
         passed: checked,
         /** Each domain's zone, once every check (the one after adoption too) has passed: a stack output. */
-        result: () =>
-            pulumi
-                .all([checked, pulumi.all(rechecks)])
-                .apply(([rs]) => Object.fromEntries(rs.map((r) => [r.domain, r.zone])) as Record<string, ZoneRef>),
+        result: () => {
+            const steps = [...adoptSteps];
+            const recheck =
+                steps.length === 0
+                    ? pulumi.output(undefined)
+                    : pulumi.all([checked, pulumi.all(steps.map((s) => s.stdout))]).apply(async ([rs]) => {
+                          await checkAdopted(
+                              steps.map((s) => ({ plan: s.plan, zone: rs.find((r) => r.domain === s.plan.domain)!.zone })),
+                              { comment: await marker, stack, project, imports },
+                          );
+                      });
+            return pulumi.all([checked, recheck]).apply(([rs]) => Object.fromEntries(rs.map((r) => [r.domain, r.zone])) as Record<string, ZoneRef>);
+        },
         /** What MailDns needs from the check for one domain. */
         dnsArgs(domain: string): Pick<MailDnsArgs, "zoneId" | "comment" | "adopt" | "imports"> {
             const plan = plans.find((p) => p.domain === domain)!;
@@ -77,17 +125,15 @@ export function zoneGate(settings: Settings, dnsArgs: Omit<MailDnsArgs, "zoneId"
                           targets: adoptTargets(plan.targets, imports),
                           zoneName: checked.apply((rs) => rs.find((r) => r.domain === domain)!.zone.name),
                           marker: comment,
+                          legacyMarker,
+                          markerId: identity,
                           apiToken: token!,
                           // Once the adopt step has run (its stdout is known: after its create, or from state on
                           // a later run), nothing foreign may be left at the adopted names: a record added by
                           // hand after the adoption is not removed by an unchanged step, so it is refused. Not an
                           // input of the records: an unknown stdout at preview would show them all as changing.
                           after: (step) => {
-                              rechecks.push(
-                                  pulumi.all([checked, step.stdout]).apply(async ([rs]) => {
-                                      await checkAdopted(plan, rs.find((r) => r.domain === domain)!.zone, { comment, stack, project, imports });
-                                  }),
-                              );
+                              adoptSteps.push({ plan, stdout: step.stdout });
                           },
                       }
                     : undefined,

@@ -117,6 +117,12 @@ export interface RunOptions {
      * this file or another. Later runs keep the new pairs, as the provider would.
      */
     replaceKeys?: boolean;
+    /**
+     * At preview: resources the stack's state already holds, by name, whose outputs the engine then
+     * knows (a preview of an existing stack). Their keys are the ones earlier runs made. Default: none,
+     * a preview of a new stack.
+     */
+    inState?: string[];
 }
 
 export async function runProgram(config: Record<string, unknown>, opts: RunOptions = {}): Promise<Run> {
@@ -142,7 +148,7 @@ export async function runProgram(config: Record<string, unknown>, opts: RunOptio
                 resources.push(registered);
                 if (opts.newResource) return opts.newResource(args, registered);
                 const state: Record<string, any> = { ...args.inputs };
-                if (opts.preview) {
+                if (opts.preview && !opts.inState?.includes(args.name)) {
                     // At preview nothing exists yet: what a provider computes is unknown, as the engine
                     // leaves it (the sources are cited in test/lab/runner.ts, at its preview).
                     if (args.type === "tls:index/privateKey:PrivateKey") Object.assign(state, { privateKeyPem: pulumi.unknown, publicKeyPem: pulumi.unknown });

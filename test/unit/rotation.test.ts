@@ -9,7 +9,8 @@ function rotated(previous: string[]): Record<string, unknown> {
     return config;
 }
 
-const names = (run: Run, type: string) => run.resources.filter((r) => r.type === type).map((r) => r.name).sort();
+// The stack's identity (mailauth-identity) is a tls key too, not a DKIM key.
+const names = (run: Run, type: string) => run.resources.filter((r) => r.type === type && r.name !== "mailauth-identity").map((r) => r.name).sort();
 const staged = (run: Run, file: string) =>
     stagedFile(run.resources.find((r) => r.name === "mailhost-opendkim")!.inputs.stdin, file);
 

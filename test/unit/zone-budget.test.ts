@@ -6,7 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { FakeCloudflare, RateLimit, zoneReaderOf } from "../cloudflare";
 import { exampleConfig, programError, runProgram } from "../harness";
-import { checkZones, DomainPlan, LISTING_LIMITS, recordComment, Target, ZoneError } from "../../components/zone";
+import { checkAdopted, checkZones, DomainPlan, LISTING_LIMITS, recordComment, Target, ZoneError } from "../../components/zone";
 
 const MARK = recordComment("mailauth", "test");
 const OWN = { comment: MARK, stack: "test", project: "mailauth", adopt: false, log: () => undefined };
@@ -66,6 +66,39 @@ describe("API calls of the zone check", () => {
         await checkZones(ds, { ...OWN, reader: zoneReaderOf(cf) });
         // zones: 100 / 20 = 5 pages and the empty one; records: 100 x 2.
         expect(cf.apiCalls).toBe(6 + 200);
+    });
+
+    it("the recheck after adoption: one records listing per zone, not one per domain", async () => {
+        const cf = new FakeCloudflare();
+        const zone = cf.addZone("example.com");
+        const ds = plans(1000, (i) => domainName(i), zone.id);
+        converged(cf, "example.com", ds);
+        // One record added by hand at an adopted name since the adoption: refused, naming its domain.
+        cf.addRecord("example.com", { name: "d0500.example.com", type: "TXT", content: '"v=spf1 include:_spf.other.net ~all"' });
+        const err = await checkAdopted(
+            ds.map((plan) => ({ plan, zone: { id: zone.id, name: zone.name } })),
+            { comment: MARK, stack: "test", project: "mailauth" },
+            zoneReaderOf(cf),
+        ).then(
+            () => "",
+            (e: ZoneError) => e.message,
+        );
+        expect(err).toMatch(/d0500\.example\.com: TXT d0500\.example\.com "v=spf1 include:_spf\.other\.net ~all" \(record id \w+\) was added at a name the stack adopted earlier/);
+        expect(err.match(/was added at a name/g)).toHaveLength(1);
+        // 4,001 records: 41 pages of 100, then the empty one. Before: a listing per domain (1,000 listings, 2,000+ calls).
+        expect(cf.apiCalls).toBe(42);
+    });
+
+    it("the recheck after adoption meeting Cloudflare's limit says so, once", async () => {
+        const cf = new FakeCloudflare();
+        const zone = cf.addZone("example.com");
+        for (let i = 0; i < RateLimit.LIMIT; i++) cf.rate.take();
+        const err = await checkAdopted([{ plan: plans(1, () => "example.com")[0], zone: { id: zone.id, name: zone.name } }], { comment: MARK, stack: "test", project: "mailauth" }, zoneReaderOf(cf)).then(
+            () => "",
+            (e: Error) => e.message,
+        );
+        expect(err).toContain("over its API limit (429 Too Many Requests)");
+        expect(err).not.toContain("invocation of");
     });
 
     it("a 429 from Cloudflare's limit is said as such, not as a missing permission", async () => {
