@@ -8,14 +8,26 @@
 # Included before templates/opendkim.sh, whose $saved, $CONF, $ETC_DIR and $STAGE it reads.
 # shellcheck disable=SC2154
 
+# The saved copy of FILE when FILE is one of the files this stack replaces, under any spelling
+# OpenDKIM's fopen() would take to it (`/etc/opendkim/./KeyTable`, `//`, `dir/..`, a symbolic
+# link to the file or a directory above it, a hard link): decided on the resolved path and the
+# inode, never on the string, or the merge would read the stack's own live table and keep
+# signing a domain taken out of the settings.
+own_file() {
+    local f
+    for f in "$CONF" "$ETC_DIR/KeyTable" "$ETC_DIR/SigningTable" "$ETC_DIR/TrustedHosts"; do
+        if [ "$(realpath -m -- "$1")" = "$(realpath -m -- "$f")" ] || [ "$1" -ef "$f" ]; then
+            printf '%s\n' "$saved/$(basename "$f")"
+            return 0
+        fi
+    done
+    return 1
+}
+
 # The host's original text of FILE: the saved copy when this stack has replaced FILE.
 user_text() {
     local file=$1
-    case "$file" in
-        "$CONF" | "$ETC_DIR/KeyTable" | "$ETC_DIR/SigningTable" | "$ETC_DIR/TrustedHosts")
-            file="$saved/$(basename "$file")"
-            ;;
-    esac
+    file=$(own_file "$file") || file=$1
     [ -r "$file" ] || die "the host's opendkim.conf names $1, which cannot be read; fix or remove that setting, then run again. OpenDKIM and Postfix were not changed."
     # '#' starts a comment (opendkim(8), DATA SETS, a); OpenDKIM's config reader ends a line at a
     # carriage return too (trusteddomainproject/OpenDKIM opendkim/config.c ~236-243, 2.10.3-4-g5c53958),
