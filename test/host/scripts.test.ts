@@ -175,6 +175,60 @@ describe("host scripts on a throwaway host, with the real Postfix tools", () => 
             expect(list(settings(host).smtpd_recipient_restrictions)).toEqual(["reject_non_fqdn_recipient", ...list(SPF_CHECK), "permit"]);
         });
 
+        describe("a list that names another parameter ($my_rcpt): decided on what Postfix expands it to (issue 23.8b)", () => {
+            const expanded = (name: string) => list(host.sh(`postconf -xh ${name}`));
+            it("the check goes right after reject_unauth_destination inside it, not after its final permit; a rerun changes nothing; destroy puts back $my_rcpt", () => {
+                const own = "my_rcpt = permit_mynetworks, reject_unauth_destination, permit\nsmtpd_recipient_restrictions = $my_rcpt\n";
+                debianHost(host, DEBIAN_MAIN_CF + own);
+                const before = settings(host);
+                postfixUp();
+                expect(expanded("smtpd_recipient_restrictions")).toEqual(["permit_mynetworks", "reject_unauth_destination", ...list(SPF_CHECK), "permit"]);
+                // Left as it was (postconf -n no longer lists it: nothing names it while the stack is up).
+                expect(host.read("/etc/postfix/main.cf")).toContain("\nmy_rcpt = permit_mynetworks, reject_unauth_destination, permit\n");
+                host.clearCalls();
+                expect(postfixUp()).toContain("unchanged: Postfix settings");
+                expect(host.calls().filter(serviceChange)).toEqual([]);
+                postfixDown();
+                expect(settings(host)).toEqual(before);
+            });
+
+            it("without reject_unauth_destination: the check goes before the expanded list's final permit", () => {
+                debianHost(host, `${DEBIAN_MAIN_CF}my_rcpt = reject_non_fqdn_recipient, permit\nsmtpd_recipient_restrictions = $my_rcpt\n`);
+                postfixUp();
+                expect(expanded("smtpd_recipient_restrictions")).toEqual(["reject_non_fqdn_recipient", ...list(SPF_CHECK), "permit"]);
+            });
+
+            it("an SPF check inside the named parameter is the host's own: adopted, no second service", () => {
+                const own = "my_rcpt = permit_mynetworks, reject_unauth_destination, check_policy_service unix:private/spfcheck\nsmtpd_recipient_restrictions = $my_rcpt\n";
+                debianHost(host, DEBIAN_MAIN_CF + own);
+                host.sh("postconf -M 'spfcheck/unix=spfcheck unix - n n - 0 spawn user=policyd-spf argv=/usr/bin/policyd-spf'");
+                const out = postfixUp();
+                expect(out).toContain("kept: the host's SPF policy service spfcheck");
+                expect(host.sh("postconf -M policyd-spf/unix")).toBe("");
+                expect(settings(host).smtpd_recipient_restrictions).toBe("$my_rcpt");
+            });
+
+            it("a milter list naming another parameter that reaches OpenDKIM: one OpenDKIM entry, ours", () => {
+                debianHost(host, `${DEBIAN_MAIN_CF}my_milters = inet:127.0.0.1:11332, local:/run/opendkim/opendkim.sock\nsmtpd_milters = $my_milters\n`);
+                const before = settings(host);
+                postfixUp();
+                expect(expanded("smtpd_milters")).toEqual(["inet:127.0.0.1:11332", DEBIAN_MILTER]);
+                expect(expanded("non_smtpd_milters")).toEqual(["inet:127.0.0.1:11332", DEBIAN_MILTER]);
+                postfixDown();
+                expect(settings(host)).toEqual(before);
+            });
+
+            it("smtpd_relay_restrictions left at its default below compatibility level 1 is empty (no relay refusal there): a list without reject_unauth_destination is refused", () => {
+                // mail_params.h DEF_RELAY_CHECKS: ${{$compatibility_level} <level {1} ? {} : {...}}
+                const mainCf = `${DEBIAN_MAIN_CF.replace(/^(smtpd_relay_restrictions|compatibility_level).*\n/gm, "")}smtpd_recipient_restrictions = reject_non_fqdn_recipient, permit\n`;
+                debianHost(host, mainCf);
+                const r = host.run(steps.postfix.create, steps.postfix.stdin);
+                expect(r.code).not.toBe(0);
+                expect(r.stderr).toMatch(/no reject_unauth_destination .* cannot open a relay/);
+                expect(host.read("/etc/postfix/main.cf")).toBe(mainCf);
+            });
+        });
+
         it("refuses a list without reject_unauth_destination when relaying is not refused elsewhere: nothing changed, no reload", () => {
             const mainCf = `${DEBIAN_MAIN_CF.replace(/^smtpd_relay_restrictions.*\n/m, "smtpd_relay_restrictions =\n")}smtpd_recipient_restrictions = permit_mynetworks, permit\n`;
             debianHost(host, mainCf);
