@@ -41,6 +41,11 @@ if [ -n "$SOCKET_DIR" ]; then
 fi
 
 refuse_command_line_config
+# The files are written through their links, where only root could have made them (write_target).
+for f in "$CONF" $TABLES; do
+    [ "$f" = "$CONF" ] || f="$ETC_DIR/$f"
+    write_target "$f" >/dev/null
+done
 saved="$STATE_DIR/opendkim"
 make_state_dir
 mkdir -p "$saved"

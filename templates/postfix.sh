@@ -4,6 +4,12 @@
 # setting on staged copies, `postfix check` on them, then the swap and one reload, and only
 # when something changed. The user's other settings and list entries stay as they were.
 saved="$STATE_DIR/postfix"
+# main.cf and master.cf are edited through their links, where only root could have made them
+# (write_target); postconf -e alone would replace a link with a file (it renames its edited copy
+# onto the path: postfix 3.10.13 src/util/edit_file.c, edit_file_close), so every edit is made on
+# staged copies and put in place by replace_file.
+write_target /etc/postfix/main.cf >/dev/null
+write_target /etc/postfix/master.cf >/dev/null
 make_state_dir
 mkdir -p "$saved"
 
@@ -197,11 +203,7 @@ if ! out=$(postfix -c "$staged" check 2>&1); then
     die "the new Postfix settings do not pass 'postfix check' (see also the mail log); nothing was changed, the old configuration stays in force: $out"
 fi
 : >"$saved/reload-pending"
-for f in master.cf main.cf; do
-    cp -p "$staged/$f" "/etc/postfix/.$f.mailauth"
-    mv -f "/etc/postfix/.$f.mailauth" "/etc/postfix/$f"
-    relabel "/etc/postfix/$f"
-done
+for f in master.cf main.cf; do replace_file "$staged/$f" "/etc/postfix/$f"; done
 printf '%s\n' "${desired[@]}" >"$saved/applied"
 for kv in "${override_changes[@]}"; do
     { awk -v k="${kv%%=*}=" 'index($0, k) != 1' "$saved/overrides-applied" 2>/dev/null || true; printf '%s\n' "$kv"; } >"$saved/overrides-applied.tmp"
