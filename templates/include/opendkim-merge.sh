@@ -66,14 +66,18 @@ flat_to_pattern() {
     esac
 }
 
+# The comment line before what is carried over, in each table.
+CARRIED="# Carried over from this host's own OpenDKIM configuration (templates/include/opendkim-merge.sh):"
+
 merge_host_config() {
     local original
     original="$saved/$(basename "$CONF")"
     [ -f "$original" ] || return 0
     user_conf=$(user_text "$CONF")
     local managed ours mode user_kt="" user_st="" spec d selector keyfile
-    managed=$(awk '{ split($2, f, ":"); print f[1] }' "$STAGE/KeyTable" | sort -u)
-    ours=$(awk '{ print $1 }' "$STAGE/KeyTable")
+    # The staged tables open with a '#' header (components/hostFiles.ts fileHeader): skipped.
+    managed=$(awk '/^[[:space:]]*(#|$)/ { next } { split($2, f, ":"); print f[1] }' "$STAGE/KeyTable" | sort -u)
+    ours=$(awk '/^[[:space:]]*(#|$)/ { next } { print $1 }' "$STAGE/KeyTable")
     mode=$(user_setting Mode || echo sv)
 
     # Signing: a KeyTable with its SigningTable, or the single key (KeyFile, Domain, Selector).
@@ -126,8 +130,8 @@ merge_host_config() {
             esac
             kept_kt+="$name $value"$'\n'
         done <<<"$user_kt"
-        printf '%s' "$kept_kt" >>"$STAGE/KeyTable"
-        printf '%s' "$kept_st" >>"$STAGE/SigningTable"
+        [ -z "$kept_kt" ] || printf '%s\n%s' "$CARRIED" "$kept_kt" >>"$STAGE/KeyTable"
+        [ -z "$kept_st" ] || printf '%s\n%s' "$CARRIED" "$kept_st" >>"$STAGE/SigningTable"
         [ "${#kept_domains[@]}" -eq 0 ] || echo "kept: the host's signing rules for ${kept_domains[*]}"
         [ "${#taken[@]}" -eq 0 ] || echo "replaced: the host's signing rules ${taken[*]} (domains this stack signs)"
     fi
@@ -163,6 +167,7 @@ merge_host_config() {
                 ;;
         esac
         grep -qxF -- "$host" "$STAGE/TrustedHosts" && continue
+        [ "$added" != 0 ] || printf '%s\n' "$CARRIED" >>"$STAGE/TrustedHosts"
         printf '%s\n' "$host" >>"$STAGE/TrustedHosts"
         added=$((added + 1))
     done <<<"$peers"

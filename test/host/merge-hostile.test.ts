@@ -24,6 +24,8 @@ afterAll(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true }
 
 const OURS_KT = "s1._domainkey.example.com example.com:s1:/etc/opendkim/keys/example.com/s1.private\n";
 const OURS_TH = "127.0.0.1\n::1\n*.example.com\n";
+/** The line before what the merge carries over, in each table. */
+const CARRIED = "# Carried over from this host's own OpenDKIM configuration (templates/include/opendkim-merge.sh):\n";
 
 function merge(original: Record<string, string>): { out: string; code: number; tables: Record<string, string> } {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mailauth-hostile-"));
@@ -51,7 +53,7 @@ describe("the host's own OpenDKIM configuration, hostile or odd", () => {
             ignore: "203.0.113.0/24\n*.relay.example.net\n",
         });
         expect(r.code, r.out).toBe(0);
-        expect(r.tables.TrustedHosts).toBe(`${OURS_TH}192.168.1.0/24\n`);
+        expect(r.tables.TrustedHosts).toBe(`${OURS_TH}${CARRIED}192.168.1.0/24\n`);
         expect(r.out).toContain("ExternalIgnoreList is not carried over");
     });
 
@@ -91,8 +93,8 @@ describe("the host's own OpenDKIM configuration, hostile or odd", () => {
             st: "*@other.org k._domainkey.other.org\r\n",
         });
         expect(r.code, r.out).toBe(0);
-        expect(r.tables.KeyTable).toBe(`${OURS_KT}k._domainkey.other.org other.org:k:/etc/dkimkeys/k.private\n`);
-        expect(r.tables.TrustedHosts).toBe(`${OURS_TH}192.168.7.0/24\n`);
+        expect(r.tables.KeyTable).toBe(`${OURS_KT}${CARRIED}k._domainkey.other.org other.org:k:/etc/dkimkeys/k.private\n`);
+        expect(r.tables.TrustedHosts).toBe(`${OURS_TH}${CARRIED}192.168.7.0/24\n`);
     });
 });
 
@@ -120,8 +122,8 @@ describe("the host's opendkim.conf naming this stack's own files under another s
             "link:st-link": "etc/SigningTable",
         });
         expect(r.code, r.out).toBe(0);
-        expect(r.tables.SigningTable).toBe("*@example.com s1._domainkey.example.com\n*@other.org o._domainkey.other.org\n");
-        expect(r.tables.KeyTable).toBe(`${OURS_KT}o._domainkey.other.org other.org:o:/etc/dkimkeys/o.private\n`);
+        expect(r.tables.SigningTable).toBe(`*@example.com s1._domainkey.example.com\n${CARRIED}*@other.org o._domainkey.other.org\n`);
+        expect(r.tables.KeyTable).toBe(`${OURS_KT}${CARRIED}o._domainkey.other.org other.org:o:/etc/dkimkeys/o.private\n`);
     });
 });
 

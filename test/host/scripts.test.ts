@@ -367,7 +367,12 @@ describe("host scripts on a throwaway host, with the real Postfix tools", () => 
             host.clearCalls();
             const out = ok(host, steps.opendkim.create, steps.opendkim.stdin);
             expect(host.read("/etc/opendkim.conf")).toContain("Socket                  local:/var/spool/postfix/opendkim/opendkim.sock\n");
-            expect(host.read("/etc/opendkim/SigningTable")).toBe("*@example.com 20261127._domainkey.example.com\n*@example.org 20261127._domainkey.example.org\n");
+            const signing = host.read("/etc/opendkim/SigningTable");
+            expect(signing.replace(/^#.*\n/gm, "")).toBe("*@example.com 20261127._domainkey.example.com\n*@example.org 20261127._domainkey.example.org\n");
+            // Every file names the stack and the code that writes it (issue 17.3).
+            for (const f of ["/etc/opendkim/KeyTable", "/etc/opendkim/SigningTable", "/etc/opendkim/TrustedHosts", "/etc/opendkim.conf"]) {
+                expect(host.read(f), f).toMatch(/^# OpenDKIM .*, written by the mailauth Pulumi stack mailauth\/test \((templates|components)\/[^ ]+.*, put in place by templates\/opendkim\.sh\)\.\n/);
+            }
             for (const f of ["KeyTable", "SigningTable", "TrustedHosts"]) expect(host.stat(`/etc/opendkim/${f}`)).toBe("640 root:opendkim");
             expect(host.stat("/etc/opendkim.conf")).toBe("644 root:root");
             expect(host.stat("/var/spool/postfix/opendkim")).toBe("750 opendkim:opendkim");
@@ -376,6 +381,21 @@ describe("host scripts on a throwaway host, with the real Postfix tools", () => 
             expect(out).toContain("restarted: opendkim");
             expect(host.sh("test -S /var/spool/postfix/opendkim/opendkim.sock && echo listening")).toBe("listening\n");
 
+            host.clearCalls();
+            expect(ok(host, steps.opendkim.create, steps.opendkim.stdin)).not.toMatch(/changed:|reloaded|restarted/);
+            expect(host.calls().filter(serviceChange)).toEqual([]);
+        });
+
+        it("files an earlier version wrote without the header: the first up after the upgrade rewrites them once, with one reload; the next changes nothing", () => {
+            debianHost(host);
+            keysUp();
+            ok(host, steps.opendkim.create, steps.opendkim.stdin);
+            // As the version before the header left them: the same files without their '#' lines.
+            host.sh("for f in /etc/opendkim.conf /etc/opendkim/KeyTable /etc/opendkim/SigningTable /etc/opendkim/TrustedHosts; do sed -i '/^# .*mailauth Pulumi stack/d; /^# Edits here are overwritten/d' $f; done");
+            host.clearCalls();
+            const out = ok(host, steps.opendkim.create, steps.opendkim.stdin);
+            for (const f of ["/etc/opendkim.conf", "/etc/opendkim/KeyTable", "/etc/opendkim/SigningTable", "/etc/opendkim/TrustedHosts"]) expect(out).toContain(`changed: ${f}`);
+            expect(host.calls().filter(serviceChange)).toEqual(["systemctl reload-or-restart opendkim"]);
             host.clearCalls();
             expect(ok(host, steps.opendkim.create, steps.opendkim.stdin)).not.toMatch(/changed:|reloaded|restarted/);
             expect(host.calls().filter(serviceChange)).toEqual([]);
