@@ -85,8 +85,49 @@ relabel() {
     fi
 }
 
+# Where a write to FILE lands: FILE itself, or the file its symbolic links lead to (a user's
+# main.cf or opendkim.conf kept elsewhere stays a link, edited through). A link is followed, and
+# a file written, only where root alone can change the way: every directory holding FILE or a link
+# on the way to it, and every directory above those, must be root's and not writable by group or
+# others; else another user (OpenDKIM's directory handed to opendkim by the guide's chown -R) could
+# plant a link there that root then writes through. Stops, naming the directory, before any change.
+write_target() {
+    local file=$1 p=$1 link d n=0 seen=""
+    while :; do
+        for d in "$(dirname -- "$p")" "$(realpath -m -- "$(dirname -- "$p")")"; do
+            while :; do
+                case " $seen " in *" $d "*) ;; *)
+                    seen+=" $d"
+                    if [ -e "$d" ] && { [ "$(stat -L -c '%U' -- "$d")" != root ] || [ "$(($(stat -L -c '%#a' -- "$d") & 022))" != 0 ]; }; then
+                        die "$d is owned or writable by a user other than root ($(stat -L -c '%U:%G %a' -- "$d")), and holds $file or the way to it; another user could put a link there that root writes through. Nothing was changed. Make it root's and not group- or world-writable (chown root $d; chmod go-w $d), then run again"
+                    fi
+                    ;;
+                esac
+                if [ "$d" = / ] || [ "$d" = . ]; then break; fi
+                d=$(dirname -- "$d")
+            done
+        done
+        [ -L "$p" ] || break
+        n=$((n + 1))
+        [ "$n" -le 40 ] || die "$file: too many levels of symbolic links. Nothing was changed"
+        link=$(readlink -- "$p")
+        case "$link" in /*) p=$link ;; *) p="$(dirname -- "$p")/$link" ;; esac
+    done
+    realpath -m -- "$file"
+}
+
+# Puts SRC in place of FILE in one step (a copy beside the file it replaces, then a rename), through
+# FILE's links (write_target); SRC's mode and owner come with it.
+replace_file() {
+    local src=$1 target
+    target=$(write_target "$2")
+    cp -p "$src" "$(dirname "$target")/.$(basename "$target").mailauth"
+    mv -f "$(dirname "$target")/.$(basename "$target").mailauth" "$target"
+    relabel "$target"
+}
+
 # Copies FILE once into the state directory so that destroy can put it back; records
-# its absence when it does not exist.
+# its absence when it does not exist, and the link when FILE is one.
 save_original() {
     local file=$1 dir=$2
     make_state_dir
@@ -96,6 +137,7 @@ save_original() {
     if [ -e "$saved" ] || [ -e "$saved.absent" ]; then
         return 0
     fi
+    [ ! -L "$file" ] || readlink -- "$file" >"$saved.link"
     if [ -e "$file" ]; then
         cp -p "$file" "$saved"
     else
@@ -103,29 +145,43 @@ save_original() {
     fi
 }
 
-# Puts back what save_original kept.
+# Puts back what save_original kept: the file, through its link, and the link itself when FILE
+# was one (a link replaced since, as earlier versions of this stack did, is made again).
 restore_original() {
     local file=$1 dir=$2
-    local saved
+    local saved link
     saved="$dir/$(basename "$file")"
+    if [ -e "$saved.link" ]; then
+        link=$(cat "$saved.link")
+        write_target "$file" >/dev/null
+        if [ ! -L "$file" ] || [ "$(readlink -- "$file")" != "$link" ]; then
+            rm -f "$file"
+            ln -s -- "$link" "$file"
+        fi
+    fi
     if [ -e "$saved" ]; then
-        cp -p "$saved" "$file"
-        relabel "$file"
+        replace_file "$saved" "$file"
+    elif [ -e "$saved.absent" ] && [ -e "$saved.link" ]; then
+        # A link that led nowhere: what this stack wrote through it goes, the link stays.
+        rm -f "$(write_target "$file")"
     elif [ -e "$saved.absent" ]; then
+        write_target "$file" >/dev/null
         rm -f "$file"
     fi
 }
 
 # Installs SRC as DST with MODE OWNER:GROUP unless DST already has the same content and
-# attributes; prints the name and returns 0 when it changed something, 1 when not.
+# attributes; prints the name and returns 0 when it changed something, 1 when not. Through DST's
+# links (write_target).
 install_if_changed() {
-    local src=$1 dst=$2 mode=$3 owner=$4
-    if [ -e "$dst" ] && cmp -s "$src" "$dst" &&
-        [ "$(stat -c '%a %U:%G' "$dst")" = "${mode#0} $owner" ]; then
+    local src=$1 dst=$2 mode=$3 owner=$4 target
+    target=$(write_target "$dst")
+    if [ -e "$target" ] && cmp -s "$src" "$target" &&
+        [ "$(stat -c '%a %U:%G' "$target")" = "${mode#0} $owner" ]; then
         return 1
     fi
-    install -m "$mode" -o "${owner%%:*}" -g "${owner##*:}" "$src" "$dst"
-    relabel "$dst"
+    install -m "$mode" -o "${owner%%:*}" -g "${owner##*:}" "$src" "$target"
+    relabel "$target"
     echo "changed: $dst"
     return 0
 }

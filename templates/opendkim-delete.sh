@@ -3,10 +3,11 @@
 # OpenDKIM had before this stack (on Debian the package's own default config then runs).
 saved="$STATE_DIR/opendkim"
 [ -d "$saved" ] || exit 0
-for f in "$CONF" $TABLES; do
-    [ "$f" = "$CONF" ] || f="$ETC_DIR/$f"
-    restore_original "$f" "$saved"
-done
+files=("$CONF")
+for t in $TABLES; do files+=("$ETC_DIR/$t"); done
+# Every file's way checked before the first is put back (write_target): all or nothing.
+for f in "${files[@]}"; do write_target "$f" >/dev/null; done
+for f in "${files[@]}"; do restore_original "$f" "$saved"; done
 if [ -e "$saved/added-postfix-to-opendkim" ]; then
     gpasswd -d postfix opendkim >/dev/null || true
 fi

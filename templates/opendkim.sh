@@ -41,6 +41,11 @@ if [ -n "$SOCKET_DIR" ]; then
 fi
 
 refuse_command_line_config
+# The files are written through their links, where only root could have made them (write_target).
+for f in "$CONF" $TABLES; do
+    [ "$f" = "$CONF" ] || f="$ETC_DIR/$f"
+    write_target "$f" >/dev/null
+done
 saved="$STATE_DIR/opendkim"
 make_state_dir
 mkdir -p "$saved"
@@ -69,7 +74,9 @@ if ! out=$(opendkim -n -x "$STAGE/check.conf" 2>&1); then
 fi
 
 # `opendkim -n` looks neither at the key files nor at what the tables name: check those too.
+# '#' lines are comments (the header naming the stack: components/hostFiles.ts fileHeader).
 while read -r keyname spec; do
+    case "$keyname" in '' | '#'*) continue ;; esac
     keyfile=${spec##*:}
     # A key given inline, or per sender domain (%), as the host's own entries may: OpenDKIM's to read.
     case "$keyfile" in /*%* | [!/]*) continue ;; esac
@@ -78,6 +85,7 @@ while read -r keyname spec; do
         die "key file $keyfile must be owned by opendkim with mode 0600 (OpenDKIM refuses other keys); the old configuration stays in force"
 done <"$STAGE/KeyTable"
 while read -r pattern keyname; do
+    case "$pattern" in '' | '#'*) continue ;; esac
     grep -q "^$keyname " "$STAGE/KeyTable" || die "SigningTable entry $pattern names $keyname, which KeyTable lacks"
 done <"$STAGE/SigningTable"
 

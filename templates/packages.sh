@@ -139,7 +139,7 @@ fi
 
 if [ "${#missing[@]}" -gt 0 ]; then
     echo "installing: ${missing[*]}"
-    mkdir -p "$STATE_DIR"
+    make_state_dir
     case "$OS_FAMILY" in
         el)
             # subscription-manager's identity fails unless the host is registered
@@ -171,7 +171,7 @@ fi
 
 if ! id policyd-spf >/dev/null 2>&1; then
     useradd --system --user-group --no-create-home --shell /sbin/nologin policyd-spf
-    mkdir -p "$STATE_DIR"
+    make_state_dir
     : >"$STATE_DIR/created-user-policyd-spf"
     echo "created user policyd-spf"
 fi

@@ -5,6 +5,12 @@
 saved="$STATE_DIR/postfix"
 [ -e "$saved/params" ] || exit 0
 read_main_cf
+# Edited on staged copies and put in place through their links, as templates/postfix.sh does.
+staged="$STAGE/postfix"
+mkdir "$staged"
+cp -p /etc/postfix/main.cf /etc/postfix/master.cf "$staged/"
+write_target /etc/postfix/main.cf >/dev/null
+write_target /etc/postfix/master.cf >/dev/null
 sets=()
 unsets=()
 while IFS=$'\t' read -r state name original; do
@@ -29,9 +35,9 @@ done <"$saved/params"
 if [ -e "$saved/master-changed" ] || [ ! -e "$saved/spf-adopted" ]; then
     original_entry=$(cat "$saved/master-entry")
     if [ -n "$original_entry" ]; then
-        postconf -M "$SPF_SERVICE/unix=$original_entry"
+        postconf -c "$staged" -M "$SPF_SERVICE/unix=$original_entry"
     else
-        postconf -MX "$SPF_SERVICE/unix" 2>/dev/null || true
+        postconf -c "$staged" -MX "$SPF_SERVICE/unix" 2>/dev/null || true
     fi
 fi
 # master.cf milter overrides this stack rewrote: their original value, where still as it set them
@@ -44,12 +50,13 @@ if [ -s "$saved/overrides-applied" ]; then
         original=$(awk -v k="$key = " 'index($0, k) == 1 { print substr($0, length(k) + 1) }' "$saved/milter-overrides")
         restores+=("$key=$(printf '%s' "$original" | sed -e 's/[[:space:],]\{1,\}/,/g')")
     done <"$saved/overrides-applied"
-    [ "${#restores[@]}" -eq 0 ] || postconf -P "${restores[@]}"
+    [ "${#restores[@]}" -eq 0 ] || postconf -c "$staged" -P "${restores[@]}"
 fi
-[ "${#unsets[@]}" -eq 0 ] || postconf -X "${unsets[@]}"
-[ "${#sets[@]}" -eq 0 ] || postconf -e "${sets[@]}"
-touch -d "@$(($(date +%s) - 2))" /etc/postfix/main.cf # see postfix.sh
-postfix check
+[ "${#unsets[@]}" -eq 0 ] || postconf -c "$staged" -X "${unsets[@]}"
+[ "${#sets[@]}" -eq 0 ] || postconf -c "$staged" -e "${sets[@]}"
+touch -d "@$(($(date +%s) - 2))" "$staged/main.cf" # see postfix.sh
+postfix -c "$staged" check
+for f in master.cf main.cf; do replace_file "$staged/$f" "/etc/postfix/$f"; done
 systemctl reload-or-restart postfix
 rm -rf "$saved"
 echo "restored: Postfix settings"

@@ -4,6 +4,12 @@
 # setting on staged copies, `postfix check` on them, then the swap and one reload, and only
 # when something changed. The user's other settings and list entries stay as they were.
 saved="$STATE_DIR/postfix"
+# main.cf and master.cf are edited through their links, where only root could have made them
+# (write_target); postconf -e alone would replace a link with a file (it renames its edited copy
+# onto the path: postfix 3.10.13 src/util/edit_file.c, edit_file_close), so every edit is made on
+# staged copies and put in place by replace_file.
+write_target /etc/postfix/main.cf >/dev/null
+write_target /etc/postfix/master.cf >/dev/null
 make_state_dir
 mkdir -p "$saved"
 
@@ -12,6 +18,23 @@ master_entry=$(postconf -M "$SPF_SERVICE/unix" 2>/dev/null | tr -s ' \t' ' ' || 
 # master.cf services with milter lists of their own (-o smtpd_milters=..., as Debian's
 # README.Debian for opendkim suggests), one "service/type/parameter = value" a line.
 milter_overrides=$(postconf -P 2>/dev/null | grep -E '^[^/ ]+/[^/ ]+/(non_)?smtpd_milters = ' || true)
+
+# A list as Postfix uses it. An entry that is a parameter's name ($my_rcpt) stands for that
+# parameter's whole list, so where this stack's entry goes can only be decided on the expanded
+# value: `postconf -x` expands $name recursively, the same way the daemons read main.cf (postfix
+# 3.10.13 src/postconf/postconf.c:497-499, -x; postconf_main.c:152-161 and postconf_lookup.c:155-183,
+# mac_expand with MAC_EXP_FLAG_RECURSE), defaults included. Such a list is then written out
+# expanded, with this stack's entry in it; destroy puts back the text as it was ($my_rcpt). A
+# list without such an entry is kept as written ($config_directory inside a table's name stays).
+effective_list() {
+    local name=$1 raw=$2
+    if grep -q '^\$' <<<"$(words "$raw")"; then
+        postconf -xh "$name"
+        echo "note: $name ($raw) names another parameter; written out as Postfix expands it, with this stack's entry (destroy puts back $raw)" >&2
+    else
+        printf '%s\n' "$raw"
+    fi
+}
 
 # An SPF check the host already has (the guide's, a distribution README's or a tutorial's, under
 # any service name): a master.cf `spawn` service running policyd-spf (Python; or Debian's
@@ -26,7 +49,7 @@ hosts_spf_service() {
     for name in $(postconf -M 2>/dev/null | awk '$2 == "unix" && $8 == "spawn" {
         for (i = 9; i <= NF; i++) { a = $i; sub(/^argv=/, "", a); n = split(a, p, "/"); if (p[n] ~ /^(policyd-spf|postfix-policyd-spf-perl)$/) { print $1; break } } }'); do
         for list in $spf_restriction_lists; do
-            value=$(explicit "$list" || true)
+            value=$(postconf -xh "$list" 2>/dev/null || true)
             if grep -Eq "check_policy_service[[:space:],{]+(unix|local):private/${name//./\\.}([[:space:],}]|\$)" <<<"$value"; then
                 printf '%s %s\n' "$name" "$list"
                 return 0
@@ -43,19 +66,22 @@ if [ ! -e "$saved/params" ]; then
 fi
 
 # smtpd_recipient_restrictions: the policy check right after reject_unauth_destination.
-restrictions=$(explicit smtpd_recipient_restrictions || true)
+written_restrictions=$(explicit smtpd_recipient_restrictions || true)
 adopted_spf=$(cat "$saved/spf-adopted" 2>/dev/null || true)
-if [ -n "$adopted_spf" ]; then
-    want_restrictions=$restrictions
-elif grep -qF -- "$SPF_CHECK" <<<"$restrictions"; then
-    want_restrictions=$restrictions
+expanded_restrictions=$(postconf -xh smtpd_recipient_restrictions)
+if [ -n "$adopted_spf" ] || grep -qF -- "$SPF_CHECK" <<<"$expanded_restrictions"; then
+    want_restrictions=$written_restrictions
+elif ! restrictions=$(effective_list smtpd_recipient_restrictions "$written_restrictions"); then
+    die "postconf cannot expand smtpd_recipient_restrictions ($written_restrictions); Postfix was not changed"
 elif has_word "$restrictions" reject_unauth_destination; then
     rud='\(^\|[ ,]\)reject_unauth_destination\([ ,]\|$\)'
     want_restrictions=$(printf '%s' "$restrictions" | sed "0,/$rud/s#$rud#\\1reject_unauth_destination, $SPF_CHECK\\2#")
 elif [ -z "$(words "$restrictions")" ]; then
     want_restrictions="permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination, $SPF_CHECK"
 else
-    relay=$(explicit smtpd_relay_restrictions || echo defer_unauth_destination)
+    # Its default is empty below compatibility level 1 (postfix 3.10.13 src/global/mail_params.h
+    # ~2183 DEF_RELAY_CHECKS): the value Postfix uses, expanded, not an assumed default.
+    relay=$(postconf -xh smtpd_relay_restrictions)
     if has_word "$relay" reject_unauth_destination || has_word "$relay" defer_unauth_destination; then
         # Relaying is refused in smtpd_relay_restrictions: the check can close the list.
         if [ "$(words "$restrictions" | tail -n 1)" = permit ]; then
@@ -84,12 +110,13 @@ opendkim_forms=$(
         [ -z "$socket" ] || opendkim_form "$socket"
     done
 )
-want_smtpd_milters=$(with_milter "$(explicit smtpd_milters || true)" smtpd_milters)
+smtpd=$(effective_list smtpd_milters "$(explicit smtpd_milters || true)")
+want_smtpd_milters=$(with_milter "$smtpd" smtpd_milters)
 non_smtpd=$(explicit non_smtpd_milters || true)
 # shellcheck disable=SC2016 # Postfix expands $smtpd_milters itself
 case "$non_smtpd" in
     '' | '$smtpd_milters' | '${smtpd_milters}') want_non_smtpd_milters='$smtpd_milters' ;;
-    *) want_non_smtpd_milters=$(with_milter "$non_smtpd" non_smtpd_milters) ;;
+    *) want_non_smtpd_milters=$(with_milter "$(effective_list non_smtpd_milters "$non_smtpd")" non_smtpd_milters) ;;
 esac
 # A service's own list that reaches OpenDKIM would keep its old socket: ours goes there too.
 override_changes=()
@@ -176,11 +203,7 @@ if ! out=$(postfix -c "$staged" check 2>&1); then
     die "the new Postfix settings do not pass 'postfix check' (see also the mail log); nothing was changed, the old configuration stays in force: $out"
 fi
 : >"$saved/reload-pending"
-for f in master.cf main.cf; do
-    cp -p "$staged/$f" "/etc/postfix/.$f.mailauth"
-    mv -f "/etc/postfix/.$f.mailauth" "/etc/postfix/$f"
-    relabel "/etc/postfix/$f"
-done
+for f in master.cf main.cf; do replace_file "$staged/$f" "/etc/postfix/$f"; done
 printf '%s\n' "${desired[@]}" >"$saved/applied"
 for kv in "${override_changes[@]}"; do
     { awk -v k="${kv%%=*}=" 'index($0, k) != 1' "$saved/overrides-applied" 2>/dev/null || true; printf '%s\n' "$kv"; } >"$saved/overrides-applied.tmp"

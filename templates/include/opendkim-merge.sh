@@ -8,14 +8,26 @@
 # Included before templates/opendkim.sh, whose $saved, $CONF, $ETC_DIR and $STAGE it reads.
 # shellcheck disable=SC2154
 
+# The saved copy of FILE when FILE is one of the files this stack replaces, under any spelling
+# OpenDKIM's fopen() would take to it (`/etc/opendkim/./KeyTable`, `//`, `dir/..`, a symbolic
+# link to the file or a directory above it, a hard link): decided on the resolved path and the
+# inode, never on the string, or the merge would read the stack's own live table and keep
+# signing a domain taken out of the settings.
+own_file() {
+    local f
+    for f in "$CONF" "$ETC_DIR/KeyTable" "$ETC_DIR/SigningTable" "$ETC_DIR/TrustedHosts"; do
+        if [ "$(realpath -m -- "$1")" = "$(realpath -m -- "$f")" ] || [ "$1" -ef "$f" ]; then
+            printf '%s\n' "$saved/$(basename "$f")"
+            return 0
+        fi
+    done
+    return 1
+}
+
 # The host's original text of FILE: the saved copy when this stack has replaced FILE.
 user_text() {
     local file=$1
-    case "$file" in
-        "$CONF" | "$ETC_DIR/KeyTable" | "$ETC_DIR/SigningTable" | "$ETC_DIR/TrustedHosts")
-            file="$saved/$(basename "$file")"
-            ;;
-    esac
+    file=$(own_file "$file") || file=$1
     [ -r "$file" ] || die "the host's opendkim.conf names $1, which cannot be read; fix or remove that setting, then run again. OpenDKIM and Postfix were not changed."
     # '#' starts a comment (opendkim(8), DATA SETS, a); OpenDKIM's config reader ends a line at a
     # carriage return too (trusteddomainproject/OpenDKIM opendkim/config.c ~236-243, 2.10.3-4-g5c53958),
@@ -54,14 +66,18 @@ flat_to_pattern() {
     esac
 }
 
+# The comment line before what is carried over, in each table.
+CARRIED="# Carried over from this host's own OpenDKIM configuration (templates/include/opendkim-merge.sh):"
+
 merge_host_config() {
     local original
     original="$saved/$(basename "$CONF")"
     [ -f "$original" ] || return 0
     user_conf=$(user_text "$CONF")
     local managed ours mode user_kt="" user_st="" spec d selector keyfile
-    managed=$(awk '{ split($2, f, ":"); print f[1] }' "$STAGE/KeyTable" | sort -u)
-    ours=$(awk '{ print $1 }' "$STAGE/KeyTable")
+    # The staged tables open with a '#' header (components/hostFiles.ts fileHeader): skipped.
+    managed=$(awk '/^[[:space:]]*(#|$)/ { next } { split($2, f, ":"); print f[1] }' "$STAGE/KeyTable" | sort -u)
+    ours=$(awk '/^[[:space:]]*(#|$)/ { next } { print $1 }' "$STAGE/KeyTable")
     mode=$(user_setting Mode || echo sv)
 
     # Signing: a KeyTable with its SigningTable, or the single key (KeyFile, Domain, Selector).
@@ -114,8 +130,8 @@ merge_host_config() {
             esac
             kept_kt+="$name $value"$'\n'
         done <<<"$user_kt"
-        printf '%s' "$kept_kt" >>"$STAGE/KeyTable"
-        printf '%s' "$kept_st" >>"$STAGE/SigningTable"
+        [ -z "$kept_kt" ] || printf '%s\n%s' "$CARRIED" "$kept_kt" >>"$STAGE/KeyTable"
+        [ -z "$kept_st" ] || printf '%s\n%s' "$CARRIED" "$kept_st" >>"$STAGE/SigningTable"
         [ "${#kept_domains[@]}" -eq 0 ] || echo "kept: the host's signing rules for ${kept_domains[*]}"
         [ "${#taken[@]}" -eq 0 ] || echo "replaced: the host's signing rules ${taken[*]} (domains this stack signs)"
     fi
@@ -151,6 +167,7 @@ merge_host_config() {
                 ;;
         esac
         grep -qxF -- "$host" "$STAGE/TrustedHosts" && continue
+        [ "$added" != 0 ] || printf '%s\n' "$CARRIED" >>"$STAGE/TrustedHosts"
         printf '%s\n' "$host" >>"$STAGE/TrustedHosts"
         added=$((added + 1))
     done <<<"$peers"

@@ -24,17 +24,22 @@ afterAll(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true }
 
 const OURS_KT = "s1._domainkey.example.com example.com:s1:/etc/opendkim/keys/example.com/s1.private\n";
 const OURS_TH = "127.0.0.1\n::1\n*.example.com\n";
+/** The line before what the merge carries over, in each table. */
+const CARRIED = "# Carried over from this host's own OpenDKIM configuration (templates/include/opendkim-merge.sh):\n";
 
 function merge(original: Record<string, string>): { out: string; code: number; tables: Record<string, string> } {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mailauth-hostile-"));
     dirs.push(dir);
-    for (const d of ["saved", "stage"]) fs.mkdirSync(path.join(dir, d));
-    for (const [name, text] of Object.entries(original)) fs.writeFileSync(path.join(dir, name), text.replace(/\$DIR/g, dir));
+    for (const d of ["saved", "stage", "etc"]) fs.mkdirSync(path.join(dir, d));
+    for (const [name, text] of Object.entries(original)) {
+        if (name.startsWith("link:")) fs.symlinkSync(text.replace(/\$DIR/g, dir), path.join(dir, name.slice(5)));
+        else fs.writeFileSync(path.join(dir, name), text.replace(/\$DIR/g, dir));
+    }
     fs.writeFileSync(path.join(dir, "stage/KeyTable"), OURS_KT);
     fs.writeFileSync(path.join(dir, "stage/SigningTable"), "*@example.com s1._domainkey.example.com\n");
     fs.writeFileSync(path.join(dir, "stage/TrustedHosts"), OURS_TH);
     const r = bash(
-        [loadTemplate("lib.sh"), loadTemplate("include/opendkim-merge.sh"), `saved=${dir}/saved STAGE=${dir}/stage CONF=/etc/opendkim.conf ETC_DIR=/etc/opendkim`, "merge_host_config"].join("\n"),
+        [loadTemplate("lib.sh"), loadTemplate("include/opendkim-merge.sh"), `saved=${dir}/saved STAGE=${dir}/stage CONF=${dir}/etc/opendkim.conf ETC_DIR=${dir}/etc`, "merge_host_config"].join("\n"),
     );
     const tables = Object.fromEntries(["KeyTable", "SigningTable", "TrustedHosts"].map((t) => [t, fs.readFileSync(path.join(dir, "stage", t), "utf8")]));
     return { ...r, tables };
@@ -48,7 +53,7 @@ describe("the host's own OpenDKIM configuration, hostile or odd", () => {
             ignore: "203.0.113.0/24\n*.relay.example.net\n",
         });
         expect(r.code, r.out).toBe(0);
-        expect(r.tables.TrustedHosts).toBe(`${OURS_TH}192.168.1.0/24\n`);
+        expect(r.tables.TrustedHosts).toBe(`${OURS_TH}${CARRIED}192.168.1.0/24\n`);
         expect(r.out).toContain("ExternalIgnoreList is not carried over");
     });
 
@@ -88,8 +93,37 @@ describe("the host's own OpenDKIM configuration, hostile or odd", () => {
             st: "*@other.org k._domainkey.other.org\r\n",
         });
         expect(r.code, r.out).toBe(0);
-        expect(r.tables.KeyTable).toBe(`${OURS_KT}k._domainkey.other.org other.org:k:/etc/dkimkeys/k.private\n`);
-        expect(r.tables.TrustedHosts).toBe(`${OURS_TH}192.168.7.0/24\n`);
+        expect(r.tables.KeyTable).toBe(`${OURS_KT}${CARRIED}k._domainkey.other.org other.org:k:/etc/dkimkeys/k.private\n`);
+        expect(r.tables.TrustedHosts).toBe(`${OURS_TH}${CARRIED}192.168.7.0/24\n`);
+    });
+});
+
+describe("the host's opendkim.conf naming this stack's own files under another spelling (issue 23.8)", () => {
+    // The stack's live tables, from an earlier run that still signed dropped.org; the host's own
+    // (saved before the first run) signed other.org. The merge must read the saved ones.
+    const live = {
+        "etc/KeyTable": `${OURS_KT}d._domainkey.dropped.org dropped.org:d:/etc/opendkim/keys/dropped.org/d.private\n`,
+        "etc/SigningTable": "*@example.com s1._domainkey.example.com\n*@dropped.org d._domainkey.dropped.org\n",
+        "saved/KeyTable": "o._domainkey.other.org other.org:o:/etc/dkimkeys/o.private\n",
+        "saved/SigningTable": "*@other.org o._domainkey.other.org\n",
+    };
+    it.each([
+        ["./", "$DIR/etc/./KeyTable", "refile:$DIR/etc/./SigningTable"],
+        ["//", "$DIR//etc//KeyTable", "refile:$DIR/etc//SigningTable"],
+        ["sub/..", "$DIR/etc/keys/../KeyTable", "refile:$DIR/stage/../etc/SigningTable"],
+        ["a link to the directory", "$DIR/dkim/KeyTable", "refile:$DIR/dkim/SigningTable"],
+        ["a link to the file", "$DIR/kt-link", "refile:$DIR/st-link"],
+    ])("%s: the merge reads the host's saved table, not the stack's live one", (_, kt, st) => {
+        const r = merge({
+            ...live,
+            "saved/opendkim.conf": `KeyTable ${kt}\nSigningTable ${st}\n`,
+            "link:dkim": "$DIR/etc",
+            "link:kt-link": "$DIR/etc/KeyTable",
+            "link:st-link": "etc/SigningTable",
+        });
+        expect(r.code, r.out).toBe(0);
+        expect(r.tables.SigningTable).toBe(`*@example.com s1._domainkey.example.com\n${CARRIED}*@other.org o._domainkey.other.org\n`);
+        expect(r.tables.KeyTable).toBe(`${OURS_KT}${CARRIED}o._domainkey.other.org other.org:o:/etc/dkimkeys/o.private\n`);
     });
 });
 

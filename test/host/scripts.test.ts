@@ -175,6 +175,60 @@ describe("host scripts on a throwaway host, with the real Postfix tools", () => 
             expect(list(settings(host).smtpd_recipient_restrictions)).toEqual(["reject_non_fqdn_recipient", ...list(SPF_CHECK), "permit"]);
         });
 
+        describe("a list that names another parameter ($my_rcpt): decided on what Postfix expands it to (issue 23.8b)", () => {
+            const expanded = (name: string) => list(host.sh(`postconf -xh ${name}`));
+            it("the check goes right after reject_unauth_destination inside it, not after its final permit; a rerun changes nothing; destroy puts back $my_rcpt", () => {
+                const own = "my_rcpt = permit_mynetworks, reject_unauth_destination, permit\nsmtpd_recipient_restrictions = $my_rcpt\n";
+                debianHost(host, DEBIAN_MAIN_CF + own);
+                const before = settings(host);
+                postfixUp();
+                expect(expanded("smtpd_recipient_restrictions")).toEqual(["permit_mynetworks", "reject_unauth_destination", ...list(SPF_CHECK), "permit"]);
+                // Left as it was (postconf -n no longer lists it: nothing names it while the stack is up).
+                expect(host.read("/etc/postfix/main.cf")).toContain("\nmy_rcpt = permit_mynetworks, reject_unauth_destination, permit\n");
+                host.clearCalls();
+                expect(postfixUp()).toContain("unchanged: Postfix settings");
+                expect(host.calls().filter(serviceChange)).toEqual([]);
+                postfixDown();
+                expect(settings(host)).toEqual(before);
+            });
+
+            it("without reject_unauth_destination: the check goes before the expanded list's final permit", () => {
+                debianHost(host, `${DEBIAN_MAIN_CF}my_rcpt = reject_non_fqdn_recipient, permit\nsmtpd_recipient_restrictions = $my_rcpt\n`);
+                postfixUp();
+                expect(expanded("smtpd_recipient_restrictions")).toEqual(["reject_non_fqdn_recipient", ...list(SPF_CHECK), "permit"]);
+            });
+
+            it("an SPF check inside the named parameter is the host's own: adopted, no second service", () => {
+                const own = "my_rcpt = permit_mynetworks, reject_unauth_destination, check_policy_service unix:private/spfcheck\nsmtpd_recipient_restrictions = $my_rcpt\n";
+                debianHost(host, DEBIAN_MAIN_CF + own);
+                host.sh("postconf -M 'spfcheck/unix=spfcheck unix - n n - 0 spawn user=policyd-spf argv=/usr/bin/policyd-spf'");
+                const out = postfixUp();
+                expect(out).toContain("kept: the host's SPF policy service spfcheck");
+                expect(host.sh("postconf -M policyd-spf/unix")).toBe("");
+                expect(settings(host).smtpd_recipient_restrictions).toBe("$my_rcpt");
+            });
+
+            it("a milter list naming another parameter that reaches OpenDKIM: one OpenDKIM entry, ours", () => {
+                debianHost(host, `${DEBIAN_MAIN_CF}my_milters = inet:127.0.0.1:11332, local:/run/opendkim/opendkim.sock\nsmtpd_milters = $my_milters\n`);
+                const before = settings(host);
+                postfixUp();
+                expect(expanded("smtpd_milters")).toEqual(["inet:127.0.0.1:11332", DEBIAN_MILTER]);
+                expect(expanded("non_smtpd_milters")).toEqual(["inet:127.0.0.1:11332", DEBIAN_MILTER]);
+                postfixDown();
+                expect(settings(host)).toEqual(before);
+            });
+
+            it("smtpd_relay_restrictions left at its default below compatibility level 1 is empty (no relay refusal there): a list without reject_unauth_destination is refused", () => {
+                // mail_params.h DEF_RELAY_CHECKS: ${{$compatibility_level} <level {1} ? {} : {...}}
+                const mainCf = `${DEBIAN_MAIN_CF.replace(/^(smtpd_relay_restrictions|compatibility_level).*\n/gm, "")}smtpd_recipient_restrictions = reject_non_fqdn_recipient, permit\n`;
+                debianHost(host, mainCf);
+                const r = host.run(steps.postfix.create, steps.postfix.stdin);
+                expect(r.code).not.toBe(0);
+                expect(r.stderr).toMatch(/no reject_unauth_destination .* cannot open a relay/);
+                expect(host.read("/etc/postfix/main.cf")).toBe(mainCf);
+            });
+        });
+
         it("refuses a list without reject_unauth_destination when relaying is not refused elsewhere: nothing changed, no reload", () => {
             const mainCf = `${DEBIAN_MAIN_CF.replace(/^smtpd_relay_restrictions.*\n/m, "smtpd_relay_restrictions =\n")}smtpd_recipient_restrictions = permit_mynetworks, permit\n`;
             debianHost(host, mainCf);
@@ -313,7 +367,12 @@ describe("host scripts on a throwaway host, with the real Postfix tools", () => 
             host.clearCalls();
             const out = ok(host, steps.opendkim.create, steps.opendkim.stdin);
             expect(host.read("/etc/opendkim.conf")).toContain("Socket                  local:/var/spool/postfix/opendkim/opendkim.sock\n");
-            expect(host.read("/etc/opendkim/SigningTable")).toBe("*@example.com 20261127._domainkey.example.com\n*@example.org 20261127._domainkey.example.org\n");
+            const signing = host.read("/etc/opendkim/SigningTable");
+            expect(signing.replace(/^#.*\n/gm, "")).toBe("*@example.com 20261127._domainkey.example.com\n*@example.org 20261127._domainkey.example.org\n");
+            // Every file names the stack and the code that writes it (issue 17.3).
+            for (const f of ["/etc/opendkim/KeyTable", "/etc/opendkim/SigningTable", "/etc/opendkim/TrustedHosts", "/etc/opendkim.conf"]) {
+                expect(host.read(f), f).toMatch(/^# OpenDKIM .*, written by the mailauth Pulumi stack mailauth\/test \((templates|components)\/[^ ]+.*, put in place by templates\/opendkim\.sh\)\.\n/);
+            }
             for (const f of ["KeyTable", "SigningTable", "TrustedHosts"]) expect(host.stat(`/etc/opendkim/${f}`)).toBe("640 root:opendkim");
             expect(host.stat("/etc/opendkim.conf")).toBe("644 root:root");
             expect(host.stat("/var/spool/postfix/opendkim")).toBe("750 opendkim:opendkim");
@@ -322,6 +381,21 @@ describe("host scripts on a throwaway host, with the real Postfix tools", () => 
             expect(out).toContain("restarted: opendkim");
             expect(host.sh("test -S /var/spool/postfix/opendkim/opendkim.sock && echo listening")).toBe("listening\n");
 
+            host.clearCalls();
+            expect(ok(host, steps.opendkim.create, steps.opendkim.stdin)).not.toMatch(/changed:|reloaded|restarted/);
+            expect(host.calls().filter(serviceChange)).toEqual([]);
+        });
+
+        it("files an earlier version wrote without the header: the first up after the upgrade rewrites them once, with one reload; the next changes nothing", () => {
+            debianHost(host);
+            keysUp();
+            ok(host, steps.opendkim.create, steps.opendkim.stdin);
+            // As the version before the header left them: the same files without their '#' lines.
+            host.sh("for f in /etc/opendkim.conf /etc/opendkim/KeyTable /etc/opendkim/SigningTable /etc/opendkim/TrustedHosts; do sed -i '/^# .*mailauth Pulumi stack/d; /^# Edits here are overwritten/d' $f; done");
+            host.clearCalls();
+            const out = ok(host, steps.opendkim.create, steps.opendkim.stdin);
+            for (const f of ["/etc/opendkim.conf", "/etc/opendkim/KeyTable", "/etc/opendkim/SigningTable", "/etc/opendkim/TrustedHosts"]) expect(out).toContain(`changed: ${f}`);
+            expect(host.calls().filter(serviceChange)).toEqual(["systemctl reload-or-restart opendkim"]);
             host.clearCalls();
             expect(ok(host, steps.opendkim.create, steps.opendkim.stdin)).not.toMatch(/changed:|reloaded|restarted/);
             expect(host.calls().filter(serviceChange)).toEqual([]);

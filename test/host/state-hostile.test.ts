@@ -32,6 +32,14 @@ describe("the state directory on a hostile host", () => {
         expect(host.stat("/var/lib/mailauth")).toBe("700 root:root");
     });
 
+    it("is made root's, mode 0700, by the packages step too (the first step, when it creates policyd-spf's user or installs packages)", () => {
+        host.write("/var/lib/fakehost/packages", "opendkim\n");
+        const r = host.run(steps.packages.create, steps.packages.stdin);
+        expect(r.code, r.stderr).toBe(0);
+        expect(r.stdout).toContain("created user policyd-spf");
+        expect(host.stat("/var/lib/mailauth")).toBe("700 root:root");
+    });
+
     it.each([
         ["owned by another user", "install -d -m 0755 -o nobody /var/lib/mailauth", /is owned or writable by a user other than root \(nobody:root 755\)/],
         ["world-writable", "install -d -m 0777 /var/lib/mailauth", /is owned or writable by a user other than root \(root:root 777\)/],

@@ -149,7 +149,7 @@ describe("removing a domain", () => {
         expect(lab.dns.query("s2._domainkey.example.org", "TXT")).toBe("");
         expect(lab.dns.query("_dmarc.example.org", "TXT")).toBe("");
         expect(lab.host!.ssh("ls /etc/opendkim/keys").trim()).toBe("example.com");
-        expect(lab.host!.ssh("cat /etc/opendkim/SigningTable").trim()).toBe("*@example.com s2._domainkey.example.com");
+        expect(lab.host!.ssh("grep -v '^#' /etc/opendkim/SigningTable").trim()).toBe("*@example.com s2._domainkey.example.com");
         expect(await lab.sendLocal("alice@example.org", "removed-domain")).not.toMatch(/^DKIM-Signature:/m);
         expect(lab.dkimverify(await lab.sendLocal("alice@example.com", "kept-domain"))).toBe("signature ok");
     });

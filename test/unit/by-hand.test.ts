@@ -22,6 +22,9 @@ function bash(script: string): { out: string; code: number } {
 
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
+/** The line before what the merge carries over, in each table (templates/include/opendkim-merge.sh). */
+const CARRIED = "# Carried over from this host's own OpenDKIM configuration (templates/include/opendkim-merge.sh):\n";
+
 describe("milter entries that reach OpenDKIM, in any spelling", () => {
     const rewrite = (socket: string, list: string, mode = "") =>
         bash(
@@ -113,10 +116,10 @@ describe("the host's own OpenDKIM keys and trusted hosts", () => {
         });
         expect(r.code).toBe(0);
         expect(r.tables).toEqual({
-            KeyTable: "s1._domainkey.example.com example.com:s1:/etc/opendkim/keys/example.com/s1.private\n" +
+            KeyTable: `s1._domainkey.example.com example.com:s1:/etc/opendkim/keys/example.com/s1.private\n${CARRIED}` +
                 "mail._domainkey.example.net example.net:mail:/etc/opendkim/keys/example.net/mail.private\n",
-            SigningTable: "*@example.com s1._domainkey.example.com\n*@example.net mail._domainkey.example.net\n",
-            TrustedHosts: "127.0.0.1\n::1\n*.example.com\n192.168.1.0/24\n",
+            SigningTable: `*@example.com s1._domainkey.example.com\n${CARRIED}*@example.net mail._domainkey.example.net\n`,
+            TrustedHosts: `127.0.0.1\n::1\n*.example.com\n${CARRIED}192.168.1.0/24\n`,
         });
         expect(r.out).toContain("kept: the host's signing rules for example.net");
         expect(r.out).toContain("replaced: the host's signing rules *@example.com (domains this stack signs)");
@@ -131,7 +134,7 @@ describe("the host's own OpenDKIM keys and trusted hosts", () => {
             "saved/SigningTable": "example.net k\n.example.net k\nbob@example.org k\nsales@.example.org k\n",
         });
         expect(r.tables.SigningTable).toBe(
-            "*@example.com s1._domainkey.example.com\n*@example.net k\n*@*.example.net k\nbob@example.org k\nsales@*.example.org k\n",
+            `*@example.com s1._domainkey.example.com\n${CARRIED}*@example.net k\n*@*.example.net k\nbob@example.org k\nsales@*.example.org k\n`,
         );
     });
 
@@ -140,12 +143,12 @@ describe("the host's own OpenDKIM keys and trusted hosts", () => {
             "saved/opendkim.conf": "Domain example.net, example.com\nKeyFile /etc/dkimkeys/mail.private\nSelector mail\nSubDomains yes\nInternalHosts 10.0.0.0/8, mail.lan\n",
         });
         expect(r.tables).toEqual({
-            KeyTable: "s1._domainkey.example.com example.com:s1:/etc/opendkim/keys/example.com/s1.private\n" +
+            KeyTable: `s1._domainkey.example.com example.com:s1:/etc/opendkim/keys/example.com/s1.private\n${CARRIED}` +
                 "mail._domainkey.example.net example.net:mail:/etc/dkimkeys/mail.private\n" +
                 "mail._domainkey.example.com example.com:mail:/etc/dkimkeys/mail.private\n",
-            SigningTable: "*@example.com s1._domainkey.example.com\n*@example.net mail._domainkey.example.net\n" +
+            SigningTable: `*@example.com s1._domainkey.example.com\n${CARRIED}*@example.net mail._domainkey.example.net\n` +
                 "*@*.example.net mail._domainkey.example.net\n*@*.example.com mail._domainkey.example.com\n",
-            TrustedHosts: "127.0.0.1\n::1\n*.example.com\n10.0.0.0/8\nmail.lan\n",
+            TrustedHosts: `127.0.0.1\n::1\n*.example.com\n${CARRIED}10.0.0.0/8\nmail.lan\n`,
         });
     });
 

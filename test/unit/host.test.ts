@@ -9,9 +9,11 @@ import { exampleConfig, Registered, reveal, Run, runProgram, scriptOf, stagedFil
 
 const COMMAND = "command:remote:Command";
 
-const OPENDKIM_CONF = (socket: string) => `# OpenDKIM configuration written by the mailauth Pulumi stack; edits here are overwritten.
-# \`pulumi destroy\` puts back the file this host had before.
-Syslog                  yes
+/** Each file's header: what it is, the stack (project "mailauth", stack "test" under the mocks) and the code that writes it. */
+const HEADER = (what: string, source: string) =>
+    `# ${what}, written by the mailauth Pulumi stack mailauth/test (${source}, put in place by templates/opendkim.sh).\n` +
+    "# Edits here are overwritten; `pulumi destroy` puts back what this host had (kept in /var/lib/mailauth/opendkim).\n";
+const OPENDKIM_CONF = (socket: string) => `${HEADER("OpenDKIM configuration", "templates/opendkim.conf")}Syslog                  yes
 SyslogSuccess           yes
 LogWhy                  yes
 # Sign mail from InternalHosts for the domains in SigningTable; verify everything else.
@@ -71,13 +73,16 @@ describe("host configuration under the example config", () => {
     it("renders KeyTable, SigningTable and TrustedHosts exactly", () => {
         const script = cmd("opendkim").inputs.stdin;
         expect(stagedFile(script, "KeyTable")).toBe(
-            "20261127._domainkey.example.com example.com:20261127:/etc/opendkim/keys/example.com/20261127.private\n" +
+            HEADER("OpenDKIM KeyTable", "components/hostFiles.ts renderKeyTable") +
+                "20261127._domainkey.example.com example.com:20261127:/etc/opendkim/keys/example.com/20261127.private\n" +
                 "20261127._domainkey.example.org example.org:20261127:/etc/opendkim/keys/example.org/20261127.private\n",
         );
         expect(stagedFile(script, "SigningTable")).toBe(
-            "*@example.com 20261127._domainkey.example.com\n*@example.org 20261127._domainkey.example.org\n",
+            HEADER("OpenDKIM SigningTable", "components/hostFiles.ts renderSigningTable") +
+                "*@example.com 20261127._domainkey.example.com\n*@example.org 20261127._domainkey.example.org\n",
         );
-        expect(stagedFile(script, "TrustedHosts")).toBe("127.0.0.1\n::1\n*.example.com\n*.example.org\n192.0.2.0/24\n");
+        expect(stagedFile(script, "TrustedHosts")).toBe(
+            HEADER("OpenDKIM TrustedHosts (its InternalHosts and ExternalIgnoreList)", "components/hostFiles.ts renderTrustedHosts") + "127.0.0.1\n::1\n*.example.com\n*.example.org\n192.0.2.0/24\n");
     });
 
     it("gives Postfix the guide's settings: policy service, restriction, time limit and the four milter settings", () => {

@@ -16,7 +16,8 @@ const ROOT = path.join(__dirname, "..", "..");
 const TEMPLATES = path.join(ROOT, "templates");
 
 /** A reader that may stop before its input ends: grep -q / -m / --quiet / --max-count, head. */
-const EARLY_READER = /\|\s*(grep\s+(-[A-Za-z]*[qm][A-Za-z0-9]*|--quiet|--max-count)|head\b)/;
+// A pipe: one '|', not the '||' of a list (`test || grep -q ...` reads no pipe).
+const EARLY_READER = /(?<!\|)\|(?!\|)\s*(grep\s+(-[A-Za-z]*[qm][A-Za-z0-9]*|--quiet|--max-count)|head\b)/;
 
 function templates(): string[] {
     return (fs.readdirSync(TEMPLATES, { recursive: true }) as string[]).filter((f) => f.endsWith(".sh")).map((f) => path.join(TEMPLATES, f));
@@ -45,7 +46,7 @@ describe("tests on a value never pipe into a reader that stops early (pipefail)"
         for (const bad of [`x | grep -q y`, `x | grep -Eq y`, `x|grep -qxF -- y`, `x | grep -m1 y`, `x | head -n 1`, `x | grep --quiet y`]) {
             expect(EARLY_READER.test(bad), bad).toBe(true);
         }
-        for (const good of [`grep -q y <<<"$x"`, `x | grep -c y`, `x | grep -v y`, `x | awk '{ print }'`]) expect(EARLY_READER.test(good), good).toBe(false);
+        for (const good of [`grep -q y <<<"$x"`, `x | grep -c y`, `x | grep -v y`, `x | awk '{ print }'`, `[ -n "$a" ] || grep -qF y <<<"$x"`]) expect(EARLY_READER.test(good), good).toBe(false);
     });
 
     it("has_word finds a word at the head of a list longer than a pipe holds (strict mode, as the scripts run)", () => {
