@@ -106,7 +106,7 @@ export const DOMAINS = {
             brief: "its Cloudflare zone id (default: the account's zone that holds the domain, found by name; when set, the zone's name is checked against the domain)",
         },
         { key: "selector", kind: "string", required: true, doc: "`selector`: the key that signs (a date like `20261127` is handy).", brief: "the DKIM selector that signs (a date such as 20261127 is handy)" },
-        { key: "previousSelectors", kind: "strings", doc: "`previousSelectors`: keys kept published after a rotation.", brief: "selectors kept published after a rotation (default none)" },
+        { key: "previousSelectors", kind: "strings", doc: "`previousSelectors`: keys kept published after a rotation (at most 10).", brief: "selectors kept published after a rotation (default none)" },
         {
             key: "keyBits",
             kind: "integer",
@@ -145,7 +145,7 @@ export const SPF = {
         {
             key: "mechanisms",
             kind: "strings",
-            doc: "Extra SPF terms after `mx`, e.g. `ip4:192.0.2.10`, `include:_spf.example.net`. `+all`, `ptr`, `redirect=` and more than 10 DNS-lookup terms are refused; the targets of `include:`, `a:`, `mx:` and `exists:` must be domain names or RFC 7208 macro domain-specs. `include:` of one of the stack's own domains or of `%{d}`/`%{o}` (a loop: permerror) is refused; prefix lengths are plain numbers (`/032` is refused). The `ip4:`/`ip6:` blocks together may cover at most a /8 of public IPv4 and a /16 of public IPv6 space (IPv4 reached through `::ffff:0:0/96` counts as IPv4): more lets anyone there pass SPF as the domain, as `+all` would.",
+            doc: "Extra SPF terms after `mx`, e.g. `ip4:192.0.2.10`, `include:_spf.example.net`. `+all`, `ptr`, `redirect=` and more than 10 DNS-lookup terms are refused; the targets of `include:`, `a:`, `mx:` and `exists:` must be domain names or RFC 7208 macro domain-specs. `include:` of one of the stack's own domains or of `%{d}`/`%{o}` (a loop: permerror) is refused; prefix lengths are plain numbers (`/032` is refused). The `ip4:`/`ip6:` blocks together may cover at most a /8 of public IPv4 and a /16 of public IPv6 space (IPv4 reached through `::ffff:0:0/96` counts as IPv4): more lets anyone there pass SPF as the domain, as `+all` would. `a`/`mx` CIDR lengths no wider than /8 and //16.",
             brief: "extra terms such as ip4:192.0.2.10 or include:_spf.example.net (default none; at most 10 DNS-lookup terms in all)",
         },
         {
@@ -193,7 +193,7 @@ export const OPENDKIM = {
         {
             key: "trustedHosts",
             kind: "strings",
-            doc: "Extra hosts or networks whose mail is signed; `127.0.0.1`, `::1` and `*.<domain>` always are. Together they may cover at most a /16 of public IPv4 and a /48 of public IPv6 space (private and special-purpose ranges such as `10.0.0.0/8`, `192.168.0.0/16`, `fc00::/7` may be any size): OpenDKIM signs mail from a trusted host with the domains' real keys, so `0.0.0.0/0`, `::/0`, `2000::/3` or `::ffff:0:0/96` would let anyone who reaches the server send mail that passes DKIM and DMARC.",
+            doc: "Extra hosts or networks whose mail is signed; `127.0.0.1`, `::1` and `*.<domain>` always are. Together they may cover at most a /16 of public IPv4 and a /48 of public IPv6 space (private and special-purpose ranges such as `10.0.0.0/8`, `192.168.0.0/16`, `fc00::/7` may be any size): OpenDKIM signs mail from a trusted host with the domains' real keys, so `0.0.0.0/0`, `::/0`, `2000::/3` or `::ffff:0:0/96` would let anyone who reaches the server send mail that passes DKIM and DMARC. A `*.name` wildcard only within the configured domains.",
             brief: "extra hosts or networks whose mail is signed (127.0.0.1, ::1 and *.<domain> always are)",
         },
         { key: "nameservers", kind: "strings", doc: "Resolvers OpenDKIM asks (`Nameservers`); loopback and private addresses are fine, unspecified, link-local and multicast ones refused. Needs an OpenDKIM built with libunbound (Debian's); EPEL's is not and would ignore it, so the run stops there (point `/etc/resolv.conf` at them instead). Empty: OpenDKIM's built-in recursive resolver from the root servers, or the system resolver where it has none (EPEL); `opendkim -V` on the host decides, and opendkim.conf says which.", brief: "resolvers OpenDKIM asks (default its own recursive resolver)" },
