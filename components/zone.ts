@@ -596,7 +596,7 @@ function checkDomain(plan: DomainPlan, zone: ZoneRef, records: ZoneRecord[], opt
         ),
     ];
     if (oldSelectors.length > 0) {
-        log(`${plan.domain}: DKIM selector(s) ${oldSelectors.join(", ")} found in zone ${zone.name} are not managed by this stack and stay as they are`);
+        log(`${plan.domain}: DKIM selector(s) ${oldSelectors.map(shown).join(", ")} found in zone ${zone.name} are not managed by this stack and stay as they are`);
     }
     return { domain: plan.domain, zone, adopted };
 }

@@ -62,3 +62,16 @@ describe("the SPF terms the zone check suggests carrying", () => {
         expect(msg).not.toContain("refused by the settings check");
     });
 });
+
+describe("zone data in the preview's notes", () => {
+    it("selectors found in the zone that the stack does not manage are named escaped (a name is anybody's text)", async () => {
+        const cf = new FakeCloudflare();
+        cf.addZone("example.com");
+        cf.zone("example.com").records.push({ id: cf.newId(), name: "old\u001b[2J\u202e._domainkey.example.com", type: "TXT", content: '"v=DKIM1; p=AAAA"', ttl: 1, proxied: false, comment: null, tags: [] });
+        const logged: string[] = [];
+        await checkZones([plan("example.com", [])], { ...OWN, reader: zoneReaderOf(cf), log: (m) => logged.push(m) });
+        const note = logged.find((m) => m.includes("DKIM selector(s)"))!;
+        expect(note).toContain("old\\u001b[2J\\u202e");
+        expect(note).not.toMatch(/[\u001b\u202e]/);
+    });
+});
