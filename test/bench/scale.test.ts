@@ -46,6 +46,10 @@ interface Phase {
     testKey: Record<string, string>;
     seconds: number;
     sessions: number;
+    /** The most SSH clients held open at once (pulumi-command closes none before the run ends). */
+    peakOpen: number;
+    /** Dials the host refused and the runner retried, as the provider does. */
+    dialRetries: number;
     bytes: number;
     /** knot transactions that wrote the run's records into the lab's DNS. */
     dnsTransactions: number;
@@ -67,12 +71,15 @@ const rows: Row[] = [];
 let unfinished: { domains: number; reason: string } | undefined;
 
 async function phase(config: Record<string, unknown>): Promise<Phase> {
-    const [s0, b0, d0] = [lab.runner.sshSessions, lab.runner.bytesSent, lab.dns.transactions];
+    const [s0, b0, d0, r0] = [lab.runner.sshSessions, lab.runner.bytesSent, lab.dns.transactions, lab.runner.dialRetries];
+    lab.runner.peakOpenSessions = 0;
     const t0 = process.hrtime.bigint();
     const report = await lab.runner.up(config);
     return {
         seconds: Number(process.hrtime.bigint() - t0) / 1e9,
         sessions: lab.runner.sshSessions - s0,
+        peakOpen: lab.runner.peakOpenSessions,
+        dialRetries: lab.runner.dialRetries - r0,
         bytes: lab.runner.bytesSent - b0,
         dnsTransactions: lab.dns.transactions - d0,
         commands: report.commandsRun,

@@ -10,7 +10,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { exampleConfig, runProgram, scriptOf, TEST_SSH_PRIVATE_KEY } from "../harness";
 import { splitStdinStep } from "../../components/hostScripts";
-import { LabRunner, RecordStore, RemoteExec } from "../lab/runner";
+import { DIAL_ERROR_LIMIT, LabRunner, RecordStore, RemoteClient, RemoteExec } from "../lab/runner";
 import { dkimRecordValue } from "../../components/dkimKey";
 import { keyStdin } from "../../components/mailHost";
 
@@ -330,4 +330,90 @@ describe("the unit harness at preview", () => {
         const dkim = preview.resources.find((r) => r.name === "example.com-dkim-20261127")!;
         expect(pulumi.isUnknown(dkim.inputs.content)).toBe(true);
     });
+});
+
+/**
+ * pulumi-command v1.2.1 dials a client per command and closes only the session
+ * (provider/pkg/provider/remote/commandOutputs.go:31-40): every client stays logged in until the
+ * provider's process ends with the run. A host that counts the clients it holds.
+ */
+class HoldingHost extends FakeHost {
+    open = 0;
+    peak = 0;
+    dials = 0;
+    /** Refuses a dial (as sshd's MaxStartups drops a connection) while this says so. */
+    refuse: (dial: number) => boolean = () => false;
+    dial = async (connection: Record<string, any>): Promise<RemoteClient> => {
+        const n = ++this.dials;
+        if (this.refuse(n)) throw new Error("kex_exchange_identification: read: Connection reset by peer");
+        this.open++;
+        this.peak = Math.max(this.peak, this.open);
+        let closed = false;
+        return {
+            exec: (script, stdin) => {
+                if (closed) throw new Error("client closed");
+                return this.exec(connection, script, stdin);
+            },
+            close: async () => {
+                if (!closed) this.open--;
+                closed = true;
+            },
+        };
+    };
+}
+
+describe("the lab's runner holds SSH clients as pulumi-command does", () => {
+    const holding = () => {
+        const host = new HoldingHost();
+        const runner = new LabRunner(path.join(dir, `state-${n++}.json`), new FakeDns(), { privateKey: TEST_SSH_PRIVATE_KEY }, { dial: host.dial });
+        return { host, runner };
+    };
+
+    it("keeps every command's client open until the run ends, counts them, and closes them after up and destroy", async () => {
+        const { host, runner } = holding();
+        let openAtTestKey = -1;
+        const before = host.before;
+        host.before = (c) => {
+            if (c.step === "testkey") openAtTestKey = host.open;
+            return before(c);
+        };
+        const report = await runner.up(config());
+        // Every step that ran held its client until the last one: the key test found all the others open.
+        expect(openAtTestKey).toBe(report.commandsRun.length);
+        expect(runner.peakOpenSessions).toBe(report.commandsRun.length);
+        expect(host.peak).toBe(report.commandsRun.length);
+        expect(runner.sshSessions).toBe(report.commandsRun.length);
+        expect(host.open).toBe(0);
+        expect(runner.openSessions).toBe(0);
+
+        const ops = await runner.destroy();
+        expect(host.peak).toBe(Math.max(report.commandsRun.length, ops.length));
+        expect(host.open).toBe(0);
+    });
+
+    it("closes them after a failed run too", async () => {
+        const { host, runner } = holding();
+        host.fail = (c) => c.step === "postfix";
+        await expect(runner.up(config())).rejects.toThrow(/postfix failed/);
+        expect(host.peak).toBeGreaterThan(1);
+        expect(host.open).toBe(0);
+    });
+
+    it("retries a refused dial with the provider's delays, and fails after its limit with the provider's words", async () => {
+        const { host, runner } = holding();
+        // The first two dials dropped (sshd's MaxStartups): the step still runs.
+        host.refuse = (d) => d <= 2;
+        await runner.up(config());
+        expect(runner.dialRetries).toBe(2);
+
+        const other = holding();
+        other.host.refuse = () => true;
+        const t0 = Date.now();
+        await expect(other.runner.up(config())).rejects.toThrow(
+            new RegExp(`after ${DIAL_ERROR_LIMIT} failed attempts: kex_exchange_identification`),
+        );
+        // 100 ms, x1.5 per attempt, at most 5 s (pulumi/pulumi sdk/go/common/util/retry/until.go).
+        expect(Date.now() - t0).toBeGreaterThan(11_000);
+        expect(other.host.dials).toBe(DIAL_ERROR_LIMIT + 1);
+    }, 60_000);
 });
