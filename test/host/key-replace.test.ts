@@ -197,3 +197,36 @@ describe("a host key step created again keeps the published key", () => {
         expect(host.exists(KEY_FILE)).toBe(false);
     });
 });
+
+/**
+ * Issue 23.3: a key file of the host's own at the stack's path (same domain and selector, put
+ * there by the user). Before: the stack's key overwrote it with no copy kept; destroy then left
+ * the stack's key under the user's restored configuration (its KeyTable names the path), and with
+ * `keytable` in lower case deleted the file. Now the stack saves it and destroy puts it back.
+ */
+describe("a key file of the host's own at the stack's path", () => {
+    const USER_KT = `20261127._domainkey.example.com example.com:20261127:${KEY_FILE}\n`;
+    it.each([
+        ["KeyTable", "KeyTable /etc/opendkim/KeyTable\nSigningTable refile:/etc/opendkim/SigningTable\n"],
+        ["keytable in lower case", "keytable /etc/opendkim/KeyTable\nsigningtable refile:/etc/opendkim/SigningTable\n"],
+        ["no KeyTable naming it", ""],
+    ])("%s: saved before the stack's key replaces it, back on destroy", async (_, signing) => {
+        const userKey = crypto.generateKeyPairSync("rsa", { modulusLength: 1024 }).privateKey.export({ type: "pkcs1", format: "pem" }).toString();
+        host.write("/etc/opendkim.conf", `Syslog\t\t\tyes\nUserID\t\t\topendkim\nUMask\t\t\t007\nSocket\t\t\tlocal:/run/opendkim/opendkim.sock\n${signing}`);
+        host.write("/etc/opendkim/KeyTable", USER_KT);
+        host.write("/etc/opendkim/SigningTable", "*@example.com 20261127._domainkey.example.com\n");
+        host.sh(`install -d -m 0750 -o root -g opendkim /etc/opendkim/keys /etc/opendkim/keys/example.com; cat >${KEY_FILE}; chown opendkim:opendkim ${KEY_FILE}; chmod 0600 ${KEY_FILE}; touch -d @1700000000 ${KEY_FILE}`, userKey);
+        const before = host.sh(`stat -c '%a %U:%G %Y' ${KEY_FILE}; md5sum ${KEY_FILE}; md5sum /etc/opendkim.conf /etc/opendkim/KeyTable`);
+
+        await runner.up(config());
+        expect(publicOf(host.read(KEY_FILE))).toBe(published());
+        expect(host.read(`/var/lib/mailauth/keys/saved${KEY_FILE}`)).toBe(userKey);
+
+        await runner.destroy();
+        expect(host.sh(`stat -c '%a %U:%G %Y' ${KEY_FILE}; md5sum ${KEY_FILE}; md5sum /etc/opendkim.conf /etc/opendkim/KeyTable`)).toBe(before);
+        expect(host.read(KEY_FILE)).toBe(userKey);
+        // Nothing of the stack's is left: its other key gone, no copy of a key in its state.
+        expect(host.exists("/etc/opendkim/keys/example.org")).toBe(false);
+        expect(host.exists("/var/lib/mailauth/keys")).toBe(false);
+    }, 180_000);
+});
