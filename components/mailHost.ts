@@ -47,7 +47,7 @@ export interface DkimKeyInput {
 
 /**
  * The keys step's stdin after its script (templates/dkim-key.sh): for each key a line
- * `#mailauth-key <key file> <published p=> <its own p=>` (`-` for none), its PEM, and
+ * `#mailauth-key <key file> <domain> <selector> <published p=> <its own p=>` (`-` for none), its PEM, and
  * `#mailauth-end <count>` last, so that the host can tell whether each is the published one and
  * that all of them came.
  */
@@ -57,7 +57,7 @@ export function keysStdin(keys: { domain: string; selector: string; privateKeyPe
         keys
             .map((k) => {
                 const pem = k.privateKeyPem.endsWith("\n") ? k.privateKeyPem : `${k.privateKeyPem}\n`;
-                return `#mailauth-key ${keyPath(k.domain, k.selector)} ${word(dkimPublicKey(k.published))} ${word(dkimPublicKey(k.recordValue))}\n${pem}`;
+                return `#mailauth-key ${keyPath(k.domain, k.selector)} ${k.domain} ${k.selector} ${word(dkimPublicKey(k.published))} ${word(dkimPublicKey(k.recordValue))}\n${pem}`;
             })
             .join("") + `#mailauth-end ${keys.length}\n`
     );
@@ -99,7 +99,7 @@ export class MailHost extends pulumi.ComponentResource {
             const own = spec.files ? stagedStdin(spec.files) : "";
             return {
                 create: stdinCommandLine(script, args.user, `mailauth-${id}`),
-                stdin: stdin === undefined ? stdinWithScript(script, own) : pulumi.output(stdin).apply((s) => stdinWithScript(script, own + s)),
+                stdin: stdin === undefined ? stdinWithScript(script, own) : pulumi.output(stdin).apply((s) => (s === undefined ? s : stdinWithScript(script, own + s))),
             };
         };
         const step = (
@@ -163,7 +163,12 @@ export class MailHost extends pulumi.ComponentResource {
                 stdin: pulumi.secret(
                     pulumi
                         .all(args.keys.map((k) => pulumi.all([k.privateKeyPem, k.recordValue, k.published])))
-                        .apply((held) => keysStdin(args.keys.map((k, i) => ({ domain: k.domain, selector: k.selector, privateKeyPem: held[i][0], recordValue: held[i][1], published: held[i][2] })))),
+                        // A key the provider has not given (a mock without key material) leaves stdin unset.
+                        .apply((held) =>
+                            held.some(([pem]) => pem === undefined)
+                                ? (undefined as unknown as string)
+                                : keysStdin(args.keys.map((k, i) => ({ domain: k.domain, selector: k.selector, privateKeyPem: held[i][0], recordValue: held[i][1], published: held[i][2] }))),
+                        ),
                 ),
                 logging: "none",
             },

@@ -1,7 +1,7 @@
 # inputs: KEY_DIR ETC_DIR LOST_KEY RECORD_CHANGED
 # Installs every DKIM private key of the host in one run. The keys arrive on stdin only, never in
 # a command line (the step's stdin is a secret): each as a line
-# `#mailauth-key <key file> <published p=> <its own p=>`, then its PEM; `#mailauth-end <count>`
+# `#mailauth-key <key file> <domain> <selector> <published p=> <its own p=>`, then its PEM; `#mailauth-end <count>`
 # last. <published p=> is the p= value of the selector's DKIM record as published (`-`: none).
 # A published key never changes while its selector is live (components/dkimKey.ts): a key that
 # is not the published one is never put in place. An existing key file stays (it is what the
@@ -37,7 +37,7 @@ help_for() {
 
 # The keys, each in its own file in "$STAGE" (root's, 0700), and an index of them.
 awk -v stage="$STAGE" '
-    index($0, "#mailauth-key ") == 1 { if (f != "") close(f); n++; f = stage "/key." n; printf "" > f; print n "\t" $2 "\t" $3 "\t" $4 > (stage "/index"); next }
+    index($0, "#mailauth-key ") == 1 { if (f != "") close(f); n++; f = stage "/key." n; printf "" > f; print n "\t" $2 "\t" $3 "\t" $4 "\t" $5 "\t" $6 > (stage "/index"); next }
     index($0, "#mailauth-end ") == 1 { if ($2 != n) exit 3; ended = 1; exit }
     f != "" { print > f }
     END { if (!ended) exit 3 }' || die "the keys did not arrive whole on stdin; nothing was installed"
@@ -71,17 +71,11 @@ claim() {
     printf '%s\n' "$1" >>"$list"
 }
 
-while IFS=$'\t' read -r n file published public; do
+while IFS=$'\t' read -r n file domain selector published public; do
     [ "$published" != - ] || published=""
     [ "$public" != - ] || public=""
-    case "$file" in
-        "$KEY_DIR"/*/*.private) ;;
-        *) die "key file $file is not under $KEY_DIR/<domain>/<selector>.private" ;;
-    esac
     dir=${file%/*}
-    domain=${dir##*/}
-    selector=${file##*/}
-    selector=${selector%.private}
+    [ "$dir" = "$KEY_DIR/$domain" ] || die "key file $file is not in $KEY_DIR/$domain"
     staged="$STAGE/key.$n"
     grep -q -- '-----BEGIN .*PRIVATE KEY-----' "$staged" || die "no PEM private key arrived on stdin for $file"
     if [ -z "${dirs[$dir]:-}" ]; then
@@ -131,7 +125,7 @@ while IFS=$'\t' read -r n file published public; do
             echo "saved: $file (the host's own key; back on destroy)"
         fi
     fi
-    tmp=$(mktemp "$dir/.$selector.private.XXXXXX")
+    tmp=$(mktemp "$dir/.${file##*/}.XXXXXX")
     cat "$staged" >"$tmp"
     chown opendkim:opendkim "$tmp"
     chmod 0600 "$tmp"

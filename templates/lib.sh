@@ -179,9 +179,12 @@ dkim_table_keys() {
 dkim_load_named() {
     local conf=$1 stack_table=$2 f kt
     declare -gA dkim_stack_named=() dkim_named=()
-    if head -n 1 "$conf" 2>/dev/null | grep -q '^# OpenDKIM configuration written by the mailauth Pulumi stack'; then
-        while read -r f; do [ -z "$f" ] || dkim_stack_named[$f]=1; done < <(dkim_table_keys "$stack_table")
-    fi
+    f=$(head -n 1 "$conf" 2>/dev/null || true)
+    case "$f" in
+        "# OpenDKIM configuration written by the mailauth Pulumi stack"*)
+            while read -r f; do [ -z "$f" ] || dkim_stack_named[$f]=1; done < <(dkim_table_keys "$stack_table")
+            ;;
+    esac
     kt=$(dkim_conf_setting "$conf" KeyTable || true)
     while read -r f; do [ -z "$f" ] || dkim_named[$f]=1; done < <(dkim_table_keys "${kt#file:}")
     f=$(dkim_conf_setting "$conf" KeyFile || true)
