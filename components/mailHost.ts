@@ -152,7 +152,7 @@ export class MailHost extends pulumi.ComponentResource {
                     KEY_DIR: OPENDKIM_KEY_DIR,
                     ETC_DIR: OPENDKIM_ETC_DIR,
                     LOST_KEY: lostKeyHelp("@DOMAIN@", "@SELECTOR@"),
-                    RECORD_CHANGED: recordChangedHelp("@DOMAIN@", "@SELECTOR@", `${name}-keys`),
+                    RECORD_CHANGED: recordChangedHelp("@DOMAIN@", "@SELECTOR@"),
                 },
             },
             // Destroy (after OpenDKIM's delete), or a replacement's first half (`--replace`): lets go
@@ -279,11 +279,15 @@ export function lostKeyHelp(domain: string, selector: string): string {
     );
 }
 
-/** What to do when a selector's DKIM record was created again from a newer key than the installed one. */
-export function recordChangedHelp(domain: string, selector: string, stepName: string): string {
+/**
+ * What to do when the installed key is the one the stack holds, and the selector's DKIM record
+ * publishes another: the record was made or changed outside this stack's view. The record is the
+ * MailDns resource `<domain>-dkim-<selector>` (components/mailDns.ts).
+ */
+export function recordChangedHelp(domain: string, selector: string): string {
     return (
-        `The record was made from the key the stack holds now: install that one with pulumi up --replace on this step ` +
-        `(the URN ending in ::${stepName}, see pulumi stack --show-urns). Mail signed with the old key and still in transit ` +
+        `Publish the installed key again with pulumi up --replace on the selector's DKIM record ` +
+        `(the URN ending in ::${domain}-dkim-${selector}, see pulumi stack --show-urns). Mail signed with the other key and still in transit ` +
         `fails verification either way; next time, rotate instead: ${rotationSteps(domain, selector)}`
     );
 }

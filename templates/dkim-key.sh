@@ -93,8 +93,8 @@ while IFS=$'\t' read -r n file domain selector published public; do
     same=0
     [ ! -e "$file" ] || ! cmp -s "$staged" "$file" || same=1
     if [ "$same" = 1 ] && [ "$state" = no ]; then
-        # The other way round: the record was created again from the stack's newer key.
-        die "$file holds the key this step installed, but the selector's DKIM record now publishes another key (the record was created again: pulumi up --replace on it, or a change that replaces it). Mail signed with the installed key fails verification until they match. $(help_for "$RECORD_CHANGED" "$domain" "$selector")"
+        # The other way round: the installed key is the stack's, and the record publishes another.
+        die "$file holds the key the stack holds for it, but the selector's DKIM record publishes another key (the record was changed outside this stack). Mail signed with the installed key fails verification until they match. $(help_for "$RECORD_CHANGED" "$domain" "$selector")"
     elif [ "$same" = 1 ] && [ "$(stat -c '%U %a' "$file")" = "opendkim 600" ]; then
         claim "$file"
         echo "unchanged: $file"

@@ -188,8 +188,8 @@ describe("a host key step created again keeps the published key", () => {
         put(pem);
         host.sh(`install -d -m 0700 /var/lib/mailauth/keys; echo ${KEY_FILE} >/var/lib/mailauth/keys/installed`);
         const changed = run(notPublished);
-        expect(changed.stderr).toContain(`mailauth: ${KEY_FILE} holds the key this step installed, but the selector's DKIM record now publishes another key`);
-        expect(changed.stderr).toContain(`(the URN ending in ::${KEY_STEP}`);
+        expect(changed.stderr).toContain(`mailauth: ${KEY_FILE} holds the key the stack holds for it, but the selector's DKIM record publishes another key`);
+        expect(changed.stderr).toContain("pulumi up --replace on the selector's DKIM record (the URN ending in ::example.com-dkim-20261127");
         // Cut short: nothing installed.
         host.sh(`rm -f ${KEY_FILE}`);
         const cut = run(stdin.replace(/#mailauth-end \d+\n$/, ""));
