@@ -177,7 +177,8 @@ describe("a host key step created again keeps the published key", () => {
         // the host's own that is not the published key either is refused, and stays as it was.
         host.sh(`rm -rf /var/lib/mailauth/keys`);
         const otherPublic = publicOf(crypto.generateKeyPairSync("rsa", { modulusLength: 1024 }).privateKey.export({ type: "pkcs1", format: "pem" }).toString());
-        const notPublished = stdin.replace(new RegExp(`^(#mailauth-key ${KEY_FILE.replace(/[./]/g, "\\$&")}) \\S+`, "m"), `$1 ${otherPublic}`);
+        // The header: `#mailauth-key <file> <domain> <selector> <published p=> <own p=>`.
+        const notPublished = stdin.replace(new RegExp(`^(#mailauth-key ${KEY_FILE.replace(/[./]/g, "\\$&")} \\S+ \\S+) \\S+`, "m"), `$1 ${otherPublic}`);
         put(other);
         const refused = run(notPublished);
         expect(refused.code).not.toBe(0);
