@@ -145,6 +145,16 @@ export function dialDelayMs(attempt: number): number {
 }
 
 let controlSeq = 0;
+/** One directory of control sockets for the process, removed when it exits. */
+let controlDir: string | undefined;
+function controlSocket(): string {
+    if (!controlDir) {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mailauth-ssh-"));
+        process.on("exit", () => fs.rmSync(dir, { recursive: true, force: true }));
+        controlDir = dir;
+    }
+    return path.join(controlDir, `c${controlSeq++}`);
+}
 
 /**
  * The lab's remote: the OpenSSH client with the lab's key and its pinned host key. Each client is an
@@ -153,10 +163,9 @@ let controlSeq = 0;
  * holds each of its clients; every command runs as a session of its own master (`-S`).
  */
 export function opensshExec(keys: LabKeys): RemoteExec & { dial: RemoteDial } {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mailauth-ssh-"));
     const dial: RemoteDial = (connection) => {
             const target = [`-p`, String(connection.port ?? 22), `${connection.user ?? "root"}@${connection.host}`];
-            const socket = path.join(dir, `c${controlSeq++}`);
+            const socket = controlSocket();
             // A master left behind by a killed test dies once the host is gone (keepalives).
             const master = [...sshOptions(keys), "-o", "ServerAliveInterval=15", "-o", "ServerAliveCountMax=4", "-o", "ControlPersist=no", "-M", "-S", socket, "-N", "-f", ...target];
             return new Promise((resolve, reject) => {
