@@ -10,11 +10,10 @@
  *     the inputs before diffing (pulumi/pulumi pkg/resource/deploy/step_generator.go ~1264-1268,
  *     processIgnoreChanges ~3076-3095), so the key is not replaced. `keyWarnings` says so.
  *   - a replaced key (`pulumi up --replace` on it, a rename of its resource) is never published
- *     or installed for a live selector: the DKIM record ignores changes to its content and the
- *     host's key step ignores changes to its stdin (see MailDns and MailHost); `keyWarnings` says so.
- *     Whatever creates the key step again later (`--replace` on it: the engine then sends the
- *     state's key) installs only the key the record publishes (templates/dkim-key.sh), and the
- *     `records` output shows the record's content, not the state's key.
+ *     or installed for a live selector: the DKIM record ignores changes to its content (MailDns),
+ *     and the host's keys step, which gets every key the state holds with the p= its record
+ *     publishes, installs only the published one (templates/dkim-key.sh); `keyWarnings` says so.
+ *     The `records` output shows the record's content, not the state's key.
  * Resource names are state identity: test/unit/identity.test.ts fails when one changes without an alias.
  */
 import * as crypto from "crypto";

@@ -2,8 +2,8 @@
  * MailHost: configures the mail server over SSH, as the guide does by hand: the SPF policy
  * agent, OpenDKIM with one key per domain and selector, and Postfix's milter settings.
  *
- * Steps, in dependency order: packages -> keys -> OpenDKIM (after the DKIM records exist) ->
- * Postfix -> key test. Every step is idempotent and has a delete that puts back what the host
+ * Steps, in dependency order: packages -> keys (all of them, after the DKIM records exist) ->
+ * OpenDKIM -> Postfix -> key test, and after OpenDKIM the retire step (keys of dropped selectors). Every step is idempotent and has a delete that puts back what the host
  * had, so a second `pulumi up` is a no-op and `pulumi destroy` leaves the server as it was.
  */
 import * as crypto from "crypto";
@@ -45,13 +45,27 @@ export interface DkimKeyInput {
     published: pulumi.Input<string>;
 }
 
-/** The line after the PEM on a key step's stdin: the key's own public part (the record's p=). */
-export const KEY_PUBLIC_HEADER = "#mailauth-public ";
+/**
+ * The keys step's stdin after its script (templates/dkim-key.sh): for each key a line
+ * `#mailauth-key <key file> <domain> <selector> <published p=> <its own p=>` (`-` for none), its PEM, and
+ * `#mailauth-end <count>` last, so that the host can tell whether each is the published one and
+ * that all of them came.
+ */
+export function keysStdin(keys: { domain: string; selector: string; privateKeyPem: string; recordValue: string; published: string }[]): string {
+    const word = (v: string) => (v === "" ? "-" : v);
+    return (
+        keys
+            .map((k) => {
+                const pem = k.privateKeyPem.endsWith("\n") ? k.privateKeyPem : `${k.privateKeyPem}\n`;
+                return `#mailauth-key ${keyPath(k.domain, k.selector)} ${k.domain} ${k.selector} ${word(dkimPublicKey(k.published))} ${word(dkimPublicKey(k.recordValue))}\n${pem}`;
+            })
+            .join("") + `#mailauth-end ${keys.length}\n`
+    );
+}
 
-/** A key step's stdin: the private key, then its public part, so the host can tell whether it is the published one. */
-export function keyStdin(privateKeyPem: string, recordValue: string): string {
-    const pem = privateKeyPem.endsWith("\n") ? privateKeyPem : `${privateKeyPem}\n`;
-    return `${pem}${KEY_PUBLIC_HEADER}${dkimPublicKey(recordValue)}\n`;
+/** The keys step's stdin after its script for the retire step: the key file of every configured selector. */
+export function wantedKeysStdin(keys: Pick<DkimKeyInput, "domain" | "selector">[]): string {
+    return keys.map((k) => `${keyPath(k.domain, k.selector)}\n`).join("");
 }
 
 export interface MailHostArgs {
@@ -79,14 +93,13 @@ export class MailHost extends pulumi.ComponentResource {
         const line = (spec: ScriptSpec) => commandLine(buildScript(spec), args.user);
         // A step whose script is known now: it travels on stdin, ahead of the step's own stdin, and
         // the command is one short line, so a failure's reason is not buried under the script
-        // (stdinCommandLine). Key steps keep theirs in the command: their stdin is the key, which
-        // ignores changes (below), and would keep an old script with it.
+        // (stdinCommandLine).
         const onStdin = (id: string, spec: ScriptSpec, stdin: pulumi.Input<string> | undefined) => {
             const script = buildScript(spec);
             const own = spec.files ? stagedStdin(spec.files) : "";
             return {
                 create: stdinCommandLine(script, args.user, `mailauth-${id}`),
-                stdin: stdin === undefined ? stdinWithScript(script, own) : pulumi.output(stdin).apply((s) => stdinWithScript(script, own + s)),
+                stdin: stdin === undefined ? stdinWithScript(script, own) : pulumi.output(stdin).apply((s) => (s === undefined ? s : stdinWithScript(script, own + s))),
             };
         };
         const step = (
@@ -121,32 +134,45 @@ export class MailHost extends pulumi.ComponentResource {
             {},
         );
 
-        const keyVars = (k: DkimKeyInput) => ({ KEY_FILE: keyPath(k.domain, k.selector), KEY_DIR: OPENDKIM_KEY_DIR, ETC_DIR: OPENDKIM_ETC_DIR });
-        const keys = args.keys.map((k) =>
-            step(
-                `key-${k.domain}-${k.selector}`,
-                // The published key (the record's p=) is public: it may be in the command. With it,
-                // the step depends on the record, which is then published before the key is installed.
-                pulumi.output(k.published).apply((published) => ({
-                    template: "dkim-key",
-                    vars: {
-                        ...keyVars(k),
-                        PUBLISHED: dkimPublicKey(published),
-                        LOST_KEY: lostKeyHelp(k.domain, k.selector),
-                        RECORD_CHANGED: recordChangedHelp(k.domain, k.selector, `${name}-key-${k.domain}-${k.selector}`),
-                    },
-                })),
-                { template: "dkim-key-delete", vars: { KEY_FILE: keyVars(k).KEY_FILE, KEYTABLE: `${OPENDKIM_ETC_DIR}/KeyTable`, CONF: OPENDKIM_CONF } },
-                // The key travels on stdin; nothing it prints is logged or kept in plain text.
-                { stdin: pulumi.secret(pulumi.all([k.privateKeyPem, k.recordValue]).apply(([pem, value]) => (pem === undefined ? pem : keyStdin(pem, value)))), logging: "none" },
-                // A live selector's key never changes (see DkimKey): once installed, a new key for the
-                // same step (a replaced or renamed key resource) is not sent. ignoreChanges puts the old
-                // stdin back before the diff (pulumi/pulumi step_generator.go ~1264-1268). A replacement
-                // of this step sends the new stdin (step_generator.go ~1325-1333, ~2007-2022): then the
-                // script itself refuses a key that is not the published one (templates/dkim-key.sh),
-                // and the delete that comes first leaves a key the KeyTable names (dkim-key-delete.sh).
-                { dependsOn: [packages], additionalSecretOutputs: ["stdout", "stderr"], ignoreChanges: ["stdin"] },
-            ),
+        // One step installs every key: one SSH session, not one per selector. pulumi-command dials
+        // a client per command and closes only its session (v1.2.1
+        // provider/pkg/provider/remote/commandOutputs.go:31-40), so every step holds a logged-in
+        // session on the host until the run ends: a step per key was 1,000+ at 1,000 domains.
+        // The keys travel on stdin after the script, a secret; nothing the step prints is logged
+        // or kept in plain text. No ignoreChanges: a live selector's installed key never changes
+        // because the host installs only the key the record publishes (templates/dkim-key.sh): a
+        // replaced key in the state (`pulumi up --replace` on it, a rename) reaches the host and
+        // is refused there, and a new selector's key is installed in the same step. The records
+        // (their published p=) are in the stdin: the step comes after them.
+        const keys = step(
+            "keys",
+            {
+                template: "dkim-key",
+                vars: {
+                    KEY_DIR: OPENDKIM_KEY_DIR,
+                    ETC_DIR: OPENDKIM_ETC_DIR,
+                    LOST_KEY: lostKeyHelp("@DOMAIN@", "@SELECTOR@"),
+                    RECORD_CHANGED: recordChangedHelp("@DOMAIN@", "@SELECTOR@"),
+                },
+            },
+            // Destroy (after OpenDKIM's delete), or a replacement's first half (`--replace`): lets go
+            // of every key the stack installed that OpenDKIM no longer signs with, putting back a
+            // file of the host's own it replaced.
+            { template: "dkim-key-delete", vars: { KEYTABLE: `${OPENDKIM_ETC_DIR}/KeyTable`, CONF: OPENDKIM_CONF } },
+            {
+                stdin: pulumi.secret(
+                    pulumi
+                        .all(args.keys.map((k) => pulumi.all([k.privateKeyPem, k.recordValue, k.published])))
+                        // A key the provider has not given (a mock without key material) leaves stdin unset.
+                        .apply((held) =>
+                            held.some(([pem]) => pem === undefined)
+                                ? (undefined as unknown as string)
+                                : keysStdin(args.keys.map((k, i) => ({ domain: k.domain, selector: k.selector, privateKeyPem: held[i][0], recordValue: held[i][1], published: held[i][2] }))),
+                        ),
+                ),
+                logging: "none",
+            },
+            { dependsOn: [packages, ...args.dkimRecords], additionalSecretOutputs: ["stdout", "stderr"] },
         );
 
         // The tables, and an opendkim.conf per OS family (its socket differs) and resolver build
@@ -165,7 +191,19 @@ export class MailHost extends pulumi.ComponentResource {
             { template: "opendkim", vars: opendkimVars, files, includes: ["opendkim-merge"], ...milter },
             { template: "opendkim-delete", vars: opendkimVars },
             {},
-            { dependsOn: [...keys, ...args.dkimRecords] },
+            { dependsOn: [keys, ...args.dkimRecords] },
+        );
+
+        // A selector taken out of the config: its key goes once OpenDKIM no longer names it, so
+        // after OpenDKIM's step (deletes of the old per-key steps ran at the end of the run for
+        // the same reason). Stdin: the key files still configured. Its own delete has nothing
+        // to do: the keys step's delete lets go of the rest.
+        step(
+            "keys-retire",
+            { template: "dkim-key-retire", vars: { KEYTABLE: `${OPENDKIM_ETC_DIR}/KeyTable`, CONF: OPENDKIM_CONF } },
+            undefined,
+            { stdin: wantedKeysStdin(args.keys) },
+            { dependsOn: [opendkim] },
         );
 
         const postfix = step(
@@ -241,11 +279,15 @@ export function lostKeyHelp(domain: string, selector: string): string {
     );
 }
 
-/** What to do when a selector's DKIM record was created again from a newer key than the installed one. */
-export function recordChangedHelp(domain: string, selector: string, stepName: string): string {
+/**
+ * What to do when the installed key is the one the stack holds, and the selector's DKIM record
+ * publishes another: the record was made or changed outside this stack's view. The record is the
+ * MailDns resource `<domain>-dkim-<selector>` (components/mailDns.ts).
+ */
+export function recordChangedHelp(domain: string, selector: string): string {
     return (
-        `The record was made from the key the stack holds now: install that one with pulumi up --replace on this step ` +
-        `(the URN ending in ::${stepName}, see pulumi stack --show-urns). Mail signed with the old key and still in transit ` +
+        `Publish the installed key again with pulumi up --replace on the selector's DKIM record ` +
+        `(the URN ending in ::${domain}-dkim-${selector}, see pulumi stack --show-urns). Mail signed with the other key and still in transit ` +
         `fails verification either way; next time, rotate instead: ${rotationSteps(domain, selector)}`
     );
 }

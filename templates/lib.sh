@@ -206,3 +206,83 @@ words() { printf '%s\n' "$1" | tr ', \t' '\n\n\n' | sed '/^$/d'; }
 # (test/unit/pipes.test.ts). Here-strings and captured output are read whole.
 has_word() { grep -qxF -- "$2" <<<"$(words "$1")"; }
 join_list() { paste -sd, - | sed 's/,/, /g'; }
+
+# DKIM keys (templates/dkim-key.sh, dkim-key-retire.sh, dkim-key-delete.sh). The key files this
+# stack installed are listed, one path a line, in $STATE_DIR/keys/installed; a file of the host's
+# own that the stack's key replaced is saved as $STATE_DIR/keys/saved<its path>, and put back
+# when the stack lets go of that key.
+# The value of setting $2 in OpenDKIM configuration file $1: names without case, a line ends at
+# '#' or a carriage return, the last of repeated settings wins (trusteddomainproject/OpenDKIM
+# opendkim/config.c ~236-243 and ~261 strcasecmp, ~400 each new setting put first, config_get
+# ~692 takes the first found). Fails when unset.
+dkim_conf_setting() {
+    sed -e 's/[#\r].*//' "$1" 2>/dev/null | awk -v n="$2" 'tolower($1) == tolower(n) { v = $2 } END { if (v == "") exit 1; print v }'
+}
+
+# The key files the KeyTables in $@ name (KeyTable(5) lines `name domain:selector:keyfile`), one a line.
+dkim_table_keys() {
+    local t
+    for t in "$@"; do
+        [ -f "$t" ] || continue
+        sed -e 's/[#\r].*//' "$t" | awk '{ n = split($2, a, ":"); if (n >= 3) print a[3] }'
+    done
+}
+
+# Fills dkim_stack_named (the keys the stack's own configuration signs with, when it is the one in
+# force: $1 is the opendkim.conf this stack writes, its first line below, as components/hostFiles.ts
+# fileHeader writes it, or as the stack wrote it before the header named the stack) and dkim_named (every key a
+# configuration OpenDKIM reads now names: its KeyTable and KeyFile). $1: opendkim.conf; $2: the
+# stack's KeyTable.
+dkim_load_named() {
+    local conf=$1 stack_table=$2 f kt
+    declare -gA dkim_stack_named=() dkim_named=()
+    f=$(head -n 1 "$conf" 2>/dev/null || true)
+    case "$f" in
+        "# OpenDKIM configuration, written by the mailauth Pulumi stack "* | "# OpenDKIM configuration written by the mailauth Pulumi stack"*)
+            while read -r f; do [ -z "$f" ] || dkim_stack_named[$f]=1; done < <(dkim_table_keys "$stack_table")
+            ;;
+    esac
+    kt=$(dkim_conf_setting "$conf" KeyTable || true)
+    while read -r f; do [ -z "$f" ] || dkim_named[$f]=1; done < <(dkim_table_keys "${kt#file:}")
+    f=$(dkim_conf_setting "$conf" KeyFile || true)
+    [ -z "$f" ] || dkim_named[$f]=1
+    return 0
+}
+
+# Lets go of key file $1, which this stack installed (dkim_load_named first). Returns 1 (the key
+# stays, and stays the stack's) while the stack's configuration in force signs with it: a
+# replacement's first half, which the create then follows. Otherwise the host's own file saved
+# there before comes back; or, with none, the key is removed unless the host's own configuration
+# names it (then it stays, as the host's). Returns 0: no longer the stack's.
+dkim_release_key() {
+    local f=$1 saved="$STATE_DIR/keys/saved$1"
+    if [ -n "${dkim_stack_named[$f]:-}" ]; then
+        echo "kept: $f (OpenDKIM's KeyTable still names it)"
+        return 1
+    fi
+    if [ -f "$saved" ]; then
+        mv -f "$saved" "$f"
+        relabel "$f"
+        echo "restored: $f (the host's own key, saved when the stack put its key there)"
+    elif [ -n "${dkim_named[$f]:-}" ]; then
+        echo "kept: $f (the host's own OpenDKIM configuration names it)"
+    else
+        rm -f "$f"
+        rmdir "$(dirname "$f")" 2>/dev/null || true
+        echo "removed: $f"
+    fi
+    return 0
+}
+
+# Rewrites the list of the stack's key files as the paths in $@ (none: the list goes).
+dkim_write_installed() {
+    local list="$STATE_DIR/keys/installed"
+    if [ "$#" -eq 0 ]; then
+        rm -f "$list"
+        [ ! -d "$STATE_DIR/keys/saved" ] || find "$STATE_DIR/keys/saved" -depth -type d -empty -delete
+        rmdir "$STATE_DIR/keys" 2>/dev/null || true
+        return 0
+    fi
+    printf '%s\n' "$@" >"$list.new"
+    mv -f "$list.new" "$list"
+}

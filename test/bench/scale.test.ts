@@ -46,6 +46,10 @@ interface Phase {
     testKey: Record<string, string>;
     seconds: number;
     sessions: number;
+    /** The most SSH clients held open at once (pulumi-command closes none before the run ends). */
+    peakOpen: number;
+    /** Dials the host refused and the runner retried, as the provider does. */
+    dialRetries: number;
     bytes: number;
     /** knot transactions that wrote the run's records into the lab's DNS. */
     dnsTransactions: number;
@@ -67,12 +71,15 @@ const rows: Row[] = [];
 let unfinished: { domains: number; reason: string } | undefined;
 
 async function phase(config: Record<string, unknown>): Promise<Phase> {
-    const [s0, b0, d0] = [lab.runner.sshSessions, lab.runner.bytesSent, lab.dns.transactions];
+    const [s0, b0, d0, r0] = [lab.runner.sshSessions, lab.runner.bytesSent, lab.dns.transactions, lab.runner.dialRetries];
+    lab.runner.peakOpenSessions = 0;
     const t0 = process.hrtime.bigint();
     const report = await lab.runner.up(config);
     return {
         seconds: Number(process.hrtime.bigint() - t0) / 1e9,
         sessions: lab.runner.sshSessions - s0,
+        peakOpen: lab.runner.peakOpenSessions,
+        dialRetries: lab.runner.dialRetries - r0,
         bytes: lab.runner.bytesSent - b0,
         dnsTransactions: lab.dns.transactions - d0,
         commands: report.commandsRun,
@@ -127,14 +134,17 @@ async function size(n: number): Promise<void> {
         // Repeat: nothing runs on the host.
         expect(repeat.commands).toEqual([]);
         expect(repeat.sessions).toBe(0);
-        // Rotating one domain: its new key, OpenDKIM's tables, the key test (of that domain only); no other key file touched.
+        // Rotating one domain: the keys step (which installs that domain's new key), OpenDKIM's
+        // tables, the retire step (nothing to retire), the key test (of that domain only); no other key file touched.
         const d = domainName(ROTATED);
-        expect([...rotate.commands].sort()).toEqual([`mailhost-key-${d}-s2`, "mailhost-opendkim", "mailhost-testkey"].sort());
+        expect([...rotate.commands].sort()).toEqual(["mailhost-keys", "mailhost-opendkim", "mailhost-keys-retire", "mailhost-testkey"].sort());
         expect(touched).toEqual([`/etc/opendkim/keys/${d}/s2.private`]);
 
-        // The budget. Fresh: one session per key, plus packages, OpenDKIM, Postfix and the key test.
+        // The budget. Fresh: one session per step (packages, keys, OpenDKIM, retire, Postfix, key
+        // test), whatever the number of domains: pulumi-command holds every one until the run ends.
         const overBudget = [
-            fresh.sessions > n + 4 ? `fresh SSH sessions ${fresh.sessions} > ${n + 4}` : "",
+            fresh.sessions > 6 ? `fresh SSH sessions ${fresh.sessions} > 6` : "",
+            fresh.peakOpen > 6 ? `fresh SSH sessions held at once ${fresh.peakOpen} > 6` : "",
             fresh.bytes / n >= 40_000 ? `fresh bytes per domain ${(fresh.bytes / n).toFixed(0)} >= 40000` : "",
             fresh.seconds >= 60 + 1.0 * n ? `fresh ${fresh.seconds.toFixed(1)} s >= ${60 + n} s` : "",
         ].filter(Boolean);
@@ -160,11 +170,11 @@ function writeSection(): void {
             "default `--parallel`; the records the runner has ready go into the lab DNS in one transaction per zone). " +
             "Repeat: the same config again. Rotate one: one domain moves to a new selector.",
         "",
-        "| domains | program (s) | fresh (s) | fresh s/domain | fresh SSH sessions | fresh bytes sent | fresh DNS transactions | repeat (s) | repeat sessions | rotate one (s) | rotate sessions | rotate bytes sent | rotate commands | budget |",
+        "| domains | program (s) | fresh (s) | fresh s/domain | fresh SSH sessions (most held at once) | fresh bytes sent | fresh DNS transactions | repeat (s) | repeat sessions | rotate one (s) | rotate sessions | rotate bytes sent | rotate commands | budget |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         ...rows.map((r) =>
             `| ${r.domains} | ${r.programSeconds.toFixed(1)} | ${r.fresh.seconds.toFixed(1)} | ${(r.fresh.seconds / r.domains).toFixed(2)} | ` +
-            `${r.fresh.sessions} | ${kb(r.fresh.bytes)} | ${r.fresh.dnsTransactions} | ${r.repeat.seconds.toFixed(1)} | ${r.repeat.sessions} | ` +
+            `${r.fresh.sessions} (${r.fresh.peakOpen}) | ${kb(r.fresh.bytes)} | ${r.fresh.dnsTransactions} | ${r.repeat.seconds.toFixed(1)} | ${r.repeat.sessions} | ` +
             `${r.rotate.seconds.toFixed(1)} | ${r.rotate.sessions} | ${kb(r.rotate.bytes)} | ${r.rotate.commands.length} | ` +
             `${r.overBudget.length === 0 ? "held" : `over: ${r.overBudget.join("; ")}`} |`,
         ),
@@ -172,14 +182,14 @@ function writeSection(): void {
             `| ${n} | ${unfinished?.domains === n ? `not finished: ${unfinished.reason.replace(/\|/g, "/")}` : "not run"} |||||||||||||`,
         ),
         "",
-        "Where the fresh converge spent its time on the host (seconds per step, each over its own SSH session; key steps: median and maximum):",
+        "Where the fresh converge spent its time on the host (seconds per step, each over its own SSH session):",
         "",
         "| domains | steps |",
         "|---|---|",
         ...rows.map((r) => `| ${r.domains} | ${stepSummary(r.fresh)} |`),
         "",
-        "Budget (asserted by the benchmark once every size is written down): fresh at most 1 SSH session per domain + 4, under 40 KB sent per domain and 60 s + 1 s per domain; " +
-            "a repeat runs nothing; rotating one domain runs its new key, OpenDKIM's tables and its key test, and touches no other key file.",
+        "Budget (asserted by the benchmark once every size is written down): fresh at most 6 SSH sessions (one per step; the runner holds each until the run ends, as pulumi-command does), under 40 KB sent per domain and 60 s + 1 s per domain; " +
+            "a repeat runs nothing; rotating one domain runs the keys step, OpenDKIM's tables, the retire step and its key test, and touches no other key file. The lab host's sshd runs with its defaults (MaxStartups 10:30:100).",
         SECTION_END,
     ];
     const old = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "# Benchmarks\n";

@@ -1,6 +1,6 @@
 /**
- * Issue 8, "Keys never change under a live selector": whatever creates a host key step again, the
- * key file keeps the key its DKIM record publishes. The lab's runner (test/lab/runner.ts, the
+ * Issue 8, "Keys never change under a live selector": whatever runs the host's keys step again
+ * (one step for every key: components/mailHost.ts), the key file keeps the key its DKIM record publishes. The lab's runner (test/lab/runner.ts, the
  * engine's replace order and ignoreChanges, sources cited there) drives the real step scripts on a
  * throwaway host (test/host/fakeHost.ts), the records going to a fake zone.
  *
@@ -22,9 +22,10 @@ import { exampleConfig, TEST_SSH_PRIVATE_KEY } from "../harness";
 import { LabRunner, RecordStore, RemoteCommandError, RemoteExec } from "../lab/runner";
 import { FakeHost } from "./fakeHost";
 import { renderSteps } from "./steps";
+import { splitStdinStep, stdinWithScript } from "../../components/hostScripts";
 
 const KEY = "example.com-20261127-rsa";
-const KEY_STEP = "mailhost-key-example.com-20261127";
+const KEY_STEP = "mailhost-keys";
 const KEY_FILE = "/etc/opendkim/keys/example.com/20261127.private";
 const RECORD = "20261127._domainkey.example.com";
 
@@ -84,7 +85,9 @@ describe("a host key step created again keeps the published key", () => {
         expect(publicOf(installed)).toBe(published());
         const record = zone.records.get(`${RECORD} TXT`);
 
-        await runner.up(config(), { replace: [KEY] });
+        // The keys step's stdin now carries the state's new key: the step runs, and keeps the published one.
+        const replaced = await runner.up(config(), { replace: [KEY] });
+        expect(replaced.commandsRun).toContain(KEY_STEP);
         expect(publicOf(heldKey())).not.toBe(published());
         expect(host.read(KEY_FILE)).toBe(installed);
 
@@ -113,20 +116,15 @@ describe("a host key step created again keeps the published key", () => {
         expect(host.exists(KEY_FILE)).toBe(false);
     });
 
-    it("the record created again from the stack's newer key: the key step says so and how to match them, and --replace on it installs that key", async () => {
+    it("the record created again from the stack's newer key: the keys step installs the key it now publishes", async () => {
         await runner.up(config());
         const installed = host.read(KEY_FILE);
         await runner.up(config(), { replace: [KEY] });
-        const failure = (p: Promise<unknown>) => p.then(() => "", (e) => String(e.message));
-        // The record's replacement publishes the state's key (the engine creates it from the program's inputs).
-        // The run stops at the key step, before the old record's delete: both are in the zone.
-        const err = await failure(runner.up(config(), { replace: ["example.com-dkim-20261127"] }));
-        expect(zone.records.get(`${RECORD} TXT`)).toContain(publicOf(heldKey()).slice(0, 200));
-        expect(err).toContain(`mailauth: ${KEY_FILE} holds the key this step installed, but the selector's DKIM record now publishes another key`);
-        expect(err).toContain(`pulumi up --replace on this step (the URN ending in ::${KEY_STEP}`);
         expect(host.read(KEY_FILE)).toBe(installed);
-        // As the message says: the host then gets the published key.
-        await runner.up(config(), { replace: [KEY_STEP] });
+        // The record's replacement publishes the state's key (the engine creates it from the
+        // program's inputs); the keys step, whose stdin holds the record's p=, follows it.
+        const report = await runner.up(config(), { replace: ["example.com-dkim-20261127"] });
+        expect(report.commandsRun).toContain(KEY_STEP);
         expect(published()).toBe(publicOf(heldKey()));
         expect(publicOf(host.read(KEY_FILE))).toBe(published());
         expect(await runner.up(config()).then((r) => r.commandsRun)).toEqual([]);
@@ -154,26 +152,82 @@ describe("a host key step created again keeps the published key", () => {
         expect(host.exists("/etc/opendkim/keys")).toBe(false);
     });
 
-    it("the step run by hand: the published key replaces another file in place; stdin from before the check is checked through openssl", async () => {
-        const steps = await renderSteps(exampleConfig());
-        const step = steps["key-example.com-20261127"];
-        const pem = step.stdin!.replace(/^#mailauth-public .*\n/m, "");
+    it("the step run by hand: the published key replaces another file in place and keeps it for destroy; a key in place that the record does not publish is refused", async () => {
+        const steps = await renderSteps(config());
+        const step = steps["keys"];
+        const { script, stdin } = splitStdinStep(step.create, step.stdin!)!;
+        const pem = stdin.slice(stdin.indexOf(`#mailauth-key ${KEY_FILE} `)).split("\n").slice(1).join("\n").replace(/#mailauth-key[\s\S]*$/, "");
         const other = crypto.generateKeyPairSync("rsa", { modulusLength: 1024 }).privateKey.export({ type: "pkcs1", format: "pem" }).toString();
         const put = (content: string) => host.sh(`install -d -m 0750 -o root -g opendkim /etc/opendkim/keys/example.com; cat >${KEY_FILE}; chown opendkim:opendkim ${KEY_FILE}; chmod 0600 ${KEY_FILE}`, content);
-        const run = (stdin: string) => host.run(step.create, stdin);
-        host.write("/etc/opendkim/keys/.keep", "");
+        const run = (keys: string) => host.run(step.create, stdinWithScript(script, keys));
+        const line = (s: string) => s.split("\n").find((l) => l.includes(KEY_FILE)) ?? "";
 
-        // Another key in place (not the published one): the published key replaces it.
+        // Another key in place (not the published one, not the stack's): saved, then the published key replaces it.
         put(other);
-        expect(run(step.stdin!).stdout).toBe(`installed: ${KEY_FILE}\n`);
+        const r = run(stdin);
+        expect(r.stderr).toBe("");
+        expect(r.stdout).toContain(`saved: ${KEY_FILE} (the host's own key; back on destroy)\ninstalled: ${KEY_FILE}\n`);
         expect(host.read(KEY_FILE)).toBe(pem);
-        // Stdin as a step created before this check holds it (the key alone), kept by ignoreChanges:
-        // openssl tells that it is the published key.
+        expect(host.read(`/var/lib/mailauth/keys/saved${KEY_FILE}`)).toBe(other);
+        expect(host.read("/var/lib/mailauth/keys/installed")).toContain(`${KEY_FILE}\n`);
+        // Run again: unchanged.
+        expect(line(run(stdin).stdout)).toBe(`unchanged: ${KEY_FILE}`);
+
+        // The stack's key is not the published one (the record's p= is another key's): a file of
+        // the host's own that is not the published key either is refused, and stays as it was.
+        host.sh(`rm -rf /var/lib/mailauth/keys`);
+        const otherPublic = publicOf(crypto.generateKeyPairSync("rsa", { modulusLength: 1024 }).privateKey.export({ type: "pkcs1", format: "pem" }).toString());
+        // The header: `#mailauth-key <file> <domain> <selector> <published p=> <own p=>`.
+        const notPublished = stdin.replace(new RegExp(`^(#mailauth-key ${KEY_FILE.replace(/[./]/g, "\\$&")} \\S+ \\S+) \\S+`, "m"), `$1 ${otherPublic}`);
         put(other);
-        expect(run(pem).stdout).toBe(`installed: ${KEY_FILE}\n`);
-        expect(host.read(KEY_FILE)).toBe(pem);
-        // ... and that another key is not: the file in place stays.
-        expect(run(other).stdout).toMatch(/^kept: /);
-        expect(host.read(KEY_FILE)).toBe(pem);
+        const refused = run(notPublished);
+        expect(refused.code).not.toBe(0);
+        expect(refused.stderr).toContain(`mailauth: ${KEY_FILE} is a key this stack did not install, and it is not the key the selector's DKIM record publishes`);
+        expect(host.read(KEY_FILE)).toBe(other);
+
+        // The key the stack installed, and the record publishing another: refused, with how to match them.
+        put(pem);
+        host.sh(`install -d -m 0700 /var/lib/mailauth/keys; echo ${KEY_FILE} >/var/lib/mailauth/keys/installed`);
+        const changed = run(notPublished);
+        expect(changed.stderr).toContain(`mailauth: ${KEY_FILE} holds the key the stack holds for it, but the selector's DKIM record publishes another key`);
+        expect(changed.stderr).toContain("pulumi up --replace on the selector's DKIM record (the URN ending in ::example.com-dkim-20261127");
+        // Cut short: nothing installed.
+        host.sh(`rm -f ${KEY_FILE}`);
+        const cut = run(stdin.replace(/#mailauth-end \d+\n$/, ""));
+        expect(cut.stderr).toContain("the keys did not arrive whole on stdin");
+        expect(host.exists(KEY_FILE)).toBe(false);
     });
+});
+
+/**
+ * Issue 23.3: a key file of the host's own at the stack's path (same domain and selector, put
+ * there by the user). Before: the stack's key overwrote it with no copy kept; destroy then left
+ * the stack's key under the user's restored configuration (its KeyTable names the path), and with
+ * `keytable` in lower case deleted the file. Now the stack saves it and destroy puts it back.
+ */
+describe("a key file of the host's own at the stack's path", () => {
+    const USER_KT = `20261127._domainkey.example.com example.com:20261127:${KEY_FILE}\n`;
+    it.each([
+        ["KeyTable", "KeyTable /etc/opendkim/KeyTable\nSigningTable refile:/etc/opendkim/SigningTable\n"],
+        ["keytable in lower case", "keytable /etc/opendkim/KeyTable\nsigningtable refile:/etc/opendkim/SigningTable\n"],
+        ["no KeyTable naming it", ""],
+    ])("%s: saved before the stack's key replaces it, back on destroy", async (_, signing) => {
+        const userKey = crypto.generateKeyPairSync("rsa", { modulusLength: 1024 }).privateKey.export({ type: "pkcs1", format: "pem" }).toString();
+        host.write("/etc/opendkim.conf", `Syslog\t\t\tyes\nUserID\t\t\topendkim\nUMask\t\t\t007\nSocket\t\t\tlocal:/run/opendkim/opendkim.sock\n${signing}`);
+        host.write("/etc/opendkim/KeyTable", USER_KT);
+        host.write("/etc/opendkim/SigningTable", "*@example.com 20261127._domainkey.example.com\n");
+        host.sh(`install -d -m 0750 -o root -g opendkim /etc/opendkim/keys /etc/opendkim/keys/example.com; cat >${KEY_FILE}; chown opendkim:opendkim ${KEY_FILE}; chmod 0600 ${KEY_FILE}; touch -d @1700000000 ${KEY_FILE}`, userKey);
+        const before = host.sh(`stat -c '%a %U:%G %Y' ${KEY_FILE}; md5sum ${KEY_FILE}; md5sum /etc/opendkim.conf /etc/opendkim/KeyTable`);
+
+        await runner.up(config());
+        expect(publicOf(host.read(KEY_FILE))).toBe(published());
+        expect(host.read(`/var/lib/mailauth/keys/saved${KEY_FILE}`)).toBe(userKey);
+
+        await runner.destroy();
+        expect(host.sh(`stat -c '%a %U:%G %Y' ${KEY_FILE}; md5sum ${KEY_FILE}; md5sum /etc/opendkim.conf /etc/opendkim/KeyTable`)).toBe(before);
+        expect(host.read(KEY_FILE)).toBe(userKey);
+        // Nothing of the stack's is left: its other key gone, no copy of a key in its state.
+        expect(host.exists("/etc/opendkim/keys/example.org")).toBe(false);
+        expect(host.exists("/var/lib/mailauth/keys")).toBe(false);
+    }, 180_000);
 });

@@ -137,7 +137,10 @@ describe("a key's delete on a host whose own opendkim.conf still names the key",
         fs.writeFileSync(key, "key\n");
         fs.writeFileSync(path.join(dir, "UserKeyTable"), `s1._domainkey.example.com example.com:s1:${key}\r\n`);
         fs.writeFileSync(path.join(dir, "opendkim.conf"), conf(dir));
-        const r = bash([loadTemplate("lib.sh"), `KEY_FILE=${key} KEYTABLE=${dir}/KeyTable CONF=${dir}/opendkim.conf`, loadTemplate("dkim-key-delete.sh")].join("\n"));
+        // The keys step lists the key files it installed (templates/dkim-key.sh); here in a state directory of the test's own.
+        fs.mkdirSync(path.join(dir, "state/keys"), { recursive: true, mode: 0o700 });
+        fs.writeFileSync(path.join(dir, "state/keys/installed"), `${key}\n`);
+        const r = bash([loadTemplate("lib.sh"), `STATE_DIR=${dir}/state KEYTABLE=${dir}/KeyTable CONF=${dir}/opendkim.conf`, loadTemplate("dkim-key-delete.sh")].join("\n"));
         expect(r.code, r.out).toBe(0);
         return { left: fs.existsSync(key), out: r.out };
     }

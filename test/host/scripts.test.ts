@@ -9,6 +9,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { exampleConfig } from "../harness";
 import { FakeHost, missingPrerequisite, snapshot } from "./fakeHost";
 import { renderSteps, Steps } from "./steps";
+import { splitStdinStep } from "../../components/hostScripts";
 
 const SPF_CHECK = "check_policy_service unix:private/policyd-spf";
 const DEBIAN_MILTER = "unix:opendkim/opendkim.sock";
@@ -339,24 +340,27 @@ describe("host scripts on a throwaway host, with the real Postfix tools", () => 
     });
 
     describe("keys and opendkim", () => {
-        const keySteps = () => Object.values(steps).filter((s) => s.name.startsWith("key-"));
-        const keysUp = () => keySteps().forEach((s) => ok(host, s.create, s.stdin));
+        // One step installs every key (components/mailHost.ts); its stdin: the script, then each key.
+        const keysUp = () => ok(host, steps["keys"].create, steps["keys"].stdin);
 
         it("installs each key from stdin: 0600 opendkim, in root's 0750 directories; rerun leaves it; delete removes it", () => {
             debianHost(host);
             keysUp();
-            for (const s of keySteps()) {
-                const [, domain, selector] = s.name.match(/^key-(.+)-(\d+)$/)!;
-                const file = `/etc/opendkim/keys/${domain}/${selector}.private`;
-                // The key alone: the line after it (its public part) is for the check only.
-                expect(host.read(file)).toBe(s.stdin!.replace(/^#mailauth-public .*\n/m, ""));
+            const s = steps["keys"];
+            const blocks = splitStdinStep(s.create, s.stdin!)!.stdin.replace(/#mailauth-end \d+\n$/, "").split(/^(?=#mailauth-key )/m).filter((b) => b.startsWith("#mailauth-key "));
+            expect(blocks).toHaveLength(2);
+            const rerun = keysUp();
+            for (const block of blocks) {
+                const [, file, domain] = block.split("\n")[0].split(" ");
+                // The key alone: its header line is for the check only.
+                expect(host.read(file)).toBe(block.slice(block.indexOf("\n") + 1));
                 expect(host.read(file)).toMatch(/^-----BEGIN RSA PRIVATE KEY-----\n[^#]*-----END RSA PRIVATE KEY-----\n$/);
                 expect(host.stat(file)).toBe("600 opendkim:opendkim");
                 expect(host.stat(`/etc/opendkim/keys/${domain}`)).toBe("750 root:opendkim");
-                expect(ok(host, s.create, s.stdin)).toContain(`unchanged: ${file}`);
-                ok(host, s.delete);
-                expect(host.exists(file)).toBe(false);
+                expect(rerun).toContain(`unchanged: ${file}`);
             }
+            ok(host, s.delete);
+            for (const block of blocks) expect(host.exists(block.split(" ")[1])).toBe(false);
             // The stack made /etc/opendkim/keys here: its last key gone, it goes too.
             expect(host.exists("/etc/opendkim/keys")).toBe(false);
         });
@@ -475,7 +479,7 @@ describe("host scripts on a throwaway host, with the real Postfix tools", () => 
             debianHost(host);
             const before = settings(host);
             host.sh("touch /var/lib/fakehost/testkey-ok");
-            const order = ["packages", "key-example.com-20261127", "key-example.org-20261127", "opendkim", "postfix", "testkey"];
+            const order = ["packages", "keys", "opendkim", "keys-retire", "postfix", "testkey"];
             expect(Object.keys(steps).sort()).toEqual([...order].sort());
             expect(host.run("id policyd-spf").code).not.toBe(0);
             const outs = order.map((n) => ok(host, steps[n].create, steps[n].stdin));

@@ -10,12 +10,13 @@ describe("scenario 1: fresh provision of two domains", () => {
         report = await lab.runner.up(lab.config());
         const order = report.commandsRun;
         expect([...order].sort()).toEqual(
-            ["packages", "key-example.com-s1", "key-example.org-s1", "opendkim", "postfix", "testkey"]
+            ["packages", "keys", "opendkim", "keys-retire", "postfix", "testkey"]
                 .map((s) => `mailhost-${s}`)
                 .sort(),
         );
         expect(order[0]).toBe("mailhost-packages");
-        expect(order.indexOf("mailhost-opendkim")).toBeGreaterThan(order.indexOf("mailhost-key-example.com-s1"));
+        expect(order.indexOf("mailhost-opendkim")).toBeGreaterThan(order.indexOf("mailhost-keys"));
+        expect(order.indexOf("mailhost-keys-retire")).toBeGreaterThan(order.indexOf("mailhost-opendkim"));
         expect(order.indexOf("mailhost-postfix")).toBeGreaterThan(order.indexOf("mailhost-opendkim"));
     });
 

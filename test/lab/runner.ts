@@ -26,15 +26,24 @@
  *     and any replacement (a pending one retried too) is created from the program's inputs (~2002-2022).
  *   - At most 4 x cores scripts at once: the CLI's default `--parallel`
  *     (pulumi/pulumi pkg/cmd/pulumi/operations/up.go ~71-73).
+ *   - SSH: every command dials its own client (pulumi-command v1.2.1
+ *     provider/pkg/provider/remote/commandOutputs.go:31 `c.Connection.Dial`), runs one session on
+ *     it (36-40: only the session is closed, `defer session.Close()`) and never closes the client:
+ *     it stays connected and logged in until the provider process ends with the run. Here each
+ *     client is held open the same way and closed when `up`, `preview` or `destroy` returns;
+ *     `openSessions`/`peakOpenSessions` count them. A failed dial is retried as the provider does
+ *     (connection.go:150-187 dialWithRetry, DialErrorLimit default 10 at :32 and :73; delays from
+ *     pulumi/pulumi sdk/go/common/util/retry/until.go: 100 ms, x1.5, at most 5 s).
  *   - Preview runs nothing and changes nothing; a value the provider computes (key material, a
  *     command's stdout) is unknown for a resource that would be created, replaced or updated.
  * Resources run in dependency order: the SDK registers a resource only once everything it
  * depends on has been registered, and registration here waits for the real work.
  */
-import { execFile } from "child_process";
+import { execFile, spawn } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
+import * as path from "path";
 import { isDeepStrictEqual } from "util";
 import * as pulumi from "@pulumi/pulumi";
 import { Registered, runProgram, SECRET_SIG } from "../harness";
@@ -111,41 +120,155 @@ function plain(v: any): any {
 
 export class RemoteCommandError extends Error {}
 
-/** The lab's remote: the OpenSSH client with the lab's key and its pinned host key. */
-export function opensshExec(keys: LabKeys): RemoteExec {
-    return (connection, script, stdin) => {
-        const args = [...sshOptions(keys), "-p", String(connection.port ?? 22), `${connection.user ?? "root"}@${connection.host}`, script];
-        return new Promise((resolve, reject) => {
-            const child = execFile("ssh", args, { maxBuffer: 64 << 20, timeout: 600_000 }, (err, stdout, stderr) => {
-                if (err) reject(new RemoteCommandError(`remote command failed, exit ${(err as any).code}: ${stderr || stdout}`));
-                else resolve({ stdout, stderr });
+/**
+ * One SSH client (pulumi-command's `*ssh.Client` from Connection.Dial): logged in once, it runs a
+ * command in a session of its own and stays connected until `close`.
+ */
+export interface RemoteClient {
+    exec(script: string, stdin: string): Promise<{ stdout: string; stderr: string }>;
+    close(): Promise<void>;
+}
+
+/** Dials and logs in one client to the host named by `connection`; rejects when the host refuses it. */
+export type RemoteDial = (connection: Record<string, any>) => Promise<RemoteClient>;
+
+/** A remote that dials clients, or a bare exec (each script its own client, nothing to hold). */
+export type Remote = RemoteExec | { dial: RemoteDial };
+
+/** Dials a client: the error after every attempt failed, as the provider words it (connection.go:160-162). */
+export class DialError extends Error {}
+
+/** The provider's dial limit (connection.go:32, dialErrorDefault 10) and retry.Until's delays (until.go). */
+export const DIAL_ERROR_LIMIT = 10;
+export function dialDelayMs(attempt: number): number {
+    return Math.min(100 * 1.5 ** attempt, 5000);
+}
+
+let controlSeq = 0;
+/** One directory of control sockets for the process, removed when it exits. */
+let controlDir: string | undefined;
+function controlSocket(): string {
+    if (!controlDir) {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mailauth-ssh-"));
+        process.on("exit", () => fs.rmSync(dir, { recursive: true, force: true }));
+        controlDir = dir;
+    }
+    return path.join(controlDir, `c${controlSeq++}`);
+}
+
+/**
+ * The lab's remote: the OpenSSH client with the lab's key and its pinned host key. Each client is an
+ * OpenSSH control master (`-M -N -f`: it goes to the background once logged in, ssh(1) -f), which
+ * holds its TCP connection and its login on the host until `close` (`-O exit`), as the provider
+ * holds each of its clients; every command runs as a session of its own master (`-S`).
+ */
+export function opensshExec(keys: LabKeys): RemoteExec & { dial: RemoteDial } {
+    const dial: RemoteDial = (connection) => {
+            const target = [`-p`, String(connection.port ?? 22), `${connection.user ?? "root"}@${connection.host}`];
+            const socket = controlSocket();
+            // A master left behind by a killed test dies once the host is gone (keepalives).
+            const master = [...sshOptions(keys), "-o", "ServerAliveInterval=15", "-o", "ServerAliveCountMax=4", "-o", "ControlPersist=no", "-M", "-S", socket, "-N", "-f", ...target];
+            return new Promise((resolve, reject) => {
+                // -f: the parent exits once logged in, its background child keeps the connection
+                // (its stdio on /dev/null: OpenSSH ssh.c fork_postauth). 'exit', not 'close': the
+                // child may hold the pipe a moment longer.
+                let stderr = "";
+                const child = spawn("ssh", master, { stdio: ["ignore", "ignore", "pipe"] });
+                child.stderr!.on("data", (d) => (stderr += d));
+                child.on("error", reject);
+                child.on("exit", (code) => {
+                    if (code !== 0) {
+                        reject(new RemoteCommandError(`ssh: connect to ${connection.host} failed, exit ${code}: ${stderr.trim()}`));
+                        return;
+                    }
+                    resolve({
+                        exec: (script, stdin) =>
+                            new Promise((res, rej) => {
+                                const args = [...sshOptions(keys), "-o", "ControlMaster=no", "-S", socket, ...target, script];
+                                const c = execFile("ssh", args, { maxBuffer: 64 << 20, timeout: 600_000 }, (err, stdout, stderr) => {
+                                    if (err) rej(new RemoteCommandError(`remote command failed, exit ${(err as any).code}: ${stderr || stdout}`));
+                                    else res({ stdout, stderr });
+                                });
+                                c.stdin!.end(stdin);
+                            }),
+                        close: () =>
+                            new Promise<void>((res) => {
+                                execFile("ssh", [...sshOptions(keys), "-S", socket, "-O", "exit", ...target], { timeout: 30_000 }, () => res());
+                            }),
+                    });
+                });
             });
-            child.stdin!.end(stdin);
-        });
     };
+    // As a bare exec (a test that wraps it): one client per script, closed after it.
+    const exec: RemoteExec = async (connection, script, stdin) => {
+        const client = await dial(connection);
+        try {
+            return await client.exec(script, stdin);
+        } finally {
+            await client.close();
+        }
+    };
+    return Object.assign(exec, { dial });
 }
 
 export class LabRunner {
     private entries: StateEntry[];
-    /** SSH sessions opened so far (one per script run). */
+    /** SSH clients dialed and logged in so far (one per script run, as the provider dials one per command). */
     sshSessions = 0;
+    /** Logged-in SSH clients held open now: the provider closes none before the run ends. */
+    openSessions = 0;
+    /** The most clients held open at once, over this runner's life. */
+    peakOpenSessions = 0;
+    /** Dials that failed and were retried (the host refused or dropped the connection). */
+    dialRetries = 0;
+    /** The clients of the run in progress, closed when it ends. */
+    private held: RemoteClient[] = [];
     /** Bytes sent to the host so far: every script and its stdin. */
     bytesSent = 0;
     /** Scripts running, and those waiting for a place (the CLI's default `--parallel`). */
     private running = 0;
     private readonly waiting: (() => void)[] = [];
     readonly parallel = 4 * os.cpus().length;
-    private readonly exec: RemoteExec;
+    private readonly dialer: RemoteDial;
 
     constructor(
         readonly statePath: string,
         private readonly dns: RecordStore,
         private readonly keys: Pick<LabKeys, "privateKey"> & Partial<LabKeys>,
-        exec?: RemoteExec,
+        exec?: Remote,
+        /** The program to run: the stack's own by default (test/harness.ts runProgram). */
+        private readonly program: typeof runProgram = runProgram,
     ) {
         this.entries = fs.existsSync(statePath) ? JSON.parse(fs.readFileSync(statePath, "utf8")) : [];
         for (const e of this.entries) if (!e.delete && !this.liveByName.has(e.name)) this.liveByName.set(e.name, e);
-        this.exec = exec ?? opensshExec(keys as LabKeys);
+        const remote = exec ?? opensshExec(keys as LabKeys);
+        this.dialer =
+            !("dial" in remote)
+                ? async (connection) => ({ exec: (script, stdin) => remote(connection, script, stdin), close: async () => {} })
+                : remote.dial;
+    }
+
+    /** Dials a client as Connection.Dial does: retried with the provider's delays, up to its limit. */
+    private async dial(connection: Record<string, any>): Promise<RemoteClient> {
+        const limit = typeof connection.dialErrorLimit === "number" ? connection.dialErrorLimit : DIAL_ERROR_LIMIT;
+        for (let attempt = 0; ; attempt++) {
+            try {
+                return await this.dialer(connection);
+            } catch (e) {
+                // dials = try + 1; the error once dials > limit (connection.go:159-162); -1: no limit.
+                if (limit !== -1 && attempt + 1 > limit) throw new DialError(`after ${attempt} failed attempts: ${(e as Error).message}`);
+                this.dialRetries++;
+                await new Promise((r) => setTimeout(r, dialDelayMs(attempt)));
+            }
+        }
+    }
+
+    /** Closes every client the run held open: the provider's process ends with the run. */
+    private async closeAll(): Promise<void> {
+        const held = this.held;
+        this.held = [];
+        await Promise.allSettled(held.map((c) => c.close()));
+        this.openSessions -= held.length;
     }
 
     /** Live resources in the state, by name (pending deletes left out). */
@@ -244,11 +367,15 @@ export class LabRunner {
     private async run(inputs: Record<string, any>, script: string): Promise<{ stdout: string; stderr: string }> {
         if (this.running >= this.parallel) await new Promise<void>((r) => this.waiting.push(r));
         this.running++;
-        this.sshSessions++;
-        this.bytesSent += Buffer.byteLength(script) + Buffer.byteLength(inputs.stdin ?? "");
         let result: { stdout: string; stderr: string };
         try {
-            result = await this.exec(inputs.connection, script, inputs.stdin ?? "");
+            const client = await this.dial(inputs.connection);
+            this.sshSessions++;
+            this.held.push(client);
+            this.openSessions++;
+            this.peakOpenSessions = Math.max(this.peakOpenSessions, this.openSessions);
+            this.bytesSent += Buffer.byteLength(script) + Buffer.byteLength(inputs.stdin ?? "");
+            result = await client.exec(script, inputs.stdin ?? "");
         } finally {
             this.running--;
             this.waiting.shift()?.();
@@ -371,6 +498,7 @@ export class LabRunner {
             return await this.deploy(config, false, new Set(opts.replace));
         } finally {
             this.flush();
+            await this.closeAll();
         }
     }
 
@@ -378,8 +506,12 @@ export class LabRunner {
      * `pulumi preview`: what `up` would do, with nothing run and nothing changed. Outputs the
      * providers compute are unknown where the engine leaves them unknown.
      */
-    preview(config: Record<string, unknown>, opts: { replace?: string[] } = {}): Promise<UpReport> {
-        return this.deploy(config, true, new Set(opts.replace));
+    async preview(config: Record<string, unknown>, opts: { replace?: string[] } = {}): Promise<UpReport> {
+        try {
+            return await this.deploy(config, true, new Set(opts.replace));
+        } finally {
+            await this.closeAll();
+        }
     }
 
     private async deploy(config: Record<string, unknown>, preview: boolean, targeted: Set<string>): Promise<UpReport> {
@@ -495,7 +627,7 @@ export class LabRunner {
             // A failed step leaves its dependents' outputs unresolved forever, as a failed engine
             // step would end the update: stop at the first failure.
             result = await Promise.race([
-                runProgram(config, { sshPrivateKey: this.keys.privateKey, newResource: handle, preview }),
+                this.program(config, { sshPrivateKey: this.keys.privateKey, newResource: handle, preview }),
                 new Promise<never>((_, reject) => (failed = reject)),
             ]);
         } catch (e) {
@@ -530,6 +662,7 @@ export class LabRunner {
             await this.deleteInOrder([...this.entries], operations, []);
         } finally {
             this.flush();
+            await this.closeAll();
         }
         return operations;
     }

@@ -3,6 +3,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { beforeAll, describe, expect, it } from "vitest";
+import { splitStdinStep } from "../../components/hostScripts";
 import { dkimPublicKey, dkimRecordValue } from "../../components/dkimKey";
 import { parseTestKeyOutput } from "../../components/mailHost";
 import { exampleConfig, Registered, reveal, Run, runProgram, scriptOf, stagedFile, TEST_SSH_PRIVATE_KEY, unwrapSecret } from "../harness";
@@ -43,12 +44,12 @@ describe("host configuration under the example config", () => {
     const cmd = (suffix: string) => commands().find((r) => r.name === `mailhost-${suffix}`)!;
     const urn = (r: Registered) => r.urn;
 
-    it("has one step per concern: packages, a key per domain and selector, OpenDKIM, Postfix, a key test per domain", () => {
+    it("has one step per concern: packages, the keys, OpenDKIM, the keys of dropped selectors, Postfix, the key test", () => {
         expect(commands().map((c) => c.name).sort()).toEqual(
             [
                 "mailhost-packages",
-                "mailhost-key-example.com-20261127",
-                "mailhost-key-example.org-20261127",
+                "mailhost-keys",
+                "mailhost-keys-retire",
                 "mailhost-opendkim",
                 "mailhost-postfix",
                 "mailhost-testkey",
@@ -98,17 +99,25 @@ describe("host configuration under the example config", () => {
     });
 
     it("installs each key from stdin: secret, never in a command's text, output not logged and secret", () => {
-        for (const d of ["example.com", "example.org"]) {
-            const key = cmd(`key-${d}-20261127`);
-            const { privateKeyPem: pem, publicKeyPem } = run.keys.get(`${d}-20261127-rsa`)!;
-            const stdin = unwrapSecret(key.inputs.stdin);
-            expect(stdin.secret).toBe(true);
-            // The key, then its own public part (the host checks it against the published record).
-            expect(stdin.value).toBe(`${pem}#mailauth-public ${dkimPublicKey(dkimRecordValue(publicKeyPem))}\n`);
-            expect(key.inputs.logging).toBe("none");
-            expect(key.additionalSecretOutputs).toEqual(expect.arrayContaining(["stdout", "stderr"]));
-            expect(scriptOf(key.inputs.create, key.inputs.stdin)).toContain(`KEY_FILE='/etc/opendkim/keys/${d}/20261127.private'`);
-        }
+        // One step for every key: its stdin, after the script, holds each key with its file, its
+        // published p= and its own p= (the host installs only the published one).
+        const keys = cmd("keys");
+        const stdin = unwrapSecret(keys.inputs.stdin);
+        expect(stdin.secret).toBe(true);
+        const { script, stdin: own } = splitStdinStep(keys.inputs.create, stdin.value)!;
+        expect(script).toContain("# mailauth step: dkim-key ");
+        expect(own).toBe(
+            ["example.com", "example.org"]
+                .map((d) => {
+                    const { privateKeyPem: pem, publicKeyPem } = run.keys.get(`${d}-20261127-rsa`)!;
+                    const p = dkimPublicKey(dkimRecordValue(publicKeyPem));
+                    return `#mailauth-key /etc/opendkim/keys/${d}/20261127.private ${d} 20261127 ${p} ${p}\n${pem}`;
+                })
+                .join("") + "#mailauth-end 2\n",
+        );
+        expect(keys.inputs.logging).toBe("none");
+        expect(keys.additionalSecretOutputs).toEqual(expect.arrayContaining(["stdout", "stderr"]));
+        expect(keys.inputs.create.length).toBeLessThan(300);
         // The PEM lines of a private key, less those that are also in its public key (the modulus).
         const publicText = [...run.keys.values()].map((k) => dkimRecordValue(k.publicKeyPem)).join(" ");
         const body = (pem: string) => pem.split("\n").filter((l) => l && !l.startsWith("-----") && !publicText.includes(l));
@@ -151,12 +160,13 @@ describe("host configuration under the example config", () => {
 
     it("runs the steps in order: packages, keys, DKIM records, OpenDKIM, Postfix, key test", () => {
         const deps = (suffix: string) => cmd(suffix).dependencies;
-        const keys = commands().filter((c) => c.name.startsWith("mailhost-key-"));
+        const keys = [cmd("keys")];
         for (const k of keys) expect(k.dependencies).toContain(urn(cmd("packages")));
         const dkimRecords = run.resources.filter((r) => /-dkim-/.test(r.name) && r.type.startsWith("cloudflare"));
         expect(dkimRecords).toHaveLength(2);
         for (const dep of [...keys, ...dkimRecords]) expect(deps("opendkim")).toContain(urn(dep));
         expect(deps("postfix")).toContain(urn(cmd("opendkim")));
+        expect(deps("keys-retire")).toContain(urn(cmd("opendkim")));
         expect(deps("testkey")).toContain(urn(cmd("postfix")));
     });
 
@@ -192,10 +202,10 @@ describe("host configuration under the example config", () => {
             for (const field of ["create", "delete"]) {
                 if (!c.inputs[field]) continue;
                 const file = path.join(dir, `${c.name}.${field}.sh`);
-                fs.writeFileSync(file, scriptOf(c.inputs[field], field === "create" ? c.inputs.stdin : undefined));
+                fs.writeFileSync(file, scriptOf(c.inputs[field], field === "create" ? reveal(c.inputs.stdin) : undefined));
                 files.push(file);
                 // The short command that runs a script arriving on stdin (components/hostScripts.ts stdinCommandLine).
-                const runner = String(c.inputs[field]).match(/^(?:sudo -n )?bash -c '(.*)' mailauth-[a-z]+$/s);
+                const runner = String(c.inputs[field]).match(/^(?:sudo -n )?bash -c '(.*)' mailauth-[a-z-]+$/s);
                 if (runner) {
                     const runnerFile = path.join(dir, `${c.name}.${field}.runner.sh`);
                     fs.writeFileSync(runnerFile, `#!/bin/bash\n${runner[1].replace(/'\\''/g, "'")}\n`);

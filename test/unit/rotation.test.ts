@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { exampleConfig, Run, runProgram, scriptOf, stagedFile } from "../harness";
+import { exampleConfig, reveal, Run, runProgram, scriptOf, stagedFile } from "../harness";
 import { splitStdinStep } from "../../components/hostScripts";
 
 function rotated(previous: string[]): Record<string, unknown> {
@@ -30,8 +30,22 @@ describe("DKIM key rotation", () => {
         expect(dkim(after, "example.com-dkim-20270601")).toBeDefined();
         expect(dkim(after, "example.com-dkim-20270601")).not.toBe(dkim(after, "example.com-dkim-20261127"));
 
-        expect(names(after, "command:remote:Command")).toContain("mailhost-key-example.com-20270601");
-        expect(names(after, "command:remote:Command")).toContain("mailhost-key-example.com-20261127");
+        // One keys step installs both selectors' keys: the new one and the kept one, the same key as before.
+        expect(names(after, "command:remote:Command").filter((c) => c.startsWith("mailhost-key"))).toEqual(["mailhost-keys", "mailhost-keys-retire"]);
+        const keyLines = (run: Run) => {
+            const inputs = run.resources.find((r) => r.name === "mailhost-keys")!.inputs;
+            return splitStdinStep(inputs.create, reveal(inputs.stdin))!.stdin.split("\n").filter((l) => l.startsWith("#mailauth-key "));
+        };
+        expect(keyLines(after).map((l) => l.split(" ")[1])).toEqual([
+            "/etc/opendkim/keys/example.com/20270601.private",
+            "/etc/opendkim/keys/example.com/20261127.private",
+            "/etc/opendkim/keys/example.org/20261127.private",
+        ]);
+        expect(keyLines(after)[1]).toBe(keyLines(before)[0]);
+        // The retire step after OpenDKIM's: it keeps the key files still configured.
+        const retire = after.resources.find((r) => r.name === "mailhost-keys-retire")!;
+        expect(splitStdinStep(retire.inputs.create, retire.inputs.stdin)!.stdin).toBe(keyLines(after).map((l) => `${l.split(" ")[1]}\n`).join(""));
+        expect(retire.dependencies).toContain(after.resources.find((r) => r.name === "mailhost-opendkim")!.urn);
         // Less the header that names the stack (components/hostFiles.ts fileHeader).
         expect(staged(after, "SigningTable").replace(/^#.*\n/gm, "")).toBe(
             "*@example.com 20270601._domainkey.example.com\n*@example.org 20261127._domainkey.example.org\n",
@@ -55,11 +69,12 @@ describe("DKIM key rotation", () => {
         expect(after.outputs.selectors).toMatchObject({ "example.com": { active: "20270601", previous: ["20261127"] } });
     });
 
-    it("dropping the previous selector removes its key, record and key file step", async () => {
+    it("dropping the previous selector removes its key and record, and leaves its key file to the retire step", async () => {
         const after = await runProgram(rotated([]));
         expect(names(after, "tls:index/privateKey:PrivateKey")).not.toContain("example.com-20261127-rsa");
         expect(names(after, "cloudflare:index/dnsRecord:DnsRecord")).not.toContain("example.com-dkim-20261127");
-        expect(names(after, "command:remote:Command")).not.toContain("mailhost-key-example.com-20261127");
+        const retire = after.resources.find((r) => r.name === "mailhost-keys-retire")!;
+        expect(splitStdinStep(retire.inputs.create, retire.inputs.stdin)!.stdin).not.toContain("/example.com/20261127.private");
         expect(staged(after, "KeyTable")).not.toContain("20261127._domainkey.example.com");
     });
 });

@@ -10,9 +10,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { exampleConfig, runProgram, scriptOf, TEST_SSH_PRIVATE_KEY } from "../harness";
 import { splitStdinStep } from "../../components/hostScripts";
-import { LabRunner, RecordStore, RemoteExec } from "../lab/runner";
-import { dkimRecordValue } from "../../components/dkimKey";
-import { keyStdin } from "../../components/mailHost";
+import { DIAL_ERROR_LIMIT, LabRunner, RecordStore, RemoteClient, RemoteExec } from "../lab/runner";
+import { dkimPublicKey, dkimRecordValue } from "../../components/dkimKey";
 
 interface Call {
     /** The template the script was built from (packages, dkim-key, opendkim-delete, ...). */
@@ -108,41 +107,37 @@ function rotated(): Record<string, unknown> {
     c["mailauth:domains"] = [{ ...com, selector: "20270601", previousSelectors: ["20261127"] }, org];
     return c;
 }
-const ORG_KEY = "mailhost-key-example.org-20261127";
+const KEYS = "mailhost-keys";
+/** The example stack without the key test: its step is deleted. */
+const noTestKey = (patch: Record<string, unknown> = {}) => ({ ...config(), "mailauth:testKey": { enabled: false }, ...patch });
 
 describe("the lab's runner, as the engine and pulumi-command behave", () => {
     it("runs a delete from state: the old script, the old connection and the old stdin", async () => {
         const { runner, host } = deployed();
-        const orgKey = runner.resources["example.org-20261127-rsa"].outputs.privateKeyPem as string;
-        expect(orgKey).toMatch(/BEGIN RSA PRIVATE KEY/);
-        const orgStdin = keyStdin(orgKey, dkimRecordValue(runner.resources["example.org-20261127-rsa"].outputs.publicKeyPem));
+        const old = runner.resources["mailhost-testkey"].inputs;
         // pulumi-command keeps stdout with its trailing newline trimmed.
         expect(runner.resources["mailhost-testkey"].outputs.stdout).toBe("example.com 20261127 key OK\nexample.org 20261127 key OK");
 
-        // The domain goes and, in the same run, the host moves: the delete still goes to the old one.
-        const moved = oneDomain({ "mailauth:ssh": { ...(config()["mailauth:ssh"] as object), host: "192.0.2.26" } });
+        // The key test goes and, in the same run, the host moves: its delete still goes to the old one.
+        const moved = noTestKey({ "mailauth:ssh": { ...(config()["mailauth:ssh"] as object), host: "192.0.2.26" } });
         await runner.up(moved);
-        const [del] = host.ran("dkim-key-delete", "example.org");
-        expect(del.stdin).toBe(orgStdin);
+        const [del] = host.ran("testkey-delete");
+        expect(del.stdin).toBe(old.stdin);
         expect(del.host).toBe("192.0.2.25");
         expect(host.ran("opendkim").at(-1)!.host).toBe("192.0.2.26");
     });
 
     it("keeps a resource in state until its delete succeeds, and the next run retries it", async () => {
-        const { runner, host, dns } = deployed();
-        host.fail = (c) => c.step === "dkim-key-delete" && c.domain === "example.org";
-        await expect(runner.up(oneDomain())).rejects.toThrow(/dkim-key-delete failed/);
-        expect(Object.keys(runner.resources)).toContain(ORG_KEY);
-        // Deletes that did succeed left the state: their records are not removed twice.
-        const orgRecords = [...dns.records].filter((r) => r.includes("example.org"));
+        const { runner, host } = deployed();
+        host.fail = (c) => c.step === "testkey-delete";
+        await expect(runner.up(noTestKey())).rejects.toThrow(/testkey-delete failed/);
+        expect(Object.keys(runner.resources)).toContain("mailhost-testkey");
 
         host.fail = () => false;
-        const report = await runner.up(oneDomain());
-        expect(host.ran("dkim-key-delete", "example.org")).toHaveLength(2);
-        expect(report.operations.map((o) => `${o.op} ${o.name}`)).toContain(`delete ${ORG_KEY}`);
-        expect(Object.keys(runner.resources)).not.toContain(ORG_KEY);
-        expect([...dns.records].filter((r) => r.includes("example.org"))).toEqual([]);
-        expect(orgRecords.length).toBeLessThanOrEqual(4);
+        const report = await runner.up(noTestKey());
+        expect(host.ran("testkey-delete")).toHaveLength(2);
+        expect(report.operations.map((o) => `${o.op} ${o.name}`)).toEqual(["delete mailhost-testkey"]);
+        expect(Object.keys(runner.resources)).not.toContain("mailhost-testkey");
     });
 
     it("destroy drops each resource from state as it deletes it; a failed destroy resumes where it stopped", async () => {
@@ -155,39 +150,38 @@ describe("the lab's runner, as the engine and pulumi-command behave", () => {
         expect(left).not.toContain("mailhost-postfix");
         expect(left).not.toContain("mailhost-testkey");
         expect(left).toContain("mailhost-opendkim");
-        expect(left).toContain(ORG_KEY);
+        expect(left).toContain(KEYS);
 
         host.fail = () => false;
         await next.destroy();
         expect(host.ran("postfix-delete")).toHaveLength(1);
         expect(host.ran("opendkim-delete")).toHaveLength(2);
-        expect(host.ran("dkim-key-delete")).toHaveLength(2);
+        expect(host.ran("dkim-key-delete")).toHaveLength(1);
         expect(Object.keys(next.resources)).toEqual([]);
     });
 
     it("stops at the first failure: a failed create records nothing, a step in flight finishes and is recorded", async () => {
         const { runner, host } = fresh();
-        host.fail = (c) => c.step === "dkim-key" && c.domain === "example.com";
-        // example.org's key step is running (and takes a while) when example.com's fails: each waits
-        // for its key and record, which come in no fixed order (keys are made off the event loop).
-        let orgStarted!: () => void;
-        const orgRunning = new Promise<void>((r) => (orgStarted = r));
+        host.fail = (c) => c.step === "postfix";
+        // The retire step is running (and takes a while) when Postfix's fails: both follow OpenDKIM's.
+        let retireStarted!: () => void;
+        const retireRunning = new Promise<void>((r) => (retireStarted = r));
         host.before = (c) => {
-            if (c.step === "dkim-key" && c.domain === "example.org") orgStarted();
-            return c.step === "dkim-key" && c.domain === "example.com" ? orgRunning : undefined;
+            if (c.step === "dkim-key-retire") retireStarted();
+            return c.step === "postfix" ? retireRunning : undefined;
         };
-        host.delayMs = (c) => (c.step === "dkim-key" && c.domain === "example.org" ? 400 : 0);
-        await expect(runner.up(config())).rejects.toThrow(/dkim-key failed/);
+        host.delayMs = (c) => (c.step === "dkim-key-retire" ? 400 : 0);
+        await expect(runner.up(config())).rejects.toThrow(/postfix failed/);
         host.before = () => {};
-        expect(Object.keys(runner.resources)).toContain(ORG_KEY);
-        expect(Object.keys(runner.resources)).not.toContain("mailhost-key-example.com-20261127");
-        expect(host.ran("opendkim")).toEqual([]);
+        expect(Object.keys(runner.resources)).toContain("mailhost-keys-retire");
+        expect(Object.keys(runner.resources)).not.toContain("mailhost-postfix");
+        expect(host.ran("testkey")).toEqual([]);
 
         host.fail = () => false;
         const report = await runner.up(config());
-        expect(host.ran("dkim-key", "example.org")).toHaveLength(1);
-        expect(host.ran("dkim-key", "example.com")).toHaveLength(2);
-        expect(report.commandsRun).not.toContain(ORG_KEY);
+        expect(host.ran("dkim-key-retire")).toHaveLength(1);
+        expect(host.ran("postfix")).toHaveLength(2);
+        expect(report.commandsRun).toEqual(["mailhost-postfix", "mailhost-testkey"]);
     });
 
     it("a failed update keeps the old state, so the next run updates again", async () => {
@@ -224,18 +218,23 @@ describe("the lab's runner, as the engine and pulumi-command behave", () => {
         expect(report.outputs.testKey).toEqual({ "example.com": "key OK", "example.org": "key OK" });
     });
 
-    it("ignoreChanges: a replaced key is neither published nor sent to the host for its live selector", async () => {
+    it("a replaced key is not published; the keys step gets it on stdin with the record's own p=, for the host to refuse", async () => {
         const { runner, host, dns } = deployed();
         const records = [...dns.records].sort();
         const key = "example.org-20261127-rsa";
         const before = runner.resources[key].outputs.privateKeyPem;
-        const stdinBefore = runner.resources[ORG_KEY].inputs.stdin;
-        expect(stdinBefore.startsWith(before)).toBe(true);
+        const header = (inputs: Record<string, any>) => splitStdinStep(inputs.create, inputs.stdin)!.stdin.split("\n").find((l) => l.includes("/example.org/"))!.split(" ");
+        const published = dkimPublicKey(dkimRecordValue(runner.resources[key].outputs.publicKeyPem));
+        expect(header(runner.resources[KEYS].inputs).slice(4)).toEqual([published, published]);
         await runner.up(config(), { replace: [key] });
-        expect(runner.resources[key].outputs.privateKeyPem).not.toBe(before);
+        const after = runner.resources[key].outputs.privateKeyPem;
+        expect(after).not.toBe(before);
         expect([...dns.records].sort()).toEqual(records);
-        expect(host.ran("dkim-key")).toEqual([]);
-        expect(runner.resources[ORG_KEY].inputs.stdin).toBe(stdinBefore);
+        // The keys step ran with the new key, and the p= its record still publishes beside the new key's own.
+        expect(host.ran("dkim-key")).toHaveLength(1);
+        expect(host.ran("dkim-key")[0].stdin).toContain(after);
+        expect(header(runner.resources[KEYS].inputs).slice(4)).toEqual([published, dkimPublicKey(dkimRecordValue(runner.resources[key].outputs.publicKeyPem))]);
+        expect(published).not.toBe(dkimPublicKey(dkimRecordValue(runner.resources[key].outputs.publicKeyPem)));
     });
 
     it("previews without running or changing anything; key material and stdout are unknown until created", async () => {
@@ -261,8 +260,9 @@ describe("the lab's runner, as the engine and pulumi-command behave", () => {
             expect.arrayContaining([
                 "create example.com-20270601-rsa",
                 "create example.com-dkim-20270601",
-                "create mailhost-key-example.com-20270601",
+                "update mailhost-keys",
                 "update mailhost-opendkim",
+                "update mailhost-keys-retire",
                 "update mailhost-testkey",
             ]),
         );
@@ -330,4 +330,90 @@ describe("the unit harness at preview", () => {
         const dkim = preview.resources.find((r) => r.name === "example.com-dkim-20261127")!;
         expect(pulumi.isUnknown(dkim.inputs.content)).toBe(true);
     });
+});
+
+/**
+ * pulumi-command v1.2.1 dials a client per command and closes only the session
+ * (provider/pkg/provider/remote/commandOutputs.go:31-40): every client stays logged in until the
+ * provider's process ends with the run. A host that counts the clients it holds.
+ */
+class HoldingHost extends FakeHost {
+    open = 0;
+    peak = 0;
+    dials = 0;
+    /** Refuses a dial (as sshd's MaxStartups drops a connection) while this says so. */
+    refuse: (dial: number) => boolean = () => false;
+    dial = async (connection: Record<string, any>): Promise<RemoteClient> => {
+        const n = ++this.dials;
+        if (this.refuse(n)) throw new Error("kex_exchange_identification: read: Connection reset by peer");
+        this.open++;
+        this.peak = Math.max(this.peak, this.open);
+        let closed = false;
+        return {
+            exec: (script, stdin) => {
+                if (closed) throw new Error("client closed");
+                return this.exec(connection, script, stdin);
+            },
+            close: async () => {
+                if (!closed) this.open--;
+                closed = true;
+            },
+        };
+    };
+}
+
+describe("the lab's runner holds SSH clients as pulumi-command does", () => {
+    const holding = () => {
+        const host = new HoldingHost();
+        const runner = new LabRunner(path.join(dir, `state-${n++}.json`), new FakeDns(), { privateKey: TEST_SSH_PRIVATE_KEY }, { dial: host.dial });
+        return { host, runner };
+    };
+
+    it("keeps every command's client open until the run ends, counts them, and closes them after up and destroy", async () => {
+        const { host, runner } = holding();
+        let openAtTestKey = -1;
+        const before = host.before;
+        host.before = (c) => {
+            if (c.step === "testkey") openAtTestKey = host.open;
+            return before(c);
+        };
+        const report = await runner.up(config());
+        // Every step that ran held its client until the last one: the key test found all the others open.
+        expect(openAtTestKey).toBe(report.commandsRun.length);
+        expect(runner.peakOpenSessions).toBe(report.commandsRun.length);
+        expect(host.peak).toBe(report.commandsRun.length);
+        expect(runner.sshSessions).toBe(report.commandsRun.length);
+        expect(host.open).toBe(0);
+        expect(runner.openSessions).toBe(0);
+
+        const ops = await runner.destroy();
+        expect(host.peak).toBe(Math.max(report.commandsRun.length, ops.length));
+        expect(host.open).toBe(0);
+    });
+
+    it("closes them after a failed run too", async () => {
+        const { host, runner } = holding();
+        host.fail = (c) => c.step === "postfix";
+        await expect(runner.up(config())).rejects.toThrow(/postfix failed/);
+        expect(host.peak).toBeGreaterThan(1);
+        expect(host.open).toBe(0);
+    });
+
+    it("retries a refused dial with the provider's delays, and fails after its limit with the provider's words", async () => {
+        const { host, runner } = holding();
+        // The first two dials dropped (sshd's MaxStartups): the step still runs.
+        host.refuse = (d) => d <= 2;
+        await runner.up(config());
+        expect(runner.dialRetries).toBe(2);
+
+        const other = holding();
+        other.host.refuse = () => true;
+        const t0 = Date.now();
+        await expect(other.runner.up(config())).rejects.toThrow(
+            new RegExp(`after ${DIAL_ERROR_LIMIT} failed attempts: kex_exchange_identification`),
+        );
+        // 100 ms, x1.5 per attempt, at most 5 s (pulumi/pulumi sdk/go/common/util/retry/until.go).
+        expect(Date.now() - t0).toBeGreaterThan(11_000);
+        expect(other.host.dials).toBe(DIAL_ERROR_LIMIT + 1);
+    }, 60_000);
 });
