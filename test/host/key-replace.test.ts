@@ -229,5 +229,22 @@ describe("a key file of the host's own at the stack's path", () => {
         // Nothing of the stack's is left: its other key gone, no copy of a key in its state.
         expect(host.exists("/etc/opendkim/keys/example.org")).toBe(false);
         expect(host.exists("/var/lib/mailauth/keys")).toBe(false);
+        }, 180_000);
+
+    it("the keys step's delete under the stack's own opendkim.conf (the first half of a --replace) keeps the stack's key, not the saved one", async () => {
+        const userKey = crypto.generateKeyPairSync("rsa", { modulusLength: 1024 }).privateKey.export({ type: "pkcs1", format: "pem" }).toString();
+        host.write("/etc/opendkim.conf", `Syslog\t\t\tyes\nUserID\t\t\topendkim\nUMask\t\t\t007\nSocket\t\t\tlocal:/run/opendkim/opendkim.sock\nKeyTable /etc/opendkim/KeyTable\nSigningTable refile:/etc/opendkim/SigningTable\n`);
+        host.write("/etc/opendkim/KeyTable", USER_KT);
+        host.write("/etc/opendkim/SigningTable", "*@example.com 20261127._domainkey.example.com\n");
+        host.sh(`install -d -m 0750 -o root -g opendkim /etc/opendkim/keys /etc/opendkim/keys/example.com; cat >${KEY_FILE}; chown opendkim:opendkim ${KEY_FILE}; chmod 0600 ${KEY_FILE}`, userKey);
+        await runner.up(config());
+        // The stack's opendkim.conf is in force, its header first (components/hostFiles.ts fileHeader).
+        expect(host.read("/etc/opendkim.conf").split("\n")[0]).toMatch(/^# OpenDKIM configuration, written by the mailauth Pulumi stack /);
+        const stacks = host.read(KEY_FILE);
+        expect(publicOf(stacks)).toBe(published());
+        const del = host.run(runner.resources[KEY_STEP].inputs.delete);
+        expect(del.code, del.stderr).toBe(0);
+        // Before the header was matched, the delete took the stack's configuration for the host's and put the user's key back under it.
+        expect(host.read(KEY_FILE)).toBe(stacks);
     }, 180_000);
 });
