@@ -514,6 +514,43 @@ export interface CheckOptions {
 }
 
 /**
+ * One records listing per zone, under the names of all its domains (their longest common suffix),
+ * then `each` per domain with the records at or below its name. A refused listing (429: said once;
+ * otherwise `refused` per domain) or one that came back full goes into `problems`, and that zone's
+ * domains are skipped.
+ */
+async function perZone<T>(
+    found: { plan: DomainPlan; zone: ZoneRef }[],
+    reader: ZoneReader,
+    problems: string[],
+    refused: (plan: DomainPlan, zone: ZoneRef, refusal: { status: number; detail: string }) => string,
+    each: (plan: DomainPlan, zone: ZoneRef, records: ZoneRecord[]) => T,
+): Promise<T[][]> {
+    const byZone = new Map<string, { zone: ZoneRef; plans: DomainPlan[] }>();
+    for (const { plan, zone } of found) (byZone.get(zone.id) ?? byZone.set(zone.id, { zone, plans: [] }).get(zone.id)!).plans.push(plan);
+    return Promise.all(
+        [...byZone.values()].map(async ({ zone, plans }) => {
+            const suffix = commonSuffix(plans.map((p) => p.domain));
+            let all: ZoneRecord[];
+            try {
+                all = await reader.recordsUnder(zone.id, suffix, LISTING_LIMITS.records + 1);
+            } catch (e) {
+                const refusal = apiRefusal(e);
+                if (!refusal) throw e;
+                if (refusal.status === 429) problems.push(RATE_LIMITED);
+                else for (const plan of plans) problems.push(refused(plan, zone, refusal));
+                return [];
+            }
+            if (all.length > LISTING_LIMITS.records) {
+                problems.push(tooManyRecords(zone, suffix, plans.map((p) => p.domain)));
+                return [];
+            }
+            return plans.map((plan) => each(plan, zone, all.filter((r) => normalizeName(r.name) === plan.domain || normalizeName(r.name).endsWith(`.${plan.domain}`))));
+        }),
+    );
+}
+
+/**
  * Finds and reads every domain's zone and refuses, with one message per problem, when a record the
  * stack does not manage sits at a name it publishes (unless adopted). Resolves to each domain's zone.
  */
@@ -522,36 +559,11 @@ export async function checkZones(plans: DomainPlan[], opts: CheckOptions): Promi
     const log = opts.log ?? ((m: string) => pulumi.log.info(m));
     const problems: string[] = [];
     const zones = await Promise.all(plans.map((plan) => resolveZone(plan, reads, problems)));
-    // One records listing per zone, under the names of all its domains.
-    const byZone = new Map<string, { zone: ZoneRef; plans: DomainPlan[] }>();
-    plans.forEach((plan, i) => {
-        const zone = zones[i];
-        if (zone) (byZone.get(zone.id) ?? byZone.set(zone.id, { zone, plans: [] }).get(zone.id)!).plans.push(plan);
-    });
+    const found = plans.flatMap((plan, i) => (zones[i] ? [{ plan, zone: zones[i]! }] : []));
     const results = (
-        await Promise.all(
-            [...byZone.values()].map(async ({ zone, plans: inZone }) => {
-                const suffix = commonSuffix(inZone.map((p) => p.domain));
-                let all: ZoneRecord[];
-                try {
-                    all = await (opts.reader ?? providerReader).recordsUnder(zone.id, suffix, LISTING_LIMITS.records + 1);
-                } catch (e) {
-                    const refusal = apiRefusal(e);
-                    if (!refusal) throw e;
-                    if (refusal.status === 429) problems.push(RATE_LIMITED);
-                    else
-                        for (const plan of inZone)
-                            problems.push(
-                                `${plan.domain}: Cloudflare refused to list the DNS records of zone ${zone.name} (${zone.id}) (${refusal.status}: ${refusal.detail}): the API token needs Zone → DNS → Read to check the zone and ${DNS_EDIT} to publish: give it ${DNS_EDIT} on ${zone.name}`,
-                            );
-                    return [];
-                }
-                if (all.length > LISTING_LIMITS.records) {
-                    problems.push(tooManyRecords(zone, suffix, inZone.map((p) => p.domain)));
-                    return [];
-                }
-                return inZone.map((plan) => checkDomain(plan, zone, all.filter((r) => normalizeName(r.name) === plan.domain || normalizeName(r.name).endsWith(`.${plan.domain}`)), opts, problems, log));
-            }),
+        await perZone(found, opts.reader ?? providerReader, problems, (plan, zone, refusal) =>
+            `${plan.domain}: Cloudflare refused to list the DNS records of zone ${zone.name} (${zone.id}) (${refusal.status}: ${refusal.detail}): the API token needs Zone → DNS → Read to check the zone and ${DNS_EDIT} to publish: give it ${DNS_EDIT} on ${zone.name}`,
+            (plan, zone, records) => checkDomain(plan, zone, records, opts, problems, log),
         )
     ).flat();
     if (problems.length > 0) throw new ZoneError([...new Set(problems)]);
@@ -613,40 +625,22 @@ export async function checkAdopted(
     own: { comment: OwnMarker | string; stack: string; project: string; imports?: Record<string, string> },
     reader: ZoneReader = providerReader,
 ): Promise<void> {
-    const byZone = new Map<string, { zone: ZoneRef; plans: DomainPlan[] }>();
-    for (const { plan, zone } of adopted) (byZone.get(zone.id) ?? byZone.set(zone.id, { zone, plans: [] }).get(zone.id)!).plans.push(plan);
     const problems: string[] = [];
-    await Promise.all(
-        [...byZone.values()].map(async ({ zone, plans }) => {
-            const suffix = commonSuffix(plans.map((p) => p.domain));
-            let all: ZoneRecord[];
-            try {
-                all = await reader.recordsUnder(zone.id, suffix, LISTING_LIMITS.records + 1);
-            } catch (e) {
-                const refusal = apiRefusal(e);
-                if (!refusal) throw e;
-                problems.push(
-                    refusal.status === 429
-                        ? RATE_LIMITED
-                        : `${plans.map((p) => p.domain).join(", ")}: Cloudflare refused to list the DNS records of zone ${zone.name} (${zone.id}) for the check after adoption (${refusal.status}: ${refusal.detail}): give the API token ${DNS_EDIT} on ${zone.name}`,
-                );
-                return;
-            }
-            if (all.length > LISTING_LIMITS.records) {
-                problems.push(tooManyRecords(zone, suffix, plans.map((p) => p.domain)));
-                return;
-            }
-            for (const plan of plans) {
-                const records = all.filter((r) => normalizeName(r.name) === plan.domain || normalizeName(r.name).endsWith(`.${plan.domain}`));
-                const left = findConflicts({ ...plan, targets: plan.targets.filter((t) => t.kind !== "dkim") }, zone, records, own);
-                problems.push(
-                    ...left.map(
-                        (c) =>
-                            `${c.domain}: ${describe(c.record)} was added at a name the stack adopted earlier (adoptRecords), and the adoption does not run again.\nWay out: delete it in Cloudflare (dashboard: ${zone.name} → DNS → Records); to keep its content, carry it into the stack's settings first.`,
-                    ),
-                );
-            }
-        }),
+    await perZone(
+        adopted,
+        reader,
+        problems,
+        (plan, zone, refusal) =>
+            `${plan.domain}: Cloudflare refused to list the DNS records of zone ${zone.name} (${zone.id}) for the check after adoption (${refusal.status}: ${refusal.detail}): give the API token ${DNS_EDIT} on ${zone.name}`,
+        (plan, zone, records) => {
+            const left = findConflicts({ ...plan, targets: plan.targets.filter((t) => t.kind !== "dkim") }, zone, records, own);
+            problems.push(
+                ...left.map(
+                    (c) =>
+                        `${c.domain}: ${describe(c.record)} was added at a name the stack adopted earlier (adoptRecords), and the adoption does not run again.\nWay out: delete it in Cloudflare (dashboard: ${zone.name} → DNS → Records); to keep its content, carry it into the stack's settings first.`,
+                ),
+            );
+        },
     );
     if (problems.length > 0) throw new ZoneError([...new Set(problems)]);
 }
