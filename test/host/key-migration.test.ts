@@ -16,23 +16,13 @@ import * as os from "os";
 import * as path from "path";
 import { afterAll, beforeAll, beforeEach, afterEach, describe, expect, it } from "vitest";
 import { exampleConfig, ROOT, runProgram, TEST_SSH_PRIVATE_KEY } from "../harness";
-import { LabRunner, RecordStore, RemoteCommandError, RemoteExec } from "../lab/runner";
+import { LabRunner, RemoteCommandError, RemoteExec } from "../lab/runner";
+import { Zone } from "./zone";
 import { FakeHost } from "./fakeHost";
 
 /** The last commit with a host step per key. */
 const OLD_COMMIT = "f6bf28e6a148e4ebd3d8dd7777c1aafa6a8be51f";
 
-class Zone implements RecordStore {
-    records = new Map<string, string[]>();
-    set(name: string, type: string, _ttl: number, content: string): void {
-        this.records.set(`${name} ${type}`, [...(this.records.get(`${name} ${type}`) ?? []), content]);
-    }
-    unset(name: string, type: string, content: string): void {
-        const left = (this.records.get(`${name} ${type}`) ?? []).filter((c) => c !== content);
-        if (left.length === (this.records.get(`${name} ${type}`) ?? []).length) throw new Error(`no such record: ${name} ${type}`);
-        this.records.set(`${name} ${type}`, left);
-    }
-}
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mailauth-key-migration-"));
 let oldProgram: typeof runProgram;

@@ -19,7 +19,8 @@ import * as path from "path";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import { dkimPublicKey } from "../../components/dkimKey";
 import { exampleConfig, TEST_SSH_PRIVATE_KEY } from "../harness";
-import { LabRunner, RecordStore, RemoteCommandError, RemoteExec } from "../lab/runner";
+import { LabRunner, RemoteCommandError, RemoteExec } from "../lab/runner";
+import { Zone } from "./zone";
 import { FakeHost } from "./fakeHost";
 import { renderSteps } from "./steps";
 import { splitStdinStep, stdinWithScript } from "../../components/hostScripts";
@@ -29,19 +30,6 @@ const KEY_STEP = "mailhost-keys";
 const KEY_FILE = "/etc/opendkim/keys/example.com/20261127.private";
 const RECORD = "20261127._domainkey.example.com";
 
-/** The zone: each record set by name and type, as the runner writes it (a replacement adds before it removes). */
-class Zone implements RecordStore {
-    private sets = new Map<string, string[]>();
-    records = { get: (nameType: string) => (this.sets.get(nameType) ?? []).join("\n") || undefined };
-    set(name: string, type: string, _ttl: number, content: string): void {
-        this.sets.set(`${name} ${type}`, [...(this.sets.get(`${name} ${type}`) ?? []), content]);
-    }
-    unset(name: string, type: string, content: string): void {
-        const left = (this.sets.get(`${name} ${type}`) ?? []).filter((c) => c !== content);
-        if (left.length === (this.sets.get(`${name} ${type}`) ?? []).length) throw new Error(`no such record: ${name} ${type}`);
-        this.sets.set(`${name} ${type}`, left);
-    }
-}
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mailauth-key-replace-"));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
