@@ -16,7 +16,7 @@ import { checkHostKey, PrivateKeyClass } from "./validate/sshKeys";
 import { ipFamily, isHostname, isSafeAddress, isSingleLabelHost } from "./validate/mail";
 import { normalizeName } from "./records/name";
 import { isIpMechanism, SPF_MAX, SPF_MAX_LOOKUPS, spfLookupCount, spfMechanismProblem, spfRecordValue, spfTerms } from "./records/spf";
-import { dmarcRecordValue, parseDmarcUri } from "./records/dmarc";
+import { DMARC_REMOVED_TAGS, dmarcRecordValue, parseDmarcUri } from "./records/dmarc";
 import { addressProblem, asPrefix, Block, parseBlock, publicSpan } from "./validate/addresses";
 import { aLabelProblem, hostnameProblem, sshHostProblem, trustedWildcardProblem } from "./validate/names";
 import { previousSelectorsProblem } from "./validate/limits";
@@ -449,6 +449,12 @@ export function spfMechanismsProblems(mechanisms: string[], all: SpfAll, domains
 
 function readDmarc(raw: unknown, problems: Problems): DmarcSettings {
     const path = "mailauth:dmarc";
+    // A tag RFC 9989 removed gets its own message (naming its replacement), not "unknown setting".
+    if (isObject(raw)) {
+        const removed = Object.keys(raw).filter((k) => Object.prototype.hasOwnProperty.call(DMARC_REMOVED_TAGS, k));
+        for (const k of removed) problems.push(`${path}.${k}: ${DMARC_REMOVED_TAGS[k]}`);
+        if (removed.length > 0) raw = Object.fromEntries(Object.entries(raw).filter(([k]) => !removed.includes(k)));
+    }
     const read = section(DMARC, raw, path, problems);
     const rua: string[] = [];
     for (const r of read.rua) {

@@ -25,6 +25,19 @@ export const DMARC_TAGS = [
     { tag: "rua", setting: "rua" },
 ] as const;
 
+/**
+ * Tags RFC 7489 had and RFC 9989 (DMARCbis, May 2026) removed, with what replaces each: a setting
+ * named after one is refused with this text rather than as an unknown setting, so a user who copies
+ * an old guide learns what to use instead. The stack never writes them. Source: the team's reference
+ * /work/shared/reference/domain-facts.md (DMARC is RFC 9989: `pct`, `rf`, `ri` removed; `t=y` is the
+ * test switch); RFC 9989 itself was not readable here.
+ */
+export const DMARC_REMOVED_TAGS: Readonly<Record<string, string>> = {
+    pct: "RFC 9989 removed `pct` (partial enforcement); its replacement is the test flag `t` (t=y: apply the policy one step milder while you test)",
+    ri: "RFC 9989 removed `ri` (report interval); there is no replacement: receivers send aggregate reports about once a day",
+    rf: "RFC 9989 removed `rf` (failure report format); there is no replacement: failure reports have one format",
+};
+
 /** The stack's record, e.g. `v=DMARC1; p=none; rua=mailto:dmarc@example.com`. */
 export function dmarcRecordValue(settings: { readonly [K in (typeof DMARC_TAGS)[number]["setting"]]: string | readonly string[] | undefined }): string {
     const tags: string[] = [];
