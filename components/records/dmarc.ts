@@ -33,7 +33,7 @@ export const DMARC_TAGS = [
  * test switch); RFC 9989 itself was not readable here.
  */
 export const DMARC_REMOVED_TAGS: Readonly<Record<string, string>> = {
-    pct: "RFC 9989 removed `pct` (partial enforcement); its replacement is the test flag `t` (t=y: apply the policy one step milder while you test)",
+    pct: "RFC 9989 removed `pct` (partial enforcement); its replacement, the test flag `t=y` (receivers are asked not to apply the policy yet), is not a setting of this stack yet: remove `pct`",
     ri: "RFC 9989 removed `ri` (report interval); there is no replacement: receivers send aggregate reports about once a day",
     rf: "RFC 9989 removed `rf` (failure report format); there is no replacement: failure reports have one format",
 };
