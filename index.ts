@@ -31,7 +31,12 @@ const adoptRecords = { enabled: settings.adoptRecords, token: settings.adoptReco
 // Every domain's keys and planned records first: the zone check compares them all with the zones
 // before any record is made; then each domain's records (components/mailDomain.ts).
 const planned = planMailDomains(settings);
-const zones = zoneGate(settings, planned.map((p) => p.records), adoptRecords, config.get("importRecords"));
+const zones = zoneGate(
+    settings,
+    planned.map((p) => p.records),
+    adoptRecords,
+    config.get("importRecords"),
+);
 const domains = planned.map((p) => p.publish(zones.dnsArgs(p.name)));
 
 const host = new MailHost("mailhost", {
@@ -55,9 +60,7 @@ const host = new MailHost("mailhost", {
 /** Every published record: name, type and value. */
 export const records: pulumi.Output<PublishedRecord[]> = pulumi.all(domains.map((d) => d.dns.records)).apply((r) => r.flat());
 /** The selector that signs each domain's mail, and those still published after a rotation. */
-export const selectors = Object.fromEntries(
-    settings.domains.map((d) => [d.name, { active: d.selector, previous: d.previousSelectors }]),
-);
+export const selectors = Object.fromEntries(settings.domains.map((d) => [d.name, { active: d.selector, previous: d.previousSelectors }]));
 /** The Cloudflare zone (name and id) that holds each domain's records. */
 export const zone = zones.result();
 /** opendkim-testkey's verdict per domain ("key OK" once the record matches the installed key). */

@@ -50,14 +50,7 @@ export function rotationSteps(domain: string, selector: string): string {
  * `requestedBits`: keyBits in config; `heldBits`: the size of the key the stack holds for it;
  * `published`: the record value on DNS; `held`: the record value of the key the stack holds.
  */
-export function keyWarnings(
-    domain: string,
-    selector: string,
-    requestedBits: number,
-    heldBits: number,
-    published: string | undefined,
-    held: string,
-): string[] {
+export function keyWarnings(domain: string, selector: string, requestedBits: number, heldBits: number, published: string | undefined, held: string): string[] {
     const out: string[] = [];
     if (published !== undefined && published !== held) {
         out.push(
@@ -84,11 +77,7 @@ export class DkimKey extends pulumi.ComponentResource {
 
     constructor(name: string, args: DkimKeyArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mailauth:dkim:DkimKey", name, {}, opts);
-        const key = new tls.PrivateKey(
-            `${name}-rsa`,
-            { algorithm: "RSA", rsaBits: args.bits },
-            { parent: this, ignoreChanges: ["rsaBits"] },
-        );
+        const key = new tls.PrivateKey(`${name}-rsa`, { algorithm: "RSA", rsaBits: args.bits }, { parent: this, ignoreChanges: ["rsaBits"] });
         this.privateKeyPem = pulumi.secret(key.privateKeyPem);
         this.recordValue = key.publicKeyPem.apply(dkimRecordValue);
         this.bits = key.publicKeyPem.apply(keyBits);
@@ -100,13 +89,7 @@ export class DkimKey extends pulumi.ComponentResource {
  * Logs `keyWarnings` for one selector: its key as the stack holds it, against `published`, the
  * content of its DKIM record (quoted, as sent to Cloudflare). Shown by preview and up.
  */
-export function warnKeptKey(
-    domain: string,
-    selector: string,
-    requestedBits: number,
-    key: DkimKey,
-    published: pulumi.Output<string | undefined>,
-): void {
+export function warnKeptKey(domain: string, selector: string, requestedBits: number, key: DkimKey, published: pulumi.Output<string | undefined>): void {
     pulumi.all([key.bits, key.recordValue, published]).apply(([bits, held, content]) => {
         const same = content === undefined || content === quoteTxt(held);
         for (const w of keyWarnings(domain, selector, requestedBits, bits, same ? undefined : content, held)) {

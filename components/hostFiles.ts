@@ -96,16 +96,18 @@ export function renderOpenDkimConf(
 }
 
 export function renderKeyTable(domains: SigningDomain[], origin: FileOrigin = currentOrigin()): string {
-    return fileHeader("OpenDKIM KeyTable", origin, "components/hostFiles.ts renderKeyTable") + domains
-        .flatMap((d) =>
-            installedSelectors(d).map((s) => `${keyName(d.name, s)} ${d.name}:${s}:${keyPath(d.name, s)}\n`),
-        )
-        .join("");
+    return (
+        fileHeader("OpenDKIM KeyTable", origin, "components/hostFiles.ts renderKeyTable") +
+        domains.flatMap((d) => installedSelectors(d).map((s) => `${keyName(d.name, s)} ${d.name}:${s}:${keyPath(d.name, s)}\n`)).join("")
+    );
 }
 
 /** Only the active selector signs; refile patterns match the sender address. */
 export function renderSigningTable(domains: SigningDomain[], origin: FileOrigin = currentOrigin()): string {
-    return fileHeader("OpenDKIM SigningTable", origin, "components/hostFiles.ts renderSigningTable") + domains.map((d) => `*@${d.name} ${keyName(d.name, d.selector)}\n`).join("");
+    return (
+        fileHeader("OpenDKIM SigningTable", origin, "components/hostFiles.ts renderSigningTable") +
+        domains.map((d) => `*@${d.name} ${keyName(d.name, d.selector)}\n`).join("")
+    );
 }
 
 export function renderTrustedHosts(domains: SigningDomain[], opendkim: OpenDkimSettings, origin: FileOrigin = currentOrigin()): string {

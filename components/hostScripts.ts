@@ -88,7 +88,10 @@ export function templateInputs(template: string): string[] {
         .split("\n")
         .find((l) => l.startsWith("# inputs:"));
     if (line === undefined) throw new Error(`templates/${template}.sh has no '# inputs:' line`);
-    return line.slice("# inputs:".length).split(/\s+/).filter((w) => w !== "" && w !== "(none)");
+    return line
+        .slice("# inputs:".length)
+        .split(/\s+/)
+        .filter((w) => w !== "" && w !== "(none)");
 }
 
 /** Every declared input provided, nothing undeclared passed: a broken contract fails the program. */
@@ -178,6 +181,4 @@ export function splitStdinStep(commandLine: string, stdin: string): { script: st
 }
 
 /** Every Postfix milter value this stack may have set, so a transport change drops the old one. */
-export const KNOWN_MILTERS = [
-    ...new Set(Object.values(MILTER_ENDPOINTS).flatMap((byTransport) => Object.values(byTransport).map((e) => e.postfixMilter))),
-];
+export const KNOWN_MILTERS = [...new Set(Object.values(MILTER_ENDPOINTS).flatMap((byTransport) => Object.values(byTransport).map((e) => e.postfixMilter)))];

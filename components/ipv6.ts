@@ -36,7 +36,7 @@ export function formatIpv6(value: bigint, dottedTail = false): string {
     const words = Array.from({ length: 8 }, (_, i) => Number((value >> BigInt(16 * (7 - i))) & 0xffffn).toString(16));
     const limit = dottedTail ? 6 : 8;
     let best = { at: -1, len: 0 };
-    for (let i = 0; i < limit; ) {
+    for (let i = 0; i < limit;) {
         if (words[i] !== "0") {
             i++;
             continue;

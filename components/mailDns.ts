@@ -73,7 +73,8 @@ function recordSpecs(args: Omit<MailDnsArgs, "zoneId">): RecordSpec[] {
     const specs: RecordSpec[] = [];
     if (args.mx) specs.push({ id: "mx", kind: "mx", name: args.domain, type: "MX", value: args.mx.hostname, priority: args.mx.priority });
     if (args.mxAddresses?.ipv4) specs.push({ id: "mx-a", kind: "a", name: args.mxAddresses.hostname, type: "A", value: args.mxAddresses.ipv4 });
-    if (args.mxAddresses?.ipv6) specs.push({ id: "mx-aaaa", kind: "aaaa", name: args.mxAddresses.hostname, type: "AAAA", value: canonicalIpv6(args.mxAddresses.ipv6) });
+    if (args.mxAddresses?.ipv6)
+        specs.push({ id: "mx-aaaa", kind: "aaaa", name: args.mxAddresses.hostname, type: "AAAA", value: canonicalIpv6(args.mxAddresses.ipv6) });
     specs.push({ id: "spf", kind: "spf", name: spfRecordName(args.domain), type: "TXT", value: args.spf });
     for (const [selector, value] of Object.entries(args.dkim)) {
         specs.push({ id: `dkim-${selector}`, kind: "dkim", name: dkimRecordName(selector, args.domain), type: "TXT", value, selector });
@@ -103,9 +104,7 @@ export class MailDns extends pulumi.ComponentResource {
     constructor(name: string, args: MailDnsArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mailauth:dns:MailDns", name, {}, opts);
         const published: pulumi.Output<PublishedRecord>[] = [];
-        const adopt = args.adopt
-            ? adoptStep(`${name}-adopt`, { zoneId: args.zoneId, ...args.adopt }, { parent: this })
-            : undefined;
+        const adopt = args.adopt ? adoptStep(`${name}-adopt`, { zoneId: args.zoneId, ...args.adopt }, { parent: this }) : undefined;
         if (adopt) args.adopt!.after(adopt);
         this.dkimRecords = {};
         for (const spec of recordSpecs(args)) {

@@ -99,7 +99,10 @@ export class MailHost extends pulumi.ComponentResource {
             const own = spec.files ? stagedStdin(spec.files) : "";
             return {
                 create: stdinCommandLine(script, args.user, `mailauth-${id}`),
-                stdin: stdin === undefined ? stdinWithScript(script, own) : pulumi.output(stdin).apply((s) => (s === undefined ? s : stdinWithScript(script, own + s))),
+                stdin:
+                    stdin === undefined
+                        ? stdinWithScript(script, own)
+                        : pulumi.output(stdin).apply((s) => (s === undefined ? s : stdinWithScript(script, own + s))),
             };
         };
         const step = (
@@ -167,7 +170,15 @@ export class MailHost extends pulumi.ComponentResource {
                         .apply((held) =>
                             held.some(([pem]) => pem === undefined)
                                 ? (undefined as unknown as string)
-                                : keysStdin(args.keys.map((k, i) => ({ domain: k.domain, selector: k.selector, privateKeyPem: held[i][0], recordValue: held[i][1], published: held[i][2] }))),
+                                : keysStdin(
+                                      args.keys.map((k, i) => ({
+                                          domain: k.domain,
+                                          selector: k.selector,
+                                          privateKeyPem: held[i][0],
+                                          recordValue: held[i][1],
+                                          published: held[i][2],
+                                      })),
+                                  ),
                         ),
                 ),
                 logging: "none",
@@ -267,7 +278,6 @@ export class MailHost extends pulumi.ComponentResource {
         this.registerOutputs({ testKeyResults: this.testKeyResults });
     }
 }
-
 
 /** What to do when a selector's published key is gone from the host and the stack holds another one. */
 export function lostKeyHelp(domain: string, selector: string): string {

@@ -81,10 +81,7 @@ export interface RawSettings {
  */
 export class SettingsError extends pulumi.RunError {
     constructor(public readonly problems: string[]) {
-        super(
-            `mailauth: ${problems.length} configuration problem(s); nothing was changed:\n` +
-                problems.map((p) => `  - ${p}`).join("\n"),
-        );
+        super(`mailauth: ${problems.length} configuration problem(s); nothing was changed:\n` + problems.map((p) => `  - ${p}`).join("\n"));
         this.name = "SettingsError";
     }
 }
@@ -139,7 +136,9 @@ function isObject(v: unknown): v is Record<string, unknown> {
 function typedString(v: unknown, path: string, problems: Problems): string | undefined {
     if (typeof v === "string") {
         if (hasControlCharacters(v)) {
-            problems.push(`${path}: ${show(v)} contains a control character (a newline, tab or escape) or an invisible one (zero-width, bidi mark, soft hyphen); remove it`);
+            problems.push(
+                `${path}: ${show(v)} contains a control character (a newline, tab or escape) or an invisible one (zero-width, bidi mark, soft hyphen); remove it`,
+            );
             return undefined;
         }
         return v.trim();
@@ -147,9 +146,7 @@ function typedString(v: unknown, path: string, problems: Problems): string | und
     if (typeof v === "number" && Number.isSafeInteger(v)) return String(v);
     if (typeof v === "boolean") return String(v);
     if (typeof v === "number" && Number.isInteger(v)) {
-        problems.push(
-            `${path}: the number ${show(v)} is too long to keep exactly; set it as a string: pulumi config set --type string --path '${path}' VALUE`,
-        );
+        problems.push(`${path}: the number ${show(v)} is too long to keep exactly; set it as a string: pulumi config set --type string --path '${path}' VALUE`);
         return undefined;
     }
     problems.push(`${path}: must be a string, got ${show(v)}`);
@@ -316,10 +313,14 @@ function readDomains(raw: unknown, problems: Problems): DomainsRead {
         const tooMany = previousSelectorsProblem(p, previousSelectors);
         if (tooMany) problems.push(tooMany);
         if (name !== undefined && hostnameProblem(rawName!) !== undefined) {
-            problems.push(`${p}.name: ${show(rawName)} is not a domain name (letters, digits and hyphens in dot-separated labels): ${hostnameProblem(rawName!)}`);
+            problems.push(
+                `${p}.name: ${show(rawName)} is not a domain name (letters, digits and hyphens in dot-separated labels): ${hostnameProblem(rawName!)}`,
+            );
         } else if (name !== undefined && name.split(".").length > MAX_DOMAIN_LABELS) {
             // Finding its zone asks Cloudflare for each parent name in turn (components/zone.ts).
-            problems.push(`${p}.name: ${show(rawName)} has ${name.split(".").length} labels; at most ${MAX_DOMAIN_LABELS} are allowed (each costs a zone lookup)`);
+            problems.push(
+                `${p}.name: ${show(rawName)} has ${name.split(".").length} labels; at most ${MAX_DOMAIN_LABELS} are allowed (each costs a zone lookup)`,
+            );
         } else if (name !== undefined) {
             // The longest name the stack publishes: <selector>._domainkey.<name> (RFC 1035 2.3.4: 253 characters as text).
             const longest = Math.max(7, ...[selector ?? "", ...previousSelectors].map((sel) => sel.length + 12));
@@ -374,10 +375,15 @@ function readMx(raw: unknown, domains: DomainsRead, problems: Problems): MxSetti
     const path = "mailauth:mx";
     const { hostname: rawHostname = "", priority, ipv4, ipv6, publish } = section(MX, raw, path, problems);
     const hostname = normalizeName(rawHostname);
-    if (rawHostname && !hostname) problems.push(`${path}.hostname: ${show(rawHostname)} is the DNS root, not a host name; give the server's name, e.g. mail.example.com`);
-    if (hostname && hostnameProblem(rawHostname) !== undefined) problems.push(`${path}.hostname: ${show(rawHostname)} is not a host name: ${hostnameProblem(rawHostname)}`);
+    if (rawHostname && !hostname)
+        problems.push(`${path}.hostname: ${show(rawHostname)} is the DNS root, not a host name; give the server's name, e.g. mail.example.com`);
+    if (hostname && hostnameProblem(rawHostname) !== undefined)
+        problems.push(`${path}.hostname: ${show(rawHostname)} is not a host name: ${hostnameProblem(rawHostname)}`);
     if (ipv4 !== undefined && ipFamily(ipv4) !== 4) problems.push(`${path}.ipv4: ${show(ipv4)} is not an IPv4 address`);
-    for (const [key, ip, family] of [["ipv4", ipv4, 4], ["ipv6", ipv6, 6]] as const) {
+    for (const [key, ip, family] of [
+        ["ipv4", ipv4, 4],
+        ["ipv6", ipv6, 6],
+    ] as const) {
         const why = ip !== undefined && ipFamily(ip) === family ? addressProblem(ip, "dns") : undefined;
         if (why) {
             problems.push(
@@ -403,9 +409,7 @@ function readMx(raw: unknown, domains: DomainsRead, problems: Problems): MxSetti
 
 /** The configured domain whose Cloudflare zone holds `hostname`, if any (longest match). */
 export function zoneFor(hostname: string, domains: DomainSettings[]): DomainSettings | undefined {
-    return domains
-        .filter((d) => hostname === d.name || hostname.endsWith(`.${d.name}`))
-        .sort((a, b) => b.name.length - a.name.length)[0];
+    return domains.filter((d) => hostname === d.name || hostname.endsWith(`.${d.name}`)).sort((a, b) => b.name.length - a.name.length)[0];
 }
 
 function readSpf(raw: unknown, domains: DomainSettings[], problems: Problems): SpfSettings {
@@ -470,7 +474,9 @@ function readDmarc(raw: unknown, problems: Problems): DmarcSettings {
     const dmarc = { ...read, rua };
     const record = dmarcRecordValue(dmarc);
     if (record.length > MAX_RECORD) {
-        problems.push(`${path}.rua: the ${rua.length} addresses make the record ${record.length} characters; keep DMARC under ${MAX_RECORD} so it fits one DNS answer over UDP (list fewer addresses)`);
+        problems.push(
+            `${path}.rua: the ${rua.length} addresses make the record ${record.length} characters; keep DMARC under ${MAX_RECORD} so it fits one DNS answer over UDP (list fewer addresses)`,
+        );
     }
     return { ...dmarc, record };
 }
@@ -488,11 +494,24 @@ function readOpenDkim(raw: unknown, domains: DomainSettings[], problems: Problem
     for (const h of trustedHosts) {
         if (!isTrustedHost(h)) {
             problems.push(`${path}.trustedHosts: ${show(h)} is not an address, CIDR block, host name or *.domain wildcard`);
-        } else if (trustedWildcardProblem(h, domains.map((d) => d.name))) {
-            problems.push(`${path}.trustedHosts: ${trustedWildcardProblem(h, domains.map((d) => d.name))}`);
+        } else if (
+            trustedWildcardProblem(
+                h,
+                domains.map((d) => d.name),
+            )
+        ) {
+            problems.push(
+                `${path}.trustedHosts: ${trustedWildcardProblem(
+                    h,
+                    domains.map((d) => d.name),
+                )}`,
+            );
         }
     }
-    const wide = overLimit(trustedHosts.map(parseBlock).filter((b): b is Block => b !== undefined), TRUSTED_MAX);
+    const wide = overLimit(
+        trustedHosts.map(parseBlock).filter((b): b is Block => b !== undefined),
+        TRUSTED_MAX,
+    );
     if (wide) {
         problems.push(
             `${path}.trustedHosts: ${trustedHosts.filter((h) => parseBlock(h)).join(" ")} together cover ${wide}. OpenDKIM signs with your domains' real keys any mail from a trusted host, so anyone there who reaches this server could send mail as your domains that passes DKIM and DMARC. List the server's own addresses and your relays' blocks (private ranges such as 10.0.0.0/8, 192.168.0.0/16 and fc00::/7 may be any size)`,
@@ -501,7 +520,10 @@ function readOpenDkim(raw: unknown, domains: DomainSettings[], problems: Problem
     for (const ns of nameservers) {
         const why = ipFamily(ns) === 0 ? undefined : addressProblem(ns, "resolver");
         if (ipFamily(ns) === 0) problems.push(`${path}.nameservers: ${show(ns)} is not an IP address`);
-        else if (why) problems.push(`${path}.nameservers: ${show(ns)} is ${why}, where no resolver answers; give a resolver's address (one on the server itself, 127.0.0.1, is fine)`);
+        else if (why)
+            problems.push(
+                `${path}.nameservers: ${show(ns)} is ${why}, where no resolver answers; give a resolver's address (one on the server itself, 127.0.0.1, is fine)`,
+            );
     }
     return { reportAddress, trustedHosts, nameservers, milterTransport };
 }
@@ -522,7 +544,9 @@ function readSsh(raw: unknown, privateKey: RawSettings["sshPrivateKey"], problem
             `mailauth:sshPrivateKey: the key is protected by a passphrase, which pulumi-command cannot use here; give the stack a key of its own without one (ssh-keygen -t ed25519 -N '' -f ~/.ssh/mailauth) and add its .pub to the server's authorized_keys`,
         );
     } else if (privateKey === "invalid") {
-        problems.push(`mailauth:sshPrivateKey: is not a private key (expected the contents of a file such as ~/.ssh/id_ed25519, "-----BEGIN ... PRIVATE KEY-----")`);
+        problems.push(
+            `mailauth:sshPrivateKey: is not a private key (expected the contents of a file such as ~/.ssh/id_ed25519, "-----BEGIN ... PRIVATE KEY-----")`,
+        );
     }
     return { host, port, user, hostKey };
 }
@@ -534,7 +558,9 @@ function readSsh(raw: unknown, privateKey: RawSettings["sshPrivateKey"], problem
 function readAdoptRecords(raw: RawSettings, problems: Problems): boolean {
     const enabled = value(ADOPT_RECORDS, raw.adoptRecords === "" ? undefined : raw.adoptRecords, problems);
     if (enabled && !raw.cloudflareToken) {
-        problems.push(`mailauth:adoptRecords: needs the Cloudflare API token as cloudflare:apiToken (pulumi config set --secret cloudflare:apiToken) or CLOUDFLARE_API_TOKEN`);
+        problems.push(
+            `mailauth:adoptRecords: needs the Cloudflare API token as cloudflare:apiToken (pulumi config set --secret cloudflare:apiToken) or CLOUDFLARE_API_TOKEN`,
+        );
     }
     return enabled;
 }

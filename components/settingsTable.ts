@@ -98,15 +98,32 @@ export const DOMAINS = {
     required: true,
     summary: "The mail domains, a list of",
     rows: [
-        { key: "name", kind: "string", required: true, doc: "A name has at most 10 labels, and `<selector>._domainkey.<name>` must fit DNS's 253 characters.", brief: "the domain" },
+        {
+            key: "name",
+            kind: "string",
+            required: true,
+            doc: "A name has at most 10 labels, and `<selector>._domainkey.<name>` must fit DNS's 253 characters.",
+            brief: "the domain",
+        },
         {
             key: "zoneId",
             kind: "string",
             doc: "`zoneId`: the Cloudflare zone (default: found by the domain's name).",
             brief: "its Cloudflare zone id (default: the account's zone that holds the domain, found by name; when set, the zone's name is checked against the domain)",
         },
-        { key: "selector", kind: "string", required: true, doc: "`selector`: the key that signs (a date like `20261127` is handy).", brief: "the DKIM selector that signs (a date such as 20261127 is handy)" },
-        { key: "previousSelectors", kind: "strings", doc: "`previousSelectors`: keys kept published after a rotation (at most 10).", brief: "selectors kept published after a rotation (default none)" },
+        {
+            key: "selector",
+            kind: "string",
+            required: true,
+            doc: "`selector`: the key that signs (a date like `20261127` is handy).",
+            brief: "the DKIM selector that signs (a date such as 20261127 is handy)",
+        },
+        {
+            key: "previousSelectors",
+            kind: "strings",
+            doc: "`previousSelectors`: keys kept published after a rotation (at most 10).",
+            brief: "selectors kept published after a rotation (default none)",
+        },
         {
             key: "keyBits",
             kind: "integer",
@@ -131,7 +148,13 @@ export const MX = {
         { key: "priority", kind: "integer", default: 10, min: 0, max: 65535, doc: "MX priority.", brief: "default 10" },
         { key: "ipv4", kind: "string", doc: DNS_ADDRESS_DOC, brief: DNS_ADDRESS },
         { key: "ipv6", kind: "string", doc: DNS_ADDRESS_DOC, brief: DNS_ADDRESS },
-        { key: "publish", kind: "boolean", default: true, doc: "`false` when MX records are managed outside this stack.", brief: "false when MX records are managed outside this stack (default true)" },
+        {
+            key: "publish",
+            kind: "boolean",
+            default: true,
+            doc: "`false` when MX records are managed outside this stack.",
+            brief: "false when MX records are managed outside this stack (default true)",
+        },
     ],
 } as const satisfies Section;
 
@@ -172,8 +195,20 @@ export const DMARC = {
     summary: "DMARC record at _dmarc,",
     rows: [
         { key: "enabled", kind: "boolean", default: true, doc: "Publish `_dmarc`.", brief: "default true" },
-        { key: "policy", kind: "choice", allowed: ["none", "quarantine", "reject"], default: "none", doc: "`none`, `quarantine` or `reject`. Start with `none` and read the reports.", brief: "none (default), quarantine or reject" },
-        { key: "rua", kind: "strings", doc: "Addresses for aggregate reports (the record must stay under 450 characters): `user@domain` or `mailto:user@domain`, optionally with DMARC's size limit (`!10m`). Letters, digits and `. _ + -` before the `@` (`!` and `,` have meanings of their own in the record).", brief: "addresses for aggregate reports" },
+        {
+            key: "policy",
+            kind: "choice",
+            allowed: ["none", "quarantine", "reject"],
+            default: "none",
+            doc: "`none`, `quarantine` or `reject`. Start with `none` and read the reports.",
+            brief: "none (default), quarantine or reject",
+        },
+        {
+            key: "rua",
+            kind: "strings",
+            doc: "Addresses for aggregate reports (the record must stay under 450 characters): `user@domain` or `mailto:user@domain`, optionally with DMARC's size limit (`!10m`). Letters, digits and `. _ + -` before the `@` (`!` and `,` have meanings of their own in the record).",
+            brief: "addresses for aggregate reports",
+        },
     ],
 } as const satisfies Section;
 
@@ -196,7 +231,12 @@ export const OPENDKIM = {
             doc: "Extra hosts or networks whose mail is signed; `127.0.0.1`, `::1` and `*.<domain>` always are. Together they may cover at most a /16 of public IPv4 and a /48 of public IPv6 space (private and special-purpose ranges such as `10.0.0.0/8`, `192.168.0.0/16`, `fc00::/7` may be any size): OpenDKIM signs mail from a trusted host with the domains' real keys, so `0.0.0.0/0`, `::/0`, `2000::/3` or `::ffff:0:0/96` would let anyone who reaches the server send mail that passes DKIM and DMARC. A `*.name` wildcard only within the configured domains.",
             brief: "extra hosts or networks whose mail is signed (127.0.0.1, ::1 and *.<domain> always are)",
         },
-        { key: "nameservers", kind: "strings", doc: "Resolvers OpenDKIM asks (`Nameservers`); loopback and private addresses are fine, unspecified, link-local and multicast ones refused. Needs an OpenDKIM built with libunbound (Debian's); EPEL's is not and would ignore it, so the run stops there (point `/etc/resolv.conf` at them instead). Empty: OpenDKIM's built-in recursive resolver from the root servers, or the system resolver where it has none (EPEL); `opendkim -V` on the host decides, and opendkim.conf says which.", brief: "resolvers OpenDKIM asks (default its own recursive resolver)" },
+        {
+            key: "nameservers",
+            kind: "strings",
+            doc: "Resolvers OpenDKIM asks (`Nameservers`); loopback and private addresses are fine, unspecified, link-local and multicast ones refused. Needs an OpenDKIM built with libunbound (Debian's); EPEL's is not and would ignore it, so the run stops there (point `/etc/resolv.conf` at them instead). Empty: OpenDKIM's built-in recursive resolver from the root servers, or the system resolver where it has none (EPEL); `opendkim -V` on the host decides, and opendkim.conf says which.",
+            brief: "resolvers OpenDKIM asks (default its own recursive resolver)",
+        },
         {
             key: "milterTransport",
             kind: "choice",
@@ -215,7 +255,15 @@ export const ADOPT_RECORDS = {
     type: "boolean",
     summary:
         "Take over records already in the zone at the names the stack publishes (SPF, MX, DMARC, the MX host's A/AAAA), in the same pulumi up; pulumi destroy puts them back as they were. DKIM selectors are never taken over. Default false: such records stop the run at preview.",
-    rows: [{ key: "adoptRecords", kind: "boolean", default: false, doc: "Take over records already at the names the stack publishes; `pulumi destroy` puts them back. See [Your zone already has records](#your-zone-already-has-records).", brief: "" }],
+    rows: [
+        {
+            key: "adoptRecords",
+            kind: "boolean",
+            default: false,
+            doc: "Take over records already at the names the stack publishes; `pulumi destroy` puts them back. See [Your zone already has records](#your-zone-already-has-records).",
+            brief: "",
+        },
+    ],
 } as const satisfies Section;
 
 export const IMPORT_RECORDS = {
@@ -223,8 +271,15 @@ export const IMPORT_RECORDS = {
     shape: "value",
     raw: "elsewhere",
     summary:
-        'Records already in the zone that the stack\'s records take over by import, a map of the stack\'s record resource name (e.g. example.com-spf) to "<zone id>/<record id>"; the preview prints the command for each record in the way. Taken over in the next pulumi up with the stack\'s value and comment (Pulumi CLI 3.174 or later); pulumi destroy then deletes them.',
-    rows: [{ key: "importRecords", kind: "map", doc: "Records already in the zone that the stack's records take over by import (`{\"example.com-spf\": \"<zone id>/<record id>\"}`, as the preview prints it); `pulumi destroy` then deletes them. See [Your zone already has records](#your-zone-already-has-records).", brief: "" }],
+        "Records already in the zone that the stack's records take over by import, a map of the stack's record resource name (e.g. example.com-spf) to \"<zone id>/<record id>\"; the preview prints the command for each record in the way. Taken over in the next pulumi up with the stack's value and comment (Pulumi CLI 3.174 or later); pulumi destroy then deletes them.",
+    rows: [
+        {
+            key: "importRecords",
+            kind: "map",
+            doc: 'Records already in the zone that the stack\'s records take over by import (`{"example.com-spf": "<zone id>/<record id>"}`, as the preview prints it); `pulumi destroy` then deletes them. See [Your zone already has records](#your-zone-already-has-records).',
+            brief: "",
+        },
+    ],
 } as const satisfies Section;
 
 export const SSH = {
@@ -234,9 +289,21 @@ export const SSH = {
     required: true,
     summary: "SSH connection to the mail server,",
     rows: [
-        { key: "host", kind: "string", required: true, doc: "Address or name of the server (a single-label name from `/etc/hosts` works too).", brief: "address or name of the server" },
+        {
+            key: "host",
+            kind: "string",
+            required: true,
+            doc: "Address or name of the server (a single-label name from `/etc/hosts` works too).",
+            brief: "address or name of the server",
+        },
         { key: "port", kind: "integer", default: 22, min: 1, max: 65535, doc: "SSH port.", brief: "default 22" },
-        { key: "user", kind: "string", default: "root", doc: "`root`, or a user with passwordless sudo (commands then run with `sudo -n`).", brief: "root (default) or a user with passwordless sudo" },
+        {
+            key: "user",
+            kind: "string",
+            default: "root",
+            doc: "`root`, or a user with passwordless sudo (commands then run with `sudo -n`).",
+            brief: "root (default) or a user with passwordless sudo",
+        },
         {
             key: "hostKey",
             kind: "string",
@@ -259,7 +326,16 @@ export const SSH_PRIVATE_KEY = {
     type: "string",
     required: true,
     summary: "The SSH private key, set with --secret (pulumi config set --secret mailauth:sshPrivateKey < ~/.ssh/mailauth); without a passphrase.",
-    rows: [{ key: "sshPrivateKey", kind: "secret", required: true, doc: "The SSH private key, set with `--secret` (the CLI refuses it in plain text). A key with a passphrase is refused before anything runs: pulumi-command cannot use it.", readmeDefault: "(required, secret)", brief: "" }],
+    rows: [
+        {
+            key: "sshPrivateKey",
+            kind: "secret",
+            required: true,
+            doc: "The SSH private key, set with `--secret` (the CLI refuses it in plain text). A key with a passphrase is refused before anything runs: pulumi-command cannot use it.",
+            readmeDefault: "(required, secret)",
+            brief: "",
+        },
+    ],
 } as const satisfies Section;
 
 export const TTL = {

@@ -27,7 +27,9 @@ import { asMarker, isOwn, legacyComment, OwnMarker, recordOwner } from "./stackM
  * doubled: a record cannot recolour the terminal, reorder the text or make a refused name look valid.
  */
 export function shown(text: string): string {
-    return String(text).replace(/\\/g, "\\\\").replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu, (c) => `\\u${c.codePointAt(0)!.toString(16).padStart(4, "0")}`);
+    return String(text)
+        .replace(/\\/g, "\\\\")
+        .replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu, (c) => `\\u${c.codePointAt(0)!.toString(16).padStart(4, "0")}`);
 }
 
 /** A value as one word of a POSIX shell command: single-quoted, each ' as '\'' (POSIX.1 XCU 2.2.2). */
@@ -229,13 +231,17 @@ export function findConflicts(
                         `if it is this stack's from a lost state, its key is not in this state: sign with a new selector, e.g. today's date: pulumi config set --path 'mailauth:domains[${plan.index ?? 0}].selector' ${new Date().toISOString().slice(0, 10).replace(/-/g, "")}; delete the old record in Cloudflare once nothing signs with it`,
                     );
                 } else if (r.type === t.type) {
-                    ways.push(`if it is this stack's from a lost state, import it: the stack's ${t.kind.toUpperCase()} record takes it over in the next pulumi up, with the stack's value and comment:\n  ${importCommand(t, zone, r)}\n  pulumi up\n  ${importDoneCommand(t)}`);
+                    ways.push(
+                        `if it is this stack's from a lost state, import it: the stack's ${t.kind.toUpperCase()} record takes it over in the next pulumi up, with the stack's value and comment:\n  ${importCommand(t, zone, r)}\n  pulumi up\n  ${importDoneCommand(t)}`,
+                    );
                 }
                 ways.push(`or delete it in Cloudflare (dashboard: ${zone.name} → DNS → Records)`);
             } else if (other !== undefined) {
                 why = `it is managed by another Pulumi stack (${shown(other)}): ${why}`;
                 ways.push(`manage ${t.name} from one stack only: remove it from the other stack, or from this one`);
-                ways.push(`if this stack was renamed from ${shown(other)} (pulumi stack rename), the record is this stack's: set its comment to "${asMarker(own.comment).legacy}" in the dashboard (the next pulumi up gives it the stack's own comment)`);
+                ways.push(
+                    `if this stack was renamed from ${shown(other)} (pulumi stack rename), the record is this stack's: set its comment to "${asMarker(own.comment).legacy}" in the dashboard (the next pulumi up gives it the stack's own comment)`,
+                );
             } else if (t.kind === "dkim") {
                 ways.push(
                     `pick another selector for the stack, e.g. today's date: pulumi config set --path 'mailauth:domains[${plan.index ?? 0}].selector' ${new Date().toISOString().slice(0, 10).replace(/-/g, "")}; the existing key stays published for mail still in transit`,
@@ -256,10 +262,14 @@ export function findConflicts(
                     if (carry.length > 0) adoptable = false;
                     if (carry.length > 0) {
                         // Together with what is configured, as the settings check will see them once pasted.
-                        const together = spfMechanismsProblems([...plan.spfMechanisms, ...carry], plan.spfAll ?? "~all", domains).map((p) => p.replace(/^mailauth:spf\.mechanisms: /, ""));
+                        const together = spfMechanismsProblems([...plan.spfMechanisms, ...carry], plan.spfAll ?? "~all", domains).map((p) =>
+                            p.replace(/^mailauth:spf\.mechanisms: /, ""),
+                        );
                         ways.push(
                             `first carry its mechanisms into the stack's record, or mail from those senders fails SPF:\n` +
-                                carry.map((m, i) => `  pulumi config set --path 'mailauth:spf.mechanisms[${plan.spfMechanisms.length + i}]' ${shellWord(m)}`).join("\n") +
+                                carry
+                                    .map((m, i) => `  pulumi config set --path 'mailauth:spf.mechanisms[${plan.spfMechanisms.length + i}]' ${shellWord(m)}`)
+                                    .join("\n") +
                                 (together.length > 0
                                     ? `\n  but carried all together with mailauth:spf.mechanisms they are refused by the settings check: ${together.map(shown).join("; ")}; decide which to carry`
                                     : ""),
@@ -312,7 +322,12 @@ export function findConflicts(
  * with the stack's state this run sets the value, without it (state lost, another backend) a second
  * record would be published beside it.
  */
-export function ownRecordIssues(plan: DomainPlan, zone: ZoneRef, records: ZoneRecord[], comment: OwnMarker | string): { problems: string[]; warnings: string[] } {
+export function ownRecordIssues(
+    plan: DomainPlan,
+    zone: ZoneRef,
+    records: ZoneRecord[],
+    comment: OwnMarker | string,
+): { problems: string[]; warnings: string[] } {
     const problems: string[] = [];
     const warnings: string[] = [];
     for (const t of plan.targets) {
@@ -542,10 +557,22 @@ async function perZone<T>(
                 return [];
             }
             if (all.length > LISTING_LIMITS.records) {
-                problems.push(tooManyRecords(zone, suffix, plans.map((p) => p.domain)));
+                problems.push(
+                    tooManyRecords(
+                        zone,
+                        suffix,
+                        plans.map((p) => p.domain),
+                    ),
+                );
                 return [];
             }
-            return plans.map((plan) => each(plan, zone, all.filter((r) => normalizeName(r.name) === plan.domain || normalizeName(r.name).endsWith(`.${plan.domain}`))));
+            return plans.map((plan) =>
+                each(
+                    plan,
+                    zone,
+                    all.filter((r) => normalizeName(r.name) === plan.domain || normalizeName(r.name).endsWith(`.${plan.domain}`)),
+                ),
+            );
         }),
     );
 }
@@ -561,8 +588,12 @@ export async function checkZones(plans: DomainPlan[], opts: CheckOptions): Promi
     const zones = await Promise.all(plans.map((plan) => resolveZone(plan, reads, problems)));
     const found = plans.flatMap((plan, i) => (zones[i] ? [{ plan, zone: zones[i]! }] : []));
     const results = (
-        await perZone(found, opts.reader ?? providerReader, problems, (plan, zone, refusal) =>
-            `${plan.domain}: Cloudflare refused to list the DNS records of zone ${zone.name} (${zone.id}) (${refusal.status}: ${refusal.detail}): the API token needs Zone → DNS → Read to check the zone and ${DNS_EDIT} to publish: give it ${DNS_EDIT} on ${zone.name}`,
+        await perZone(
+            found,
+            opts.reader ?? providerReader,
+            problems,
+            (plan, zone, refusal) =>
+                `${plan.domain}: Cloudflare refused to list the DNS records of zone ${zone.name} (${zone.id}) (${refusal.status}: ${refusal.detail}): the API token needs Zone → DNS → Read to check the zone and ${DNS_EDIT} to publish: give it ${DNS_EDIT} on ${zone.name}`,
             (plan, zone, records) => checkDomain(plan, zone, records, opts, problems, log),
         )
     ).flat();
@@ -570,27 +601,34 @@ export async function checkZones(plans: DomainPlan[], opts: CheckOptions): Promi
     return plans.map((p) => results.find((r) => r.domain === p.domain)!);
 }
 
-function checkDomain(plan: DomainPlan, zone: ZoneRef, records: ZoneRecord[], opts: CheckOptions, problems: string[], log: (m: string) => void): ZoneCheckResult {
-        for (const t of plan.targets) {
-            const id = opts.imports?.[t.resource];
-            if (id === undefined) continue;
-            const r = records.find((x) => `${zone.id}/${x.id}` === id);
-            const owner = r && recordOwner(r.comment, opts.comment);
-            // Another stack's record is not imported, unless it carries this stack's name (a lost state: see findConflicts).
-            if (!r || !conflictsWith(t, r, zone.name) || r.type !== t.type || (owner && !owner.own && !owner.sameName)) {
-                problems.push(
-                    `mailauth:importRecords["${t.resource}"]: ${id} is not a record of zone ${zone.name} (${zone.id}) at ${t.name} that the stack's ${t.kind.toUpperCase()} record replaces: only a ${t.type} record the preview names, with its zone id, can be imported (a CNAME is not: the import would turn it into the stack's ${t.type}) (pulumi config rm --path 'mailauth:importRecords["${t.resource}"]' to drop it)`,
-                );
-            } else if (isOwn(r.comment, opts.comment)) {
-                // Imported and updated by an earlier up. Left in, the import option would make a CLI before
-                // 3.252 import it again and replace it, deleting the record: the import id (zone/record)
-                // differs from the record's id and that CLI lost the import id from state after the update
-                // (pulumi/pulumi#14836, fixed by #23834 in 3.252.0: step_generator.go ImportID: new.ImportID).
-                problems.push(
-                    `mailauth:importRecords["${t.resource}"]: the record ${id} is imported: it is the stack's now. Remove the entry before the next run (left in, a Pulumi CLI before 3.252 would import it again and delete it, pulumi/pulumi#14836):\n  ${importDoneCommand(t)}`,
-                );
-            }
+function checkDomain(
+    plan: DomainPlan,
+    zone: ZoneRef,
+    records: ZoneRecord[],
+    opts: CheckOptions,
+    problems: string[],
+    log: (m: string) => void,
+): ZoneCheckResult {
+    for (const t of plan.targets) {
+        const id = opts.imports?.[t.resource];
+        if (id === undefined) continue;
+        const r = records.find((x) => `${zone.id}/${x.id}` === id);
+        const owner = r && recordOwner(r.comment, opts.comment);
+        // Another stack's record is not imported, unless it carries this stack's name (a lost state: see findConflicts).
+        if (!r || !conflictsWith(t, r, zone.name) || r.type !== t.type || (owner && !owner.own && !owner.sameName)) {
+            problems.push(
+                `mailauth:importRecords["${t.resource}"]: ${id} is not a record of zone ${zone.name} (${zone.id}) at ${t.name} that the stack's ${t.kind.toUpperCase()} record replaces: only a ${t.type} record the preview names, with its zone id, can be imported (a CNAME is not: the import would turn it into the stack's ${t.type}) (pulumi config rm --path 'mailauth:importRecords["${t.resource}"]' to drop it)`,
+            );
+        } else if (isOwn(r.comment, opts.comment)) {
+            // Imported and updated by an earlier up. Left in, the import option would make a CLI before
+            // 3.252 import it again and replace it, deleting the record: the import id (zone/record)
+            // differs from the record's id and that CLI lost the import id from state after the update
+            // (pulumi/pulumi#14836, fixed by #23834 in 3.252.0: step_generator.go ImportID: new.ImportID).
+            problems.push(
+                `mailauth:importRecords["${t.resource}"]: the record ${id} is imported: it is the stack's now. Remove the entry before the next run (left in, a Pulumi CLI before 3.252 would import it again and delete it, pulumi/pulumi#14836):\n  ${importDoneCommand(t)}`,
+            );
         }
+    }
     const conflicts = findConflicts(plan, zone, records, opts);
     const own = ownRecordIssues(plan, zone, records, opts.comment);
     problems.push(...own.problems);
@@ -598,17 +636,19 @@ function checkDomain(plan: DomainPlan, zone: ZoneRef, records: ZoneRecord[], opt
     const adopted = opts.adopt ? conflicts.filter((c) => c.adoptable) : [];
     for (const c of conflicts) if (!adopted.includes(c)) problems.push(c.message);
     for (const c of adopted) {
-        log(`${plan.domain}: adoptRecords: ${describe(c.record)} is taken over by the stack's adopt step and replaced by its ${c.target.kind.toUpperCase()} record; pulumi destroy puts it back`);
+        log(
+            `${plan.domain}: adoptRecords: ${describe(c.record)} is taken over by the stack's adopt step and replaced by its ${c.target.kind.toUpperCase()} record; pulumi destroy puts it back`,
+        );
     }
     const oldSelectors = [
         ...new Set(
-            records
-                .map((r) => dkimSelectorOf(normalizeName(r.name), plan.domain))
-                .filter((s): s is string => s !== undefined && !plan.selectors.includes(s)),
+            records.map((r) => dkimSelectorOf(normalizeName(r.name), plan.domain)).filter((s): s is string => s !== undefined && !plan.selectors.includes(s)),
         ),
     ];
     if (oldSelectors.length > 0) {
-        log(`${plan.domain}: DKIM selector(s) ${oldSelectors.map(shown).join(", ")} found in zone ${zone.name} are not managed by this stack and stay as they are`);
+        log(
+            `${plan.domain}: DKIM selector(s) ${oldSelectors.map(shown).join(", ")} found in zone ${zone.name} are not managed by this stack and stay as they are`,
+        );
     }
     return { domain: plan.domain, zone, adopted };
 }

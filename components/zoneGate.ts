@@ -92,7 +92,10 @@ export function zoneGate(settings: Settings, dnsArgs: Omit<MailDnsArgs, "zoneId"
         domains: settings.domains,
         index: settings.domains.findIndex((d) => d.name === a.domain),
     }));
-    const imports = readImportRecords(importRecords, plans.flatMap((p) => p.targets));
+    const imports = readImportRecords(
+        importRecords,
+        plans.flatMap((p) => p.targets),
+    );
     const checked = pulumi.output(marker.then((own) => checkZones(plans, { adopt, comment: own, stack, project, imports })));
     // The adopt steps, as MailDns makes them: checked again together once their outputs are known.
     const adoptSteps: { plan: DomainPlan; stdout: pulumi.Output<string> }[] = [];

@@ -56,7 +56,11 @@ function run(file: string, args: string[], step: Record<string, string>, api: st
  */
 export async function faultyApi(
     upstream: string,
-    fault: (method: string, path: string, n: number) => { status: number; code: number; message: string; headers?: Record<string, string> } | "drop" | undefined,
+    fault: (
+        method: string,
+        path: string,
+        n: number,
+    ) => { status: number; code: number; message: string; headers?: Record<string, string> } | "drop" | undefined,
 ): Promise<{ url: string; calls: string[]; close: () => Promise<void> }> {
     const calls: string[] = [];
     const counts = new Map<string, number>();
@@ -95,7 +99,13 @@ export async function faultyApi(
                 const page = Number(url.searchParams.get("page") ?? 1);
                 const all = json.result as unknown[];
                 json.result = all.slice((page - 1) * perPage, page * perPage);
-                json.result_info = { page, per_page: perPage, count: json.result.length, total_count: all.length, total_pages: Math.ceil(all.length / perPage) };
+                json.result_info = {
+                    page,
+                    per_page: perPage,
+                    count: json.result.length,
+                    total_count: all.length,
+                    total_pages: Math.ceil(all.length / perPage),
+                };
                 res.writeHead(200, { "Content-Type": "application/json" });
                 res.end(JSON.stringify(json));
             });

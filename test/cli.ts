@@ -175,7 +175,13 @@ export function effectiveConfig(stack: StackConfig, stackName = "test"): { confi
         }
     }
     if (missing.length > 0) {
-        const list = missing.length === 1 ? `'${missing[0]}'` : `${missing.slice(0, -1).map((k) => `'${k}'`).join(", ")} and '${missing[missing.length - 1]}'`;
+        const list =
+            missing.length === 1
+                ? `'${missing[0]}'`
+                : `${missing
+                      .slice(0, -1)
+                      .map((k) => `'${k}'`)
+                      .join(", ")} and '${missing[missing.length - 1]}'`;
         throw new CliError(`Stack '${stackName}' is missing configuration value${missing.length > 1 ? "s" : ""} ${list}`);
     }
     const config: Record<string, string> = {};

@@ -105,11 +105,19 @@ export function providerPages<T>(items: T[], perPage: number, maxItems: number |
  * favonia/cloudflare-ddns#990). Everything else beside a CNAME is taken: at the zone apex Cloudflare
  * flattens the CNAME and serves MX and TXT beside it (developers.cloudflare.com/dns/cname-flattening).
  */
-export function cnameRefusal(z: { records: { name: string; type: string }[] }, r: { name: string; type: string }): { code: number; message: string } | undefined {
+export function cnameRefusal(
+    z: { records: { name: string; type: string }[] },
+    r: { name: string; type: string },
+): { code: number; message: string } | undefined {
     const same = z.records.filter((x) => x.name.toLowerCase() === r.name.toLowerCase());
-    if (r.type === "CNAME" && same.some((x) => ["A", "AAAA", "CNAME"].includes(x.type))) return { code: 81053, message: "An A, AAAA, or CNAME record with that host already exists." };
+    if (r.type === "CNAME" && same.some((x) => ["A", "AAAA", "CNAME"].includes(x.type)))
+        return { code: 81053, message: "An A, AAAA, or CNAME record with that host already exists." };
     if ((r.type === "A" || r.type === "AAAA") && same.some((x) => x.type === "CNAME"))
-        return { code: 81054, message: "A CNAME record with that host already exists. For more details, refer to <https://developers.cloudflare.com/dns/manage-dns-records/troubleshooting/records-with-same-name/>." };
+        return {
+            code: 81054,
+            message:
+                "A CNAME record with that host already exists. For more details, refer to <https://developers.cloudflare.com/dns/manage-dns-records/troubleshooting/records-with-same-name/>.",
+        };
     return undefined;
 }
 export const PER_PAGE = { dnsRecords: 100, zones: 20 };
@@ -210,8 +218,17 @@ export class FakeCloudflare {
             case "cloudflare:index/getZone:getZone": {
                 const z = this.zones.find((x) => x.id === i.zoneId);
                 this.spend(args.token, `/zones/${i.zoneId}`, 1);
-                if (!this.token.zoneRead && !this.token.dnsRead) this.refuse(args.token, "GET", `/zones/${i.zoneId}`, 403, 9109, "Unauthorized to access requested resource");
-                if (!z) this.refuse(args.token, "GET", `/zones/${i.zoneId}`, 404, 7003, `Could not route to /zones/${i.zoneId}, perhaps your object identifier is invalid?`);
+                if (!this.token.zoneRead && !this.token.dnsRead)
+                    this.refuse(args.token, "GET", `/zones/${i.zoneId}`, 403, 9109, "Unauthorized to access requested resource");
+                if (!z)
+                    this.refuse(
+                        args.token,
+                        "GET",
+                        `/zones/${i.zoneId}`,
+                        404,
+                        7003,
+                        `Could not route to /zones/${i.zoneId}, perhaps your object identifier is invalid?`,
+                    );
                 return { id: z.id, zoneId: z.id, name: z.name, status: "active", account: z.account, permissions: z.permissions, type: "full" };
             }
             case "cloudflare:index/getZones:getZones": {
@@ -219,7 +236,12 @@ export class FakeCloudflare {
                 const seen = this.token.zoneRead ? this.zones.filter((z) => i.name === undefined || z.name === i.name) : [];
                 const { pages, result: results } = providerPages(seen, PER_PAGE.zones, i.maxItems);
                 this.spend(args.token, `/zones`, pages);
-                return { name: i.name, match: "all", maxItems: i.maxItems, results: results.map((z) => ({ id: z.id, name: z.name, status: "active", account: z.account, type: "full" })) };
+                return {
+                    name: i.name,
+                    match: "all",
+                    maxItems: i.maxItems,
+                    results: results.map((z) => ({ id: z.id, name: z.name, status: "active", account: z.account, type: "full" })),
+                };
             }
             case "cloudflare:index/getDnsRecords:getDnsRecords": {
                 const z = this.zones.find((x) => x.id === i.zoneId);
@@ -281,11 +303,19 @@ export class FakeCloudflare {
                     res.writeHead(status, { "Content-Type": "application/json" });
                     res.end(JSON.stringify(json));
                 };
-                const fail = (status: number, code: number, message: string) => send(status, { success: false, errors: [{ code, message }], messages: [], result: null });
+                const fail = (status: number, code: number, message: string) =>
+                    send(status, { success: false, errors: [{ code, message }], messages: [], result: null });
                 const wait = this.rate.take();
                 if (wait !== undefined) {
                     res.writeHead(429, { "Content-Type": "application/json", "retry-after": String(wait) });
-                    return res.end(JSON.stringify({ success: false, errors: [{ code: 971, message: "Please wait and consider throttling your request speed" }], messages: [], result: null }));
+                    return res.end(
+                        JSON.stringify({
+                            success: false,
+                            errors: [{ code: 971, message: "Please wait and consider throttling your request speed" }],
+                            messages: [],
+                            result: null,
+                        }),
+                    );
                 }
                 if (req.headers.authorization !== "Bearer test-token") return fail(403, 10000, "Authentication error");
                 const url = new URL(req.url!, "http://x");
@@ -294,7 +324,12 @@ export class FakeCloudflare {
                 if (!z) return fail(404, 7003, `Could not route to ${url.pathname}, perhaps your object identifier is invalid?`);
                 if (req.method === "GET" && !m![2]) {
                     const name = url.searchParams.get("name") ?? undefined;
-                    return send(200, { success: true, errors: [], messages: [], result: this.list(z, { name: name ? { exact: name } : undefined, type: url.searchParams.get("type") ?? undefined }) });
+                    return send(200, {
+                        success: true,
+                        errors: [],
+                        messages: [],
+                        result: this.list(z, { name: name ? { exact: name } : undefined, type: url.searchParams.get("type") ?? undefined }),
+                    });
                 }
                 if (!this.token.dnsEdit) return fail(403, 10000, "Authentication error");
                 if (req.method === "DELETE" && m![2]) {

@@ -94,10 +94,7 @@ function newKeyPair(name: string, bits: number, shared = true): { privateKeyPem:
 }
 
 /** What a resource looked like when registered, for a custom newResource (the lab's runner). */
-export type ResourceHandler = (
-    args: pulumi.runtime.MockResourceArgs,
-    registered: Registered,
-) => Promise<{ id: string; state: Record<string, any> }>;
+export type ResourceHandler = (args: pulumi.runtime.MockResourceArgs, registered: Registered) => Promise<{ id: string; state: Record<string, any> }>;
 
 export interface RunOptions {
     /** The SSH private key to set; null leaves it unset. Default: a throwaway test key. */
@@ -158,7 +155,11 @@ export async function runProgram(config: Record<string, unknown>, opts: RunOptio
                 if (args.type === "tls:index/privateKey:PrivateKey") {
                     const cacheName = opts.shareKeys ? `shared-${args.inputs.rsaBits}` : args.name;
                     let pair = keyCache.get(cacheName);
-                    if (opts.replaceKeys || !pair || Number(args.inputs.rsaBits) !== crypto.createPublicKey(pair.publicKeyPem).asymmetricKeyDetails?.modulusLength) {
+                    if (
+                        opts.replaceKeys ||
+                        !pair ||
+                        Number(args.inputs.rsaBits) !== crypto.createPublicKey(pair.publicKeyPem).asymmetricKeyDetails?.modulusLength
+                    ) {
                         pair = newKeyPair(cacheName, Number(args.inputs.rsaBits), !opts.replaceKeys);
                         keyCache.set(cacheName, pair);
                     }
@@ -170,7 +171,10 @@ export async function runProgram(config: Record<string, unknown>, opts: RunOptio
                 if (args.type === "command:remote:Command") {
                     // The key test prints a verdict per domain it was given on stdin.
                     state.stdout = /-testkey$/.test(args.name)
-                        ? (splitStdinStep(String(args.inputs.create), String(args.inputs.stdin ?? ""))?.stdin ?? String(args.inputs.stdin ?? "")).replace(/^(\S+) (\S+) \S+$/gm, "$1 $2 key OK")
+                        ? (splitStdinStep(String(args.inputs.create), String(args.inputs.stdin ?? ""))?.stdin ?? String(args.inputs.stdin ?? "")).replace(
+                              /^(\S+) (\S+) \S+$/gm,
+                              "$1 $2 key OK",
+                          )
                         : "";
                     state.stderr = "";
                 }
@@ -297,4 +301,3 @@ export function scriptOf(commandLine: string, stdin?: unknown): string {
     if (!m) throw new Error(`not a bash -c command: ${commandLine.slice(0, 80)}`);
     return m[1].replace(/'\\''/g, "'");
 }
-

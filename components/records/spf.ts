@@ -56,7 +56,9 @@ export function parseSpfTerms(contentOrValue: string): string[] {
 export function lostSpfTerms(existing: string, configured: string[]): string[] {
     const have = new Set(["mx", ...configured].map((m) => m.toLowerCase()));
     // Each term once: a record repeating one (any text fits in 2,048 characters) must not make the way out repeat it.
-    const terms = parseSpfTerms(existing).filter((t) => !/^[+?~-]?all$/i.test(t) && !have.has(t.toLowerCase()) && !have.has(t.replace(/^\+/, "").toLowerCase()));
+    const terms = parseSpfTerms(existing).filter(
+        (t) => !/^[+?~-]?all$/i.test(t) && !have.has(t.toLowerCase()) && !have.has(t.replace(/^\+/, "").toLowerCase()),
+    );
     return terms.filter((t, i) => terms.findIndex((u) => u.toLowerCase() === t.toLowerCase()) === i);
 }
 

@@ -45,8 +45,20 @@ const range = (cidr: string): Block => parseBlock(cidr)!;
 
 /** IANA special-purpose IPv4 ranges (RFC 6890 and its updates), none of them reachable as a sender on the internet. */
 const PRIVATE_V4 = [
-    "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12", "192.0.0.0/24", "192.0.2.0/24",
-    "192.168.0.0/16", "198.18.0.0/15", "198.51.100.0/24", "203.0.113.0/24", "224.0.0.0/4", "240.0.0.0/4",
+    "0.0.0.0/8",
+    "10.0.0.0/8",
+    "100.64.0.0/10",
+    "127.0.0.0/8",
+    "169.254.0.0/16",
+    "172.16.0.0/12",
+    "192.0.0.0/24",
+    "192.0.2.0/24",
+    "192.168.0.0/16",
+    "198.18.0.0/15",
+    "198.51.100.0/24",
+    "203.0.113.0/24",
+    "224.0.0.0/4",
+    "240.0.0.0/4",
 ].map(range);
 /** IPv6 ranges that stand for IPv4 space: counted as the IPv4 addresses they map. */
 const EMBEDDED_V4 = ["::ffff:0:0/96", "64:ff9b::/96"].map(range);
@@ -109,7 +121,7 @@ export function publicSpan(blocks: Block[]): PublicSpan {
 /** The special-purpose ranges a single address may fall in, and whether a published A/AAAA record or a resolver may use it. */
 const NAMED: { block: Block; name: string; dns: boolean; resolver: boolean }[] = (
     [
-        ["0.0.0.0/8", "an unspecified (\"this network\") address", false, false],
+        ["0.0.0.0/8", 'an unspecified ("this network") address', false, false],
         ["10.0.0.0/8", "a private address (RFC 1918)", true, true],
         ["100.64.0.0/10", "a carrier-grade NAT address (RFC 6598)", true, true],
         ["127.0.0.0/8", "a loopback address", false, true],

@@ -29,7 +29,12 @@ export function readImportRecordsShape(raw: unknown, example = "example.com-spf"
     }
     if (value === undefined || value === null) return { problems: [], byKey: new Map() };
     if (typeof value !== "object" || Array.isArray(value)) {
-        return { byKey: new Map(), problems: [`mailauth:importRecords: must be a map of record resource name to "<zone id>/<record id>", e.g. {"${example}": "<zone id>/<record id>"}, got ${show(value)}`] };
+        return {
+            byKey: new Map(),
+            problems: [
+                `mailauth:importRecords: must be a map of record resource name to "<zone id>/<record id>", e.g. {"${example}": "<zone id>/<record id>"}, got ${show(value)}`,
+            ],
+        };
     }
     const byKey = new Map<string, string>();
     for (const [k, v] of Object.entries(value as Record<string, unknown>)) {

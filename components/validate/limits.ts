@@ -14,5 +14,8 @@ export const MAX_PREVIOUS_SELECTORS = 10;
 /** The problem with a domain's previousSelectors list (at `path`), or undefined. */
 export function previousSelectorsProblem(path: string, selectors: readonly string[]): string | undefined {
     if (selectors.length <= MAX_PREVIOUS_SELECTORS) return undefined;
-    return `${path}.previousSelectors: ${selectors.length} selectors; at most ${MAX_PREVIOUS_SELECTORS} are kept (each stays a key on the host and a record in the zone). Keep only those whose mail may still be verified (the last one or two rotations), e.g. ${selectors.slice(-2).map((s) => show(s)).join(" and ")}`;
+    return `${path}.previousSelectors: ${selectors.length} selectors; at most ${MAX_PREVIOUS_SELECTORS} are kept (each stays a key on the host and a record in the zone). Keep only those whose mail may still be verified (the last one or two rotations), e.g. ${selectors
+        .slice(-2)
+        .map((s) => show(s))
+        .join(" and ")}`;
 }

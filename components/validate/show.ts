@@ -14,20 +14,23 @@ const MAX_SHOWN = 80;
 const UNSAFE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu;
 
 function escapeString(s: string): string {
-    const escaped = s.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(UNSAFE, (c) => {
-        switch (c) {
-            case "\n":
-                return "\\n";
-            case "\r":
-                return "\\r";
-            case "\t":
-                return "\\t";
-            default: {
-                const cp = c.codePointAt(0)!;
-                return cp > 0xffff ? `\\u{${cp.toString(16)}}` : `\\u${cp.toString(16).padStart(4, "0")}`;
+    const escaped = s
+        .replace(/\\/g, "\\\\")
+        .replace(/"/g, '\\"')
+        .replace(UNSAFE, (c) => {
+            switch (c) {
+                case "\n":
+                    return "\\n";
+                case "\r":
+                    return "\\r";
+                case "\t":
+                    return "\\t";
+                default: {
+                    const cp = c.codePointAt(0)!;
+                    return cp > 0xffff ? `\\u{${cp.toString(16)}}` : `\\u${cp.toString(16).padStart(4, "0")}`;
+                }
             }
-        }
-    });
+        });
     return escaped.length > MAX_SHOWN ? `${escaped.slice(0, MAX_SHOWN)}...(${s.length} characters)` : escaped;
 }
 

@@ -49,7 +49,7 @@ export type HostKeyCheck = { ok: true; type: string } | { ok: false; problem: st
  * blob parses as a key of TYPE. Refuses `ssh-rsa` (see above) and certificates.
  */
 export function checkHostKey(line: string): HostKeyCheck {
-    const fix = 'pin the server\'s ed25519 (or ecdsa) key: ssh-keyscan -p PORT -t ed25519,ecdsa HOST, the part after the host name';
+    const fix = "pin the server's ed25519 (or ecdsa) key: ssh-keyscan -p PORT -t ed25519,ecdsa HOST, the part after the host name";
     if (/[\r\n]/.test(line.trim())) return { ok: false, problem: `must be one key line, got several; ${fix}` };
     const [type, blob] = line.trim().split(/\s+/);
     if (blob === undefined) {

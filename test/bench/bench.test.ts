@@ -108,7 +108,10 @@ it("1-3: fresh converge, repeat and one change", async () => {
         row("stack: add a trusted host").reloads.push(ev.reloads);
 
         // The two hand-written baselines, each on a fresh copy of the same host, one SSH session.
-        for (const [label, file] of [["guide's plain script", "guide.sh"], ["hand-written fast script", "best.sh"]]) {
+        for (const [label, file] of [
+            ["guide's plain script", "guide.sh"],
+            ["hand-written fast script", "best.sh"],
+        ]) {
             host = await lab.fresh();
             mark = now(host);
             const script = fs.readFileSync(path.join(__dirname, file), "utf8");
@@ -151,15 +154,34 @@ function load(host: LabHost, from: "inside" | "outside"): { rate: number; delive
     } else {
         // From the runner's side of the lab network: not in mynetworks, so SPF is checked.
         const s = Date.now();
-        sh("chroot", [host.merged, "/usr/sbin/smtp-source", "-s", `${SESSIONS}`, "-m", `${MESSAGES}`, "-l", `${SIZE}`,
-            "-f", "bench@bench.example.net", "-t", "bob@sink.example", "10.231.0.2:25"], { timeout: 400_000 });
+        sh(
+            "chroot",
+            [
+                host.merged,
+                "/usr/sbin/smtp-source",
+                "-s",
+                `${SESSIONS}`,
+                "-m",
+                `${MESSAGES}`,
+                "-l",
+                `${SIZE}`,
+                "-f",
+                "bench@bench.example.net",
+                "-t",
+                "bob@sink.example",
+                "10.231.0.2:25",
+            ],
+            { timeout: 400_000 },
+        );
         host.ssh(`t0=$(date +%s); ${wait}`, { timeout: 400_000 });
         out = `${s / 1000} ${Date.now() / 1000}`;
     }
     const [start, end] = out.trim().split("\n").pop()!.split(" ").map(Number);
-    const counts = host.ssh(
-        "find /var/tmp/sink -type f | wc -l; grep -rl '^DKIM-Signature:' /var/tmp/sink | wc -l; grep -rl '^Received-SPF: Pass' /var/tmp/sink | wc -l",
-    ).trim().split("\n").map(Number);
+    const counts = host
+        .ssh("find /var/tmp/sink -type f | wc -l; grep -rl '^DKIM-Signature:' /var/tmp/sink | wc -l; grep -rl '^Received-SPF: Pass' /var/tmp/sink | wc -l")
+        .trim()
+        .split("\n")
+        .map(Number);
     return { rate: counts[0] / (end - start), delivered: counts[0], signed: counts[1], spf: counts[2] };
 }
 
@@ -181,7 +203,9 @@ it("4: mail path", async () => {
         for (let rep = 0; rep < REPS; rep++) {
             const mark = now(host);
             const res = load(host, from);
-            expect(res.delivered, `${label}: every message delivered; queue: ${host.ssh("mailq | tail -n 3; journalctl -q -u postfix@- -n 5 -o cat")}`).toBe(MESSAGES);
+            expect(res.delivered, `${label}: every message delivered; queue: ${host.ssh("mailq | tail -n 3; journalctl -q -u postfix@- -n 5 -o cat")}`).toBe(
+                MESSAGES,
+            );
             if (label.includes("signing")) {
                 // Not a number unless every message was signed, and a sample verifies.
                 expect(res.signed, `${label}: every message signed`).toBe(MESSAGES);
@@ -192,7 +216,9 @@ it("4: mail path", async () => {
             r.rate.push(res.rate);
             r.signed.push(res.signed);
             r.spfChecked.push(res.spf);
-            r.opendkimStarts.push(stack ? (host.ssh(`journalctl -q -o cat --since @${mark} -u opendkim.service || true`).match(/^Starting /gm) ?? []).length : 0);
+            r.opendkimStarts.push(
+                stack ? (host.ssh(`journalctl -q -o cat --since @${mark} -u opendkim.service || true`).match(/^Starting /gm) ?? []).length : 0,
+            );
         }
     }
     writeReport();
@@ -204,29 +230,43 @@ function writeReport(): void {
     const bare = stats(mail["bare Postfix"].rate).median;
     const lines: string[] = [];
     lines.push("# Benchmarks", "");
-    lines.push(`Measured by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} cores (${os.cpus()[0]?.model.trim()}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, Linux ${os.release()}.`);
+    lines.push(
+        `Measured by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} cores (${os.cpus()[0]?.model.trim()}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, Linux ${os.release()}.`,
+    );
     lines.push("The lab host is a Debian 12 container (systemd-nspawn) on the same machine, sharing its cores with the load generator.");
-    lines.push(`Each figure: median (min–max) of ${REPS} repetitions; each ratio is against a baseline measured side by side in the same run, on fresh copies of the same host.`, "");
+    lines.push(
+        `Each figure: median (min–max) of ${REPS} repetitions; each ratio is against a baseline measured side by side in the same run, on fresh copies of the same host.`,
+        "",
+    );
     lines.push("## Converge", "");
     lines.push("| what | seconds | vs guide's script | vs hand-written fast | SSH sessions | service starts | reloads | commands run |");
     lines.push("|---|---|---|---|---|---|---|---|");
     for (const [k, r] of Object.entries(converge)) {
         const t = stats(r.time);
-        lines.push(`| ${k} | ${fmt(t)} | ${(t.median / guide).toFixed(2)}x | ${(t.median / best).toFixed(2)}x | ${stats(r.sessions).median} | ${stats(r.starts).median} | ${stats(r.reloads).median} | ${r.commands ? (r.commands.length ? r.commands.join(", ") : "none") : "-"} |`);
+        lines.push(
+            `| ${k} | ${fmt(t)} | ${(t.median / guide).toFixed(2)}x | ${(t.median / best).toFixed(2)}x | ${stats(r.sessions).median} | ${stats(r.starts).median} | ${stats(r.reloads).median} | ${r.commands ? (r.commands.length ? r.commands.join(", ") : "none") : "-"} |`,
+        );
     }
     lines.push("", "Where the stack's fresh converge spends its time (seconds per step, each over its own SSH session):", "");
     lines.push("| step | seconds |", "|---|---|");
     for (const [k, v] of Object.entries(steps)) lines.push(`| ${k} | ${fmt(stats(v))} |`);
     lines.push("", "## Mail path", "");
-    lines.push(`\`smtp-source -s ${SESSIONS} -m ${MESSAGES} -l ${SIZE}\` into the host's Postfix, relayed to \`smtp-sink\`; messages per second from the first connection to the last delivery at the sink.`, "");
+    lines.push(
+        `\`smtp-source -s ${SESSIONS} -m ${MESSAGES} -l ${SIZE}\` into the host's Postfix, relayed to \`smtp-sink\`; messages per second from the first connection to the last delivery at the sink.`,
+        "",
+    );
     lines.push("| configuration | msg/s | vs bare Postfix | signed | SPF-checked | OpenDKIM restarts during load |");
     lines.push("|---|---|---|---|---|---|");
     for (const [k, r] of Object.entries(mail)) {
         const s = stats(r.rate);
-        lines.push(`| ${k} | ${fmt(s, 0)} | ${(s.median / bare).toFixed(2)}x | ${stats(r.signed).min}/${MESSAGES} | ${stats(r.spfChecked).min}/${MESSAGES} | ${Math.max(...r.opendkimStarts)} |`);
+        lines.push(
+            `| ${k} | ${fmt(s, 0)} | ${(s.median / bare).toFixed(2)}x | ${stats(r.signed).min}/${MESSAGES} | ${stats(r.spfChecked).min}/${MESSAGES} | ${Math.max(...r.opendkimStarts)} |`,
+        );
     }
     lines.push("", "![chart](docs/bench.svg)", "");
-    lines.push("Method: `test/bench/bench.test.ts`; baselines `test/bench/guide.sh` (the guide's steps as typed) and `test/bench/best.sh` (one read, one `postconf -e`, one restart each). Service starts and reloads are counted from the host's journal.");
+    lines.push(
+        "Method: `test/bench/bench.test.ts`; baselines `test/bench/guide.sh` (the guide's steps as typed) and `test/bench/best.sh` (one read, one `postconf -e`, one restart each). Service starts and reloads are counted from the host's journal.",
+    );
     // The scale section is test/bench/scale.test.ts's: keep it.
     const previous = fs.existsSync(path.join(ROOT, "BENCHMARKS.md")) ? fs.readFileSync(path.join(ROOT, "BENCHMARKS.md"), "utf8") : "";
     const scale = previous.match(/<!-- scale:[\s\S]*<!-- \/scale -->\n?/);
@@ -243,7 +283,10 @@ function chart(): string {
         ["Converge (seconds, lower is better)", Object.entries(converge).map(([k, r]) => [k, stats(r.time)]), "s"],
         ["Mail path (messages/second, higher is better)", Object.entries(mail).map(([k, r]) => [k, stats(r.rate)]), "msg/s"],
     ];
-    const W = 800, barH = 22, gap = 8, left = 290;
+    const W = 800,
+        barH = 22,
+        gap = 8,
+        left = 290;
     let y = 20;
     const parts: string[] = [];
     for (const [title, rows, unit] of groups) {
@@ -254,7 +297,9 @@ function chart(): string {
             const scale = (v: number) => ((W - left - 80) * v) / max;
             parts.push(`<text x="${left - 8}" y="${y + 15}" text-anchor="end">${label.replace(/&/g, "&amp;").replace(/'/g, "&#39;")}</text>`);
             parts.push(`<rect x="${left}" y="${y}" width="${scale(s.median).toFixed(1)}" height="${barH}" fill="#4a7ab5"/>`);
-            parts.push(`<line x1="${(left + scale(s.min)).toFixed(1)}" x2="${(left + scale(s.max)).toFixed(1)}" y1="${y + barH / 2}" y2="${y + barH / 2}" stroke="#222"/>`);
+            parts.push(
+                `<line x1="${(left + scale(s.min)).toFixed(1)}" x2="${(left + scale(s.max)).toFixed(1)}" y1="${y + barH / 2}" y2="${y + barH / 2}" stroke="#222"/>`,
+            );
             parts.push(`<text x="${(left + scale(s.max) + 6).toFixed(1)}" y="${y + 15}">${s.median.toFixed(unit === "s" ? 2 : 0)} ${unit}</text>`);
             y += barH + gap;
         }

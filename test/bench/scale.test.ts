@@ -90,8 +90,13 @@ async function phase(config: Record<string, unknown>): Promise<Phase> {
 
 /** Median and maximum of the key steps' seconds, and the other steps by name. */
 function stepSummary(p: Phase): string {
-    const keys = Object.entries(p.stepSeconds).filter(([k]) => k.startsWith("mailhost-key-")).map(([, v]) => v).sort((a, b) => a - b);
-    const others = Object.entries(p.stepSeconds).filter(([k]) => !k.startsWith("mailhost-key-")).map(([k, v]) => `${k.replace(/^mailhost-/, "")} ${v.toFixed(1)}`);
+    const keys = Object.entries(p.stepSeconds)
+        .filter(([k]) => k.startsWith("mailhost-key-"))
+        .map(([, v]) => v)
+        .sort((a, b) => a - b);
+    const others = Object.entries(p.stepSeconds)
+        .filter(([k]) => !k.startsWith("mailhost-key-"))
+        .map(([k, v]) => `${k.replace(/^mailhost-/, "")} ${v.toFixed(1)}`);
     return [keys.length ? `keys ${keys[keys.length >> 1].toFixed(1)} (max ${keys[keys.length - 1].toFixed(1)})` : "", ...others].filter(Boolean).join(", ");
 }
 
@@ -100,7 +105,12 @@ it("scale: provision, repeat and rotate one domain", async () => {
     try {
         for (const n of SIZES) await size((current = n));
     } catch (e) {
-        unfinished = { domains: current, reason: String((e as Error).message ?? e).split("\n")[0].slice(0, 300) };
+        unfinished = {
+            domains: current,
+            reason: String((e as Error).message ?? e)
+                .split("\n")[0]
+                .slice(0, 300),
+        };
         throw e;
     } finally {
         writeSection();
@@ -129,7 +139,8 @@ async function size(n: number): Promise<void> {
         host.ssh("touch /run/scale-mark; sleep 1");
         const rotate = await phase(scaleConfig(n, true));
         const touched = host.ssh("find /etc/opendkim/keys -type f -newer /run/scale-mark | sort").trim().split("\n");
-        const print = (r: object) => JSON.stringify(r, (k, v) => (k === "testKey" || k === "stepSeconds" ? undefined : k === "commands" && v.length > 8 ? `${v.length} commands` : v));
+        const print = (r: object) =>
+            JSON.stringify(r, (k, v) => (k === "testKey" || k === "stepSeconds" ? undefined : k === "commands" && v.length > 8 ? `${v.length} commands` : v));
         console.log(print({ domains: n, programSeconds, fresh, repeat, rotate }), `fresh steps: ${stepSummary(fresh)}; rotate steps: ${stepSummary(rotate)}`);
         expect(rotate.testKey[domainName(ROTATED)]).toBe("key OK");
         // Repeat: nothing runs on the host.
@@ -173,14 +184,15 @@ function writeSection(): void {
         "",
         "| domains | program (s) | fresh (s) | fresh s/domain | fresh SSH sessions (most held at once) | fresh bytes sent | fresh DNS transactions | repeat (s) | repeat sessions | rotate one (s) | rotate sessions | rotate bytes sent | rotate commands | budget |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
-        ...rows.map((r) =>
-            `| ${r.domains} | ${r.programSeconds.toFixed(1)} | ${r.fresh.seconds.toFixed(1)} | ${(r.fresh.seconds / r.domains).toFixed(2)} | ` +
-            `${r.fresh.sessions} (${r.fresh.peakOpen}) | ${kb(r.fresh.bytes)} | ${r.fresh.dnsTransactions} | ${r.repeat.seconds.toFixed(1)} | ${r.repeat.sessions} | ` +
-            `${r.rotate.seconds.toFixed(1)} | ${r.rotate.sessions} | ${kb(r.rotate.bytes)} | ${r.rotate.commands.length} | ` +
-            `${r.overBudget.length === 0 ? "held" : `over: ${r.overBudget.join("; ")}`} |`,
+        ...rows.map(
+            (r) =>
+                `| ${r.domains} | ${r.programSeconds.toFixed(1)} | ${r.fresh.seconds.toFixed(1)} | ${(r.fresh.seconds / r.domains).toFixed(2)} | ` +
+                `${r.fresh.sessions} (${r.fresh.peakOpen}) | ${kb(r.fresh.bytes)} | ${r.fresh.dnsTransactions} | ${r.repeat.seconds.toFixed(1)} | ${r.repeat.sessions} | ` +
+                `${r.rotate.seconds.toFixed(1)} | ${r.rotate.sessions} | ${kb(r.rotate.bytes)} | ${r.rotate.commands.length} | ` +
+                `${r.overBudget.length === 0 ? "held" : `over: ${r.overBudget.join("; ")}`} |`,
         ),
-        ...SIZES.filter((n) => !rows.some((r) => r.domains === n)).map((n) =>
-            `| ${n} | ${unfinished?.domains === n ? `not finished: ${unfinished.reason.replace(/\|/g, "/")}` : "not run"} |||||||||||||`,
+        ...SIZES.filter((n) => !rows.some((r) => r.domains === n)).map(
+            (n) => `| ${n} | ${unfinished?.domains === n ? `not finished: ${unfinished.reason.replace(/\|/g, "/")}` : "not run"} |||||||||||||`,
         ),
         "",
         "Where the fresh converge spent its time on the host (seconds per step, each over its own SSH session):",
@@ -196,9 +208,8 @@ function writeSection(): void {
     const old = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "# Benchmarks\n";
     const start = old.indexOf(SECTION_START);
     const end = old.indexOf(SECTION_END);
-    const next = start >= 0 && end > start
-        ? old.slice(0, start) + lines.join("\n") + old.slice(end + SECTION_END.length)
-        : `${old.trimEnd()}\n\n${lines.join("\n")}\n`;
+    const next =
+        start >= 0 && end > start ? old.slice(0, start) + lines.join("\n") + old.slice(end + SECTION_END.length) : `${old.trimEnd()}\n\n${lines.join("\n")}\n`;
     fs.writeFileSync(file, next);
     console.log(lines.join("\n"));
 }

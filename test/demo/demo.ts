@@ -15,7 +15,20 @@ import * as fs from "fs";
 import * as path from "path";
 import { exampleConfig } from "../harness";
 import { DOMAINS, Lab } from "../lab/fixture";
-import { CACHE_DIR, DNS_ADDR, LAB_RELEASES, labRelease, FORBIDDEN_ADDR, HOST_ADDR, inLab, NETNS, PERMITTED_ADDR, sh, stopRecorded, teardownNetwork } from "../lab/lab";
+import {
+    CACHE_DIR,
+    DNS_ADDR,
+    LAB_RELEASES,
+    labRelease,
+    FORBIDDEN_ADDR,
+    HOST_ADDR,
+    inLab,
+    NETNS,
+    PERMITTED_ADDR,
+    sh,
+    stopRecorded,
+    teardownNetwork,
+} from "../lab/lab";
 import { Operation } from "../lab/runner";
 import { diffText, FileChange, fileChanges, FileSnapshot, snapshotFiles } from "./server";
 
@@ -36,8 +49,7 @@ const dim = paint("2");
 const green = paint("32");
 const red = paint("31");
 const say = (s = "") => process.stdout.write(`${s}\n`);
-const secs = (ms: number) =>
-    ms < 60_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
+const secs = (ms: number) => (ms < 60_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`);
 
 class DemoError extends Error {}
 
@@ -177,7 +189,9 @@ function showFiles(before: FileSnapshot, after: FileSnapshot, label: string): vo
     }
     if (own.length) {
         const count = (what: string) => own.filter((c) => c.what === what && !c.lines[0]?.startsWith("directory")).length;
-        say(`      ${STATE_DIR}/  ${dim(`the stack's record of what the server had, for destroy: ${count("added")} added, ${count("changed")} changed, ${count("removed")} removed`)}`);
+        say(
+            `      ${STATE_DIR}/  ${dim(`the stack's record of what the server had, for destroy: ${count("added")} added, ${count("changed")} changed, ${count("removed")} removed`)}`,
+        );
     }
 }
 
@@ -233,7 +247,11 @@ async function outbound(lab: Lab, from: string, selector: string): Promise<void>
     say(`    delivered to root's mailbox on the server (seen ${secs(Date.now() - sent)} after sending), signed:`);
     say(dim(`      ${header(message, "DKIM-Signature").slice(0, 110)}…`));
     say(`    checked on this machine, DNS from the lab server only, as a receiver seeing it come from ${HOST_ADDR}:`);
-    check(dkimTag(message, "d") === domain && dkimTag(message, "s") === selector, "signed", `d=${dkimTag(message, "d")} s=${dkimTag(message, "s")} (OpenDKIM on the server)`);
+    check(
+        dkimTag(message, "d") === domain && dkimTag(message, "s") === selector,
+        "signed",
+        `d=${dkimTag(message, "d")} s=${dkimTag(message, "s")} (OpenDKIM on the server)`,
+    );
 
     // The checkers are independent of each other: run them side by side.
     const [verdict, tampered, spfquery, verified] = await Promise.all([
@@ -243,9 +261,21 @@ async function outbound(lab: Lab, from: string, selector: string): Promise<void>
         inLabAsync(["/usr/bin/python3", path.join(__dirname, "verify.py"), HOST_ADDR, from, HELO], message),
     ]);
     check(verdict === "signature ok", "DKIM", `dkimverify (python3-dkim), key from ${selector}._domainkey.${domain}: ${verdict}`);
-    check(!/signature ok/.test(tampered), "DKIM", `the same message with one body line changed: ${tampered.match(/body hash mismatch|signature verification failed/)?.[0] ?? tampered.split("\n").pop()} (it can say no)`);
+    check(
+        !/signature ok/.test(tampered),
+        "DKIM",
+        `the same message with one body line changed: ${tampered.match(/body hash mismatch|signature verification failed/)?.[0] ?? tampered.split("\n").pop()} (it can say no)`,
+    );
     const spfResult = spfquery.split("\n")[0];
-    check(spfResult === "pass", "SPF", `spfquery (libspf2) for ${HOST_ADDR}, MAIL FROM ${from}: ${spfResult}  [${dig(domain, "TXT").find((l) => /spf1/.test(l))?.split(" TXT ")[1] ?? "no SPF record"}]`);
+    check(
+        spfResult === "pass",
+        "SPF",
+        `spfquery (libspf2) for ${HOST_ADDR}, MAIL FROM ${from}: ${spfResult}  [${
+            dig(domain, "TXT")
+                .find((l) => /spf1/.test(l))
+                ?.split(" TXT ")[1] ?? "no SPF record"
+        }]`,
+    );
 
     let v: {
         authenticationResults: string;
@@ -277,7 +307,9 @@ function explainedAfterDestroy(c: FileChange, after: FileSnapshot): boolean {
     if (/^\/etc\/(rc\d\.d\/[SK]\d\dopendkim|systemd\/system\/[^/]+\.wants\/opendkim\.service)$/.test(c.path)) return true;
     if (/^\/etc\/[a-z]+-$/.test(c.path)) return true;
     if (c.path === "/var/lib/mailauth" || c.path.startsWith("/var/lib/mailauth/")) return true;
-    return c.what === "added" && after.get(c.path)?.kind === "dir" && ![...after.keys()].some((p) => p.startsWith(`${c.path}/`) && after.get(p)?.kind !== "dir");
+    return (
+        c.what === "added" && after.get(c.path)?.kind === "dir" && ![...after.keys()].some((p) => p.startsWith(`${c.path}/`) && after.get(p)?.kind !== "dir")
+    );
 }
 
 function receivedSpf(message: string): string {
@@ -313,7 +345,9 @@ async function story(lab: Lab, keep: boolean, started: { lab: boolean }): Promis
 
     await step("The mail server's root filesystem and the lab network", async () => {
         const cachedBefore = fs.existsSync(CACHE_DIR) ? fs.readdirSync(CACHE_DIR) : [];
-        say(`    ${LAB_RELEASES[labRelease()]} (${labRelease()}, by MAILAUTH_LAB_RELEASE: trixie, the default, or bookworm) with Postfix and the stack's packages, cached in ${CACHE_DIR}`);
+        say(
+            `    ${LAB_RELEASES[labRelease()]} (${labRelease()}, by MAILAUTH_LAB_RELEASE: trixie, the default, or bookworm) with Postfix and the stack's packages, cached in ${CACHE_DIR}`,
+        );
         say(`    (the first run builds it with debootstrap from this machine's Debian mirror: about 2 minutes)`);
         started.lab = true;
         const t = Date.now();
@@ -327,11 +361,15 @@ async function story(lab: Lab, keep: boolean, started: { lab: boolean }): Promis
     const host = await step("Booting the DNS server and a pristine mail server", async () => {
         const h = await lab.fresh();
         say(`    DNS (stands in for Cloudflare): knot at ${DNS_ADDR}, zones example.com, example.org, example.net`);
-        say(`    mail server: ${h.ssh(". /etc/os-release; echo $PRETTY_NAME").trim()}, systemd-nspawn machine ${h.name}, ` +
-            `mail.example.com at ${HOST_ADDR}, SSH as root with a key made for the lab`);
+        say(
+            `    mail server: ${h.ssh(". /etc/os-release; echo $PRETTY_NAME").trim()}, systemd-nspawn machine ${h.name}, ` +
+                `mail.example.com at ${HOST_ADDR}, SSH as root with a key made for the lab`,
+        );
         say(`    before the stack: Postfix ${h.ssh("postconf -h mail_version").trim()} receiving for example.com and example.org (parts 1-3 of the guide).`);
         say(`    The lab has no network, so the image was built with the stack's own package step already run: OpenDKIM and`);
-        say(`    policyd-spf are installed (${h.ssh("cat /var/lib/mailauth/installed-packages").trim().split("\n").join(", ")} listed as installed by the stack), unconfigured.`);
+        say(
+            `    policyd-spf are installed (${h.ssh("cat /var/lib/mailauth/installed-packages").trim().split("\n").join(", ")} listed as installed by the stack), unconfigured.`,
+        );
         return h;
     });
     const original = {
@@ -362,10 +400,17 @@ async function story(lab: Lab, keep: boolean, started: { lab: boolean }): Promis
     });
 
     await step("Inbound: messages from outside addresses, checked by the SPF policy agent", async () => {
-        for (const [addr, expected] of [[PERMITTED_ADDR, "Pass"], [FORBIDDEN_ADDR, "Softfail"]] as const) {
+        for (const [addr, expected] of [
+            [PERMITTED_ADDR, "Pass"],
+            [FORBIDDEN_ADDR, "Softfail"],
+        ] as const) {
             const subject = `inbound-${expected.toLowerCase()}`;
             const out = lab.swaks("bob@soft.example.net", addr, subject);
-            check(/250 2\.0\.0 Ok: queued/.test(out), "SMTP", `swaks from ${addr}, MAIL FROM bob@soft.example.net [${dig("soft.example.net", "TXT")[0]?.split(" TXT ")[1]}]: accepted`);
+            check(
+                /250 2\.0\.0 Ok: queued/.test(out),
+                "SMTP",
+                `swaks from ${addr}, MAIL FROM bob@soft.example.net [${dig("soft.example.net", "TXT")[0]?.split(" TXT ")[1]}]: accepted`,
+            );
             const got = receivedSpf(await lab.delivered(subject));
             check(got.startsWith(`Received-SPF: ${expected}`), "SPF", got.length > 150 ? `${got.slice(0, 150)}…` : got);
         }
@@ -388,7 +433,11 @@ async function story(lab: Lab, keep: boolean, started: { lab: boolean }): Promis
         operations(await lab.runner.destroy());
         const names = uniqueRecords([...applied.records, ...rotated.records]);
         const left = names.filter((r) => dig(r.name, r.type).length > 0);
-        check(left.length === 0, "DNS", left.length ? `still published: ${left.map((r) => `${r.name} ${r.type}`).join(", ")}` : `all ${names.length} records removed (kdig finds none)`);
+        check(
+            left.length === 0,
+            "DNS",
+            left.length ? `still published: ${left.map((r) => `${r.name} ${r.type}`).join(", ")}` : `all ${names.length} records removed (kdig finds none)`,
+        );
         const files = snapshotFiles(host.merged);
         showFiles(original.files, files, "what differs from before the first pulumi up");
         const changes = fileChanges(original.files, files);
@@ -574,7 +623,7 @@ export async function main(argv: string[]): Promise<number> {
     } catch (e) {
         if (interrupted) return new Promise<number>(() => {}); // the signal handler exits
         say();
-        say(red(`✗ The demo stopped: ${e instanceof DemoError ? e.message : (e as Error)?.stack ?? e}`));
+        say(red(`✗ The demo stopped: ${e instanceof DemoError ? e.message : ((e as Error)?.stack ?? e)}`));
         await cleanup();
         lock.stdin!.end();
         return 1;
@@ -594,7 +643,13 @@ export async function main(argv: string[]): Promise<number> {
         say(`    stop it:                     npm run demo -- --stop`);
         say(`    (it holds the lab lock ${LOCK} until then: lab tests wait for it; npm run demo replaces it)`);
         say();
-        say(bold(green(`Demo done in ${secs(Date.now() - t0)}: mail signed and verified, SPF checked both ways, key rotated, server restored, then configured again and kept.`)));
+        say(
+            bold(
+                green(
+                    `Demo done in ${secs(Date.now() - t0)}: mail signed and verified, SPF checked both ways, key rotated, server restored, then configured again and kept.`,
+                ),
+            ),
+        );
         return 0;
     }
     await cleanup();

@@ -45,4 +45,3 @@ vitestShim.exports = {
     },
 };
 require.cache[require.resolve("vitest")] = vitestShim;
-

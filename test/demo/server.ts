@@ -78,7 +78,10 @@ export function diffText(before: string, after: string, context = 1, max = 30): 
             if (e.status !== 1) throw e;
             out = e.stdout;
         }
-        const lines = out.split("\n").slice(2).filter((l) => l !== "" && !l.startsWith("\\"));
+        const lines = out
+            .split("\n")
+            .slice(2)
+            .filter((l) => l !== "" && !l.startsWith("\\"));
         return lines.length > max ? [...lines.slice(0, max), `… ${lines.length - max} more lines`] : lines;
     } finally {
         fs.rmSync(dir, { recursive: true, force: true });

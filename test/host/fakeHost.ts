@@ -77,10 +77,14 @@ export class FakeHost {
         const base = fs.mkdtempSync("/tmp/mailauth-fakehost-");
         // --norc: bash reads ~/.bashrc when its stdin is a socket, as Node's pipes are (it takes
         // itself for an ssh session); this machine's root .bashrc is not the host's business.
-        const holder = spawn("unshare", ["--mount", "--net", "--propagation", "private", "--", "bash", "--norc", "--noprofile", "-c", HOLDER, "holder", base, STUBS], {
-            stdio: ["pipe", "pipe", "pipe"],
-            env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" },
-        });
+        const holder = spawn(
+            "unshare",
+            ["--mount", "--net", "--propagation", "private", "--", "bash", "--norc", "--noprofile", "-c", HOLDER, "holder", base, STUBS],
+            {
+                stdio: ["pipe", "pipe", "pipe"],
+                env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" },
+            },
+        );
         let err = "";
         holder.stderr!.on("data", (d) => (err += d));
         await new Promise<void>((resolve, reject) => {
@@ -100,16 +104,12 @@ export class FakeHost {
 
     /** Runs a command line in the host as pulumi-command's SSH session would: a shell reads it. */
     run(commandLine: string, stdin = ""): RunResult {
-        const r = spawnSync(
-            "nsenter",
-            ["--target", String(this.holder.pid), "--mount", "--net", "--root", "--wd", "--", "/bin/sh", "-c", commandLine],
-            {
-                input: stdin,
-                encoding: "utf8",
-                env: { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", HOME: "/var/lib/fakehost", LANG: "C.UTF-8" },
-                maxBuffer: 64 * 1024 * 1024,
-            },
-        );
+        const r = spawnSync("nsenter", ["--target", String(this.holder.pid), "--mount", "--net", "--root", "--wd", "--", "/bin/sh", "-c", commandLine], {
+            input: stdin,
+            encoding: "utf8",
+            env: { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", HOME: "/var/lib/fakehost", LANG: "C.UTF-8" },
+            maxBuffer: 64 * 1024 * 1024,
+        });
         if (r.error) throw r.error;
         return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
     }

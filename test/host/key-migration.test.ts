@@ -23,7 +23,6 @@ import { FakeHost } from "./fakeHost";
 /** The last commit with a host step per key. */
 const OLD_COMMIT = "f6bf28e6a148e4ebd3d8dd7777c1aafa6a8be51f";
 
-
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mailauth-key-migration-"));
 let oldProgram: typeof runProgram;
 beforeAll(async () => {
@@ -54,7 +53,16 @@ function namedKeys(): Map<string, string> {
     const out = host.sh(
         `sed -e 's/#.*//' /etc/opendkim/KeyTable 2>/dev/null | awk '{ split($2, a, ":"); print a[3] }' | while read -r f; do [ -n "$f" ] || continue; if [ -f "$f" ]; then echo "$f $(sha256sum <"$f" | cut -c1-64) $(stat -c '%U%a' "$f")"; else echo "$f missing -"; fi; done`,
     );
-    return new Map(out.trim().split("\n").filter(Boolean).map((l) => { const [f, h, o] = l.split(" "); return [f, `${h} ${o}`]; }));
+    return new Map(
+        out
+            .trim()
+            .split("\n")
+            .filter(Boolean)
+            .map((l) => {
+                const [f, h, o] = l.split(" ");
+                return [f, `${h} ${o}`];
+            }),
+    );
 }
 
 beforeEach(async () => {
@@ -88,7 +96,8 @@ const config = (domains?: Record<string, unknown>[]): Record<string, unknown> =>
     return c;
 };
 // /var/lib/mailauth itself may stay (the packages step makes it, and its delete leaves it); nothing in it may.
-const hostState = () => host.sh("{ find /etc/opendkim /var/lib/mailauth -mindepth 1 -printf '%p %m %u\\n' 2>/dev/null || true; } | sort; md5sum /etc/opendkim.conf");
+const hostState = () =>
+    host.sh("{ find /etc/opendkim /var/lib/mailauth -mindepth 1 -printf '%p %m %u\\n' 2>/dev/null || true; } | sort; md5sum /etc/opendkim.conf");
 
 describe("a stack from the program with a step per key, upgraded to the keys step", () => {
     it("deletes the old per-key steps on the host without removing a key in use and without a signing gap; destroy then leaves the host as it was", async () => {
@@ -96,7 +105,9 @@ describe("a stack from the program with a step per key, upgraded to the keys ste
         const statePath = path.join(dir, `state-${n++}.json`);
         const old = new LabRunner(statePath, zone, { privateKey: TEST_SSH_PRIVATE_KEY }, exec, oldProgram);
         await old.up(config());
-        const oldSteps = Object.keys(old.resources).filter((r) => r.startsWith("mailhost-key-")).sort();
+        const oldSteps = Object.keys(old.resources)
+            .filter((r) => r.startsWith("mailhost-key-"))
+            .sort();
         expect(oldSteps).toEqual(["mailhost-key-example.com-20261127", "mailhost-key-example.org-20261127"]);
         keysBefore = namedKeys();
         expect(keysBefore.size).toBe(2);
@@ -105,7 +116,12 @@ describe("a stack from the program with a step per key, upgraded to the keys ste
         const report = await next.up(config());
         expect(gaps).toEqual([]);
         // The old steps' deletes ran on the host (their old script) and left the keys.
-        expect(report.operations.filter((o) => o.op === "delete").map((o) => o.name).sort()).toEqual(oldSteps);
+        expect(
+            report.operations
+                .filter((o) => o.op === "delete")
+                .map((o) => o.name)
+                .sort(),
+        ).toEqual(oldSteps);
         expect(Object.keys(next.resources).filter((r) => r.startsWith("mailhost-key"))).toEqual(["mailhost-keys", "mailhost-keys-retire"]);
         expect(namedKeys()).toEqual(keysBefore);
         // The keys step took them as its own, and a second run changes nothing.
@@ -133,6 +149,8 @@ describe("a stack from the program with a step per key, upgraded to the keys ste
         expect(host.exists(dropped)).toBe(false);
         expect(namedKeys()).toEqual(keysBefore);
         expect(host.read("/etc/opendkim/KeyTable")).not.toContain("20261127._domainkey.example.com");
-        expect(crypto.createHash("sha256").update(host.read("/etc/opendkim/keys/example.com/20270601.private")).digest("hex")).toBe(keysBefore.get("/etc/opendkim/keys/example.com/20270601.private")!.split(" ")[0]);
+        expect(crypto.createHash("sha256").update(host.read("/etc/opendkim/keys/example.com/20270601.private")).digest("hex")).toBe(
+            keysBefore.get("/etc/opendkim/keys/example.com/20270601.private")!.split(" ")[0],
+        );
     }, 300_000);
 });

@@ -30,7 +30,6 @@ const KEY_STEP = "mailhost-keys";
 const KEY_FILE = "/etc/opendkim/keys/example.com/20261127.private";
 const RECORD = "20261127._domainkey.example.com";
 
-
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mailauth-key-replace-"));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 let n = 0;
@@ -92,7 +91,11 @@ describe("a host key step created again keeps the published key", () => {
         // The published key's file gone (a host rebuilt, a key removed by hand): the stack's other
         // key is refused, with what to do, and nothing is installed.
         host.sh(`rm ${KEY_FILE}`);
-        const failure = (p: Promise<unknown>) => p.then(() => "", (e) => String(e.message));
+        const failure = (p: Promise<unknown>) =>
+            p.then(
+                () => "",
+                (e) => String(e.message),
+            );
         const err = await failure(runner.up(config(), { replace: [KEY_STEP] }));
         expect(err).toContain(`mailauth: ${KEY_FILE} is missing, and the key the stack now holds for it is not the one its DKIM record publishes`);
         expect(err).toContain(`Put the published key back at ${KEY_FILE} (from a backup)`);
@@ -144,9 +147,18 @@ describe("a host key step created again keeps the published key", () => {
         const steps = await renderSteps(config());
         const step = steps["keys"];
         const { script, stdin } = splitStdinStep(step.create, step.stdin!)!;
-        const pem = stdin.slice(stdin.indexOf(`#mailauth-key ${KEY_FILE} `)).split("\n").slice(1).join("\n").replace(/#mailauth-key[\s\S]*$/, "");
+        const pem = stdin
+            .slice(stdin.indexOf(`#mailauth-key ${KEY_FILE} `))
+            .split("\n")
+            .slice(1)
+            .join("\n")
+            .replace(/#mailauth-key[\s\S]*$/, "");
         const other = crypto.generateKeyPairSync("rsa", { modulusLength: 1024 }).privateKey.export({ type: "pkcs1", format: "pem" }).toString();
-        const put = (content: string) => host.sh(`install -d -m 0750 -o root -g opendkim /etc/opendkim/keys/example.com; cat >${KEY_FILE}; chown opendkim:opendkim ${KEY_FILE}; chmod 0600 ${KEY_FILE}`, content);
+        const put = (content: string) =>
+            host.sh(
+                `install -d -m 0750 -o root -g opendkim /etc/opendkim/keys/example.com; cat >${KEY_FILE}; chown opendkim:opendkim ${KEY_FILE}; chmod 0600 ${KEY_FILE}`,
+                content,
+            );
         const run = (keys: string) => host.run(step.create, stdinWithScript(script, keys));
         const line = (s: string) => s.split("\n").find((l) => l.includes(KEY_FILE)) ?? "";
 
@@ -170,7 +182,9 @@ describe("a host key step created again keeps the published key", () => {
         put(other);
         const refused = run(notPublished);
         expect(refused.code).not.toBe(0);
-        expect(refused.stderr).toContain(`mailauth: ${KEY_FILE} is a key this stack did not install, and it is not the key the selector's DKIM record publishes`);
+        expect(refused.stderr).toContain(
+            `mailauth: ${KEY_FILE} is a key this stack did not install, and it is not the key the selector's DKIM record publishes`,
+        );
         expect(host.read(KEY_FILE)).toBe(other);
 
         // The key the stack installed, and the record publishing another: refused, with how to match them.
@@ -199,32 +213,48 @@ describe("a key file of the host's own at the stack's path", () => {
         ["KeyTable", "KeyTable /etc/opendkim/KeyTable\nSigningTable refile:/etc/opendkim/SigningTable\n"],
         ["keytable in lower case", "keytable /etc/opendkim/KeyTable\nsigningtable refile:/etc/opendkim/SigningTable\n"],
         ["no KeyTable naming it", ""],
-    ])("%s: saved before the stack's key replaces it, back on destroy", async (_, signing) => {
-        const userKey = crypto.generateKeyPairSync("rsa", { modulusLength: 1024 }).privateKey.export({ type: "pkcs1", format: "pem" }).toString();
-        host.write("/etc/opendkim.conf", `Syslog\t\t\tyes\nUserID\t\t\topendkim\nUMask\t\t\t007\nSocket\t\t\tlocal:/run/opendkim/opendkim.sock\n${signing}`);
-        host.write("/etc/opendkim/KeyTable", USER_KT);
-        host.write("/etc/opendkim/SigningTable", "*@example.com 20261127._domainkey.example.com\n");
-        host.sh(`install -d -m 0750 -o root -g opendkim /etc/opendkim/keys /etc/opendkim/keys/example.com; cat >${KEY_FILE}; chown opendkim:opendkim ${KEY_FILE}; chmod 0600 ${KEY_FILE}; touch -d @1700000000 ${KEY_FILE}`, userKey);
-        const before = host.sh(`stat -c '%a %U:%G %Y' ${KEY_FILE}; md5sum ${KEY_FILE}; md5sum /etc/opendkim.conf /etc/opendkim/KeyTable`);
+    ])(
+        "%s: saved before the stack's key replaces it, back on destroy",
+        async (_, signing) => {
+            const userKey = crypto.generateKeyPairSync("rsa", { modulusLength: 1024 }).privateKey.export({ type: "pkcs1", format: "pem" }).toString();
+            host.write(
+                "/etc/opendkim.conf",
+                `Syslog\t\t\tyes\nUserID\t\t\topendkim\nUMask\t\t\t007\nSocket\t\t\tlocal:/run/opendkim/opendkim.sock\n${signing}`,
+            );
+            host.write("/etc/opendkim/KeyTable", USER_KT);
+            host.write("/etc/opendkim/SigningTable", "*@example.com 20261127._domainkey.example.com\n");
+            host.sh(
+                `install -d -m 0750 -o root -g opendkim /etc/opendkim/keys /etc/opendkim/keys/example.com; cat >${KEY_FILE}; chown opendkim:opendkim ${KEY_FILE}; chmod 0600 ${KEY_FILE}; touch -d @1700000000 ${KEY_FILE}`,
+                userKey,
+            );
+            const before = host.sh(`stat -c '%a %U:%G %Y' ${KEY_FILE}; md5sum ${KEY_FILE}; md5sum /etc/opendkim.conf /etc/opendkim/KeyTable`);
 
-        await runner.up(config());
-        expect(publicOf(host.read(KEY_FILE))).toBe(published());
-        expect(host.read(`/var/lib/mailauth/keys/saved${KEY_FILE}`)).toBe(userKey);
+            await runner.up(config());
+            expect(publicOf(host.read(KEY_FILE))).toBe(published());
+            expect(host.read(`/var/lib/mailauth/keys/saved${KEY_FILE}`)).toBe(userKey);
 
-        await runner.destroy();
-        expect(host.sh(`stat -c '%a %U:%G %Y' ${KEY_FILE}; md5sum ${KEY_FILE}; md5sum /etc/opendkim.conf /etc/opendkim/KeyTable`)).toBe(before);
-        expect(host.read(KEY_FILE)).toBe(userKey);
-        // Nothing of the stack's is left: its other key gone, no copy of a key in its state.
-        expect(host.exists("/etc/opendkim/keys/example.org")).toBe(false);
-        expect(host.exists("/var/lib/mailauth/keys")).toBe(false);
-        }, 180_000);
+            await runner.destroy();
+            expect(host.sh(`stat -c '%a %U:%G %Y' ${KEY_FILE}; md5sum ${KEY_FILE}; md5sum /etc/opendkim.conf /etc/opendkim/KeyTable`)).toBe(before);
+            expect(host.read(KEY_FILE)).toBe(userKey);
+            // Nothing of the stack's is left: its other key gone, no copy of a key in its state.
+            expect(host.exists("/etc/opendkim/keys/example.org")).toBe(false);
+            expect(host.exists("/var/lib/mailauth/keys")).toBe(false);
+        },
+        180_000,
+    );
 
     it("the keys step's delete under the stack's own opendkim.conf (the first half of a --replace) keeps the stack's key, not the saved one", async () => {
         const userKey = crypto.generateKeyPairSync("rsa", { modulusLength: 1024 }).privateKey.export({ type: "pkcs1", format: "pem" }).toString();
-        host.write("/etc/opendkim.conf", `Syslog\t\t\tyes\nUserID\t\t\topendkim\nUMask\t\t\t007\nSocket\t\t\tlocal:/run/opendkim/opendkim.sock\nKeyTable /etc/opendkim/KeyTable\nSigningTable refile:/etc/opendkim/SigningTable\n`);
+        host.write(
+            "/etc/opendkim.conf",
+            `Syslog\t\t\tyes\nUserID\t\t\topendkim\nUMask\t\t\t007\nSocket\t\t\tlocal:/run/opendkim/opendkim.sock\nKeyTable /etc/opendkim/KeyTable\nSigningTable refile:/etc/opendkim/SigningTable\n`,
+        );
         host.write("/etc/opendkim/KeyTable", USER_KT);
         host.write("/etc/opendkim/SigningTable", "*@example.com 20261127._domainkey.example.com\n");
-        host.sh(`install -d -m 0750 -o root -g opendkim /etc/opendkim/keys /etc/opendkim/keys/example.com; cat >${KEY_FILE}; chown opendkim:opendkim ${KEY_FILE}; chmod 0600 ${KEY_FILE}`, userKey);
+        host.sh(
+            `install -d -m 0750 -o root -g opendkim /etc/opendkim/keys /etc/opendkim/keys/example.com; cat >${KEY_FILE}; chown opendkim:opendkim ${KEY_FILE}; chmod 0600 ${KEY_FILE}`,
+            userKey,
+        );
         await runner.up(config());
         // The stack's opendkim.conf is in force, its header first (components/hostFiles.ts fileHeader).
         expect(host.read("/etc/opendkim.conf").split("\n")[0]).toMatch(/^# OpenDKIM configuration, written by the mailauth Pulumi stack /);

@@ -9,7 +9,8 @@ import { exampleConfig } from "../harness";
 import { FakeHost, missingPrerequisite } from "./fakeHost";
 import { renderSteps, Steps } from "./steps";
 
-const MAIN_CF = "myhostname = mail.example.com\nmydestination = $myhostname, localhost\ncompatibility_level = 3.6\n" +
+const MAIN_CF =
+    "myhostname = mail.example.com\nmydestination = $myhostname, localhost\ncompatibility_level = 3.6\n" +
     "smtpd_relay_restrictions = permit_mynetworks permit_sasl_authenticated defer_unauth_destination\n";
 const OPENDKIM_CONF = "Syslog yes\nUMask 007\nSocket local:/run/opendkim/opendkim.sock\nPidFile /run/opendkim/opendkim.pid\n";
 // The guide's own OpenDKIM set-up, as a host may have it before the stack.
@@ -50,7 +51,9 @@ describe("links on the host", () => {
     afterEach(() => host?.stop());
 
     it("main.cf and master.cf behind links: edited through them, a rerun changes nothing, destroy leaves the links and puts back their files", () => {
-        host.sh("install -d /srv/conf; mv /etc/postfix/main.cf /etc/postfix/master.cf /srv/conf/; ln -s /srv/conf/main.cf /etc/postfix/main.cf; ln -s ../../srv/conf/master.cf /etc/postfix/master.cf");
+        host.sh(
+            "install -d /srv/conf; mv /etc/postfix/main.cf /etc/postfix/master.cf /srv/conf/; ln -s /srv/conf/main.cf /etc/postfix/main.cf; ln -s ../../srv/conf/master.cf /etc/postfix/master.cf",
+        );
         const before = host.sh("postconf -n; postconf -M");
         ok(steps.postfix.create, steps.postfix.stdin);
         expect(links("/etc/postfix/main.cf", "/etc/postfix/master.cf")).toBe("/srv/conf/main.cf\n../../srv/conf/master.cf\n");
@@ -93,7 +96,9 @@ describe("links on the host", () => {
         beforeEach(() => {
             host.write("/etc/opendkim.conf", GUIDE_CONF);
             for (const [t, text] of Object.entries(GUIDE_TABLES)) host.write(`/etc/opendkim/${t}`, text);
-            host.sh("install -d -m 0750 -o opendkim -g opendkim /etc/opendkim/keys/example.net; echo key >/etc/opendkim/keys/example.net/mail.private; chown opendkim /etc/opendkim/keys/example.net/mail.private; chmod 0600 /etc/opendkim/keys/example.net/mail.private");
+            host.sh(
+                "install -d -m 0750 -o opendkim -g opendkim /etc/opendkim/keys/example.net; echo key >/etc/opendkim/keys/example.net/mail.private; chown opendkim /etc/opendkim/keys/example.net/mail.private; chmod 0600 /etc/opendkim/keys/example.net/mail.private",
+            );
             keysUp();
             ok(steps.opendkim.create, steps.opendkim.stdin);
             // What user opendkim can then do: swap a table for a link to a file of root's.

@@ -39,7 +39,12 @@ function merge(original: Record<string, string>): { out: string; code: number; t
     fs.writeFileSync(path.join(dir, "stage/SigningTable"), "*@example.com s1._domainkey.example.com\n");
     fs.writeFileSync(path.join(dir, "stage/TrustedHosts"), OURS_TH);
     const r = bash(
-        [loadTemplate("lib.sh"), loadTemplate("include/opendkim-merge.sh"), `saved=${dir}/saved STAGE=${dir}/stage CONF=${dir}/etc/opendkim.conf ETC_DIR=${dir}/etc`, "merge_host_config"].join("\n"),
+        [
+            loadTemplate("lib.sh"),
+            loadTemplate("include/opendkim-merge.sh"),
+            `saved=${dir}/saved STAGE=${dir}/stage CONF=${dir}/etc/opendkim.conf ETC_DIR=${dir}/etc`,
+            "merge_host_config",
+        ].join("\n"),
     );
     const tables = Object.fromEntries(["KeyTable", "SigningTable", "TrustedHosts"].map((t) => [t, fs.readFileSync(path.join(dir, "stage", t), "utf8")]));
     return { ...r, tables };
@@ -140,7 +145,11 @@ describe("a key's delete on a host whose own opendkim.conf still names the key",
         // The keys step lists the key files it installed (templates/dkim-key.sh); here in a state directory of the test's own.
         fs.mkdirSync(path.join(dir, "state/keys"), { recursive: true, mode: 0o700 });
         fs.writeFileSync(path.join(dir, "state/keys/installed"), `${key}\n`);
-        const r = bash([loadTemplate("lib.sh"), `STATE_DIR=${dir}/state KEYTABLE=${dir}/KeyTable CONF=${dir}/opendkim.conf`, loadTemplate("dkim-key-delete.sh")].join("\n"));
+        const r = bash(
+            [loadTemplate("lib.sh"), `STATE_DIR=${dir}/state KEYTABLE=${dir}/KeyTable CONF=${dir}/opendkim.conf`, loadTemplate("dkim-key-delete.sh")].join(
+                "\n",
+            ),
+        );
         expect(r.code, r.out).toBe(0);
         return { left: fs.existsSync(key), out: r.out };
     }

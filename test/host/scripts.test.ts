@@ -47,7 +47,13 @@ TrustAnchorFile\t\t/usr/share/dns/root.key
 const prerequisite = missingPrerequisite();
 /** What the scripts write on a host, here on this machine: it must stay as it was. */
 const MACHINE_PATHS = [
-    "/etc/postfix", "/etc/opendkim", "/etc/opendkim.conf", "/usr/lib/os-release", "/usr/local/sbin", "/var/spool/postfix", "/var/lib/mailauth",
+    "/etc/postfix",
+    "/etc/opendkim",
+    "/etc/opendkim.conf",
+    "/usr/lib/os-release",
+    "/usr/local/sbin",
+    "/var/spool/postfix",
+    "/var/lib/mailauth",
 ];
 
 /** `postconf -n` as a map. */
@@ -111,7 +117,9 @@ describe("host scripts on a throwaway host, with the real Postfix tools", () => 
         host.write("/etc/postfix/main.cf", "myhostname = probe.example\n");
         // /etc/os-release is a symlink into /usr/lib: the write must land in the host's copy.
         host.write("/etc/os-release", "ID=probe\n");
-        host.sh("echo probe >/etc/mailauth-probe; echo probe >/usr/lib/mailauth-probe; echo probe >mailauth-relative-probe; mkdir -p /var/lib/mailauth; : >/var/lib/mailauth/probe; useradd --system probeuser");
+        host.sh(
+            "echo probe >/etc/mailauth-probe; echo probe >/usr/lib/mailauth-probe; echo probe >mailauth-relative-probe; mkdir -p /var/lib/mailauth; : >/var/lib/mailauth/probe; useradd --system probeuser",
+        );
         expect(host.read("/mailauth-relative-probe")).toBe("probe\n");
         expect(host.sh("postconf -h myhostname")).toBe("probe.example\n");
         expect(host.read("/etc/os-release")).toBe("ID=probe\n");
@@ -200,7 +208,8 @@ describe("host scripts on a throwaway host, with the real Postfix tools", () => 
             });
 
             it("an SPF check inside the named parameter is the host's own: adopted, no second service", () => {
-                const own = "my_rcpt = permit_mynetworks, reject_unauth_destination, check_policy_service unix:private/spfcheck\nsmtpd_recipient_restrictions = $my_rcpt\n";
+                const own =
+                    "my_rcpt = permit_mynetworks, reject_unauth_destination, check_policy_service unix:private/spfcheck\nsmtpd_recipient_restrictions = $my_rcpt\n";
                 debianHost(host, DEBIAN_MAIN_CF + own);
                 host.sh("postconf -M 'spfcheck/unix=spfcheck unix - n n - 0 spawn user=policyd-spf argv=/usr/bin/policyd-spf'");
                 const out = postfixUp();
@@ -294,11 +303,18 @@ describe("host scripts on a throwaway host, with the real Postfix tools", () => 
             debianHost(host);
             const before = settings(host);
             postfixUp();
-            host.sh(`postconf -e 'smtpd_milters=${DEBIAN_MILTER}, inet:127.0.0.1:11332' 'smtpd_recipient_restrictions=permit_mynetworks, reject_unauth_destination, ${SPF_CHECK}, reject_rbl_client zen.spamhaus.org'`);
+            host.sh(
+                `postconf -e 'smtpd_milters=${DEBIAN_MILTER}, inet:127.0.0.1:11332' 'smtpd_recipient_restrictions=permit_mynetworks, reject_unauth_destination, ${SPF_CHECK}, reject_rbl_client zen.spamhaus.org'`,
+            );
             postfixDown();
             const after = settings(host);
             expect(after.smtpd_milters).toBe("inet:127.0.0.1:11332");
-            expect(list(after.smtpd_recipient_restrictions)).toEqual(["permit_mynetworks", "reject_unauth_destination", "reject_rbl_client", "zen.spamhaus.org"]);
+            expect(list(after.smtpd_recipient_restrictions)).toEqual([
+                "permit_mynetworks",
+                "reject_unauth_destination",
+                "reject_rbl_client",
+                "zen.spamhaus.org",
+            ]);
             const { smtpd_milters: _m, smtpd_recipient_restrictions: _r, ...rest } = after;
             expect(rest).toEqual(before);
         });
@@ -347,7 +363,10 @@ describe("host scripts on a throwaway host, with the real Postfix tools", () => 
             debianHost(host);
             keysUp();
             const s = steps["keys"];
-            const blocks = splitStdinStep(s.create, s.stdin!)!.stdin.replace(/#mailauth-end \d+\n$/, "").split(/^(?=#mailauth-key )/m).filter((b) => b.startsWith("#mailauth-key "));
+            const blocks = splitStdinStep(s.create, s.stdin!)!
+                .stdin.replace(/#mailauth-end \d+\n$/, "")
+                .split(/^(?=#mailauth-key )/m)
+                .filter((b) => b.startsWith("#mailauth-key "));
             expect(blocks).toHaveLength(2);
             const rerun = keysUp();
             for (const block of blocks) {
@@ -375,7 +394,9 @@ describe("host scripts on a throwaway host, with the real Postfix tools", () => 
             expect(signing.replace(/^#.*\n/gm, "")).toBe("*@example.com 20261127._domainkey.example.com\n*@example.org 20261127._domainkey.example.org\n");
             // Every file names the stack and the code that writes it (issue 17.3).
             for (const f of ["/etc/opendkim/KeyTable", "/etc/opendkim/SigningTable", "/etc/opendkim/TrustedHosts", "/etc/opendkim.conf"]) {
-                expect(host.read(f), f).toMatch(/^# OpenDKIM .*, written by the mailauth Pulumi stack mailauth\/test \((templates|components)\/[^ ]+.*, put in place by templates\/opendkim\.sh\)\.\n/);
+                expect(host.read(f), f).toMatch(
+                    /^# OpenDKIM .*, written by the mailauth Pulumi stack mailauth\/test \((templates|components)\/[^ ]+.*, put in place by templates\/opendkim\.sh\)\.\n/,
+                );
             }
             for (const f of ["KeyTable", "SigningTable", "TrustedHosts"]) expect(host.stat(`/etc/opendkim/${f}`)).toBe("640 root:opendkim");
             expect(host.stat("/etc/opendkim.conf")).toBe("644 root:root");
@@ -395,10 +416,13 @@ describe("host scripts on a throwaway host, with the real Postfix tools", () => 
             keysUp();
             ok(host, steps.opendkim.create, steps.opendkim.stdin);
             // As the version before the header left them: the same files without their '#' lines.
-            host.sh("for f in /etc/opendkim.conf /etc/opendkim/KeyTable /etc/opendkim/SigningTable /etc/opendkim/TrustedHosts; do sed -i '/^# .*mailauth Pulumi stack/d; /^# Edits here are overwritten/d' $f; done");
+            host.sh(
+                "for f in /etc/opendkim.conf /etc/opendkim/KeyTable /etc/opendkim/SigningTable /etc/opendkim/TrustedHosts; do sed -i '/^# .*mailauth Pulumi stack/d; /^# Edits here are overwritten/d' $f; done",
+            );
             host.clearCalls();
             const out = ok(host, steps.opendkim.create, steps.opendkim.stdin);
-            for (const f of ["/etc/opendkim.conf", "/etc/opendkim/KeyTable", "/etc/opendkim/SigningTable", "/etc/opendkim/TrustedHosts"]) expect(out).toContain(`changed: ${f}`);
+            for (const f of ["/etc/opendkim.conf", "/etc/opendkim/KeyTable", "/etc/opendkim/SigningTable", "/etc/opendkim/TrustedHosts"])
+                expect(out).toContain(`changed: ${f}`);
             expect(host.calls().filter(serviceChange)).toEqual(["systemctl reload-or-restart opendkim"]);
             host.clearCalls();
             expect(ok(host, steps.opendkim.create, steps.opendkim.stdin)).not.toMatch(/changed:|reloaded|restarted/);

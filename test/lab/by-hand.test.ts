@@ -184,7 +184,10 @@ describe("OpenDKIM set per service in master.cf (-o smtpd_milters=inet:localhost
             const master = fs.readFileSync(`${root}/etc/postfix/master.cf`, "utf8");
             const smtpd = /^smtp +inet .* smtpd$/m;
             expect(master).toMatch(smtpd);
-            fs.writeFileSync(`${root}/etc/postfix/master.cf`, master.replace(smtpd, (line) => `${line}\n  -o smtpd_milters=inet:localhost:12301`));
+            fs.writeFileSync(
+                `${root}/etc/postfix/master.cf`,
+                master.replace(smtpd, (line) => `${line}\n  -o smtpd_milters=inet:localhost:12301`),
+            );
         });
         before = { ...hostState(), overrides: lab.host!.ssh("postconf -P") };
         lab.swaks("bob@soft.example.net", PERMITTED_ADDR, "override-before");
@@ -215,14 +218,20 @@ describe("the whole guide done by hand, with a key for a domain the stack does n
     const net = userKey();
     const com = userKey();
     const TABLES = [
-        "/etc/opendkim/KeyTable", "/etc/opendkim/SigningTable", "/etc/opendkim/TrustedHosts",
-        "/etc/opendkim/keys/example.net/mail.private", "/etc/opendkim/keys/example.com/mail.private",
+        "/etc/opendkim/KeyTable",
+        "/etc/opendkim/SigningTable",
+        "/etc/opendkim/TrustedHosts",
+        "/etc/opendkim/keys/example.net/mail.private",
+        "/etc/opendkim/keys/example.com/mail.private",
     ];
     let before: Record<string, string>;
     beforeAll(async () => {
         await lab.fresh((root) => {
             installedByHand(root);
-            for (const [domain, key] of [["example.net", net], ["example.com", com]] as const) {
+            for (const [domain, key] of [
+                ["example.net", net],
+                ["example.com", com],
+            ] as const) {
                 fs.mkdirSync(`${root}/etc/opendkim/keys/${domain}`, { recursive: true });
                 fs.writeFileSync(`${root}/etc/opendkim/keys/${domain}/mail.private`, key.pem, { mode: 0o600 });
             }
@@ -246,10 +255,7 @@ describe("the whole guide done by hand, with a key for a domain the stack does n
                 "mail._domainkey.example.net example.net:mail:/etc/opendkim/keys/example.net/mail.private\n" +
                     "mail._domainkey.example.com example.com:mail:/etc/opendkim/keys/example.com/mail.private\n",
             );
-            fs.writeFileSync(
-                `${root}/etc/opendkim/SigningTable`,
-                "*@example.net mail._domainkey.example.net\n*@example.com mail._domainkey.example.com\n",
-            );
+            fs.writeFileSync(`${root}/etc/opendkim/SigningTable`, "*@example.net mail._domainkey.example.net\n*@example.com mail._domainkey.example.com\n");
             // A host on the user's LAN whose mail OpenDKIM signs.
             fs.writeFileSync(`${root}/etc/opendkim/TrustedHosts`, `127.0.0.1\n::1\n*.example.com\n${PERMITTED_ADDR}\n`);
             // Guide, step 2 and 4, exactly.

@@ -20,7 +20,12 @@ afterAll(async () => {
 /** The answer section for a name, as kdig prints it, the zone's name in the owner replaced by ZONE. */
 function answer(name: string, type: string, zone: string): string {
     const out = inLab(["kdig", `@${DNS_ADDR}`, name, type, "+noall", "+answer"]);
-    return out.trim().split("\n").sort().map((l) => l.replace(`${zone}.`, "ZONE.")).join("\n");
+    return out
+        .trim()
+        .split("\n")
+        .sort()
+        .map((l) => l.replace(`${zone}.`, "ZONE."))
+        .join("\n");
 }
 
 /** Records whose text knot parses and knotc's line splitter quotes: each is a trap for one of them. */

@@ -9,10 +9,7 @@ import * as path from "path";
 import { afterAll, beforeAll } from "vitest";
 import { exampleConfig, runProgram, scriptOf } from "../harness";
 import { commandLine } from "../../components/hostScripts";
-import {
-    DNS_ADDR, ensureRootfs, HOST_ADDR, inLab, LabDns, LabHost, labKeys, LabKeys, PERMITTED_ADDR,
-    setupNetwork, teardownNetwork, waitFor,
-} from "./lab";
+import { DNS_ADDR, ensureRootfs, HOST_ADDR, inLab, LabDns, LabHost, labKeys, LabKeys, PERMITTED_ADDR, setupNetwork, teardownNetwork, waitFor } from "./lab";
 import { LabRunner } from "./runner";
 
 export const DOMAINS = ["example.com", "example.org"];
@@ -93,8 +90,23 @@ export class Lab {
     swaks(from: string, sourceAddr: string, subject: string): string {
         this.host!.ssh(": > /var/mail/root");
         return inLab(
-            ["swaks", "--server", HOST_ADDR, "--local-interface", sourceAddr, "--helo", "client.example.net",
-                "--from", from, "--to", "root@example.com", "--header", `Subject: ${subject}`, "--timeout", "20"],
+            [
+                "swaks",
+                "--server",
+                HOST_ADDR,
+                "--local-interface",
+                sourceAddr,
+                "--helo",
+                "client.example.net",
+                "--from",
+                from,
+                "--to",
+                "root@example.com",
+                "--header",
+                `Subject: ${subject}`,
+                "--timeout",
+                "20",
+            ],
             { allowFail: true, timeout: 60_000 },
         );
     }
@@ -102,10 +114,14 @@ export class Lab {
     /** Waits for the message with this subject in root's mailbox and returns it, mbox line removed. */
     async delivered(subject: string): Promise<string> {
         let mbox = "";
-        await waitFor(`delivery of "${subject}"`, () => {
-            mbox = this.host!.ssh("cat /var/mail/root 2>/dev/null || true");
-            return mbox.includes(`Subject: ${subject}`);
-        }, 30_000);
+        await waitFor(
+            `delivery of "${subject}"`,
+            () => {
+                mbox = this.host!.ssh("cat /var/mail/root 2>/dev/null || true");
+                return mbox.includes(`Subject: ${subject}`);
+            },
+            30_000,
+        );
         return mbox.replace(/^From [^\n]*\n/, "");
     }
 

@@ -23,8 +23,7 @@ function withKeys(selector: string, previousSelectors: string[], keyBits: number
 describe("keys never change under a live selector", () => {
     const keyFile = () => lab.host!.ssh("sha256sum /etc/opendkim/keys/example.com/s1.private").trim();
     const record = () => lab.dns.query("s1._domainkey.example.com", "TXT");
-    const bitsOf = (selector: string) =>
-        lab.host!.ssh(`openssl pkey -in /etc/opendkim/keys/example.com/${selector}.private -noout -text | head -n 1`).trim();
+    const bitsOf = (selector: string) => lab.host!.ssh(`openssl pkey -in /etc/opendkim/keys/example.com/${selector}.private -noout -text | head -n 1`).trim();
     let before = "";
     let key0 = "";
     let record0 = "";

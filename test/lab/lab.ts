@@ -114,7 +114,10 @@ export async function stopRecorded(label: string, graceMs = 20_000): Promise<voi
 /** The labels of every process the lab recorded and has not stopped. */
 export function recordedPids(): string[] {
     if (!fs.existsSync(PID_DIR)) return [];
-    return fs.readdirSync(PID_DIR).filter((f) => f.endsWith(".pid")).map((f) => f.slice(0, -4));
+    return fs
+        .readdirSync(PID_DIR)
+        .filter((f) => f.endsWith(".pid"))
+        .map((f) => f.slice(0, -4));
 }
 
 /**
@@ -258,7 +261,8 @@ export class LabDns {
                 "knotc",
                 ["-s", this.socket, ...args],
                 { encoding: "utf8", maxBuffer: 64 << 20, timeout: 120_000, env: { ...process.env, HOME: path.join(this.dir, "no-home") } },
-                (err, stdout, stderr) => (err ? reject(new Error(`knotc ${args.join(" ")} failed: ${`${stderr}${stdout}`.trim() || err.message}${this.gone()}`)) : resolve(stdout)),
+                (err, stdout, stderr) =>
+                    err ? reject(new Error(`knotc ${args.join(" ")} failed: ${`${stderr}${stdout}`.trim() || err.message}${this.gone()}`)) : resolve(stdout),
             );
             // knotc that exits before reading its input (no server) fails by its exit status and
             // output; the pipe's own EPIPE says nothing more.
@@ -300,7 +304,11 @@ export class LabDns {
     private async flushAll(): Promise<void> {
         while (this.pending.length > 0) {
             const batch = this.pending.splice(0);
-            for (const zone of new Set(batch.map((c) => c.zone))) await this.writeBatch(zone, batch.filter((c) => c.zone === zone));
+            for (const zone of new Set(batch.map((c) => c.zone)))
+                await this.writeBatch(
+                    zone,
+                    batch.filter((c) => c.zone === zone),
+                );
         }
         this.flushing = false;
     }
@@ -420,8 +428,16 @@ export class LabHost {
         this.proc = spawn(
             "setsid",
             [
-                "systemd-nspawn", "-D", root, "-b", `--machine=${this.name}`, "--register=no", "--keep-unit",
-                "--console=read-only", "--resolv-conf=off", `--network-namespace-path=/run/netns/${NETNS}`,
+                "systemd-nspawn",
+                "-D",
+                root,
+                "-b",
+                `--machine=${this.name}`,
+                "--register=no",
+                "--keep-unit",
+                "--console=read-only",
+                "--resolv-conf=off",
+                `--network-namespace-path=/run/netns/${NETNS}`,
             ],
             { stdio: ["ignore", fs.openSync(path.join(this.runDir, "console.log"), "w"), "pipe"] },
         );
@@ -441,7 +457,9 @@ export class LabHost {
 
     /** Runs a command inside the container without SSH (for faults that cut SSH itself). */
     enter(command: string, opts: { allowFail?: boolean } = {}): string {
-        const init = sh("pgrep", ["-P", String(this.proc!.pid)]).trim().split("\n")[0];
+        const init = sh("pgrep", ["-P", String(this.proc!.pid)])
+            .trim()
+            .split("\n")[0];
         return sh("nsenter", ["-t", init, "-a", "/bin/sh", "-c", command], opts);
     }
 
@@ -461,8 +479,18 @@ export class LabHost {
 
 export function sshOptions(keys: LabKeys): string[] {
     return [
-        "-i", keys.privateKeyPath, "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes",
-        "-o", `UserKnownHostsFile=${keys.knownHostsPath}`, "-o", "ConnectTimeout=5", "-o", "LogLevel=ERROR",
+        "-i",
+        keys.privateKeyPath,
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "StrictHostKeyChecking=yes",
+        "-o",
+        `UserKnownHostsFile=${keys.knownHostsPath}`,
+        "-o",
+        "ConnectTimeout=5",
+        "-o",
+        "LogLevel=ERROR",
     ];
 }
 

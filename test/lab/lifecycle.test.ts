@@ -47,9 +47,7 @@ describe("scenarios 6 and 7: a host with its own settings, then destroy", () => 
 
     it("destroy puts back every setting, master.cf and opendkim.conf, stops OpenDKIM, and mail still flows unsigned", async () => {
         const ops = await lab.runner.destroy();
-        expect(ops.map((o) => o.name)).toEqual(
-            expect.arrayContaining(["mailhost-postfix", "mailhost-opendkim", "mailhost-packages"]),
-        );
+        expect(ops.map((o) => o.name)).toEqual(expect.arrayContaining(["mailhost-postfix", "mailhost-opendkim", "mailhost-packages"]));
         // Dependents first: Postfix lets go of the milter before OpenDKIM stops.
         const names = ops.map((o) => o.name);
         expect(names.indexOf("mailhost-postfix")).toBeLessThan(names.indexOf("mailhost-opendkim"));
@@ -83,7 +81,9 @@ describe("scenario 8: faults", () => {
         // Someone removed a key file by hand; the next change must not put OpenDKIM on a broken set.
         lab.host!.ssh("mv /etc/opendkim/keys/example.org/s1.private /root/s1.private");
         const changed = lab.config({ "mailauth:opendkim": { nameservers: ["10.231.0.53"], trustedHosts: ["10.231.0.0/24"] } });
-        await expect(lab.runner.up(changed)).rejects.toThrow(/key file \/etc\/opendkim\/keys\/example\.org\/s1\.private is missing; the old configuration stays in force/);
+        await expect(lab.runner.up(changed)).rejects.toThrow(
+            /key file \/etc\/opendkim\/keys\/example\.org\/s1\.private is missing; the old configuration stays in force/,
+        );
         expect(lab.host!.ssh("md5sum /etc/opendkim.conf /etc/opendkim/*Table /etc/opendkim/TrustedHosts; systemctl show -p MainPID opendkim")).toBe(before);
         const message = await lab.sendLocal("alice@example.com", "after-failed-change");
         expect(lab.dkimverify(message)).toBe("signature ok");
@@ -144,9 +144,7 @@ describe("scenario 8 (continued): Postfix settings that fail validation", () => 
     });
 
     it("stops with the reason, changes nothing in Postfix, and mail still flows", async () => {
-        await expect(lab.runner.up(lab.config())).rejects.toThrow(
-            /has no reject_unauth_destination and smtpd_relay_restrictions does not refuse relaying/,
-        );
+        await expect(lab.runner.up(lab.config())).rejects.toThrow(/has no reject_unauth_destination and smtpd_relay_restrictions does not refuse relaying/);
         expect(lab.host!.ssh("postconf -n; postconf -M; md5sum /etc/postfix/main.cf /etc/postfix/master.cf")).toBe(before);
         const message = await lab.sendLocal("alice@example.com", "refused-change");
         expect(message).toContain("Subject: refused-change");

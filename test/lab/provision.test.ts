@@ -9,11 +9,7 @@ describe("scenario 1: fresh provision of two domains", () => {
     it("runs every step over SSH in dependency order", async () => {
         report = await lab.runner.up(lab.config());
         const order = report.commandsRun;
-        expect([...order].sort()).toEqual(
-            ["packages", "keys", "opendkim", "keys-retire", "postfix", "testkey"]
-                .map((s) => `mailhost-${s}`)
-                .sort(),
-        );
+        expect([...order].sort()).toEqual(["packages", "keys", "opendkim", "keys-retire", "postfix", "testkey"].map((s) => `mailhost-${s}`).sort());
         expect(order[0]).toBe("mailhost-packages");
         expect(order.indexOf("mailhost-opendkim")).toBeGreaterThan(order.indexOf("mailhost-keys"));
         expect(order.indexOf("mailhost-keys-retire")).toBeGreaterThan(order.indexOf("mailhost-opendkim"));

@@ -101,11 +101,7 @@ export interface RecordStore {
 }
 
 /** Runs one script on the host named by `connection`, `stdin` piped in: real SSH, or a fake. */
-export type RemoteExec = (
-    connection: Record<string, any>,
-    script: string,
-    stdin: string,
-) => Promise<{ stdout: string; stderr: string }>;
+export type RemoteExec = (connection: Record<string, any>, script: string, stdin: string) => Promise<{ stdout: string; stderr: string }>;
 
 /** Deep copy with Pulumi's secret envelopes removed and unknowns (preview) as UNKNOWN. */
 function plain(v: any): any {
@@ -164,40 +160,54 @@ function controlSocket(): string {
  */
 export function opensshExec(keys: LabKeys): RemoteExec & { dial: RemoteDial } {
     const dial: RemoteDial = (connection) => {
-            const target = [`-p`, String(connection.port ?? 22), `${connection.user ?? "root"}@${connection.host}`];
-            const socket = controlSocket();
-            // A master left behind by a killed test dies once the host is gone (keepalives).
-            const master = [...sshOptions(keys), "-o", "ServerAliveInterval=15", "-o", "ServerAliveCountMax=4", "-o", "ControlPersist=no", "-M", "-S", socket, "-N", "-f", ...target];
-            return new Promise((resolve, reject) => {
-                // -f: the parent exits once logged in, its background child keeps the connection
-                // (its stdio on /dev/null: OpenSSH ssh.c fork_postauth). 'exit', not 'close': the
-                // child may hold the pipe a moment longer.
-                let stderr = "";
-                const child = spawn("ssh", master, { stdio: ["ignore", "ignore", "pipe"] });
-                child.stderr!.on("data", (d) => (stderr += d));
-                child.on("error", reject);
-                child.on("exit", (code) => {
-                    if (code !== 0) {
-                        reject(new RemoteCommandError(`ssh: connect to ${connection.host} failed, exit ${code}: ${stderr.trim()}`));
-                        return;
-                    }
-                    resolve({
-                        exec: (script, stdin) =>
-                            new Promise((res, rej) => {
-                                const args = [...sshOptions(keys), "-o", "ControlMaster=no", "-S", socket, ...target, script];
-                                const c = execFile("ssh", args, { maxBuffer: 64 << 20, timeout: 600_000 }, (err, stdout, stderr) => {
-                                    if (err) rej(new RemoteCommandError(`remote command failed, exit ${(err as any).code}: ${stderr || stdout}`));
-                                    else res({ stdout, stderr });
-                                });
-                                c.stdin!.end(stdin);
-                            }),
-                        close: () =>
-                            new Promise<void>((res) => {
-                                execFile("ssh", [...sshOptions(keys), "-S", socket, "-O", "exit", ...target], { timeout: 30_000 }, () => res());
-                            }),
-                    });
+        const target = [`-p`, String(connection.port ?? 22), `${connection.user ?? "root"}@${connection.host}`];
+        const socket = controlSocket();
+        // A master left behind by a killed test dies once the host is gone (keepalives).
+        const master = [
+            ...sshOptions(keys),
+            "-o",
+            "ServerAliveInterval=15",
+            "-o",
+            "ServerAliveCountMax=4",
+            "-o",
+            "ControlPersist=no",
+            "-M",
+            "-S",
+            socket,
+            "-N",
+            "-f",
+            ...target,
+        ];
+        return new Promise((resolve, reject) => {
+            // -f: the parent exits once logged in, its background child keeps the connection
+            // (its stdio on /dev/null: OpenSSH ssh.c fork_postauth). 'exit', not 'close': the
+            // child may hold the pipe a moment longer.
+            let stderr = "";
+            const child = spawn("ssh", master, { stdio: ["ignore", "ignore", "pipe"] });
+            child.stderr!.on("data", (d) => (stderr += d));
+            child.on("error", reject);
+            child.on("exit", (code) => {
+                if (code !== 0) {
+                    reject(new RemoteCommandError(`ssh: connect to ${connection.host} failed, exit ${code}: ${stderr.trim()}`));
+                    return;
+                }
+                resolve({
+                    exec: (script, stdin) =>
+                        new Promise((res, rej) => {
+                            const args = [...sshOptions(keys), "-o", "ControlMaster=no", "-S", socket, ...target, script];
+                            const c = execFile("ssh", args, { maxBuffer: 64 << 20, timeout: 600_000 }, (err, stdout, stderr) => {
+                                if (err) rej(new RemoteCommandError(`remote command failed, exit ${(err as any).code}: ${stderr || stdout}`));
+                                else res({ stdout, stderr });
+                            });
+                            c.stdin!.end(stdin);
+                        }),
+                    close: () =>
+                        new Promise<void>((res) => {
+                            execFile("ssh", [...sshOptions(keys), "-S", socket, "-O", "exit", ...target], { timeout: 30_000 }, () => res());
+                        }),
                 });
             });
+        });
     };
     // As a bare exec (a test that wraps it): one client per script, closed after it.
     const exec: RemoteExec = async (connection, script, stdin) => {
@@ -242,10 +252,9 @@ export class LabRunner {
         this.entries = fs.existsSync(statePath) ? JSON.parse(fs.readFileSync(statePath, "utf8")) : [];
         for (const e of this.entries) if (!e.delete && !this.liveByName.has(e.name)) this.liveByName.set(e.name, e);
         const remote = exec ?? opensshExec(keys as LabKeys);
-        this.dialer =
-            !("dial" in remote)
-                ? async (connection) => ({ exec: (script, stdin) => remote(connection, script, stdin), close: async () => {} })
-                : remote.dial;
+        this.dialer = !("dial" in remote)
+            ? async (connection) => ({ exec: (script, stdin) => remote(connection, script, stdin), close: async () => {} })
+            : remote.dial;
     }
 
     /** Dials a client as Connection.Dial does: retried with the provider's delays, up to its limit. */
@@ -334,7 +343,7 @@ export class LabRunner {
     /** Puts `entry` where `old` was (or at the end) and writes the state. */
     private commit(old: StateEntry | undefined, entry: StateEntry): void {
         if (!this.positions) this.positions = new Map(this.entries.map((e, i) => [e, i]));
-        const i = old ? this.positions.get(old) ?? -1 : -1;
+        const i = old ? (this.positions.get(old) ?? -1) : -1;
         if (i >= 0) {
             this.entries[i] = entry;
             this.positions.delete(old!);
@@ -546,7 +555,7 @@ export class LabRunner {
                 args.inputs = goal;
                 inputs = plain(goal);
             }
-            const runs = args.type === COMMAND && (op === "update" ? inputs.update ?? inputs.create : inputs.create);
+            const runs = args.type === COMMAND && (op === "update" ? (inputs.update ?? inputs.create) : inputs.create);
 
             if (preview) {
                 // Nothing runs at preview. pulumi-command's Create and Update return at once

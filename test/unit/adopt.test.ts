@@ -51,7 +51,13 @@ function providers(cf: FakeCloudflare, api: () => string, results: Map<string, {
         const state: Record<string, any> = { ...args.inputs, publicKeyPem: PUBLIC_KEY, stdout: "" };
         if (args.type === "cloudflare:index/dnsRecord:DnsRecord") {
             const zone = cf.zones.find((z) => z.id === args.inputs.zoneId)!;
-            const rec = cf.addRecord(zone.name, { name: args.inputs.name, type: args.inputs.type, content: args.inputs.content, priority: args.inputs.priority, comment: args.inputs.comment });
+            const rec = cf.addRecord(zone.name, {
+                name: args.inputs.name,
+                type: args.inputs.type,
+                content: args.inputs.content,
+                priority: args.inputs.priority,
+                comment: args.inputs.comment,
+            });
             return { id: rec.id, state };
         }
         if (reg.type === "command:local:Command") {
@@ -100,7 +106,9 @@ describe("adoptRecords: a take-over that fails part way", () => {
         const { cf, theirs } = zoneWithTheirs();
         const api = await cf.serve();
         // The third record's delete is refused by Cloudflare, every time.
-        const proxy = await faultyApi(api.url, (method, _path, n) => (method === "DELETE" && n >= 3 ? { status: 500, code: 10000, message: "Internal server error" } : undefined));
+        const proxy = await faultyApi(api.url, (method, _path, n) =>
+            method === "DELETE" && n >= 3 ? { status: 500, code: 10000, message: "Internal server error" } : undefined,
+        );
         try {
             const results = new Map<string, { code: number; stdout: string; stderr: string }>();
             const msg = await programError(CONFIG, { call: cf.call, newResource: providers(cf, () => proxy.url, results) });
@@ -156,7 +164,9 @@ describe("adoptRecords: Cloudflare's rate limit", () => {
         // The first listing and the first delete are refused as over the limit (Cloudflare answers 429
         // with Retry-After: developers.cloudflare.com/fundamentals/api/reference/limits).
         const limited = (method: string, _p: string, n: number) =>
-            n === 1 && (method === "GET" || method === "DELETE") ? { status: 429, code: 971, message: "Please wait and consider throttling your request speed", headers: { "Retry-After": "1" } } : undefined;
+            n === 1 && (method === "GET" || method === "DELETE")
+                ? { status: 429, code: 971, message: "Please wait and consider throttling your request speed", headers: { "Retry-After": "1" } }
+                : undefined;
         const proxy = await faultyApi(api.url, limited);
         try {
             const run = await runProgram(CONFIG, { preview: true, call: cf.call });
@@ -182,7 +192,11 @@ describe("adoptRecords: the give-back", () => {
         const api = await cf.serve();
         try {
             const post = (body: unknown) =>
-                fetch(`${api.url}/zones/${cf.zone("example.com").id}/dns_records`, { method: "POST", headers: { Authorization: "Bearer test-token" }, body: JSON.stringify(body) }).then(async (r) => ({ status: r.status, json: await r.json() }));
+                fetch(`${api.url}/zones/${cf.zone("example.com").id}/dns_records`, {
+                    method: "POST",
+                    headers: { Authorization: "Bearer test-token" },
+                    body: JSON.stringify(body),
+                }).then(async (r) => ({ status: r.status, json: await r.json() }));
             const again = await post({ name: "example.com", type: "TXT", content: "v=spf1 -all", ttl: 300 });
             expect(again.status).toBe(400);
             expect(again.json.errors).toEqual([{ code: 81058, message: "An identical record already exists." }]);
@@ -286,7 +300,12 @@ describe("adoptRecords: an apex CNAME (Cloudflare flattens it)", () => {
 describe("the import way out, followed as printed", () => {
     it("the command the preview prints takes the record over in the next pulumi up, with the stack's value and comment; the run after changes nothing", async () => {
         const cf = FakeCloudflare.forConfig(exampleConfig());
-        const theirs = cf.addRecord("example.com", { name: "example.com", type: "TXT", content: '"v=spf1 include:_spf.example.net ~all"', comment: "set by the ESP" });
+        const theirs = cf.addRecord("example.com", {
+            name: "example.com",
+            type: "TXT",
+            content: '"v=spf1 include:_spf.example.net ~all"',
+            comment: "set by the ESP",
+        });
         const stack: StackConfig = { values: { ...exampleConfig(), "mailauth:spf": { mechanisms: ["include:_spf.example.net"] } }, secret: new Set() };
         const msg = await programError(stack.values, { preview: true, call: cf.call });
         // The way out's commands, each on its own line after "or import it:", pasted as they are.
@@ -294,7 +313,11 @@ describe("the import way out, followed as printed", () => {
         const at = lines.findIndex((l) => /or import it:/.test(l));
         expect(at, msg).toBeGreaterThan(-1);
         const [set, up1, rm] = lines.slice(at + 1, at + 4).map((l) => l.trim());
-        expect([set.split(" ").slice(0, 3).join(" "), up1, rm.split(" ").slice(0, 3).join(" ")]).toEqual(["pulumi config set", "pulumi up", "pulumi config rm"]);
+        expect([set.split(" ").slice(0, 3).join(" "), up1, rm.split(" ").slice(0, 3).join(" ")]).toEqual([
+            "pulumi config set",
+            "pulumi up",
+            "pulumi config rm",
+        ]);
         const words = (line: string) =>
             shellWords(line, () => {
                 throw new Error("no substitution expected");
@@ -317,7 +340,12 @@ describe("the import way out, followed as printed", () => {
                 imported.push(args.name);
             } else {
                 rec = zone.records.find((r) => r.comment === args.inputs.comment && r.name === args.inputs.name && r.type === args.inputs.type);
-                rec ??= cf.addRecord(zone.name, { name: args.inputs.name, type: args.inputs.type, content: args.inputs.content, priority: args.inputs.priority });
+                rec ??= cf.addRecord(zone.name, {
+                    name: args.inputs.name,
+                    type: args.inputs.type,
+                    content: args.inputs.content,
+                    priority: args.inputs.priority,
+                });
             }
             Object.assign(rec, { content: args.inputs.content, comment: args.inputs.comment, ttl: args.inputs.ttl, priority: args.inputs.priority });
             return Promise.resolve({ id: rec.id, state });
@@ -325,7 +353,11 @@ describe("the import way out, followed as printed", () => {
         await runProgram(stack.values, { call: cf.call, newResource: up });
         expect(imported).toEqual(["example.com-spf"]);
         // The previews that follow are of this stack, whose state now holds its identity (the key \`up\` made).
-        const preview = (args: any) => Promise.resolve({ id: `${args.name}-id`, state: { ...args.inputs, ...(args.type === "tls:index/privateKey:PrivateKey" ? { publicKeyPem: PUBLIC_KEY } : { stdout: "" }) } });
+        const preview = (args: any) =>
+            Promise.resolve({
+                id: `${args.name}-id`,
+                state: { ...args.inputs, ...(args.type === "tls:index/privateKey:PrivateKey" ? { publicKeyPem: PUBLIC_KEY } : { stdout: "" }) },
+            });
         const spfs = cf.zone("example.com").records.filter((r) => r.type === "TXT" && r.content.includes("v=spf1"));
         expect(spfs.map((r) => ({ id: r.id, content: r.content, comment: r.comment }))).toEqual([
             { id: theirs.id, content: '"v=spf1 mx include:_spf.example.net ~all"', comment: OURS() },
@@ -341,17 +373,28 @@ describe("the import way out, followed as printed", () => {
         imported.length = 0;
         await runProgram(stack.values, { call: cf.call, newResource: up });
         expect(imported).toEqual([]);
-        expect(cf.zone("example.com").records.filter((r) => r.type === "TXT" && r.content.includes("v=spf1")).map((r) => ({ id: r.id, comment: r.comment }))).toEqual([{ id: theirs.id, comment: OURS() }]);
+        expect(
+            cf
+                .zone("example.com")
+                .records.filter((r) => r.type === "TXT" && r.content.includes("v=spf1"))
+                .map((r) => ({ id: r.id, comment: r.comment })),
+        ).toEqual([{ id: theirs.id, comment: OURS() }]);
     });
 
     it("an import entry naming no record in the way is refused before anything changes; so is a DKIM record or an unknown name", async () => {
         const cf = FakeCloudflare.forConfig(exampleConfig());
         const www = cf.addRecord("example.com", { name: "www.example.com", type: "A", content: "192.0.2.80" });
         const com = cf.zone("example.com").id;
-        const bad = await programError({ ...exampleConfig(), "mailauth:importRecords": { "example.com-spf": `${com}/${www.id}` } }, { preview: true, call: cf.call });
+        const bad = await programError(
+            { ...exampleConfig(), "mailauth:importRecords": { "example.com-spf": `${com}/${www.id}` } },
+            { preview: true, call: cf.call },
+        );
         expect(bad).toContain(`mailauth:importRecords["example.com-spf"]: ${com}/${www.id} is not a record of zone example.com`);
         const site = cf.addRecord("example.com", { name: "_dmarc.example.com", type: "CNAME", content: "dmarc.service.example" });
-        const cname = await programError({ ...exampleConfig(), "mailauth:importRecords": { "example.com-dmarc": `${com}/${site.id}` } }, { preview: true, call: cf.call });
+        const cname = await programError(
+            { ...exampleConfig(), "mailauth:importRecords": { "example.com-dmarc": `${com}/${site.id}` } },
+            { preview: true, call: cf.call },
+        );
         expect(cname).toContain(`mailauth:importRecords["example.com-dmarc"]: ${com}/${site.id} is not a record of zone example.com`);
         const names = await programError(
             { ...exampleConfig(), "mailauth:importRecords": { "example.com-dkim-20261127": `${com}/${www.id}`, "example.com-spf": "nope" } },
@@ -393,7 +436,13 @@ describe("adoptRecords: the step and the preview decide alike", () => {
             const out = await runStep(
                 { interpreter: ["node", "-e", (await import("../../components/adoptRecords")).ADOPT_SCRIPT], create: "take" },
                 "create",
-                { MAILAUTH_ZONE_ID: zone.id, MAILAUTH_ZONE_NAME: "example.com", MAILAUTH_MARKER: MARK, MAILAUTH_TARGETS: JSON.stringify(adoptTargets(targets)), MAILAUTH_CLOUDFLARE_TOKEN: "test-token" },
+                {
+                    MAILAUTH_ZONE_ID: zone.id,
+                    MAILAUTH_ZONE_NAME: "example.com",
+                    MAILAUTH_MARKER: MARK,
+                    MAILAUTH_TARGETS: JSON.stringify(adoptTargets(targets)),
+                    MAILAUTH_CLOUDFLARE_TOKEN: "test-token",
+                },
                 api.url,
             );
             expect(out.code, out.stderr).toBe(0);
@@ -527,7 +576,7 @@ describe("adoptRecords: the script is state", () => {
             "",
             '"a""b"',
             '"back\\\\slash" "\\u00e9"',
-            quoteTxt(`v=DKIM1; k=rsa; p=${"A\\\"B".repeat(120)}`),
+            quoteTxt(`v=DKIM1; k=rsa; p=${'A\\"B'.repeat(120)}`),
             quoteTxt("v=spf1 ip4:192.0.2.1 ~all é"),
         ];
         for (const c of samples) expect(txt(c), c).toBe(unquoteTxt(c));

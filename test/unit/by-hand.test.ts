@@ -33,15 +33,18 @@ describe("milter entries that reach OpenDKIM, in any spelling", () => {
                 loadTemplate("include/postfix-milters.sh"),
                 "queue_dir=/var/spool/postfix",
                 "MILTER=unix:opendkim/opendkim.sock",
-                'opendkim_forms=$(for m in unix:opendkim/opendkim.sock inet:127.0.0.1:8891; do milter_forms "$m"; done; ' +
-                    `opendkim_form ${q(socket)})`,
+                'opendkim_forms=$(for m in unix:opendkim/opendkim.sock inet:127.0.0.1:8891; do milter_forms "$m"; done; ' + `opendkim_form ${q(socket)})`,
                 `with_milter ${q(list)} smtpd_milters ${mode}`,
             ].join("\n"),
         );
 
     it.each([
         // [the host's OpenDKIM Socket, smtpd_milters as the user wrote it, what the stack makes of it]
-        ["local:/var/spool/postfix/opendkim/opendkim.sock", "local:opendkim/opendkim.sock, inet:127.0.0.1:11332", "unix:opendkim/opendkim.sock, inet:127.0.0.1:11332"],
+        [
+            "local:/var/spool/postfix/opendkim/opendkim.sock",
+            "local:opendkim/opendkim.sock, inet:127.0.0.1:11332",
+            "unix:opendkim/opendkim.sock, inet:127.0.0.1:11332",
+        ],
         ["inet:8891@localhost", "inet:127.0.0.1:11332 inet:localhost:8891", "inet:127.0.0.1:11332, unix:opendkim/opendkim.sock"],
         ["inet:8891@localhost", "inet:[::1]:8891", "unix:opendkim/opendkim.sock"],
         ["inet:12301@[127.0.0.1]", "inet:localhost:12301", "unix:opendkim/opendkim.sock"],
@@ -76,7 +79,9 @@ describe("milter entries that reach OpenDKIM, in any spelling", () => {
         });
         const twice = rewrite("inet:8891@localhost", "{ inet:localhost:8891, default_action=tempfail }, inet:127.0.0.1:8891");
         expect(twice.code).toBe(1);
-        expect(twice.out).toMatch(/names OpenDKIM 2 times \(inet:localhost:8891 inet:127\.0\.0\.1:8891\), inside a \{ \.\.\. \} group; .*Postfix was not changed\./);
+        expect(twice.out).toMatch(
+            /names OpenDKIM 2 times \(inet:localhost:8891 inet:127\.0\.0\.1:8891\), inside a \{ \.\.\. \} group; .*Postfix was not changed\./,
+        );
     });
 });
 
@@ -107,16 +112,19 @@ describe("the host's own OpenDKIM keys and trusted hosts", () => {
 
     it("the guide's tables: other domains' rules and keys kept after ours, the managed domain's rule given way, trusted hosts added", () => {
         const r = merge({
-            "saved/opendkim.conf": "Mode sv\nKeyTable /etc/opendkim/KeyTable\nSigningTable refile:/etc/opendkim/SigningTable\n" +
+            "saved/opendkim.conf":
+                "Mode sv\nKeyTable /etc/opendkim/KeyTable\nSigningTable refile:/etc/opendkim/SigningTable\n" +
                 "ExternalIgnoreList refile:/etc/opendkim/TrustedHosts\nInternalHosts refile:/etc/opendkim/TrustedHosts # the guide\nAutoRestart yes\n",
-            "saved/KeyTable": "mail._domainkey.example.net example.net:mail:/etc/opendkim/keys/example.net/mail.private\n" +
+            "saved/KeyTable":
+                "mail._domainkey.example.net example.net:mail:/etc/opendkim/keys/example.net/mail.private\n" +
                 "mail._domainkey.example.com example.com:mail:/etc/opendkim/keys/example.com/mail.private\n# old\nunused._domainkey.example.org example.org:unused:/x\n",
             "saved/SigningTable": "*@example.net mail._domainkey.example.net\n*@example.com mail._domainkey.example.com\n",
             "saved/TrustedHosts": "127.0.0.1\n::1\n*.example.com\n192.168.1.0/24\n",
         });
         expect(r.code).toBe(0);
         expect(r.tables).toEqual({
-            KeyTable: `s1._domainkey.example.com example.com:s1:/etc/opendkim/keys/example.com/s1.private\n${CARRIED}` +
+            KeyTable:
+                `s1._domainkey.example.com example.com:s1:/etc/opendkim/keys/example.com/s1.private\n${CARRIED}` +
                 "mail._domainkey.example.net example.net:mail:/etc/opendkim/keys/example.net/mail.private\n",
             SigningTable: `*@example.com s1._domainkey.example.com\n${CARRIED}*@example.net mail._domainkey.example.net\n`,
             TrustedHosts: `127.0.0.1\n::1\n*.example.com\n${CARRIED}192.168.1.0/24\n`,
@@ -140,20 +148,26 @@ describe("the host's own OpenDKIM keys and trusted hosts", () => {
 
     it("the single key (KeyFile, Domain, Selector, SubDomains) becomes table entries", () => {
         const r = merge({
-            "saved/opendkim.conf": "Domain example.net, example.com\nKeyFile /etc/dkimkeys/mail.private\nSelector mail\nSubDomains yes\nInternalHosts 10.0.0.0/8, mail.lan\n",
+            "saved/opendkim.conf":
+                "Domain example.net, example.com\nKeyFile /etc/dkimkeys/mail.private\nSelector mail\nSubDomains yes\nInternalHosts 10.0.0.0/8, mail.lan\n",
         });
         expect(r.tables).toEqual({
-            KeyTable: `s1._domainkey.example.com example.com:s1:/etc/opendkim/keys/example.com/s1.private\n${CARRIED}` +
+            KeyTable:
+                `s1._domainkey.example.com example.com:s1:/etc/opendkim/keys/example.com/s1.private\n${CARRIED}` +
                 "mail._domainkey.example.net example.net:mail:/etc/dkimkeys/mail.private\n" +
                 "mail._domainkey.example.com example.com:mail:/etc/dkimkeys/mail.private\n",
-            SigningTable: `*@example.com s1._domainkey.example.com\n${CARRIED}*@example.net mail._domainkey.example.net\n` +
+            SigningTable:
+                `*@example.com s1._domainkey.example.com\n${CARRIED}*@example.net mail._domainkey.example.net\n` +
                 "*@*.example.net mail._domainkey.example.net\n*@*.example.com mail._domainkey.example.com\n",
             TrustedHosts: `127.0.0.1\n::1\n*.example.com\n${CARRIED}10.0.0.0/8\nmail.lan\n`,
         });
     });
 
     it("a verify-only or package-default configuration adds nothing", () => {
-        for (const conf of ["Mode v\nKeyFile /etc/opendkim/keys/default.private\n", "Socket local:/run/opendkim/opendkim.sock\nTrustAnchorFile /usr/share/dns/root.key\n"]) {
+        for (const conf of [
+            "Mode v\nKeyFile /etc/opendkim/keys/default.private\n",
+            "Socket local:/run/opendkim/opendkim.sock\nTrustAnchorFile /usr/share/dns/root.key\n",
+        ]) {
             const r = merge({ "saved/opendkim.conf": conf });
             expect(r).toMatchObject({ code: 0, out: "" });
             expect(r.tables.SigningTable).toBe("*@example.com s1._domainkey.example.com\n");
@@ -161,9 +175,13 @@ describe("the host's own OpenDKIM keys and trusted hosts", () => {
     });
 
     it("a table in a database stops the run, naming the setting and what to do", () => {
-        const r = merge({ "saved/opendkim.conf": "KeyTable dsn:mysql://opendkim@localhost/opendkim/table=keys\nSigningTable refile:/etc/opendkim/SigningTable\n" });
+        const r = merge({
+            "saved/opendkim.conf": "KeyTable dsn:mysql://opendkim@localhost/opendkim/table=keys\nSigningTable refile:/etc/opendkim/SigningTable\n",
+        });
         expect(r.code).toBe(1);
-        expect(r.out).toMatch(/reads KeyTable from dsn:mysql:.* cannot carry that data set's entries over\. Move them into a file \(KeyTable \/path\).*OpenDKIM and Postfix were not changed\./);
+        expect(r.out).toMatch(
+            /reads KeyTable from dsn:mysql:.* cannot carry that data set's entries over\. Move them into a file \(KeyTable \/path\).*OpenDKIM and Postfix were not changed\./,
+        );
     });
 });
 
@@ -188,13 +206,13 @@ describe("OpenDKIM's own command line", () => {
         expect(check(argv)).toEqual({ out: "fine", code: 0 });
     });
 
-    it.each([
-        "/usr/sbin/opendkim -P /run/opendkim/opendkim.pid -p local:/run/opendkim/opendkim.sock",
-        "/usr/sbin/opendkim -x /etc/opendkim/other.conf",
-    ])("%s stops the run before any change, saying why", (argv) => {
-        const r = check(argv);
-        expect(r.code).toBe(1);
-        expect(r.out).toContain(`OpenDKIM's service starts it as '${argv}': its -p (socket) or -x (configuration file) overrides /etc/opendkim.conf`);
-        expect(r.out).toContain("OpenDKIM and Postfix were not changed.");
-    });
+    it.each(["/usr/sbin/opendkim -P /run/opendkim/opendkim.pid -p local:/run/opendkim/opendkim.sock", "/usr/sbin/opendkim -x /etc/opendkim/other.conf"])(
+        "%s stops the run before any change, saying why",
+        (argv) => {
+            const r = check(argv);
+            expect(r.code).toBe(1);
+            expect(r.out).toContain(`OpenDKIM's service starts it as '${argv}': its -p (socket) or -x (configuration file) overrides /etc/opendkim.conf`);
+            expect(r.out).toContain("OpenDKIM and Postfix were not changed.");
+        },
+    );
 });

@@ -53,9 +53,23 @@ describe("every setting a user types with `pulumi config set --path` is taken as
         ["mailauth:domains[0].keyBits", "3072", (r) => expect(r.resources.find((x) => x.name === "example.com-20261127-rsa")!.inputs.rsaBits).toBe(3072)],
         ["mailauth:mx.priority", "20", (r) => expect(r.resources.find((x) => x.name === "example.com-mx")!.inputs.priority).toBe(20)],
         ["mailauth:mx.publish", "false", (r) => expect(r.resources.find((x) => x.name === "example.com-mx")).toBeUndefined()],
-        ["mailauth:ssh.port", "2222", (r) => expect(JSON.stringify(r.resources.find((x) => x.name === "mailhost-postfix")!.inputs.connection)).toContain('"port":2222')],
+        [
+            "mailauth:ssh.port",
+            "2222",
+            (r) => expect(JSON.stringify(r.resources.find((x) => x.name === "mailhost-postfix")!.inputs.connection)).toContain('"port":2222'),
+        ],
         ["mailauth:dmarc.enabled", "false", (r) => expect(r.resources.find((x) => x.name === "example.com-dmarc")).toBeUndefined()],
-        ["mailauth:testKey.timeoutSeconds", "60", (r) => expect(scriptOf(r.resources.find((x) => x.name === "mailhost-testkey")!.inputs.create, r.resources.find((x) => x.name === "mailhost-testkey")!.inputs.stdin)).toContain("TIMEOUT='60'")],
+        [
+            "mailauth:testKey.timeoutSeconds",
+            "60",
+            (r) =>
+                expect(
+                    scriptOf(
+                        r.resources.find((x) => x.name === "mailhost-testkey")!.inputs.create,
+                        r.resources.find((x) => x.name === "mailhost-testkey")!.inputs.stdin,
+                    ),
+                ).toContain("TIMEOUT='60'"),
+        ],
         ["mailauth:testKey.enabled", "false", (r) => expect(r.outputs.testKey).toEqual({})],
         ["mailauth:domains[0].selector", "true", (r) => expect((r.outputs.selectors as any)["example.com"].active).toBe("true")],
     ];
@@ -87,7 +101,10 @@ function readmeCommands(heading: string): string[] {
     const next = readme.indexOf("\n## ", start + heading.length);
     const section = readme.slice(start, next < 0 ? undefined : next);
     const blocks = [...section.matchAll(/```bash\n([\s\S]*?)```/g)].map((m) => m[1]);
-    return blocks.flatMap((b) => b.split("\n")).map((l) => l.trim()).filter((l) => /^pulumi config set /.test(l));
+    return blocks
+        .flatMap((b) => b.split("\n"))
+        .map((l) => l.trim())
+        .filter((l) => /^pulumi config set /.test(l));
 }
 
 describe("the README's commands, run as written", () => {

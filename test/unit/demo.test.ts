@@ -55,12 +55,15 @@ describe("the demo's view of the server's files", () => {
 
     it("shows a new table whole, a changed file as a diff, owners by name, and never a key or a password hash", () => {
         const before = snapshotFiles(server(base));
-        server({
-            "etc/opendkim.conf": "Syslog yes\nMode sv\n",
-            "etc/opendkim/SigningTable": "*@example.com s1._domainkey.example.com\n",
-            "etc/opendkim/keys/example.com/s1.private": KEY,
-            "etc/shadow": "root:$y$j9T$other-hash:19000::::::\n",
-        }, { "etc/opendkim/keys/example.com/s1.private": 0o600 });
+        server(
+            {
+                "etc/opendkim.conf": "Syslog yes\nMode sv\n",
+                "etc/opendkim/SigningTable": "*@example.com s1._domainkey.example.com\n",
+                "etc/opendkim/keys/example.com/s1.private": KEY,
+                "etc/shadow": "root:$y$j9T$other-hash:19000::::::\n",
+            },
+            { "etc/opendkim/keys/example.com/s1.private": 0o600 },
+        );
         const changes = fileChanges(before, snapshotFiles(root));
         const text = JSON.stringify(changes);
         expect(text).not.toMatch(/MIIE|secretsecret|-hash/);

@@ -22,7 +22,11 @@ describe("DNS records under the example config", () => {
     const byName = (n: string) => records().find((r) => r.name === n)!;
 
     it("publishes exactly the expected records, none proxied, all with the configured TTL", () => {
-        expect(records().map((r) => `${r.inputs.type} ${r.inputs.name}`).sort()).toEqual(
+        expect(
+            records()
+                .map((r) => `${r.inputs.type} ${r.inputs.name}`)
+                .sort(),
+        ).toEqual(
             [
                 "A mail.example.com",
                 "MX example.com",
@@ -43,9 +47,7 @@ describe("DNS records under the example config", () => {
 
     it("puts each record in its own domain's zone", () => {
         for (const r of records()) {
-            const zone = r.inputs.name.endsWith("example.org")
-                ? "fedcba9876543210fedcba9876543210"
-                : "0123456789abcdef0123456789abcdef";
+            const zone = r.inputs.name.endsWith("example.org") ? "fedcba9876543210fedcba9876543210" : "0123456789abcdef0123456789abcdef";
             expect(r.inputs.zoneId, r.name).toBe(zone);
         }
     });

@@ -21,15 +21,26 @@ import { exampleConfig, runProgram, scriptOf } from "../harness";
 import { splitStdinStep } from "../../components/hostScripts";
 import { masterFields, Repo, Result, runOnEl } from "./stubHost";
 
-
 const release = (fields: Record<string, string>) =>
     Object.entries(fields)
         .map(([k, v]) => `${k}="${v}"\n`)
         .join("");
 
-const ROCKY_8 = release({ NAME: "Rocky Linux", ID: "rocky", ID_LIKE: "rhel centos fedora", VERSION_ID: "8.10", PRETTY_NAME: "Rocky Linux 8.10 (Green Obsidian)" });
+const ROCKY_8 = release({
+    NAME: "Rocky Linux",
+    ID: "rocky",
+    ID_LIKE: "rhel centos fedora",
+    VERSION_ID: "8.10",
+    PRETTY_NAME: "Rocky Linux 8.10 (Green Obsidian)",
+});
 const ALMA_9 = release({ NAME: "AlmaLinux", ID: "almalinux", ID_LIKE: "rhel centos fedora", VERSION_ID: "9.5", PRETTY_NAME: "AlmaLinux 9.5 (Teal Serval)" });
-const RHEL_9 = release({ NAME: "Red Hat Enterprise Linux", ID: "rhel", ID_LIKE: "fedora", VERSION_ID: "9.5", PRETTY_NAME: "Red Hat Enterprise Linux 9.5 (Plow)" });
+const RHEL_9 = release({
+    NAME: "Red Hat Enterprise Linux",
+    ID: "rhel",
+    ID_LIKE: "fedora",
+    VERSION_ID: "9.5",
+    PRETTY_NAME: "Red Hat Enterprise Linux 9.5 (Plow)",
+});
 const ALMA_10 = release({ NAME: "AlmaLinux", ID: "almalinux", ID_LIKE: "rhel centos fedora", VERSION_ID: "10.0", PRETTY_NAME: "AlmaLinux 10.0 (Purple Lion)" });
 const STREAM_10 = release({ NAME: "CentOS Stream", ID: "centos", ID_LIKE: "rhel fedora", VERSION_ID: "10", PRETTY_NAME: "CentOS Stream 10 (Coughlan)" });
 const STREAM_9 = release({ NAME: "CentOS Stream", ID: "centos", ID_LIKE: "rhel fedora", VERSION_ID: "9", PRETTY_NAME: "CentOS Stream 9" });
@@ -124,7 +135,6 @@ beforeAll(async () => {
 }, 120_000);
 
 describe.concurrent("EL hosts: the package step against stub dnf, rpm and subscription-manager", () => {
-
     it("Rocky 8: enables PowerTools with dnf config-manager, installs epel-release, then the packages", async () => {
         const r = await runEl({ osRelease: ROCKY_8, major: "8", repos: ROCKY_8_REPOS }, packages);
         expectRepoCalls(r, [
@@ -167,10 +177,7 @@ describe.concurrent("EL hosts: the package step against stub dnf, rpm and subscr
     });
 
     it("EPEL already installed: CRB is still enabled when it is off, and epel-release is not installed again", async () => {
-        const r = await runEl(
-            { osRelease: ALMA_9, major: "9", repos: [...ALMA_9_REPOS, EPEL_9], installed: ["dnf-plugins-core", "epel-release"] },
-            packages,
-        );
+        const r = await runEl({ osRelease: ALMA_9, major: "9", repos: [...ALMA_9_REPOS, EPEL_9], installed: ["dnf-plugins-core", "epel-release"] }, packages);
         expectRepoCalls(r, [
             "dnf -q --color=never repolist --all",
             "dnf config-manager --help",
@@ -185,7 +192,11 @@ describe.concurrent("EL hosts: the package step against stub dnf, rpm and subscr
         const satellite = repo("Default_Organization_EPEL_9_EPEL_9_x86_64", "EPEL 9 x86_64", true, "epel");
         const crbOn = ALMA_9_REPOS.map((x) => (x.id === "crb" ? { ...x, enabled: true } : x));
         const r = await runEl({ osRelease: ALMA_9, major: "9", repos: [...crbOn, satellite] }, packages);
-        expectRepoCalls(r, ["dnf -q --color=never repolist --all", "dnf -q --color=never repolist --all", "dnf -y install opendkim opendkim-tools pypolicyd-spf"]);
+        expectRepoCalls(r, [
+            "dnf -q --color=never repolist --all",
+            "dnf -q --color=never repolist --all",
+            "dnf -y install opendkim opendkim-tools pypolicyd-spf",
+        ]);
     });
 
     it("EPEL present but disabled by its owner: used for this install only, left disabled", async () => {
@@ -229,7 +240,9 @@ describe.concurrent("EL hosts: the package step against stub dnf, rpm and subscr
         const repos = RHEL_9_RHUI_REPOS.filter((x) => !x.id.startsWith("codeready"));
         const r = await runEl({ osRelease: RHEL_9, major: "9", repos }, packages);
         expect(r.code).not.toBe(0);
-        expect(r.stderr).toMatch(/mailauth: EPEL's packages need the CodeReady Builder repository .*codeready-builder-for-rhel-9-x86_64-rpms.* Register it \(subscription-manager register\), or add your cloud provider's or your mirror's codeready-builder repository.*Nothing was installed\./);
+        expect(r.stderr).toMatch(
+            /mailauth: EPEL's packages need the CodeReady Builder repository .*codeready-builder-for-rhel-9-x86_64-rpms.* Register it \(subscription-manager register\), or add your cloud provider's or your mirror's codeready-builder repository.*Nothing was installed\./,
+        );
         expect(repoCalls(r)).toEqual(["subscription-manager identity", "dnf -q --color=never repolist --all"]);
         expect(r.installed).not.toContain("opendkim");
     });
@@ -244,7 +257,9 @@ describe.concurrent("EL hosts: the package step against stub dnf, rpm and subscr
     it("opendkim.nameservers with EPEL's OpenDKIM (no libunbound): refused after install, before any key, with the reason", async () => {
         const r = await runEl({ osRelease: ALMA_9, major: "9", repos: ALMA_9_REPOS, installed: PACKAGES }, packagesWithNameservers);
         expect(r.code).not.toBe(0);
-        expect(r.stderr).toMatch(/opendkim\.nameservers \(192\.0\.2\.53\) needs an OpenDKIM built with libunbound, and this host's is not \('opendkim -V' lists no USE_UNBOUND/);
+        expect(r.stderr).toMatch(
+            /opendkim\.nameservers \(192\.0\.2\.53\) needs an OpenDKIM built with libunbound, and this host's is not \('opendkim -V' lists no USE_UNBOUND/,
+        );
         const ok = await runEl({ osRelease: ALMA_9, major: "9", repos: ALMA_9_REPOS, installed: PACKAGES, opendkimBuild: "unbound" }, packagesWithNameservers);
         expect(ok.stderr).toBe("");
         expect(ok.code).toBe(0);
@@ -253,31 +268,68 @@ describe.concurrent("EL hosts: the package step against stub dnf, rpm and subscr
 
 describe.concurrent("EL hosts: repositories as mirrors, Satellite/Katello and dnf.conf present them (issue 16)", () => {
     it("EPEL disabled beside the enabled epel-cisco-openh264 that EL9's epel-release ships: EPEL itself is used for the install, not taken as present", async () => {
-        const r = await runEl({ osRelease: ALMA_9, major: "9", repos: [...crbOn(ALMA_9_REPOS), { ...EPEL_9, enabled: false }, CISCO_9], installed: ["epel-release"] }, packages);
-        expectRepoCalls(r, ["dnf -q --color=never repolist --all", "dnf -q --color=never repolist --all", "dnf -y --enablerepo=epel install opendkim opendkim-tools pypolicyd-spf"]);
+        const r = await runEl(
+            { osRelease: ALMA_9, major: "9", repos: [...crbOn(ALMA_9_REPOS), { ...EPEL_9, enabled: false }, CISCO_9], installed: ["epel-release"] },
+            packages,
+        );
+        expectRepoCalls(r, [
+            "dnf -q --color=never repolist --all",
+            "dnf -q --color=never repolist --all",
+            "dnf -y --enablerepo=epel install opendkim opendkim-tools pypolicyd-spf",
+        ]);
         expect(r.repos).toContain("epel|Extra Packages for Enterprise Linux 9 - x86_64|disabled|epel");
     });
 
     it("CentOS Stream 9: epel-next enabled and epel disabled: epel-next does not count, epel is used for the install", async () => {
         const next = repo("epel-next", "Extra Packages for Enterprise Linux 9 - Next - x86_64", true);
-        const r = await runEl({ osRelease: STREAM_9, major: "9", repos: [...crbOn(STREAM_9_REPOS), { ...EPEL_9, enabled: false }, next], installed: ["epel-release"] }, packages);
-        expectRepoCalls(r, ["dnf -q --color=never repolist --all", "dnf -q --color=never repolist --all", "dnf -y --enablerepo=epel install opendkim opendkim-tools pypolicyd-spf"]);
+        const r = await runEl(
+            { osRelease: STREAM_9, major: "9", repos: [...crbOn(STREAM_9_REPOS), { ...EPEL_9, enabled: false }, next], installed: ["epel-release"] },
+            packages,
+        );
+        expectRepoCalls(r, [
+            "dnf -q --color=never repolist --all",
+            "dnf -q --color=never repolist --all",
+            "dnf -y --enablerepo=epel install opendkim opendkim-tools pypolicyd-spf",
+        ]);
     });
 
     it("only epel-cisco-openh264 and epel-testing on the host: no EPEL there, so epel-release is installed", async () => {
         const testing = repo("epel-testing", "Extra Packages for Enterprise Linux 9 - Testing - x86_64", false);
         const r = await runEl({ osRelease: ALMA_9, major: "9", repos: [...crbOn(ALMA_9_REPOS), CISCO_9, testing] }, packages);
-        expectRepoCalls(r, ["dnf -q --color=never repolist --all", "dnf -q --color=never repolist --all", "dnf -y install epel-release", "dnf -y install opendkim opendkim-tools pypolicyd-spf"]);
+        expectRepoCalls(r, [
+            "dnf -q --color=never repolist --all",
+            "dnf -q --color=never repolist --all",
+            "dnf -y install epel-release",
+            "dnf -y install opendkim opendkim-tools pypolicyd-spf",
+        ]);
     });
 
     it("EPEL mirrored as epel9 (enabled) or epel_local (disabled): found by its id, epel-release never fetched from the internet", async () => {
-        const epel9 = await runEl({ osRelease: ALMA_9, major: "9", repos: [...crbOn(ALMA_9_REPOS), repo("epel9", "EPEL 9 (local mirror)", true, "epel")] }, packages);
-        expectRepoCalls(epel9, ["dnf -q --color=never repolist --all", "dnf -q --color=never repolist --all", "dnf -y install opendkim opendkim-tools pypolicyd-spf"]);
-        const local = await runEl({ osRelease: ALMA_9, major: "9", repos: [...crbOn(ALMA_9_REPOS), repo("epel_local", "EPEL local", false, "epel")] }, packages);
-        expectRepoCalls(local, ["dnf -q --color=never repolist --all", "dnf -q --color=never repolist --all", "dnf -y --enablerepo=epel_local install opendkim opendkim-tools pypolicyd-spf"]);
+        const epel9 = await runEl(
+            { osRelease: ALMA_9, major: "9", repos: [...crbOn(ALMA_9_REPOS), repo("epel9", "EPEL 9 (local mirror)", true, "epel")] },
+            packages,
+        );
+        expectRepoCalls(epel9, [
+            "dnf -q --color=never repolist --all",
+            "dnf -q --color=never repolist --all",
+            "dnf -y install opendkim opendkim-tools pypolicyd-spf",
+        ]);
+        const local = await runEl(
+            { osRelease: ALMA_9, major: "9", repos: [...crbOn(ALMA_9_REPOS), repo("epel_local", "EPEL local", false, "epel")] },
+            packages,
+        );
+        expectRepoCalls(local, [
+            "dnf -q --color=never repolist --all",
+            "dnf -q --color=never repolist --all",
+            "dnf -y --enablerepo=epel_local install opendkim opendkim-tools pypolicyd-spf",
+        ]);
         const rocky8 = ROCKY_8_REPOS.map((x) => (x.id === "powertools" ? { ...x, enabled: true } : x));
         const epel8 = await runEl({ osRelease: ROCKY_8, major: "8", repos: [...rocky8, repo("epel8", "EPEL 8 mirror", true, "epel")] }, packages);
-        expectRepoCalls(epel8, ["dnf -q --color=never repolist --all", "dnf -q --color=never repolist --all", "dnf -y install opendkim opendkim-tools pypolicyd-spf"]);
+        expectRepoCalls(epel8, [
+            "dnf -q --color=never repolist --all",
+            "dnf -q --color=never repolist --all",
+            "dnf -y install opendkim opendkim-tools pypolicyd-spf",
+        ]);
     });
 
     it("AlmaLinux 9 registered with Katello: its CRB (Default_Organization_AlmaLinux_9_CRB_x86_64, not the Debug twin) enabled through subscription-manager, its EPEL found", async () => {
@@ -299,7 +351,10 @@ describe.concurrent("EL hosts: repositories as mirrors, Satellite/Katello and dn
     });
 
     it("registered, but CRB is the distribution's own repository (not in redhat.repo): enabled with dnf, not subscription-manager", async () => {
-        const r = await runEl({ osRelease: ALMA_9, major: "9", repos: [...ALMA_9_REPOS, EPEL_9], registered: true, installed: ["dnf-plugins-core", "epel-release"] }, packages);
+        const r = await runEl(
+            { osRelease: ALMA_9, major: "9", repos: [...ALMA_9_REPOS, EPEL_9], registered: true, installed: ["dnf-plugins-core", "epel-release"] },
+            packages,
+        );
         expectRepoCalls(r, [
             "subscription-manager identity",
             "dnf -q --color=never repolist --all",
@@ -353,7 +408,9 @@ describe.concurrent("EL 10 hosts: EPEL 10 has opendkim and opendkim-tools, not p
         for (const osRelease of [ALMA_10, STREAM_10]) {
             const r = await runEl({ osRelease, major: "10", repos: ALMA_10_REPOS }, packages);
             expect(r.code).not.toBe(0);
-            expect(r.stderr).toMatch(/mailauth: EL 10: EPEL 10 has opendkim and opendkim-tools but no pypolicyd-spf \(EPEL builds it for EL 8 and 9 only\), and this host does not have it installed\..*Nothing was installed\./);
+            expect(r.stderr).toMatch(
+                /mailauth: EL 10: EPEL 10 has opendkim and opendkim-tools but no pypolicyd-spf \(EPEL builds it for EL 8 and 9 only\), and this host does not have it installed\..*Nothing was installed\./,
+            );
             expect(repoCalls(r)).toEqual([]);
             expect(r.repos).toContain("crb|AlmaLinux 10 - CRB|disabled|crb");
         }
@@ -404,7 +461,9 @@ describe.concurrent("EL hosts: the OpenDKIM step's checks against stub opendkim 
         const dash = masterFields("n").replace("smtp/inet/chroot = n", "smtp/inet/chroot = -");
         const r = await runEl({ ...el9, masterFields: dash, compatibilityLevel: "0" }, unix);
         expect(r.code).not.toBe(0);
-        expect(r.stderr).toMatch(/milterTransport unix puts OpenDKIM's socket in \/run\/opendkim, which the chrooted Postfix services in master\.cf \(smtp\/inet\) cannot reach/);
+        expect(r.stderr).toMatch(
+            /milterTransport unix puts OpenDKIM's socket in \/run\/opendkim, which the chrooted Postfix services in master\.cf \(smtp\/inet\) cannot reach/,
+        );
         // At compatibility_level 1 or later '-' is n: accepted (the stub opendkim -n then stops the step).
         const ok = await runEl({ ...el9, masterFields: dash, compatibilityLevel: "2" }, unix);
         expect(ok.stderr).toContain("does not pass 'opendkim -n'");

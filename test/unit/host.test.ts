@@ -45,16 +45,11 @@ describe("host configuration under the example config", () => {
     const urn = (r: Registered) => r.urn;
 
     it("has one step per concern: packages, the keys, OpenDKIM, the keys of dropped selectors, Postfix, the key test", () => {
-        expect(commands().map((c) => c.name).sort()).toEqual(
-            [
-                "mailhost-packages",
-                "mailhost-keys",
-                "mailhost-keys-retire",
-                "mailhost-opendkim",
-                "mailhost-postfix",
-                "mailhost-testkey",
-            ].sort(),
-        );
+        expect(
+            commands()
+                .map((c) => c.name)
+                .sort(),
+        ).toEqual(["mailhost-packages", "mailhost-keys", "mailhost-keys-retire", "mailhost-opendkim", "mailhost-postfix", "mailhost-testkey"].sort());
     });
 
     it("renders opendkim.conf exactly, with a unix socket on Debian and the guide's inet socket on EL", () => {
@@ -83,7 +78,9 @@ describe("host configuration under the example config", () => {
                 "*@example.com 20261127._domainkey.example.com\n*@example.org 20261127._domainkey.example.org\n",
         );
         expect(stagedFile(script, "TrustedHosts")).toBe(
-            HEADER("OpenDKIM TrustedHosts (its InternalHosts and ExternalIgnoreList)", "components/hostFiles.ts renderTrustedHosts") + "127.0.0.1\n::1\n*.example.com\n*.example.org\n192.0.2.0/24\n");
+            HEADER("OpenDKIM TrustedHosts (its InternalHosts and ExternalIgnoreList)", "components/hostFiles.ts renderTrustedHosts") +
+                "127.0.0.1\n::1\n*.example.com\n*.example.org\n192.0.2.0/24\n",
+        );
     });
 
     it("gives Postfix the guide's settings: policy service, restriction, time limit and the four milter settings", () => {
@@ -93,7 +90,12 @@ describe("host configuration under the example config", () => {
         expect(script).toContain(`want_entry="$SPF_SERVICE unix - n n - 0 spawn user=policyd-spf argv=$POLICYD_SPF_BIN"`);
         expect(script).toMatch(/el\)\n\s+POLICYD_SPF_BIN='\/usr\/libexec\/postfix\/policyd-spf'\n\s+MILTER='inet:127.0.0.1:8891'/);
         expect(script).toMatch(/debian\)\n\s+POLICYD_SPF_BIN='\/usr\/bin\/policyd-spf'\n\s+MILTER='unix:opendkim\/opendkim.sock'/);
-        for (const setting of ['"milter_default_action=accept"', '"milter_protocol=6"', '"smtpd_milters=$want_smtpd_milters"', '"non_smtpd_milters=$want_non_smtpd_milters"']) {
+        for (const setting of [
+            '"milter_default_action=accept"',
+            '"milter_protocol=6"',
+            '"smtpd_milters=$want_smtpd_milters"',
+            '"non_smtpd_milters=$want_non_smtpd_milters"',
+        ]) {
             expect(script).toContain(setting);
         }
     });

@@ -89,17 +89,25 @@ function settingOf(key: string): string {
     return key.replace(/\[\d+\]$/, "");
 }
 
-const metaRows: Row[] = STRING_SETTINGS.flatMap((key) =>
-    META.map(([, value]): Row => ({ key, value, verdict: new RegExp(escapeRe(settingOf(key))) })),
-);
+const metaRows: Row[] = STRING_SETTINGS.flatMap((key) => META.map(([, value]): Row => ({ key, value, verdict: new RegExp(escapeRe(settingOf(key))) })));
 
 const mxInOrg = (stack: StackConfig) => configSet(stack, "mailauth:mx.hostname", "mail.example.org", { path: true });
 
 // Values that look like a setting's own kind, but are not what a careful mail admin would let through.
 const rows: Row[] = [
     // Domain names: IDN, look-alikes, encodings, wildcards, public suffixes, duplicates.
-    { key: "mailauth:domains[0].name", value: "exаmple.com", verdict: /domains\[0\]\.name: "exаmple\.com" is not a domain name \(.*\): .*xn--exmple-4nf\.com.*mixes Latin and Cyrillic/, note: "Cyrillic а (U+0430)" },
-    { key: "mailauth:domains[0].name", value: "xn--exmple-4nf.com", verdict: /domains\[0\]\.name: .*mixes Latin and Cyrillic letters .*"а" \(U\+0430, Cyrillic\)/, note: "the same look-alike as its A-label" },
+    {
+        key: "mailauth:domains[0].name",
+        value: "exаmple.com",
+        verdict: /domains\[0\]\.name: "exаmple\.com" is not a domain name \(.*\): .*xn--exmple-4nf\.com.*mixes Latin and Cyrillic/,
+        note: "Cyrillic а (U+0430)",
+    },
+    {
+        key: "mailauth:domains[0].name",
+        value: "xn--exmple-4nf.com",
+        verdict: /domains\[0\]\.name: .*mixes Latin and Cyrillic letters .*"а" \(U\+0430, Cyrillic\)/,
+        note: "the same look-alike as its A-label",
+    },
     { key: "mailauth:domains[0].name", value: "xn--a.com", verdict: /domains\[0\]\.name: "xn--a\.com" is not a domain name \(.*\): .*not valid punycode/ },
     { key: "mailauth:domains[0].name", value: "xn--ls8h.la", verdict: /domains\[0\]\.name: .*a symbol IDNA2008 does not allow/, note: "an emoji domain" },
     { key: "mailauth:domains[0].name", value: "пример.рф", verdict: /domains\[0\]\.name: .*written in Unicode.*write "xn--e1afmkfd\.xn--p1ai"/ },
@@ -108,10 +116,20 @@ const rows: Row[] = [
     { key: "mailauth:domains[0].name", value: "com", verdict: /domains\[0\]\.name: "com" is not a domain name/ },
     { key: "mailauth:domains[0].name", value: "a..example.com", verdict: /domains\[0\]\.name: .*empty label/ },
     { key: "mailauth:domains[0].name", value: `${"a".repeat(64)}.com`, verdict: /domains\[0\]\.name: .*label of 64 characters/ },
-    { key: "mailauth:domains[0].name", value: "example.net..", verdict: /domains\[0\]\.name: "example\.net\.\." is not a domain name .*empty label/, note: "one trailing dot is the root; a second made the records' names end in a dot" },
+    {
+        key: "mailauth:domains[0].name",
+        value: "example.net..",
+        verdict: /domains\[0\]\.name: "example\.net\.\." is not a domain name .*empty label/,
+        note: "one trailing dot is the root; a second made the records' names end in a dot",
+    },
     { key: "mailauth:mx.hostname", value: "mail.example.com..", verdict: /mx\.hostname: "mail\.example\.com\.\." is not a host name: .*empty label/ },
     { key: "mailauth:domains[0].name", value: "example.123", verdict: /domains\[0\]\.name: .*no letter/ },
-    { key: "mailauth:domains[0].name", value: "Example.ORG.", verdict: /mailauth:domains: domain "example\.org" is listed twice/, note: "the other domain, in capitals with a trailing dot" },
+    {
+        key: "mailauth:domains[0].name",
+        value: "Example.ORG.",
+        verdict: /mailauth:domains: domain "example\.org" is listed twice/,
+        note: "the other domain, in capitals with a trailing dot",
+    },
     {
         key: "mailauth:domains[1].name",
         value: "co.uk",
@@ -138,13 +156,33 @@ const rows: Row[] = [
         verdict: "accepted",
         note: "a subdomain of another managed domain: its own SPF, MX, DMARC and selectors, distinct names in the parent's zone",
     },
-    { key: "mailauth:domains[0].previousSelectors", value: Array.from({ length: 11 }, (_, i) => `old${i}`), verdict: /domains\[0\]\.previousSelectors: 11 selectors; at most 10/, note: "each a key, a record and a KeyTable line" },
+    {
+        key: "mailauth:domains[0].previousSelectors",
+        value: Array.from({ length: 11 }, (_, i) => `old${i}`),
+        verdict: /domains\[0\]\.previousSelectors: 11 selectors; at most 10/,
+        note: "each a key, a record and a KeyTable line",
+    },
     { key: "mailauth:domains[0].previousSelectors", value: Array.from({ length: 10 }, (_, i) => `old${i}`), verdict: "accepted" },
-    { key: "mailauth:domains[0].selector", value: "xn--a", verdict: /domains\[0\]\.selector: "xn--a" is not a valid selector/, note: "invalid punycode as a DNS label" },
+    {
+        key: "mailauth:domains[0].selector",
+        value: "xn--a",
+        verdict: /domains\[0\]\.selector: "xn--a" is not a valid selector/,
+        note: "invalid punycode as a DNS label",
+    },
     { key: "mailauth:domains[0].selector", value: "_domainkey", verdict: /domains\[0\]\.selector: "_domainkey" is not a valid selector/ },
     { key: "mailauth:domains[0].selector", value: "20270601", verdict: "accepted", note: "stored as a number by --path, taken as typed" },
-    { key: "mailauth:domains[0].selector", value: "99999999999999999999", verdict: "accepted", note: "past 2^64 the CLI keeps it a string: twenty digits, a valid DNS label" },
-    { key: "mailauth:domains[0].selector", value: "9999999999999999999", verdict: /domains\[0\]\.selector: the number .* is too long to keep exactly/, note: "under 2^64 the CLI makes it a number that JavaScript cannot hold exactly" },
+    {
+        key: "mailauth:domains[0].selector",
+        value: "99999999999999999999",
+        verdict: "accepted",
+        note: "past 2^64 the CLI keeps it a string: twenty digits, a valid DNS label",
+    },
+    {
+        key: "mailauth:domains[0].selector",
+        value: "9999999999999999999",
+        verdict: /domains\[0\]\.selector: the number .* is too long to keep exactly/,
+        note: "under 2^64 the CLI makes it a number that JavaScript cannot hold exactly",
+    },
     // Key sizes as the CLI stores them.
     { key: "mailauth:domains[0].keyBits", value: "4096", verdict: "accepted" },
     { key: "mailauth:domains[0].keyBits", value: "16384", verdict: /domains\[0\]\.keyBits: must be a whole number from 1024 to 4096/ },
@@ -159,7 +197,12 @@ const rows: Row[] = [
     { key: "mailauth:mx.hostname", value: "xn--a.example.com", verdict: /mx\.hostname: "xn--a\.example\.com" is not a host name: .*punycode/ },
     { key: "mailauth:mx.hostname", value: "*.example.com", verdict: /mx\.hostname: "\*\.example\.com" is not a host name/ },
     { key: "mailauth:mx.hostname", value: "mail.example.com:25", verdict: /mx\.hostname: .*is not a host name/ },
-    { key: "mailauth:mx.hostname", value: "192.0.2.25", verdict: /mx\.hostname: "192\.0\.2\.25" is not a host name/, note: "an MX target must be a name (RFC 7505 aside)" },
+    {
+        key: "mailauth:mx.hostname",
+        value: "192.0.2.25",
+        verdict: /mx\.hostname: "192\.0\.2\.25" is not a host name/,
+        note: "an MX target must be a name (RFC 7505 aside)",
+    },
     { key: "mailauth:mx.priority", value: "65536", verdict: /mx\.priority: must be a whole number from 0 to 65535/ },
     { key: "mailauth:mx.priority", value: "-1", verdict: /mx\.priority: must be a whole number/ },
     { key: "mailauth:mx.ipv4", value: "0x7f000001", verdict: /mx\.ipv4: "0x7f000001" is not an IPv4 address/ },
@@ -173,7 +216,12 @@ const rows: Row[] = [
     { key: "mailauth:mx.ipv6", value: "2001:DB8:0:0::25", verdict: "accepted", note: "published as Cloudflare stores it, 2001:db8::25" },
     { key: "mailauth:mx.publish", value: "yes", verdict: /mx\.publish: must be true or false/ },
     // SPF terms that authorise everyone by another spelling, or do nothing but fail.
-    { key: "mailauth:spf.mechanisms[0]", value: "a/0", verdict: /spf\.mechanisms: "a\/0" .*every address|spf\.mechanisms: "a\/0".*\/0/, note: "every IPv4 address whose first 0 bits match the domain's A record: all of them, as +all" },
+    {
+        key: "mailauth:spf.mechanisms[0]",
+        value: "a/0",
+        verdict: /spf\.mechanisms: "a\/0" .*every address|spf\.mechanisms: "a\/0".*\/0/,
+        note: "every IPv4 address whose first 0 bits match the domain's A record: all of them, as +all",
+    },
     { key: "mailauth:spf.mechanisms[0]", value: "mx/1", verdict: /spf\.mechanisms: "mx\/1"/ },
     { key: "mailauth:spf.mechanisms[0]", value: "a//0", verdict: /spf\.mechanisms: "a\/\/0"/ },
     { key: "mailauth:spf.mechanisms[0]", value: "a:relay.example.net/4//8", verdict: /spf\.mechanisms: "a:relay\.example\.net\/4\/\/8"/ },
@@ -183,16 +231,31 @@ const rows: Row[] = [
     { key: "mailauth:spf.mechanisms[0]", value: "ip6:::ffff:0:0/96", verdict: /spf\.mechanisms: ip6:::ffff:0:0\/96 together authorise \d+ public IPv4/ },
     { key: "mailauth:spf.mechanisms[0]", value: "-ip4:0.0.0.0/0", verdict: "accepted", note: "fail for everyone else: authorises no one" },
     { key: "mailauth:spf.mechanisms[0]", value: "include:%{d}", verdict: /spf\.mechanisms: "include:%\{d\}" includes the domain's own record/ },
-    { key: "mailauth:spf.mechanisms[0]", value: "include:example.org", verdict: /spf\.mechanisms: "include:example\.org" includes the domain's own record/, note: "another managed domain's record is the same mx ~all: a loop for it" },
+    {
+        key: "mailauth:spf.mechanisms[0]",
+        value: "include:example.org",
+        verdict: /spf\.mechanisms: "include:example\.org" includes the domain's own record/,
+        note: "another managed domain's record is the same mx ~all: a loop for it",
+    },
     { key: "mailauth:spf.mechanisms[0]", value: "include:_spf.exаmple.net", verdict: /spf\.mechanisms: .* is not a domain name/ },
-    { key: "mailauth:spf.mechanisms[0]", value: "include:_spf.xn--a.com", verdict: /spf\.mechanisms: "include:_spf\.xn--a\.com": "_spf\.xn--a\.com" is not a name receivers can look up: .*not valid punycode/, note: "no record there: permerror for every message" },
+    {
+        key: "mailauth:spf.mechanisms[0]",
+        value: "include:_spf.xn--a.com",
+        verdict: /spf\.mechanisms: "include:_spf\.xn--a\.com": "_spf\.xn--a\.com" is not a name receivers can look up: .*not valid punycode/,
+        note: "no record there: permerror for every message",
+    },
     { key: "mailauth:spf.mechanisms[0]", value: "a:mail.xn--exmple-4nf.com", verdict: /spf\.mechanisms: .*mixes Latin and Cyrillic/ },
     { key: "mailauth:spf.mechanisms[0]", value: "include:_spf.xn--e1afmkfd.xn--p1ai", verdict: "accepted", note: "a valid Cyrillic A-label" },
     { key: "mailauth:spf.mechanisms[0]", value: "exists:%{i}._spf.%{d}", verdict: "accepted", note: "an RFC 7208 macro" },
     { key: "mailauth:spf.all", value: "+all", verdict: /spf\.all: "\+all" lets every host/ },
     { key: "mailauth:spf.all", value: "~ALL", verdict: /spf\.all: must be one of ~all, -all/ },
     // DMARC.
-    { key: "mailauth:dmarc.rua[0]", value: "mailto:a@example.com,mailto:b@evil.example", verdict: /dmarc\.rua: .* is not a report address/, note: "a second URI smuggled in" },
+    {
+        key: "mailauth:dmarc.rua[0]",
+        value: "mailto:a@example.com,mailto:b@evil.example",
+        verdict: /dmarc\.rua: .* is not a report address/,
+        note: "a second URI smuggled in",
+    },
     { key: "mailauth:dmarc.rua[0]", value: "a@xn--a.com", verdict: /dmarc\.rua: "a@xn--a\.com" is not a report address/ },
     { key: "mailauth:dmarc.rua[0]", value: "a@exаmple.com", verdict: /dmarc\.rua: .* is not a report address/ },
     { key: "mailauth:dmarc.policy", value: "REJECT", verdict: /dmarc\.policy: must be one of none, quarantine, reject/ },
@@ -200,13 +263,28 @@ const rows: Row[] = [
     // OpenDKIM.
     { key: "mailauth:opendkim.reportAddress", value: "postmaster@xn--a.com", verdict: /opendkim\.reportAddress: .* is not a plain mail address/ },
     { key: "mailauth:opendkim.reportAddress", value: "a@b@example.com", verdict: /opendkim\.reportAddress: .* is not a plain mail address/ },
-    { key: "mailauth:opendkim.trustedHosts[0]", value: "*.co.uk", verdict: /opendkim\.trustedHosts: "\*\.co\.uk" trusts every host whose verified name ends in \.co\.uk/, note: "anyone can register a name under co.uk and give a server that name" },
+    {
+        key: "mailauth:opendkim.trustedHosts[0]",
+        value: "*.co.uk",
+        verdict: /opendkim\.trustedHosts: "\*\.co\.uk" trusts every host whose verified name ends in \.co\.uk/,
+        note: "anyone can register a name under co.uk and give a server that name",
+    },
     { key: "mailauth:opendkim.trustedHosts[0]", value: "*.gmail.com", verdict: /opendkim\.trustedHosts: "\*\.gmail\.com" trusts every host/ },
     { key: "mailauth:opendkim.trustedHosts[0]", value: "*.com", verdict: /opendkim\.trustedHosts: "\*\.com" is not an address/ },
-    { key: "mailauth:opendkim.trustedHosts[0]", value: "*.mail.example.com", verdict: "accepted", note: "within a configured domain, whose DNS the user holds" },
+    {
+        key: "mailauth:opendkim.trustedHosts[0]",
+        value: "*.mail.example.com",
+        verdict: "accepted",
+        note: "within a configured domain, whose DNS the user holds",
+    },
     { key: "mailauth:opendkim.trustedHosts[0]", value: "relay.partner.example.net", verdict: "accepted", note: "one forward-confirmed host name" },
     { key: "mailauth:opendkim.trustedHosts[0]", value: "xn--a.example.com", verdict: /opendkim\.trustedHosts: "xn--a\.example\.com" is not an address/ },
-    { key: "mailauth:opendkim.trustedHosts[0]", value: "!10.0.0.1", verdict: /opendkim\.trustedHosts: "!10\.0\.0\.1" is not an address/, note: "OpenDKIM's negation: not a setting" },
+    {
+        key: "mailauth:opendkim.trustedHosts[0]",
+        value: "!10.0.0.1",
+        verdict: /opendkim\.trustedHosts: "!10\.0\.0\.1" is not an address/,
+        note: "OpenDKIM's negation: not a setting",
+    },
     { key: "mailauth:opendkim.trustedHosts[0]", value: "10.0.0.1/8/8", verdict: /opendkim\.trustedHosts: .* is not an address/ },
     { key: "mailauth:opendkim.trustedHosts[0]", value: "0.0.0.0/0", verdict: /opendkim\.trustedHosts: 0\.0\.0\.0\/0 together cover/ },
     { key: "mailauth:opendkim.nameservers[0]", value: "1.1.1.1#53", verdict: /opendkim\.nameservers: .* is not an IP address/ },
@@ -218,8 +296,17 @@ const rows: Row[] = [
     { key: "mailauth:ssh.host", value: "192.0.2.25:22", verdict: /ssh\.host: .* is not an IP address or host name/ },
     { key: "mailauth:ssh.host", value: "xn--a", verdict: /ssh\.host: "xn--a" is not an IP address or host name/ },
     { key: "mailauth:ssh.host", value: "mailserver", verdict: "accepted", note: "a name from /etc/hosts or a search domain" },
-    { key: "mailauth:ssh.host", value: "db--1.internal", verdict: "accepted", note: "only ssh reads it: the IDNA reservation of ??-- labels is for names in DNS registries" },
-    { key: "mailauth:ssh.host", value: "-db.internal", verdict: /ssh\.host: "-db\.internal" is not an IP address or host name: .*starts or ends with a hyphen/ },
+    {
+        key: "mailauth:ssh.host",
+        value: "db--1.internal",
+        verdict: "accepted",
+        note: "only ssh reads it: the IDNA reservation of ??-- labels is for names in DNS registries",
+    },
+    {
+        key: "mailauth:ssh.host",
+        value: "-db.internal",
+        verdict: /ssh\.host: "-db\.internal" is not an IP address or host name: .*starts or ends with a hyphen/,
+    },
     { key: "mailauth:ssh.host", value: "2001:db8::25", verdict: "accepted" },
     { key: "mailauth:ssh.user", value: "-oProxyCommand=x", verdict: /ssh\.user: .* is not a Unix user name/ },
     { key: "mailauth:ssh.user", value: "-l", verdict: /ssh\.user: "-l" is not a Unix user name/ },
@@ -227,7 +314,12 @@ const rows: Row[] = [
     { key: "mailauth:ssh.port", value: "0", verdict: /ssh\.port: must be a whole number from 1 to 65535/ },
     { key: "mailauth:ssh.port", value: "65536", verdict: /ssh\.port: must be a whole number from 1 to 65535/ },
     { key: "mailauth:ssh.port", value: "22 -oProxyCommand=x", verdict: /ssh\.port: must be a whole number/ },
-    { key: "mailauth:ssh.hostKey", value: `${ED25519} $(reboot)`, verdict: "accepted", note: "a comment after the key: parsed, never run (ssh.ParseAuthorizedKey)" },
+    {
+        key: "mailauth:ssh.hostKey",
+        value: `${ED25519} $(reboot)`,
+        verdict: "accepted",
+        note: "a comment after the key: parsed, never run (ssh.ParseAuthorizedKey)",
+    },
     { key: "mailauth:ssh.hostKey", value: `${ED25519}\n${ED25519}`, verdict: /ssh\.hostKey: .*control character|ssh\.hostKey: must be one key line/ },
     // Timeouts and TTLs at their edges.
     { key: "mailauth:testKey.timeoutSeconds", value: "1801", verdict: /testKey\.timeoutSeconds: must be a whole number from 0 to 1800/ },
@@ -241,8 +333,16 @@ const rows: Row[] = [
     { key: "mailauth:ttl", value: "1.5", verdict: /configuration key 'mailauth:ttl' must be of type 'integer'/, note: "the CLI stops it" },
     // The two settings read outside validateSettings.
     { key: "mailauth:adoptRecords", value: "yes", verdict: /configuration key 'mailauth:adoptRecords' must be of type 'boolean'/, note: "the CLI stops it" },
-    { key: "mailauth:importRecords", value: { "\u001b[2Jexample.com-spf": "x" }, verdict: /mailauth:importRecords\["\\u001b\[2Jexample\.com-spf"\]: not a record the stack publishes/ },
-    { key: "mailauth:importRecords", value: { "example.com-spf": "\u001b[2J/x" }, verdict: /mailauth:importRecords\["example\.com-spf"\]: must be "<zone id>\/<record id>".*got "\\u001b\[2J\/x"/ },
+    {
+        key: "mailauth:importRecords",
+        value: { "\u001b[2Jexample.com-spf": "x" },
+        verdict: /mailauth:importRecords\["\\u001b\[2Jexample\.com-spf"\]: not a record the stack publishes/,
+    },
+    {
+        key: "mailauth:importRecords",
+        value: { "example.com-spf": "\u001b[2J/x" },
+        verdict: /mailauth:importRecords\["example\.com-spf"\]: must be "<zone id>\/<record id>".*got "\\u001b\[2J\/x"/,
+    },
     { key: "mailauth:importRecords", value: "not json", verdict: /mailauth:importRecords: must be a map/ },
 ];
 
@@ -409,7 +509,15 @@ describe("zone records with hostile content reaching the check", () => {
         for (const r of records) cf.addRecord("example.com", r);
         const logs: string[] = [];
         try {
-            await checkZones([plan("example.com")], { reader: zoneReaderOf(cf), adopt: false, comment, stack: "test", project: "mailauth", log: (m) => logs.push(m), warn: (m) => logs.push(m) });
+            await checkZones([plan("example.com")], {
+                reader: zoneReaderOf(cf),
+                adopt: false,
+                comment,
+                stack: "test",
+                project: "mailauth",
+                log: (m) => logs.push(m),
+                warn: (m) => logs.push(m),
+            });
             return { message: "accepted", logs };
         } catch (e) {
             return { message: (e as Error).message, logs };

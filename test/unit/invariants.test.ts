@@ -79,7 +79,10 @@ describe("required settings", () => {
     });
 
     it("each one, left out, stops the run with an error that names it; a domain never disappears silently", async () => {
-        for (const { path: [key, field], label } of required) {
+        for (const {
+            path: [key, field],
+            label,
+        } of required) {
             const config = exampleConfig();
             let expected: RegExp;
             // A key with no value stops the CLI before the program runs (test/cli.ts models it);

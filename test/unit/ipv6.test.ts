@@ -30,7 +30,13 @@ describe("canonical IPv6", () => {
             // Runs of zeros, as real addresses have them.
             for (let g = 0; g < 8; g++) if (Math.random() < 0.4) bytes.writeUInt16BE(0, g * 2);
             const value = BigInt(`0x${bytes.toString("hex")}`);
-            const full = Array.from({ length: 8 }, (_, g) => bytes.readUInt16BE(g * 2).toString(16).toUpperCase().padStart(4, "0")).join(":");
+            const full = Array.from({ length: 8 }, (_, g) =>
+                bytes
+                    .readUInt16BE(g * 2)
+                    .toString(16)
+                    .toUpperCase()
+                    .padStart(4, "0"),
+            ).join(":");
             expect(parseIpv6(full)).toBe(value);
             const text = formatIpv6(value);
             expect(parseIpv6(text)).toBe(value);

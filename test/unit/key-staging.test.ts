@@ -34,7 +34,10 @@ const md5 = (s: string) => crypto.createHash("md5").update(s).digest("hex");
 
 describe.concurrent("DKIM keys are staged where only root writes", () => {
     it("on a host set up by the guide (keys/ chown -R opendkim), the key directories become root's and the key opendkim's 0600", async () => {
-        const r = await runOnEl(host(`install -d -m 0755 /etc/opendkim; mkdir -p ${KEY_DIR}; chown -R opendkim:opendkim /etc/opendkim/keys; chmod 0700 ${KEY_DIR}`), script);
+        const r = await runOnEl(
+            host(`install -d -m 0755 /etc/opendkim; mkdir -p ${KEY_DIR}; chown -R opendkim:opendkim /etc/opendkim/keys; chmod 0700 ${KEY_DIR}`),
+            script,
+        );
         expect(r.stderr).toBe("");
         expect(r.code).toBe(0);
         expect(r.after).toBe(
@@ -65,7 +68,8 @@ describe.concurrent("DKIM keys are staged where only root writes", () => {
     it("refuses to write through a key directory that is a symbolic link, leaving its target alone", async () => {
         const r = await runOnEl(
             host(
-                "install -d -m 0755 /etc/opendkim; install -d -m 0750 -o root -g opendkim /etc/opendkim/keys; install -d -m 0700 -o opendkim /run/elsewhere; ln -s /run/elsewhere " + KEY_DIR,
+                "install -d -m 0755 /etc/opendkim; install -d -m 0750 -o root -g opendkim /etc/opendkim/keys; install -d -m 0700 -o opendkim /run/elsewhere; ln -s /run/elsewhere " +
+                    KEY_DIR,
                 "stat -c '%U %a' /run/elsewhere; ls -A /run/elsewhere",
             ),
             script,

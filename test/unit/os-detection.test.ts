@@ -44,11 +44,21 @@ describe("OS detection on the host (templates/lib.sh)", () => {
     });
 
     it.each([
-        ["centos", "7", "rhel fedora", /unsupported OS: centos 7 \(supported: RHEL, Rocky, AlmaLinux 8, 9 and 10; CentOS Stream 9 and 10; Debian 12\+; Ubuntu 22\.04\+\)/],
+        [
+            "centos",
+            "7",
+            "rhel fedora",
+            /unsupported OS: centos 7 \(supported: RHEL, Rocky, AlmaLinux 8, 9 and 10; CentOS Stream 9 and 10; Debian 12\+; Ubuntu 22\.04\+\)/,
+        ],
         ["rocky", "11.0", "rhel centos fedora", /unsupported OS: rocky 11\.0 \(supported: RHEL, Rocky, AlmaLinux 8, 9 and 10; CentOS Stream 9 and 10;/],
         ["debian", "11", "", /unsupported OS: debian 11 \(supported: Debian 12 or later\)/],
         ["ubuntu", "20.04", "debian", /unsupported OS: ubuntu 20\.04 \(supported: Ubuntu 22\.04 or later\)/],
-        ["fedora", "40", "", /unsupported OS: fedora 40 \(supported: RHEL, Rocky, AlmaLinux 8, 9 and 10; CentOS Stream 9 and 10; Debian 12\+; Ubuntu 22\.04\+\)/],
+        [
+            "fedora",
+            "40",
+            "",
+            /unsupported OS: fedora 40 \(supported: RHEL, Rocky, AlmaLinux 8, 9 and 10; CentOS Stream 9 and 10; Debian 12\+; Ubuntu 22\.04\+\)/,
+        ],
         ["alpine", "3.20.0", "", /unsupported OS: alpine 3\.20\.0/],
     ])("refuses %s %s before any change, saying what is supported", (id, version, like, message) => {
         const r = detect(release(id, version, like));

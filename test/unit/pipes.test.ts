@@ -25,7 +25,10 @@ function templates(): string[] {
 
 /** A one-line function of templates/lib.sh, as written there. */
 function libFunction(name: string): string {
-    const line = fs.readFileSync(path.join(TEMPLATES, "lib.sh"), "utf8").split("\n").find((l) => l.startsWith(`${name}() {`));
+    const line = fs
+        .readFileSync(path.join(TEMPLATES, "lib.sh"), "utf8")
+        .split("\n")
+        .find((l) => l.startsWith(`${name}() {`));
     if (!line) throw new Error(`no one-line ${name}() in templates/lib.sh`);
     return line;
 }
@@ -34,9 +37,11 @@ describe("tests on a value never pipe into a reader that stops early (pipefail)"
     it("no template pipes into grep -q, grep -m or head", () => {
         const found: string[] = [];
         for (const file of templates()) {
-            fs.readFileSync(file, "utf8").split("\n").forEach((line, i) => {
-                if (!/^\s*#/.test(line) && EARLY_READER.test(line)) found.push(`${path.relative(ROOT, file)}:${i + 1}: ${line.trim()}`);
-            });
+            fs.readFileSync(file, "utf8")
+                .split("\n")
+                .forEach((line, i) => {
+                    if (!/^\s*#/.test(line) && EARLY_READER.test(line)) found.push(`${path.relative(ROOT, file)}:${i + 1}: ${line.trim()}`);
+                });
         }
         expect(templates().length).toBeGreaterThan(5);
         expect(found).toEqual([]);
@@ -46,7 +51,8 @@ describe("tests on a value never pipe into a reader that stops early (pipefail)"
         for (const bad of [`x | grep -q y`, `x | grep -Eq y`, `x|grep -qxF -- y`, `x | grep -m1 y`, `x | head -n 1`, `x | grep --quiet y`]) {
             expect(EARLY_READER.test(bad), bad).toBe(true);
         }
-        for (const good of [`grep -q y <<<"$x"`, `x | grep -c y`, `x | grep -v y`, `x | awk '{ print }'`, `[ -n "$a" ] || grep -qF y <<<"$x"`]) expect(EARLY_READER.test(good), good).toBe(false);
+        for (const good of [`grep -q y <<<"$x"`, `x | grep -c y`, `x | grep -v y`, `x | awk '{ print }'`, `[ -n "$a" ] || grep -qF y <<<"$x"`])
+            expect(EARLY_READER.test(good), good).toBe(false);
     });
 
     it("has_word finds a word at the head of a list longer than a pipe holds (strict mode, as the scripts run)", () => {

@@ -25,7 +25,10 @@ class Zone implements RecordStore {
 }
 
 /** A host on which every script succeeds; the key test answers "key OK". */
-const exec: RemoteExec = async (_c, _script, stdin) => ({ stdout: /^\S+ \S+ [0-9a-f]{16}$/m.test(stdin) ? stdin.replace(/^(\S+) (\S+) \S+$/gm, "$1 $2 key OK") : "", stderr: "" });
+const exec: RemoteExec = async (_c, _script, stdin) => ({
+    stdout: /^\S+ \S+ [0-9a-f]{16}$/m.test(stdin) ? stdin.replace(/^(\S+) (\S+) \S+$/gm, "$1 $2 key OK") : "",
+    stderr: "",
+});
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mailauth-published-"));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -68,7 +71,8 @@ describe("the records output", () => {
 
 describe("TXT content, one rule (components/records/txt.ts)", () => {
     it("gives back every value it quotes, and takes content that does not start with a quote as it is", () => {
-        for (const v of ["", "v=spf1 mx ~all", 'a "quoted" \\ word', "é".repeat(200), `v=DKIM1; k=rsa; p=${"B".repeat(700)}`]) expect(unquoteTxt(quoteTxt(v))).toBe(v);
+        for (const v of ["", "v=spf1 mx ~all", 'a "quoted" \\ word', "é".repeat(200), `v=DKIM1; k=rsa; p=${"B".repeat(700)}`])
+            expect(unquoteTxt(quoteTxt(v))).toBe(v);
         // As the zone check and the adopt step read anybody's record: quotes inside bare content are its text.
         expect(unquoteTxt('v=spf1 include:"_spf.example.net" ~all')).toBe('v=spf1 include:"_spf.example.net" ~all');
         expect(unquoteTxt('  "v=spf1" " -all"')).toBe("v=spf1 -all");

@@ -95,7 +95,13 @@ function demoText(): DemoText {
             }
             if (name === "step" && args.length === 2) text.titles.push(full(pattern(args[0]).re));
         }
-        if (ts.isVariableDeclaration(node) && ts.isIdentifier(node.name) && node.name.text === "TOTAL" && node.initializer && ts.isNumericLiteral(node.initializer)) {
+        if (
+            ts.isVariableDeclaration(node) &&
+            ts.isIdentifier(node.name) &&
+            node.name.text === "TOTAL" &&
+            node.initializer &&
+            ts.isNumericLiteral(node.initializer)
+        ) {
             text.total = Number(node.initializer.text);
         }
         ts.forEachChild(node, visit);
@@ -170,13 +176,20 @@ function demoNextSelector(): string {
     let next: string | undefined;
     const visit = (node: ts.Node, inside: boolean) => {
         if (ts.isFunctionDeclaration(node) && node.name?.text === "demoConfigs") inside = true;
-        if (inside && ts.isVariableDeclaration(node) && ts.isIdentifier(node.name) && node.name.text === "next" && node.initializer && ts.isStringLiteral(node.initializer)) {
+        if (
+            inside &&
+            ts.isVariableDeclaration(node) &&
+            ts.isIdentifier(node.name) &&
+            node.name.text === "next" &&
+            node.initializer &&
+            ts.isStringLiteral(node.initializer)
+        ) {
             next = node.initializer.text;
         }
         ts.forEachChild(node, (child) => visit(child, inside));
     };
     visit(source, false);
-    expect(next, "demoConfigs in test/demo/demo.ts sets the rotated selector as const next = \"...\"").toBeDefined();
+    expect(next, 'demoConfigs in test/demo/demo.ts sets the rotated selector as const next = "..."').toBeDefined();
     return next!;
 }
 
@@ -202,7 +215,9 @@ async function demoRuns(dir: string): Promise<{ up: DemoRun; rotated: DemoRun; d
     const records = (r: { outputs: Record<string, unknown> }) =>
         (r.outputs.records as DemoRun["records"]).map((rec) => {
             if (rec.type !== "MX") return rec;
-            const resource = Object.values(runner.resources).find((e) => e.type === "cloudflare:index/dnsRecord:DnsRecord" && e.inputs.type === "MX" && e.inputs.content === rec.value);
+            const resource = Object.values(runner.resources).find(
+                (e) => e.type === "cloudflare:index/dnsRecord:DnsRecord" && e.inputs.type === "MX" && e.inputs.content === rec.value,
+            );
             return { ...rec, priority: resource?.inputs.priority };
         });
     const a = await runner.up(up);
@@ -210,7 +225,11 @@ async function demoRuns(dir: string): Promise<{ up: DemoRun; rotated: DemoRun; d
     const b = await runner.up(rotated);
     const bRecords = records(b);
     const c = await runner.destroy();
-    return { up: { operations: a.operations, records: aRecords, ttl }, rotated: { operations: b.operations, records: bRecords, ttl }, destroy: { operations: c, records: [], ttl } };
+    return {
+        up: { operations: a.operations, records: aRecords, ttl },
+        rotated: { operations: b.operations, records: bRecords, ttl },
+        destroy: { operations: c, records: [], ttl },
+    };
 }
 
 /** Which run a demo step shows, by its title. */
@@ -236,8 +255,7 @@ function recordProblem(line: string, run: DemoRun): string | undefined {
         if (Number(dkim[2]) !== Math.ceil(value.length / 255)) return `${dkim[2]} strings, ${value.length} characters make ${Math.ceil(value.length / 255)}`;
         return undefined;
     }
-    const shown = (r: DemoRun["records"][number]) =>
-        type === "TXT" ? `"${r.value}"` : type === "MX" ? `${r.priority} ${r.value}.` : r.value;
+    const shown = (r: DemoRun["records"][number]) => (type === "TXT" ? `"${r.value}"` : type === "MX" ? `${r.priority} ${r.value}.` : r.value);
     return published.some((r) => shown(r) === rdata) ? undefined : `shows ${rdata}; the run published ${published.map(shown).join(", ")}`;
 }
 
@@ -320,13 +338,23 @@ describe("the README's excerpt of npm run demo", () => {
                 ![...text.lines, ...text.checks, ...text.done].some((re) => re.test(l)),
         );
         expect(unknown).toEqual([]);
-        expect(excerpt().some((l) => text.done.some((re) => re.test(l))), "ends with the demo's last line").toBe(true);
+        expect(
+            excerpt().some((l) => text.done.some((re) => re.test(l))),
+            "ends with the demo's last line",
+        ).toBe(true);
     });
 });
 
 // ---------------------------------------------------------------- links, cited sections, commands
 
-const DOCS = ["README.md", "DEVELOPMENT.md", ...fs.readdirSync(path.join(ROOT, "docs")).filter((f) => f.endsWith(".md")).map((f) => `docs/${f}`)];
+const DOCS = [
+    "README.md",
+    "DEVELOPMENT.md",
+    ...fs
+        .readdirSync(path.join(ROOT, "docs"))
+        .filter((f) => f.endsWith(".md"))
+        .map((f) => `docs/${f}`),
+];
 
 /** GitHub's anchor for a heading: lower case, punctuation dropped, spaces as hyphens, repeats numbered. */
 function anchors(markdown: string): Set<string> {
@@ -334,7 +362,11 @@ function anchors(markdown: string): Set<string> {
     const out = new Set<string>();
     const body = markdown.replace(/```[\s\S]*?```/g, "");
     for (const [, heading] of body.matchAll(/^#{1,6} (.+)$/gm)) {
-        const slug = heading.trim().toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, "").replace(/\s/g, "-");
+        const slug = heading
+            .trim()
+            .toLowerCase()
+            .replace(/[^\p{L}\p{N}\s_-]/gu, "")
+            .replace(/\s/g, "-");
         const n = seen.get(slug) ?? 0;
         seen.set(slug, n + 1);
         out.add(n ? `${slug}-${n}` : slug);
@@ -371,9 +403,9 @@ describe("the documents' links", () => {
     it("every README section a message or comment of the stack cites exists", () => {
         const cited: string[] = [];
         const walk = (dir: string): string[] =>
-            fs.readdirSync(path.join(ROOT, dir), { withFileTypes: true }).flatMap((e) =>
-                e.isDirectory() ? walk(path.join(dir, e.name)) : /\.(ts|sh|js)$/.test(e.name) ? [path.join(dir, e.name)] : [],
-            );
+            fs
+                .readdirSync(path.join(ROOT, dir), { withFileTypes: true })
+                .flatMap((e) => (e.isDirectory() ? walk(path.join(dir, e.name)) : /\.(ts|sh|js)$/.test(e.name) ? [path.join(dir, e.name)] : []));
         for (const file of [...walk("components"), ...walk("templates"), "index.ts"]) {
             for (const [, section] of read(file).matchAll(/README[:,]? \(?\\?"([^"\\]+)\\?"/g)) cited.push(section);
         }
@@ -402,12 +434,19 @@ describe("the documents' npm commands", () => {
     });
 
     it.each(["README.md", "DEVELOPMENT.md"])("%s: CI (.ci/run) runs its test commands (npm ci, the demo, npm test, the lab)", (doc) => {
-        const ci = read(".ci/run").split("\n").map((l) => l.trim());
-        const tests = commands(doc).flatMap((l) => l.split(/\s*&&\s*/)).filter((l) => /^npm (ci|test|run (demo|test:lab))$/.test(l));
+        const ci = read(".ci/run")
+            .split("\n")
+            .map((l) => l.trim());
+        const tests = commands(doc)
+            .flatMap((l) => l.split(/\s*&&\s*/))
+            .filter((l) => /^npm (ci|test|run (demo|test:lab))$/.test(l));
         expect(tests).toEqual(expect.arrayContaining(doc === "README.md" ? ["npm run demo", "npm test"] : ["npm test", "npm run test:lab"]));
         // .ci/run adds options or a release: `npm ci --no-audit`, `MAILAUTH_LAB_RELEASE=bookworm npm run test:lab`.
         const ran = (command: string) => ci.some((l) => l === command || l.startsWith(`${command} `) || l.endsWith(` ${command}`));
-        expect(tests.filter((c) => !ran(c)), "not run by .ci/run").toEqual([]);
+        expect(
+            tests.filter((c) => !ran(c)),
+            "not run by .ci/run",
+        ).toEqual([]);
     });
 });
 

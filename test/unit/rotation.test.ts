@@ -10,20 +10,19 @@ function rotated(previous: string[]): Record<string, unknown> {
 }
 
 // The stack's identity (mailauth-identity) is a tls key too, not a DKIM key.
-const names = (run: Run, type: string) => run.resources.filter((r) => r.type === type && r.name !== "mailauth-identity").map((r) => r.name).sort();
-const staged = (run: Run, file: string) =>
-    stagedFile(run.resources.find((r) => r.name === "mailhost-opendkim")!.inputs.stdin, file);
+const names = (run: Run, type: string) =>
+    run.resources
+        .filter((r) => r.type === type && r.name !== "mailauth-identity")
+        .map((r) => r.name)
+        .sort();
+const staged = (run: Run, file: string) => stagedFile(run.resources.find((r) => r.name === "mailhost-opendkim")!.inputs.stdin, file);
 
 describe("DKIM key rotation", () => {
     it("a new selector gets its own key and record; the previous one keeps both; signing moves to the new one", async () => {
         const before = await runProgram(exampleConfig());
         const after = await runProgram(rotated(["20261127"]));
 
-        expect(names(after, "tls:index/privateKey:PrivateKey")).toEqual([
-            "example.com-20261127-rsa",
-            "example.com-20270601-rsa",
-            "example.org-20261127-rsa",
-        ]);
+        expect(names(after, "tls:index/privateKey:PrivateKey")).toEqual(["example.com-20261127-rsa", "example.com-20270601-rsa", "example.org-20261127-rsa"]);
         // The kept key is the same key as before: its record value does not change.
         const dkim = (run: Run, name: string) => run.resources.find((r) => r.name === name)?.inputs.content;
         expect(dkim(after, "example.com-dkim-20261127")).toBe(dkim(before, "example.com-dkim-20261127"));
@@ -34,7 +33,9 @@ describe("DKIM key rotation", () => {
         expect(names(after, "command:remote:Command").filter((c) => c.startsWith("mailhost-key"))).toEqual(["mailhost-keys", "mailhost-keys-retire"]);
         const keyLines = (run: Run) => {
             const inputs = run.resources.find((r) => r.name === "mailhost-keys")!.inputs;
-            return splitStdinStep(inputs.create, reveal(inputs.stdin))!.stdin.split("\n").filter((l) => l.startsWith("#mailauth-key "));
+            return splitStdinStep(inputs.create, reveal(inputs.stdin))!
+                .stdin.split("\n")
+                .filter((l) => l.startsWith("#mailauth-key "));
         };
         expect(keyLines(after).map((l) => l.split(" ")[1])).toEqual([
             "/etc/opendkim/keys/example.com/20270601.private",
@@ -44,7 +45,11 @@ describe("DKIM key rotation", () => {
         expect(keyLines(after)[1]).toBe(keyLines(before)[0]);
         // The retire step after OpenDKIM's: it keeps the key files still configured.
         const retire = after.resources.find((r) => r.name === "mailhost-keys-retire")!;
-        expect(splitStdinStep(retire.inputs.create, retire.inputs.stdin)!.stdin).toBe(keyLines(after).map((l) => `${l.split(" ")[1]}\n`).join(""));
+        expect(splitStdinStep(retire.inputs.create, retire.inputs.stdin)!.stdin).toBe(
+            keyLines(after)
+                .map((l) => `${l.split(" ")[1]}\n`)
+                .join(""),
+        );
         expect(retire.dependencies).toContain(after.resources.find((r) => r.name === "mailhost-opendkim")!.urn);
         // Less the header that names the stack (components/hostFiles.ts fileHeader).
         expect(staged(after, "SigningTable").replace(/^#.*\n/gm, "")).toBe(
@@ -100,7 +105,10 @@ describe("optional parts", () => {
         expect(staged(run, "opendkim.conf.debian.unbound")).toContain("Nameservers             192.0.2.53,2001:db8::53\n");
         // An OpenDKIM without libunbound ignores Nameservers: no configuration for it, so the host refuses.
         expect(() => staged(run, "opendkim.conf.el.resolv")).toThrow(/no staged/);
-        const postfix = scriptOf(run.resources.find((r) => r.name === "mailhost-postfix")!.inputs.create, run.resources.find((r) => r.name === "mailhost-postfix")!.inputs.stdin);
+        const postfix = scriptOf(
+            run.resources.find((r) => r.name === "mailhost-postfix")!.inputs.create,
+            run.resources.find((r) => r.name === "mailhost-postfix")!.inputs.stdin,
+        );
         expect(postfix.match(/MILTER='[^']*'/g)).toEqual(["MILTER='inet:127.0.0.1:8891'", "MILTER='inet:127.0.0.1:8891'"]);
     });
 

@@ -223,7 +223,11 @@ describe("the lab's runner, as the engine and pulumi-command behave", () => {
         const records = [...dns.records].sort();
         const key = "example.org-20261127-rsa";
         const before = runner.resources[key].outputs.privateKeyPem;
-        const header = (inputs: Record<string, any>) => splitStdinStep(inputs.create, inputs.stdin)!.stdin.split("\n").find((l) => l.includes("/example.org/"))!.split(" ");
+        const header = (inputs: Record<string, any>) =>
+            splitStdinStep(inputs.create, inputs.stdin)!
+                .stdin.split("\n")
+                .find((l) => l.includes("/example.org/"))!
+                .split(" ");
         const published = dkimPublicKey(dkimRecordValue(runner.resources[key].outputs.publicKeyPem));
         expect(header(runner.resources[KEYS].inputs).slice(4)).toEqual([published, published]);
         await runner.up(config(), { replace: [key] });
@@ -281,7 +285,9 @@ class LaterDns extends FakeDns {
     refuse: (name: string) => boolean = () => false;
     async set(name: string, type: string, ttl: number, content: string): Promise<void> {
         await new Promise((r) => setTimeout(r, 20));
-        const inState = Object.values(this.runner!.resources).some((e) => e.type === "cloudflare:index/dnsRecord:DnsRecord" && e.inputs.name === name && e.inputs.content === content);
+        const inState = Object.values(this.runner!.resources).some(
+            (e) => e.type === "cloudflare:index/dnsRecord:DnsRecord" && e.inputs.name === name && e.inputs.content === content,
+        );
         if (inState) this.recordedEarly.push(name);
         if (this.refuse(name)) throw new Error(`refused: ${name}`);
         super.set(name, type, ttl, content);
@@ -409,9 +415,7 @@ describe("the lab's runner holds SSH clients as pulumi-command does", () => {
         const other = holding();
         other.host.refuse = () => true;
         const t0 = Date.now();
-        await expect(other.runner.up(config())).rejects.toThrow(
-            new RegExp(`after ${DIAL_ERROR_LIMIT} failed attempts: kex_exchange_identification`),
-        );
+        await expect(other.runner.up(config())).rejects.toThrow(new RegExp(`after ${DIAL_ERROR_LIMIT} failed attempts: kex_exchange_identification`));
         // 100 ms, x1.5 per attempt, at most 5 s (pulumi/pulumi sdk/go/common/util/retry/until.go).
         expect(Date.now() - t0).toBeGreaterThan(11_000);
         expect(other.host.dials).toBe(DIAL_ERROR_LIMIT + 1);

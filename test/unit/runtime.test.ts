@@ -34,14 +34,20 @@ describe("the CLI runs the program without type-checking it; npm test type-check
 
     it("npm test and npm run build run tsc with the check turned back on, and it finds a type error", () => {
         for (const script of [pkg.scripts.test, pkg.scripts.build]) {
-            const tsc = script.split("&&").map((s: string) => s.trim()).find((s: string) => s.startsWith("tsc "));
+            const tsc = script
+                .split("&&")
+                .map((s: string) => s.trim())
+                .find((s: string) => s.startsWith("tsc "));
             expect(tsc, script).toBeDefined();
             expect(ts.parseCommandLine(tsc.split(/\s+/).slice(1)).options.noCheck, tsc).toBe(false);
         }
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mailauth-tsc-"));
         try {
             fs.writeFileSync(path.join(dir, "bad.ts"), 'export const x: number = "not a number";\n');
-            fs.writeFileSync(path.join(dir, "tsconfig.json"), JSON.stringify({ extends: path.join(ROOT, "tsconfig.json"), compilerOptions: { types: [] }, include: [], files: ["bad.ts"] }));
+            fs.writeFileSync(
+                path.join(dir, "tsconfig.json"),
+                JSON.stringify({ extends: path.join(ROOT, "tsconfig.json"), compilerOptions: { types: [] }, include: [], files: ["bad.ts"] }),
+            );
             const tsc = path.join(ROOT, "node_modules/typescript/bin/tsc");
             const run = (args: string[]) => {
                 try {

@@ -28,7 +28,17 @@ function files(n: number): Record<string, string> {
 
 describe("hundreds of domains", () => {
     it("the OpenDKIM step's command is the same for 2 and 1,000 domains (a rotation under way); the tables travel on stdin", () => {
-        const command = (n: number) => commandLine(buildScript({ template: "opendkim", vars: { CONF: OPENDKIM_CONF, ETC_DIR: OPENDKIM_ETC_DIR, TABLES: OPENDKIM_TABLES.join(" ") }, familyVars: ["SOCKET_DIR", "MAKE_SOCKET_DIR"], milterTransport: "auto", files: files(n) }), "root");
+        const command = (n: number) =>
+            commandLine(
+                buildScript({
+                    template: "opendkim",
+                    vars: { CONF: OPENDKIM_CONF, ETC_DIR: OPENDKIM_ETC_DIR, TABLES: OPENDKIM_TABLES.join(" ") },
+                    familyVars: ["SOCKET_DIR", "MAKE_SOCKET_DIR"],
+                    milterTransport: "auto",
+                    files: files(n),
+                }),
+                "root",
+            );
         expect(command(1000)).toBe(command(2));
         expect(Buffer.byteLength(command(1000))).toBeLessThan(MAX_ARG_STRLEN / 4);
         expect(Buffer.byteLength(stagedStdin(files(1000)))).toBeGreaterThan(MAX_ARG_STRLEN);
@@ -39,16 +49,28 @@ describe("hundreds of domains", () => {
         // The generated script up to the step's own template, then a listing of what was staged.
         const script = buildScript({ template: "testkey", vars: { CONF: "/dev/null", TIMEOUT: "0", INTERVAL: "1" }, files: f });
         const head = script.slice(0, script.indexOf(loadTemplate("testkey.sh")));
-        const out = execFileSync("bash", ["-c", `${head}for n in ${Object.keys(f).join(" ")}; do printf '%s %s\\n' "$n" "$(sha256sum <"$STAGE/$n" | cut -c1-64)"; done`], {
-            input: stagedStdin(f),
-            encoding: "utf8",
-        });
+        const out = execFileSync(
+            "bash",
+            ["-c", `${head}for n in ${Object.keys(f).join(" ")}; do printf '%s %s\\n' "$n" "$(sha256sum <"$STAGE/$n" | cut -c1-64)"; done`],
+            {
+                input: stagedStdin(f),
+                encoding: "utf8",
+            },
+        );
         const sha = (s: string) => require("crypto").createHash("sha256").update(s).digest("hex");
-        expect(out).toBe(Object.entries(f).map(([n, c]) => `${n} ${sha(c)}\n`).join(""));
+        expect(out).toBe(
+            Object.entries(f)
+                .map(([n, c]) => `${n} ${sha(c)}\n`)
+                .join(""),
+        );
     });
 
     it("a file missing from stdin stops the step", () => {
-        const script = buildScript({ template: "testkey", vars: { CONF: "/dev/null", TIMEOUT: "0", INTERVAL: "1" }, files: { KeyTable: "x\n", SigningTable: "y\n" } });
+        const script = buildScript({
+            template: "testkey",
+            vars: { CONF: "/dev/null", TIMEOUT: "0", INTERVAL: "1" },
+            files: { KeyTable: "x\n", SigningTable: "y\n" },
+        });
         const head = script.slice(0, script.indexOf(loadTemplate("testkey.sh")));
         let error = "";
         try {

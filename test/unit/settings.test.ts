@@ -44,21 +44,41 @@ const cases: [string, Partial<Record<keyof RawSettings, unknown>>, RegExp][] = [
     ["domain name invalid", { domains: [{ ...domain, name: "exa mple" }] }, /^mailauth:domains\[0\]\.name: "exa mple" is not a domain name/],
     ["zone id invalid", { domains: [{ ...domain, zoneId: "zone-1" }] }, /^mailauth:domains\[0\]\.zoneId: must be a Cloudflare zone id \(32 lowercase hex/],
     ["selector invalid", { domains: [{ ...domain, selector: "2026_11" }] }, /^mailauth:domains\[0\]\.selector: "2026_11" is not a valid selector/],
-    ["previous selector invalid", { domains: [{ ...domain, previousSelectors: ["old.key"] }] }, /^mailauth:domains\[0\]\.previousSelectors: "old\.key" is not a valid selector/],
-    ["active selector listed as previous", { domains: [{ ...domain, previousSelectors: ["s1"] }] }, /previousSelectors: must not contain the active selector "s1"/],
+    [
+        "previous selector invalid",
+        { domains: [{ ...domain, previousSelectors: ["old.key"] }] },
+        /^mailauth:domains\[0\]\.previousSelectors: "old\.key" is not a valid selector/,
+    ],
+    [
+        "active selector listed as previous",
+        { domains: [{ ...domain, previousSelectors: ["s1"] }] },
+        /previousSelectors: must not contain the active selector "s1"/,
+    ],
     ["key too small", { domains: [{ ...domain, keyBits: 1024 }] }, /keyBits: 1024-bit RSA keys are too weak for DKIM/],
     ["key size odd", { domains: [{ ...domain, keyBits: 2000 }] }, /keyBits: must be one of 1024, 2048, 3072, 4096, got 2000/],
     ["domain listed twice", { domains: [domain, domain] }, /^mailauth:domains: domain "example.com" is listed twice/],
-    ["unknown domain field", { domains: [{ ...domain, selecter: "x" }] }, /^mailauth:domains\[0\]\.selecter: unknown setting; allowed here: name, zoneId, selector/],
+    [
+        "unknown domain field",
+        { domains: [{ ...domain, selecter: "x" }] },
+        /^mailauth:domains\[0\]\.selecter: unknown setting; allowed here: name, zoneId, selector/,
+    ],
     ["mx missing", { mx: undefined }, /^mailauth:mx: required, not set/],
     ["mx host invalid", { mx: { hostname: "mail_server" } }, /^mailauth:mx\.hostname: "mail_server" is not a host name/],
     ["mx priority out of range", { mx: { hostname: "mail.example.com", priority: 70000 } }, /^mailauth:mx\.priority: must be a whole number from 0 to 65535/],
     ["mx ipv4 invalid", { mx: { hostname: "mail.example.com", ipv4: "192.0.2.300" } }, /^mailauth:mx\.ipv4: "192\.0\.2\.300" is not an IPv4 address/],
     ["mx ipv6 invalid", { mx: { hostname: "mail.example.com", ipv6: "2001:db8::zz" } }, /^mailauth:mx\.ipv6: "2001:db8::zz" is not an IPv6 address/],
-    ["mx address outside the zones", { mx: { hostname: "mail.elsewhere.net", ipv4: "192.0.2.1" } }, /^mailauth:mx\.hostname: "mail\.elsewhere\.net" must lie inside one of the configured domains/],
+    [
+        "mx address outside the zones",
+        { mx: { hostname: "mail.elsewhere.net", ipv4: "192.0.2.1" } },
+        /^mailauth:mx\.hostname: "mail\.elsewhere\.net" must lie inside one of the configured domains/,
+    ],
     ["spf +all", { spf: { all: "+all" } }, /^mailauth:spf\.all: "\+all" lets every host on the internet send as your domain/],
     ["spf ?all", { spf: { all: "?all" } }, /^mailauth:spf\.all: "\?all" \(neutral\)/],
-    ["spf all in mechanisms", { spf: { mechanisms: ["+all"] } }, /^mailauth:spf\.mechanisms: "\+all" is not allowed here; the all term is set by mailauth:spf\.all/],
+    [
+        "spf all in mechanisms",
+        { spf: { mechanisms: ["+all"] } },
+        /^mailauth:spf\.mechanisms: "\+all" is not allowed here; the all term is set by mailauth:spf\.all/,
+    ],
     ["spf ptr", { spf: { mechanisms: ["ptr"] } }, /^mailauth:spf\.mechanisms: "ptr": the ptr mechanism is deprecated/],
     ["spf redirect", { spf: { mechanisms: ["redirect=_spf.example.net"] } }, /redirect= is ignored when an all term is present/],
     ["spf junk mechanism", { spf: { mechanisms: ["ip4 192.0.2.1"] } }, /^mailauth:spf\.mechanisms: "ip4 192\.0\.2\.1" is not an SPF mechanism/],
@@ -72,10 +92,18 @@ const cases: [string, Partial<Record<keyof RawSettings, unknown>>, RegExp][] = [
     ["spf all unknown", { spf: { all: "-ALL" } }, /^mailauth:spf\.all: must be one of ~all, -all, got "-ALL"/],
     ["dmarc policy", { dmarc: { policy: "block" } }, /^mailauth:dmarc\.policy: must be one of none, quarantine, reject, got "block"/],
     ["dmarc rua", { dmarc: { rua: ["reports"] } }, /^mailauth:dmarc\.rua: "reports" is not a report address/],
-    ["dmarc rua with DMARC's own separators", { dmarc: { rua: ["a!b@example.com"] } }, /^mailauth:dmarc\.rua: "a!b@example\.com" is not a report address: .*optionally with a size limit/],
+    [
+        "dmarc rua with DMARC's own separators",
+        { dmarc: { rua: ["a!b@example.com"] } },
+        /^mailauth:dmarc\.rua: "a!b@example\.com" is not a report address: .*optionally with a size limit/,
+    ],
     ["dmarc enabled not boolean", { dmarc: { enabled: "yes" } }, /^mailauth:dmarc\.enabled: must be true or false, got "yes"/],
     ["report address", { opendkim: { reportAddress: "postmaster" } }, /^mailauth:opendkim\.reportAddress: "postmaster" is not a plain mail address/],
-    ["report address with shell syntax", { opendkim: { reportAddress: "a$(reboot)@example.com" } }, /^mailauth:opendkim\.reportAddress: "a\$\(reboot\)@example\.com" is not a plain mail address .*passes it to a shell/],
+    [
+        "report address with shell syntax",
+        { opendkim: { reportAddress: "a$(reboot)@example.com" } },
+        /^mailauth:opendkim\.reportAddress: "a\$\(reboot\)@example\.com" is not a plain mail address .*passes it to a shell/,
+    ],
     ["trusted host", { opendkim: { trustedHosts: ["10.0.0.0/40"] } }, /^mailauth:opendkim\.trustedHosts: "10\.0\.0\.0\/40" is not an address, CIDR block/],
     ["trusted hosts not a list", { opendkim: { trustedHosts: "10.0.0.1" } }, /^mailauth:opendkim\.trustedHosts: must be a list of strings/],
     ["nameserver", { opendkim: { nameservers: ["dns.example.net"] } }, /^mailauth:opendkim\.nameservers: "dns\.example\.net" is not an IP address/],
@@ -86,47 +114,127 @@ const cases: [string, Partial<Record<keyof RawSettings, unknown>>, RegExp][] = [
     ["ssh user", { ssh: { ...ssh, user: "Root User" } }, /^mailauth:ssh\.user: "Root User" is not a Unix user name/],
     ["ssh host key", { ssh: { ...ssh, hostKey: "AAAAC3NzaC1lZDI1NTE5" } }, /^mailauth:ssh\.hostKey: must be a key type and its base64 data/],
     ["ssh host key truncated", { ssh: { ...ssh, hostKey: "ssh-ed25519 AAAA" } }, /^mailauth:ssh\.hostKey: the key data does not hold a ssh-ed25519 key/],
-    ["ssh host key rsa", { ssh: { ...ssh, hostKey: "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQ" } }, /^mailauth:ssh\.hostKey: an ssh-rsa host key cannot be pinned/],
+    [
+        "ssh host key rsa",
+        { ssh: { ...ssh, hostKey: "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQ" } },
+        /^mailauth:ssh\.hostKey: an ssh-rsa host key cannot be pinned/,
+    ],
     ["ssh host key empty", { ssh: { ...ssh, hostKey: "" } }, /^mailauth:ssh\.hostKey: is empty \(did ssh-keyscan find nothing\?/],
     ["ssh private key with a passphrase", { sshPrivateKey: "encrypted" }, /^mailauth:sshPrivateKey: the key is protected by a passphrase/],
     ["ssh private key missing", { sshPrivateKey: "missing" }, /^mailauth:sshPrivateKey: required, not set; run: pulumi config set --secret/],
     ["ssh private key invalid", { sshPrivateKey: "invalid" }, /^mailauth:sshPrivateKey: is not a private key/],
-    ["selectors differing in case", { domains: [{ ...domain, selector: "Jan2027", previousSelectors: ["jan2027"] }] }, /^mailauth:domains\[0\]: selectors "Jan2027" and "jan2027" differ only in case/],
-    ["spf include with shell syntax", { spf: { mechanisms: ["include:$(id)"] } }, /^mailauth:spf\.mechanisms: "include:\$\(id\)": "\$\(id\)" is not a domain name or RFC 7208 macro domain-spec/],
+    [
+        "selectors differing in case",
+        { domains: [{ ...domain, selector: "Jan2027", previousSelectors: ["jan2027"] }] },
+        /^mailauth:domains\[0\]: selectors "Jan2027" and "jan2027" differ only in case/,
+    ],
+    [
+        "spf include with shell syntax",
+        { spf: { mechanisms: ["include:$(id)"] } },
+        /^mailauth:spf\.mechanisms: "include:\$\(id\)": "\$\(id\)" is not a domain name or RFC 7208 macro domain-spec/,
+    ],
     ["spf a: target", { spf: { mechanisms: ["a:mail"] } }, /^mailauth:spf\.mechanisms: "a:mail": "mail" is not a domain name/],
     ["mx ipv6 with a zone id", { mx: { hostname: "mail.example.com", ipv6: "fe80::1%eth0" } }, /^mailauth:mx\.ipv6: "fe80::1%eth0" is an interface-local/],
-    ["control characters", { mx: { hostname: "mail.example.com\n\u001b[2J" } }, /^mailauth:mx\.hostname: "mail\.example\.com\\n\\u001b\[2J" contains a control character/],
-    ["section given as a plain string", { mx: "mail.example.com" }, /^mailauth:mx: must be an object with hostname, .*got "mail\.example\.com"; set its fields with pulumi config set --path 'mailauth:mx\.hostname' VALUE/],
-    ["selector number too long to keep", { domains: [{ ...domain, selector: 12345678901234567890 }] }, /^mailauth:domains\[0\]\.selector: the number .* is too long to keep exactly; set it as a string: pulumi config set --type string --path/],
+    [
+        "control characters",
+        { mx: { hostname: "mail.example.com\n\u001b[2J" } },
+        /^mailauth:mx\.hostname: "mail\.example\.com\\n\\u001b\[2J" contains a control character/,
+    ],
+    [
+        "section given as a plain string",
+        { mx: "mail.example.com" },
+        /^mailauth:mx: must be an object with hostname, .*got "mail\.example\.com"; set its fields with pulumi config set --path 'mailauth:mx\.hostname' VALUE/,
+    ],
+    [
+        "selector number too long to keep",
+        { domains: [{ ...domain, selector: 12345678901234567890 }] },
+        /^mailauth:domains\[0\]\.selector: the number .* is too long to keep exactly; set it as a string: pulumi config set --type string --path/,
+    ],
     ["ttl", { ttl: 30 }, /^mailauth:ttl: must be 1 \(automatic\) or a number of seconds from 60 to 86400, got 30/],
     ["test key timeout", { testKey: { timeoutSeconds: -1 } }, /^mailauth:testKey\.timeoutSeconds: must be a whole number from 0 to 1800/],
     // Issue 22: settings that hand the domains to everyone.
-    ["trusted hosts: all of IPv4", { opendkim: { trustedHosts: ["0.0.0.0/0"] } }, /^mailauth:opendkim\.trustedHosts: 0\.0\.0\.0\/0 together cover \d+ public IPv4 addresses .*passes DKIM and DMARC/],
-    ["trusted hosts: all of IPv6", { opendkim: { trustedHosts: ["::/0"] } }, /^mailauth:opendkim\.trustedHosts: ::\/0 together cover .*public IPv6 space as large as a \/1 \(at most a \/48/],
+    [
+        "trusted hosts: all of IPv4",
+        { opendkim: { trustedHosts: ["0.0.0.0/0"] } },
+        /^mailauth:opendkim\.trustedHosts: 0\.0\.0\.0\/0 together cover \d+ public IPv4 addresses .*passes DKIM and DMARC/,
+    ],
+    [
+        "trusted hosts: all of IPv6",
+        { opendkim: { trustedHosts: ["::/0"] } },
+        /^mailauth:opendkim\.trustedHosts: ::\/0 together cover .*public IPv6 space as large as a \/1 \(at most a \/48/,
+    ],
     ["trusted hosts: half of IPv4", { opendkim: { trustedHosts: ["0.0.0.0/1"] } }, /^mailauth:opendkim\.trustedHosts: 0\.0\.0\.0\/1 together cover/],
     ["trusted hosts: global unicast", { opendkim: { trustedHosts: ["2000::/3"] } }, /^mailauth:opendkim\.trustedHosts: 2000::\/3 together cover public IPv6/],
-    ["trusted hosts: IPv4 through mapped IPv6", { opendkim: { trustedHosts: ["::ffff:0:0/96"] } }, /^mailauth:opendkim\.trustedHosts: ::ffff:0:0\/96 together cover \d+ public IPv4 addresses \(as many as a \/1; at most a \/16/],
-    ["spf: all of IPv4", { spf: { mechanisms: ["ip4:0.0.0.0/0"] } }, /^mailauth:spf\.mechanisms: ip4:0\.0\.0\.0\/0 together authorise \d+ public IPv4 addresses .*as \+all would/],
-    ["spf: two halves", { spf: { mechanisms: ["ip4:0.0.0.0/1", "ip4:128.0.0.0/1"] } }, /^mailauth:spf\.mechanisms: ip4:0\.0\.0\.0\/1 ip4:128\.0\.0\.0\/1 together authorise/],
-    ["spf: all of IPv6", { spf: { mechanisms: ["ip6:::/0"] } }, /^mailauth:spf\.mechanisms: ip6:::\/0 together authorise .*public IPv6 space as large as a \/1 \(at most a \/16/],
+    [
+        "trusted hosts: IPv4 through mapped IPv6",
+        { opendkim: { trustedHosts: ["::ffff:0:0/96"] } },
+        /^mailauth:opendkim\.trustedHosts: ::ffff:0:0\/96 together cover \d+ public IPv4 addresses \(as many as a \/1; at most a \/16/,
+    ],
+    [
+        "spf: all of IPv4",
+        { spf: { mechanisms: ["ip4:0.0.0.0/0"] } },
+        /^mailauth:spf\.mechanisms: ip4:0\.0\.0\.0\/0 together authorise \d+ public IPv4 addresses .*as \+all would/,
+    ],
+    [
+        "spf: two halves",
+        { spf: { mechanisms: ["ip4:0.0.0.0/1", "ip4:128.0.0.0/1"] } },
+        /^mailauth:spf\.mechanisms: ip4:0\.0\.0\.0\/1 ip4:128\.0\.0\.0\/1 together authorise/,
+    ],
+    [
+        "spf: all of IPv6",
+        { spf: { mechanisms: ["ip6:::/0"] } },
+        /^mailauth:spf\.mechanisms: ip6:::\/0 together authorise .*public IPv6 space as large as a \/1 \(at most a \/16/,
+    ],
     // Issue 23.9: values that passed but failed later.
     ["mx hostname the root", { mx: { hostname: "." } }, /^mailauth:mx\.hostname: "\." is the DNS root/],
-    ["mx ipv4 loopback", { mx: { hostname: "mail.example.com", ipv4: "127.0.0.1" } }, /^mailauth:mx\.ipv4: "127\.0\.0\.1" is a loopback address, which no server on the internet can reach/],
+    [
+        "mx ipv4 loopback",
+        { mx: { hostname: "mail.example.com", ipv4: "127.0.0.1" } },
+        /^mailauth:mx\.ipv4: "127\.0\.0\.1" is a loopback address, which no server on the internet can reach/,
+    ],
     ["mx ipv4 link-local", { mx: { hostname: "mail.example.com", ipv4: "169.254.1.1" } }, /^mailauth:mx\.ipv4: "169\.254\.1\.1" is a link-local address/],
     ["mx ipv6 loopback", { mx: { hostname: "mail.example.com", ipv6: "::1" } }, /^mailauth:mx\.ipv6: "::1" is the loopback address/],
     ["mx ipv4 multicast", { mx: { hostname: "mail.example.com", ipv4: "239.1.1.1" } }, /^mailauth:mx\.ipv4: "239\.1\.1\.1" is a multicast address/],
     ["mx ipv6 multicast", { mx: { hostname: "mail.example.com", ipv6: "ff02::1" } }, /^mailauth:mx\.ipv6: "ff02::1" is a multicast address/],
-    ["nameserver multicast", { opendkim: { nameservers: ["224.0.0.251"] } }, /^mailauth:opendkim\.nameservers: "224\.0\.0\.251" is a multicast address, where no resolver answers/],
-    ["spf include of the own domain", { spf: { mechanisms: ["include:Example.com."] } }, /^mailauth:spf\.mechanisms: "include:Example\.com\." includes the domain's own record \(example\.com\), a loop/],
+    [
+        "nameserver multicast",
+        { opendkim: { nameservers: ["224.0.0.251"] } },
+        /^mailauth:opendkim\.nameservers: "224\.0\.0\.251" is a multicast address, where no resolver answers/,
+    ],
+    [
+        "spf include of the own domain",
+        { spf: { mechanisms: ["include:Example.com."] } },
+        /^mailauth:spf\.mechanisms: "include:Example\.com\." includes the domain's own record \(example\.com\), a loop/,
+    ],
     ["spf include %{d}", { spf: { mechanisms: ["include:%{d}"] } }, /^mailauth:spf\.mechanisms: "include:%\{d\}" includes the domain's own record/],
-    ["spf prefix with a leading zero", { spf: { mechanisms: ["ip4:192.0.2.0/032"] } }, /"ip4:192\.0\.2\.0\/032" does not hold a valid IPv4 address or block \(the prefix length a plain number/],
-    ["record name over 253", { domains: [{ ...domain, name: `${"a".repeat(60)}.${"b".repeat(60)}.${"c".repeat(60)}.${"d".repeat(55)}.com`, selector: "s".repeat(20) }] }, /^mailauth:domains\[0\]\.name: .* is 242 characters; with its selector's \._domainkey\. in front the record name would be 274, over DNS's 253/],
+    [
+        "spf prefix with a leading zero",
+        { spf: { mechanisms: ["ip4:192.0.2.0/032"] } },
+        /"ip4:192\.0\.2\.0\/032" does not hold a valid IPv4 address or block \(the prefix length a plain number/,
+    ],
+    [
+        "record name over 253",
+        { domains: [{ ...domain, name: `${"a".repeat(60)}.${"b".repeat(60)}.${"c".repeat(60)}.${"d".repeat(55)}.com`, selector: "s".repeat(20) }] },
+        /^mailauth:domains\[0\]\.name: .* is 242 characters; with its selector's \._domainkey\. in front the record name would be 274, over DNS's 253/,
+    ],
     ["name of 127 labels", { domains: [{ ...domain, name: `${"a.".repeat(126)}c` }] }, /^mailauth:domains\[0\]\.name: .* has 127 labels; at most 10/],
-    ["40 report addresses", { dmarc: { rua: Array.from({ length: 40 }, (_, i) => `dmarc-reports-${i}@example.com`) } }, /^mailauth:dmarc\.rua: the 40 addresses make the record \d+ characters; keep DMARC under 450/],
+    [
+        "40 report addresses",
+        { dmarc: { rua: Array.from({ length: 40 }, (_, i) => `dmarc-reports-${i}@example.com`) } },
+        /^mailauth:dmarc\.rua: the 40 addresses make the record \d+ characters; keep DMARC under 450/,
+    ],
     ["key test for a day", { testKey: { timeoutSeconds: 86400 } }, /^mailauth:testKey\.timeoutSeconds: must be a whole number from 0 to 1800, got 86400/],
-    ["ssh host as an ssh option", { ssh: { host: "-oProxyCommand=touch /tmp/x" } }, /^mailauth:ssh\.host: "-oProxyCommand=touch \/tmp\/x" is not an IP address or host name/],
+    [
+        "ssh host as an ssh option",
+        { ssh: { host: "-oProxyCommand=touch /tmp/x" } },
+        /^mailauth:ssh\.host: "-oProxyCommand=touch \/tmp\/x" is not an IP address or host name/,
+    ],
     ["ssh user as an ssh option", { ssh: { host: "192.0.2.25", user: "-oProxyCommand=x" } }, /^mailauth:ssh\.user: "-oProxyCommand=x" is not a Unix user name/],
-    ["unknown section field", { opendkim: { nameserver: ["192.0.2.53"] } }, /^mailauth:opendkim\.nameserver: unknown setting; allowed here: reportAddress, trustedHosts, nameservers, milterTransport/],
+    [
+        "unknown section field",
+        { opendkim: { nameserver: ["192.0.2.53"] } },
+        /^mailauth:opendkim\.nameserver: unknown setting; allowed here: reportAddress, trustedHosts, nameservers, milterTransport/,
+    ],
 ];
 
 describe("settings validation", () => {
@@ -153,13 +261,14 @@ describe("settings validation", () => {
 
     it.each(cases)("rejects: %s", (_, patch, message) => {
         const found = problems(raw(patch));
-        expect(found.some((p) => message.test(p)), found.join("\n")).toBe(true);
+        expect(
+            found.some((p) => message.test(p)),
+            found.join("\n"),
+        ).toBe(true);
     });
 
     it("reports every problem at once", () => {
-        const found = problems(
-            raw({ ttl: 5, spf: { all: "+all" }, ssh: { host: "192.0.2.25", port: 99999 }, dmarc: { policy: "x" } }),
-        );
+        const found = problems(raw({ ttl: 5, spf: { all: "+all" }, ssh: { host: "192.0.2.25", port: 99999 }, dmarc: { policy: "x" } }));
         expect(found).toHaveLength(4);
     });
 
@@ -178,7 +287,10 @@ describe("settings validation", () => {
 
     it("allows what the line leaves: private ranges of any size, a /16 of public IPv4 and a /48 of IPv6 trusted, a /8 and a /16 in SPF, a resolver on the server", () => {
         const ok = raw({
-            opendkim: { trustedHosts: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7", "198.51.0.0/16", "2001:db8:1::/48", "::1"], nameservers: ["127.0.0.1", "::1", "10.0.0.53"] },
+            opendkim: {
+                trustedHosts: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7", "198.51.0.0/16", "2001:db8:1::/48", "::1"],
+                nameservers: ["127.0.0.1", "::1", "10.0.0.53"],
+            },
             spf: { mechanisms: ["ip4:1.0.0.0/8", "ip6:2a00::/16", "include:_spf.example.com", "include:%{d}._spf.example.net"] },
             mx: { hostname: "mail.example.com", ipv4: "192.0.2.25", ipv6: "2001:db8::25" },
         });
@@ -196,7 +308,6 @@ describe("settings validation", () => {
         const mechanisms = Array.from({ length: 9 }, (_, i) => `include:_spf${i}.example.net`);
         expect(problems(raw({ spf: { mechanisms } }))).toEqual([]);
     });
-
 });
 
 describe("the program on bad input", () => {
@@ -278,7 +389,9 @@ describe("each setting declared once (components/settingsTable.ts)", () => {
             }
         }
         // Nothing set: every section takes its rows' defaults.
-        const v = validateSettings(raw({ spf: undefined, dmarc: undefined, opendkim: undefined, ttl: undefined, testKey: undefined, ssh: { host: "192.0.2.25" } }));
+        const v = validateSettings(
+            raw({ spf: undefined, dmarc: undefined, opendkim: undefined, ttl: undefined, testKey: undefined, ssh: { host: "192.0.2.25" } }),
+        );
         const byName: Record<string, Record<string, unknown>> = { spf: v.spf, dmarc: v.dmarc, opendkim: v.opendkim, testKey: v.testKey, ssh: v.ssh };
         for (const s of SECTIONS.filter((x) => byName[x.name])) {
             for (const r of s.rows) if ("default" in r && r.default !== undefined) expect(byName[s.name][r.key], `${s.name}.${r.key}`).toEqual(r.default);

@@ -48,9 +48,18 @@ describe("shellcheck on every shell file in the repository", () => {
 
     it("finds them all: templates, test/**/*.sh, the stubs and .ci/run", () => {
         expect(files).toEqual(
-            expect.arrayContaining([".ci/run", "templates/lib.sh", "templates/packages.sh", "test/lab/host-packages.sh", "test/bench/guide.sh", "test/unit/el-stubs/dnf"]),
+            expect.arrayContaining([
+                ".ci/run",
+                "templates/lib.sh",
+                "templates/packages.sh",
+                "test/lab/host-packages.sh",
+                "test/bench/guide.sh",
+                "test/unit/el-stubs/dnf",
+            ]),
         );
-        expect(files.filter((f) => f.startsWith("templates/")).length).toBe(fs.readdirSync(path.join(ROOT, "templates"), { recursive: true }).filter((f) => String(f).endsWith(".sh")).length);
+        expect(files.filter((f) => f.startsWith("templates/")).length).toBe(
+            fs.readdirSync(path.join(ROOT, "templates"), { recursive: true }).filter((f) => String(f).endsWith(".sh")).length,
+        );
     });
 
     it("passes shellcheck, every file", () => {

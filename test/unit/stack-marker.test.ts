@@ -29,8 +29,16 @@ describe("the marker, directly", () => {
     });
 
     it("another stack's: another identity, whatever its name; said when the name is this stack's own", () => {
-        expect(recordOwner(markerComment(OTHER_ID, "acme/mailauth/prod"), own)).toEqual({ own: false, other: `acme/mailauth/prod, identity ${OTHER_ID}`, sameName: true });
-        expect(recordOwner(markerComment(OTHER_ID, "globex/mailauth/prod"), own)).toEqual({ own: false, other: `globex/mailauth/prod, identity ${OTHER_ID}`, sameName: false });
+        expect(recordOwner(markerComment(OTHER_ID, "acme/mailauth/prod"), own)).toEqual({
+            own: false,
+            other: `acme/mailauth/prod, identity ${OTHER_ID}`,
+            sameName: true,
+        });
+        expect(recordOwner(markerComment(OTHER_ID, "globex/mailauth/prod"), own)).toEqual({
+            own: false,
+            other: `globex/mailauth/prod, identity ${OTHER_ID}`,
+            sameName: false,
+        });
         const cut = markerComment(OTHER_ID, `acme/mailauth/prod${"x".repeat(80)}`);
         expect(recordOwner(cut, own)).toMatchObject({ own: false, sameName: false });
         expect(recordOwner(legacyComment("mailauth", "staging"), own)).toEqual({ own: false, other: "mailauth/staging", sameName: false });
@@ -80,7 +88,12 @@ describe("records of a stack named like this one, from another state", () => {
         const cf = FakeCloudflare.forConfig(exampleConfig());
         const first = await runProgram(exampleConfig(), { call: cf.call });
         const id = identityId(first.keys.get("mailauth-identity")!.publicKeyPem);
-        cf.addRecord("example.com", { name: "example.com", type: "TXT", content: '"v=spf1 mx ip4:192.0.2.25 ~all"', comment: markerComment(id, "mailauth/old-name") });
+        cf.addRecord("example.com", {
+            name: "example.com",
+            type: "TXT",
+            content: '"v=spf1 mx ip4:192.0.2.25 ~all"',
+            comment: markerComment(id, "mailauth/old-name"),
+        });
         const run = await runProgram(exampleConfig(), { call: cf.call });
         expect(run.resources.find((r) => r.name === "example.com-spf")!.inputs.comment).toBe(markerComment(id, "mailauth/test"));
     });
@@ -89,16 +102,33 @@ describe("records of a stack named like this one, from another state", () => {
 describe("upgrading a stack whose records carry the comment from before the identity", () => {
     it("its records are its own: no conflict, and they get the new comment in that up", async () => {
         const cf = FakeCloudflare.forConfig(exampleConfig());
-        cf.addRecord("example.com", { name: "example.com", type: "TXT", content: '"v=spf1 mx ip4:192.0.2.25 ~all"', comment: legacyComment("mailauth", "test") });
+        cf.addRecord("example.com", {
+            name: "example.com",
+            type: "TXT",
+            content: '"v=spf1 mx ip4:192.0.2.25 ~all"',
+            comment: legacyComment("mailauth", "test"),
+        });
         const run = await runProgram(exampleConfig(), { call: cf.call });
-        expect(run.resources.find((r) => r.name === "example.com-spf")!.inputs.comment).toMatch(/^mailauth:[0-9a-f]{16} managed by Pulumi stack mailauth\/test$/);
+        expect(run.resources.find((r) => r.name === "example.com-spf")!.inputs.comment).toMatch(
+            /^mailauth:[0-9a-f]{16} managed by Pulumi stack mailauth\/test$/,
+        );
     });
 
     it("the adopt step run again by the upgrade (its environment changed) leaves the stack's records alone, old comment or new", async () => {
         const cf = FakeCloudflare.forConfig(exampleConfig());
         const zone = cf.zone("example.com");
-        const legacy = cf.addRecord("example.com", { name: "example.com", type: "TXT", content: '"v=spf1 mx ~all"', comment: legacyComment("mailauth", "test") });
-        const renamed = cf.addRecord("example.com", { name: "_dmarc.example.com", type: "TXT", content: '"v=DMARC1; p=none"', comment: markerComment(ID, "mailauth/old") });
+        const legacy = cf.addRecord("example.com", {
+            name: "example.com",
+            type: "TXT",
+            content: '"v=spf1 mx ~all"',
+            comment: legacyComment("mailauth", "test"),
+        });
+        const renamed = cf.addRecord("example.com", {
+            name: "_dmarc.example.com",
+            type: "TXT",
+            content: '"v=DMARC1; p=none"',
+            comment: markerComment(ID, "mailauth/old"),
+        });
         const theirs = cf.addRecord("example.com", { name: "example.com", type: "MX", content: "mx1.example.net", priority: 5 });
         const targets: Target[] = [
             { kind: "mx", name: "example.com", type: "MX", resource: "example.com-mx" },

@@ -44,8 +44,16 @@ describe("a step whose script travels on stdin", () => {
         const bin = path.join(dir, "bin");
         fs.mkdirSync(bin, { recursive: true });
         const made = path.join(dir, "made");
-        fs.writeFileSync(path.join(bin, "mktemp"), `#!/bin/bash\nf=$(/usr/bin/env -u PATH PATH=/usr/bin:/bin mktemp "$@") || exit\necho "$f" >> '${made}'\necho "$f"\n`, { mode: 0o755 });
-        const r = spawnSync("bash", ["-c", stdinCommandLine(big, "root", "mailauth-x")], { input: big, encoding: "utf8", env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } });
+        fs.writeFileSync(
+            path.join(bin, "mktemp"),
+            `#!/bin/bash\nf=$(/usr/bin/env -u PATH PATH=/usr/bin:/bin mktemp "$@") || exit\necho "$f" >> '${made}'\necho "$f"\n`,
+            { mode: 0o755 },
+        );
+        const r = spawnSync("bash", ["-c", stdinCommandLine(big, "root", "mailauth-x")], {
+            input: big,
+            encoding: "utf8",
+            env: { ...process.env, PATH: `${bin}:${process.env.PATH}` },
+        });
         expect(r.status, r.stderr).toBe(0);
         const files = fs.readFileSync(made, "utf8").trim().split("\n");
         expect(files).toHaveLength(1);

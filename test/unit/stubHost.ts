@@ -70,7 +70,8 @@ export interface Result {
 // `opendkim -V`: Debian 12's, as printed in the lab's root filesystem; EPEL's, the same program
 // with the options EPEL's opendkim.spec configures (--with-odbx --with-db --with-libmemcached
 // --with-openldap --enable-query_cache --with-lua, no --with-unbound): opendkim/util.c optlist.
-const V_HEAD = "opendkim: OpenDKIM Filter v2.11.0\n\tCompiled with OpenSSL 3.0.7 1 Nov 2022\n\tSMFI_VERSION 0x1000001\n\tlibmilter version 1.0.1\n\tSupported signing algorithms:\n\t\trsa-sha1\n\t\trsa-sha256\n\t\ted25519-sha256\n\tSupported canonicalization algorithms:\n\t\trelaxed\n\t\tsimple\n\tActive code options:\n";
+const V_HEAD =
+    "opendkim: OpenDKIM Filter v2.11.0\n\tCompiled with OpenSSL 3.0.7 1 Nov 2022\n\tSMFI_VERSION 0x1000001\n\tlibmilter version 1.0.1\n\tSupported signing algorithms:\n\t\trsa-sha1\n\t\trsa-sha256\n\t\ted25519-sha256\n\tSupported canonicalization algorithms:\n\t\trelaxed\n\t\tsimple\n\tActive code options:\n";
 export const OPENDKIM_V = {
     epel: `${V_HEAD}\t\tQUERY_CACHE\n\t\tUSE_DB\n\t\tUSE_LDAP\n\t\tUSE_LUA\n\t\tUSE_ODBX\n\tlibopendkim 2.11.0: query_cache\n`,
     unbound: `${V_HEAD}\t\tQUERY_CACHE\n\t\tUSE_DB\n\t\tUSE_LDAP\n\t\tUSE_LUA\n\t\tUSE_ODBX\n\t\tUSE_UNBOUND\n\t\t_FFR_ATPS\n\t\t_FFR_RBL\n\t\t_FFR_REPLACE_RULES\n\t\t_FFR_SENDER_MACRO\n\t\t_FFR_STATS\n\t\t_FFR_VBR\n\tlibopendkim 2.11.0: atps query_cache\n`,
@@ -139,7 +140,10 @@ export async function runOnEl(scenario: Scenario, script: string): Promise<Resul
         // YumRepoFile, etc/yum.repos.d/redhat.repo): one section per repository.
         fs.writeFileSync(
             path.join(base, "redhat.repo"),
-            scenario.repos.filter((r) => r.rhsm).map((r) => `[${r.id}]\nname = ${r.name}\nenabled = ${r.enabled ? 1 : 0}\n\n`).join(""),
+            scenario.repos
+                .filter((r) => r.rhsm)
+                .map((r) => `[${r.id}]\nname = ${r.name}\nenabled = ${r.enabled ? 1 : 0}\n\n`)
+                .join(""),
         );
         if (scenario.dnfConf !== undefined) fs.writeFileSync(path.join(base, "dnf.conf"), scenario.dnfConf);
         fs.writeFileSync(path.join(state, "compatibility-level"), `${scenario.compatibilityLevel ?? "2"}\n`);
@@ -192,4 +196,3 @@ export async function runOnEl(scenario: Scenario, script: string): Promise<Resul
         fs.rmSync(base, { recursive: true, force: true });
     }
 }
-

@@ -153,10 +153,10 @@ describe("template inputs (the TypeScript/script contract)", () => {
     it("finds reads in every form the templates use, and not in comments or single quotes", () => {
         const text = [
             "# inputs: A B C D E",
-            'x=$(( SECONDS + A ))',
-            'echo "${B%%.*} $C" \'$NOT_READ\'',
+            "x=$(( SECONDS + A ))",
+            "echo \"${B%%.*} $C\" '$NOT_READ'",
             "# $ALSO_NOT_READ",
-            "for f in $D; do echo \"$f\"; done",
+            'for f in $D; do echo "$f"; done',
             'while read -r k v; do echo "$k $v ${E:-default}"; done',
             'echo "$x ${#arr[@]} $(($(date +%s) - 2))"',
             "arr=()",
@@ -203,14 +203,25 @@ describe("defined once", () => {
     it("the Postfix settings the create sets are the ones the delete restores: one list, recorded on the host", () => {
         const create = loadTemplate("postfix.sh");
         const desired = [...create.match(/^desired=\(\n([\s\S]*?)\n\)/m)![1].matchAll(/"([a-z_-]+)=/g)].map((m) => m[1]);
-        expect(desired).toEqual(["policyd-spf_time_limit", "smtpd_recipient_restrictions", "milter_default_action", "milter_protocol", "smtpd_milters", "non_smtpd_milters"]);
+        expect(desired).toEqual([
+            "policyd-spf_time_limit",
+            "smtpd_recipient_restrictions",
+            "milter_default_action",
+            "milter_protocol",
+            "smtpd_milters",
+            "non_smtpd_milters",
+        ]);
         // The create records every name in `desired` (with its original value) before changing it;
         // the delete walks that record and names a setting only for its special cases.
         expect(create).toMatch(/for kv in "\$\{desired\[@\]\}"; do\n    p=\$\{kv%%=\*\}/);
         const del = loadTemplate("postfix-delete.sh");
         expect(del).toContain('done <"$saved/params"');
         for (const name of del.match(/^\s+([a-z_| -]+)\)$/gm) ?? []) {
-            for (const n of name.replace(")", "").split("|").map((x) => x.trim())) expect(desired).toContain(n);
+            for (const n of name
+                .replace(")", "")
+                .split("|")
+                .map((x) => x.trim()))
+                expect(desired).toContain(n);
         }
         expect(templateInputs("postfix")).not.toContain("PARAMS");
     });

@@ -25,7 +25,12 @@ function sshKeygen(type: string, opts: string[] = []): [string, string] {
 
 describe("pinned host keys (as pulumi-command's ssh.ParseAuthorizedKey reads them)", () => {
     it("accepts ssh-keygen's ed25519 and ecdsa public keys, with or without a comment", () => {
-        for (const [type, bits] of [["ed25519", []], ["ecdsa", ["-b", "256"]], ["ecdsa", ["-b", "384"]], ["ecdsa", ["-b", "521"]]] as const) {
+        for (const [type, bits] of [
+            ["ed25519", []],
+            ["ecdsa", ["-b", "256"]],
+            ["ecdsa", ["-b", "384"]],
+            ["ecdsa", ["-b", "521"]],
+        ] as const) {
             const [, pub] = sshKeygen(type, [...bits, "-N", ""]);
             expect(checkHostKey(pub), pub).toMatchObject({ ok: true });
             expect(checkHostKey(pub.split(" ").slice(0, 2).join(" ")), pub).toMatchObject({ ok: true });
@@ -92,7 +97,14 @@ describe("the SSH private key (as ssh.ParsePrivateKey without a passphrase reads
 
 describe("SPF domain-specs (RFC 7208 7.1)", () => {
     it("accepts names and macro domain-specs", () => {
-        for (const ok of ["_spf.google.com", "spf.protection.outlook.com", "example.com.", "%{i}._spf.example.net", "%{ir}.%{v}._spf.%{d2}", "%{l1r-}.example.org"]) {
+        for (const ok of [
+            "_spf.google.com",
+            "spf.protection.outlook.com",
+            "example.com.",
+            "%{i}._spf.example.net",
+            "%{ir}.%{v}._spf.%{d2}",
+            "%{l1r-}.example.org",
+        ]) {
             expect(isSpfDomainSpec(ok), ok).toBe(true);
         }
     });
@@ -116,7 +128,16 @@ describe("DMARC report URIs (RFC 7489 6.3, 6.4) and the report address OpenDKIM 
     it("allows only inert report addresses", () => {
         expect(isSafeAddress("postmaster@example.com")).toBe(true);
         expect(isSafeAddress("dkim-reports+x@mail.example.com")).toBe(true);
-        for (const bad of ["a$(id)@example.com", "a`id`@example.com", "a;b@example.com", "a b@example.com", "a'b@example.com", ".a@example.com", "a..b@example.com", "a|b@example.com"]) {
+        for (const bad of [
+            "a$(id)@example.com",
+            "a`id`@example.com",
+            "a;b@example.com",
+            "a b@example.com",
+            "a'b@example.com",
+            ".a@example.com",
+            "a..b@example.com",
+            "a|b@example.com",
+        ]) {
             expect(isSafeAddress(bad), bad).toBe(false);
         }
     });

@@ -22,14 +22,32 @@ function targets(d: string): Target[] {
     ];
 }
 function plans(n: number, name: (i: number) => string, zoneId?: string): DomainPlan[] {
-    return Array.from({ length: n }, (_, i) => ({ domain: name(i), zoneId, component: name(i), targets: targets(name(i)), selectors: ["s1"], spfMechanisms: [], index: i }));
+    return Array.from({ length: n }, (_, i) => ({
+        domain: name(i),
+        zoneId,
+        component: name(i),
+        targets: targets(name(i)),
+        selectors: ["s1"],
+        spfMechanisms: [],
+        index: i,
+    }));
 }
 /** The records a converged stack has in the zone: its own four per domain. */
 function converged(cf: FakeCloudflare, zone: string, ds: DomainPlan[]) {
     for (const p of ds)
         for (const t of p.targets)
             // Straight into the zone (no CNAME among them; addRecord's per-name rule is quadratic at 4,000).
-            cf.zone(zone).records.push({ id: cf.newId(), name: t.name, type: t.type, content: t.type === "TXT" ? `"${t.value ?? "v=DKIM1; k=rsa; p=AAAA"}"` : t.value!, priority: t.priority, ttl: 1, proxied: false, comment: MARK, tags: [] });
+            cf.zone(zone).records.push({
+                id: cf.newId(),
+                name: t.name,
+                type: t.type,
+                content: t.type === "TXT" ? `"${t.value ?? "v=DKIM1; k=rsa; p=AAAA"}"` : t.value!,
+                priority: t.priority,
+                ttl: 1,
+                proxied: false,
+                comment: MARK,
+                tags: [],
+            });
 }
 
 describe("API calls of the zone check", () => {
@@ -83,7 +101,9 @@ describe("API calls of the zone check", () => {
             () => "",
             (e: ZoneError) => e.message,
         );
-        expect(err).toMatch(/d0500\.example\.com: TXT d0500\.example\.com "v=spf1 include:_spf\.other\.net ~all" \(record id \w+\) was added at a name the stack adopted earlier/);
+        expect(err).toMatch(
+            /d0500\.example\.com: TXT d0500\.example\.com "v=spf1 include:_spf\.other\.net ~all" \(record id \w+\) was added at a name the stack adopted earlier/,
+        );
         expect(err.match(/was added at a name/g)).toHaveLength(1);
         // 4,001 records: 41 pages of 100, then the empty one. Before: a listing per domain (1,000 listings, 2,000+ calls).
         expect(cf.apiCalls).toBe(42);
@@ -93,7 +113,11 @@ describe("API calls of the zone check", () => {
         const cf = new FakeCloudflare();
         const zone = cf.addZone("example.com");
         for (let i = 0; i < RateLimit.LIMIT; i++) cf.rate.take();
-        const err = await checkAdopted([{ plan: plans(1, () => "example.com")[0], zone: { id: zone.id, name: zone.name } }], { comment: MARK, stack: "test", project: "mailauth" }, zoneReaderOf(cf)).then(
+        const err = await checkAdopted(
+            [{ plan: plans(1, () => "example.com")[0], zone: { id: zone.id, name: zone.name } }],
+            { comment: MARK, stack: "test", project: "mailauth" },
+            zoneReaderOf(cf),
+        ).then(
             () => "",
             (e: Error) => e.message,
         );
@@ -127,10 +151,14 @@ describe("API calls of the zone check", () => {
         const cf = new FakeCloudflare();
         const z = cf.addZone("example.com");
         // Straight into the zone: addRecord's per-name CNAME rule makes 20,000 inserts quadratic.
-        for (let i = 0; i < LISTING_LIMITS.records; i++) z.records.push({ id: cf.newId(), name: `h${i}.example.com`, type: "A", content: "192.0.2.1", ttl: 1, proxied: false, comment: null, tags: [] });
+        for (let i = 0; i < LISTING_LIMITS.records; i++)
+            z.records.push({ id: cf.newId(), name: `h${i}.example.com`, type: "A", content: "192.0.2.1", ttl: 1, proxied: false, comment: null, tags: [] });
         // After the cut: a second SPF record that a read of the first 20,000 would miss.
         cf.addRecord("example.com", { name: "example.com", type: "TXT", content: '"v=spf1 include:_spf.other.net ~all"' });
-        const err = await checkZones(plans(1, () => "example.com"), { ...OWN, reader: zoneReaderOf(cf) }).then(
+        const err = await checkZones(
+            plans(1, () => "example.com"),
+            { ...OWN, reader: zoneReaderOf(cf) },
+        ).then(
             () => undefined,
             (e: ZoneError) => e.message,
         );
@@ -146,7 +174,10 @@ describe("the stack's own records (issue 23.7)", () => {
         cf.addZone("example.com");
         cf.addRecord("example.com", { name: "example.com", type: "TXT", content: '"v=spf1 mx -all"', comment: MARK });
         cf.addRecord("example.com", { name: "example.com", type: "TXT", content: '"v=spf1 include:_spf.other.net -all"', comment: MARK });
-        const err = await checkZones(one(), { ...OWN, reader: zoneReaderOf(cf) }).then(() => "", (e: Error) => e.message);
+        const err = await checkZones(one(), { ...OWN, reader: zoneReaderOf(cf) }).then(
+            () => "",
+            (e: Error) => e.message,
+        );
         expect(err).toContain("2 records at example.com carry this stack's comment as its SPF record");
     });
     it("this stack's comment on a value it does not publish: flagged", async () => {
@@ -155,7 +186,7 @@ describe("the stack's own records (issue 23.7)", () => {
         cf.addRecord("example.com", { name: "_dmarc.example.com", type: "TXT", content: '"v=DMARC1; p=reject; rua=mailto:x@evil.example"', comment: MARK });
         const warned: string[] = [];
         await checkZones(one(), { ...OWN, reader: zoneReaderOf(cf), warn: (m) => warned.push(m) });
-        expect(warned.join("\n")).toContain("_dmarc.example.com \"v=DMARC1; p=reject; rua=mailto:x@evil.example\"");
+        expect(warned.join("\n")).toContain('_dmarc.example.com "v=DMARC1; p=reject; rua=mailto:x@evil.example"');
         expect(warned.join("\n")).toContain("carries this stack's comment but not the value the stack publishes");
     });
 });

@@ -31,7 +31,9 @@ describe("the SPF terms the zone check suggests carrying", () => {
         expect(msg).toContain("'mailauth:spf.mechanisms[");
         expect(msg).toMatch(/pulumi config set --path 'mailauth:spf\.mechanisms\[\d+\]' '?include:_spf\.example\.net/);
         expect(msg).not.toMatch(/pulumi config set --path 'mailauth:spf\.mechanisms\[\d+\]' '?include:example\.com/);
-        expect(msg).toContain(`"include:example.com" is not carried over (it includes the domain's own record: a loop receivers answer with permerror, RFC 7208 5.2)`);
+        expect(msg).toContain(
+            `"include:example.com" is not carried over (it includes the domain's own record: a loop receivers answer with permerror, RFC 7208 5.2)`,
+        );
     });
 
     it("terms that pass one by one but together authorise half the internet: said, next to the commands", async () => {
@@ -40,7 +42,9 @@ describe("the SPF terms the zone check suggests carrying", () => {
         cf.addRecord("example.com", { name: "example.com", type: "TXT", content: '"v=spf1 ip4:0.0.0.0/1 ip4:128.0.0.0/1 ~all"' });
         const msg = await refusal(cf, plan("example.com", []));
         expect(msg).toMatch(/pulumi config set --path 'mailauth:spf\.mechanisms\[0\]' '?ip4:0\.0\.0\.0\/1/);
-        expect(msg).toContain("but carried all together with mailauth:spf.mechanisms they are refused by the settings check: ip4:0.0.0.0/1 ip4:128.0.0.0/1 together authorise");
+        expect(msg).toContain(
+            "but carried all together with mailauth:spf.mechanisms they are refused by the settings check: ip4:0.0.0.0/1 ip4:128.0.0.0/1 together authorise",
+        );
     });
 
     it("terms that together pass the 10-lookup limit: said", async () => {
@@ -67,7 +71,16 @@ describe("zone data in the preview's notes", () => {
     it("selectors found in the zone that the stack does not manage are named escaped (a name is anybody's text)", async () => {
         const cf = new FakeCloudflare();
         cf.addZone("example.com");
-        cf.zone("example.com").records.push({ id: cf.newId(), name: "old\u001b[2J\u202e._domainkey.example.com", type: "TXT", content: '"v=DKIM1; p=AAAA"', ttl: 1, proxied: false, comment: null, tags: [] });
+        cf.zone("example.com").records.push({
+            id: cf.newId(),
+            name: "old\u001b[2J\u202e._domainkey.example.com",
+            type: "TXT",
+            content: '"v=DKIM1; p=AAAA"',
+            ttl: 1,
+            proxied: false,
+            comment: null,
+            tags: [],
+        });
         const logged: string[] = [];
         await checkZones([plan("example.com", [])], { ...OWN, reader: zoneReaderOf(cf), log: (m) => logged.push(m) });
         const note = logged.find((m) => m.includes("DKIM selector(s)"))!;

@@ -48,7 +48,15 @@ function creating(cf: FakeCloudflare, onOther?: (r: Registered, inputs: Record<s
         if (args.type === "cloudflare:index/dnsRecord:DnsRecord") {
             const zone = cf.zones.find((z) => z.id === args.inputs.zoneId)!;
             const existing = zone.records.find((r) => r.comment === args.inputs.comment && r.name === args.inputs.name && r.type === args.inputs.type);
-            const rec = existing ?? cf.addRecord(zone.name, { name: args.inputs.name, type: args.inputs.type, content: args.inputs.content, priority: args.inputs.priority, comment: args.inputs.comment });
+            const rec =
+                existing ??
+                cf.addRecord(zone.name, {
+                    name: args.inputs.name,
+                    type: args.inputs.type,
+                    content: args.inputs.content,
+                    priority: args.inputs.priority,
+                    comment: args.inputs.comment,
+                });
             Object.assign(rec, { content: args.inputs.content, ttl: args.inputs.ttl });
             return { id: rec.id, state };
         }
@@ -110,7 +118,9 @@ describe("zone check at preview", () => {
         for (const r of dnsRecords(run.resources)) {
             // Known at preview: records already in state do not show as changing because of the adopt step.
             expect(r.inputs.zoneId).toBe(r.inputs.name.endsWith("example.org") ? ORG : COM);
-            expect(r.dependencies).toContain(adopt.find((a) => a.name === `${r.inputs.name.endsWith("example.org") ? "example.org" : "example.com"}-adopt`)!.urn);
+            expect(r.dependencies).toContain(
+                adopt.find((a) => a.name === `${r.inputs.name.endsWith("example.org") ? "example.org" : "example.com"}-adopt`)!.urn,
+            );
         }
     });
 
@@ -183,7 +193,9 @@ describe("zone check at preview", () => {
         (config["mailauth:domains"] as any[])[0].zoneId = ORG;
         const cf = account();
         const msg = await programError(config, { preview: true, call: cf.call });
-        expect(msg).toContain(`example.com: zoneId ${ORG} is the zone example.org, which does not hold example.com: the records would be published as example.com.example.org`);
+        expect(msg).toContain(
+            `example.com: zoneId ${ORG} is the zone example.org, which does not hold example.com: the records would be published as example.com.example.org`,
+        );
     });
 
     it("an unknown zone id: Cloudflare's refusal, said plainly", async () => {
@@ -207,7 +219,12 @@ describe("zone check at preview", () => {
         const run = await runProgram(config, { preview: true, call: cf.call });
         expect(run.outputs.zone).toEqual({ "lists.example.com": { id: com.id, name: "example.com" }, "example.org": { id: org.id, name: "example.org" } });
         const lists = dnsRecords(run.resources).filter((r) => r.name.startsWith("lists.example.com-"));
-        expect(lists.map((r) => r.inputs.name).sort()).toEqual(["_dmarc.lists.example.com", "lists.example.com", "lists.example.com", "s1._domainkey.lists.example.com"]);
+        expect(lists.map((r) => r.inputs.name).sort()).toEqual([
+            "_dmarc.lists.example.com",
+            "lists.example.com",
+            "lists.example.com",
+            "s1._domainkey.lists.example.com",
+        ]);
         for (const r of lists) expect(r.inputs.zoneId).toBe(com.id);
         // The nearest zone wins when the subdomain has its own.
         const sub = cf.addZone("lists.example.com");
@@ -228,7 +245,9 @@ describe("zone check at preview", () => {
         const blind = account();
         blind.token.zoneRead = false;
         const msg2 = await programError(byName, { preview: true, call: blind.call });
-        expect(msg2).toContain("example.com: no zone the API token can read holds example.com (looked for example.com): add the domain to your Cloudflare account, give the token Zone → Zone → Read");
+        expect(msg2).toContain(
+            "example.com: no zone the API token can read holds example.com (looked for example.com): add the domain to your Cloudflare account, give the token Zone → Zone → Read",
+        );
     });
 
     it("a token that can read but not edit the zone: refused naming the permission", async () => {
@@ -243,7 +262,10 @@ describe("zone check at preview", () => {
         const first = await runProgram(exampleConfig(), { call: cf.call, newResource: creating(cf) });
         expect(cf.zone("example.com").records.length).toBe(5);
         const second = await runProgram(exampleConfig(), { call: cf.call, newResource: creating(cf) });
-        const inputs = (run: typeof first) => dnsRecords(run.resources).map((r) => [r.name, r.inputs]).sort();
+        const inputs = (run: typeof first) =>
+            dnsRecords(run.resources)
+                .map((r) => [r.name, r.inputs])
+                .sort();
         expect(inputs(second)).toEqual(inputs(first));
         // Another stack's record at the same name is not ours.
         cf.zone("example.com").records.find((r) => r.name === "_dmarc.example.com")!.comment = "managed by Pulumi stack mailauth/staging (mailauth)";
@@ -297,7 +319,10 @@ describe("adoptRecords", () => {
             // Second run: no conflicts, the same inputs everywhere (the adopt step too).
             const second = await runProgram(config, { call: cf.call, newResource: creating(cf, (r, i) => adoptRun(r, i)()) });
             const shape = (run: typeof first) =>
-                run.resources.filter((r) => r.type.startsWith("cloudflare:") || r.type === "command:local:Command").map((r) => [r.name, JSON.stringify(r.inputs)]).sort();
+                run.resources
+                    .filter((r) => r.type.startsWith("cloudflare:") || r.type === "command:local:Command")
+                    .map((r) => [r.name, JSON.stringify(r.inputs)])
+                    .sort();
             expect(shape(second)).toEqual(shape(first));
 
             // A record added by hand after the adoption: the unchanged adopt step does not run again, so it is refused.
@@ -317,7 +342,9 @@ describe("adoptRecords", () => {
             cf.zone("example.com").records = cf.zone("example.com").records.filter((r) => r.comment !== MARK && !OURS.test(r.comment ?? ""));
             const back = await runStep(adopt.inputs, "delete", { ...env, PULUMI_COMMAND_STDOUT: stdout.get("example.com-adopt")! }, api.url);
             expect(back.code, back.stderr).toBe(0);
-            const after = cf.zone("example.com").records.map((r) => ({ name: r.name, type: r.type, content: r.content, priority: r.priority, comment: r.comment }));
+            const after = cf
+                .zone("example.com")
+                .records.map((r) => ({ name: r.name, type: r.type, content: r.content, priority: r.priority, comment: r.comment }));
             for (const t of theirs) expect(after).toContainEqual({ name: t.name, type: t.type, content: t.content, priority: t.priority, comment: t.comment });
         } finally {
             await api.close();
@@ -334,9 +361,14 @@ describe("adoptRecords", () => {
             if (saved !== undefined) process.env.CLOUDFLARE_API_TOKEN = saved;
         }
         // Declared `type: boolean` in Pulumi.yaml: the CLI itself refuses other values (test/cli.ts).
-        expect(await programError({ ...config, "mailauth:adoptRecords": "yes" })).toContain("configuration key 'mailauth:adoptRecords' must be of type 'boolean'");
+        expect(await programError({ ...config, "mailauth:adoptRecords": "yes" })).toContain(
+            "configuration key 'mailauth:adoptRecords' must be of type 'boolean'",
+        );
         // As `pulumi config set --path` stores it (a boolean), and as typed (a string): both taken.
-        for (const v of [false, "false"]) expect((await runProgram({ ...exampleConfig(), "mailauth:adoptRecords": v })).resources.some((r) => r.type === "command:local:Command")).toBe(false);
+        for (const v of [false, "false"])
+            expect((await runProgram({ ...exampleConfig(), "mailauth:adoptRecords": v })).resources.some((r) => r.type === "command:local:Command")).toBe(
+                false,
+            );
     });
 });
 
@@ -366,7 +398,12 @@ describe("conflict messages, directly", () => {
     });
 
     it("a CNAME at _dmarc (a DMARC service) is in the way; other TXT at the domain are not", () => {
-        const cs = findConflicts(plan, zone, [rec("_dmarc.example.com", "CNAME", "example.com._dmarc.dmarc.example.net"), rec("example.com", "TXT", '"v=verify1 abc"')], own);
+        const cs = findConflicts(
+            plan,
+            zone,
+            [rec("_dmarc.example.com", "CNAME", "example.com._dmarc.dmarc.example.net"), rec("example.com", "TXT", '"v=verify1 abc"')],
+            own,
+        );
         expect(cs).toHaveLength(1);
         expect(cs[0].message).toContain("a CNAME excludes every other record at _dmarc.example.com (RFC 1034 3.6.2)");
         expect(cs[0].adoptable).toBe(true);
@@ -376,7 +413,13 @@ describe("conflict messages, directly", () => {
 
     it("a CNAME at the zone apex (a site on Pages): Cloudflare flattens it, so the stack's SPF and MX beside it are no conflict, and it is not adopted", () => {
         const apex = rec("example.com", "CNAME", "site.pages.dev");
-        const withMx = { ...plan, targets: [...plan.targets, { kind: "mx" as const, name: "example.com", type: "MX" as const, resource: "example.com-mx", value: "mail.example.com", priority: 10 }] };
+        const withMx = {
+            ...plan,
+            targets: [
+                ...plan.targets,
+                { kind: "mx" as const, name: "example.com", type: "MX" as const, resource: "example.com-mx", value: "mail.example.com", priority: 10 },
+            ],
+        };
         expect(findConflicts(withMx, zone, [apex], { ...own, adopt: true })).toEqual([]);
         for (const t of withMx.targets) expect(conflictsWith(t, apex, "example.com")).toBe(false);
         // An A or AAAA at the apex meets it (Cloudflare refuses it); a CNAME below the apex excludes everything.
@@ -409,7 +452,10 @@ describe("conflict messages, directly", () => {
         const pwned = path.join(dir, "pwned");
         const evil = `v=spf1 include:_spf.x.net';touch\${IFS}${pwned};' include:_spf.ok.example redirect=x';touch\${IFS}${pwned};'.net a:'$(touch\${IFS}${pwned})' ~all`;
         const [c] = findConflicts(plan, zone, [rec("example.com", "TXT", `"${evil}"`)], own);
-        const commands = c.message.split("\n").map((l) => l.trim()).filter((l) => /^pulumi /.test(l) || l.includes("carry it as"));
+        const commands = c.message
+            .split("\n")
+            .map((l) => l.trim())
+            .filter((l) => /^pulumi /.test(l) || l.includes("carry it as"));
         expect(commands.length).toBeGreaterThan(0);
         const pasted = commands.map((l) => l.replace(/^.*carry it as (.*) in mailauth:spf.mechanisms$/, "pulumi config set --path x $1")).join("\n");
         // `pulumi` here prints its arguments, one per line: what the real CLI would be given.
@@ -426,11 +472,20 @@ describe("conflict messages, directly", () => {
     it("record names, contents and comments reach the message escaped: escape codes, BEL, bidi, zero-width, soft hyphen (issue 23.2)", () => {
         const hostile = ["\u001b[31m", "\u0007", "\u202e", "\u200b", "\u00ad", "\u2028"];
         const cs = findConflicts(
-            { ...plan, targets: [...plan.targets, { kind: "mx" as const, name: "example.com", type: "MX" as const, resource: "example.com-mx", value: "mail.example.com", priority: 10 }] },
+            {
+                ...plan,
+                targets: [
+                    ...plan.targets,
+                    { kind: "mx" as const, name: "example.com", type: "MX" as const, resource: "example.com-mx", value: "mail.example.com", priority: 10 },
+                ],
+            },
             zone,
             [
                 { ...rec("example.com", "MX", `mx${hostile.join("")}.example.net`), priority: 5 },
-                { ...rec("_dmarc.example.com", "TXT", `"v=DMARC1; p=none; x=${hostile.join("")}"`), comment: `managed by Pulumi stack other/${hostile.join("")} (mailauth)` },
+                {
+                    ...rec("_dmarc.example.com", "TXT", `"v=DMARC1; p=none; x=${hostile.join("")}"`),
+                    comment: `managed by Pulumi stack other/${hostile.join("")} (mailauth)`,
+                },
             ],
             own,
         );
@@ -460,7 +515,9 @@ describe("conflict messages, directly", () => {
     });
 
     it("Cloudflare's refusals are read from the provider's error text; other errors are not", () => {
-        const e = new Error(`invocation of cloudflare:index/getZone:getZone returned an error: failed to make http request: GET "https://api.cloudflare.com/client/v4/zones/x": 403 Forbidden {"success":false,"errors":[{"code":9109,"message":"Unauthorized to access requested resource"}]}`);
+        const e = new Error(
+            `invocation of cloudflare:index/getZone:getZone returned an error: failed to make http request: GET "https://api.cloudflare.com/client/v4/zones/x": 403 Forbidden {"success":false,"errors":[{"code":9109,"message":"Unauthorized to access requested resource"}]}`,
+        );
         expect(apiRefusal(e)).toEqual({ status: 403, detail: "9109 Unauthorized to access requested resource" });
         expect(apiRefusal(new Error(`GET "https://api.cloudflare.com/client/v4/zones": 500 Internal Server Error {}`))).toBeUndefined();
         expect(apiRefusal(new Error("connection reset"))).toBeUndefined();
