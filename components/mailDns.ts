@@ -1,6 +1,7 @@
 /**
  * MailDns: the mail records of one domain on Cloudflare: MX, SPF, a DKIM record per
- * published selector, DMARC, and the MX host's A/AAAA when this zone holds it. Never proxied.
+ * published selector, DMARC, and the MX host's A/AAAA and its own SPF record (the HELO check) when
+ * this zone holds it. Never proxied.
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as cloudflare from "@pulumi/cloudflare";
@@ -50,6 +51,8 @@ export interface MailDnsArgs {
     mx?: { hostname: string; priority: number };
     /** A/AAAA records of the MX host, when it lies in this zone. */
     mxAddresses?: { hostname: string; ipv4?: string; ipv6?: string };
+    /** The MX host's own SPF record (the HELO check), at mxAddresses.hostname; omitted to publish none. */
+    heloSpf?: string;
     spf: string;
     /** DMARC value; omitted to publish none. */
     dmarc?: string;
@@ -75,6 +78,7 @@ function recordSpecs(args: Omit<MailDnsArgs, "zoneId">): RecordSpec[] {
     if (args.mxAddresses?.ipv4) specs.push({ id: "mx-a", kind: "a", name: args.mxAddresses.hostname, type: "A", value: args.mxAddresses.ipv4 });
     if (args.mxAddresses?.ipv6)
         specs.push({ id: "mx-aaaa", kind: "aaaa", name: args.mxAddresses.hostname, type: "AAAA", value: canonicalIpv6(args.mxAddresses.ipv6) });
+    if (args.mxAddresses && args.heloSpf) specs.push({ id: "mx-spf", kind: "helo", name: args.mxAddresses.hostname, type: "TXT", value: args.heloSpf });
     specs.push({ id: "spf", kind: "spf", name: spfRecordName(args.domain), type: "TXT", value: args.spf });
     for (const [selector, value] of Object.entries(args.dkim)) {
         specs.push({ id: `dkim-${selector}`, kind: "dkim", name: dkimRecordName(selector, args.domain), type: "TXT", value, selector });

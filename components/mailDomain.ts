@@ -20,6 +20,7 @@ import { installedSelectors } from "./hostFiles";
 import { MailDns, MailDnsArgs } from "./mailDns";
 import type { DkimKeyInput } from "./mailHost";
 import { DomainSettings, Settings, zoneFor } from "./settings";
+import { HELO_SPF_VALUE } from "./records/spf";
 import { unquoteTxt } from "./records/txt";
 
 /** A domain's records as the zone check sees them: all of MailDnsArgs but what the check gives. */
@@ -65,6 +66,8 @@ export function planMailDomain(domain: DomainSettings, settings: Settings, mxZon
         ttl: settings.ttl,
         mx: settings.mx.publish ? { hostname: settings.mx.hostname, priority: settings.mx.priority } : undefined,
         mxAddresses: mxZone === domain.name ? settings.mx : undefined,
+        // At the MX host name, in the zone that holds it, unless that name is a domain (its own SPF record is there).
+        heloSpf: mxZone === domain.name && settings.mx.heloSpf && !settings.domains.some((d) => d.name === settings.mx.hostname) ? HELO_SPF_VALUE : undefined,
         spf: settings.spf.record,
         dmarc: settings.dmarc.enabled ? settings.dmarc.record : undefined,
         dkim,

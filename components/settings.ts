@@ -373,7 +373,7 @@ function readDomains(raw: unknown, problems: Problems): DomainsRead {
 
 function readMx(raw: unknown, domains: DomainsRead, problems: Problems): MxSettings {
     const path = "mailauth:mx";
-    const { hostname: rawHostname = "", priority, ipv4, ipv6, publish } = section(MX, raw, path, problems);
+    const { hostname: rawHostname = "", priority, ipv4, ipv6, publish, heloSpf } = section(MX, raw, path, problems);
     const hostname = normalizeName(rawHostname);
     if (rawHostname && !hostname)
         problems.push(`${path}.hostname: ${show(rawHostname)} is the DNS root, not a host name; give the server's name, e.g. mail.example.com`);
@@ -404,7 +404,7 @@ function readMx(raw: unknown, domains: DomainsRead, problems: Problems): MxSetti
             `${path}.hostname: ${show(hostname)} must lie inside one of the configured domains (${domains.domains.map((d) => d.name).join(", ")}) for its A/AAAA record to be published; drop ipv4/ipv6 or use such a host name`,
         );
     }
-    return { hostname, priority, ipv4, ipv6, publish };
+    return { hostname, priority, ipv4, ipv6, publish, heloSpf };
 }
 
 /** The configured domain whose Cloudflare zone holds `hostname`, if any (longest match). */

@@ -155,6 +155,13 @@ export const MX = {
             doc: "`false` when MX records are managed outside this stack.",
             brief: "false when MX records are managed outside this stack (default true)",
         },
+        {
+            key: "heloSpf",
+            kind: "boolean",
+            default: true,
+            doc: "Publish the SPF record `v=spf1 a -all` at the MX host name, when the stack publishes that name's address (it lies in one of the domains, `publish` on, and it is not a domain itself). Receivers check the HELO name's SPF for mail with an empty MAIL FROM (bounces, reports: RFC 7208 2.3). `false` leaves that name's TXT records alone.",
+            brief: "SPF record v=spf1 a -all at the MX host name, for the HELO check (default true)",
+        },
     ],
 } as const satisfies Section;
 

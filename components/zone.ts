@@ -55,8 +55,13 @@ export interface ZoneRef {
     name: string;
 }
 
-/** What kind of record the stack publishes at a name; decides which existing records collide. */
-export type TargetKind = "spf" | "mx" | "dmarc" | "dkim" | "a" | "aaaa";
+/** What kind of record the stack publishes at a name; decides which existing records collide. `helo`: the MX host's own SPF record. */
+export type TargetKind = "spf" | "mx" | "dmarc" | "dkim" | "a" | "aaaa" | "helo";
+
+/** How a message names a kind of record: `SPF`, `MX`, `HELO SPF`. */
+export function kindLabel(kind: TargetKind): string {
+    return kind === "helo" ? "HELO SPF" : kind.toUpperCase();
+}
 
 /** One record the stack will publish, as the zone check sees it. */
 export interface Target {
@@ -143,6 +148,7 @@ export function conflictsWith(target: Target, r: ZoneRecord, zoneName: string): 
     if (r.type === "CNAME") return normalizeName(r.name) !== normalizeName(zoneName) || target.type === "A" || target.type === "AAAA";
     switch (target.kind) {
         case "spf":
+        case "helo":
             return r.type === "TXT" && isSpfValue(unquoteTxt(r.content));
         case "dmarc":
             return r.type === "TXT" && isDmarcValue(unquoteTxt(r.content));
@@ -214,6 +220,8 @@ export function findConflicts(
                 why = `it already holds the value the stack publishes, but the stack does not manage it: Cloudflare refuses a second identical record`;
             } else if (t.kind === "spf") {
                 why = `two SPF records at one name make every receiver return permerror (RFC 7208 3.2, 4.5): SPF would fail for all your mail`;
+            } else if (t.kind === "helo") {
+                why = `the stack publishes the mail host's own SPF record here (${t.value}: receivers check the HELO name of bounces and reports, RFC 7208 2.3), and two SPF records at one name make receivers return permerror (RFC 7208 3.2, 4.5)`;
             } else if (t.kind === "mx") {
                 why = `an MX with another target or priority changes where mail for ${plan.domain} goes: senders would split it between ${shown(normalizeName(r.content))} and the stack's host`;
             } else if (t.kind === "dmarc") {
@@ -232,7 +240,7 @@ export function findConflicts(
                     );
                 } else if (r.type === t.type) {
                     ways.push(
-                        `if it is this stack's from a lost state, import it: the stack's ${t.kind.toUpperCase()} record takes it over in the next pulumi up, with the stack's value and comment:\n  ${importCommand(t, zone, r)}\n  pulumi up\n  ${importDoneCommand(t)}`,
+                        `if it is this stack's from a lost state, import it: the stack's ${kindLabel(t.kind)} record takes it over in the next pulumi up, with the stack's value and comment:\n  ${importCommand(t, zone, r)}\n  pulumi up\n  ${importDoneCommand(t)}`,
                     );
                 }
                 ways.push(`or delete it in Cloudflare (dashboard: ${zone.name} → DNS → Records)`);
@@ -297,7 +305,12 @@ export function findConflicts(
                 // Import only a record of the stack's own type: an imported CNAME would be turned into the stack's record.
                 if (r.type === t.type) {
                     ways.push(
-                        `or import it: the stack's ${t.kind.toUpperCase()} record takes it over in the next pulumi up, with the stack's value and comment (Pulumi CLI 3.174 or later); pulumi destroy then deletes it. Then, once that pulumi up has run, remove the entry:\n  ${importCommand(t, zone, r)}\n  pulumi up\n  ${importDoneCommand(t)}`,
+                        `or import it: the stack's ${kindLabel(t.kind)} record takes it over in the next pulumi up, with the stack's value and comment (Pulumi CLI 3.174 or later); pulumi destroy then deletes it. Then, once that pulumi up has run, remove the entry:\n  ${importCommand(t, zone, r)}\n  pulumi up\n  ${importDoneCommand(t)}`,
+                    );
+                }
+                if (t.kind === "helo" && r.type === "TXT") {
+                    ways.push(
+                        `or keep it as it is and let the stack publish none there (see that it passes the mail host's addresses: the HELO check of bounces reads it): pulumi config set --path mailauth:mx.heloSpf false`,
                     );
                 }
                 ways.push(`or delete it in Cloudflare (dashboard: ${zone.name} → DNS → Records)`);
@@ -308,7 +321,7 @@ export function findConflicts(
                 target: t,
                 record: r,
                 adoptable,
-                message: `${plan.domain}: ${describe(r)} already exists in zone ${zone.name} at a name the stack publishes (${t.kind.toUpperCase()}).\nWhy it matters: ${why}.\nWay out:\n${ways.map((w) => `- ${w.replace(/\n/g, "\n  ")}`).join("\n")}`,
+                message: `${plan.domain}: ${describe(r)} already exists in zone ${zone.name} at a name the stack publishes (${kindLabel(t.kind)}).\nWhy it matters: ${why}.\nWay out:\n${ways.map((w) => `- ${w.replace(/\n/g, "\n  ")}`).join("\n")}`,
             });
         }
     }
@@ -334,7 +347,7 @@ export function ownRecordIssues(
         const mine = records.filter((r) => isOwn(r.comment, comment) && conflictsWith(t, r, zone.name));
         if (mine.length > 1) {
             problems.push(
-                `${plan.domain}: ${mine.length} records at ${t.name} carry this stack's comment as its ${t.kind.toUpperCase()} record (${mine.map(describe).join("; ")}); the stack manages one.\nWhy it matters: ${t.kind === "spf" ? "two SPF records make every receiver return permerror (RFC 7208 3.2)" : t.kind === "dmarc" ? "with two DMARC records receivers apply no DMARC policy (RFC 7489 6.6.3)" : "the name would hold two values"}.\nWay out: delete all but the one the stack's state holds (pulumi stack export | grep the record ids above) in Cloudflare (dashboard: ${zone.name} → DNS → Records)`,
+                `${plan.domain}: ${mine.length} records at ${t.name} carry this stack's comment as its ${kindLabel(t.kind)} record (${mine.map(describe).join("; ")}); the stack manages one.\nWhy it matters: ${t.kind === "spf" || t.kind === "helo" ? "two SPF records make every receiver return permerror (RFC 7208 3.2)" : t.kind === "dmarc" ? "with two DMARC records receivers apply no DMARC policy (RFC 7489 6.6.3)" : "the name would hold two values"}.\nWay out: delete all but the one the stack's state holds (pulumi stack export | grep the record ids above) in Cloudflare (dashboard: ${zone.name} → DNS → Records)`,
             );
         } else if (mine.length === 1 && t.value !== undefined) {
             const r = mine[0];
@@ -617,7 +630,7 @@ function checkDomain(
         // Another stack's record is not imported, unless it carries this stack's name (a lost state: see findConflicts).
         if (!r || !conflictsWith(t, r, zone.name) || r.type !== t.type || (owner && !owner.own && !owner.sameName)) {
             problems.push(
-                `mailauth:importRecords["${t.resource}"]: ${id} is not a record of zone ${zone.name} (${zone.id}) at ${t.name} that the stack's ${t.kind.toUpperCase()} record replaces: only a ${t.type} record the preview names, with its zone id, can be imported (a CNAME is not: the import would turn it into the stack's ${t.type}) (pulumi config rm --path 'mailauth:importRecords["${t.resource}"]' to drop it)`,
+                `mailauth:importRecords["${t.resource}"]: ${id} is not a record of zone ${zone.name} (${zone.id}) at ${t.name} that the stack's ${kindLabel(t.kind)} record replaces: only a ${t.type} record the preview names, with its zone id, can be imported (a CNAME is not: the import would turn it into the stack's ${t.type}) (pulumi config rm --path 'mailauth:importRecords["${t.resource}"]' to drop it)`,
             );
         } else if (isOwn(r.comment, opts.comment)) {
             // Imported and updated by an earlier up. Left in, the import option would make a CLI before
@@ -637,7 +650,7 @@ function checkDomain(
     for (const c of conflicts) if (!adopted.includes(c)) problems.push(c.message);
     for (const c of adopted) {
         log(
-            `${plan.domain}: adoptRecords: ${describe(c.record)} is taken over by the stack's adopt step and replaced by its ${c.target.kind.toUpperCase()} record; pulumi destroy puts it back`,
+            `${plan.domain}: adoptRecords: ${describe(c.record)} is taken over by the stack's adopt step and replaced by its ${kindLabel(c.target.kind)} record; pulumi destroy puts it back`,
         );
     }
     const oldSelectors = [

@@ -34,6 +34,15 @@ export function spfTerms(mechanisms: string[]): string[] {
     return ["mx", ...mechanisms.filter((m) => m.toLowerCase() !== "mx")];
 }
 
+/**
+ * The MX host's own record, for the HELO check: a receiver checks the HELO name's SPF when MAIL FROM
+ * is empty (bounces, DSNs, reports: RFC 7208 2.3, 2.4) and may check it first anyway. `a`: the
+ * host's A/AAAA records, which the stack publishes beside it; `-all`: no other host says HELO with
+ * this name. One DNS lookup. It sits at the host name, so it is published only where that name is
+ * not one of the domains (whose own record, `mx` first, covers the host there).
+ */
+export const HELO_SPF_VALUE = `${SPF_VERSION} a -all`;
+
 /** The stack's record: `v=spf1 mx <mechanisms> <all>`. */
 export function spfRecordValue(mechanisms: string[], all: string): string {
     return [SPF_VERSION, ...spfTerms(mechanisms), all].join(" ");

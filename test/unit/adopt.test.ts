@@ -358,7 +358,7 @@ describe("the import way out, followed as printed", () => {
                 id: `${args.name}-id`,
                 state: { ...args.inputs, ...(args.type === "tls:index/privateKey:PrivateKey" ? { publicKeyPem: PUBLIC_KEY } : { stdout: "" }) },
             });
-        const spfs = cf.zone("example.com").records.filter((r) => r.type === "TXT" && r.content.includes("v=spf1"));
+        const spfs = cf.zone("example.com").records.filter((r) => r.name === "example.com" && r.type === "TXT" && r.content.includes("v=spf1"));
         expect(spfs.map((r) => ({ id: r.id, content: r.content, comment: r.comment }))).toEqual([
             { id: theirs.id, content: '"v=spf1 mx include:_spf.example.net ~all"', comment: OURS() },
         ]);
@@ -376,7 +376,7 @@ describe("the import way out, followed as printed", () => {
         expect(
             cf
                 .zone("example.com")
-                .records.filter((r) => r.type === "TXT" && r.content.includes("v=spf1"))
+                .records.filter((r) => r.name === "example.com" && r.type === "TXT" && r.content.includes("v=spf1"))
                 .map((r) => ({ id: r.id, comment: r.comment })),
         ).toEqual([{ id: theirs.id, comment: OURS() }]);
     });
@@ -512,7 +512,7 @@ describe("adoptRecords and importRecords together", () => {
             const kept = JSON.parse(results.get("example.com-adopt")!.stdout);
             expect(kept.map((k: any) => k.content)).not.toContain(spf.content);
             expect(kept).toHaveLength(3);
-            const spfs = cf.zone("example.com").records.filter((r) => r.type === "TXT" && r.content.includes("v=spf1"));
+            const spfs = cf.zone("example.com").records.filter((r) => r.name === "example.com" && r.type === "TXT" && r.content.includes("v=spf1"));
             expect(spfs.map((r) => [r.id, r.comment])).toEqual([[spf.id, OURS()]]);
         } finally {
             await api.close();

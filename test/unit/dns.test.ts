@@ -37,6 +37,7 @@ describe("DNS records under the example config", () => {
                 "TXT _dmarc.example.org",
                 "TXT example.com",
                 "TXT example.org",
+                "TXT mail.example.com",
             ].sort(),
         );
         for (const r of records()) {
@@ -56,6 +57,12 @@ describe("DNS records under the example config", () => {
         expect(byName("example.com-mx").inputs).toMatchObject({ content: "mail.example.com", priority: 10 });
         expect(byName("example.org-mx").inputs).toMatchObject({ content: "mail.example.com", priority: 10 });
         expect(byName("example.com-mx-a").inputs).toMatchObject({ name: "mail.example.com", content: "192.0.2.25" });
+    });
+
+    it("publishes the mail host's own SPF record at its name, for the HELO check of bounces (RFC 7208 2.3)", () => {
+        expect(byName("example.com-mx-spf").inputs).toMatchObject({ name: "mail.example.com", type: "TXT", zoneId: "0123456789abcdef0123456789abcdef" });
+        expect(unquote(byName("example.com-mx-spf").inputs.content).value).toBe("v=spf1 a -all");
+        expect(records().filter((r) => r.inputs.name === "mail.example.com" && r.inputs.type === "TXT")).toHaveLength(1);
     });
 
     it("publishes SPF and DMARC at the right names with the exact values", () => {
@@ -90,7 +97,8 @@ describe("DNS records under the example config", () => {
 
     it("exports every record with its unquoted value, and the selectors", () => {
         const out = run.outputs.records as { name: string; type: string; value: string }[];
-        expect(out).toHaveLength(9);
+        expect(out).toHaveLength(10);
+        expect(out).toContainEqual({ name: "mail.example.com", type: "TXT", value: "v=spf1 a -all" });
         expect(out).toContainEqual({ name: "example.com", type: "TXT", value: SPF });
         expect(out).toContainEqual({ name: "_dmarc.example.org", type: "TXT", value: DMARC });
         expect(run.outputs.selectors).toEqual({
