@@ -6,6 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { dkimRecordName } from "./dkimKey";
 import { milterEndpoint, OsFamily } from "./osFamilies";
 import { DomainSettings, OpenDkimSettings } from "./settings";
+import { RESOLVER_COMMENT } from "./hostTexts";
 import { loadTemplate, renderTemplate } from "./templates";
 
 export const OPENDKIM_CONF = "/etc/opendkim.conf";
@@ -83,9 +84,7 @@ export function renderOpenDkimConf(
         opendkim.nameservers.length > 0
             ? "# Resolve only through these servers (DNSSEC is then not validated: no TrustAnchorFile).\n" +
               `Nameservers             ${opendkim.nameservers.join(",")}`
-            : build === "unbound"
-              ? "# DNS: OpenDKIM's built-in recursive resolver (libunbound), starting from the root servers."
-              : "# DNS: the system resolver (/etc/resolv.conf); this OpenDKIM is built without libunbound (opendkim -V).";
+            : RESOLVER_COMMENT[build];
     return renderTemplate(loadTemplate("opendkim.conf"), {
         header: fileHeader("OpenDKIM configuration", origin, "templates/opendkim.conf").trimEnd(),
         socket: milterEndpoint(opendkim.milterTransport, family).opendkimSocket,

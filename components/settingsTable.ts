@@ -12,6 +12,7 @@
  * values (a host name, an SPF mechanism) is checked in components/settings.ts, per section.
  */
 
+import { UNBOUND_NEEDED } from "./hostTexts";
 import { show } from "./validate/show";
 
 /** How the CLI hands a setting to the program: JSON (a section), its text, or not read here. */
@@ -241,7 +242,7 @@ export const OPENDKIM = {
         {
             key: "nameservers",
             kind: "strings",
-            doc: "Resolvers OpenDKIM asks (`Nameservers`); loopback and private addresses are fine, unspecified, link-local and multicast ones refused. Needs an OpenDKIM built with libunbound (Debian's); EPEL's is not and would ignore it, so the run stops there (point `/etc/resolv.conf` at them instead). Empty: OpenDKIM's built-in recursive resolver from the root servers, or the system resolver where it has none (EPEL); `opendkim -V` on the host decides, and opendkim.conf says which.",
+            doc: `Resolvers OpenDKIM asks (\`Nameservers\`); loopback and private addresses are fine, unspecified, link-local and multicast ones refused. Needs ${UNBOUND_NEEDED} (Debian's); EPEL's is not and would ignore it, so the run stops there (point \`/etc/resolv.conf\` at them instead). Empty: OpenDKIM's built-in recursive resolver from the root servers, or the system resolver where it has none (EPEL); \`opendkim -V\` on the host decides, and opendkim.conf says which.`,
             brief: "resolvers OpenDKIM asks (default its own recursive resolver)",
         },
         {

@@ -7,7 +7,7 @@ id opendkim >/dev/null 2>&1 || die "user opendkim does not exist: is the opendki
 # The opendkim.conf for this family and for what this OpenDKIM is built with (opendkim -V).
 build=$(opendkim_build)
 [ -e "$STAGE/opendkim.conf.$OS_FAMILY.$build" ] ||
-    die "opendkim.nameservers needs an OpenDKIM built with libunbound, and this host's is not ('opendkim -V' lists no USE_UNBOUND; it resolves through /etc/resolv.conf and ignores Nameservers). Remove opendkim.nameservers and point /etc/resolv.conf at those resolvers instead; the old configuration stays in force."
+    die "opendkim.nameservers {{nameserversRefusal}}; the old configuration stays in force."
 
 # A unix socket outside Postfix's queue directory (EL: /run/opendkim) is reached by its absolute
 # path: only an smtpd and a cleanup that are not chrooted see it (both talk to milters).

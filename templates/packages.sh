@@ -166,7 +166,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 if [ -n "$NAMESERVERS" ] && [ "$(opendkim_build)" != unbound ]; then
-    die "opendkim.nameservers ($NAMESERVERS) needs an OpenDKIM built with libunbound, and this host's is not ('opendkim -V' lists no USE_UNBOUND; EPEL's build resolves through /etc/resolv.conf and ignores Nameservers). Remove opendkim.nameservers and point /etc/resolv.conf at those resolvers instead."
+    die "opendkim.nameservers ($NAMESERVERS) {{nameserversRefusalEpel}}."
 fi
 
 if ! id policyd-spf >/dev/null 2>&1; then

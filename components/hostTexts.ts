@@ -1,0 +1,41 @@
+/**
+ * Texts that both the program and the scripts it runs on the host write, each once here. A script
+ * template names one as `{{name}}` (SCRIPT_TEXTS); components/templates.ts loadTemplate fills it in,
+ * so every reader of a template (buildScript, the tests) gets the script as it runs. The bytes of a
+ * step's script are that step's state (a change runs the step again on every host): each text here
+ * is, to the byte, what the scripts spelled out before it moved here.
+ */
+
+/**
+ * OpenDKIM's `Nameservers` needs its libunbound resolver; a build without it resolves through
+ * /etc/resolv.conf and ignores the setting (sources: components/hostFiles.ts OpenDkimResolver,
+ * templates/lib.sh opendkim_build). The settings doc (components/settingsTable.ts), the host's
+ * refusal and opendkim.conf's DNS comment say so in these words.
+ */
+export const UNBOUND_NEEDED = "an OpenDKIM built with libunbound";
+
+/**
+ * The host's refusal of `opendkim.nameservers` where OpenDKIM lacks libunbound, after the setting's
+ * name (templates/packages.sh, before any key; templates/opendkim.sh, where no opendkim.conf was
+ * rendered for that build). `build`: what resolves instead, as the step names it.
+ */
+export function nameserversRefusal(build: string): string {
+    return (
+        `needs ${UNBOUND_NEEDED}, and this host's is not ('opendkim -V' lists no USE_UNBOUND; ${build} resolves through /etc/resolv.conf ` +
+        "and ignores Nameservers). Remove opendkim.nameservers and point /etc/resolv.conf at those resolvers instead"
+    );
+}
+
+/** opendkim.conf's comment on how it resolves when it names no Nameservers, per build (`opendkim -V`). */
+export const RESOLVER_COMMENT = {
+    unbound: "# DNS: OpenDKIM's built-in recursive resolver (libunbound), starting from the root servers.",
+    resolv: "# DNS: the system resolver (/etc/resolv.conf); this OpenDKIM is built without libunbound (opendkim -V).",
+} as const;
+
+/** The texts a script template may name as `{{name}}`. */
+export const SCRIPT_TEXTS: Record<string, string> = {
+    // The packages step names where a build without libunbound comes from; the opendkim step, which
+    // comes after it, says "it".
+    nameserversRefusalEpel: nameserversRefusal("EPEL's build"),
+    nameserversRefusal: nameserversRefusal("it"),
+};

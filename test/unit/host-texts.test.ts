@@ -1,0 +1,43 @@
+/**
+ * The texts the program and the host's scripts share are written once (components/hostTexts.ts):
+ * no template and no other component spells one out again, and the scripts carry them as the
+ * program writes them.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import { describe, expect, it } from "vitest";
+import { nameserversRefusal, UNBOUND_NEEDED } from "../../components/hostTexts";
+import { buildScript } from "../../components/hostScripts";
+import { OPENDKIM } from "../../components/settingsTable";
+import { loadTemplate } from "../../components/templates";
+
+const ROOT = path.join(__dirname, "..", "..");
+
+/** Every production source file (templates/, components/, scripts/, index.ts), relative to the root. */
+function sources(): string[] {
+    const walk = (dir: string): string[] =>
+        fs.readdirSync(path.join(ROOT, dir), { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(`${dir}/${e.name}`) : [`${dir}/${e.name}`]));
+    return [...walk("templates"), ...walk("components"), ...walk("scripts"), "index.ts"];
+}
+
+/** The files whose text holds `phrase`. */
+function holding(phrase: string): string[] {
+    return sources().filter((f) => fs.readFileSync(path.join(ROOT, f), "utf8").includes(phrase));
+}
+
+describe("the libunbound refusal (opendkim.nameservers without libunbound)", () => {
+    it("is written in one file: no template or other component spells it out", () => {
+        expect(holding("needs an OpenDKIM built with libunbound")).toEqual([]);
+        expect(holding("lists no USE_UNBOUND")).toEqual(["components/hostTexts.ts"]);
+        expect(holding("ignores Nameservers")).toEqual(["components/hostTexts.ts"]);
+        expect(holding("this OpenDKIM is built without libunbound")).toEqual(["components/hostTexts.ts"]);
+    });
+
+    it("the packages and opendkim steps refuse in its words; the settings doc says what it needs in them", () => {
+        const packages = buildScript({ template: "packages", familyVars: ["PACKAGES"], vars: { NAMESERVERS: "192.0.2.53" } });
+        expect(packages).toContain(`die "opendkim.nameservers ($NAMESERVERS) ${nameserversRefusal("EPEL's build")}."\n`);
+        expect(loadTemplate("opendkim.sh")).toContain(`die "opendkim.nameservers ${nameserversRefusal("it")}; the old configuration stays in force."\n`);
+        const row = OPENDKIM.rows.find((r) => r.key === "nameservers")!;
+        expect(row.doc).toContain(`Needs ${UNBOUND_NEEDED} (Debian's)`);
+    });
+});
