@@ -1,5 +1,5 @@
 import { availableParallelism } from "os";
-import { defineConfig } from "vitest/config";
+import { configDefaults, defineConfig } from "vitest/config";
 
 export default defineConfig({
     test: {
@@ -17,7 +17,10 @@ export default defineConfig({
             {
                 test: {
                     name: "unit",
-                    include: ["test/unit/**/*.test.ts"],
+                    // Pure TypeScript, no root: the program under Pulumi's mocks, and the lab's
+                    // own code (its runner, its process and release handling) against fakes, kept
+                    // beside the lab it serves in test/lab/unit, which the lab project leaves out.
+                    include: ["test/unit/**/*.test.ts", "test/lab/unit/**/*.test.ts"],
                     globalSetup: ["test/keys.global.ts"],
                     testTimeout: 60_000,
                     // Pulumi's runtime is one per process: each worker is a process (pool "forks")
@@ -55,6 +58,11 @@ export default defineConfig({
                 test: {
                     name: "lab",
                     include: ["test/lab/**/*.test.ts"],
+                    // test/lab/unit runs in `npm test` (the unit project), not against real
+                    // containers. An exclude replaces vitest's default one (arrays are not merged:
+                    // vitest 4.1.12 @vitest/utils dist/helpers.js:317-339 deepMerge; the default,
+                    // node_modules and .git, is dist/chunks/defaults.9aQKnqFk.js:6), hence configDefaults.
+                    exclude: [...configDefaults.exclude, "test/lab/unit/**"],
                     testTimeout: 600_000,
                     hookTimeout: 900_000,
                     fileParallelism: false,

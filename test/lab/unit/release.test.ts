@@ -6,7 +6,7 @@
 import { execFileSync } from "child_process";
 import * as path from "path";
 import { describe, expect, it } from "vitest";
-import { LAB_RELEASES, labRelease } from "../lab/lab";
+import { LAB_RELEASES, labRelease } from "../lab";
 
 describe("the lab's Debian release", () => {
     it("is trixie (Debian 13) unless MAILAUTH_LAB_RELEASE says bookworm (Debian 12)", () => {
@@ -24,7 +24,7 @@ describe("the lab's Debian release", () => {
     it("build-rootfs.sh refuses a release it does not build, before debootstrap", () => {
         let err = "";
         try {
-            execFileSync("bash", [path.join(__dirname, "../lab/build-rootfs.sh"), "/nonexistent/rootfs", "/nonexistent/step", "bullseye"], { stdio: "pipe" });
+            execFileSync("bash", [path.join(__dirname, "../build-rootfs.sh"), "/nonexistent/rootfs", "/nonexistent/step", "bullseye"], { stdio: "pipe" });
         } catch (e: any) {
             err = String(e.stderr);
         }

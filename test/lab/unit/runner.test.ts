@@ -8,10 +8,10 @@ import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { exampleConfig, runProgram, scriptOf, TEST_SSH_PRIVATE_KEY } from "../harness";
-import { splitStdinStep } from "../../components/hostScripts";
-import { DIAL_ERROR_LIMIT, LabRunner, RecordStore, RemoteClient, RemoteExec } from "../lab/runner";
-import { dkimPublicKey, dkimRecordValue } from "../../components/dkimKey";
+import { exampleConfig, runProgram, scriptOf, TEST_SSH_PRIVATE_KEY } from "../../harness";
+import { splitStdinStep } from "../../../components/hostScripts";
+import { DIAL_ERROR_LIMIT, LabRunner, RecordStore, RemoteClient, RemoteExec } from "../runner";
+import { dkimPublicKey, dkimRecordValue } from "../../../components/dkimKey";
 
 interface Call {
     /** The template the script was built from (packages, dkim-key, opendkim-delete, ...). */

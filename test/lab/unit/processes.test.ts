@@ -9,7 +9,7 @@ import * as path from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "mailauth-lab-work-"));
-let lab: typeof import("../lab/lab");
+let lab: typeof import("../lab");
 const started: ChildProcess[] = [];
 
 /** A process whose command line reads like a lab host's systemd-nspawn for `root`. */
@@ -24,7 +24,7 @@ const exited = (c: ChildProcess) => new Promise((r) => (alive(c) ? c.once("exit"
 
 beforeAll(async () => {
     process.env.MAILAUTH_LAB_WORK = work;
-    lab = await import("../lab/lab");
+    lab = await import("../lab");
 });
 afterAll(() => {
     for (const c of started) if (alive(c)) c.kill("SIGKILL");
@@ -50,7 +50,7 @@ describe("clearing what an aborted lab run left", () => {
     });
 
     it("has no name-pattern kill left in the lab's code", () => {
-        const source = fs.readFileSync(path.join(__dirname, "../lab/lab.ts"), "utf8");
+        const source = fs.readFileSync(path.join(__dirname, "../lab.ts"), "utf8");
         expect(source).not.toMatch(/"pkill"|"killall"|pkill -f/);
     });
 });
