@@ -66,8 +66,9 @@ export function planMailDomain(domain: DomainSettings, settings: Settings, mxZon
         ttl: settings.ttl,
         mx: settings.mx.publish ? { hostname: settings.mx.hostname, priority: settings.mx.priority } : undefined,
         mxAddresses: mxZone === domain.name ? settings.mx : undefined,
-        // At the MX host name, in the zone that holds it, unless that name is a domain (its own SPF record is there).
-        heloSpf: mxZone === domain.name && settings.mx.heloSpf && !settings.domains.some((d) => d.name === settings.mx.hostname) ? HELO_SPF_VALUE : undefined,
+        // At the MX host name, in the zone that holds it, unless that name is a domain (its own SPF record is there):
+        // a host name that is a configured domain is its own zone (zoneFor: the longest match), so it is this one.
+        heloSpf: mxZone === domain.name && settings.mx.heloSpf && settings.mx.hostname !== domain.name ? HELO_SPF_VALUE : undefined,
         spf: settings.spf.record,
         dmarc: settings.dmarc.enabled ? settings.dmarc.record : undefined,
         dkim,
