@@ -5,6 +5,8 @@
  * made), then builds: a DKIM key pair per domain and selector, the domain's records on
  * Cloudflare, and the host configuration over SSH.
  */
+// First: before any resource or Output is made (components/stackTraces.ts).
+import "./components/stackTraces";
 import * as pulumi from "@pulumi/pulumi";
 import { planMailDomains } from "./components/mailDomain";
 import { PublishedRecord } from "./components/mailDns";

@@ -65,3 +65,31 @@ describe("the CLI runs the program without type-checking it; npm test type-check
         }
     }, 120_000);
 });
+
+describe("the program takes no stack traces while it runs (components/stackTraces.ts)", () => {
+    // test/bench/program.js runs the program as the CLI does: plain node, ts-node registered as
+    // @pulumi/pulumi's run.js registers it (with its source-map-support), Pulumi's mocks for the engine.
+    const program = (nodeOptions?: string) =>
+        JSON.parse(
+            execFileSync(process.execPath, [path.join(ROOT, "test/bench/program.js"), "20"], {
+                encoding: "utf8",
+                env: { ...process.env, NODE_OPTIONS: nodeOptions ?? "" },
+            }),
+        );
+
+    it("Error.stackTraceLimit is 0 in the program run as the CLI runs it (Node's default is 10: the SDK's stack per promise, source-mapped, was most of its time)", () => {
+        expect(program().stackTraceLimit).toBe(0);
+    });
+
+    it("a developer's own --stack-trace-limit is kept", () => {
+        expect(program("--stack-trace-limit=25").stackTraceLimit).toBe(25);
+    });
+
+    it("index.ts loads it before anything else", () => {
+        const imports = fs
+            .readFileSync(path.join(ROOT, "index.ts"), "utf8")
+            .split("\n")
+            .filter((l) => l.startsWith("import "));
+        expect(imports[0]).toBe('import "./components/stackTraces";');
+    });
+});

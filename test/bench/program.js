@@ -1,0 +1,74 @@
+/**
+ * The stack's program at N domains (one zone, `zoneId` set, one selector each), run as `pulumi
+ * preview` runs it, under Pulumi's mocks (test/harness.ts) instead of the engine:
+ * - a plain `node` with the `nodeargs` of Pulumi.yaml's runtime options, as the nodejs language
+ *   host starts it (pulumi/pulumi sdk/nodejs/cmd/pulumi-language-nodejs/main.go:313-315 reads
+ *   `nodeargs`, :929 splits it into node's arguments; @ 1b5949891b, v3.260);
+ * - ts-node registered exactly as @pulumi/pulumi 3.276 cmd/run/run.js ~279-361 does (the project's
+ *   TypeScript, `transpileOnly` from tsconfig.json's noCheck, CommonJS, source maps), which also
+ *   installs source-map-support (so every stack the SDK takes is
+ *   source-mapped), as in the CLI; Error.stackTraceLimit stays Node's default, 10.
+ * Prints one JSON line: {domains, loadSeconds, runSeconds, totalSeconds} from this process's start.
+ *
+ * Usage: node $(nodeargs) test/bench/program.js <domains>; test/bench/programTime.ts runs it.
+ */
+const started = process.hrtime.bigint();
+const path = require("path");
+const ROOT = path.join(__dirname, "..", "..");
+process.chdir(ROOT);
+const seconds = (from) => Number(process.hrtime.bigint() - from) / 1e9;
+
+const tsutils = require("@pulumi/pulumi/tsutils");
+const tsConfigPath = "tsconfig.json";
+const compilerOptions = tsutils.loadTypeScriptCompilerOptions(tsConfigPath);
+const { tsnodeRequire, typescriptRequire } = tsutils.typeScriptRequireStrings();
+const ts = require(typescriptRequire);
+const useNodeNext = Number(ts.version.split(".")[0]) * 100 + Number(ts.version.split(".")[1]) >= 407;
+require(tsnodeRequire).register({
+    compiler: typescriptRequire,
+    transpileOnly: compilerOptions.noCheck,
+    project: tsConfigPath,
+    skipProject: false,
+    compilerOptions: {
+        target: "ES2020",
+        module: useNodeNext ? "nodenext" : "commonjs",
+        moduleResolution: useNodeNext ? "nodenext" : "node",
+        sourceMap: "true",
+        ...compilerOptions,
+    },
+});
+
+const n = Number(process.argv[2] ?? 1000);
+const name = (i) => (i === 0 ? "example.com" : `d${String(i).padStart(4, "0")}.example.com`);
+let limitInProgram;
+(async () => {
+    const harness = require("../harness");
+    harness.setProgramLoader(async () => {
+        for (const id of Object.keys(require.cache))
+            if (id.startsWith(ROOT) && !id.includes("node_modules") && !id.includes(`${path.sep}test${path.sep}`)) delete require.cache[id];
+        const program = require("../../index");
+        limitInProgram = Error.stackTraceLimit;
+        return program;
+    });
+    const config = {
+        ...harness.exampleConfig(),
+        "mailauth:domains": Array.from({ length: n }, (_, i) => ({ name: name(i), zoneId: "0".repeat(32), selector: "s1" })),
+    };
+    const loaded = process.hrtime.bigint();
+    const loadSeconds = seconds(started);
+    await harness.runProgram(config, { preview: true, shareKeys: true });
+    const runSeconds = seconds(loaded);
+    process.stdout.write(
+        JSON.stringify({
+            domains: n,
+            loadSeconds,
+            runSeconds,
+            totalSeconds: seconds(started),
+            cpuSeconds: (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
+            stackTraceLimit: limitInProgram,
+        }) + "\n",
+    );
+})().catch((e) => {
+    process.stderr.write(String(e?.stack ?? e) + "\n");
+    process.exit(1);
+});
