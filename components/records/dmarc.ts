@@ -89,6 +89,25 @@ export function dmarcFoProblem(value: string): string | undefined {
     return undefined;
 }
 
+/**
+ * The preview's warning while the record only watches: `p=none` with reports going somewhere.
+ * `p=none` is monitoring mode (RFC 9989 3.2.12): receivers apply no policy, and the reports are
+ * there to find every sender before enforcement (5.1.5 "Collect and Analyze Reports", 5.1.7
+ * "Decide Whether to Update Domain Owner Assessment Policy to Enforcement"). The path it names uses
+ * `t=y` (4.7: a quarantine policy is then applied as none) as RFC 9989 A.6 meant `pct=0`.
+ * Undefined when DMARC is off, enforcing, or without `rua` (no reports to read: nothing to move on from).
+ */
+export function dmarcEnforcementWarning(dmarc: { enabled: boolean; policy: string; rua: readonly string[] }): string | undefined {
+    if (!dmarc.enabled || dmarc.policy !== "none" || dmarc.rua.length === 0) return undefined;
+    return (
+        "mailauth:dmarc.policy is none: receivers deliver mail that fails DMARC as if there were no record, and only send the reports (rua). " +
+        "Once the reports show all your mail passing, move to enforcement step by step, a few weeks of reports each: " +
+        "none -> quarantine with testing (t=y: receivers still apply none) -> quarantine -> reject. " +
+        "First step: pulumi config set --path mailauth:dmarc.policy quarantine; pulumi config set --path mailauth:dmarc.testing true. " +
+        'See README: "From p=none to reject"'
+    );
+}
+
 /** Whether a TXT value is a DMARC record (RFC 7489 6.4: `v=DMARC1` then `;` or the end; `v=DMARC1x` is not). */
 export function isDmarcValue(value: string): boolean {
     return /^v=DMARC1[ \t]*(;|$)/i.test(value.trim());
