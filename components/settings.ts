@@ -16,7 +16,16 @@ import { checkHostKey, PrivateKeyClass } from "./validate/sshKeys";
 import { ipFamily, isHostname, isSafeAddress, isSingleLabelHost } from "./validate/mail";
 import { normalizeName } from "./records/name";
 import { isIpMechanism, SPF_MAX, SPF_MAX_LOOKUPS, spfLookupCount, spfMechanismProblem, spfRecordValue, spfTerms } from "./records/spf";
-import { DMARC_FO_OPTIONS, DMARC_REMOVED_TAGS, dmarcFoProblem, dmarcRecordValue, parseDmarcUri } from "./records/dmarc";
+import {
+    DMARC_FO_OPTIONS,
+    DMARC_REMOVED_TAGS,
+    dmarcFoProblem,
+    dmarcRecordValue,
+    parseDmarcUri,
+    ReportAuthorization,
+    reportAuthorizations,
+    reportHost,
+} from "./records/dmarc";
 import { addressProblem, asPrefix, Block, parseBlock, publicSpan } from "./validate/addresses";
 import { aLabelProblem, hostnameProblem, sshHostProblem, trustedWildcardProblem } from "./validate/names";
 import { previousSelectorsProblem } from "./validate/limits";
@@ -412,6 +421,20 @@ export function zoneFor(hostname: string, domains: DomainSettings[]): DomainSett
     return domains.filter((d) => hostname === d.name || hostname.endsWith(`.${d.name}`)).sort((a, b) => b.name.length - a.name.length)[0];
 }
 
+/**
+ * The DMARC report authorizations the stack publishes: for each domain, each rua/ruf address at a
+ * host in a managed zone other than the domain itself (components/records/dmarc.ts reportAuthorizations).
+ * None while DMARC is off: no record names the addresses then.
+ */
+export function reportAuthorizationsOf(settings: Pick<Settings, "domains" | "dmarc">): ReportAuthorization[] {
+    if (!settings.dmarc.enabled) return [];
+    return reportAuthorizations(
+        settings.domains.map((d) => d.name),
+        [...settings.dmarc.rua, ...settings.dmarc.ruf],
+        (host) => zoneFor(host, settings.domains)?.name,
+    );
+}
+
 function readSpf(raw: unknown, domains: DomainSettings[], problems: Problems): SpfSettings {
     const path = "mailauth:spf";
     const { mechanisms, all } = section(SPF, raw, path, problems);
@@ -601,6 +624,18 @@ export function validateSettings(raw: RawSettings): Settings {
         testKey: section(TEST_KEY, raw.testKey, "mailauth:testKey", problems),
         adoptRecords: readAdoptRecords(raw, problems),
     };
+    // An authorization record's name over DNS's 253 characters cannot be looked up (aggregate reporting,
+    // "Verifying External Destinations" step 4: no positive determination): the reports would be lost.
+    if (domains.complete) {
+        const ruaHosts = settings.dmarc.rua.map(reportHost);
+        for (const a of reportAuthorizationsOf(settings)) {
+            if (a.name.length > 253) {
+                problems.push(
+                    `mailauth:dmarc.${ruaHosts.includes(a.host) ? "rua" : "ruf"}: reports for ${a.domain} go to an address at ${a.host}, whose authorization record ${a.name} would be ${a.name.length} characters, over DNS's 253: receivers could not check it and would send no reports there; use a report address at a shorter domain`,
+                );
+            }
+        }
+    }
     // Its names are checked once the records are planned (zoneGate.ts), after this: its shape joins other problems here.
     if (problems.length > 0) problems.push(...readImportRecordsShape(raw.importRecords).problems);
     if (problems.length > 0) throw new SettingsError(problems);

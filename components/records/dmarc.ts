@@ -11,6 +11,7 @@
  * "DMARC Policy Record Format" and 4.8 "Formal Definition" (section numbers of the -41 text).
  */
 import { isSafeAddress } from "../validate/mail";
+import { normalizeName } from "./name";
 
 /** The version tag every DMARC record starts with (RFC 9989 4.7: `v` must be the first tag, value `DMARC1`, case sensitive). */
 export const DMARC_VERSION = "v=DMARC1";
@@ -129,4 +130,60 @@ export function parseDmarcUri(value: string): DmarcUri | undefined {
     const m = value.match(/^(?:mailto:)?([^!]+)(![0-9]+[kmgt]?)?$/i);
     if (!m || !isSafeAddress(m[1])) return undefined;
     return { uri: `mailto:${m[1]}${m[2] ?? ""}`, address: m[1] };
+}
+
+/**
+ * Report authorization (draft-ietf-dmarc-aggregate-reporting, github.com/ietf-wg-dmarc at 3a508cd,
+ * "Verifying External Destinations", the text published as RFC 9990; failure reports follow the same
+ * procedure with `ruf`: draft-ietf-dmarc-failure-reporting "Verifying External Destinations"; RFC 7489
+ * 7.1 before them). A receiver sends `<domain>`'s reports to an address at another organizational
+ * domain only if `<domain>._report._dmarc.<host>` holds a TXT record starting `v=DMARC1`: the host
+ * of the address, `_report._dmarc`, and the domain whose policy asked for them, prepended in that
+ * order (steps 1-3).
+ */
+export function reportAuthorizationName(domain: string, reportDomain: string): string {
+    return `${domain}._report._dmarc.${reportDomain}`;
+}
+
+/** The authorization record's value: `v=DMARC1` alone (step 6: it must come first; no `rua` here, so the address stays the domain's own). */
+export const REPORT_AUTHORIZATION_VALUE = DMARC_VERSION;
+
+/** The host part of a report URI's address (`mailto:user@Host!10m` gives `host`), as the DNS compares it. */
+export function reportHost(uri: string): string | undefined {
+    const parsed = parseDmarcUri(uri);
+    return parsed ? normalizeName(parsed.address.slice(parsed.address.lastIndexOf("@") + 1)) : undefined;
+}
+
+/** One report authorization the stack publishes: reports for `domain` go to `host`, whose record sits in `zone`'s zone. */
+export interface ReportAuthorization {
+    /** The domain whose DMARC record names the address. */
+    domain: string;
+    /** The address's host. */
+    host: string;
+    /** The configured domain whose zone holds `host` (components/settings.ts zoneFor). */
+    zone: string;
+    /** `<domain>._report._dmarc.<host>`. */
+    name: string;
+}
+
+/**
+ * The authorizations for report addresses (rua and ruf) at hosts the stack manages (`zoneOf`: the
+ * configured domain whose zone holds a host, if any), for every domain but the host itself, in the
+ * order of the domains, then of the addresses; each once. Published for any other domain, also one
+ * that shares the host's organizational domain (where receivers do not ask, step "not identical to
+ * the Organizational Domain"): the stack does not walk the DNS tree that decides organizational
+ * domains (RFC 9989 4.10), and a record nobody asks for is harmless. A host outside every managed
+ * zone gets none: its owner has to publish it.
+ */
+export function reportAuthorizations(domains: readonly string[], uris: readonly string[], zoneOf: (host: string) => string | undefined): ReportAuthorization[] {
+    const hosts = [...new Set(uris.map(reportHost).filter((h): h is string => h !== undefined))];
+    const found: ReportAuthorization[] = [];
+    for (const domain of domains) {
+        for (const host of hosts) {
+            const zone = zoneOf(host);
+            if (zone === undefined || host === domain) continue;
+            found.push({ domain, host, zone, name: reportAuthorizationName(domain, host) });
+        }
+    }
+    return found;
 }
