@@ -168,20 +168,26 @@ export interface ReportAuthorization {
 
 /**
  * The authorizations for report addresses (rua and ruf) at hosts the stack manages (`zoneOf`: the
- * configured domain whose zone holds a host, if any), for every domain but the host itself, in the
- * order of the domains, then of the addresses; each once. Published for any other domain, also one
- * that shares the host's organizational domain (where receivers do not ask, step "not identical to
- * the Organizational Domain"): the stack does not walk the DNS tree that decides organizational
- * domains (RFC 9989 4.10), and a record nobody asks for is harmless. A host outside every managed
- * zone gets none: its owner has to publish it.
+ * configured domain whose zone holds a host, if any), in the order of the domains, then of the
+ * addresses; each once. A receiver asks for one only when the host's organizational domain is not
+ * the domain's (aggregate reporting, "Verifying External Destinations": "not identical to the
+ * Organizational Domain of the host"). The stack does not walk the DNS tree that decides
+ * organizational domains (RFC 9989 4.10), but where one configured domain is or contains both the
+ * domain and the host, both walks meet its `_dmarc` record (the stack publishes it, without `psd`)
+ * and go on along the same names above it: the organizational domain (4.10.2: of the records found,
+ * the one with the fewest labels) is the same, and no record is needed (1,000 subdomains reporting
+ * to their parent publish none). Otherwise one is published, also where the two might share an
+ * organizational domain the stack cannot see: a record nobody asks for is harmless. A host outside
+ * every managed zone gets none: its owner has to publish it.
  */
 export function reportAuthorizations(domains: readonly string[], uris: readonly string[], zoneOf: (host: string) => string | undefined): ReportAuthorization[] {
     const hosts = [...new Set(uris.map(reportHost).filter((h): h is string => h !== undefined))];
+    const under = (name: string, parent: string) => name === parent || name.endsWith(`.${parent}`);
     const found: ReportAuthorization[] = [];
     for (const domain of domains) {
         for (const host of hosts) {
             const zone = zoneOf(host);
-            if (zone === undefined || host === domain) continue;
+            if (zone === undefined || domains.some((d) => under(domain, d) && under(host, d))) continue;
             found.push({ domain, host, zone, name: reportAuthorizationName(domain, host) });
         }
     }

@@ -44,12 +44,23 @@ describe("DMARC report authorization", () => {
         );
     });
 
-    it("at a subdomain of a managed domain: in that domain's zone, for every domain but the host itself", async () => {
+    it("at a subdomain of a managed domain: in that domain's zone, named with the host; none for that domain itself", async () => {
         const run = await preview(withDmarc({ rua: ["reports@dmarc.example.org"] }));
+        // example.org and dmarc.example.org share example.org's _dmarc record: one organizational domain, no question asked.
         expect(reports(run.resources)).toEqual([
             ["example.org-dmarc-report-example.com-dmarc.example.org", "example.com._report._dmarc.dmarc.example.org", ORG, "v=DMARC1"],
-            ["example.org-dmarc-report-example.org-dmarc.example.org", "example.org._report._dmarc.dmarc.example.org", ORG, "v=DMARC1"],
         ]);
+    });
+
+    it("none between a domain and its subdomain, both configured: they share one organizational domain", async () => {
+        const config = {
+            ...exampleConfig(),
+            "mailauth:domains": [...(exampleConfig()["mailauth:domains"] as object[]), { name: "lists.example.com", selector: "20261127" }],
+        };
+        const cf = FakeCloudflare.forConfig(exampleConfig());
+        // lists.example.com lies in the example.com zone.
+        const run = await preview(config, cf);
+        expect(reports(run.resources).map(([name]) => name)).toEqual(["example.com-dmarc-report-example.org"]);
     });
 
     it("is not published for an address in the domain itself, in a domain the stack does not manage, or with DMARC off", async () => {
