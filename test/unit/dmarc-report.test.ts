@@ -70,6 +70,15 @@ describe("DMARC report authorization", () => {
         expect(reports((await preview(withDmarc({ enabled: false, rua: ["dmarc-reports@example.com"] }))).resources)).toEqual([]);
     });
 
+    it("takes Cloudflare's DMARC Management address as is, and publishes no authorization for a domain it does not manage", async () => {
+        const cloudflare = "mailto:0a1b2c3d4e5f67890a1b2c3d4e5f6789@dmarc-reports.cloudflare.net";
+        const config = withDmarc({ rua: ["dmarc-reports@example.com", cloudflare] });
+        const run = await preview(config);
+        const dmarc = dnsRecords(run.resources).find((r) => r.name === "example.com-dmarc")!;
+        expect(unquoteTxt(dmarc.inputs.content)).toBe(`v=DMARC1; p=none; rua=mailto:dmarc-reports@example.com,${cloudflare}`);
+        expect(reports(run.resources).map(([, name]) => name)).toEqual(["example.org._report._dmarc.example.com"]);
+    });
+
     it("a DMARC record already at the name is refused as the authorization's, with its ways out; another TXT there is left alone", async () => {
         const cf = FakeCloudflare.forConfig(exampleConfig());
         cf.addRecord("example.com", { name: "example.org._report._dmarc.example.com", type: "TXT", content: '"v=DMARC1; rua=mailto:other@example.net"' });
