@@ -423,7 +423,7 @@ export function zoneFor(hostname: string, domains: DomainSettings[]): DomainSett
 
 /**
  * The DMARC report authorizations the stack publishes: for each domain, each rua/ruf address at a
- * host in a managed zone other than the domain itself (components/records/dmarc.ts reportAuthorizations).
+ * host in a managed zone that no configured domain holds together with the domain (components/records/dmarc.ts reportAuthorizations).
  * None while DMARC is off: no record names the addresses then.
  */
 export function reportAuthorizationsOf(settings: Pick<Settings, "domains" | "dmarc">): ReportAuthorization[] {
