@@ -14,6 +14,7 @@ import { zoneGate } from "./components/zoneGate";
 import { MailHost } from "./components/mailHost";
 import { cloudflareToken, readRawSettings } from "./components/config";
 import { validateSettings } from "./components/settings";
+import { dmarcEnforcementWarning } from "./components/records/dmarc";
 
 const config = new pulumi.Config("mailauth");
 const sshPrivateKey = config.getSecret("sshPrivateKey");
@@ -27,6 +28,10 @@ if (settings.ssh.hostKey === undefined) {
             `pulumi config set --path 'mailauth:ssh.hostKey' "$(ssh-keyscan -p ${settings.ssh.port} -t ed25519 ${settings.ssh.host} 2>/dev/null | cut -d' ' -f2-)"`,
     );
 }
+
+// Once per run, not per domain: every domain publishes the same DMARC record.
+const dmarcWarning = dmarcEnforcementWarning(settings.dmarc);
+if (dmarcWarning) pulumi.log.warn(dmarcWarning);
 
 // Existing records at the stack's names: refused at preview (or adopted), before anything changes.
 const adoptRecords = { enabled: settings.adoptRecords, token: settings.adoptRecords ? cloudflareToken() : undefined };

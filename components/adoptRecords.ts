@@ -40,7 +40,11 @@ export function adoptTargets(targets: Target[], imports: Record<string, string> 
             name: t.name,
             types: [t.type, "CNAME"],
             // The script knows these two prefixes by their text, lowercase (components/adopt.js `replaced`).
-            ...(t.kind === "spf" || t.kind === "helo" ? { prefix: SPF_VERSION } : t.kind === "dmarc" ? { prefix: DMARC_VERSION.toLowerCase() } : {}),
+            ...(t.kind === "spf" || t.kind === "helo"
+                ? { prefix: SPF_VERSION }
+                : t.kind === "dmarc" || t.kind === "report"
+                  ? { prefix: DMARC_VERSION.toLowerCase() }
+                  : {}),
             ...(imports[t.resource] ? { keep: [imports[t.resource].split("/")[1]] } : {}),
         }));
 }

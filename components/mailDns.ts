@@ -1,12 +1,13 @@
 /**
  * MailDns: the mail records of one domain on Cloudflare: MX, SPF, a DKIM record per
- * published selector, DMARC, and the MX host's A/AAAA and its own SPF record (the HELO check) when
- * this zone holds it. Never proxied.
+ * published selector, DMARC, the MX host's A/AAAA and its own SPF record (the HELO check) when
+ * this zone holds it, and the records that let other domains' DMARC reports come to report
+ * addresses in this zone. Never proxied.
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as cloudflare from "@pulumi/cloudflare";
 import { dkimRecordName } from "./records/dkim";
-import { dmarcRecordName } from "./records/dmarc";
+import { dmarcRecordName, REPORT_AUTHORIZATION_VALUE, reportAuthorizationName } from "./records/dmarc";
 import { spfRecordName } from "./records/spf";
 import { quoteTxt, unquoteTxt } from "./records/txt";
 import * as command from "@pulumi/command";
@@ -56,6 +57,11 @@ export interface MailDnsArgs {
     spf: string;
     /** DMARC value; omitted to publish none. */
     dmarc?: string;
+    /**
+     * Report addresses at `host`, in this zone, that other domains' DMARC records name: each gets
+     * `<domain>._report._dmarc.<host>` TXT `v=DMARC1` (components/records/dmarc.ts reportAuthorizations).
+     */
+    reportAuthorizations?: { domain: string; host: string }[];
     /** DKIM TXT value per selector (active and previous). */
     dkim: Record<string, pulumi.Input<string>>;
 }
@@ -84,6 +90,11 @@ function recordSpecs(args: Omit<MailDnsArgs, "zoneId">): RecordSpec[] {
         specs.push({ id: `dkim-${selector}`, kind: "dkim", name: dkimRecordName(selector, args.domain), type: "TXT", value, selector });
     }
     if (args.dmarc) specs.push({ id: "dmarc", kind: "dmarc", name: dmarcRecordName(args.domain), type: "TXT", value: args.dmarc });
+    // `<zone domain>-dmarc-report-<domain>`, with `-<host>` when the address is at a subdomain of this zone's domain.
+    for (const { domain, host } of args.reportAuthorizations ?? []) {
+        const id = host === args.domain ? `dmarc-report-${domain}` : `dmarc-report-${domain}-${host}`;
+        specs.push({ id, kind: "report", name: reportAuthorizationName(domain, host), type: "TXT", value: REPORT_AUTHORIZATION_VALUE });
+    }
     return specs;
 }
 

@@ -19,7 +19,7 @@ import { DkimKey, warnKeptKey } from "./dkimKey";
 import { installedSelectors } from "./hostFiles";
 import { MailDns, MailDnsArgs } from "./mailDns";
 import type { DkimKeyInput } from "./mailHost";
-import { DomainSettings, Settings, zoneFor } from "./settings";
+import { DomainSettings, reportAuthorizationsOf, Settings, zoneFor } from "./settings";
 import { HELO_SPF_VALUE } from "./records/spf";
 import { unquoteTxt } from "./records/txt";
 
@@ -51,8 +51,16 @@ export interface PlannedMailDomain {
     publish(zone: ZoneArgs): MailDomain;
 }
 
-/** The keys and planned records of one domain; `mxZone`: the domain whose zone holds the MX host, if published. */
-export function planMailDomain(domain: DomainSettings, settings: Settings, mxZone: string | undefined): PlannedMailDomain {
+/**
+ * The keys and planned records of one domain; `mxZone`: the domain whose zone holds the MX host, if
+ * published; `reports`: the report authorizations this domain's zone holds (settings.ts reportAuthorizationsOf).
+ */
+export function planMailDomain(
+    domain: DomainSettings,
+    settings: Settings,
+    mxZone: string | undefined,
+    reports: PlannedRecords["reportAuthorizations"] = [],
+): PlannedMailDomain {
     const selectors = installedSelectors(domain);
     const keys: Record<string, DkimKey> = {};
     const dkim: Record<string, pulumi.Output<string>> = {};
@@ -71,6 +79,7 @@ export function planMailDomain(domain: DomainSettings, settings: Settings, mxZon
         heloSpf: mxZone === domain.name && settings.mx.heloSpf && settings.mx.hostname !== domain.name ? HELO_SPF_VALUE : undefined,
         spf: settings.spf.record,
         dmarc: settings.dmarc.enabled ? settings.dmarc.record : undefined,
+        ...(reports.length > 0 ? { reportAuthorizations: reports } : {}),
         dkim,
     };
     return {
@@ -106,5 +115,14 @@ export function planMailDomain(domain: DomainSettings, settings: Settings, mxZon
 /** Every domain's keys and planned records, in the settings' order. */
 export function planMailDomains(settings: Settings): PlannedMailDomain[] {
     const mxZone = settings.mx.publish ? zoneFor(settings.mx.hostname, settings.domains)?.name : undefined;
-    return settings.domains.map((domain) => planMailDomain(domain, settings, mxZone));
+    // Each authorization goes to the zone that holds its report address (another domain's, or this one's for another domain).
+    const reports = reportAuthorizationsOf(settings);
+    return settings.domains.map((domain) =>
+        planMailDomain(
+            domain,
+            settings,
+            mxZone,
+            reports.filter((r) => r.zone === domain.name).map(({ domain: d, host }) => ({ domain: d, host })),
+        ),
+    );
 }

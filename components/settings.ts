@@ -16,7 +16,16 @@ import { checkHostKey, PrivateKeyClass } from "./validate/sshKeys";
 import { ipFamily, isHostname, isSafeAddress, isSingleLabelHost } from "./validate/mail";
 import { normalizeName } from "./records/name";
 import { isIpMechanism, SPF_MAX, SPF_MAX_LOOKUPS, spfLookupCount, spfMechanismProblem, spfRecordValue, spfTerms } from "./records/spf";
-import { DMARC_REMOVED_TAGS, dmarcRecordValue, parseDmarcUri } from "./records/dmarc";
+import {
+    DMARC_FO_OPTIONS,
+    DMARC_REMOVED_TAGS,
+    dmarcFoProblem,
+    dmarcRecordValue,
+    parseDmarcUri,
+    ReportAuthorization,
+    reportAuthorizations,
+    reportHost,
+} from "./records/dmarc";
 import { addressProblem, asPrefix, Block, parseBlock, publicSpan } from "./validate/addresses";
 import { aLabelProblem, hostnameProblem, sshHostProblem, trustedWildcardProblem } from "./validate/names";
 import { previousSelectorsProblem } from "./validate/limits";
@@ -412,6 +421,20 @@ export function zoneFor(hostname: string, domains: DomainSettings[]): DomainSett
     return domains.filter((d) => hostname === d.name || hostname.endsWith(`.${d.name}`)).sort((a, b) => b.name.length - a.name.length)[0];
 }
 
+/**
+ * The DMARC report authorizations the stack publishes: for each domain, each rua/ruf address at a
+ * host in a managed zone that no configured domain holds together with the domain (components/records/dmarc.ts reportAuthorizations).
+ * None while DMARC is off: no record names the addresses then.
+ */
+export function reportAuthorizationsOf(settings: Pick<Settings, "domains" | "dmarc">): ReportAuthorization[] {
+    if (!settings.dmarc.enabled) return [];
+    return reportAuthorizations(
+        settings.domains.map((d) => d.name),
+        [...settings.dmarc.rua, ...settings.dmarc.ruf],
+        (host) => zoneFor(host, settings.domains)?.name,
+    );
+}
+
 function readSpf(raw: unknown, domains: DomainSettings[], problems: Problems): SpfSettings {
     const path = "mailauth:spf";
     const { mechanisms, all } = section(SPF, raw, path, problems);
@@ -460,22 +483,43 @@ function readDmarc(raw: unknown, problems: Problems): DmarcSettings {
         if (removed.length > 0) raw = Object.fromEntries(Object.entries(raw).filter(([k]) => !removed.includes(k)));
     }
     const read = section(DMARC, raw, path, problems);
-    const rua: string[] = [];
-    for (const r of read.rua) {
-        const parsed = parseDmarcUri(r);
-        if (parsed) {
-            rua.push(parsed.uri);
-        } else {
+    const reportUris = (key: "rua" | "ruf"): string[] => {
+        const uris: string[] = [];
+        for (const r of read[key]) {
+            const parsed = parseDmarcUri(r);
+            if (parsed) {
+                uris.push(parsed.uri);
+            } else {
+                problems.push(
+                    `${path}.${key}: ${show(r)} is not a report address: user@domain or mailto:user@domain, optionally with a size limit such as !10m (letters, digits and . _ + - before the @)`,
+                );
+            }
+        }
+        return uris;
+    };
+    const rua = reportUris("rua");
+    const ruf = reportUris("ruf");
+    let fo = read.fo;
+    if (fo !== undefined) {
+        const why = dmarcFoProblem(fo);
+        if (why) {
             problems.push(
-                `${path}.rua: ${show(r)} is not a report address: user@domain or mailto:user@domain, optionally with a size limit such as !10m (letters, digits and . _ + - before the @)`,
+                `${path}.fo: ${show(fo)}: ${why}; allowed: ${DMARC_FO_OPTIONS.join(", ")}, colon-separated, each at most once and not both 0 and 1 (e.g. 1 or 1:d:s)`,
+            );
+            fo = undefined;
+        } else if (read.ruf.length === 0) {
+            // RFC 9989 4.7: the fo tag's content "MUST be ignored if a ruf tag is not also specified".
+            problems.push(
+                `${path}.fo: ${show(fo)} is set without ${path}.ruf: receivers ignore fo unless ruf says where failure reports go (RFC 9989 4.7); add the addresses to ${path}.ruf or remove ${path}.fo`,
             );
         }
     }
-    const dmarc = { ...read, rua };
+    const dmarc = { ...read, rua, ruf, fo };
     const record = dmarcRecordValue(dmarc);
     if (record.length > MAX_RECORD) {
+        const key = ruf.length > 0 ? "rua/ruf" : "rua";
         problems.push(
-            `${path}.rua: the ${rua.length} addresses make the record ${record.length} characters; keep DMARC under ${MAX_RECORD} so it fits one DNS answer over UDP (list fewer addresses)`,
+            `${path}.${key}: the ${rua.length + ruf.length} addresses make the record ${record.length} characters; keep DMARC under ${MAX_RECORD} so it fits one DNS answer over UDP (list fewer addresses)`,
         );
     }
     return { ...dmarc, record };
@@ -580,6 +624,18 @@ export function validateSettings(raw: RawSettings): Settings {
         testKey: section(TEST_KEY, raw.testKey, "mailauth:testKey", problems),
         adoptRecords: readAdoptRecords(raw, problems),
     };
+    // An authorization record's name over DNS's 253 characters cannot be looked up (aggregate reporting,
+    // "Verifying External Destinations" step 4: no positive determination): the reports would be lost.
+    if (domains.complete) {
+        const ruaHosts = settings.dmarc.rua.map(reportHost);
+        for (const a of reportAuthorizationsOf(settings)) {
+            if (a.name.length > 253) {
+                problems.push(
+                    `mailauth:dmarc.${ruaHosts.includes(a.host) ? "rua" : "ruf"}: reports for ${a.domain} go to an address at ${a.host}, whose authorization record ${a.name} would be ${a.name.length} characters, over DNS's 253: receivers could not check it and would send no reports there; use a report address at a shorter domain`,
+                );
+            }
+        }
+    }
     // Its names are checked once the records are planned (zoneGate.ts), after this: its shape joins other problems here.
     if (problems.length > 0) problems.push(...readImportRecordsShape(raw.importRecords).problems);
     if (problems.length > 0) throw new SettingsError(problems);

@@ -217,6 +217,58 @@ export const DMARC = {
             doc: "Addresses for aggregate reports (the record must stay under 450 characters): `user@domain` or `mailto:user@domain`, optionally with DMARC's size limit (`!10m`). Letters, digits and `. _ + -` before the `@` (`!` and `,` have meanings of their own in the record).",
             brief: "addresses for aggregate reports",
         },
+        {
+            key: "subdomainPolicy",
+            kind: "choice",
+            allowed: ["none", "quarantine", "reject"],
+            readmeDefault: "unset (as `policy`)",
+            doc: "`sp`: the policy for the domain's subdomains, `none`, `quarantine` or `reject`. Unset, they take `policy`.",
+            brief: "sp: none, quarantine or reject for subdomains (default: as policy)",
+        },
+        {
+            key: "nonexistentPolicy",
+            kind: "choice",
+            allowed: ["none", "quarantine", "reject"],
+            readmeDefault: "unset (as `subdomainPolicy`, else `policy`)",
+            doc: "`np`: the policy for subdomains that do not exist in DNS, `none`, `quarantine` or `reject`. Unset, they take `subdomainPolicy`, else `policy`.",
+            brief: "np: none, quarantine or reject for subdomains that do not exist (default: as subdomainPolicy, else policy)",
+        },
+        {
+            key: "testing",
+            kind: "boolean",
+            default: false,
+            doc: "`true` writes `t=y`: you are testing the policy, and receivers are asked to apply one step less (`quarantine` as `none`, `reject` as `quarantine`). RFC 9989's replacement of `pct`. No effect with `policy` `none`.",
+            brief: "true writes t=y, the test flag: receivers apply the policy one step softer (default false)",
+        },
+        {
+            key: "dkimAlignment",
+            kind: "choice",
+            allowed: ["relaxed", "strict"],
+            readmeDefault: "unset (`relaxed`)",
+            doc: "`adkim`: `relaxed` (the DKIM signer may be a parent or subdomain of the From domain) or `strict` (the same name). Unset, receivers take `relaxed`.",
+            brief: "adkim: relaxed or strict (default: unset, receivers take relaxed)",
+        },
+        {
+            key: "spfAlignment",
+            kind: "choice",
+            allowed: ["relaxed", "strict"],
+            readmeDefault: "unset (`relaxed`)",
+            doc: "`aspf`: `relaxed` or `strict`, as `dkimAlignment` for the SPF-checked MAIL FROM domain. Unset, receivers take `relaxed`.",
+            brief: "aspf: relaxed or strict (default: unset, receivers take relaxed)",
+        },
+        {
+            key: "ruf",
+            kind: "strings",
+            doc: "Addresses for failure reports (one per failing message; they may hold the message's headers or content), written as `rua`'s. Few receivers send them.",
+            brief: "addresses for failure reports",
+        },
+        {
+            key: "fo",
+            kind: "string",
+            readmeDefault: "unset (`0`)",
+            doc: "When to send failure reports (needs `ruf`): options colon-separated, `0` (all checks failed, receivers' default) or `1` (any failed), `d` (a DKIM signature failed), `s` (SPF failed), e.g. `1:d:s`.",
+            brief: "failure report options, e.g. 1 or 1:d:s (needs ruf)",
+        },
     ],
 } as const satisfies Section;
 
@@ -262,7 +314,7 @@ export const ADOPT_RECORDS = {
     raw: "text",
     type: "boolean",
     summary:
-        "Take over records already in the zone at the names the stack publishes (SPF, MX, DMARC, the MX host's A/AAAA), in the same pulumi up; pulumi destroy puts them back as they were. DKIM selectors are never taken over. Default false: such records stop the run at preview.",
+        "Take over records already in the zone at the names the stack publishes (SPF, MX, DMARC and its report authorizations, the MX host's A/AAAA and SPF), in the same pulumi up; pulumi destroy puts them back as they were. DKIM selectors are never taken over. Default false: such records stop the run at preview.",
     rows: [
         {
             key: "adoptRecords",

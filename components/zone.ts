@@ -55,12 +55,15 @@ export interface ZoneRef {
     name: string;
 }
 
-/** What kind of record the stack publishes at a name; decides which existing records collide. `helo`: the MX host's own SPF record. */
-export type TargetKind = "spf" | "mx" | "dmarc" | "dkim" | "a" | "aaaa" | "helo";
+/**
+ * What kind of record the stack publishes at a name; decides which existing records collide. `helo`:
+ * the MX host's own SPF record; `report`: a DMARC report authorization (`<domain>._report._dmarc.<host>`).
+ */
+export type TargetKind = "spf" | "mx" | "dmarc" | "dkim" | "a" | "aaaa" | "helo" | "report";
 
-/** How a message names a kind of record: `SPF`, `MX`, `HELO SPF`. */
+/** How a message names a kind of record: `SPF`, `MX`, `HELO SPF`, `DMARC report authorization`. */
 export function kindLabel(kind: TargetKind): string {
-    return kind === "helo" ? "HELO SPF" : kind.toUpperCase();
+    return kind === "helo" ? "HELO SPF" : kind === "report" ? "DMARC report authorization" : kind.toUpperCase();
 }
 
 /** One record the stack will publish, as the zone check sees it. */
@@ -151,6 +154,8 @@ export function conflictsWith(target: Target, r: ZoneRecord, zoneName: string): 
         case "helo":
             return r.type === "TXT" && isSpfValue(unquoteTxt(r.content));
         case "dmarc":
+        case "report":
+            // An authorization is read as a DMARC record is: v=DMARC1 first (aggregate reporting, "Verifying External Destinations" step 6).
             return r.type === "TXT" && isDmarcValue(unquoteTxt(r.content));
         case "dkim":
             // Every TXT at a selector's name is its key record (components/records/dkim.ts).
@@ -226,6 +231,8 @@ export function findConflicts(
                 why = `an MX with another target or priority changes where mail for ${plan.domain} goes: senders would split it between ${shown(normalizeName(r.content))} and the stack's host`;
             } else if (t.kind === "dmarc") {
                 why = `with two DMARC records receivers apply no DMARC policy at all (RFC 7489 6.6.3)`;
+            } else if (t.kind === "report") {
+                why = `the stack publishes ${t.value} here so that receivers send DMARC reports for ${t.name.split("._report._dmarc.")[0]} to the addresses at ${t.name.split("._report._dmarc.")[1]}; a record of its own beside it may carry a rua that sends them elsewhere (draft-ietf-dmarc-aggregate-reporting, "Verifying External Destinations", step 9)`;
             } else if (t.kind === "dkim") {
                 why = `selector ${t.name.split(".")[0]} already has a key: two keys under one selector make receivers fail signatures made with either`;
             } else {

@@ -10,6 +10,7 @@ import * as path from "path";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { coerce, configSet, runConfigSet, shellWords, StackConfig } from "../cli";
 import { exampleConfig, programError, ROOT, runProgram, scriptOf, TEST_SSH_PRIVATE_KEY } from "../harness";
+import { unquoteTxt } from "../../components/records/txt";
 
 function stackOf(config: Record<string, unknown>): StackConfig {
     return { values: structuredClone(config), secret: new Set() };
@@ -157,6 +158,27 @@ describe("the README's commands, run as written", () => {
     });
 });
 
+describe("the README's path from p=none to reject, run as written", () => {
+    it("step 2 publishes p=quarantine with t=y, step 3 drops t=y, step 4 p=reject", async () => {
+        const lines = readmeCommands("## From p=none to reject");
+        expect(lines).toHaveLength(4);
+        const dmarcOf = async (stack: StackConfig) =>
+            unquoteTxt((await runProgram(stack.values)).resources.find((r) => r.name === "example.com-dmarc")!.inputs.content);
+        const stack = stackOf(exampleConfig());
+        expect(await dmarcOf(stack)).toBe("v=DMARC1; p=none; rua=mailto:dmarc-reports@example.com");
+        const steps = [lines.slice(0, 2), lines.slice(2, 3), lines.slice(3)];
+        const records = [
+            "v=DMARC1; p=quarantine; t=y; rua=mailto:dmarc-reports@example.com",
+            "v=DMARC1; p=quarantine; rua=mailto:dmarc-reports@example.com",
+            "v=DMARC1; p=reject; rua=mailto:dmarc-reports@example.com",
+        ];
+        for (const [i, step] of steps.entries()) {
+            for (const line of step) runConfigSet(stack, shellWords(line, () => "").words, undefined);
+            expect(await dmarcOf(stack), step.join("; ")).toBe(records[i]);
+        }
+    });
+});
+
 describe("what the CLI checks before the program runs", () => {
     it("stops on missing required settings, listing them all, before the program starts", async () => {
         const config = exampleConfig();
@@ -211,6 +233,26 @@ describe("warnings at preview", () => {
         warn.mockClear();
         await runProgram(exampleConfig(), { preview: true });
         expect(warn.mock.calls.map((c) => String(c[0])).join("\n")).not.toContain("hostKey is not set");
+    });
+
+    it("warns once per run, not per domain, while DMARC only watches (p=none with rua), naming the path to enforcement", async () => {
+        const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
+        const said = () => warn.mock.calls.map((c) => String(c[0])).filter((t) => t.includes("mailauth:dmarc.policy is none"));
+        // The example: two domains, p=none, rua set.
+        await runProgram(exampleConfig(), { preview: true });
+        expect(said()).toHaveLength(1);
+        expect(said()[0]).toContain("none -> quarantine with testing (t=y: receivers still apply none) -> quarantine -> reject");
+        expect(said()[0]).toContain("pulumi config set --path mailauth:dmarc.policy quarantine; pulumi config set --path mailauth:dmarc.testing true");
+        expect(said()[0]).toContain('README: "From p=none to reject"');
+        for (const dmarc of [
+            { policy: "quarantine", testing: true, rua: ["dmarc-reports@example.com"] },
+            { policy: "none" },
+            { enabled: false, rua: ["dmarc-reports@example.com"] },
+        ]) {
+            warn.mockClear();
+            await runProgram({ ...exampleConfig(), "mailauth:dmarc": dmarc }, { preview: true });
+            expect(said(), JSON.stringify(dmarc)).toEqual([]);
+        }
     });
 
     it("accepts a single-label SSH host (a name from /etc/hosts), as Go's resolver does", async () => {

@@ -38,6 +38,8 @@ describe("DNS records under the example config", () => {
                 "TXT example.com",
                 "TXT example.org",
                 "TXT mail.example.com",
+                // example.org's reports go to dmarc-reports@example.com: example.com authorizes them.
+                "TXT example.org._report._dmarc.example.com",
             ].sort(),
         );
         for (const r of records()) {
@@ -73,6 +75,16 @@ describe("DNS records under the example config", () => {
         }
     });
 
+    it("authorizes example.org's DMARC reports to its address at example.com, in example.com's zone, and no domain's reports to itself", () => {
+        expect(byName("example.com-dmarc-report-example.org").inputs).toMatchObject({
+            name: "example.org._report._dmarc.example.com",
+            type: "TXT",
+            zoneId: "0123456789abcdef0123456789abcdef",
+        });
+        expect(unquote(byName("example.com-dmarc-report-example.org").inputs.content).value).toBe("v=DMARC1");
+        expect(records().filter((r) => String(r.inputs.name).includes("._report._dmarc."))).toHaveLength(1);
+    });
+
     it("writes DKIM TXT as quoted chunks of at most 255 bytes that rejoin to the exact value", () => {
         for (const d of ["example.com", "example.org"]) {
             const { chunks, value } = unquote(byName(`${d}-dkim-20261127`).inputs.content);
@@ -97,7 +109,8 @@ describe("DNS records under the example config", () => {
 
     it("exports every record with its unquoted value, and the selectors", () => {
         const out = run.outputs.records as { name: string; type: string; value: string }[];
-        expect(out).toHaveLength(10);
+        expect(out).toHaveLength(11);
+        expect(out).toContainEqual({ name: "example.org._report._dmarc.example.com", type: "TXT", value: "v=DMARC1" });
         expect(out).toContainEqual({ name: "mail.example.com", type: "TXT", value: "v=spf1 a -all" });
         expect(out).toContainEqual({ name: "example.com", type: "TXT", value: SPF });
         expect(out).toContainEqual({ name: "_dmarc.example.org", type: "TXT", value: DMARC });

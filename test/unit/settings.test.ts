@@ -98,6 +98,22 @@ const cases: [string, Partial<Record<keyof RawSettings, unknown>>, RegExp][] = [
         /^mailauth:dmarc\.rua: "a!b@example\.com" is not a report address: .*optionally with a size limit/,
     ],
     ["dmarc enabled not boolean", { dmarc: { enabled: "yes" } }, /^mailauth:dmarc\.enabled: must be true or false, got "yes"/],
+    [
+        "dmarc subdomain policy",
+        { dmarc: { subdomainPolicy: "block" } },
+        /^mailauth:dmarc\.subdomainPolicy: must be one of none, quarantine, reject, got "block"/,
+    ],
+    [
+        "dmarc nonexistent policy",
+        { dmarc: { nonexistentPolicy: "drop" } },
+        /^mailauth:dmarc\.nonexistentPolicy: must be one of none, quarantine, reject, got "drop"/,
+    ],
+    ["dmarc testing as t's letter", { dmarc: { testing: "y" } }, /^mailauth:dmarc\.testing: must be true or false, got "y"/],
+    ["dmarc alignment as the tag's letter", { dmarc: { dkimAlignment: "s" } }, /^mailauth:dmarc\.dkimAlignment: must be one of relaxed, strict, got "s"/],
+    ["dmarc spf alignment", { dmarc: { spfAlignment: "exact" } }, /^mailauth:dmarc\.spfAlignment: must be one of relaxed, strict, got "exact"/],
+    ["dmarc ruf", { dmarc: { ruf: ["forensic"] } }, /^mailauth:dmarc\.ruf: "forensic" is not a report address/],
+    ["dmarc fo", { dmarc: { ruf: ["f@example.com"], fo: "1:0" } }, /^mailauth:dmarc\.fo: "1:0": 0 and 1 exclude each other; allowed: 0, 1, d, s/],
+    ["dmarc fo without ruf", { dmarc: { fo: "1" } }, /^mailauth:dmarc\.fo: "1" is set without mailauth:dmarc\.ruf/],
     ["report address", { opendkim: { reportAddress: "postmaster" } }, /^mailauth:opendkim\.reportAddress: "postmaster" is not a plain mail address/],
     [
         "report address with shell syntax",

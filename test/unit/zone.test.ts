@@ -71,7 +71,8 @@ describe("zone check at preview", () => {
         // A stack whose state holds its identity (components/stackMarker.ts): the comment is known.
         const run = await runProgram(exampleConfig(), { preview: true, call: cf.call, inState: ["mailauth-identity"] });
         const recs = dnsRecords(run.resources);
-        expect(recs).toHaveLength(10);
+        // With example.org's report authorization at example.com (its rua is there).
+        expect(recs).toHaveLength(11);
         for (const r of recs) {
             expect(r.inputs.zoneId).toBe(r.inputs.name.endsWith("example.org") ? ORG : COM);
             expect(r.inputs.comment).toMatch(OURS);
@@ -260,7 +261,8 @@ describe("zone check at preview", () => {
     it("the second pulumi up: the stack's own records are not conflicts, and nothing changes", async () => {
         const cf = account();
         const first = await runProgram(exampleConfig(), { call: cf.call, newResource: creating(cf) });
-        expect(cf.zone("example.com").records.length).toBe(6);
+        // MX, A, HELO SPF, SPF, DKIM, DMARC, and example.org's report authorization.
+        expect(cf.zone("example.com").records.length).toBe(7);
         const second = await runProgram(exampleConfig(), { call: cf.call, newResource: creating(cf) });
         const inputs = (run: typeof first) =>
             dnsRecords(run.resources)
