@@ -87,4 +87,23 @@ describe("hundreds of domains", () => {
         expect(stagedFile(step.inputs.stdin, "SigningTable")).toContain("*@example.com 20261127._domainkey.example.com\n");
         expect(step.inputs.create).not.toContain("20261127._domainkey");
     });
+
+    it("the host steps, each an SSH client held until the run ends, are as many for 300 domains as for 1, and fewer than sshd's MaxStartups start", async () => {
+        // pulumi-command v1.2.1 dials a client per command and closes only its session, not the
+        // client, until the provider exits (provider/pkg/provider/remote/commandOutputs.go:31-40), so
+        // each step holds one authenticated connection for the whole run; sshd's default
+        // `MaxStartups 10:30:100` starts dropping new connections past 10 unauthenticated at once
+        // (sshd_config(5)). With a step per key (before 2026-12-02) 300 domains held 300 connections.
+        const steps = async (n: number) => {
+            const domains = Array.from({ length: n }, (_, i) => ({
+                name: i === 0 ? "example.com" : `d${String(i).padStart(4, "0")}.example.com`,
+                selector: "s1",
+            }));
+            const run = await runProgram({ ...exampleConfig(), "mailauth:domains": domains }, { preview: true, shareKeys: true });
+            return run.resources.filter((r) => r.type === "command:remote:Command").map((r) => r.name);
+        };
+        const one = await steps(1);
+        expect(await steps(300)).toEqual(one);
+        expect(one.length).toBeLessThan(10);
+    });
 });
