@@ -32,10 +32,20 @@ export const RESOLVER_COMMENT = {
     resolv: "# DNS: the system resolver (/etc/resolv.conf); this OpenDKIM is built without libunbound (opendkim -V).",
 } as const;
 
+/**
+ * The keys step's stdin (components/mailHost.ts keysStdin writes it, templates/dkim-key.sh reads
+ * it): each key is a line `KEY_HEADER <key file> <domain> <selector> <published p=> <its own p=>`
+ * (`-` for none) followed by its PEM, and `KEYS_END <count>` is the last line.
+ */
+export const KEY_HEADER = "#mailauth-key";
+export const KEYS_END = "#mailauth-end";
+
 /** The texts a script template may name as `{{name}}`. */
 export const SCRIPT_TEXTS: Record<string, string> = {
     // The packages step names where a build without libunbound comes from; the opendkim step, which
     // comes after it, says "it".
     nameserversRefusalEpel: nameserversRefusal("EPEL's build"),
     nameserversRefusal: nameserversRefusal("it"),
+    keyHeader: KEY_HEADER,
+    keysEnd: KEYS_END,
 };

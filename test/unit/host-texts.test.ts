@@ -6,7 +6,8 @@
 import * as fs from "fs";
 import * as path from "path";
 import { describe, expect, it } from "vitest";
-import { nameserversRefusal, UNBOUND_NEEDED } from "../../components/hostTexts";
+import { KEY_HEADER, KEYS_END, nameserversRefusal, UNBOUND_NEEDED } from "../../components/hostTexts";
+import { keysStdin } from "../../components/mailHost";
 import { buildScript } from "../../components/hostScripts";
 import { OPENDKIM } from "../../components/settingsTable";
 import { loadTemplate } from "../../components/templates";
@@ -39,5 +40,22 @@ describe("the libunbound refusal (opendkim.nameservers without libunbound)", () 
         expect(loadTemplate("opendkim.sh")).toContain(`die "opendkim.nameservers ${nameserversRefusal("it")}; the old configuration stays in force."\n`);
         const row = OPENDKIM.rows.find((r) => r.key === "nameservers")!;
         expect(row.doc).toContain(`Needs ${UNBOUND_NEEDED} (Debian's)`);
+    });
+});
+
+describe("the keys step's stdin markers (a key's header line, the last line)", () => {
+    it("are written in one file: neither the program nor dkim-key.sh spells them out", () => {
+        expect(holding("#mailauth-key")).toEqual(["components/hostTexts.ts"]);
+        expect(holding("#mailauth-end")).toEqual(["components/hostTexts.ts"]);
+    });
+
+    it("the program writes them and the keys step reads them in the same words, as before they moved", () => {
+        expect([KEY_HEADER, KEYS_END]).toEqual(["#mailauth-key", "#mailauth-end"]);
+        const stdin = keysStdin([{ domain: "example.org", selector: "s1", privateKeyPem: "PEM", recordValue: "v=DKIM1; p=AB", published: "" }]);
+        expect(stdin).toBe("#mailauth-key /etc/opendkim/keys/example.org/s1.private example.org s1 - AB\nPEM\n#mailauth-end 1\n");
+        const script = loadTemplate("dkim-key.sh");
+        expect(script).toContain(`    index($0, "#mailauth-key ") == 1 { if (f != "") close(f); n++;`);
+        expect(script).toContain(`    index($0, "#mailauth-end ") == 1 { if ($2 != n) exit 3; ended = 1; exit }`);
+        expect(script).not.toContain("{{");
     });
 });
