@@ -40,6 +40,26 @@ export const RESOLVER_COMMENT = {
 export const KEY_HEADER = "#mailauth-key";
 export const KEYS_END = "#mailauth-end";
 
+/**
+ * The start of the first line of every file the opendkim step writes, up to the stack's name
+ * (components/hostFiles.ts fileHeader).
+ */
+export function fileHeaderLead(what: string): string {
+    return `# ${what}, written by the mailauth Pulumi stack `;
+}
+
+/** What opendkim.conf's header calls it. */
+export const OPENDKIM_CONF_WHAT = "OpenDKIM configuration";
+
+/**
+ * How opendkim.conf's first line starts when this stack wrote it: the keys' delete and retire steps
+ * (templates/lib.sh dkim_load_named) tell by it that the stack's configuration is in force.
+ * OPENDKIM_CONF_HEADER_OLD: the first line as the stack wrote it before the header named the stack
+ * (before issue 17.3), still in force on hosts set up then; both are recognised.
+ */
+export const OPENDKIM_CONF_HEADER = fileHeaderLead(OPENDKIM_CONF_WHAT);
+export const OPENDKIM_CONF_HEADER_OLD = "# OpenDKIM configuration written by the mailauth Pulumi stack";
+
 /** The texts a script template may name as `{{name}}`. */
 export const SCRIPT_TEXTS: Record<string, string> = {
     // The packages step names where a build without libunbound comes from; the opendkim step, which
@@ -48,4 +68,6 @@ export const SCRIPT_TEXTS: Record<string, string> = {
     nameserversRefusal: nameserversRefusal("it"),
     keyHeader: KEY_HEADER,
     keysEnd: KEYS_END,
+    opendkimConfHeader: OPENDKIM_CONF_HEADER,
+    opendkimConfHeaderOld: OPENDKIM_CONF_HEADER_OLD,
 };

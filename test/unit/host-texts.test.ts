@@ -6,7 +6,16 @@
 import * as fs from "fs";
 import * as path from "path";
 import { describe, expect, it } from "vitest";
-import { KEY_HEADER, KEYS_END, nameserversRefusal, UNBOUND_NEEDED } from "../../components/hostTexts";
+import {
+    KEY_HEADER,
+    KEYS_END,
+    nameserversRefusal,
+    OPENDKIM_CONF_HEADER,
+    OPENDKIM_CONF_HEADER_OLD,
+    OPENDKIM_CONF_WHAT,
+    UNBOUND_NEEDED,
+} from "../../components/hostTexts";
+import { fileHeader } from "../../components/hostFiles";
 import { keysStdin } from "../../components/mailHost";
 import { buildScript } from "../../components/hostScripts";
 import { OPENDKIM } from "../../components/settingsTable";
@@ -57,5 +66,23 @@ describe("the keys step's stdin markers (a key's header line, the last line)", (
         expect(script).toContain(`    index($0, "#mailauth-key ") == 1 { if (f != "") close(f); n++;`);
         expect(script).toContain(`    index($0, "#mailauth-end ") == 1 { if ($2 != n) exit 3; ended = 1; exit }`);
         expect(script).not.toContain("{{");
+    });
+});
+
+describe("opendkim.conf's first line (the stack's configuration in force)", () => {
+    it("is written in one file: the headers the program writes and the one the scripts recognise", () => {
+        expect(holding("written by the mailauth Pulumi stack")).toEqual(["components/hostTexts.ts"]);
+    });
+
+    it("the scripts recognise it as the program writes it, and as the stack wrote it before its header named the stack", () => {
+        const header = fileHeader(OPENDKIM_CONF_WHAT, { project: "p", stack: "s" }, "templates/opendkim.conf");
+        expect(header.startsWith(OPENDKIM_CONF_HEADER)).toBe(true);
+        expect(header).toMatch(/^# OpenDKIM configuration, written by the mailauth Pulumi stack p\/s \(templates\/opendkim.conf, /);
+        // The first line the stack wrote before (templates/opendkim.conf until issue 17.3).
+        expect("# OpenDKIM configuration written by the mailauth Pulumi stack; edits here are overwritten.".startsWith(OPENDKIM_CONF_HEADER_OLD)).toBe(true);
+        // templates/lib.sh dkim_load_named, to the byte as before the texts moved here.
+        expect(loadTemplate("lib.sh")).toContain(
+            `        "# OpenDKIM configuration, written by the mailauth Pulumi stack "* | "# OpenDKIM configuration written by the mailauth Pulumi stack"*)\n`,
+        );
     });
 });
