@@ -15,7 +15,9 @@ import {
     OPENDKIM_CONF_WHAT,
     UNBOUND_NEEDED,
 } from "../../components/hostTexts";
-import { fileHeader } from "../../components/hostFiles";
+import { fileHeader, OpenDkimResolver, renderOpenDkimConf } from "../../components/hostFiles";
+import { OS_FAMILIES } from "../../components/osFamilies";
+import { OpenDkimSettings } from "../../components/settings";
 import { keysStdin } from "../../components/mailHost";
 import { buildScript } from "../../components/hostScripts";
 import { OPENDKIM } from "../../components/settingsTable";
@@ -84,5 +86,59 @@ describe("opendkim.conf's first line (the stack's configuration in force)", () =
         expect(loadTemplate("lib.sh")).toContain(
             `        "# OpenDKIM configuration, written by the mailauth Pulumi stack "* | "# OpenDKIM configuration written by the mailauth Pulumi stack"*)\n`,
         );
+    });
+});
+
+/**
+ * The merge of the host's own opendkim.conf (templates/include/opendkim-merge.sh) names the settings
+ * it does not report as dropped: the ones the stack's opendkim.conf writes (templates/opendkim.conf,
+ * as components/hostFiles.ts renders it) and the ones it deals with itself. The list is spelled out
+ * there (the script's bytes are the step's state); this test keeps it in step with the template.
+ */
+describe("the settings the opendkim.conf merge does not report as dropped", () => {
+    /** Handled by the merge itself (the single key: carried into the tables) or dropped on purpose. */
+    const HANDLED = [
+        // The stack resolves its own way (components/hostFiles.ts renderOpenDkimConf: no TrustAnchorFile).
+        "TrustAnchorFile",
+        // The single key (KeyFile, Domain, Selector, SubDomains): carried over as KeyTable and SigningTable entries.
+        "KeyFile",
+        "Domain",
+        "Selector",
+        "SubDomains",
+    ];
+
+    /** Every setting any opendkim.conf the stack renders writes: each family, each resolver build, with and without nameservers. */
+    function stackSettings(): string[] {
+        const keys = new Set<string>();
+        for (const family of OS_FAMILIES)
+            for (const build of ["unbound", "resolv"] as OpenDkimResolver[])
+                for (const nameservers of [[], ["192.0.2.53"]]) {
+                    const settings = {
+                        reportAddress: "postmaster@example.com",
+                        trustedHosts: [],
+                        nameservers,
+                        milterTransport: "auto",
+                    } as unknown as OpenDkimSettings;
+                    const conf = renderOpenDkimConf(settings, family, build, { project: "p", stack: "s" });
+                    for (const line of conf?.split("\n") ?? []) if (line.trim() !== "" && !line.startsWith("#")) keys.add(line.split(/\s+/)[0]);
+                }
+        return [...keys];
+    }
+
+    /** The `-e` words of the merge's `grep -vixF` over the host's settings. */
+    function mergeList(): string[] {
+        const script = loadTemplate("include/opendkim-merge.sh");
+        const cmd = /grep -vixF ((?:-e \w+[ \\\n]*)+)\| paste/.exec(script);
+        expect(cmd, "the merge's grep -vixF list").not.toBeNull();
+        return [...cmd![1].matchAll(/-e (\w+)/g)].map((m) => m[1]);
+    }
+
+    it("are every setting the stack's opendkim.conf writes, and those the merge handles itself: nothing more, nothing less", () => {
+        const stack = stackSettings();
+        expect(stack).toContain("KeyTable");
+        expect(stack).toContain("Nameservers");
+        const list = mergeList();
+        expect(new Set(list).size).toBe(list.length);
+        expect([...list].sort()).toEqual([...new Set([...stack, ...HANDLED])].sort());
     });
 });
