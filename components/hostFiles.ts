@@ -3,7 +3,7 @@
  * Pure functions: the tests assert their exact output.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { dkimRecordName } from "./dkimKey";
+import { dkimRecordName } from "./records/dkim";
 import { milterEndpoint, OsFamily } from "./osFamilies";
 import { DomainSettings, OpenDkimSettings } from "./settings";
 import { fileHeaderLead, OPENDKIM_CONF_WHAT, RESOLVER_COMMENT } from "./hostTexts";

@@ -22,7 +22,8 @@ import {
 } from "./hostFiles";
 import { buildScript, commandLine, KNOWN_MILTERS, ScriptSpec, stagedStdin, stdinCommandLine, stdinWithScript } from "./hostScripts";
 import { OS_FAMILIES } from "./osFamilies";
-import { dkimPublicKey, rotationSteps } from "./dkimKey";
+import { rotationSteps } from "./dkimKey";
+import { dkimPublicKey } from "./records/dkim";
 import { KEY_HEADER, KEYS_END } from "./hostTexts";
 import { OpenDkimSettings, TestKeySettings } from "./settings";
 

@@ -18,7 +18,7 @@ import { normalizeName } from "./records/name";
 import { isSpfValue, lostSpfTerms, spfMechanismProblem } from "./records/spf";
 import { unquoteTxt } from "./records/txt";
 import { DomainSettings, SpfAll, spfMechanismsProblems } from "./settings";
-import { asMarker, isOwn, legacyComment, OwnMarker, recordOwner } from "./stackMarker";
+import { asMarker, isOwn, OwnMarker, recordOwner } from "./stackMarker";
 
 /**
  * Zone data as shown in a message: what a record holds is anybody's (a co-tenant, a provider's
@@ -113,10 +113,6 @@ export interface ZoneCheckResult {
     /** Records the adopt step will replace at this run (only with adoptRecords). */
     adopted: Conflict[];
 }
-
-/** The comment of this project/stack's records before the stack had an identity (components/stackMarker.ts). */
-export const recordComment = legacyComment;
-export { recordOwner };
 
 /** Stops the run: shown by the CLI as its message only (sdk/nodejs cmd/run/run.js ~377). */
 export class ZoneError extends pulumi.RunError {

@@ -17,7 +17,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
-import { dkimPublicKey } from "../../components/dkimKey";
+import { dkimPublicKey } from "../../components/records/dkim";
 import { exampleConfig, TEST_SSH_PRIVATE_KEY } from "../harness";
 import { LabRunner, RemoteCommandError, RemoteExec } from "../lab/runner";
 import { Zone } from "./zone";

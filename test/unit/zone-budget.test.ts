@@ -6,9 +6,10 @@
 import { describe, expect, it } from "vitest";
 import { FakeCloudflare, RateLimit, zoneReaderOf } from "../cloudflare";
 import { exampleConfig, programError, runProgram } from "../harness";
-import { checkAdopted, checkZones, DomainPlan, LISTING_LIMITS, recordComment, Target, ZoneError } from "../../components/zone";
+import { legacyComment } from "../../components/stackMarker";
+import { checkAdopted, checkZones, DomainPlan, LISTING_LIMITS, Target, ZoneError } from "../../components/zone";
 
-const MARK = recordComment("mailauth", "test");
+const MARK = legacyComment("mailauth", "test");
 const OWN = { comment: MARK, stack: "test", project: "mailauth", adopt: false, log: () => undefined };
 /** As the bench's scale case names them (test/bench/scale.test.ts): example.com and d0001.example.com on. */
 const domainName = (i: number, apex = "example.com") => (i === 0 ? apex : `d${String(i).padStart(4, "0")}.${apex}`);
