@@ -334,32 +334,46 @@ export async function runOnEl(scenario: Scenario, script: string): Promise<Resul
 
     const host = await FakeHost.start("el");
     try {
-        host.sh(
-            // os-release may be a link (Debian's: ../usr/lib/os-release): replaced, not written through.
-            "rm -f /etc/os-release; mkdir -p /run/el-stub/installed /etc/yum.repos.d /etc/dnf; " +
-                Object.entries(files)
-                    .map(([f, text]) => `mkdir -p "$(dirname ${shq(f)})"; printf '%s' ${shq(text)} >${shq(f)}`)
-                    .join("; ") +
-                (withRhsm ? "" : "; rm -f /usr/local/sbin/subscription-manager") +
-                "; getent group opendkim >/dev/null || /usr/sbin/groupadd -r opendkim" +
-                "; id opendkim >/dev/null 2>&1 || /usr/sbin/useradd -r -g opendkim -s /sbin/nologin opendkim",
-        );
         const session = (cmd: string) => `env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 ${cmd}`;
-        // Stdin not a socket (Node's pipes are): bash would then read ~/.bashrc, as under sshd.
-        const setup = host.run(session(`bash -c "$(cat ${EL_RUN}/setup.sh)" </dev/null 2>&1`));
-        if (setup.code !== 0) throw new Error(`EL host: the scenario's setup failed (exit ${setup.code}): ${setup.stdout}`);
-        const r = await host.runAsync(session(`bash -c "$(cat ${EL_RUN}/step.sh)" <${EL_RUN}/stdin`));
-        const after = host.run(session(`bash -c "$(cat ${EL_RUN}/after.sh)" </dev/null 2>&1`)).stdout;
-        const read = (f: string) => (host.exists(f) ? host.read(f) : undefined);
+        // One call to the host for the scenario, the setup, the step and its after; one for what they
+        // left. Stdin of setup and after not a socket (Node's pipes are): bash would then read
+        // ~/.bashrc, as under sshd.
+        const r = await host.runAsync(
+            [
+                "set -u",
+                // os-release may be a link (Debian's: ../usr/lib/os-release): replaced, not written through.
+                "rm -f /etc/os-release",
+                "mkdir -p /run/el-stub/installed /etc/yum.repos.d /etc/dnf",
+                ...Object.entries(files).map(([f, text]) => `mkdir -p "$(dirname ${shq(f)})" && printf '%s' ${shq(text)} >${shq(f)} || exit 125`),
+                ...(withRhsm ? [] : ["rm -f /usr/local/sbin/subscription-manager"]),
+                "getent group opendkim >/dev/null || /usr/sbin/groupadd -r opendkim || exit 125",
+                "id opendkim >/dev/null 2>&1 || /usr/sbin/useradd -r -g opendkim -s /sbin/nologin opendkim || exit 125",
+                session(`bash -c "$(cat ${EL_RUN}/setup.sh)" </dev/null >${EL_RUN}/setup.log 2>&1 || { : >${EL_RUN}/setup-failed; exit 125; }`),
+                session(`bash -c "$(cat ${EL_RUN}/step.sh)" <${EL_RUN}/stdin`),
+                "rc=$?",
+                session(`bash -c "$(cat ${EL_RUN}/after.sh)" </dev/null >/run/el-stub/after 2>&1`),
+                'exit "$rc"',
+            ].join("\n"),
+        );
+        // Each file of /run/el-stub the result reads, after a record separator and its name.
+        const left = host.sh(
+            "cd /run/el-stub; for f in calls repos checked.conf after; do [ ! -e $f ] || { printf '\\036%s\\036' $f; cat $f; }; done; " +
+                `printf '\\036installed\\036'; ls -A installed; [ ! -e ${EL_RUN}/setup-failed ] || { printf '\\036setup-failed\\036'; cat ${EL_RUN}/setup.log; }`,
+        );
+        const parts = left.split("\x1e").slice(1);
+        const read = new Map<string, string>();
+        for (let i = 0; i + 1 < parts.length; i += 2) read.set(parts[i], parts[i + 1]);
+        if (read.has("setup-failed")) throw new Error(`EL host: the scenario's setup failed: ${read.get("setup-failed")}`);
+        if (r.code === 125 && !read.has("calls")) throw new Error(`EL host: the scenario could not be put in place: ${r.stderr}`);
         return {
             code: r.code,
             stdout: r.stdout,
             stderr: r.stderr,
-            calls: read("/run/el-stub/calls")!.split("\n").filter(Boolean),
-            repos: read("/run/el-stub/repos")!.split("\n").filter(Boolean),
-            installed: host.sh("ls -A /run/el-stub/installed").split("\n").filter(Boolean).sort(),
-            checkedConf: read("/run/el-stub/checked.conf"),
-            after,
+            calls: read.get("calls")!.split("\n").filter(Boolean),
+            repos: read.get("repos")!.split("\n").filter(Boolean),
+            installed: read.get("installed")!.split("\n").filter(Boolean).sort(),
+            checkedConf: read.get("checked.conf"),
+            after: read.get("after"),
         };
     } finally {
         host.stop();
