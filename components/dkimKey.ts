@@ -27,9 +27,6 @@ export interface DkimKeyArgs {
     bits: number;
 }
 
-// The record's name, value and key moved to components/records/dkim.ts; re-exported for this file's importers.
-export { dkimPublicKey, dkimRecordName, dkimRecordValue } from "./records/dkim";
-
 /** RSA modulus length of a PEM public key. */
 export function keyBits(publicKeyPem: string): number {
     return crypto.createPublicKey(publicKeyPem).asymmetricKeyDetails?.modulusLength ?? 0;

@@ -3,10 +3,10 @@
  * Pure functions: the tests assert their exact output.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { dkimRecordName } from "./dkimKey";
+import { dkimRecordName } from "./records/dkim";
 import { milterEndpoint, OsFamily } from "./osFamilies";
 import { DomainSettings, OpenDkimSettings } from "./settings";
-import { RESOLVER_COMMENT } from "./hostTexts";
+import { fileHeaderLead, OPENDKIM_CONF_WHAT, RESOLVER_COMMENT } from "./hostTexts";
 import { loadTemplate, renderTemplate } from "./templates";
 
 export const OPENDKIM_CONF = "/etc/opendkim.conf";
@@ -59,7 +59,7 @@ export function currentOrigin(): FileOrigin {
 export function fileHeader(what: string, origin: FileOrigin, source: string): string {
     const name = `${origin.project}/${origin.stack}`.replace(/[^\x21-\x7e]/g, "?");
     return (
-        `# ${what}, written by the mailauth Pulumi stack ${name} (${source}, put in place by templates/opendkim.sh).\n` +
+        `${fileHeaderLead(what)}${name} (${source}, put in place by templates/opendkim.sh).\n` +
         "# Edits here are overwritten; `pulumi destroy` puts back what this host had (kept in /var/lib/mailauth/opendkim).\n"
     );
 }
@@ -86,7 +86,7 @@ export function renderOpenDkimConf(
               `Nameservers             ${opendkim.nameservers.join(",")}`
             : RESOLVER_COMMENT[build];
     return renderTemplate(loadTemplate("opendkim.conf"), {
-        header: fileHeader("OpenDKIM configuration", origin, "templates/opendkim.conf").trimEnd(),
+        header: fileHeader(OPENDKIM_CONF_WHAT, origin, "templates/opendkim.conf").trimEnd(),
         socket: milterEndpoint(opendkim.milterTransport, family).opendkimSocket,
         reportAddress: opendkim.reportAddress,
         etcDir: OPENDKIM_ETC_DIR,

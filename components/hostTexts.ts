@@ -32,10 +32,42 @@ export const RESOLVER_COMMENT = {
     resolv: "# DNS: the system resolver (/etc/resolv.conf); this OpenDKIM is built without libunbound (opendkim -V).",
 } as const;
 
+/**
+ * The keys step's stdin (components/mailHost.ts keysStdin writes it, templates/dkim-key.sh reads
+ * it): each key is a line `KEY_HEADER <key file> <domain> <selector> <published p=> <its own p=>`
+ * (`-` for none) followed by its PEM, and `KEYS_END <count>` is the last line.
+ */
+export const KEY_HEADER = "#mailauth-key";
+export const KEYS_END = "#mailauth-end";
+
+/**
+ * The start of the first line of every file the opendkim step writes, up to the stack's name
+ * (components/hostFiles.ts fileHeader).
+ */
+export function fileHeaderLead(what: string): string {
+    return `# ${what}, written by the mailauth Pulumi stack `;
+}
+
+/** What opendkim.conf's header calls it. */
+export const OPENDKIM_CONF_WHAT = "OpenDKIM configuration";
+
+/**
+ * How opendkim.conf's first line starts when this stack wrote it: the keys' delete and retire steps
+ * (templates/lib.sh dkim_load_named) tell by it that the stack's configuration is in force.
+ * OPENDKIM_CONF_HEADER_OLD: the first line as the stack wrote it before the header named the stack
+ * (before issue 17.3), still in force on hosts set up then; both are recognised.
+ */
+export const OPENDKIM_CONF_HEADER = fileHeaderLead(OPENDKIM_CONF_WHAT);
+export const OPENDKIM_CONF_HEADER_OLD = "# OpenDKIM configuration written by the mailauth Pulumi stack";
+
 /** The texts a script template may name as `{{name}}`. */
 export const SCRIPT_TEXTS: Record<string, string> = {
     // The packages step names where a build without libunbound comes from; the opendkim step, which
     // comes after it, says "it".
     nameserversRefusalEpel: nameserversRefusal("EPEL's build"),
     nameserversRefusal: nameserversRefusal("it"),
+    keyHeader: KEY_HEADER,
+    keysEnd: KEYS_END,
+    opendkimConfHeader: OPENDKIM_CONF_HEADER,
+    opendkimConfHeaderOld: OPENDKIM_CONF_HEADER_OLD,
 };

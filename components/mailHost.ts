@@ -22,7 +22,9 @@ import {
 } from "./hostFiles";
 import { buildScript, commandLine, KNOWN_MILTERS, ScriptSpec, stagedStdin, stdinCommandLine, stdinWithScript } from "./hostScripts";
 import { OS_FAMILIES } from "./osFamilies";
-import { dkimPublicKey, rotationSteps } from "./dkimKey";
+import { rotationSteps } from "./dkimKey";
+import { dkimPublicKey } from "./records/dkim";
+import { KEY_HEADER, KEYS_END } from "./hostTexts";
 import { OpenDkimSettings, TestKeySettings } from "./settings";
 
 /** The policy agent's master.cf service and the restriction that calls it (guide, step 2). */
@@ -46,10 +48,10 @@ export interface DkimKeyInput {
 }
 
 /**
- * The keys step's stdin after its script (templates/dkim-key.sh): for each key a line
- * `#mailauth-key <key file> <domain> <selector> <published p=> <its own p=>` (`-` for none), its PEM, and
- * `#mailauth-end <count>` last, so that the host can tell whether each is the published one and
- * that all of them came.
+ * The keys step's stdin after its script (templates/dkim-key.sh): for each key a KEY_HEADER line
+ * `<key file> <domain> <selector> <published p=> <its own p=>` (`-` for none), its PEM, and
+ * `KEYS_END <count>` last (components/hostTexts.ts), so that the host can tell whether each is the
+ * published one and that all of them came.
  */
 export function keysStdin(keys: { domain: string; selector: string; privateKeyPem: string; recordValue: string; published: string }[]): string {
     const word = (v: string) => (v === "" ? "-" : v);
@@ -57,9 +59,9 @@ export function keysStdin(keys: { domain: string; selector: string; privateKeyPe
         keys
             .map((k) => {
                 const pem = k.privateKeyPem.endsWith("\n") ? k.privateKeyPem : `${k.privateKeyPem}\n`;
-                return `#mailauth-key ${keyPath(k.domain, k.selector)} ${k.domain} ${k.selector} ${word(dkimPublicKey(k.published))} ${word(dkimPublicKey(k.recordValue))}\n${pem}`;
+                return `${KEY_HEADER} ${keyPath(k.domain, k.selector)} ${k.domain} ${k.selector} ${word(dkimPublicKey(k.published))} ${word(dkimPublicKey(k.recordValue))}\n${pem}`;
             })
-            .join("") + `#mailauth-end ${keys.length}\n`
+            .join("") + `${KEYS_END} ${keys.length}\n`
     );
 }
 

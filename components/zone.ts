@@ -18,7 +18,7 @@ import { normalizeName } from "./records/name";
 import { isSpfValue, lostSpfTerms, spfMechanismProblem } from "./records/spf";
 import { unquoteTxt } from "./records/txt";
 import { DomainSettings, SpfAll, spfMechanismsProblems } from "./settings";
-import { asMarker, isOwn, legacyComment, OwnMarker, recordOwner } from "./stackMarker";
+import { asMarker, isOwn, OwnMarker, recordOwner } from "./stackMarker";
 
 /**
  * Zone data as shown in a message: what a record holds is anybody's (a co-tenant, a provider's
@@ -116,10 +116,6 @@ export interface ZoneCheckResult {
     /** Records the adopt step will replace at this run (only with adoptRecords). */
     adopted: Conflict[];
 }
-
-/** The comment of this project/stack's records before the stack had an identity (components/stackMarker.ts). */
-export const recordComment = legacyComment;
-export { recordOwner };
 
 /** Stops the run: shown by the CLI as its message only (sdk/nodejs cmd/run/run.js ~377). */
 export class ZoneError extends pulumi.RunError {
@@ -410,7 +406,7 @@ export const providerReader: ZoneReader = {
  * (cloudflare-go internal/apierror/apierror.go Error()). Cloudflare's codes: 10000 authentication
  * error, 9109 unauthorized to access the resource, 7003/1001 no such zone (API docs; not seen here).
  */
-export function apiRefusal(e: unknown): { status: number; detail: string } | undefined {
+export function apiRefusal(e: unknown): Refusal | undefined {
     const text = String((e as Error)?.message ?? e);
     const m = text.match(/": (4\d\d) ([A-Za-z ]+?) (\{[\s\S]*\})/) ?? text.match(/": (40[0134]) ([A-Za-z ]+)/);
     if (!m) return undefined;
@@ -432,6 +428,25 @@ const RATE_LIMITED =
     `counting the dashboard and every other tool of the same user; past it every call is refused for 5 minutes ` +
     `(developers.cloudflare.com/fundamentals/api/reference/limits). Wait 5 minutes and run again; the README ("Your zone already has records") ` +
     `gives the calls a run makes per domain count`;
+
+/** Cloudflare's refusal of a call (apiRefusal). */
+type Refusal = { status: number; detail: string };
+
+/**
+ * The result of one of the check's calls to Cloudflare, or undefined when Cloudflare refuses it:
+ * the problem is then added, RATE_LIMITED for 429 (once, whoever asked), else what `refused` says.
+ * Any other failure is thrown.
+ */
+async function unlessRefused<T>(call: () => Promise<T>, problems: string[], refused: (refusal: Refusal) => string | string[]): Promise<T | undefined> {
+    try {
+        return await call();
+    } catch (e) {
+        const refusal = apiRefusal(e);
+        if (!refusal) throw e;
+        problems.push(...(refusal.status === 429 ? [RATE_LIMITED] : ([] as string[]).concat(refused(refusal))));
+        return undefined;
+    }
+}
 
 /**
  * The reads of one check, each made once: the zones listing (only when a domain has no zoneId), each
@@ -462,19 +477,14 @@ function commonSuffix(names: string[]): string {
 async function resolveZone(plan: DomainPlan, reads: ZoneReads, problems: string[]): Promise<ZoneRef | undefined> {
     const d = plan.domain;
     if (plan.zoneId) {
-        let zone: ZoneRef & { permissions?: string[] };
-        try {
-            zone = await reads.zone(plan.zoneId);
-        } catch (e) {
-            const refusal = apiRefusal(e);
-            if (!refusal) throw e;
-            problems.push(
-                refusal.status === 429
-                    ? RATE_LIMITED
-                    : `${d}: Cloudflare refused to read zone ${plan.zoneId} (${refusal.status}: ${refusal.detail}): either the id is not a zone of your account (dashboard: the domain → Overview → API, "Zone ID"), or the API token has no permission on it: give it ${DNS_EDIT} (which includes read) on the zone of ${d}, or drop zoneId to have the zone found by name`,
-            );
-            return undefined;
-        }
+        const zoneId = plan.zoneId;
+        const zone: (ZoneRef & { permissions?: string[] }) | undefined = await unlessRefused(
+            () => reads.zone(zoneId),
+            problems,
+            (refusal) =>
+                `${d}: Cloudflare refused to read zone ${zoneId} (${refusal.status}: ${refusal.detail}): either the id is not a zone of your account (dashboard: the domain → Overview → API, "Zone ID"), or the API token has no permission on it: give it ${DNS_EDIT} (which includes read) on the zone of ${d}, or drop zoneId to have the zone found by name`,
+        );
+        if (!zone) return undefined;
         if (d !== zone.name && !d.endsWith(`.${zone.name}`)) {
             problems.push(
                 `${d}: zoneId ${plan.zoneId} is the zone ${zone.name}, which does not hold ${d}: the records would be published as ${d}.${zone.name}. Set the id of ${d}'s zone, or drop zoneId to have it found by name`,
@@ -493,19 +503,13 @@ async function resolveZone(plan: DomainPlan, reads: ZoneReads, problems: string[
     // in the one listing of every zone the token sees.
     const labels = d.split(".");
     const candidates = labels.slice(0, -1).map((_, i) => labels.slice(i).join("."));
-    let zones: (ZoneRef & { account?: { id: string; name: string } })[];
-    try {
-        zones = await reads.zones();
-    } catch (e) {
-        const refusal = apiRefusal(e);
-        if (!refusal) throw e;
-        problems.push(
-            refusal.status === 429
-                ? RATE_LIMITED
-                : `${d}: Cloudflare refused to list zones (${refusal.status}: ${refusal.detail}): to find the zone of ${d} by name the API token needs Zone → Zone → Read on it; or set mailauth:domains[].zoneId`,
-        );
-        return undefined;
-    }
+    const zones: (ZoneRef & { account?: { id: string; name: string } })[] | undefined = await unlessRefused(
+        () => reads.zones(),
+        problems,
+        (refusal) =>
+            `${d}: Cloudflare refused to list zones (${refusal.status}: ${refusal.detail}): to find the zone of ${d} by name the API token needs Zone → Zone → Read on it; or set mailauth:domains[].zoneId`,
+    );
+    if (!zones) return undefined;
     if (zones.length > LISTING_LIMITS.zones) {
         problems.push(
             `${d}: the API token sees more than ${LISTING_LIMITS.zones} zones, more than the check lists (it does not decide on a cut list): set mailauth:domains[${plan.index ?? 0}].zoneId to the id of ${d}'s zone`,
@@ -558,7 +562,7 @@ async function perZone<T>(
     found: { plan: DomainPlan; zone: ZoneRef }[],
     reader: ZoneReader,
     problems: string[],
-    refused: (plan: DomainPlan, zone: ZoneRef, refusal: { status: number; detail: string }) => string,
+    refused: (plan: DomainPlan, zone: ZoneRef, refusal: Refusal) => string,
     each: (plan: DomainPlan, zone: ZoneRef, records: ZoneRecord[]) => T,
 ): Promise<T[][]> {
     const byZone = new Map<string, { zone: ZoneRef; plans: DomainPlan[] }>();
@@ -566,16 +570,12 @@ async function perZone<T>(
     return Promise.all(
         [...byZone.values()].map(async ({ zone, plans }) => {
             const suffix = commonSuffix(plans.map((p) => p.domain));
-            let all: ZoneRecord[];
-            try {
-                all = await reader.recordsUnder(zone.id, suffix, LISTING_LIMITS.records + 1);
-            } catch (e) {
-                const refusal = apiRefusal(e);
-                if (!refusal) throw e;
-                if (refusal.status === 429) problems.push(RATE_LIMITED);
-                else for (const plan of plans) problems.push(refused(plan, zone, refusal));
-                return [];
-            }
+            const all = await unlessRefused(
+                () => reader.recordsUnder(zone.id, suffix, LISTING_LIMITS.records + 1),
+                problems,
+                (refusal) => plans.map((plan) => refused(plan, zone, refusal)),
+            );
+            if (!all) return [];
             if (all.length > LISTING_LIMITS.records) {
                 problems.push(
                     tooManyRecords(

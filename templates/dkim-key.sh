@@ -1,7 +1,7 @@
 # inputs: KEY_DIR ETC_DIR LOST_KEY RECORD_CHANGED
 # Installs every DKIM private key of the host in one run. The keys arrive on stdin only, never in
 # a command line (the step's stdin is a secret): each as a line
-# `#mailauth-key <key file> <domain> <selector> <published p=> <its own p=>`, then its PEM; `#mailauth-end <count>`
+# `{{keyHeader}} <key file> <domain> <selector> <published p=> <its own p=>`, then its PEM; `{{keysEnd}} <count>`
 # last. <published p=> is the p= value of the selector's DKIM record as published (`-`: none).
 # A published key never changes while its selector is live (components/dkimKey.ts): a key that
 # is not the published one is never put in place. An existing key file stays (it is what the
@@ -37,8 +37,8 @@ help_for() {
 
 # The keys, each in its own file in "$STAGE" (root's, 0700), and an index of them.
 awk -v stage="$STAGE" '
-    index($0, "#mailauth-key ") == 1 { if (f != "") close(f); n++; f = stage "/key." n; printf "" > f; print n "\t" $2 "\t" $3 "\t" $4 "\t" $5 "\t" $6 > (stage "/index"); next }
-    index($0, "#mailauth-end ") == 1 { if ($2 != n) exit 3; ended = 1; exit }
+    index($0, "{{keyHeader}} ") == 1 { if (f != "") close(f); n++; f = stage "/key." n; printf "" > f; print n "\t" $2 "\t" $3 "\t" $4 "\t" $5 "\t" $6 > (stage "/index"); next }
+    index($0, "{{keysEnd}} ") == 1 { if ($2 != n) exit 3; ended = 1; exit }
     f != "" { print > f }
     END { if (!ended) exit 3 }' || die "the keys did not arrive whole on stdin; nothing was installed"
 [ -s "$STAGE/index" ] || die "no key arrived on stdin; nothing was installed"

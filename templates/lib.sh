@@ -238,7 +238,7 @@ dkim_load_named() {
     declare -gA dkim_stack_named=() dkim_named=()
     f=$(head -n 1 "$conf" 2>/dev/null || true)
     case "$f" in
-        "# OpenDKIM configuration, written by the mailauth Pulumi stack "* | "# OpenDKIM configuration written by the mailauth Pulumi stack"*)
+        "{{opendkimConfHeader}}"* | "{{opendkimConfHeaderOld}}"*)
             while read -r f; do [ -z "$f" ] || dkim_stack_named[$f]=1; done < <(dkim_table_keys "$stack_table")
             ;;
     esac

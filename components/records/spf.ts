@@ -3,7 +3,7 @@
  * holds, and what the stack accepts as a mechanism.
  */
 import { show } from "../validate/show";
-import { parseBlock, spfCidrProblem } from "../validate/addresses";
+import { parseBlock } from "../validate/addresses";
 import { spfTargetProblem } from "../validate/names";
 import type { DomainSettings } from "../settings";
 import { normalizeName } from "./name";
@@ -13,13 +13,21 @@ import { unquoteTxt } from "./txt";
 export const SPF_MAX_LOOKUPS = 10;
 
 /**
- * The widest public address space the `ip4:`/`ip6:` mechanisms may cover, all blocks together
- * (components/validate/addresses.ts publicSpan). Receivers accept mail from the blocks as the
- * domain's; a /8 of IPv4 and a /16 of IPv6, wider than any mail provider publishes (the widest
- * blocks in large providers' SPF records are /14 and /19 to /32 for IPv6), narrow enough that
- * ip4:0.0.0.0/1 with 128.0.0.0/1 is refused.
+ * The widest block SPF may authorise as the domain's, as a prefix length: a /8 of IPv4 and a /16 of
+ * IPv6, wider than any mail provider publishes (the widest blocks in large providers' SPF records
+ * are /14 and /19 to /32 for IPv6), narrow enough that ip4:0.0.0.0/1 with 128.0.0.0/1 is refused.
+ * One line for both kinds of term: the `ip4:`/`ip6:` blocks all together (SPF_MAX) and the block an
+ * `a`/`mx` CIDR length makes of each address of the name (spfCidrProblem).
  */
-export const SPF_MAX = { v4: 1n << 24n, v6: 1n << 112n };
+export const SPF_WIDEST_PREFIX = { v4: 8, v6: 16 };
+
+/**
+ * The widest public address space the `ip4:`/`ip6:` mechanisms may cover, all blocks together
+ * (components/validate/addresses.ts publicSpan), as a count of addresses: a block of
+ * SPF_WIDEST_PREFIX (2^24 IPv4 addresses, 2^112 IPv6). Receivers accept mail from the blocks as
+ * the domain's.
+ */
+export const SPF_MAX = { v4: 1n << BigInt(32 - SPF_WIDEST_PREFIX.v4), v6: 1n << BigInt(128 - SPF_WIDEST_PREFIX.v6) };
 
 /** The version term every SPF record starts with (RFC 7208 4.5). */
 export const SPF_VERSION = "v=spf1";
@@ -82,6 +90,24 @@ const SPF_MECHANISM = /^[?~-]?(?:(a|mx)(?::([^/\s]+))?(\/\d{1,2})?(\/\/\d{1,3})?
 /** The `ip4:`/`ip6:` mechanisms of a list. */
 export function isIpMechanism(m: string): boolean {
     return /^(ip4|ip6):/i.test(m);
+}
+
+/**
+ * Why an a/mx term's CIDR lengths (`/N`, `//M` as written) authorise too much, or undefined: wider
+ * than SPF_WIDEST_PREFIX around each address of the name (RFC 7208 5.6: `a/N` matches every client
+ * in the /N block around each A record; `a/0` is every address).
+ */
+export function spfCidrProblem(v4len: string | undefined, v6len: string | undefined): string | undefined {
+    const v4 = v4len === undefined ? undefined : Number(v4len.slice(1));
+    const v6 = v6len === undefined ? undefined : Number(v6len.slice(2));
+    const parts: string[] = [];
+    if (v4 !== undefined && v4 < SPF_WIDEST_PREFIX.v4) parts.push(`each IPv4 address of the name to its /${v4} (${2n ** BigInt(32 - v4)} addresses)`);
+    if (v6 !== undefined && v6 < SPF_WIDEST_PREFIX.v6) parts.push(`each IPv6 address of the name to its /${v6}`);
+    if (parts.length === 0) return undefined;
+    return (
+        `widens ${parts.join(" and ")}: receivers would pass mail from every host there as your domain's, as +all would` +
+        ` (RFC 7208 5.6). At most /${SPF_WIDEST_PREFIX.v4} for IPv4 and //${SPF_WIDEST_PREFIX.v6} for IPv6, the line ip4:/ip6: blocks keep too; better, no CIDR length at all`
+    );
 }
 
 /** One problem for a mechanism that is not allowed or not well-formed, else undefined. */

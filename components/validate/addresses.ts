@@ -170,24 +170,3 @@ export function asPrefix(count: bigint, family: 4 | 6): string {
     while (1n << BigInt(bits + 1) <= count) bits++;
     return `/${width - bits}`;
 }
-
-/**
- * The widest block an SPF `a`/`mx` CIDR length may make of each address of the name (RFC 7208 5.6:
- * `a/N` matches every client in the /N block around each A record): the same line as for ip4:/ip6:
- * blocks (components/settings.ts SPF_MAX: a /8 of IPv4, a /16 of IPv6). `a/0` is every address.
- */
-export const SPF_WIDEST_PREFIX = { v4: 8, v6: 16 };
-
-/** Why an a/mx term's CIDR lengths (`/N`, `//M` as written) authorise too much, or undefined. */
-export function spfCidrProblem(v4len: string | undefined, v6len: string | undefined): string | undefined {
-    const v4 = v4len === undefined ? undefined : Number(v4len.slice(1));
-    const v6 = v6len === undefined ? undefined : Number(v6len.slice(2));
-    const parts: string[] = [];
-    if (v4 !== undefined && v4 < SPF_WIDEST_PREFIX.v4) parts.push(`each IPv4 address of the name to its /${v4} (${2n ** BigInt(32 - v4)} addresses)`);
-    if (v6 !== undefined && v6 < SPF_WIDEST_PREFIX.v6) parts.push(`each IPv6 address of the name to its /${v6}`);
-    if (parts.length === 0) return undefined;
-    return (
-        `widens ${parts.join(" and ")}: receivers would pass mail from every host there as your domain's, as +all would` +
-        ` (RFC 7208 5.6). At most /${SPF_WIDEST_PREFIX.v4} for IPv4 and //${SPF_WIDEST_PREFIX.v6} for IPv6, the line ip4:/ip6: blocks keep too; better, no CIDR length at all`
-    );
-}

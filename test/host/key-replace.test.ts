@@ -17,7 +17,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
-import { dkimPublicKey } from "../../components/dkimKey";
+import { dkimPublicKey } from "../../components/records/dkim";
 import { exampleConfig, TEST_SSH_PRIVATE_KEY } from "../harness";
 import { LabRunner, RemoteCommandError, RemoteExec } from "../lab/runner";
 import { Zone } from "./zone";
@@ -243,26 +243,43 @@ describe("a key file of the host's own at the stack's path", () => {
         180_000,
     );
 
-    it("the keys step's delete under the stack's own opendkim.conf (the first half of a --replace) keeps the stack's key, not the saved one", async () => {
-        const userKey = crypto.generateKeyPairSync("rsa", { modulusLength: 1024 }).privateKey.export({ type: "pkcs1", format: "pem" }).toString();
-        host.write(
-            "/etc/opendkim.conf",
-            `Syslog\t\t\tyes\nUserID\t\t\topendkim\nUMask\t\t\t007\nSocket\t\t\tlocal:/run/opendkim/opendkim.sock\nKeyTable /etc/opendkim/KeyTable\nSigningTable refile:/etc/opendkim/SigningTable\n`,
-        );
-        host.write("/etc/opendkim/KeyTable", USER_KT);
-        host.write("/etc/opendkim/SigningTable", "*@example.com 20261127._domainkey.example.com\n");
-        host.sh(
-            `install -d -m 0750 -o root -g opendkim /etc/opendkim/keys /etc/opendkim/keys/example.com; cat >${KEY_FILE}; chown opendkim:opendkim ${KEY_FILE}; chmod 0600 ${KEY_FILE}`,
-            userKey,
-        );
-        await runner.up(config());
-        // The stack's opendkim.conf is in force, its header first (components/hostFiles.ts fileHeader).
-        expect(host.read("/etc/opendkim.conf").split("\n")[0]).toMatch(/^# OpenDKIM configuration, written by the mailauth Pulumi stack /);
-        const stacks = host.read(KEY_FILE);
-        expect(publicOf(stacks)).toBe(published());
-        const del = host.run(runner.resources[KEY_STEP].inputs.delete);
-        expect(del.code, del.stderr).toBe(0);
-        // Before the header was matched, the delete took the stack's configuration for the host's and put the user's key back under it.
-        expect(host.read(KEY_FILE)).toBe(stacks);
-    }, 180_000);
+    // The stack's opendkim.conf as it writes it now, and as it wrote it before its header named
+    // the stack (hosts set up then: components/hostTexts.ts OPENDKIM_CONF_HEADER_OLD), is the
+    // stack's; a first line of another's is not.
+    const OLD_HEADER =
+        "# OpenDKIM configuration written by the mailauth Pulumi stack; edits here are overwritten.\n# `pulumi destroy` puts back the file this host had before.\n";
+    const asNow = (conf: string) => conf;
+    const asBefore = (conf: string) => OLD_HEADER + conf.replace(/^(#[^\n]*\n)+/, "");
+    const another = (conf: string) => "# OpenDKIM configuration written by hand\n" + conf.replace(/^(#[^\n]*\n)+/, "");
+    it.each([
+        ["its header as written now", asNow, true],
+        ["its header as written before it named the stack", asBefore, true],
+        ["another first line", another, false],
+    ])(
+        "the keys step's delete (the first half of a --replace), opendkim.conf's first line %s: the stack's key stays under the stack's configuration, the saved one comes back under another's",
+        async (_, header, stacks) => {
+            const userKey = crypto.generateKeyPairSync("rsa", { modulusLength: 1024 }).privateKey.export({ type: "pkcs1", format: "pem" }).toString();
+            host.write(
+                "/etc/opendkim.conf",
+                `Syslog\t\t\tyes\nUserID\t\t\topendkim\nUMask\t\t\t007\nSocket\t\t\tlocal:/run/opendkim/opendkim.sock\nKeyTable /etc/opendkim/KeyTable\nSigningTable refile:/etc/opendkim/SigningTable\n`,
+            );
+            host.write("/etc/opendkim/KeyTable", USER_KT);
+            host.write("/etc/opendkim/SigningTable", "*@example.com 20261127._domainkey.example.com\n");
+            host.sh(
+                `install -d -m 0750 -o root -g opendkim /etc/opendkim/keys /etc/opendkim/keys/example.com; cat >${KEY_FILE}; chown opendkim:opendkim ${KEY_FILE}; chmod 0600 ${KEY_FILE}`,
+                userKey,
+            );
+            await runner.up(config());
+            // The stack's opendkim.conf is in force, its header first (components/hostFiles.ts fileHeader).
+            expect(host.read("/etc/opendkim.conf").split("\n")[0]).toMatch(/^# OpenDKIM configuration, written by the mailauth Pulumi stack /);
+            const stacksKey = host.read(KEY_FILE);
+            expect(publicOf(stacksKey)).toBe(published());
+            host.write("/etc/opendkim.conf", header(host.read("/etc/opendkim.conf")));
+            const del = host.run(runner.resources[KEY_STEP].inputs.delete);
+            expect(del.code, del.stderr).toBe(0);
+            // Before the header was matched, the delete took the stack's configuration for the host's and put the user's key back under it.
+            expect(host.read(KEY_FILE)).toBe(stacks ? stacksKey : userKey);
+        },
+        180_000,
+    );
 });

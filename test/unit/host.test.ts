@@ -4,7 +4,7 @@ import * as os from "os";
 import * as path from "path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { splitStdinStep } from "../../components/hostScripts";
-import { dkimPublicKey, dkimRecordValue } from "../../components/dkimKey";
+import { dkimPublicKey, dkimRecordValue } from "../../components/records/dkim";
 import { parseTestKeyOutput } from "../../components/mailHost";
 import { exampleConfig, Registered, reveal, Run, runProgram, scriptOf, stagedFile, TEST_SSH_PRIVATE_KEY, unwrapSecret } from "../harness";
 

@@ -11,12 +11,12 @@ import { describe, expect, it } from "vitest";
 import { configSet, StackConfig } from "../cli";
 import { FakeCloudflare } from "../cloudflare";
 import { exampleConfig, runProgram } from "../harness";
-import { checkZones, DomainPlan, recordComment } from "../../components/zone";
+import { checkZones, DomainPlan } from "../../components/zone";
+import { legacyComment } from "../../components/stackMarker";
 import { show } from "../../components/validate/show";
 import { KNOWN_SCRIPTS, scriptOf } from "../../components/validate/names";
 import { zoneReaderOf } from "../cloudflare";
 // Internal to the SDK, as test/harness.ts uses it: "every outstanding resource RPC has finished".
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const { waitForRPCs } = require("@pulumi/pulumi/runtime/settings") as { waitForRPCs: () => Promise<void> };
 
 type Verdict = "accepted" | RegExp;
@@ -502,7 +502,7 @@ describe("zone records with hostile content reaching the check", () => {
         spfMechanisms: [],
         index: 0,
     });
-    const comment = recordComment("mailauth", "test");
+    const comment = legacyComment("mailauth", "test");
 
     async function check(records: { name: string; type: string; content: string; comment?: string }[]): Promise<{ message: string; logs: string[] }> {
         const cf = fakeFor({ "example.com": ZONES["example.com"] });

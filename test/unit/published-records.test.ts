@@ -8,7 +8,7 @@ import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { afterAll, describe, expect, it, vi } from "vitest";
-import { dkimRecordValue } from "../../components/dkimKey";
+import { dkimRecordValue } from "../../components/records/dkim";
 import { PublishedRecord } from "../../components/mailDns";
 import { quoteTxt, unquoteTxt } from "../../components/records/txt";
 import { exampleConfig, TEST_SSH_PRIVATE_KEY } from "../harness";

@@ -5,6 +5,7 @@ import { exampleConfig, programError, runProgram } from "../harness";
 import { readRawSettings } from "../../components/config";
 import { pulumiConfig, README_END, README_START, readmeTable } from "../../components/settingsDocs";
 import { SECTIONS } from "../../components/settingsTable";
+import { SPF_MAX, SPF_WIDEST_PREFIX } from "../../components/records/spf";
 
 /** The example config as validateSettings takes it, with `patch` applied per setting. */
 function raw(patch: Partial<Record<keyof RawSettings, unknown>> = {}): RawSettings {
@@ -318,6 +319,22 @@ describe("settings validation", () => {
         expect(problems(raw({ opendkim: { trustedHosts: ["1.2.0.0/16", "1.2.0.0/17"] } }))).toEqual([]);
         expect(problems(raw({ spf: { mechanisms: ["ip4:1.0.0.0/8", "ip4:2.0.0.1"] } }))).toHaveLength(1);
         expect(problems(raw({ testKey: { timeoutSeconds: 1800 } }))).toEqual([]);
+    });
+
+    it("draws one SPF line for ip4:/ip6: blocks and a/mx CIDR lengths: a /8 of IPv4 and a /16 of IPv6 (records/spf.ts SPF_WIDEST_PREFIX)", () => {
+        expect(SPF_WIDEST_PREFIX).toEqual({ v4: 8, v6: 16 });
+        expect(SPF_MAX).toEqual({ v4: 2n ** 24n, v6: 2n ** 112n });
+        const spf = (...mechanisms: string[]) => problems(raw({ spf: { mechanisms } }));
+        expect(spf("ip4:1.0.0.0/8", "ip6:2a00::/16", "a/8", "mx//16", "a/8//16")).toEqual([]);
+        expect(spf("ip4:2.0.0.0/7")).toEqual([
+            expect.stringMatching(/together authorise 33554432 public IPv4 addresses \(as many as a \/7; at most a \/8 is allowed\)/),
+        ]);
+        expect(spf("ip6:2a00::/15")).toEqual([expect.stringMatching(/public IPv6 space as large as a \/15 \(at most a \/16 is allowed\)/)]);
+        expect(spf("a/7//15")).toEqual([
+            'mailauth:spf.mechanisms: "a/7//15" widens each IPv4 address of the name to its /7 (33554432 addresses) and each IPv6 address of the name to its /15: ' +
+                "receivers would pass mail from every host there as your domain's, as +all would (RFC 7208 5.6). At most /8 for IPv4 and //16 for IPv6, " +
+                "the line ip4:/ip6: blocks keep too; better, no CIDR length at all",
+        ]);
     });
 
     it("counts 10 lookup terms as allowed (mx plus nine includes)", () => {

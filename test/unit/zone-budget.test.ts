@@ -6,9 +6,10 @@
 import { describe, expect, it } from "vitest";
 import { FakeCloudflare, RateLimit, zoneReaderOf } from "../cloudflare";
 import { exampleConfig, programError, runProgram } from "../harness";
-import { checkAdopted, checkZones, DomainPlan, LISTING_LIMITS, recordComment, Target, ZoneError } from "../../components/zone";
+import { legacyComment } from "../../components/stackMarker";
+import { checkAdopted, checkZones, DomainPlan, LISTING_LIMITS, Target, ZoneError } from "../../components/zone";
 
-const MARK = recordComment("mailauth", "test");
+const MARK = legacyComment("mailauth", "test");
 const OWN = { comment: MARK, stack: "test", project: "mailauth", adopt: false, log: () => undefined };
 /** As the bench's scale case names them (test/bench/scale.test.ts): example.com and d0001.example.com on. */
 const domainName = (i: number, apex = "example.com") => (i === 0 ? apex : `d${String(i).padStart(4, "0")}.${apex}`);
@@ -188,5 +189,66 @@ describe("the stack's own records (issue 23.7)", () => {
         await checkZones(one(), { ...OWN, reader: zoneReaderOf(cf), warn: (m) => warned.push(m) });
         expect(warned.join("\n")).toContain('_dmarc.example.com "v=DMARC1; p=reject; rua=mailto:x@evil.example"');
         expect(warned.join("\n")).toContain("carries this stack's comment but not the value the stack publishes");
+    });
+});
+
+/**
+ * Each of the check's reads (components/zone.ts resolveZone: a zone by id, the zones listing; perZone:
+ * a zone's records) refused by Cloudflare: its own message per domain, or the API limit once.
+ */
+describe("the zone check's reads refused", () => {
+    type Read = "zoneById" | "allZones" | "recordsUnder";
+    /** A provider error as terraform-provider-cloudflare reports a refused call (test/cloudflare.ts refuse). */
+    const refusal = (status: number, code: number, message: string) =>
+        new Error(
+            `invocation of cloudflare returned an error: failed to make http request: GET "https://api.cloudflare.com/client/v4/x": ${status} ${status === 429 ? "Too Many Requests" : "Forbidden"} ` +
+                JSON.stringify({ success: false, errors: [{ code, message }], messages: [], result: null }),
+        );
+    /** The check's problems for two domains of one zone, given by id or found by name, with `read` failing. */
+    async function check(read: Read, error: Error, byId = read === "zoneById"): Promise<string[]> {
+        const cf = new FakeCloudflare();
+        const zone = cf.addZone("example.com");
+        const reader = { ...zoneReaderOf(cf), [read]: async () => Promise.reject(error) };
+        const ds = plans(2, (i) => domainName(i), byId ? zone.id : undefined);
+        return checkZones(ds, { ...OWN, reader }).then(
+            () => [],
+            (e: ZoneError) => e.problems,
+        );
+    }
+
+    it("a zone by id, the zones listing, a zone's records: each domain told what the token lacks", async () => {
+        const byId = await check("zoneById", refusal(403, 9109, "Unauthorized to access requested resource"));
+        expect(byId).toHaveLength(2);
+        expect(byId[0]).toMatch(
+            /^example\.com: Cloudflare refused to read zone \S+ \(403: 9109 Unauthorized to access requested resource\): either the id is not a zone of your account/,
+        );
+        expect(byId[1]).toMatch(/^d0001\.example\.com: Cloudflare refused to read zone /);
+        expect(await check("allZones", refusal(403, 9109, "Unauthorized"))).toEqual([
+            "example.com: Cloudflare refused to list zones (403: 9109 Unauthorized): to find the zone of example.com by name the API token needs Zone → Zone → Read on it; or set mailauth:domains[].zoneId",
+            "d0001.example.com: Cloudflare refused to list zones (403: 9109 Unauthorized): to find the zone of d0001.example.com by name the API token needs Zone → Zone → Read on it; or set mailauth:domains[].zoneId",
+        ]);
+        const records = await check("recordsUnder", refusal(403, 10000, "Authentication error"));
+        expect(records).toHaveLength(2);
+        expect(records[1]).toMatch(
+            /^d0001\.example\.com: Cloudflare refused to list the DNS records of zone example\.com \(\S+\) \(403: 10000 Authentication error\)/,
+        );
+    });
+
+    it.each<Read>(["zoneById", "allZones", "recordsUnder"])("%s over Cloudflare's API limit: said once, and no permission is blamed", async (read) => {
+        const problems = await check(read, refusal(429, 971, "Please wait and consider throttling your request speed"));
+        expect(problems).toHaveLength(1);
+        expect(problems[0]).toMatch(/^Cloudflare refused the zone check's calls for going over its API limit \(429 Too Many Requests\)/);
+    });
+
+    it.each<Read>(["zoneById", "allZones", "recordsUnder"])("%s failing otherwise (not a refusal): the error itself", async (read) => {
+        const cf = new FakeCloudflare();
+        const zone = cf.addZone("example.com");
+        const reader = { ...zoneReaderOf(cf), [read]: async () => Promise.reject(new Error("connection reset")) };
+        await expect(
+            checkZones(
+                plans(1, (i) => domainName(i), read === "zoneById" ? zone.id : undefined),
+                { ...OWN, reader },
+            ),
+        ).rejects.toThrow("connection reset");
     });
 });

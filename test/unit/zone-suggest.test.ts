@@ -6,10 +6,11 @@
 import { describe, expect, it } from "vitest";
 import { FakeCloudflare, zoneReaderOf } from "../cloudflare";
 import { exampleConfig, programError } from "../harness";
-import { checkZones, DomainPlan, recordComment, Target, ZoneError } from "../../components/zone";
+import { legacyComment } from "../../components/stackMarker";
+import { checkZones, DomainPlan, Target, ZoneError } from "../../components/zone";
 import { DomainSettings } from "../../components/settings";
 
-const MARK = recordComment("mailauth", "test");
+const MARK = legacyComment("mailauth", "test");
 const OWN = { comment: MARK, stack: "test", project: "mailauth", adopt: false, log: () => undefined };
 
 function plan(domain: string, spfMechanisms: string[]): DomainPlan {

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { exampleConfig, runProgram, scriptOf, TEST_SSH_PRIVATE_KEY } from "../../harness";
 import { splitStdinStep } from "../../../components/hostScripts";
 import { DIAL_ERROR_LIMIT, LabRunner, RecordStore, RemoteClient, RemoteExec } from "../runner";
-import { dkimPublicKey, dkimRecordValue } from "../../../components/dkimKey";
+import { dkimPublicKey, dkimRecordValue } from "../../../components/records/dkim";
 
 interface Call {
     /** The template the script was built from (packages, dkim-key, opendkim-delete, ...). */

@@ -1,12 +1,12 @@
 /**
  * The EL paths of the real host scripts, run on this (Debian) machine against stub `dnf`, `rpm`,
  * `subscription-manager`, `getenforce`, `matchpathcon`, `opendkim` and `postconf`
- * (test/unit/el-stubs/), one os-release per case, asserting the commands the scripts run.
+ * (test/host/stubs/el/), one os-release per case, asserting the commands the scripts run.
  *
- * Each run is a private mount namespace: /etc is an overlay whose changes vanish with it, /var/lib
- * and /run are tmpfs, the stubs are mounted on /usr/local/sbin, which the scripts' own PATH
- * (templates/lib.sh) searches first, and /etc/os-release is the case's. This machine is not
- * changed. Needs root (mount namespaces), like the lab.
+ * Each run is a fresh el host (test/host/fakeHost.ts runOnEl): an overlay of this machine's root
+ * whose changes vanish with it, /var/lib and /run tmpfs, the stubs in /usr/local/sbin, which the
+ * scripts' own PATH (templates/lib.sh) searches first, and /etc/os-release the case's. This machine
+ * is not changed. Needs root (namespaces), like the lab.
  *
  * What this proves: the scripts' decisions (which repository they find and enable, by which tool,
  * when they install epel-release, what they refuse and with which message, which opendkim.conf
@@ -19,7 +19,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { exampleConfig, runProgram, scriptOf } from "../harness";
 import { splitStdinStep } from "../../components/hostScripts";
-import { masterFields, Repo, Result, runOnEl } from "./stubHost";
+import { masterFields, Repo, Result, runOnEl } from "./fakeHost";
 
 const release = (fields: Record<string, string>) =>
     Object.entries(fields)

@@ -1,14 +1,14 @@
 /**
  * The key step stages each private key where only root writes: every directory from
  * /etc/opendkim down to the key's own is root's, so the opendkim user cannot swap the staged file
- * for a link before root chowns and moves it. Runs the real rendered keys step (test/unit/stubHost.ts),
+ * for a link before root chowns and moves it. Runs the real rendered keys step (test/host/fakeHost.ts runOnEl),
  * which installs every key of the host: example.com's is the one looked at here.
  */
 import * as crypto from "crypto";
 import { beforeAll, describe, expect, it } from "vitest";
 import { exampleConfig, reveal, runProgram, scriptOf } from "../harness";
 import { splitStdinStep } from "../../components/hostScripts";
-import { runOnEl, Scenario } from "./stubHost";
+import { runOnEl, Scenario } from "./fakeHost";
 
 const ALMA_9 = 'NAME="AlmaLinux"\nID="almalinux"\nID_LIKE="rhel centos fedora"\nVERSION_ID="9.5"\nPRETTY_NAME="AlmaLinux 9.5"\n';
 const KEY_DIR = "/etc/opendkim/keys/example.com";
