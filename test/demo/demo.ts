@@ -237,6 +237,22 @@ function inLabAsync(args: string[], input?: string): Promise<string> {
     });
 }
 
+/**
+ * A bounce or a report has an empty MAIL FROM: receivers then check SPF for the HELO name (RFC 7208
+ * 2.3), the MX host's own record (mx.heloSpf). pyspf 2.0.14 checks `postmaster@<HELO>` when the
+ * sender is empty (spf.py:375-377, query.__init__: ident 'helo').
+ */
+async function bounceSpf(): Promise<void> {
+    const helo = (ip: string) => inLabAsync(["/usr/bin/python3", "-c", "import spf, sys; print(spf.check2(i=sys.argv[1], s='', h=sys.argv[2])[0])", ip, HELO]);
+    const [own, other] = await Promise.all([helo(HOST_ADDR), helo(FORBIDDEN_ADDR)]);
+    const record =
+        dig(HELO, "TXT")
+            .find((l) => /spf1/.test(l))
+            ?.split(" TXT ")[1] ?? "no SPF record";
+    check(own === "pass", "HELO", `pyspf for a bounce (MAIL FROM <>) from ${HOST_ADDR}, HELO ${HELO}: ${own}  [${record}]`);
+    check(other === "fail", "HELO", `the same from ${FORBIDDEN_ADDR}, not the server: ${other} (it can say no)`);
+}
+
 /** A message sent on the server, and what independent checkers say of it. */
 async function outbound(lab: Lab, from: string, selector: string): Promise<void> {
     const domain = from.split("@")[1];
@@ -397,6 +413,7 @@ async function story(lab: Lab, keep: boolean, started: { lab: boolean }): Promis
 
     await step("Outbound: a message sent from the server, checked by independent verifiers", async () => {
         await outbound(lab, "alice@example.com", configs.first);
+        await bounceSpf();
     });
 
     await step("Inbound: messages from outside addresses, checked by the SPF policy agent", async () => {
