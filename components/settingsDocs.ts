@@ -45,7 +45,8 @@ export function configDefault(s: Section): unknown {
         const r = s.rows[0];
         return r.kind === "map" ? {} : "default" in r ? r.default : undefined;
     }
-    return s.required ? undefined : {};
+    // A list left out is no entries, read as such (components/settings.ts): no default for the CLI to type.
+    return s.required || s.shape === "list" ? undefined : {};
 }
 
 export function pulumiConfig(): Record<string, ConfigDeclaration> {
