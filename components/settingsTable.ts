@@ -276,7 +276,7 @@ export const NO_MAIL = {
     name: "noMail",
     shape: "list",
     raw: "json",
-    summary: "Names that send and receive no mail (default none), a list of",
+    summary: "Names that send no mail (default none), a list of",
     note: "Each gets v=spf1 -all and _dmarc v=DMARC1; p=reject; it must not be a mail domain or the MX host.",
     rows: [
         {
