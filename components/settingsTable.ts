@@ -338,7 +338,7 @@ export const ADOPT_RECORDS = {
     raw: "text",
     type: "boolean",
     summary:
-        "Take over records already in the zone at the names the stack publishes (SPF, MX, DMARC and its report authorizations, the MX host's A/AAAA and SPF), in the same pulumi up; pulumi destroy puts them back as they were. DKIM selectors are never taken over. Default false: such records stop the run at preview.",
+        "Take over records already in the zone at the names the stack publishes (SPF, MX, DMARC and its report authorizations, the MX host's A/AAAA and SPF, the noMail names' records), in the same pulumi up; pulumi destroy puts them back as they were. DKIM selectors are never taken over. Default false: such records stop the run at preview.",
     rows: [
         {
             key: "adoptRecords",

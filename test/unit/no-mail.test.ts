@@ -12,6 +12,9 @@ import { FakeCloudflare } from "../cloudflare";
 import { unquoteTxt } from "../../components/records/txt";
 import { RawSettings, SettingsError, validateSettings } from "../../components/settings";
 import { classifyPrivateKey } from "../../components/validate/sshKeys";
+import { runConfigSet, shellWords } from "../cli";
+import * as fs from "fs";
+import * as path from "path";
 
 const COM = "0123456789abcdef0123456789abcdef";
 const dnsRecords = (rs: Registered[]) => rs.filter((r) => r.type === "cloudflare:index/dnsRecord:DnsRecord");
@@ -94,6 +97,38 @@ describe("names that send no mail: records", () => {
     it("a name in no zone the API token can read is refused by the zone check, naming it", async () => {
         const msg = await programError(withNoMail(["parked.example.net"]), { preview: true, call: FakeCloudflare.forConfig(exampleConfig()).call });
         expect(msg).toContain("parked.example.net: no zone the API token can read holds parked.example.net");
+    });
+});
+
+describe("names that send no mail: the README's commands", () => {
+    it("run as written with the CLI's --path conversion, publish each name's records, under stable URNs", async () => {
+        const readme = fs.readFileSync(path.join(__dirname, "..", "..", "README.md"), "utf8");
+        const start = readme.indexOf("## Names that send no mail");
+        const section = readme.slice(start, readme.indexOf("\n## ", start + 1));
+        const lines = [...section.matchAll(/```bash\n([\s\S]*?)```/g)].flatMap((m) => m[1].split("\n")).filter((l) => l.startsWith("pulumi config set "));
+        expect(lines).toHaveLength(3);
+        const stack = { values: structuredClone(exampleConfig()), secret: new Set<string>() };
+        for (const line of lines) runConfigSet(stack, shellWords(line, () => "").words, undefined);
+        // nullMx arrives as the boolean true (the CLI's --path coercion), the names as strings.
+        expect(stack.values["mailauth:noMail"]).toEqual([{ name: "www.example.com" }, { name: "example-old.com", nullMx: true }]);
+        const cf = FakeCloudflare.forConfig(stack.values);
+        cf.addZone("example-old.com");
+        const run = await preview(stack.values, cf);
+        expect(
+            noMailRecords(run.resources)
+                .map(([name, type, at]) => `${name} ${type} ${at}`)
+                .sort(),
+        ).toEqual([
+            "nomail-example-old.com-dmarc TXT _dmarc.example-old.com",
+            "nomail-example-old.com-mx MX example-old.com",
+            "nomail-example-old.com-spf TXT example-old.com",
+            "nomail-www.example.com-dmarc TXT _dmarc.www.example.com",
+            "nomail-www.example.com-spf TXT www.example.com",
+        ]);
+        // State identity: the component's type and each record's name (test/unit/identity.test.ts pins the example's).
+        expect(run.resources.find((r) => r.name === "nomail-www.example.com-spf")!.urn).toBe(
+            "urn:pulumi:test::mailauth::mailauth:dns:NoMail$cloudflare:index/dnsRecord:DnsRecord::nomail-www.example.com-spf",
+        );
     });
 });
 
