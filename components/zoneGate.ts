@@ -51,7 +51,8 @@ export interface AdoptSetting {
 /**
  * `mailauth:importRecords`: the record each of the stack's record resources takes over by the
  * `import` resource option, `{"<resource name>": "<zone id>/<record id>"}` (the preview prints the
- * `pulumi config set --path` command). Only the stack's SPF, MX, DMARC and MX-host A/AAAA records:
+ * `pulumi config set --path` command). Only the stack's SPF, MX, DMARC, MX-host A/AAAA, report
+ * authorization and no-mail records:
  * a DKIM record keeps the content it was created with (components/mailDns.ts), so an imported key
  * would stay published while the stack signs with its own.
  */
