@@ -236,7 +236,12 @@ export function findConflicts(
             let why: string;
             const ways: string[] = [];
             let adoptable = other === undefined && t.kind !== "dkim";
-            if (r.type === "CNAME" && t.kind !== "dkim") {
+            // A no-mail name that is an alias (www, say) is never adopted: that would delete the alias the name is for.
+            const noMailAlias = r.type === "CNAME" && isNoMailKind(t.kind);
+            if (noMailAlias) adoptable = false;
+            if (noMailAlias) {
+                why = `a CNAME excludes every other record at ${t.name} (RFC 1034 3.6.2): Cloudflare refuses the stack's ${t.type} record next to it. Receivers follow the alias: they read the SPF${t.kind === "nomail-mx" ? " and MX" : ""} of its target, ${shown(normalizeName(r.content))}, for ${t.name}`;
+            } else if (r.type === "CNAME" && t.kind !== "dkim") {
                 why = `a CNAME excludes every other record at ${t.name} (RFC 1034 3.6.2): Cloudflare refuses the stack's ${t.type} record next to it`;
             } else if (same) {
                 why = `it already holds the value the stack publishes, but the stack does not manage it: Cloudflare refuses a second identical record`;
@@ -280,6 +285,11 @@ export function findConflicts(
                 ways.push(
                     `if this stack was renamed from ${shown(other)} (pulumi stack rename), the record is this stack's: set its comment to "${asMarker(own.comment).legacy}" in the dashboard (the next pulumi up gives it the stack's own comment)`,
                 );
+            } else if (noMailAlias) {
+                ways.push(
+                    `keep the alias and take ${plan.domain} out of the list (its target's records answer for it; publish the no-mail records at the target if it sends no mail either): pulumi config rm --path 'mailauth:noMail[${plan.index ?? 0}]'`,
+                );
+                ways.push(`or, if nothing uses the alias any more, delete it in Cloudflare (dashboard: ${zone.name} → DNS → Records)`);
             } else if (t.kind === "dkim") {
                 ways.push(
                     `pick another selector for the stack, e.g. today's date: pulumi config set --path 'mailauth:domains[${plan.index ?? 0}].selector' ${new Date().toISOString().slice(0, 10).replace(/-/g, "")}; the existing key stays published for mail still in transit`,

@@ -110,7 +110,7 @@ describe("names that send no mail: the README's commands", () => {
         const stack = { values: structuredClone(exampleConfig()), secret: new Set<string>() };
         for (const line of lines) runConfigSet(stack, shellWords(line, () => "").words, undefined);
         // nullMx arrives as the boolean true (the CLI's --path coercion), the names as strings.
-        expect(stack.values["mailauth:noMail"]).toEqual([{ name: "www.example.com" }, { name: "example-old.com", nullMx: true }]);
+        expect(stack.values["mailauth:noMail"]).toEqual([{ name: "shop.example.com" }, { name: "example-old.com", nullMx: true }]);
         const cf = FakeCloudflare.forConfig(stack.values);
         cf.addZone("example-old.com");
         const run = await preview(stack.values, cf);
@@ -122,12 +122,12 @@ describe("names that send no mail: the README's commands", () => {
             "nomail-example-old.com-dmarc TXT _dmarc.example-old.com",
             "nomail-example-old.com-mx MX example-old.com",
             "nomail-example-old.com-spf TXT example-old.com",
-            "nomail-www.example.com-dmarc TXT _dmarc.www.example.com",
-            "nomail-www.example.com-spf TXT www.example.com",
+            "nomail-shop.example.com-dmarc TXT _dmarc.shop.example.com",
+            "nomail-shop.example.com-spf TXT shop.example.com",
         ]);
         // State identity: the component's type and each record's name (test/unit/identity.test.ts pins the example's).
-        expect(run.resources.find((r) => r.name === "nomail-www.example.com-spf")!.urn).toBe(
-            "urn:pulumi:test::mailauth::mailauth:dns:NoMail$cloudflare:index/dnsRecord:DnsRecord::nomail-www.example.com-spf",
+        expect(run.resources.find((r) => r.name === "nomail-shop.example.com-spf")!.urn).toBe(
+            "urn:pulumi:test::mailauth::mailauth:dns:NoMail$cloudflare:index/dnsRecord:DnsRecord::nomail-shop.example.com-spf",
         );
     });
 });
@@ -224,6 +224,19 @@ describe("names that send no mail: records already in the zone", () => {
         ).toEqual(["nomail-parked.example.com-dmarc", "nomail-parked.example.com-spf"]);
     });
 
+    it("an alias (CNAME) at the name is refused, never adopted: the way out keeps it and drops the name", async () => {
+        const cf = FakeCloudflare.forConfig(config);
+        cf.addRecord("example.com", { name: "parked.example.com", type: "CNAME", content: "example.com" });
+        const adopting = { ...config, "mailauth:adoptRecords": "true", "cloudflare:apiToken": "test-token" };
+        const msg = await programError(adopting, { preview: true, call: cf.call });
+        expect(msg).toContain("parked.example.com: CNAME parked.example.com example.com");
+        expect(msg).toContain("Receivers follow the alias: they read the SPF of its target, example.com, for parked.example.com");
+        expect(msg).toContain("keep the alias and take parked.example.com out of the list");
+        expect(msg).toContain("pulumi config rm --path 'mailauth:noMail[0]'");
+        expect(msg).not.toContain("adoptRecords is on");
+        expect(msg).not.toContain("import it");
+    });
+
     it("with adoptRecords, the name's records are taken over by its own adopt step, SPF and DMARC by prefix, every MX", async () => {
         const cf = FakeCloudflare.forConfig(config);
         cf.addRecord("example.com", { name: "parked.example.com", type: "TXT", content: '"v=spf1 ~all"' });
@@ -237,6 +250,19 @@ describe("names that send no mail: records already in the zone", () => {
             { name: "parked.example.com", types: ["MX", "CNAME"] },
         ]);
         expect(dnsRecords(run.resources).find((r) => r.name === "nomail-parked.example.com-spf")!.dependencies).toContain(adopt.urn);
+    });
+
+    it("a record in the way may be imported by the name's record resource, as the message says", async () => {
+        const cf = FakeCloudflare.forConfig(config);
+        const r = cf.addRecord("example.com", { name: "parked.example.com", type: "TXT", content: '"v=spf1 ~all"' });
+        const importing = { ...config, "mailauth:importRecords": { "nomail-parked.example.com-spf": `${COM}/${r.id}` } };
+        const run = await runProgram(importing, { preview: true, call: cf.call });
+        expect(noMailRecords(run.resources).map(([name]) => name)).toContain("nomail-parked.example.com-spf");
+        // A name the stack does not publish is refused, listing the no-mail records among those it can import.
+        const wrong = { ...config, "mailauth:importRecords": { "nomail-other.example.com-spf": `${COM}/${r.id}` } };
+        expect(await programError(wrong, { preview: true, call: cf.call })).toContain(
+            "nomail-parked.example.com-spf, nomail-parked.example.com-dmarc, nomail-parked.example.com-mx",
+        );
     });
 });
 
