@@ -610,10 +610,13 @@ function readNoMail(
     raw.forEach((item, i) => {
         const p = `${path}[${i}]`;
         const before = problems.length;
-        // The name alone is an entry too: pulumi config set --path 'mailauth:noMail[0]' NAME.
-        const entry = typeof item === "string" || typeof item === "number" ? { name: item } : item;
-        const { name: rawName, nullMx } = section(NO_MAIL, entry, p, problems, true);
-        const at = typeof item === "string" || typeof item === "number" ? p : `${p}.name`;
+        // The name alone is an entry too (pulumi config set --path 'mailauth:noMail[0]' NAME), named so in messages.
+        const alone = typeof item === "string" || typeof item === "number";
+        if (item === "") problems.push(`${p}: empty entry`);
+        const { name: rawName, nullMx } = alone
+            ? { name: item === "" ? undefined : typedString(item, p, problems), nullMx: false }
+            : section(NO_MAIL, item, p, problems, true);
+        const at = alone ? p : `${p}.name`;
         const name = rawName === undefined ? undefined : normalizeName(rawName);
         if (name === undefined) {
             // reported by section()

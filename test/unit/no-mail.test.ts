@@ -179,6 +179,11 @@ describe("names that send no mail: settings", () => {
             "mailauth:noMail[0].nullmx: unknown setting; allowed here: name, nullMx",
         ]);
         expect(problems({ noMail: [{ nullMx: true }] })).toEqual(["mailauth:noMail[0].name: required, not set"]);
+        // The name alone: messages name the entry as it was set.
+        expect(problems({ noMail: ["a.example.com", "x\u200by.example.com"] })).toEqual([
+            expect.stringMatching(/^mailauth:noMail\[1\]: .* contains a control character/),
+        ]);
+        expect(problems({ noMail: [""] })).toEqual(["mailauth:noMail[0]: empty entry"]);
         expect(problems({ noMail: "parked.example.com" })[0]).toMatch(/^mailauth:noMail: must be a list of \{name, nullMx\?\} \(or of names\)/);
         const long = `${"a".repeat(60)}.${"b".repeat(60)}.${"c".repeat(60)}.${"d".repeat(60)}.com`;
         expect(problems({ noMail: [long] })).toEqual([expect.stringMatching(/with _dmarc\. in front the record name would be 254, over DNS's 253/)]);
