@@ -19,8 +19,8 @@ export const NO_MAIL_DMARC_VALUE = `${DMARC_VERSION}; p=reject`;
 /**
  * The null MX, `MX 0 .` (RFC 7505 3: preference 0, an exchange of the root, the only MX at the name;
  * senders then bounce mail to the name at once, 3.2). Cloudflare takes it as content "." with
- * priority 0 (github.com/vojtechmares/terraform-cloudflare-no-mail README: "Null MX record has a
- * priority of 0 and content ."; not verified against the API here: docs/not-verified.md).
+ * priority 0, as github.com/vojtechmares/terraform-cloudflare-no-mail publishes it (its readme says
+ * the null MX "has a priority of 0 and content ."); not verified against the API here: docs/not-verified.md.
  */
 export const NULL_MX = { content: ".", priority: 0 } as const;
 
