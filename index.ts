@@ -8,7 +8,7 @@
 // First: before any resource or Output is made (components/stackTraces.ts).
 import "./components/stackTraces";
 import * as pulumi from "@pulumi/pulumi";
-import { planMailDomains } from "./components/mailDomain";
+import { planMailDomains, planNoMail } from "./components/mailDomain";
 import { PublishedRecord } from "./components/mailDns";
 import { zoneGate } from "./components/zoneGate";
 import { MailHost } from "./components/mailHost";
@@ -38,13 +38,17 @@ const adoptRecords = { enabled: settings.adoptRecords, token: settings.adoptReco
 // Every domain's keys and planned records first: the zone check compares them all with the zones
 // before any record is made; then each domain's records (components/mailDomain.ts).
 const planned = planMailDomains(settings);
+// The names that send no mail (mailauth:noMail): checked with the domains, each a component of its own.
+const noMail = planNoMail(settings);
 const zones = zoneGate(
     settings,
     planned.map((p) => p.records),
     adoptRecords,
     config.get("importRecords"),
+    noMail,
 );
 const domains = planned.map((p) => p.publish(zones.dnsArgs(p.name)));
+const noMailDns = noMail.map((n) => n.publish(zones.dnsArgs(n.name)));
 
 const host = new MailHost("mailhost", {
     connection: {
@@ -65,10 +69,12 @@ const host = new MailHost("mailhost", {
 });
 
 /** Every published record: name, type and value. */
-export const records: pulumi.Output<PublishedRecord[]> = pulumi.all(domains.map((d) => d.dns.records)).apply((r) => r.flat());
+export const records: pulumi.Output<PublishedRecord[]> = pulumi
+    .all([...domains.map((d) => d.dns.records), ...noMailDns.map((n) => n.records)])
+    .apply((r) => r.flat());
 /** The selector that signs each domain's mail, and those still published after a rotation. */
 export const selectors = Object.fromEntries(settings.domains.map((d) => [d.name, { active: d.selector, previous: d.previousSelectors }]));
-/** The Cloudflare zone (name and id) that holds each domain's records. */
+/** The Cloudflare zone (name and id) that holds each domain's records, and each no-mail name's (mailauth:noMail). */
 export const zone = zones.result();
 /** opendkim-testkey's verdict per domain ("key OK" once the record matches the installed key). */
 export const testKey = host.testKeyResults;

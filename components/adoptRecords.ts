@@ -40,9 +40,9 @@ export function adoptTargets(targets: Target[], imports: Record<string, string> 
             name: t.name,
             types: [t.type, "CNAME"],
             // The script knows these two prefixes by their text, lowercase (components/adopt.js `replaced`).
-            ...(t.kind === "spf" || t.kind === "helo"
+            ...(t.kind === "spf" || t.kind === "helo" || t.kind === "nomail-spf"
                 ? { prefix: SPF_VERSION }
-                : t.kind === "dmarc" || t.kind === "report"
+                : t.kind === "dmarc" || t.kind === "report" || t.kind === "nomail-dmarc"
                   ? { prefix: DMARC_VERSION.toLowerCase() }
                   : {}),
             ...(imports[t.resource] ? { keep: [imports[t.resource].split("/")[1]] } : {}),

@@ -2,13 +2,15 @@
  * MailDns: the mail records of one domain on Cloudflare: MX, SPF, a DKIM record per
  * published selector, DMARC, the MX host's A/AAAA and its own SPF record (the HELO check) when
  * this zone holds it, and the records that let other domains' DMARC reports come to report
- * addresses in this zone. Never proxied.
+ * addresses in this zone. Never proxied. NoMailDns: the records of one name that sends no mail
+ * (mailauth:noMail), a component of its own whatever zone holds it.
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as cloudflare from "@pulumi/cloudflare";
 import { dkimRecordName } from "./records/dkim";
 import { dmarcRecordName, REPORT_AUTHORIZATION_VALUE, reportAuthorizationName } from "./records/dmarc";
 import { spfRecordName } from "./records/spf";
+import { NO_MAIL_DMARC_VALUE, NO_MAIL_SPF_VALUE, noMailDmarcName, NULL_MX } from "./records/nomail";
 import { quoteTxt, unquoteTxt } from "./records/txt";
 import * as command from "@pulumi/command";
 import { AdoptTarget, adoptStep } from "./adoptRecords";
@@ -100,7 +102,11 @@ function recordSpecs(args: Omit<MailDnsArgs, "zoneId">): RecordSpec[] {
 
 /** What the zone check compares with the zone: the records a MailDns named `name` will publish. */
 export function mailDnsTargets(name: string, args: Omit<MailDnsArgs, "zoneId">): Target[] {
-    return recordSpecs(args).map((s) => ({
+    return targetsOf(name, recordSpecs(args));
+}
+
+function targetsOf(name: string, specs: RecordSpec[]): Target[] {
+    return specs.map((s) => ({
         kind: s.kind,
         name: s.name,
         type: s.type,
@@ -108,6 +114,50 @@ export function mailDnsTargets(name: string, args: Omit<MailDnsArgs, "zoneId">):
         value: typeof s.value === "string" ? s.value : undefined,
         priority: s.priority,
     }));
+}
+
+/** What a set of records needs from the zone check: zone, comment, adoption, imports. */
+type ZoneInputs = Pick<MailDnsArgs, "zoneId" | "ttl" | "comment" | "adopt" | "imports">;
+
+/**
+ * Makes the records of `specs` as children of `parent`, each `<name>-<id>`, after the adopt step
+ * `<name>-adopt` when adoptRecords is on; returns the DKIM records by selector and what is published.
+ */
+function makeRecords(parent: pulumi.ComponentResource, name: string, specs: RecordSpec[], args: ZoneInputs) {
+    const published: pulumi.Output<PublishedRecord>[] = [];
+    const adopt = args.adopt ? adoptStep(`${name}-adopt`, { zoneId: args.zoneId, ...args.adopt }, { parent }) : undefined;
+    if (adopt) args.adopt!.after(adopt);
+    const dkimRecords: Record<string, cloudflare.DnsRecord> = {};
+    for (const spec of specs) {
+        const content = spec.type === "TXT" ? pulumi.output(spec.value).apply(quoteTxt) : spec.value;
+        const r = new cloudflare.DnsRecord(
+            `${name}-${spec.id}`,
+            {
+                zoneId: args.zoneId,
+                name: spec.name,
+                type: spec.type,
+                content,
+                ttl: args.ttl,
+                proxied: false,
+                priority: spec.priority,
+                comment: args.comment,
+            },
+            // A published key never changes while its selector is live (see DkimKey): a DKIM
+            // record keeps the content it was created with, whatever key the stack holds later.
+            {
+                parent,
+                dependsOn: adopt ? [adopt] : [],
+                ignoreChanges: spec.selector !== undefined ? ["content"] : [],
+                ...(spec.selector === undefined && args.imports?.[`${name}-${spec.id}`] ? { import: args.imports[`${name}-${spec.id}`] } : {}),
+            },
+        );
+        // A DKIM record shows what it publishes, the content kept in state (it ignores changes),
+        // not the key the stack holds now: after `pulumi up --replace` on a key they differ.
+        const value = spec.selector !== undefined ? r.content.apply(unquoteTxt) : pulumi.output(spec.value);
+        published.push(value.apply((v) => ({ name: spec.name, type: spec.type, value: v })));
+        if (spec.selector !== undefined) dkimRecords[spec.selector] = r;
+    }
+    return { dkimRecords, records: pulumi.all(published) };
 }
 
 export class MailDns extends pulumi.ComponentResource {
@@ -118,41 +168,50 @@ export class MailDns extends pulumi.ComponentResource {
 
     constructor(name: string, args: MailDnsArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mailauth:dns:MailDns", name, {}, opts);
-        const published: pulumi.Output<PublishedRecord>[] = [];
-        const adopt = args.adopt ? adoptStep(`${name}-adopt`, { zoneId: args.zoneId, ...args.adopt }, { parent: this }) : undefined;
-        if (adopt) args.adopt!.after(adopt);
-        this.dkimRecords = {};
-        for (const spec of recordSpecs(args)) {
-            const content = spec.type === "TXT" ? pulumi.output(spec.value).apply(quoteTxt) : spec.value;
-            const r = new cloudflare.DnsRecord(
-                `${name}-${spec.id}`,
-                {
-                    zoneId: args.zoneId,
-                    name: spec.name,
-                    type: spec.type,
-                    content,
-                    ttl: args.ttl,
-                    proxied: false,
-                    priority: spec.priority,
-                    comment: args.comment,
-                },
-                // A published key never changes while its selector is live (see DkimKey): a DKIM
-                // record keeps the content it was created with, whatever key the stack holds later.
-                {
-                    parent: this,
-                    dependsOn: adopt ? [adopt] : [],
-                    ignoreChanges: spec.selector !== undefined ? ["content"] : [],
-                    ...(spec.selector === undefined && args.imports?.[`${name}-${spec.id}`] ? { import: args.imports[`${name}-${spec.id}`] } : {}),
-                },
-            );
-            // A DKIM record shows what it publishes, the content kept in state (it ignores changes),
-            // not the key the stack holds now: after `pulumi up --replace` on a key they differ.
-            const value = spec.selector !== undefined ? r.content.apply(unquoteTxt) : pulumi.output(spec.value);
-            published.push(value.apply((v) => ({ name: spec.name, type: spec.type, value: v })));
-            if (spec.selector !== undefined) this.dkimRecords[spec.selector] = r;
-        }
+        const made = makeRecords(this, name, recordSpecs(args), args);
+        this.dkimRecords = made.dkimRecords;
+        this.records = made.records;
+        this.registerOutputs({ records: this.records });
+    }
+}
 
-        this.records = pulumi.all(published);
+/** One name of mailauth:noMail, as NoMailDns publishes it. */
+export interface NoMailArgs extends ZoneInputs {
+    /** The name, normalized (components/settings.ts readNoMail). */
+    name: string;
+    /** Also the null MX (RFC 7505). */
+    nullMx: boolean;
+}
+
+/** The component of a no-mail name: `nomail-<name>`; its records `nomail-<name>-spf`, `-dmarc`, `-mx` (state identity: keep them). */
+export function noMailComponentName(name: string): string {
+    return `nomail-${name}`;
+}
+
+/** The records of a no-mail name, in the order they are registered. */
+function noMailSpecs(args: Pick<NoMailArgs, "name" | "nullMx">): RecordSpec[] {
+    return [
+        { id: "spf", kind: "nomail-spf", name: args.name, type: "TXT", value: NO_MAIL_SPF_VALUE },
+        { id: "dmarc", kind: "nomail-dmarc", name: noMailDmarcName(args.name), type: "TXT", value: NO_MAIL_DMARC_VALUE },
+        ...(args.nullMx
+            ? [{ id: "mx", kind: "nomail-mx" as const, name: args.name, type: "MX" as const, value: NULL_MX.content, priority: NULL_MX.priority }]
+            : []),
+    ];
+}
+
+/** What the zone check compares with the zone for a no-mail name. */
+export function noMailTargets(args: Pick<NoMailArgs, "name" | "nullMx">): Target[] {
+    return targetsOf(noMailComponentName(args.name), noMailSpecs(args));
+}
+
+/** The records of one name that sends no mail: `v=spf1 -all`, `_dmarc` `v=DMARC1; p=reject`, optionally `MX 0 .`. */
+export class NoMailDns extends pulumi.ComponentResource {
+    /** Every record this component publishes: name, type and value (TXT values unquoted). */
+    public readonly records: pulumi.Output<PublishedRecord[]>;
+
+    constructor(name: string, args: NoMailArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("mailauth:dns:NoMail", name, {}, opts);
+        this.records = makeRecords(this, name, noMailSpecs(args), args).records;
         this.registerOutputs({ records: this.records });
     }
 }

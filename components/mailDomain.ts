@@ -17,7 +17,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as cloudflare from "@pulumi/cloudflare";
 import { DkimKey, warnKeptKey } from "./dkimKey";
 import { installedSelectors } from "./hostFiles";
-import { MailDns, MailDnsArgs } from "./mailDns";
+import { MailDns, MailDnsArgs, noMailComponentName, NoMailDns } from "./mailDns";
 import type { DkimKeyInput } from "./mailHost";
 import { DomainSettings, reportAuthorizationsOf, Settings, zoneFor } from "./settings";
 import { HELO_SPF_VALUE } from "./records/spf";
@@ -125,4 +125,30 @@ export function planMailDomains(settings: Settings): PlannedMailDomain[] {
             reports.filter((r) => r.zone === domain.name).map(({ domain: d, host }) => ({ domain: d, host })),
         ),
     );
+}
+
+/** A name of mailauth:noMail, planned: its component's name and position, and how to publish it. */
+export interface PlannedNoMail {
+    name: string;
+    nullMx: boolean;
+    /** `nomail-<name>` (components/mailDns.ts noMailComponentName). */
+    component: string;
+    /** Its position in mailauth:noMail, for the commands in messages. */
+    index: number;
+    /** The configured domain whose zone holds it, if any (its zone is found by name otherwise). */
+    zoneDomain?: DomainSettings;
+    /** Makes its records (a NoMailDns), once the zone check has given what they need. */
+    publish(zone: ZoneArgs): NoMailDns;
+}
+
+/** Every name of mailauth:noMail, in the settings' order; each a component of its own, whatever zone holds it. */
+export function planNoMail(settings: Settings): PlannedNoMail[] {
+    return settings.noMail.map((n, index) => ({
+        name: n.name,
+        nullMx: n.nullMx,
+        component: noMailComponentName(n.name),
+        index,
+        zoneDomain: zoneFor(n.name, settings.domains),
+        publish: (zone: ZoneArgs) => new NoMailDns(noMailComponentName(n.name), { name: n.name, nullMx: n.nullMx, ttl: settings.ttl, ...zone }),
+    }));
 }

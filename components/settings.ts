@@ -30,7 +30,8 @@ import { addressProblem, asPrefix, Block, parseBlock, publicSpan } from "./valid
 import { aLabelProblem, hostnameProblem, sshHostProblem, trustedWildcardProblem } from "./validate/names";
 import { previousSelectorsProblem } from "./validate/limits";
 import { readImportRecordsShape } from "./validate/imports";
-import { ADOPT_RECORDS, DMARC, DOMAINS, MX, OPENDKIM, Read, Row, Section, SPF, SSH, TEST_KEY, TTL, Values } from "./settingsTable";
+import { ADOPT_RECORDS, DMARC, DOMAINS, MX, NO_MAIL, OPENDKIM, Read, Row, Section, SPF, SSH, TEST_KEY, TTL, Values } from "./settingsTable";
+import { noMailDmarcName } from "./records/nomail";
 
 export type DomainSettings = Values<typeof DOMAINS>;
 export type MxSettings = Values<typeof MX>;
@@ -45,6 +46,8 @@ export type DmarcSettings = Values<typeof DMARC> & {
 /** `reportAddress` is always set: its default is derived from the first domain. */
 export type OpenDkimSettings = Omit<Values<typeof OPENDKIM>, "reportAddress"> & { reportAddress: string };
 export type SshSettings = Values<typeof SSH>;
+/** One name of mailauth:noMail, normalized (components/records/nomail.ts). */
+export type NoMailSettings = Values<typeof NO_MAIL>;
 export type TestKeySettings = Values<typeof TEST_KEY>;
 
 export type MilterTransport = OpenDkimSettings["milterTransport"];
@@ -56,6 +59,8 @@ export interface Settings {
     mx: MxSettings;
     spf: SpfSettings;
     dmarc: DmarcSettings;
+    /** `mailauth:noMail`: names that send no mail (none by default). */
+    noMail: NoMailSettings[];
     opendkim: OpenDkimSettings;
     ssh: SshSettings;
     ttl: number;
@@ -70,6 +75,7 @@ export interface RawSettings {
     mx?: unknown;
     spf?: unknown;
     dmarc?: unknown;
+    noMail?: unknown;
     opendkim?: unknown;
     ssh?: unknown;
     ttl?: unknown;
@@ -572,6 +578,90 @@ function readOpenDkim(raw: unknown, domains: DomainSettings[], problems: Problem
     return { reportAddress, trustedHosts, nameservers, milterTransport };
 }
 
+/**
+ * `mailauth:noMail`: each entry `{name, nullMx?}` or the name alone. A name must be one the stack
+ * may say sends no mail: not a mail domain, not the MX host (its HELO name: it sends bounces), not
+ * the domain of a DMARC report address (receivers send reports there; with a null MX they would
+ * bounce), not a parent of a mail domain while DMARC is off (its p=reject would then be the policy
+ * receivers find for that domain, RFC 9989 4.10). Its zone: a configured domain's, or found by name
+ * by the zone check (components/zone.ts resolveZone), which says so when none holds it.
+ */
+function readNoMail(
+    raw: unknown,
+    domains: DomainSettings[],
+    mx: MxSettings,
+    dmarc: DmarcSettings,
+    opendkim: OpenDkimSettings,
+    problems: Problems,
+): NoMailSettings[] {
+    const path = "mailauth:noMail";
+    if (raw === undefined || raw === null || raw === "") return [];
+    if (!Array.isArray(raw)) {
+        problems.push(
+            `${path}: must be a list of {name, nullMx?} (or of names), got ${show(raw)}; add one with pulumi config set --path '${path}[0].name' parked.example.com`,
+        );
+        return [];
+    }
+    const found: NoMailSettings[] = [];
+    const reportHosts = new Map<string, string>();
+    for (const uri of dmarc.rua) reportHosts.set(reportHost(uri) ?? "", "mailauth:dmarc.rua");
+    for (const uri of dmarc.ruf) if (!reportHosts.has(reportHost(uri) ?? "")) reportHosts.set(reportHost(uri) ?? "", "mailauth:dmarc.ruf");
+    const opendkimHost = normalizeName(opendkim.reportAddress.slice(opendkim.reportAddress.lastIndexOf("@") + 1));
+    raw.forEach((item, i) => {
+        const p = `${path}[${i}]`;
+        const before = problems.length;
+        // The name alone is an entry too (pulumi config set --path 'mailauth:noMail[0]' NAME), named so in messages.
+        const alone = typeof item === "string" || typeof item === "number";
+        if (item === "") problems.push(`${p}: empty entry`);
+        const { name: rawName, nullMx } = alone
+            ? { name: item === "" ? undefined : typedString(item, p, problems), nullMx: false }
+            : section(NO_MAIL, item, p, problems, true);
+        const at = alone ? p : `${p}.name`;
+        const name = rawName === undefined ? undefined : normalizeName(rawName);
+        if (name === undefined) {
+            // reported by section()
+        } else if (hostnameProblem(rawName!) !== undefined) {
+            problems.push(`${at}: ${show(rawName)} is not a domain name (letters, digits and hyphens in dot-separated labels): ${hostnameProblem(rawName!)}`);
+        } else if (name.split(".").length > MAX_DOMAIN_LABELS) {
+            problems.push(`${at}: ${show(rawName)} has ${name.split(".").length} labels; at most ${MAX_DOMAIN_LABELS} are allowed (each costs a zone lookup)`);
+        } else if (noMailDmarcName(name).length > 253) {
+            problems.push(
+                `${at}: ${show(rawName)} is ${name.length} characters; with _dmarc. in front the record name would be ${name.length + 7}, over DNS's 253`,
+            );
+        } else {
+            const domain = domains.findIndex((d) => d.name === name);
+            if (domain >= 0) {
+                problems.push(
+                    `${at}: ${name} is a mail domain (mailauth:domains[${domain}]): the stack publishes its SPF, DKIM and DMARC records for the mail it sends; a name cannot both send mail and say it sends none. Remove it from mailauth:noMail (pulumi config rm --path '${p}') or from mailauth:domains`,
+                );
+            } else if (name === mx.hostname) {
+                problems.push(
+                    `${at}: ${name} is the MX host (mailauth:mx.hostname): it receives your domains' mail and sends bounces under that name (the HELO check, RFC 7208 2.3); remove it from mailauth:noMail (pulumi config rm --path '${p}')`,
+                );
+            } else if (dmarc.enabled && reportHosts.has(name)) {
+                problems.push(
+                    `${at}: ${name} receives your DMARC reports (${reportHosts.get(name)}): a name that accepts no mail would make receivers' reports bounce; remove it from mailauth:noMail (pulumi config rm --path '${p}') or send the reports elsewhere`,
+                );
+            } else if (name === opendkimHost) {
+                problems.push(
+                    `${at}: ${name} is the domain of mailauth:opendkim.reportAddress, from which OpenDKIM sends its reports: mail from it would be rejected; remove it from mailauth:noMail (pulumi config rm --path '${p}') or set another reportAddress`,
+                );
+            } else if (!dmarc.enabled && domains.some((d) => d.name.endsWith(`.${name}`))) {
+                const child = domains.find((d) => d.name.endsWith(`.${name}`))!.name;
+                problems.push(
+                    `${at}: ${name} holds the mail domain ${child}, which has no DMARC record of its own while mailauth:dmarc.enabled is false: receivers would take ${name}'s p=reject as ${child}'s policy (RFC 9989 4.10) and reject its mail; turn DMARC on or remove ${name} from mailauth:noMail (pulumi config rm --path '${p}')`,
+                );
+            }
+        }
+        if (problems.length === before && name) found.push({ name, nullMx });
+    });
+    const names = found.map((n) => n.name);
+    for (const dup of new Set(names.filter((n, i) => names.indexOf(n) !== i))) {
+        problems.push(`${path}: ${show(dup)} is listed twice (names are compared without case and trailing dot)`);
+    }
+    return found;
+}
+
 function readSsh(raw: unknown, privateKey: RawSettings["sshPrivateKey"], problems: Problems): SshSettings {
     const path = "mailauth:ssh";
     const { host = "", port, user, hostKey } = section(SSH, raw, path, problems);
@@ -618,12 +708,14 @@ export function validateSettings(raw: RawSettings): Settings {
         mx: readMx(raw.mx, domains, problems),
         spf: readSpf(raw.spf, domains.domains, problems),
         dmarc: readDmarc(raw.dmarc, problems),
+        noMail: [],
         opendkim: readOpenDkim(raw.opendkim, domains.domains, problems),
         ssh: readSsh(raw.ssh, raw.sshPrivateKey, problems),
         ttl: value(TTL, raw.ttl, problems),
         testKey: section(TEST_KEY, raw.testKey, "mailauth:testKey", problems),
         adoptRecords: readAdoptRecords(raw, problems),
     };
+    settings.noMail = readNoMail(raw.noMail, settings.domains, settings.mx, settings.dmarc, settings.opendkim, problems);
     // An authorization record's name over DNS's 253 characters cannot be looked up (aggregate reporting,
     // "Verifying External Destinations" step 4: no positive determination): the reports would be lost.
     if (domains.complete) {

@@ -45,7 +45,9 @@ export function configDefault(s: Section): unknown {
         const r = s.rows[0];
         return r.kind === "map" ? {} : "default" in r ? r.default : undefined;
     }
-    return s.required ? undefined : {};
+    // A key without a default is one the CLI requires (pkg/workspace/config.go mergeConfig); an optional list's is `[]`,
+    // which an untyped key may have (sdk/go/common/workspace/project.go Project.Validate checks only typed defaults).
+    return s.required ? undefined : s.shape === "list" ? [] : {};
 }
 
 export function pulumiConfig(): Record<string, ConfigDeclaration> {

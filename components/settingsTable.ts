@@ -272,6 +272,30 @@ export const DMARC = {
     ],
 } as const satisfies Section;
 
+export const NO_MAIL = {
+    name: "noMail",
+    shape: "list",
+    raw: "json",
+    summary: "Names that send no mail (default none), a list of",
+    note: "Each gets v=spf1 -all and _dmarc v=DMARC1; p=reject; it must not be a mail domain or the MX host.",
+    rows: [
+        {
+            key: "name",
+            kind: "string",
+            required: true,
+            doc: "Names that send no mail: each gets `v=spf1 -all` and `_dmarc.<name>` `v=DMARC1; p=reject`, so receivers reject mail forged in its name. In a configured domain's zone or in another zone the API token can read (found by name). Not a mail domain, the MX host or a DMARC report address's domain. An entry may be the name alone (`pulumi config set --path 'mailauth:noMail[0]' parked.example.com`).",
+            brief: "the name",
+        },
+        {
+            key: "nullMx",
+            kind: "boolean",
+            default: false,
+            doc: "`nullMx`: also the null MX `MX 0 .` (RFC 7505): senders bounce mail to the name at once; refused when the name already has an MX.",
+            brief: "also publish the null MX 0 . (RFC 7505; default false)",
+        },
+    ],
+} as const satisfies Section;
+
 export const OPENDKIM = {
     name: "opendkim",
     shape: "object",
@@ -314,7 +338,7 @@ export const ADOPT_RECORDS = {
     raw: "text",
     type: "boolean",
     summary:
-        "Take over records already in the zone at the names the stack publishes (SPF, MX, DMARC and its report authorizations, the MX host's A/AAAA and SPF), in the same pulumi up; pulumi destroy puts them back as they were. DKIM selectors are never taken over. Default false: such records stop the run at preview.",
+        "Take over records already in the zone at the names the stack publishes (SPF, MX, DMARC and its report authorizations, the MX host's A/AAAA and SPF, the noMail names' records), in the same pulumi up; pulumi destroy puts them back as they were. DKIM selectors are never taken over. Default false: such records stop the run at preview.",
     rows: [
         {
             key: "adoptRecords",
@@ -443,7 +467,7 @@ export const TEST_KEY = {
 } as const satisfies Section;
 
 /** Every setting, in the order Pulumi.yaml and the README list them. */
-export const SECTIONS: readonly Section[] = [DOMAINS, MX, SPF, DMARC, OPENDKIM, ADOPT_RECORDS, IMPORT_RECORDS, SSH, SSH_PRIVATE_KEY, TTL, TEST_KEY];
+export const SECTIONS: readonly Section[] = [DOMAINS, MX, SPF, DMARC, NO_MAIL, OPENDKIM, ADOPT_RECORDS, IMPORT_RECORDS, SSH, SSH_PRIVATE_KEY, TTL, TEST_KEY];
 
 // --- Types from the tables ---------------------------------------------------------------------
 

@@ -57,13 +57,27 @@ export interface ZoneRef {
 
 /**
  * What kind of record the stack publishes at a name; decides which existing records collide. `helo`:
- * the MX host's own SPF record; `report`: a DMARC report authorization (`<domain>._report._dmarc.<host>`).
+ * the MX host's own SPF record; `report`: a DMARC report authorization (`<domain>._report._dmarc.<host>`);
+ * `nomail-spf`, `nomail-dmarc`, `nomail-mx`: the records of a name that sends no mail (mailauth:noMail).
  */
-export type TargetKind = "spf" | "mx" | "dmarc" | "dkim" | "a" | "aaaa" | "helo" | "report";
+export type TargetKind = "spf" | "mx" | "dmarc" | "dkim" | "a" | "aaaa" | "helo" | "report" | "nomail-spf" | "nomail-dmarc" | "nomail-mx";
 
-/** How a message names a kind of record: `SPF`, `MX`, `HELO SPF`, `DMARC report authorization`. */
+const KIND_LABELS: Partial<Record<TargetKind, string>> = {
+    helo: "HELO SPF",
+    report: "DMARC report authorization",
+    "nomail-spf": "no-mail SPF",
+    "nomail-dmarc": "no-mail DMARC",
+    "nomail-mx": "null MX",
+};
+
+/** How a message names a kind of record: `SPF`, `MX`, `HELO SPF`, `DMARC report authorization`, `no-mail SPF`, `null MX`. */
 export function kindLabel(kind: TargetKind): string {
-    return kind === "helo" ? "HELO SPF" : kind === "report" ? "DMARC report authorization" : kind.toUpperCase();
+    return KIND_LABELS[kind] ?? kind.toUpperCase();
+}
+
+/** Whether a kind is a record of a name that sends no mail (mailauth:noMail). */
+export function isNoMailKind(kind: TargetKind): boolean {
+    return kind === "nomail-spf" || kind === "nomail-dmarc" || kind === "nomail-mx";
 }
 
 /** One record the stack will publish, as the zone check sees it. */
@@ -148,15 +162,18 @@ export function conflictsWith(target: Target, r: ZoneRecord, zoneName: string): 
     switch (target.kind) {
         case "spf":
         case "helo":
+        case "nomail-spf":
             return r.type === "TXT" && isSpfValue(unquoteTxt(r.content));
         case "dmarc":
         case "report":
+        case "nomail-dmarc":
             // An authorization is read as a DMARC record is: v=DMARC1 first (aggregate reporting, "Verifying External Destinations" step 6).
             return r.type === "TXT" && isDmarcValue(unquoteTxt(r.content));
         case "dkim":
             // Every TXT at a selector's name is its key record (components/records/dkim.ts).
             return r.type === "TXT";
         default:
+            // An MX, whatever its target: a null MX must be the only MX at its name (RFC 7505 3.3).
             return r.type === target.type;
     }
 }
@@ -215,7 +232,12 @@ export function findConflicts(
             let why: string;
             const ways: string[] = [];
             let adoptable = other === undefined && t.kind !== "dkim";
-            if (r.type === "CNAME" && t.kind !== "dkim") {
+            // A no-mail name that is an alias (www, say) is never adopted: that would delete the alias the name is for.
+            const noMailAlias = r.type === "CNAME" && isNoMailKind(t.kind);
+            if (noMailAlias) adoptable = false;
+            if (noMailAlias) {
+                why = `a CNAME excludes every other record at ${t.name} (RFC 1034 3.6.2): Cloudflare refuses the stack's ${t.type} record next to it. Receivers follow the alias: they read the SPF${t.kind === "nomail-mx" ? " and MX" : ""} of its target, ${shown(normalizeName(r.content))}, for ${t.name}`;
+            } else if (r.type === "CNAME" && t.kind !== "dkim") {
                 why = `a CNAME excludes every other record at ${t.name} (RFC 1034 3.6.2): Cloudflare refuses the stack's ${t.type} record next to it`;
             } else if (same) {
                 why = `it already holds the value the stack publishes, but the stack does not manage it: Cloudflare refuses a second identical record`;
@@ -229,6 +251,12 @@ export function findConflicts(
                 why = `with two DMARC records receivers apply no DMARC policy at all (RFC 7489 6.6.3)`;
             } else if (t.kind === "report") {
                 why = `the stack publishes ${t.value} here so that receivers send DMARC reports for ${t.name.split("._report._dmarc.")[0]} to the addresses at ${t.name.split("._report._dmarc.")[1]}; a record of its own beside it may carry a rua that sends them elsewhere (draft-ietf-dmarc-aggregate-reporting, "Verifying External Destinations", step 9)`;
+            } else if (t.kind === "nomail-spf") {
+                why = `${plan.domain} is listed in mailauth:noMail: the stack publishes ${t.value} here so that receivers fail mail forged in its name, and two SPF records at one name make receivers return permerror (RFC 7208 3.2, 4.5); a record here may also mean the name does send mail`;
+            } else if (t.kind === "nomail-dmarc") {
+                why = `${plan.domain} is listed in mailauth:noMail: the stack publishes ${t.value} here, and with two DMARC records receivers apply no DMARC policy at all (RFC 7489 6.6.3)`;
+            } else if (t.kind === "nomail-mx") {
+                why = `${plan.domain} is listed in mailauth:noMail with nullMx: a null MX must be the only MX at its name (RFC 7505 3.3), and this one says the name receives mail`;
             } else if (t.kind === "dkim") {
                 why = `selector ${t.name.split(".")[0]} already has a key: two keys under one selector make receivers fail signatures made with either`;
             } else {
@@ -253,6 +281,11 @@ export function findConflicts(
                 ways.push(
                     `if this stack was renamed from ${shown(other)} (pulumi stack rename), the record is this stack's: set its comment to "${asMarker(own.comment).legacy}" in the dashboard (the next pulumi up gives it the stack's own comment)`,
                 );
+            } else if (noMailAlias) {
+                ways.push(
+                    `keep the alias and take ${plan.domain} out of the list (its target's records answer for it; publish the no-mail records at the target if it sends no mail either): pulumi config rm --path 'mailauth:noMail[${plan.index ?? 0}]'`,
+                );
+                ways.push(`or, if nothing uses the alias any more, delete it in Cloudflare (dashboard: ${zone.name} → DNS → Records)`);
             } else if (t.kind === "dkim") {
                 ways.push(
                     `pick another selector for the stack, e.g. today's date: pulumi config set --path 'mailauth:domains[${plan.index ?? 0}].selector' ${new Date().toISOString().slice(0, 10).replace(/-/g, "")}; the existing key stays published for mail still in transit`,
@@ -311,6 +344,11 @@ export function findConflicts(
                         `or import it: the stack's ${kindLabel(t.kind)} record takes it over in the next pulumi up, with the stack's value and comment (Pulumi CLI 3.174 or later); pulumi destroy then deletes it. Then, once that pulumi up has run, remove the entry:\n  ${importCommand(t, zone, r)}\n  pulumi up\n  ${importDoneCommand(t)}`,
                     );
                 }
+                if (isNoMailKind(t.kind)) {
+                    ways.push(
+                        `or, if ${plan.domain} does send or receive mail, take it out of the list: pulumi config rm --path 'mailauth:noMail[${plan.index ?? 0}]'${t.kind === "nomail-mx" ? `, or publish no null MX there: pulumi config set --path 'mailauth:noMail[${plan.index ?? 0}].nullMx' false` : ""}`,
+                    );
+                }
                 if (t.kind === "helo" && r.type === "TXT") {
                     ways.push(
                         `or keep it as it is and let the stack publish none there (see that it passes the mail host's addresses: the HELO check of bounces reads it): pulumi config set --path mailauth:mx.heloSpf false`,
@@ -350,7 +388,7 @@ export function ownRecordIssues(
         const mine = records.filter((r) => isOwn(r.comment, comment) && conflictsWith(t, r, zone.name));
         if (mine.length > 1) {
             problems.push(
-                `${plan.domain}: ${mine.length} records at ${t.name} carry this stack's comment as its ${kindLabel(t.kind)} record (${mine.map(describe).join("; ")}); the stack manages one.\nWhy it matters: ${t.kind === "spf" || t.kind === "helo" ? "two SPF records make every receiver return permerror (RFC 7208 3.2)" : t.kind === "dmarc" ? "with two DMARC records receivers apply no DMARC policy (RFC 7489 6.6.3)" : "the name would hold two values"}.\nWay out: delete all but the one the stack's state holds (pulumi stack export | grep the record ids above) in Cloudflare (dashboard: ${zone.name} → DNS → Records)`,
+                `${plan.domain}: ${mine.length} records at ${t.name} carry this stack's comment as its ${kindLabel(t.kind)} record (${mine.map(describe).join("; ")}); the stack manages one.\nWhy it matters: ${t.kind === "spf" || t.kind === "helo" || t.kind === "nomail-spf" ? "two SPF records make every receiver return permerror (RFC 7208 3.2)" : t.kind === "dmarc" || t.kind === "nomail-dmarc" ? "with two DMARC records receivers apply no DMARC policy (RFC 7489 6.6.3)" : "the name would hold two values"}.\nWay out: delete all but the one the stack's state holds (pulumi stack export | grep the record ids above) in Cloudflare (dashboard: ${zone.name} → DNS → Records)`,
             );
         } else if (mine.length === 1 && t.value !== undefined) {
             const r = mine[0];

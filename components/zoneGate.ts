@@ -5,7 +5,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 import { adoptTargets } from "./adoptRecords";
-import { MailDnsArgs, mailDnsTargets } from "./mailDns";
+import { MailDnsArgs, mailDnsTargets, noMailTargets } from "./mailDns";
+import type { PlannedNoMail } from "./mailDomain";
 import { Settings, SettingsError } from "./settings";
 import { show } from "./validate/show";
 import { readImportRecordsShape } from "./validate/imports";
@@ -50,7 +51,8 @@ export interface AdoptSetting {
 /**
  * `mailauth:importRecords`: the record each of the stack's record resources takes over by the
  * `import` resource option, `{"<resource name>": "<zone id>/<record id>"}` (the preview prints the
- * `pulumi config set --path` command). Only the stack's SPF, MX, DMARC and MX-host A/AAAA records:
+ * `pulumi config set --path` command). Only the stack's SPF, MX, DMARC, MX-host A/AAAA, report
+ * authorization and no-mail records:
  * a DKIM record keeps the content it was created with (components/mailDns.ts), so an imported key
  * would stay published while the stack signs with its own.
  */
@@ -70,7 +72,17 @@ export function readImportRecords(raw: unknown, targets: { resource: string; kin
     return (read.entries ?? {}) as Record<string, string>;
 }
 
-export function zoneGate(settings: Settings, dnsArgs: Omit<MailDnsArgs, "zoneId">[], adoptRecords: AdoptSetting, importRecords?: unknown) {
+/**
+ * `noMail`: the names of mailauth:noMail (components/mailDomain.ts planNoMail), each checked as a
+ * domain is, in the zone of the configured domain that holds it, or in the zone found by its name.
+ */
+export function zoneGate(
+    settings: Settings,
+    dnsArgs: Omit<MailDnsArgs, "zoneId">[],
+    adoptRecords: AdoptSetting,
+    importRecords?: unknown,
+    noMail: Pick<PlannedNoMail, "name" | "nullMx" | "component" | "index" | "zoneDomain">[] = [],
+) {
     const project = pulumi.getProject();
     const stack = pulumi.getStack();
     const org = organization();
@@ -92,6 +104,19 @@ export function zoneGate(settings: Settings, dnsArgs: Omit<MailDnsArgs, "zoneId"
         domains: settings.domains,
         index: settings.domains.findIndex((d) => d.name === a.domain),
     }));
+    for (const n of noMail) {
+        plans.push({
+            domain: n.name,
+            zoneId: n.zoneDomain?.zoneId,
+            component: n.component,
+            targets: noMailTargets(n),
+            selectors: [],
+            spfMechanisms: settings.spf.mechanisms,
+            spfAll: settings.spf.all,
+            domains: settings.domains,
+            index: n.index,
+        });
+    }
     const imports = readImportRecords(
         importRecords,
         plans.flatMap((p) => p.targets),
@@ -116,7 +141,7 @@ export function zoneGate(settings: Settings, dnsArgs: Omit<MailDnsArgs, "zoneId"
                       });
             return pulumi.all([checked, recheck]).apply(([rs]) => Object.fromEntries(rs.map((r) => [r.domain, r.zone])) as Record<string, ZoneRef>);
         },
-        /** What MailDns needs from the check for one domain. */
+        /** What MailDns (or NoMailDns, by the name) needs from the check for one domain. */
         dnsArgs(domain: string): Pick<MailDnsArgs, "zoneId" | "comment" | "adopt" | "imports"> {
             const plan = plans.find((p) => p.domain === domain)!;
             return {

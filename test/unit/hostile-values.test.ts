@@ -75,6 +75,7 @@ const STRING_SETTINGS = [
     "mailauth:spf.all",
     "mailauth:dmarc.policy",
     "mailauth:dmarc.rua[0]",
+    "mailauth:noMail[0].name",
     "mailauth:opendkim.reportAddress",
     "mailauth:opendkim.trustedHosts[0]",
     "mailauth:opendkim.nameservers[0]",
