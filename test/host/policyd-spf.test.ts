@@ -135,10 +135,3 @@ describe.each(["debian", "el"] as const)("policyd-spf.conf on %s", (family) => {
         expect(host.exists(CONF[family])).toBe(false);
     });
 });
-
-describe("the policyd-spf step exists only when a setting asks for it", () => {
-    it("none for the example stack, nor for the package's own skip list", async () => {
-        expect(Object.keys(await renderSteps(exampleConfig()))).not.toContain("policyd-spf");
-        expect(Object.keys(await steps({ skipAddresses: ["::1", "127.0.0.0/8"] }))).not.toContain("policyd-spf");
-    });
-});
