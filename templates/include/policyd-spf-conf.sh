@@ -84,14 +84,17 @@ spf_release() {
 # reads its file once, when it starts (spf_engine/policyd_spf.py:59), and the agents running now
 # serve the policy connections smtpd keeps open (smtpd_policy_service_max_ttl, 1000 s); a reload
 # has smtpd's processes finish their sessions and exit, and with them those agents.
+# A run cut short after the swap (reload-pending) reloads on the next one.
 spf_apply() {
-    if [ -e "$POLICYD_SPF_CONF" ] && cmp -s "$staged" "$POLICYD_SPF_CONF"; then
+    if [ -e "$POLICYD_SPF_CONF" ] && cmp -s "$staged" "$POLICYD_SPF_CONF" && [ ! -e "$saved/reload-pending" ]; then
         echo "unchanged: policyd-spf.conf"
         return 0
     fi
-    replace_file "$staged" "$POLICYD_SPF_CONF"
+    : >"$saved/reload-pending"
+    cmp -s "$staged" "$POLICYD_SPF_CONF" 2>/dev/null || replace_file "$staged" "$POLICYD_SPF_CONF"
     if service_active postfix; then
         systemctl reload-or-restart postfix
         echo "reloaded: postfix (policyd-spf reads its new settings)"
     fi
+    rm -f "$saved/reload-pending"
 }

@@ -126,6 +126,26 @@ describe.each(["debian", "el"] as const)("policyd-spf.conf on %s", (family) => {
         expect(host.read(CONF[family])).toBe(PACKAGE_CONF.replace("Mail_From_reject = Fail", "Mail_From_reject = False") + "Lookup_Time = 10\n");
     });
 
+    it("a key the file already has at the value asked for is left as it is, and stays on destroy", async () => {
+        const own = "HELO_reject=No_Check   # mine\n";
+        host = await hostOf(family, own);
+        expect(up(helo)).toMatch(/unchanged: policyd-spf.conf/);
+        expect(host.read(CONF[family])).toBe(own);
+        down(helo);
+        expect(host.read(CONF[family])).toBe(own);
+    });
+
+    it("a run cut short after the swap reloads Postfix on the next run", async () => {
+        host = await hostOf(family);
+        up(helo);
+        host.sh(": >/var/lib/mailauth/policyd-spf/reload-pending");
+        if (family === "debian") host.clearCalls();
+        expect(up(helo)).not.toMatch(/unchanged/);
+        if (family === "debian") expect(reloads(host, family)).toEqual(["systemctl reload-or-restart postfix"]);
+        expect(host.exists("/var/lib/mailauth/policyd-spf/reload-pending")).toBe(false);
+        expect(up(helo)).toMatch(/unchanged: policyd-spf.conf/);
+    });
+
     it("without the file, makes one with the keys and removes it on destroy", async () => {
         host = await hostOf(family, null);
         up(helo);
