@@ -62,6 +62,7 @@ const host = new MailHost("mailhost", {
     user: settings.ssh.user,
     domains: settings.domains,
     opendkim: settings.opendkim,
+    policydSpf: settings.policydSpf,
     keys: domains.flatMap((d) => d.hostKeys),
     dkimRecords: domains.flatMap((d) => d.dkimRecords),
     testKey: settings.testKey,

@@ -7,7 +7,7 @@ import { MilterTransport } from "./settings";
 import { loadTemplate, shellQuote } from "./templates";
 
 /** Per-family values a script may ask for. */
-export type FamilyVar = "PACKAGES" | "POLICYD_SPF_BIN" | "MILTER" | "SOCKET_DIR" | "MAKE_SOCKET_DIR";
+export type FamilyVar = "PACKAGES" | "POLICYD_SPF_BIN" | "POLICYD_SPF_CONF" | "MILTER" | "SOCKET_DIR" | "MAKE_SOCKET_DIR";
 
 export interface ScriptSpec {
     /** Template name in templates/, without `.sh`. */
@@ -31,6 +31,8 @@ function familyValue(name: FamilyVar, family: OsFamily, transport: MilterTranspo
             return facts.packages.join(" ");
         case "POLICYD_SPF_BIN":
             return facts.policydSpfBin;
+        case "POLICYD_SPF_CONF":
+            return facts.policydSpfConf;
         case "MILTER":
             return milterEndpoint(transport, family).postfixMilter;
         case "SOCKET_DIR":

@@ -25,7 +25,7 @@ import { OS_FAMILIES } from "./osFamilies";
 import { rotationSteps } from "./dkimKey";
 import { dkimPublicKey } from "./records/dkim";
 import { KEY_HEADER, KEYS_END } from "./hostTexts";
-import { OpenDkimSettings, TestKeySettings } from "./settings";
+import { OpenDkimSettings, PolicydSpfSettings, TestKeySettings } from "./settings";
 
 /** The policy agent's master.cf service and the restriction that calls it (guide, step 2). */
 export const SPF_SERVICE = "policyd-spf";
@@ -77,6 +77,8 @@ export interface MailHostArgs {
     user: string;
     domains: SigningDomain[];
     opendkim: OpenDkimSettings;
+    /** The SPF policy agent's options; none set: its file is not touched (no step). */
+    policydSpf?: PolicydSpfSettings;
     /** A private key for every installed selector of every domain. */
     keys: DkimKeyInput[];
     /** The DKIM TXT records: OpenDKIM switches signing only once they exist. */
@@ -219,6 +221,21 @@ export class MailHost extends pulumi.ComponentResource {
             { dependsOn: [opendkim] },
         );
 
+        // policyd-spf's own options, in its file (templates/policyd-spf.sh), once the package has put
+        // it there and before Postfix calls the agent. A step only when a setting asks for one: a
+        // stack without them runs exactly the steps it ran before, and one that drops them all
+        // deletes the step, which puts the file's own lines back.
+        const spfVars = policydSpfVars(args.policydSpf);
+        const policydSpf =
+            spfVars &&
+            step(
+                "policyd-spf",
+                { template: "policyd-spf", familyVars: ["POLICYD_SPF_CONF"], includes: ["policyd-spf-conf"], vars: spfVars },
+                { template: "policyd-spf-delete", familyVars: ["POLICYD_SPF_CONF"], includes: ["policyd-spf-conf"] },
+                {},
+                { dependsOn: [packages] },
+            );
+
         const postfix = step(
             "postfix",
             {
@@ -242,7 +259,7 @@ export class MailHost extends pulumi.ComponentResource {
                 vars: { SPF_SERVICE, SPF_CHECK },
             },
             {},
-            { dependsOn: [opendkim] },
+            { dependsOn: policydSpf ? [opendkim, policydSpf] : [opendkim] },
         );
 
         // One key test for every domain, over one SSH session: the domains, selectors and a digest
@@ -279,6 +296,19 @@ export class MailHost extends pulumi.ComponentResource {
         }
         this.registerOutputs({ testKeyResults: this.testKeyResults });
     }
+}
+
+/**
+ * The policyd-spf step's values (templates/policyd-spf.sh): each key's line, empty for a key the
+ * stack leaves alone; undefined when it leaves them all alone (no step).
+ */
+export function policydSpfVars(settings: PolicydSpfSettings | undefined): Record<string, string> | undefined {
+    const vars = {
+        HELO_REJECT: settings?.heloReject ?? "",
+        MAIL_FROM_REJECT: settings?.mailFromReject ?? "",
+        SKIP_ADDRESSES: settings?.skipList ?? "",
+    };
+    return Object.values(vars).some((v) => v !== "") ? vars : undefined;
 }
 
 /** What to do when a selector's published key is gone from the host and the stack holds another one. */

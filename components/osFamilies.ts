@@ -13,6 +13,15 @@ export interface OsFamilyFacts {
     /** The policy agent's executable, for master.cf. */
     policydSpfBin: string;
     /**
+     * The policy agent's configuration file, the one it reads when master.cf names none. Debian:
+     * postfix-policyd-spf-python 3.0.4-2 spf_engine/policyd_spf.py:49 (Debian's path patched in).
+     * EL: upstream's own default, /etc/python-policyd-spf/policyd-spf.conf (spf-engine
+     * spf_engine/policyd_spf.py, `configFile =`), where RPM builds of pypolicyd-spf install it
+     * (`%{_sysconfdir}/python-policyd-spf/policyd-spf.conf`, beside the binary they move to
+     * %{_libexecdir}/postfix); EPEL's own spec not read here (README: not verified).
+     */
+    policydSpfConf: string;
+    /**
      * The milter transport used for `milterTransport: auto`. Debian: a unix socket inside
      * Postfix's queue directory (smtpd is chrooted there): 1.7x the inet socket's signed-mail
      * throughput in the lab (BENCHMARKS.md). EL: the guide's inet socket, whose port SELinux
@@ -25,11 +34,13 @@ export const OS_FAMILY_FACTS: Record<OsFamily, OsFamilyFacts> = {
     el: {
         packages: ["opendkim", "opendkim-tools", "pypolicyd-spf"],
         policydSpfBin: "/usr/libexec/postfix/policyd-spf",
+        policydSpfConf: "/etc/python-policyd-spf/policyd-spf.conf",
         autoTransport: "inet",
     },
     debian: {
         packages: ["opendkim", "opendkim-tools", "postfix-policyd-spf-python"],
         policydSpfBin: "/usr/bin/policyd-spf",
+        policydSpfConf: "/etc/postfix-policyd-spf-python/policyd-spf.conf",
         autoTransport: "unix",
     },
 };

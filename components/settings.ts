@@ -15,6 +15,7 @@ import { hasControlCharacters, show } from "./validate/show";
 import { checkHostKey, PrivateKeyClass } from "./validate/sshKeys";
 import { ipFamily, isHostname, isSafeAddress, isSingleLabelHost } from "./validate/mail";
 import { normalizeName } from "./records/name";
+import { formatIpv6 } from "./ipv6";
 import { isIpMechanism, SPF_MAX, SPF_MAX_LOOKUPS, spfLookupCount, spfMechanismProblem, spfRecordValue, spfTerms } from "./records/spf";
 import {
     DMARC_FO_OPTIONS,
@@ -30,7 +31,24 @@ import { addressProblem, asPrefix, Block, parseBlock, publicSpan } from "./valid
 import { aLabelProblem, hostnameProblem, sshHostProblem, trustedWildcardProblem } from "./validate/names";
 import { previousSelectorsProblem } from "./validate/limits";
 import { readImportRecordsShape } from "./validate/imports";
-import { ADOPT_RECORDS, DMARC, DOMAINS, MX, NO_MAIL, OPENDKIM, Read, Row, Section, SPF, SSH, TEST_KEY, TTL, Values } from "./settingsTable";
+import {
+    ADOPT_RECORDS,
+    DMARC,
+    DOMAINS,
+    MX,
+    NO_MAIL,
+    OPENDKIM,
+    POLICYD_SPF,
+    POLICYD_SPF_DEFAULT_SKIP,
+    Read,
+    Row,
+    Section,
+    SPF,
+    SSH,
+    TEST_KEY,
+    TTL,
+    Values,
+} from "./settingsTable";
 import { noMailDmarcName } from "./records/nomail";
 
 export type DomainSettings = Values<typeof DOMAINS>;
@@ -48,6 +66,13 @@ export type OpenDkimSettings = Omit<Values<typeof OPENDKIM>, "reportAddress"> & 
 export type SshSettings = Values<typeof SSH>;
 /** One name of mailauth:noMail, normalized (components/records/nomail.ts). */
 export type NoMailSettings = Values<typeof NO_MAIL>;
+export type PolicydSpfSettings = Values<typeof POLICYD_SPF> & {
+    /**
+     * The `skip_addresses` value to write (the package's entries, then the user's), or undefined
+     * when that is the package's own list: the key is then left alone.
+     */
+    skipList?: string;
+};
 export type TestKeySettings = Values<typeof TEST_KEY>;
 
 export type MilterTransport = OpenDkimSettings["milterTransport"];
@@ -62,6 +87,7 @@ export interface Settings {
     /** `mailauth:noMail`: names that send no mail (none by default). */
     noMail: NoMailSettings[];
     opendkim: OpenDkimSettings;
+    policydSpf: PolicydSpfSettings;
     ssh: SshSettings;
     ttl: number;
     testKey: TestKeySettings;
@@ -77,6 +103,7 @@ export interface RawSettings {
     dmarc?: unknown;
     noMail?: unknown;
     opendkim?: unknown;
+    policydSpf?: unknown;
     ssh?: unknown;
     ttl?: unknown;
     testKey?: unknown;
@@ -662,6 +689,49 @@ function readNoMail(
     return found;
 }
 
+/**
+ * `mailauth:policydSpf`. Each skip_addresses entry must be what policyd-spf can read: it splits the
+ * list on commas, blanks kept (spf_engine/__init__.py:212, python3-spf-engine 3.0.4-2), and reads
+ * each with ipaddress.IPv4Network, else IPv6Network (:71-79), strict: a host bit set, a blank or
+ * anything else it cannot read ends the whole list there (:240-243, "Aborting whitelist
+ * processing"), so the entries after it are checked no more. Hence a network in plain CIDR, no host
+ * bits, written without blanks; the package's own entries (spf_engine/policydspfsupp.py:38) first.
+ */
+function readPolicydSpf(raw: unknown, problems: Problems): PolicydSpfSettings {
+    const path = "mailauth:policydSpf";
+    const read = section(POLICYD_SPF, raw, path, problems);
+    const blocks: Block[] = POLICYD_SPF_DEFAULT_SKIP.map((d) => parseBlock(d)!);
+    const list: string[] = [...POLICYD_SPF_DEFAULT_SKIP];
+    for (const entry of read.skipAddresses) {
+        const block = parseBlock(entry);
+        const [addr] = entry.split("/");
+        if (block === undefined) {
+            problems.push(
+                `${path}.skipAddresses: ${show(entry)} is not an IPv4 or IPv6 network; give an address or a CIDR block such as 192.0.2.17, 198.51.100.0/24 or 2001:db8:1::/48`,
+            );
+        } else if (parseBlock(addr)!.first !== block.first) {
+            const [, bits] = entry.split("/");
+            const first = block.family === 4 ? v4Text(block.first) : formatIpv6(block.first);
+            problems.push(
+                `${path}.skipAddresses: ${show(entry)} has host bits set, which policyd-spf refuses (and with it every entry after it); write the network, ${first}/${bits}`,
+            );
+        } else if (block.first === 0n && block.last === (block.family === 4 ? (1n << 32n) - 1n : (1n << 128n) - 1n)) {
+            problems.push(
+                `${path}.skipAddresses: ${show(entry)} is every address: no mail would be SPF-checked; list your backup MX and relays, or set heloReject and mailFromReject to No_Check to stop checking`,
+            );
+        } else if (!blocks.some((b) => b.family === block.family && b.first === block.first && b.last === block.last)) {
+            blocks.push(block);
+            list.push(entry);
+        }
+    }
+    const skipList = list.length > POLICYD_SPF_DEFAULT_SKIP.length ? list.join(",") : undefined;
+    return { ...read, skipList };
+}
+
+function v4Text(n: bigint): string {
+    return [24n, 16n, 8n, 0n].map((s) => String((n >> s) & 255n)).join(".");
+}
+
 function readSsh(raw: unknown, privateKey: RawSettings["sshPrivateKey"], problems: Problems): SshSettings {
     const path = "mailauth:ssh";
     const { host = "", port, user, hostKey } = section(SSH, raw, path, problems);
@@ -710,6 +780,7 @@ export function validateSettings(raw: RawSettings): Settings {
         dmarc: readDmarc(raw.dmarc, problems),
         noMail: [],
         opendkim: readOpenDkim(raw.opendkim, domains.domains, problems),
+        policydSpf: readPolicydSpf(raw.policydSpf, problems),
         ssh: readSsh(raw.ssh, raw.sshPrivateKey, problems),
         ttl: value(TTL, raw.ttl, problems),
         testKey: section(TEST_KEY, raw.testKey, "mailauth:testKey", problems),

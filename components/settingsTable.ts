@@ -332,6 +332,59 @@ export const OPENDKIM = {
     ],
 } as const satisfies Section;
 
+/**
+ * The SPF policy agent's options (policyd-spf.conf): python3-spf-engine / postfix-policyd-spf-python
+ * 3.0.4-2. Its defaults, spf_engine/policydspfsupp.py:34-38: HELO_reject and Mail_From_reject
+ * `Fail`, skip_addresses `127.0.0.0/8,::ffff:127.0.0.0/104,::1`. The values it acts on,
+ * spf_engine/__init__.py: HELO_reject SPF_Not_Pass, Softfail, Fail, Null (:124,134,143), False
+ * (:186), No_Check (:542); Mail_From_reject the same but for Null (:159,169,178,186,647), which
+ * only the HELO check knows (:566).
+ */
+export const POLICYD_SPF_DEFAULT_SKIP = ["127.0.0.0/8", "::ffff:127.0.0.0/104", "::1"] as const;
+export const HELO_REJECT = ["SPF_Not_Pass", "Softfail", "Fail", "Null", "False", "No_Check"] as const;
+export const MAIL_FROM_REJECT = ["SPF_Not_Pass", "Softfail", "Fail", "False", "No_Check"] as const;
+
+/** A lowercase false/true the CLI turned into a boolean (`--path`): policyd-spf compares its words exactly. */
+function capitalFalse(v: unknown): string | undefined {
+    return v === false || v === true || v === "false" || v === "true"
+        ? `policyd-spf reads its words with their capitals, so ${String(v)} would not be understood; use "False" (never reject, add a header only) or one of the other values`
+        : undefined;
+}
+
+export const POLICYD_SPF = {
+    name: "policydSpf",
+    shape: "object",
+    raw: "json",
+    summary: "The SPF policy agent's options (policyd-spf.conf; only the keys set are written, destroy puts back the file's own),",
+    rows: [
+        {
+            key: "skipAddresses",
+            kind: "strings",
+            readmeDefault: "the package's `127.0.0.0/8`, `::ffff:127.0.0.0/104`, `::1`",
+            doc: "`skip_addresses`: networks (CIDR, e.g. `192.0.2.17`, `198.51.100.0/24`, `2001:db8:1::/48`) whose mail is not SPF-checked: your backup MX and the relays that forward mail to this server (their address is not the sender's, so SPF would fail). The package's own loopback entries are always kept; the list written is theirs and these, in place of the file's `skip_addresses` (list there what else you skip). Each must be an IPv4 or IPv6 network with no host bits set (`192.0.2.0/24`, not `192.0.2.1/24`): policyd-spf stops reading the list at the first entry it cannot read. Not `0.0.0.0/0` or `::/0` (use `mailFromReject`/`heloReject` `No_Check` to stop checking).",
+            brief: "networks not SPF-checked: backup MX, relays forwarding to this server (added to the package's 127.0.0.0/8,::ffff:127.0.0.0/104,::1)",
+        },
+        {
+            key: "heloReject",
+            kind: "choice",
+            allowed: HELO_REJECT,
+            readmeDefault: "unset (the package's `Fail`)",
+            doc: "`HELO_reject`: `SPF_Not_Pass` (reject unless Pass, None or a temporary error), `Softfail` (reject Softfail and Fail), `Fail` (the package's default), `Null` (reject a Fail only for mail with an empty MAIL FROM), `False` (never reject, add a header only), `No_Check` (do not check the HELO name). Unset: the file's own line is left as it is.",
+            brief: "HELO_reject: SPF_Not_Pass, Softfail, Fail, Null, False or No_Check (default: unset, the file's own; the package's is Fail)",
+            refuse: capitalFalse,
+        },
+        {
+            key: "mailFromReject",
+            kind: "choice",
+            allowed: MAIL_FROM_REJECT,
+            readmeDefault: "unset (the package's `Fail`)",
+            doc: "`Mail_From_reject`: `SPF_Not_Pass`, `Softfail`, `Fail` (the package's default), `False` or `No_Check`, as `heloReject` for the MAIL FROM domain (`Null` is the HELO check's only). Unset: the file's own line is left as it is.",
+            brief: "Mail_From_reject: SPF_Not_Pass, Softfail, Fail, False or No_Check (default: unset, the file's own; the package's is Fail)",
+            refuse: capitalFalse,
+        },
+    ],
+} as const satisfies Section;
+
 export const ADOPT_RECORDS = {
     name: "adoptRecords",
     shape: "value",
@@ -467,7 +520,21 @@ export const TEST_KEY = {
 } as const satisfies Section;
 
 /** Every setting, in the order Pulumi.yaml and the README list them. */
-export const SECTIONS: readonly Section[] = [DOMAINS, MX, SPF, DMARC, NO_MAIL, OPENDKIM, ADOPT_RECORDS, IMPORT_RECORDS, SSH, SSH_PRIVATE_KEY, TTL, TEST_KEY];
+export const SECTIONS: readonly Section[] = [
+    DOMAINS,
+    MX,
+    SPF,
+    DMARC,
+    NO_MAIL,
+    OPENDKIM,
+    POLICYD_SPF,
+    ADOPT_RECORDS,
+    IMPORT_RECORDS,
+    SSH,
+    SSH_PRIVATE_KEY,
+    TTL,
+    TEST_KEY,
+];
 
 // --- Types from the tables ---------------------------------------------------------------------
 
