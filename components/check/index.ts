@@ -16,6 +16,7 @@ import { promises as dnsPromises } from "dns";
 import * as net from "net";
 // lib/spf/index.js:607 exports { spf: verify }; its types: lib/spf/index.d.ts.
 import { spf } from "mailauth/lib/spf";
+import type { SPFResult } from "mailauth";
 import getDmarcRecord = require("mailauth/lib/dmarc/get-dmarc-record");
 import { dkimRecordName } from "../records/dkim";
 import { dmarcRecordName, isDmarcValue, REPORT_AUTHORIZATION_VALUE, reportAuthorizationName } from "../records/dmarc";
@@ -100,23 +101,52 @@ const item = (check: string, status: Status, reason: string, fix = ""): CheckIte
 const errorItem = (check: string, e: any): CheckItem =>
     item(check, "fail", `DNS error: ${e?.code ?? ""} ${e?.message ?? e}`.trim(), "check that the resolvers answer for this name, then run the check again");
 
-/** Exactly one SPF record at `name` (RFC 7208 4.5: two or more are a permerror; none is "none"). */
+/**
+ * An address that no SPF record authorizes: IPv6 discard-only (RFC 6666, 100::/64). Evaluated from
+ * it, a record runs to its end, so its every lookup is counted: a record that needs more than 10
+ * passes for the host's own mail (the stack's record starts with `mx`, RFC 7208 4.6: evaluation stops
+ * at the first match) and still gives a permerror to every sender its later terms are there for.
+ */
+const NOWHERE = "100::1";
+
+/**
+ * Exactly one SPF record at `name` (RFC 7208 4.5: two or more are a permerror; none is "none"), and
+ * the DNS lookups the whole record takes, with its void lookups (RFC 7208 4.6.4: at most 10 and 2).
+ */
 async function spfRecordItem(resolve: Resolve, name: string, expectedHint: string): Promise<CheckItem> {
     const check = `spf record ${name}`;
     try {
         const records = (await txt(resolve, name)).filter(isSpfValue);
-        if (records.length === 1) return item(check, "pass", `one SPF record: "${records[0]}"`);
         if (records.length === 0)
             return item(check, "fail", `no SPF record at ${name}: receivers get SPF "none"`, `publish ${expectedHint} at ${name} (pulumi up does)`);
-        return item(
-            check,
-            "fail",
-            `${records.length} SPF records at ${name} (${records.map((r) => `"${r}"`).join(", ")}): receivers return permerror (RFC 7208 4.5)`,
-            `delete every SPF record at ${name} but the stack's own`,
-        );
+        if (records.length > 1)
+            return item(
+                check,
+                "fail",
+                `${records.length} SPF records at ${name} (${records.map((r) => `"${r}"`).join(", ")}): receivers return permerror (RFC 7208 4.5)`,
+                `delete every SPF record at ${name} but the stack's own`,
+            );
+        const r = await spf({ sender: `postmaster@${name}`, ip: NOWHERE, helo: name, mta: "mailauth-check", resolver: resolve as any });
+        const counts = lookupCounts(r);
+        if (r.status.result === "permerror" || r.status.result === "temperror")
+            return item(check, "fail", `"${records[0]}": ${r.status.result} (${counts})${because(r)}`, spfFix(r, name));
+        return item(check, "pass", `one SPF record, "${records[0]}" (${counts})`);
     } catch (e) {
         return errorItem(check, e);
     }
+}
+
+const lookupCounts = (r: SPFResult) => `${r.lookups?.count ?? 0} of ${SPF_MAX_LOOKUPS} DNS lookups, ${r.lookups?.void ?? 0} of ${SPF_MAX_VOID} void`;
+const because = (r: SPFResult) => (r.status.comment ? `: ${r.status.comment.replace(/^mailauth-check: /, "")}` : "");
+
+/** The fix for an SPF evaluation's error; undefined when it is none of the record's own. */
+function spfFix(r: SPFResult, name: string): string {
+    if ((r.lookups?.count ?? 0) > SPF_MAX_LOOKUPS)
+        return `the record at ${name} needs more than ${SPF_MAX_LOOKUPS} DNS lookups (RFC 7208 4.6.4): replace include:s by ip4:/ip6: terms or drop some (mailauth:spf.mechanisms)`;
+    if ((r.lookups?.void ?? 0) > SPF_MAX_VOID)
+        return `more than ${SPF_MAX_VOID} terms of the record at ${name} name hosts that do not exist (RFC 7208 4.6.4): remove them`;
+    if (r.status.result === "temperror") return "a DNS query failed: check the resolvers and the zone, then run the check again";
+    return `fix the record at ${name} (or a record it includes): ${r.status.comment?.replace(/^mailauth-check: /, "") ?? "a permanent error"}`;
 }
 
 /** SPF as a receiver evaluates it (mailauth lib/spf/index.js:365), for one identity from one address. */
@@ -125,30 +155,24 @@ async function spfItem(resolve: Resolve, kind: "mail-from" | "helo", domain: str
     const check = `spf ${kind} ${ip}`;
     // An empty sender makes mailauth check the HELO identity, as postmaster@<helo> (lib/spf/index.js:372-375, RFC 7208 2.3).
     const r = await spf({ sender: kind === "mail-from" ? identity : undefined, ip, helo, mta: "mailauth-check", resolver: resolve as any });
-    const count = r.lookups?.count ?? 0;
-    const voids = r.lookups?.void ?? 0;
-    const counts = `${count} of ${SPF_MAX_LOOKUPS} DNS lookups, ${voids} of ${SPF_MAX_VOID} void`;
+    const counts = lookupCounts(r);
     const result = r.status.result;
     if (result === "pass" && !r.warnings?.length) return item(check, "pass", `SPF pass for ${identity} from ${ip} (${counts})`);
+    const at = kind === "mail-from" ? domain : helo;
     if (result === "pass")
         return item(
             check,
             "warn",
             `SPF pass for ${identity} from ${ip} (${counts}), but a strict receiver would not agree: ${r.warnings!.join(", ")}`,
-            `fix the record at ${kind === "mail-from" ? domain : helo}: "${r.rr ?? ""}"`,
+            `fix the record at ${at}: "${r.rr ?? ""}"`,
         );
-    const why = r.status.comment?.replace(/^mailauth-check: /, "") ?? "";
     const fix =
-        count > SPF_MAX_LOOKUPS
-            ? `the record needs more than ${SPF_MAX_LOOKUPS} DNS lookups (RFC 7208 4.6.4): replace include:s by ip4:/ip6: terms or drop some (mailauth:spf.mechanisms)`
-            : voids > SPF_MAX_VOID
-              ? `more than ${SPF_MAX_VOID} terms name hosts that do not exist (RFC 7208 4.6.4): remove them`
-              : result === "temperror"
-                ? "a DNS query failed: check the resolvers and the zone, then run the check again"
-                : kind === "mail-from"
-                  ? `let ${ip} pass: the MX host must resolve to it (the record has mx), or add ip4:/ip6: for it to mailauth:spf.mechanisms`
-                  : `publish "v=spf1 a -all" at ${helo} (mailauth:mx.heloSpf) and let ${helo} resolve to ${ip}`;
-    return item(check, "fail", `SPF ${result} for ${identity} from ${ip} (${counts})${why ? `: ${why}` : ""}`, fix);
+        result === "permerror" || result === "temperror"
+            ? spfFix(r, at)
+            : kind === "mail-from"
+              ? `let ${ip} pass: the MX host must resolve to it (the record has mx), or add ip4:/ip6: for it to mailauth:spf.mechanisms`
+              : `publish "v=spf1 a -all" at ${helo} (mailauth:mx.heloSpf) and let ${helo} resolve to ${ip}`;
+    return item(check, "fail", `SPF ${result} for ${identity} from ${ip} (${counts})${because(r)}`, fix);
 }
 
 /** The `p=` of a DKIM record (RFC 6376 3.6.1: tag=value; white space in a value ignored), or undefined. */
