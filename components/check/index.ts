@@ -99,7 +99,12 @@ function canonical(ip: string): string {
 
 const item = (check: string, status: Status, reason: string, fix = ""): CheckItem => ({ check, status, reason, fix });
 const errorItem = (check: string, e: any): CheckItem =>
-    item(check, "fail", `DNS error: ${e?.code ?? ""} ${e?.message ?? e}`.trim(), "check that the resolvers answer for this name, then run the check again");
+    item(
+        check,
+        "fail",
+        `DNS error: ${String(e?.message ?? e).includes(e?.code) ? e.message : `${e?.code ?? ""} ${e?.message ?? e}`.trim()}`,
+        "check that the resolvers answer for this name, then run the check again",
+    );
 
 /**
  * An address that no SPF record authorizes: IPv6 discard-only (RFC 6666, 100::/64). Evaluated from
