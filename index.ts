@@ -81,7 +81,7 @@ export const testKey = host.testKeyResults;
  */
 export const check = checkOutput(settings, {
     // Every published record and every host step first; the DKIM keys as published (the record's content, not state's key).
-    after: pulumi.all([records, host.done]),
+    after: pulumi.all([host.done as pulumi.Output<unknown>, ...domains.map((d) => d.dns.created)]),
     dkim: pulumi.all(
         Object.fromEntries(
             domains.map((d) => [

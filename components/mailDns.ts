@@ -115,10 +115,16 @@ export class MailDns extends pulumi.ComponentResource {
     public readonly dkimRecords: Record<string, cloudflare.DnsRecord>;
     /** Every record this component publishes: name, type and value (TXT values unquoted; a DKIM value as published). */
     public readonly records: pulumi.Output<PublishedRecord[]>;
+    /**
+     * Known once every record exists (their ids): `records` is not, its values but DKIM's are the
+     * inputs (components/check waits on this).
+     */
+    public readonly created: pulumi.Output<string[]>;
 
     constructor(name: string, args: MailDnsArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mailauth:dns:MailDns", name, {}, opts);
         const published: pulumi.Output<PublishedRecord>[] = [];
+        const ids: pulumi.Output<string>[] = [];
         const adopt = args.adopt ? adoptStep(`${name}-adopt`, { zoneId: args.zoneId, ...args.adopt }, { parent: this }) : undefined;
         if (adopt) args.adopt!.after(adopt);
         this.dkimRecords = {};
@@ -149,10 +155,12 @@ export class MailDns extends pulumi.ComponentResource {
             // not the key the stack holds now: after `pulumi up --replace` on a key they differ.
             const value = spec.selector !== undefined ? r.content.apply(unquoteTxt) : pulumi.output(spec.value);
             published.push(value.apply((v) => ({ name: spec.name, type: spec.type, value: v })));
+            ids.push(r.id);
             if (spec.selector !== undefined) this.dkimRecords[spec.selector] = r;
         }
 
         this.records = pulumi.all(published);
+        this.created = pulumi.all(ids);
         this.registerOutputs({ records: this.records });
     }
 }

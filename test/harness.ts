@@ -119,6 +119,11 @@ export interface RunOptions {
      * a preview of a new stack.
      */
     inState?: string[];
+    /**
+     * Called as the default mocks create a resource, with what it gets; the mocks answer once it
+     * settles (e.g. test/unit/check-output.test.ts publishes each DNS record to a test DNS server then).
+     */
+    created?: (args: pulumi.runtime.MockResourceArgs, state: Record<string, any>) => Promise<void> | void;
 }
 
 /**
@@ -205,6 +210,7 @@ async function run(config: Record<string, unknown>, opts: RunOptions): Promise<R
                         : "";
                     state.stderr = "";
                 }
+                await opts.created?.(args, state);
                 return { id: `${args.name}-id`, state };
             },
             call: opts.call ?? FakeCloudflare.forConfig(config).call,
