@@ -52,10 +52,18 @@ describe("the check stack output", () => {
         for (const items of Object.values(check)) for (const i of items) expect(Object.keys(i)).toEqual(["check", "status", "reason", "fix"]);
     });
 
-    it("runs once every record exists: records published late, one by one as the mocks create them, are all seen", async () => {
+    it("runs once every record and host step exists: records published late, one by one as the mocks create them, are all seen", async () => {
         server.zone = zoneOf([]);
+        const queries = () => server.queries.udp + server.queries.tcp;
+        const before = queries();
+        let duringHostSteps = -1;
         const run = await runProgram(withCheck(), {
             async created(args, state) {
+                if (args.type === "command:remote:Command" && args.name === "mailhost-testkey") {
+                    // The last host step, slow: no query before it is done.
+                    await new Promise((r) => setTimeout(r, 300));
+                    duringHostSteps = queries() - before;
+                }
                 if (args.type !== "cloudflare:index/dnsRecord:DnsRecord") return;
                 // The records the host steps do not wait for (all but DKIM) come last, as a slow API would make them.
                 if (!/-dkim-/.test(args.name)) await new Promise((r) => setTimeout(r, 150));
@@ -70,6 +78,7 @@ describe("the check stack output", () => {
             .filter((i) => i.status !== "pass")
             .map((i) => i.check);
         expect(notPassing).toEqual([]);
+        expect(duringHostSteps).toBe(0);
     });
 
     it("a fail stops nothing: one warning per failing domain, the output names the item", async () => {
