@@ -141,6 +141,17 @@ export function answer(zone: Zone, query: Buffer, udp: boolean): { message: Buff
     return { message: Buffer.concat([header, question]), truncated: true };
 }
 
+/** A zone holding records as the program's `records` output lists them (name, type, value; an MX at priority 10), and `extra`. */
+export function zoneOf(records: readonly { name: string; type: string; value: string }[], extra: Zone = {}): Zone {
+    const zone: Zone = structuredClone(extra);
+    for (const r of records) {
+        const entry = (zone[r.name] ??= {});
+        if (r.type === "MX") (entry.MX ??= []).push({ priority: 10, exchange: r.value });
+        else if (r.type === "A" || r.type === "AAAA" || r.type === "TXT") (entry[r.type] ??= []).push(r.value);
+    }
+    return zone;
+}
+
 /** Starts the server on 127.0.0.1 (one port, UDP and TCP). */
 export async function startDnsServer(zone: Zone = {}): Promise<DnsServer> {
     const tcp = net.createServer();

@@ -12,19 +12,12 @@ import { exampleConfig, runProgram } from "../harness";
 import { main, Io } from "../../components/check/cli";
 import { ptrName } from "../../components/check";
 import type { PublishedRecord } from "../../components/mailDns";
-import { DnsServer, startDnsServer, Zone } from "../dns-server";
+import { DnsServer, startDnsServer, zoneOf as zoneOfRecords } from "../dns-server";
 
 const ROOT = path.join(__dirname, "..", "..");
 
-function zoneOf(records: PublishedRecord[]): Zone {
-    const zone: Zone = { [ptrName("192.0.2.25")]: { PTR: ["mail.example.com"] } };
-    for (const r of records) {
-        const entry = (zone[r.name] ??= {});
-        if (r.type === "MX") (entry.MX ??= []).push({ priority: 10, exchange: r.value });
-        else if (r.type === "A" || r.type === "AAAA" || r.type === "TXT") (entry[r.type] ??= []).push(r.value);
-    }
-    return zone;
-}
+/** What the program published, and the PTR of the example's host (192.0.2.25). */
+const zoneOf = (records: PublishedRecord[]) => zoneOfRecords(records, { [ptrName("192.0.2.25")]: { PTR: ["mail.example.com"] } });
 
 /** The example stack's config as `pulumi config --json` prints it: each value its text; the secret SSH key without one. */
 function configJson(extra: Record<string, unknown>): Record<string, { value?: string; secret: boolean }> {
