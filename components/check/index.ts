@@ -18,7 +18,7 @@ import * as net from "net";
 import { spf } from "mailauth/lib/spf";
 import type { SPFResult } from "mailauth";
 import getDmarcRecord = require("mailauth/lib/dmarc/get-dmarc-record");
-import { dkimRecordName } from "../records/dkim";
+import { dkimPublicKey, dkimRecordName } from "../records/dkim";
 import { dmarcRecordName, isDmarcValue, REPORT_AUTHORIZATION_VALUE, reportAuthorizationName } from "../records/dmarc";
 import { isSpfValue, SPF_MAX_LOOKUPS } from "../records/spf";
 import { canonicalIpv6, parseIpv6 } from "../ipv6";
@@ -144,7 +144,7 @@ async function spfRecordItem(resolve: Resolve, name: string, expectedHint: strin
 const lookupCounts = (r: SPFResult) => `${r.lookups?.count ?? 0} of ${SPF_MAX_LOOKUPS} DNS lookups, ${r.lookups?.void ?? 0} of ${SPF_MAX_VOID} void`;
 const because = (r: SPFResult) => (r.status.comment ? `: ${r.status.comment.replace(/^mailauth-check: /, "")}` : "");
 
-/** The fix for an SPF evaluation's error; undefined when it is none of the record's own. */
+/** The fix for an SPF evaluation that ended in an error (permerror, temperror) at `name`. */
 function spfFix(r: SPFResult, name: string): string {
     if ((r.lookups?.count ?? 0) > SPF_MAX_LOOKUPS)
         return `the record at ${name} needs more than ${SPF_MAX_LOOKUPS} DNS lookups (RFC 7208 4.6.4): replace include:s by ip4:/ip6: terms or drop some (mailauth:spf.mechanisms)`;
@@ -180,15 +180,6 @@ async function spfItem(resolve: Resolve, kind: "mail-from" | "helo", domain: str
     return item(check, "fail", `SPF ${result} for ${identity} from ${ip} (${counts})${because(r)}`, fix);
 }
 
-/** The `p=` of a DKIM record (RFC 6376 3.6.1: tag=value; white space in a value ignored), or undefined. */
-function dkimP(record: string): string | undefined {
-    for (const tag of record.split(";")) {
-        const m = tag.match(/^\s*p\s*=([\s\S]*)$/);
-        if (m) return m[1].replace(/\s+/g, "");
-    }
-    return undefined;
-}
-
 async function dkimItem(resolve: Resolve, domain: string, selector: string, expected: string): Promise<CheckItem> {
     const name = dkimRecordName(selector, domain);
     const check = `dkim ${selector}`;
@@ -210,12 +201,13 @@ async function dkimItem(resolve: Resolve, domain: string, selector: string, expe
                 `${records.length} TXT records at ${name}: receivers may take either key`,
                 `delete every TXT record at ${name} but the stack's own`,
             );
-        const p = dkimP(records[0]);
+        // RFC 6376 3.6.1: tag=value pairs, white space inside the value ignored (components/records/dkim.ts).
+        const p = dkimPublicKey(records[0]);
         if (p === expected) return item(check, "pass", `${name} publishes the stack's key (p=${short(p)})`);
         return item(
             check,
             "fail",
-            `${name} publishes p=${p === undefined ? "(none)" : short(p)}, not the stack's key p=${short(expected)}: mail signed with selector ${selector} fails DKIM`,
+            `${name} publishes p=${p === "" ? "(none)" : short(p)}, not the stack's key p=${short(expected)}: mail signed with selector ${selector} fails DKIM`,
             `put back the record the stack published ("v=DKIM1; k=rsa; p=${short(expected)}", in full in the stack output records): edit it in Cloudflare, or delete it and run pulumi up`,
         );
     } catch (e) {
