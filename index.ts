@@ -15,6 +15,8 @@ import { MailHost } from "./components/mailHost";
 import { cloudflareToken, readRawSettings } from "./components/config";
 import { validateSettings } from "./components/settings";
 import { dmarcEnforcementWarning } from "./components/records/dmarc";
+import { dkimPublicKey } from "./components/records/dkim";
+import { checkOutput } from "./components/check/output";
 
 const config = new pulumi.Config("mailauth");
 const sshPrivateKey = config.getSecret("sshPrivateKey");
@@ -79,3 +81,20 @@ export const selectors = Object.fromEntries(settings.domains.map((d) => [d.name,
 export const zone = zones.result();
 /** opendkim-testkey's verdict per domain ("key OK" once the record matches the installed key). */
 export const testKey = host.testKeyResults;
+/**
+ * What receivers conclude from the published DNS, per domain, per item: status (pass, warn, fail),
+ * reason, fix (components/check). Only at `pulumi up`, once every record and host step exists; a
+ * fail stops nothing, it is logged as a warning per domain. Unset at preview or with check.enabled false.
+ */
+export const check = checkOutput(settings, {
+    // Every published record and every host step first; the DKIM keys as published (the record's content, not state's key).
+    after: pulumi.all([host.done as pulumi.Output<unknown>, ...domains.map((d) => d.dns.created)]),
+    dkim: pulumi.all(
+        Object.fromEntries(
+            domains.map((d) => [
+                d.name,
+                pulumi.all(Object.entries(d.dns.dkimRecords).map(([selector, r]) => r.content.apply((c) => ({ selector, publicKey: dkimPublicKey(c) })))),
+            ]),
+        ),
+    ),
+});

@@ -125,6 +125,7 @@ type ZoneInputs = Pick<MailDnsArgs, "zoneId" | "ttl" | "comment" | "adopt" | "im
  */
 function makeRecords(parent: pulumi.ComponentResource, name: string, specs: RecordSpec[], args: ZoneInputs) {
     const published: pulumi.Output<PublishedRecord>[] = [];
+    const ids: pulumi.Output<string>[] = [];
     const adopt = args.adopt ? adoptStep(`${name}-adopt`, { zoneId: args.zoneId, ...args.adopt }, { parent }) : undefined;
     if (adopt) args.adopt!.after(adopt);
     const dkimRecords: Record<string, cloudflare.DnsRecord> = {};
@@ -155,9 +156,10 @@ function makeRecords(parent: pulumi.ComponentResource, name: string, specs: Reco
         // not the key the stack holds now: after `pulumi up --replace` on a key they differ.
         const value = spec.selector !== undefined ? r.content.apply(unquoteTxt) : pulumi.output(spec.value);
         published.push(value.apply((v) => ({ name: spec.name, type: spec.type, value: v })));
+        ids.push(r.id);
         if (spec.selector !== undefined) dkimRecords[spec.selector] = r;
     }
-    return { dkimRecords, records: pulumi.all(published) };
+    return { dkimRecords, records: pulumi.all(published), created: pulumi.all(ids) };
 }
 
 export class MailDns extends pulumi.ComponentResource {
@@ -165,12 +167,18 @@ export class MailDns extends pulumi.ComponentResource {
     public readonly dkimRecords: Record<string, cloudflare.DnsRecord>;
     /** Every record this component publishes: name, type and value (TXT values unquoted; a DKIM value as published). */
     public readonly records: pulumi.Output<PublishedRecord[]>;
+    /**
+     * Known once every record exists (their ids): `records` is not, its values but DKIM's are the
+     * inputs (components/check waits on this).
+     */
+    public readonly created: pulumi.Output<string[]>;
 
     constructor(name: string, args: MailDnsArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mailauth:dns:MailDns", name, {}, opts);
         const made = makeRecords(this, name, recordSpecs(args), args);
         this.dkimRecords = made.dkimRecords;
         this.records = made.records;
+        this.created = made.created;
         this.registerOutputs({ records: this.records });
     }
 }

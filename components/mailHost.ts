@@ -91,6 +91,8 @@ export interface MailHostArgs {
 export class MailHost extends pulumi.ComponentResource {
     /** Per domain, the last verdict of opendkim-testkey ("key OK" when the record matches). */
     public readonly testKeyResults: pulumi.Output<Record<string, string>>;
+    /** Known once every host step has run (components/check runs after it). */
+    public readonly done: pulumi.Output<true>;
 
     constructor(name: string, args: MailHostArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mailauth:host:MailHost", name, {}, opts);
@@ -213,7 +215,7 @@ export class MailHost extends pulumi.ComponentResource {
         // after OpenDKIM's step (deletes of the old per-key steps ran at the end of the run for
         // the same reason). Stdin: the key files still configured. Its own delete has nothing
         // to do: the keys step's delete lets go of the rest.
-        step(
+        const retire = step(
             "keys-retire",
             { template: "dkim-key-retire", vars: { KEYTABLE: `${OPENDKIM_ETC_DIR}/KeyTable`, CONF: OPENDKIM_CONF } },
             undefined,
@@ -291,8 +293,10 @@ export class MailHost extends pulumi.ComponentResource {
                 { dependsOn: [postfix] },
             );
             this.testKeyResults = test.stdout.apply(parseTestKeyOutput);
+            this.done = pulumi.all([retire.id, postfix.id, test.id]).apply(() => true as const);
         } else {
             this.testKeyResults = pulumi.output({} as Record<string, string>);
+            this.done = pulumi.all([retire.id, postfix.id]).apply(() => true as const);
         }
         this.registerOutputs({ testKeyResults: this.testKeyResults });
     }

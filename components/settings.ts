@@ -33,6 +33,7 @@ import { previousSelectorsProblem } from "./validate/limits";
 import { readImportRecordsShape } from "./validate/imports";
 import {
     ADOPT_RECORDS,
+    CHECK,
     DMARC,
     DOMAINS,
     MX,
@@ -74,6 +75,7 @@ export type PolicydSpfSettings = Values<typeof POLICYD_SPF> & {
     skipList?: string;
 };
 export type TestKeySettings = Values<typeof TEST_KEY>;
+export type CheckSettings = Values<typeof CHECK>;
 
 export type MilterTransport = OpenDkimSettings["milterTransport"];
 export type DmarcPolicy = DmarcSettings["policy"];
@@ -91,6 +93,8 @@ export interface Settings {
     ssh: SshSettings;
     ttl: number;
     testKey: TestKeySettings;
+    /** `mailauth:check`: the check of the published DNS after pulumi up (components/check). */
+    check: CheckSettings;
     /** `mailauth:adoptRecords`: take over the records in the way (components/adoptRecords.ts). */
     adoptRecords: boolean;
 }
@@ -107,6 +111,7 @@ export interface RawSettings {
     ssh?: unknown;
     ttl?: unknown;
     testKey?: unknown;
+    check?: unknown;
     /** `mailauth:importRecords` (its shape only: components/validate/imports.ts). */
     importRecords?: unknown;
     adoptRecords?: unknown;
@@ -769,6 +774,27 @@ function readAdoptRecords(raw: RawSettings, problems: Problems): boolean {
     return enabled;
 }
 
+/** An IP address with an optional port, as dns.Resolver.setServers takes it: `192.0.2.53`, `192.0.2.53:5353`, `2001:db8::53`, `[2001:db8::53]:5353`. */
+export function resolverAddressProblem(text: string): string | undefined {
+    const m = text.match(/^\[([^\]]+)\]:(\d+)$/) ?? text.match(/^(\d+\.\d+\.\d+\.\d+):(\d+)$/);
+    const [address, port] = m ? [m[1], Number(m[2])] : [text, undefined];
+    if (ipFamily(address) === 0 || (m && !m[0].startsWith("[") && ipFamily(address) !== 4))
+        return "is not an IP address with an optional port (192.0.2.53, 192.0.2.53:5353, 2001:db8::53 or [2001:db8::53]:5353)";
+    if (port !== undefined && (port < 1 || port > 65535)) return `has port ${port}, not 1 to 65535`;
+    const why = addressProblem(address, "resolver");
+    return why ? `is ${why}, where no resolver answers` : undefined;
+}
+
+function readCheck(raw: unknown, problems: Problems): CheckSettings {
+    const path = "mailauth:check";
+    const read = section(CHECK, raw, path, problems);
+    for (const r of read.resolvers) {
+        const why = resolverAddressProblem(r);
+        if (why) problems.push(`${path}.resolvers: ${show(r)} ${why}`);
+    }
+    return read;
+}
+
 /** Validates raw config; throws one SettingsError listing every problem. */
 export function validateSettings(raw: RawSettings): Settings {
     const problems: Problems = [];
@@ -784,6 +810,7 @@ export function validateSettings(raw: RawSettings): Settings {
         ssh: readSsh(raw.ssh, raw.sshPrivateKey, problems),
         ttl: value(TTL, raw.ttl, problems),
         testKey: section(TEST_KEY, raw.testKey, "mailauth:testKey", problems),
+        check: readCheck(raw.check, problems),
         adoptRecords: readAdoptRecords(raw, problems),
     };
     settings.noMail = readNoMail(raw.noMail, settings.domains, settings.mx, settings.dmarc, settings.opendkim, problems);

@@ -519,6 +519,29 @@ export const TEST_KEY = {
     ],
 } as const satisfies Section;
 
+export const CHECK = {
+    name: "check",
+    shape: "object",
+    raw: "json",
+    summary: "After pulumi up, what receivers conclude from the published DNS (the check stack output, npm run check),",
+    rows: [
+        {
+            key: "enabled",
+            kind: "boolean",
+            default: true,
+            doc: "Check after every `pulumi up` (not at preview) and export the `check` output; see [Checking what receivers see](#checking-what-receivers-see).",
+            brief: "default true",
+        },
+        {
+            key: "resolvers",
+            kind: "strings",
+            readmeDefault: "empty (the system's resolvers)",
+            doc: "The resolvers the check asks, from the machine running `pulumi`: IP addresses, each optionally with a port (`192.0.2.53:5353`, `[2001:db8::53]:5353`). Empty: the system's resolvers (`/etc/resolv.conf`).",
+            brief: "resolvers the check asks, IP addresses with an optional port (default the system's)",
+        },
+    ],
+} as const satisfies Section;
+
 /** Every setting, in the order Pulumi.yaml and the README list them. */
 export const SECTIONS: readonly Section[] = [
     DOMAINS,
@@ -534,6 +557,7 @@ export const SECTIONS: readonly Section[] = [
     SSH_PRIVATE_KEY,
     TTL,
     TEST_KEY,
+    CHECK,
 ];
 
 // --- Types from the tables ---------------------------------------------------------------------

@@ -1,0 +1,407 @@
+/**
+ * What receivers will conclude about each domain, from the published DNS (never from state): SPF
+ * evaluated as a receiver evaluates it, for MAIL FROM `postmaster@<domain>` and for the HELO name
+ * (the MX host) from each host address; each expected DKIM selector's key; the DMARC record and the
+ * report authorizations it needs; the MX and forward-confirmed reverse DNS of each host address.
+ *
+ * SPF evaluation and DMARC parsing are mailauth's (npm `mailauth`, 7.1.0, pinned), loaded by path
+ * (components/check/mailauth.d.ts says why). Its resolver option is a function (name, rrtype) ->
+ * Promise with `dns.promises.resolve`'s answers and error codes (lib/spf/index.js:365-366 and 412;
+ * lib/dmarc/get-dmarc-record.js:161 and 178-186): here a `dns.promises.Resolver` with the servers given.
+ *
+ * Nothing here throws for what it finds: each finding is an item, pass, warn or fail, with the
+ * reason and the fix.
+ */
+import { promises as dnsPromises } from "dns";
+import * as net from "net";
+// lib/spf/index.js:607 exports { spf: verify }; its types: lib/spf/index.d.ts.
+import { spf } from "mailauth/lib/spf";
+import type { SPFResult } from "mailauth";
+import getDmarcRecord = require("mailauth/lib/dmarc/get-dmarc-record");
+import { dkimPublicKey, dkimRecordName } from "../records/dkim";
+import { dmarcRecordName, isDmarcValue, REPORT_AUTHORIZATION_VALUE, reportAuthorizationName } from "../records/dmarc";
+import { isSpfValue, SPF_MAX_LOOKUPS } from "../records/spf";
+import { canonicalIpv6, parseIpv6 } from "../ipv6";
+
+export type Status = "pass" | "warn" | "fail";
+
+export interface CheckItem {
+    /** What was checked, e.g. `spf mail-from 192.0.2.10`. */
+    check: string;
+    status: Status;
+    reason: string;
+    /** What to do; "" for a pass. */
+    fix: string;
+}
+
+export interface CheckDomain {
+    name: string;
+    /** Each selector the stack publishes, with the `p=` value it published (base64). */
+    dkim: { selector: string; publicKey: string }[];
+    /** The MX host name (also the HELO name). */
+    mxHost: string;
+    /** The host's IPv4/IPv6 addresses; empty: those the MX host name resolves to. */
+    addresses: string[];
+}
+
+export interface CheckInput {
+    domains: CheckDomain[];
+    /** Resolver addresses (`ip` or `ip:port`, `[ipv6]:port`); empty or unset: the system's. */
+    resolvers?: readonly string[];
+    /** Per query, in ms (default 2000), tried twice. */
+    timeoutMs?: number;
+}
+
+/** Per domain, its items in order. */
+export type CheckResult = Record<string, CheckItem[]>;
+
+/** RFC 7208 4.6.4: at most 2 lookups that return no answer. mailauth's limit (lib/spf/index.js:13). */
+export const SPF_MAX_VOID = 2;
+
+type Resolve = (name: string, rrtype: string) => Promise<any>;
+
+/** A resolver as mailauth takes it: Node's own, on the given servers (dns.promises.Resolver, setServers). */
+export function makeResolver(servers: readonly string[] = [], timeoutMs = 2000): Resolve {
+    const r = new dnsPromises.Resolver({ timeout: timeoutMs, tries: 2 });
+    if (servers.length > 0) r.setServers([...servers]);
+    return (name, rrtype) => r.resolve(name, rrtype as any);
+}
+
+const lower = (name: string) => name.toLowerCase().replace(/\.$/, "");
+const noRecord = (e: any) => e?.code === "ENOTFOUND" || e?.code === "ENODATA";
+
+/** TXT strings at a name, each record's strings joined (RFC 7208 3.3, RFC 6376 3.6.2.2); [] for none. */
+async function txt(resolve: Resolve, name: string): Promise<string[]> {
+    try {
+        return ((await resolve(name, "TXT")) as string[][]).map((r) => r.join(""));
+    } catch (e) {
+        if (noRecord(e)) return [];
+        throw e;
+    }
+}
+
+async function addresses(resolve: Resolve, name: string): Promise<string[]> {
+    const out: string[] = [];
+    for (const type of ["A", "AAAA"]) {
+        try {
+            out.push(...((await resolve(name, type)) as string[]));
+        } catch (e) {
+            if (!noRecord(e)) throw e;
+        }
+    }
+    return out;
+}
+
+/** An address in one form, to compare (`2001:DB8::1` and `2001:db8:0::1` alike). */
+function canonical(ip: string): string {
+    return net.isIPv4(ip) ? ip : canonicalIpv6(ip);
+}
+
+const item = (check: string, status: Status, reason: string, fix = ""): CheckItem => ({ check, status, reason, fix });
+const errorItem = (check: string, e: any): CheckItem =>
+    item(
+        check,
+        "fail",
+        `DNS error: ${String(e?.message ?? e).includes(e?.code) ? e.message : `${e?.code ?? ""} ${e?.message ?? e}`.trim()}`,
+        "check that the resolvers answer for this name, then run the check again",
+    );
+
+/**
+ * An address that no SPF record authorizes: IPv6 discard-only (RFC 6666, 100::/64). Evaluated from
+ * it, a record runs to its end, so its every lookup is counted: a record that needs more than 10
+ * passes for the host's own mail (the stack's record starts with `mx`, RFC 7208 4.6: evaluation stops
+ * at the first match) and still gives a permerror to every sender its later terms are there for.
+ */
+const NOWHERE = "100::1";
+
+/**
+ * Exactly one SPF record at `name` (RFC 7208 4.5: two or more are a permerror; none is "none"), and
+ * the DNS lookups the whole record takes, with its void lookups (RFC 7208 4.6.4: at most 10 and 2).
+ */
+async function spfRecordItem(resolve: Resolve, name: string, expectedHint: string): Promise<CheckItem> {
+    const check = `spf record ${name}`;
+    try {
+        const records = (await txt(resolve, name)).filter(isSpfValue);
+        if (records.length === 0)
+            return item(check, "fail", `no SPF record at ${name}: receivers get SPF "none"`, `publish ${expectedHint} at ${name} (pulumi up does)`);
+        if (records.length > 1)
+            return item(
+                check,
+                "fail",
+                `${records.length} SPF records at ${name} (${records.map((r) => `"${r}"`).join(", ")}): receivers return permerror (RFC 7208 4.5)`,
+                `delete every SPF record at ${name} but the stack's own`,
+            );
+        const r = await spf({ sender: `postmaster@${name}`, ip: NOWHERE, helo: name, mta: "mailauth-check", resolver: resolve as any });
+        const counts = lookupCounts(r);
+        if (r.status.result === "permerror" || r.status.result === "temperror")
+            return item(check, "fail", `"${records[0]}": ${r.status.result} (${counts})${because(r)}`, spfFix(r, name));
+        return item(check, "pass", `one SPF record, "${records[0]}" (${counts})`);
+    } catch (e) {
+        return errorItem(check, e);
+    }
+}
+
+const lookupCounts = (r: SPFResult) => `${r.lookups?.count ?? 0} of ${SPF_MAX_LOOKUPS} DNS lookups, ${r.lookups?.void ?? 0} of ${SPF_MAX_VOID} void`;
+const because = (r: SPFResult) => (r.status.comment ? `: ${r.status.comment.replace(/^mailauth-check: /, "")}` : "");
+
+/** The fix for an SPF evaluation that ended in an error (permerror, temperror) at `name`. */
+function spfFix(r: SPFResult, name: string): string {
+    if ((r.lookups?.count ?? 0) > SPF_MAX_LOOKUPS)
+        return `the record at ${name} needs more than ${SPF_MAX_LOOKUPS} DNS lookups (RFC 7208 4.6.4): replace include:s by ip4:/ip6: terms or drop some (mailauth:spf.mechanisms)`;
+    if ((r.lookups?.void ?? 0) > SPF_MAX_VOID)
+        return `more than ${SPF_MAX_VOID} terms of the record at ${name} name hosts that do not exist (RFC 7208 4.6.4): remove them`;
+    if (r.status.result === "temperror") return "a DNS query failed: check the resolvers and the zone, then run the check again";
+    return `fix the record at ${name} (or a record it includes): ${r.status.comment?.replace(/^mailauth-check: /, "") ?? "a permanent error"}`;
+}
+
+/** SPF as a receiver evaluates it (mailauth lib/spf/index.js:365), for one identity from one address. */
+async function spfItem(resolve: Resolve, kind: "mail-from" | "helo", domain: string, helo: string, ip: string): Promise<CheckItem> {
+    const identity = kind === "mail-from" ? `postmaster@${domain}` : helo;
+    const check = `spf ${kind} ${ip}`;
+    // An empty sender makes mailauth check the HELO identity, as postmaster@<helo> (lib/spf/index.js:372-375, RFC 7208 2.3).
+    const r = await spf({ sender: kind === "mail-from" ? identity : undefined, ip, helo, mta: "mailauth-check", resolver: resolve as any });
+    const counts = lookupCounts(r);
+    const result = r.status.result;
+    if (result === "pass" && !r.warnings?.length) return item(check, "pass", `SPF pass for ${identity} from ${ip} (${counts})`);
+    const at = kind === "mail-from" ? domain : helo;
+    if (result === "pass")
+        return item(
+            check,
+            "warn",
+            `SPF pass for ${identity} from ${ip} (${counts}), but a strict receiver would not agree: ${r.warnings!.join(", ")}`,
+            `fix the record at ${at}: "${r.rr ?? ""}"`,
+        );
+    const fix =
+        result === "permerror" || result === "temperror"
+            ? spfFix(r, at)
+            : kind === "mail-from"
+              ? `let ${ip} pass: the MX host must resolve to it (the record has mx), or add ip4:/ip6: for it to mailauth:spf.mechanisms`
+              : `publish "v=spf1 a -all" at ${helo} (mailauth:mx.heloSpf) and let ${helo} resolve to ${ip}`;
+    return item(check, "fail", `SPF ${result} for ${identity} from ${ip} (${counts})${because(r)}`, fix);
+}
+
+async function dkimItem(resolve: Resolve, domain: string, selector: string, expected: string): Promise<CheckItem> {
+    const name = dkimRecordName(selector, domain);
+    const check = `dkim ${selector}`;
+    const short = (p: string) => (p.length > 24 ? `${p.slice(0, 12)}…${p.slice(-8)}` : p);
+    try {
+        // Every TXT record there is the key record (v=DKIM1 is only recommended, RFC 6376 3.6.1).
+        const records = await txt(resolve, name);
+        if (records.length === 0)
+            return item(
+                check,
+                "fail",
+                `no DKIM record at ${name}: receivers cannot verify mail signed with selector ${selector}`,
+                "run pulumi up to publish it",
+            );
+        if (records.length > 1)
+            return item(
+                check,
+                "fail",
+                `${records.length} TXT records at ${name}: receivers may take either key`,
+                `delete every TXT record at ${name} but the stack's own`,
+            );
+        // RFC 6376 3.6.1: tag=value pairs, white space inside the value ignored (components/records/dkim.ts).
+        const p = dkimPublicKey(records[0]);
+        if (p === expected) return item(check, "pass", `${name} publishes the stack's key (p=${short(p)})`);
+        return item(
+            check,
+            "fail",
+            `${name} publishes p=${p === "" ? "(none)" : short(p)}, not the stack's key p=${short(expected)}: mail signed with selector ${selector} fails DKIM`,
+            `put back the record the stack published ("v=DKIM1; k=rsa; p=${short(expected)}", in full in the stack output records): edit it in Cloudflare, or delete it and run pulumi up`,
+        );
+    } catch (e) {
+        return errorItem(check, e);
+    }
+}
+
+/** The `mailto:` hosts of a DMARC `rua` value (RFC 7489 6.4: URIs separated by commas, an optional !size). */
+function mailtoHosts(rua: string): string[] {
+    const hosts: string[] = [];
+    for (const uri of rua.split(",")) {
+        const m = uri.trim().match(/^mailto:[^@]*@([^!]+)/i);
+        if (m) hosts.push(lower(m[1].trim()));
+    }
+    return [...new Set(hosts)];
+}
+
+async function dmarcItems(resolve: Resolve, domain: string): Promise<CheckItem[]> {
+    const name = dmarcRecordName(domain);
+    let records: string[];
+    try {
+        records = (await txt(resolve, name)).filter(isDmarcValue);
+    } catch (e) {
+        return [errorItem("dmarc", e)];
+    }
+    if (records.length === 0)
+        return [item("dmarc", "fail", `no DMARC record at ${name}: receivers apply no policy`, "publish one (mailauth:dmarc.enabled), pulumi up")];
+    if (records.length > 1)
+        // A set of several is discarded as if none were there (RFC 9989 4.10; get-dmarc-record.js:171-172).
+        return [
+            item(
+                "dmarc",
+                "fail",
+                `${records.length} DMARC records at ${name}: receivers discard them all (RFC 9989 4.10)`,
+                `delete every DMARC record at ${name} but the stack's own`,
+            ),
+        ];
+    const parsed = getDmarcRecord.parseDmarcRecord(records[0]);
+    if (!parsed) return [item("dmarc", "fail", `the record at ${name} does not parse: "${records[0]}"`, "put back the stack's record: pulumi up")];
+    const items: CheckItem[] = [];
+    const rua = typeof parsed.rua === "string" ? parsed.rua : "";
+    if (parsed.p === "none" && !rua)
+        items.push(
+            item(
+                "dmarc",
+                "warn",
+                `p=none with no rua: receivers apply no policy and send no reports, so nothing shows whether your mail passes ("${records[0]}")`,
+                "set mailauth:dmarc.rua to an address that reads the reports, then tighten mailauth:dmarc.policy",
+            ),
+        );
+    else items.push(item("dmarc", "pass", `one DMARC record, p=${parsed.p ?? "(none)"}${rua ? `, rua=${rua}` : ""}`));
+    // A receiver sends reports to another organizational domain only if it authorizes them (RFC 7489 7.1;
+    // the aggregate-reporting text, "Verifying External Destinations"): the organizational domain by the
+    // DNS tree walk (RFC 9989 4.10.2), mailauth's getOrgDomain (get-dmarc-record.js:237).
+    const lookup = getDmarcRecord.createRecordLookup(resolve as any);
+    for (const host of mailtoHosts(rua)) {
+        const check = `dmarc report ${host}`;
+        try {
+            const [mine, theirs] = await Promise.all([getDmarcRecord.getOrgDomain(lower(domain), lookup), getDmarcRecord.getOrgDomain(host, lookup)]);
+            if (mine === theirs) continue;
+            const authName = reportAuthorizationName(lower(domain), host);
+            const found = (await txt(resolve, authName)).some(isDmarcValue);
+            items.push(
+                found
+                    ? item(check, "pass", `${authName} authorizes reports for ${domain} to ${host}`)
+                    : item(
+                          check,
+                          "warn",
+                          `no report authorization at ${authName}: receivers send ${domain}'s reports to ${host} only if it says so`,
+                          `the owner of ${host} must publish: ${authName}. TXT "${REPORT_AUTHORIZATION_VALUE}"`,
+                      ),
+            );
+        } catch (e) {
+            items.push(errorItem(check, e));
+        }
+    }
+    return items;
+}
+
+async function mxItem(resolve: Resolve, domain: string, mxHost: string, hostAddresses: string[]): Promise<CheckItem> {
+    try {
+        let mx: { exchange: string; priority: number }[];
+        try {
+            mx = await resolve(domain, "MX");
+        } catch (e) {
+            if (!noRecord(e)) throw e;
+            mx = [];
+        }
+        const hosts = mx.map((m) => lower(m.exchange));
+        if (!hosts.includes(lower(mxHost)))
+            return item(
+                "mx",
+                "fail",
+                hosts.length ? `MX of ${domain} is ${hosts.join(", ")}, not ${mxHost}` : `${domain} has no MX record`,
+                `publish MX ${mxHost} for ${domain} (mailauth:mx.publish), or set mailauth:mx.hostname to the real MX host`,
+            );
+        const resolved = (await addresses(resolve, mxHost)).map(canonical);
+        const missing = hostAddresses.filter((a) => !resolved.includes(canonical(a)));
+        if (missing.length > 0)
+            return item(
+                "mx",
+                "fail",
+                `MX ${mxHost} resolves to ${resolved.join(", ") || "nothing"}, not to ${missing.join(", ")}`,
+                `publish A/AAAA ${missing.join(", ")} for ${mxHost} (mailauth:mx.ipv4, mx.ipv6)`,
+            );
+        return item("mx", "pass", `MX ${mxHost} resolves to ${resolved.join(", ")}`);
+    } catch (e) {
+        return errorItem("mx", e);
+    }
+}
+
+/** Forward-confirmed reverse DNS: the PTR of `ip` names mxHost, and mxHost resolves back to `ip`. */
+async function fcrdnsItem(resolve: Resolve, mxHost: string, ip: string): Promise<CheckItem> {
+    const check = `fcrdns ${ip}`;
+    try {
+        let names: string[];
+        try {
+            names = ((await resolve(ptrName(ip), "PTR")) as string[]).map(lower);
+        } catch (e) {
+            if (!noRecord(e)) throw e;
+            names = [];
+        }
+        const fix = `ask whoever runs ${ip} (the hosting provider) to set its PTR to ${mxHost}`;
+        if (!names.includes(lower(mxHost)))
+            return item(
+                check,
+                "fail",
+                names.length
+                    ? `PTR of ${ip} is ${names.join(", ")}, not ${mxHost}: receivers such as Gmail and Outlook reject or junk such mail`
+                    : `${ip} has no PTR record (expected ${mxHost})`,
+                fix,
+            );
+        const back = (await addresses(resolve, mxHost)).map(canonical);
+        if (!back.includes(canonical(ip)))
+            return item(
+                check,
+                "fail",
+                `PTR of ${ip} is ${mxHost}, but ${mxHost} resolves to ${back.join(", ") || "nothing"}, not ${ip}`,
+                `publish ${ip} for ${mxHost}`,
+            );
+        return item(check, "pass", `PTR of ${ip} is ${mxHost}, which resolves back to ${ip}`);
+    } catch (e) {
+        return errorItem(check, e);
+    }
+}
+
+/** The reverse-lookup name of an address (RFC 1035 3.5, RFC 3596 2.5). */
+export function ptrName(ip: string): string {
+    if (net.isIPv4(ip)) return `${ip.split(".").reverse().join(".")}.in-addr.arpa`;
+    const nibbles = (parseIpv6(ip) ?? 0n).toString(16).padStart(32, "0");
+    return `${nibbles.split("").reverse().join(".")}.ip6.arpa`;
+}
+
+async function checkDomain(resolve: Resolve, d: CheckDomain): Promise<CheckItem[]> {
+    let hostAddresses = d.addresses;
+    const items: CheckItem[] = [];
+    if (hostAddresses.length === 0) {
+        try {
+            hostAddresses = await addresses(resolve, d.mxHost);
+        } catch (e) {
+            return [errorItem("mx", e)];
+        }
+        if (hostAddresses.length === 0)
+            return [
+                item(
+                    "mx",
+                    "fail",
+                    `${d.mxHost} resolves to no address: nothing to check SPF and reverse DNS from`,
+                    `publish A/AAAA for ${d.mxHost} (mailauth:mx.ipv4, mx.ipv6)`,
+                ),
+            ];
+    }
+    const heloSame = lower(d.mxHost) === lower(d.name);
+    const parts = await Promise.all([
+        spfRecordItem(resolve, d.name, "the stack's SPF record"),
+        ...(heloSame ? [] : [spfRecordItem(resolve, d.mxHost, '"v=spf1 a -all"')]),
+        ...hostAddresses.map((ip) => spfItem(resolve, "mail-from", d.name, d.mxHost, ip)),
+        ...hostAddresses.map((ip) => spfItem(resolve, "helo", d.name, d.mxHost, ip)),
+        ...d.dkim.map((k) => dkimItem(resolve, d.name, k.selector, k.publicKey)),
+        dmarcItems(resolve, d.name),
+        mxItem(resolve, d.name, d.mxHost, hostAddresses),
+        ...hostAddresses.map((ip) => fcrdnsItem(resolve, d.mxHost, ip)),
+    ]);
+    for (const p of parts) items.push(...(Array.isArray(p) ? p : [p]));
+    return items;
+}
+
+/** Checks every domain, all at once; per domain its items. Rejects only on a bug, never on what DNS holds. */
+export async function checkPublished(input: CheckInput, resolve: Resolve = makeResolver(input.resolvers, input.timeoutMs)): Promise<CheckResult> {
+    const results = await Promise.all(input.domains.map((d) => checkDomain(resolve, d)));
+    return Object.fromEntries(input.domains.map((d, i) => [d.name, results[i]]));
+}
+
+/** The worst status of a domain's items. */
+export function worst(items: readonly CheckItem[]): Status {
+    return items.some((i) => i.status === "fail") ? "fail" : items.some((i) => i.status === "warn") ? "warn" : "pass";
+}

@@ -1,0 +1,52 @@
+/**
+ * The `check` stack output: components/check run during `pulumi up` (never at preview:
+ * `pulumi.runtime.isDryRun()`), once what it must wait for exists. A failing item stops nothing:
+ * one `pulumi.log.warn` per domain with a fail, the details in the output.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { checkPublished, CheckResult } from "./index";
+import type { Settings } from "../settings";
+
+export interface CheckWiring {
+    /** Resolves once every record and host step exists. */
+    after: pulumi.Output<unknown>;
+    /** Per domain, each published selector and its `p=`. */
+    dkim: pulumi.Output<Record<string, { selector: string; publicKey: string }[]>>;
+}
+
+/** The check's input from the settings: per domain its selectors' keys, the MX host and its addresses. */
+export function checkInput(settings: Pick<Settings, "domains" | "mx" | "check">, dkim: Record<string, { selector: string; publicKey: string }[]>) {
+    const addresses = [settings.mx.ipv4, settings.mx.ipv6].filter((a): a is string => a !== undefined);
+    return {
+        domains: settings.domains.map((d) => ({ name: d.name, dkim: dkim[d.name] ?? [], mxHost: settings.mx.hostname, addresses })),
+        resolvers: settings.check.resolvers,
+    };
+}
+
+/** One line per domain with a fail, naming the failing items. */
+export function failureWarnings(result: CheckResult): string[] {
+    return Object.entries(result)
+        .filter(([, items]) => items.some((i) => i.status === "fail"))
+        .map(
+            ([domain, items]) =>
+                `mailauth check: ${domain}: receivers will not accept what is published: ${items
+                    .filter((i) => i.status === "fail")
+                    .map((i) => `${i.check} (${i.reason}; fix: ${i.fix})`)
+                    .join("; ")}. All items: pulumi stack output check --json`,
+        );
+}
+
+export function checkOutput(settings: Settings, wiring: CheckWiring): pulumi.Output<CheckResult> | undefined {
+    if (!settings.check.enabled || pulumi.runtime.isDryRun()) return undefined;
+    return pulumi.all([wiring.after, wiring.dkim]).apply(async ([, dkim]) => {
+        try {
+            const result = await checkPublished(checkInput(settings, dkim));
+            for (const w of failureWarnings(result)) pulumi.log.warn(w);
+            return result;
+        } catch (e) {
+            // checkPublished makes an item of whatever DNS answers; anything else is a bug of its own, which stops nothing either.
+            pulumi.log.warn(`mailauth check: could not run: ${(e as Error).message}`);
+            return {};
+        }
+    });
+}
