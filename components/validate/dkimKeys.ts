@@ -34,20 +34,42 @@ export interface UserDkimKey {
 
 export type UserKeyCheck = ({ ok: true } & UserDkimKey) | { ok: false; problem: string };
 
-/** How a key is named in messages: a short digest of its public key (p=), which never reveals the private key. */
-export function keyFingerprint(recordValueOrContent: string): string {
+/**
+ * The public key a DKIM record value or TXT content carries, as SubjectPublicKeyInfo DER, or undefined
+ * when it holds none that parses. Most records carry SubjectPublicKeyInfo (RFC 6376 3.6.1 and its
+ * Appendix C example, `openssl rsa -pubout`); some tools publish a bare PKCS#1 RSAPublicKey, which
+ * RFC 6376 3.6.1's text names (errata 3017): both are read, so a key is compared, not its encoding.
+ */
+export function recordPublicKey(recordValueOrContent: string): Buffer | undefined {
     const p = dkimPublicKey(recordValueOrContent);
-    let bits = 0;
-    try {
-        bits = crypto.createPublicKey({ key: Buffer.from(p, "base64"), format: "der", type: "spki" }).asymmetricKeyDetails?.modulusLength ?? 0;
-    } catch {
-        /* not a key: no size */
+    if (p === "" || !/^[A-Za-z0-9+/]+={0,2}$/.test(p)) return undefined;
+    const der = Buffer.from(p, "base64");
+    for (const type of ["spki", "pkcs1"] as const) {
+        try {
+            return crypto.createPublicKey({ key: der, format: "der", type }).export({ type: "spki", format: "der" });
+        } catch {
+            /* the other encoding */
+        }
     }
-    const digest = crypto.createHash("sha256").update(Buffer.from(p, "base64")).digest("hex").slice(0, 16);
-    return `${bits > 0 ? `a ${bits}-bit RSA key, ` : ""}SHA-256 of its p= ${digest}`;
+    return undefined;
 }
 
-/** The command that prints a PEM private key's fingerprint as keyFingerprint does (its first 16 hex digits). */
+/** Whether two record values (or TXT contents) publish the same public key. */
+export function samePublicKey(a: string, b: string): boolean {
+    const ka = recordPublicKey(a);
+    const kb = recordPublicKey(b);
+    return ka !== undefined && kb !== undefined && ka.equals(kb);
+}
+
+/** How a key is named in messages: its size and a short digest of its public key, which never reveals the private key. */
+export function keyFingerprint(recordValueOrContent: string): string {
+    const der = recordPublicKey(recordValueOrContent);
+    if (der === undefined) return "no RSA public key that parses";
+    const bits = crypto.createPublicKey({ key: der, format: "der", type: "spki" }).asymmetricKeyDetails?.modulusLength ?? 0;
+    return `a ${bits}-bit RSA key, SHA-256 ${crypto.createHash("sha256").update(der).digest("hex").slice(0, 16)}`;
+}
+
+/** The command that prints a PEM private key's digest as keyFingerprint shows it (its first 16 hex digits). */
 export const FINGERPRINT_COMMAND = "openssl pkey -in key.pem -pubout -outform DER | sha256sum";
 
 const PEM = /-----BEGIN ([A-Z0-9 ]+)-----\r?\n([\s\S]*?)\r?\n-----END \1-----/g;
@@ -129,4 +151,50 @@ export function checkUserKey(value: unknown, path: string): UserKeyCheck {
         recordValue: dkimRecordValue(publicKeyPem),
         bits,
     };
+}
+
+/** `mailauth:dkimKeys` as read from the CLI: each entry checked, the map's own problem, whether it is stored encrypted. */
+export interface DkimKeysRead {
+    /** By the key as set (`<domain>/<selector>`). */
+    entries: Record<string, UserKeyCheck>;
+    /** A problem with the map itself (not a map; stored in plain text). */
+    problems: string[];
+}
+
+export const DKIM_KEYS_SETTING = "mailauth:dkimKeys";
+/** How one entry is named in messages and commands: the path form `["..."]` keeps the dots of the domain (sdk/go/common/resource/properties_path.go). */
+export const dkimKeyPath = (key: string) => `${DKIM_KEYS_SETTING}[${JSON.stringify(key)}]`;
+const SET_ONE = `pulumi config set --secret --path '${dkimKeyPath("<domain>/<selector>")}' < key.pem`;
+
+/**
+ * Reads `mailauth:dkimKeys` (`text`: the JSON the CLI hands the program; `secret`: whether the CLI
+ * marked it encrypted). `pulumi config set --secret --path` encrypts the one value at that path and
+ * the key as a whole counts as secret (pulumi/pulumi sdk/go/common/resource/config/map.go Set ~225-269:
+ * the object is marshalled again with its secure leaf, value.go NewSecureObjectValue; map.go
+ * SecureKeys); set without `--secret`, the PEM is in the stack's file in plain text: refused.
+ */
+export function readDkimKeys(text: string | undefined, secret: boolean): DkimKeysRead {
+    const out: DkimKeysRead = { entries: {}, problems: [] };
+    if (text === undefined || text.trim() === "") return out;
+    let value: unknown;
+    try {
+        value = JSON.parse(text);
+    } catch {
+        value = undefined;
+    }
+    if (typeof value !== "object" || value === null || Array.isArray(value)) {
+        // Never shown: it may be a key set without --path.
+        out.problems.push(`${DKIM_KEYS_SETTING}: must be a map of "<domain>/<selector>" to a PEM private key, one entry per selector: ${SET_ONE}`);
+        return out;
+    }
+    const entries = Object.entries(value as Record<string, unknown>);
+    if (entries.length === 0) return out;
+    if (!secret) {
+        out.problems.push(
+            `${DKIM_KEYS_SETTING}: is stored in plain text in the stack's settings file; private keys must be set with --secret. Remove it (pulumi config rm ${DKIM_KEYS_SETTING}) and set each key again: ${SET_ONE} (if that file was shared or committed, the key is exposed: rotate to a new selector instead)`,
+        );
+        return out;
+    }
+    for (const [k, v] of entries) out.entries[k] = checkUserKey(v, dkimKeyPath(k));
+    return out;
 }
