@@ -83,6 +83,10 @@ describe("a selector with the user's own key (mailauth:dkimKeys)", () => {
             expectNoKey(JSON.stringify(rest), r.name);
             if (r.name !== "mailhost-keys") expectNoKey(JSON.stringify(stdin ?? ""), r.name);
         }
+        // ... where it is, sealed.
+        const keys = run.resources.find((r) => r.name === "mailhost-keys")!;
+        expect(unwrapSecret(keys.inputs.stdin).secret).toBe(true);
+        expect(unwrapSecret(keys.inputs.stdin).value).toContain(USER_PKCS1);
         expectNoKey(JSON.stringify(run.outputs), "the stack outputs");
     });
 
@@ -311,6 +315,7 @@ describe("the zone check with the user's key", () => {
     it("the stack's own record with the user's key (a later run) passes", async () => {
         const cf = FakeCloudflare.forConfig(exampleConfig());
         cf.addRecord("example.com", { name: NAME, type: "TXT", content: quoteTxt(USER_VALUE), comment: "managed by Pulumi stack mailauth/test (mailauth)" });
-        await runProgram(config(undefined, TOKEN), { ...SECRET, preview: true, call: cf.call });
+        const run = await runProgram(config(undefined, TOKEN), { ...SECRET, preview: true, call: cf.call });
+        expect(run.resources.find((r) => r.name === "example.com-dkim-20261127")!.inputs.content).toBe(quoteTxt(USER_VALUE));
     });
 });
