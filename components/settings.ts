@@ -633,7 +633,8 @@ function readUserKeys(raw: DkimKeysRead | undefined, domains: DomainsRead, probl
         if (!domain || !selector) {
             // A domain refused for its own problem is not configured either: say nothing more about it.
             if (domains.complete || parts.length !== 2) {
-                const known = domains.domains.flatMap((d) => [d.selector, ...d.previousSelectors].map((sel) => userKeyId(d.name, sel)));
+                const all = domains.domains.flatMap((d) => [d.selector, ...d.previousSelectors].map((sel) => userKeyId(d.name, sel)));
+                const known = all.length > 10 ? [...all.slice(0, 10), `… (${all.length} in all)`] : all;
                 problems.push(
                     `${path}: ${parts.length === 2 ? "names no configured domain and selector" : `must be named "<domain>/<selector>", got ${show(key)}`}; one of: ${known.join(", ")} (the selector in mailauth:domains[].selector or previousSelectors)`,
                 );

@@ -139,8 +139,10 @@ export function zoneGate(settings: Settings, dnsArgs: Omit<MailDnsArgs, "zoneId"
                               // a later run), nothing foreign may be left at the adopted names: a record added by
                               // hand after the adoption is not removed by an unchanged step, so it is refused. Not an
                               // input of the records: an unknown stdout at preview would show them all as changing.
+                              // The recheck is of adoptRecords' names (checkAdopted leaves DKIM names out): a step that
+                              // only takes over a record publishing the user's own key adopted none of them.
                               after: (step) => {
-                                  adoptSteps.push({ plan, stdout: step.stdout });
+                                  if (adopt) adoptSteps.push({ plan, stdout: step.stdout });
                               },
                           }
                         : undefined,
