@@ -36,9 +36,9 @@ export type UserKeyCheck = ({ ok: true } & UserDkimKey) | { ok: false; problem: 
 
 /**
  * The public key a DKIM record value or TXT content carries, as SubjectPublicKeyInfo DER, or undefined
- * when it holds none that parses. Most records carry SubjectPublicKeyInfo (RFC 6376 3.6.1 and its
- * Appendix C example, `openssl rsa -pubout`); some tools publish a bare PKCS#1 RSAPublicKey, which
- * RFC 6376 3.6.1's text names (errata 3017): both are read, so a key is compared, not its encoding.
+ * when it holds none that parses. Records carry SubjectPublicKeyInfo DER (what dkimRecordValue writes,
+ * and what RFC 6376 Appendix C's `openssl rsa -pubout` makes); a bare PKCS#1 RSAPublicKey is read too
+ * (which tools publish one was not checked here), so keys are compared, not their encodings.
  */
 export function recordPublicKey(recordValueOrContent: string): Buffer | undefined {
     const p = dkimPublicKey(recordValueOrContent);
