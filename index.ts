@@ -36,7 +36,11 @@ const dmarcWarning = dmarcEnforcementWarning(settings.dmarc);
 if (dmarcWarning) pulumi.log.warn(dmarcWarning);
 
 // Existing records at the stack's names: refused at preview (or adopted), before anything changes.
-const adoptRecords = { enabled: settings.adoptRecords, token: settings.adoptRecords ? cloudflareToken() : undefined };
+// The token also serves the take-over of a record that publishes a key the user gives (mailauth:dkimKeys).
+const adoptRecords = {
+    enabled: settings.adoptRecords,
+    token: settings.adoptRecords || Object.keys(settings.dkimKeys).length > 0 ? cloudflareToken() : undefined,
+};
 // Every domain's keys and planned records first: the zone check compares them all with the zones
 // before any record is made; then each domain's records (components/mailDomain.ts).
 const planned = planMailDomains(settings);

@@ -10,6 +10,16 @@ import * as pulumi from "@pulumi/pulumi";
 import { RawSettings } from "./settings";
 import { SECTIONS } from "./settingsTable";
 import { classifyPrivateKey } from "./validate/sshKeys";
+import { readDkimKeys } from "./validate/dkimKeys";
+
+/**
+ * Whether the CLI handed `key` as a secret (PULUMI_CONFIG_SECRET_KEYS): the SDK's own test, not in
+ * its typings (@pulumi/pulumi 3.276 runtime/config.js:72-83 isConfigSecret).
+ */
+function isSecretConfig(key: string): boolean {
+    const { isConfigSecret } = require("@pulumi/pulumi/runtime/config") as { isConfigSecret?: (k: string) => boolean };
+    return isConfigSecret ? isConfigSecret(key) : true;
+}
 
 function structured(config: pulumi.Config, key: string): unknown {
     const text = config.get(key);
@@ -42,5 +52,7 @@ export function readRawSettings(config: pulumi.Config): RawSettings {
         cloudflareToken: cloudflareToken() !== undefined,
         // Only its shape is checked; the value itself stays inside this expression.
         sshPrivateKey: classifyPrivateKey(config.get("sshPrivateKey")),
+        // Each key checked here; what passes is kept only in a secret Output (components/validate/dkimKeys.ts).
+        dkimKeys: readDkimKeys(config.get("dkimKeys"), isSecretConfig("mailauth:dkimKeys")),
     };
 }

@@ -14,6 +14,8 @@
  *     and the host's keys step, which gets every key the state holds with the p= its record
  *     publishes, installs only the published one (templates/dkim-key.sh); `keyWarnings` says so.
  *     The `records` output shows the record's content, not the state's key.
+ * A selector whose key the user gives (`mailauth:dkimKeys`, components/validate/dkimKeys.ts) has no
+ * tls.PrivateKey: its DkimKey holds the user's key, a secret, and the record value of its public key.
  * Resource names are state identity: test/unit/identity.test.ts fails when one changes without an alias.
  */
 import * as crypto from "crypto";
@@ -21,10 +23,13 @@ import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 import { dkimRecordValue } from "./records/dkim";
 import { quoteTxt } from "./records/txt";
+import type { UserDkimKey } from "./validate/dkimKeys";
 
 export interface DkimKeyArgs {
     /** RSA key size in bits (2048 by default in settings), for a new selector. */
     bits: number;
+    /** The user's own key for the selector (mailauth:dkimKeys): then no key is generated. */
+    userKey?: UserDkimKey;
 }
 
 /** RSA modulus length of a PEM public key. */
@@ -74,6 +79,13 @@ export class DkimKey extends pulumi.ComponentResource {
 
     constructor(name: string, args: DkimKeyArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mailauth:dkim:DkimKey", name, {}, opts);
+        if (args.userKey) {
+            this.privateKeyPem = pulumi.secret(args.userKey.privateKeyPem);
+            this.recordValue = pulumi.output(args.userKey.recordValue);
+            this.bits = pulumi.output(args.userKey.bits);
+            this.registerOutputs({ recordValue: this.recordValue });
+            return;
+        }
         const key = new tls.PrivateKey(`${name}-rsa`, { algorithm: "RSA", rsaBits: args.bits }, { parent: this, ignoreChanges: ["rsaBits"] });
         this.privateKeyPem = pulumi.secret(key.privateKeyPem);
         this.recordValue = key.publicKeyPem.apply(dkimRecordValue);

@@ -19,7 +19,7 @@ import { DkimKey, warnKeptKey } from "./dkimKey";
 import { installedSelectors } from "./hostFiles";
 import { MailDns, MailDnsArgs, noMailComponentName, NoMailDns } from "./mailDns";
 import type { DkimKeyInput } from "./mailHost";
-import { DomainSettings, reportAuthorizationsOf, Settings, zoneFor } from "./settings";
+import { DomainSettings, reportAuthorizationsOf, Settings, userKeyId, zoneFor } from "./settings";
 import { HELO_SPF_VALUE } from "./records/spf";
 import { unquoteTxt } from "./records/txt";
 
@@ -63,11 +63,14 @@ export function planMailDomain(
 ): PlannedMailDomain {
     const selectors = installedSelectors(domain);
     const keys: Record<string, DkimKey> = {};
-    const dkim: Record<string, pulumi.Output<string>> = {};
+    const dkim: Record<string, pulumi.Input<string>> = {};
     for (const selector of selectors) {
-        const key = new DkimKey(`${domain.name}-${selector}`, { bits: domain.keyBits });
+        // The user's own key (mailauth:dkimKeys): its record value is known now, so the zone check
+        // compares it with what the selector publishes (components/zone.ts findConflicts).
+        const userKey = settings.dkimKeys[userKeyId(domain.name, selector)];
+        const key = new DkimKey(`${domain.name}-${selector}`, { bits: domain.keyBits, userKey });
         keys[selector] = key;
-        dkim[selector] = key.recordValue;
+        dkim[selector] = userKey ? userKey.recordValue : key.recordValue;
     }
     const records: PlannedRecords = {
         domain: domain.name,
@@ -90,7 +93,9 @@ export function planMailDomain(
             const dns = new MailDns(domain.name, { ...records, ...zone });
             // A live selector keeps its key whatever config or state now hold for it: say so (see DkimKey).
             for (const selector of selectors) {
-                warnKeptKey(domain.name, selector, domain.keyBits, keys[selector], dns.dkimRecords[selector].content);
+                // A user's key has the size it has: keyBits is for the keys the stack makes.
+                const userKey = settings.dkimKeys[userKeyId(domain.name, selector)];
+                warnKeptKey(domain.name, selector, userKey?.bits ?? domain.keyBits, keys[selector], dns.dkimRecords[selector].content);
             }
             return {
                 name: domain.name,

@@ -31,6 +31,7 @@ import { addressProblem, asPrefix, Block, parseBlock, publicSpan } from "./valid
 import { aLabelProblem, hostnameProblem, sshHostProblem, trustedWildcardProblem } from "./validate/names";
 import { previousSelectorsProblem } from "./validate/limits";
 import { readImportRecordsShape } from "./validate/imports";
+import { DKIM_KEYS_SETTING, dkimKeyPath, DkimKeysRead, USER_KEY_RECOMMENDED_BITS, UserDkimKey } from "./validate/dkimKeys";
 import {
     ADOPT_RECORDS,
     CHECK,
@@ -97,7 +98,12 @@ export interface Settings {
     check: CheckSettings;
     /** `mailauth:adoptRecords`: take over the records in the way (components/adoptRecords.ts). */
     adoptRecords: boolean;
+    /** `mailauth:dkimKeys`: the user's own key per `<domain>/<selector>` (domain normalized, selector as configured). */
+    dkimKeys: Record<string, UserDkimKey>;
 }
+
+/** The key `settings.dkimKeys` holds a selector's user key under. */
+export const userKeyId = (domain: string, selector: string) => `${domain}/${selector}`;
 
 /** Raw config values as read from `pulumi config`: anything may be missing or of the wrong type. */
 export interface RawSettings {
@@ -119,6 +125,8 @@ export interface RawSettings {
     cloudflareToken?: boolean;
     /** What the SSH private key secret looks like; its value never passes through validation. */
     sshPrivateKey: PrivateKeyClass;
+    /** `mailauth:dkimKeys`, each key already checked (components/validate/dkimKeys.ts); its text only in secret Outputs. */
+    dkimKeys?: DkimKeysRead;
 }
 
 /**
@@ -795,9 +803,53 @@ function readCheck(raw: unknown, problems: Problems): CheckSettings {
     return read;
 }
 
+/**
+ * `mailauth:dkimKeys`: each entry must name a configured domain and one of its selectors, and hold a
+ * key that passed its check. Keys under 2048 bits pass (RFC 8301 3.2 allows 1024), with a warning.
+ */
+function readUserKeys(raw: DkimKeysRead | undefined, domains: DomainsRead, problems: Problems, warnings: string[]): Record<string, UserDkimKey> {
+    const out: Record<string, UserDkimKey> = {};
+    if (!raw) return out;
+    problems.push(...raw.problems);
+    for (const [key, check] of Object.entries(raw.entries)) {
+        const path = dkimKeyPath(key);
+        const parts = key.split("/");
+        const domain = parts.length === 2 ? domains.domains.find((d) => d.name === normalizeName(parts[0])) : undefined;
+        const selector = domain && [domain.selector, ...domain.previousSelectors].find((s) => s.toLowerCase() === parts[1].toLowerCase());
+        if (!domain || !selector) {
+            // A domain refused for its own problem is not configured either: say nothing more about it.
+            if (domains.complete || parts.length !== 2) {
+                const all = domains.domains.flatMap((d) => [d.selector, ...d.previousSelectors].map((sel) => userKeyId(d.name, sel)));
+                const known = all.length > 10 ? [...all.slice(0, 10), `… (${all.length} in all)`] : all;
+                problems.push(
+                    `${path}: ${parts.length === 2 ? "names no configured domain and selector" : `must be named "<domain>/<selector>", got ${show(key)}`}; one of: ${known.join(", ")} (the selector in mailauth:domains[].selector or previousSelectors)`,
+                );
+            }
+            continue;
+        }
+        if (!check.ok) {
+            problems.push(check.problem);
+            continue;
+        }
+        const id = userKeyId(domain.name, selector);
+        if (out[id]) {
+            problems.push(`${path}: ${id} has two keys in ${DKIM_KEYS_SETTING} (names are compared without case); keep one`);
+            continue;
+        }
+        out[id] = { privateKeyPem: check.privateKeyPem, recordValue: check.recordValue, bits: check.bits };
+        if (check.bits < USER_KEY_RECOMMENDED_BITS) {
+            warnings.push(
+                `${path}: a ${check.bits}-bit RSA key: allowed (RFC 8301 3.2), but signers should use ${USER_KEY_RECOMMENDED_BITS} bits or more and some receivers treat weaker signatures as none; rotate to a new selector soon (README: "Rotating the DKIM key")`,
+            );
+        }
+    }
+    return out;
+}
+
 /** Validates raw config; throws one SettingsError listing every problem. */
-export function validateSettings(raw: RawSettings): Settings {
+export function validateSettings(raw: RawSettings, warn: (message: string) => void = (m) => pulumi.log.warn(m)): Settings {
     const problems: Problems = [];
+    const warnings: string[] = [];
     const domains = readDomains(raw.domains, problems);
     const settings: Settings = {
         domains: domains.domains,
@@ -812,6 +864,7 @@ export function validateSettings(raw: RawSettings): Settings {
         testKey: section(TEST_KEY, raw.testKey, "mailauth:testKey", problems),
         check: readCheck(raw.check, problems),
         adoptRecords: readAdoptRecords(raw, problems),
+        dkimKeys: readUserKeys(raw.dkimKeys, domains, problems, warnings),
     };
     settings.noMail = readNoMail(raw.noMail, settings.domains, settings.mx, settings.dmarc, settings.opendkim, problems);
     // An authorization record's name over DNS's 253 characters cannot be looked up (aggregate reporting,
@@ -829,5 +882,6 @@ export function validateSettings(raw: RawSettings): Settings {
     // Its names are checked once the records are planned (zoneGate.ts), after this: its shape joins other problems here.
     if (problems.length > 0) problems.push(...readImportRecordsShape(raw.importRecords).problems);
     if (problems.length > 0) throw new SettingsError(problems);
+    for (const w of warnings) warn(w);
     return settings;
 }

@@ -19,6 +19,8 @@ import { isSpfValue, lostSpfTerms, spfMechanismProblem } from "./records/spf";
 import { unquoteTxt } from "./records/txt";
 import { DomainSettings, SpfAll, spfMechanismsProblems } from "./settings";
 import { asMarker, isOwn, OwnMarker, recordOwner } from "./stackMarker";
+import { dkimKeyPath, FINGERPRINT_COMMAND, keyFingerprint, samePublicKey } from "./validate/dkimKeys";
+import { rotationSteps } from "./dkimKey";
 
 /**
  * Zone data as shown in a message: what a record holds is anybody's (a co-tenant, a provider's
@@ -218,7 +220,15 @@ export function findConflicts(
     plan: DomainPlan,
     zone: ZoneRef,
     records: ZoneRecord[],
-    own: { comment: OwnMarker | string; stack: string; project: string; adopt?: boolean; imports?: Record<string, string> },
+    own: {
+        comment: OwnMarker | string;
+        stack: string;
+        project: string;
+        adopt?: boolean;
+        imports?: Record<string, string>;
+        /** The stack can take over a record that publishes the user's own key (its adopt step has the Cloudflare token). */
+        takeOverKeys?: boolean;
+    },
 ): Conflict[] {
     const conflicts: Conflict[] = [];
     for (const t of plan.targets) {
@@ -228,6 +238,11 @@ export function findConflicts(
             const owner = recordOwner(r.comment, own.comment);
             const other = owner && !owner.own ? owner.other : undefined;
             const sameName = owner !== undefined && !owner.own && owner.sameName;
+            // A selector with the user's own key (mailauth:dkimKeys): its value is known before any key exists.
+            if (t.kind === "dkim" && t.value !== undefined && other === undefined) {
+                conflicts.push(userKeyConflict(plan, zone, t, r, own.takeOverKeys === true));
+                continue;
+            }
             const same = holdsValue(r, t);
             let why: string;
             const ways: string[] = [];
@@ -369,6 +384,48 @@ export function findConflicts(
     return conflicts;
 }
 
+/** The selector of a DKIM target (`<selector>._domainkey.<domain>`). */
+const selectorOf = (t: Target) => t.name.split(".")[0];
+
+/**
+ * A record, not the stack's, at the name of a selector whose key the user gives (mailauth:dkimKeys):
+ * a TXT that publishes that very key is taken over (the adopt step removes it and the stack publishes
+ * the same key in its own record; pulumi destroy puts it back), as mail signed with it keeps verifying;
+ * any other record there publishes another key, and is refused naming both.
+ */
+function userKeyConflict(plan: DomainPlan, zone: ZoneRef, t: Target, r: ZoneRecord, takeOver: boolean): Conflict {
+    const path = dkimKeyPath(`${plan.domain}/${selectorOf(t)}`);
+    const mine = `${path} holds ${keyFingerprint(t.value!)}`;
+    const ways: string[] = [];
+    let why: string;
+    const adoptable = r.type === "TXT" && samePublicKey(r.content, t.value!);
+    if (adoptable) {
+        why = `it publishes the key ${path} gives (${keyFingerprint(t.value!)}): the stack takes it over and publishes that same key in its own record, but it needs the Cloudflare API token to do so`;
+        ways.push(
+            `give the stack the token, as cloudflare:apiToken (pulumi config set --secret cloudflare:apiToken) or CLOUDFLARE_API_TOKEN: its adopt step then takes the record over in the next pulumi up (pulumi destroy puts it back)`,
+        );
+    } else {
+        const theirs =
+            r.type === "TXT" ? `it publishes ${keyFingerprint(r.content)}` : `it is a ${shown(r.type)} to ${shown(normalizeName(r.content))}, not a key record`;
+        why = `${theirs}, and ${mine}: receivers would check the signatures made with your key against the record's, and fail them. The stack never replaces a published key under a live selector`;
+        ways.push(
+            `if the record's key is the one to keep, give its private key (OpenDKIM's key file for ${selectorOf(t)} on the old server): pulumi config set --secret --path '${path}' < key.pem (${FINGERPRINT_COMMAND} prints the digest; its first 16 digits must be the record's)`,
+        );
+        ways.push(
+            `or sign with a new selector and a key the stack makes: pulumi config rm --path '${path}'; pulumi config set --path 'mailauth:domains[${plan.index ?? 0}].selector' ${new Date().toISOString().slice(0, 10).replace(/-/g, "")}`,
+        );
+        ways.push(`or delete the record in Cloudflare (dashboard: ${zone.name} → DNS → Records) if nothing signs with it any more`);
+    }
+    return {
+        domain: plan.domain,
+        zone,
+        target: t,
+        record: r,
+        adoptable: adoptable && takeOver,
+        message: `${plan.domain}: ${describe(r)} already exists in zone ${zone.name} at a name the stack publishes (DKIM, your own key).\nWhy it matters: ${why}.\nWay out:\n${ways.map((w) => `- ${w}`).join("\n")}`,
+    };
+}
+
 /**
  * The stack's own records as the zone holds them (marked with its comment): two of one kind at one name
  * are refused (the stack manages one; the other, a copy or a record left by a lost state, would be a
@@ -390,6 +447,16 @@ export function ownRecordIssues(
             problems.push(
                 `${plan.domain}: ${mine.length} records at ${t.name} carry this stack's comment as its ${kindLabel(t.kind)} record (${mine.map(describe).join("; ")}); the stack manages one.\nWhy it matters: ${t.kind === "spf" || t.kind === "helo" || t.kind === "nomail-spf" ? "two SPF records make every receiver return permerror (RFC 7208 3.2)" : t.kind === "dmarc" || t.kind === "nomail-dmarc" ? "with two DMARC records receivers apply no DMARC policy (RFC 7489 6.6.3)" : "the name would hold two values"}.\nWay out: delete all but the one the stack's state holds (pulumi stack export | grep the record ids above) in Cloudflare (dashboard: ${zone.name} → DNS → Records)`,
             );
+        } else if (mine.length === 1 && t.kind === "dkim" && t.value !== undefined) {
+            // Its record publishes the key the stack made for the selector: that key would be dropped from the state, and
+            // the record (which keeps its content, components/mailDns.ts) would go on publishing it: refused.
+            const r = mine[0];
+            if (!samePublicKey(r.content, t.value)) {
+                const path = dkimKeyPath(`${plan.domain}/${selectorOf(t)}`);
+                problems.push(
+                    `${plan.domain}: the stack's own record ${describe(r)} publishes ${keyFingerprint(r.content)}, and ${path} holds ${keyFingerprint(t.value)}.\nWhy it matters: a key never changes while its selector is live (mail signed with it is in transit, receivers cache the record); with the entry the stack would let go of the key it holds for ${selectorOf(t)}.\nWay out: remove the entry (pulumi config rm --path '${path}'), or put the key on a new selector (${rotationSteps(plan.domain, selectorOf(t))})`,
+                );
+            }
         } else if (mine.length === 1 && t.value !== undefined) {
             const r = mine[0];
             const same = holdsValue(r, t);
@@ -588,6 +655,8 @@ export interface CheckOptions {
     imports?: Record<string, string>;
     /** Flags what may be wrong but is not refused. */
     warn?: (msg: string) => void;
+    /** A record publishing the user's own key (mailauth:dkimKeys) can be taken over: the adopt step has the Cloudflare token. */
+    takeOverKeys?: boolean;
 }
 
 /**
@@ -691,9 +760,16 @@ function checkDomain(
     const own = ownRecordIssues(plan, zone, records, opts.comment);
     problems.push(...own.problems);
     for (const w of own.warnings) (opts.warn ?? ((m: string) => pulumi.log.warn(m)))(w);
-    const adopted = opts.adopt ? conflicts.filter((c) => c.adoptable) : [];
+    // A DKIM conflict is adoptable only for a selector whose key the user gives, when its record publishes that key.
+    const adopted = conflicts.filter((c) => c.adoptable && (opts.adopt || c.target.kind === "dkim"));
     for (const c of conflicts) if (!adopted.includes(c)) problems.push(c.message);
     for (const c of adopted) {
+        if (c.target.kind === "dkim") {
+            log(
+                `${plan.domain}: ${describe(c.record)} publishes the key of ${dkimKeyPath(`${plan.domain}/${selectorOf(c.target)}`)}: the stack's adopt step takes it over and the stack publishes the same key in its own record; pulumi destroy puts it back`,
+            );
+            continue;
+        }
         log(
             `${plan.domain}: adoptRecords: ${describe(c.record)} is taken over by the stack's adopt step and replaced by its ${kindLabel(c.target.kind)} record; pulumi destroy puts it back`,
         );

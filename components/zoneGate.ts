@@ -121,7 +121,10 @@ export function zoneGate(
         importRecords,
         plans.flatMap((p) => p.targets),
     );
-    const checked = pulumi.output(marker.then((own) => checkZones(plans, { adopt, comment: own, stack, project, imports })));
+    // A selector with the user's own key (mailauth:dkimKeys): a record that publishes that key is taken over by the adopt step.
+    const hasUserKeys = (plan: DomainPlan) => plan.targets.some((t) => t.kind === "dkim" && t.value !== undefined);
+    const takeOverKeys = token !== undefined;
+    const checked = pulumi.output(marker.then((own) => checkZones(plans, { adopt, comment: own, stack, project, imports, takeOverKeys })));
     // The adopt steps, as MailDns makes them: checked again together once their outputs are known.
     const adoptSteps: { plan: DomainPlan; stdout: pulumi.Output<string> }[] = [];
     return {
@@ -148,23 +151,26 @@ export function zoneGate(
                 imports: Object.fromEntries(plan.targets.filter((t) => imports[t.resource] !== undefined).map((t) => [t.resource, imports[t.resource]])),
                 zoneId: checked.apply((rs) => rs.find((r) => r.domain === domain)!.zone.id),
                 comment,
-                adopt: adopt
-                    ? {
-                          targets: adoptTargets(plan.targets, imports),
-                          zoneName: checked.apply((rs) => rs.find((r) => r.domain === domain)!.zone.name),
-                          marker: comment,
-                          legacyMarker,
-                          markerId: identity,
-                          apiToken: token!,
-                          // Once the adopt step has run (its stdout is known: after its create, or from state on
-                          // a later run), nothing foreign may be left at the adopted names: a record added by
-                          // hand after the adoption is not removed by an unchanged step, so it is refused. Not an
-                          // input of the records: an unknown stdout at preview would show them all as changing.
-                          after: (step) => {
-                              adoptSteps.push({ plan, stdout: step.stdout });
-                          },
-                      }
-                    : undefined,
+                adopt:
+                    adopt || (takeOverKeys && hasUserKeys(plan))
+                        ? {
+                              targets: adoptTargets(plan.targets, imports, adopt),
+                              zoneName: checked.apply((rs) => rs.find((r) => r.domain === domain)!.zone.name),
+                              marker: comment,
+                              legacyMarker,
+                              markerId: identity,
+                              apiToken: token!,
+                              // Once the adopt step has run (its stdout is known: after its create, or from state on
+                              // a later run), nothing foreign may be left at the adopted names: a record added by
+                              // hand after the adoption is not removed by an unchanged step, so it is refused. Not an
+                              // input of the records: an unknown stdout at preview would show them all as changing.
+                              // The recheck is of adoptRecords' names (checkAdopted leaves DKIM names out): a step that
+                              // only takes over a record publishing the user's own key adopted none of them.
+                              after: (step) => {
+                                  if (adopt) adoptSteps.push({ plan, stdout: step.stdout });
+                              },
+                          }
+                        : undefined,
             };
         },
     };

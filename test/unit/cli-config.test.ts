@@ -4,6 +4,7 @@
  * written, the CLI's checks before the program starts, and what the user then sees.
  */
 import { execFileSync } from "child_process";
+import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -11,6 +12,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { coerce, configSet, runConfigSet, shellWords, StackConfig } from "../cli";
 import { exampleConfig, programError, ROOT, runProgram, scriptOf, TEST_SSH_PRIVATE_KEY } from "../harness";
 import { unquoteTxt } from "../../components/records/txt";
+import { dkimRecordValue } from "../../components/records/dkim";
 
 function stackOf(config: Record<string, unknown>): StackConfig {
     return { values: structuredClone(config), secret: new Set() };
@@ -155,6 +157,24 @@ describe("the README's commands, run as written", () => {
         const names = run.resources.map((r) => r.name);
         expect(names).toContain("example.com-dkim-20270601");
         expect(names).toContain("example.com-dkim-20261127");
+    });
+});
+
+describe("the README's migration with an existing key, run as written", () => {
+    it("the selector and the key, set as written, publish the key's record, make no key for it, and are stored encrypted", async () => {
+        const lines = readmeCommands("## Migrating a domain with its existing key");
+        expect(lines).toHaveLength(2);
+        const key = crypto.generateKeyPairSync("rsa", { modulusLength: 2048 });
+        const stack = stackOf(exampleConfig());
+        for (const line of lines) {
+            const { words, stdinFrom } = shellWords(line, () => "");
+            runConfigSet(stack, words, stdinFrom === "key.pem" ? key.privateKey.export({ type: "pkcs8", format: "pem" }).toString() : undefined);
+        }
+        expect([...stack.secret]).toEqual(["mailauth:dkimKeys"]);
+        const run = await runProgram(stack.values, { secretKeys: [...stack.secret] });
+        const record = run.resources.find((r) => r.name === "example.com-dkim-mail")!;
+        expect(unquoteTxt(record.inputs.content)).toBe(dkimRecordValue(key.publicKey.export({ type: "spki", format: "pem" }).toString()));
+        expect(run.resources.find((r) => r.name === "example.com-mail-rsa")).toBeUndefined();
     });
 });
 
