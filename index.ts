@@ -15,6 +15,7 @@ import { MailHost } from "./components/mailHost";
 import { cloudflareToken, readRawSettings } from "./components/config";
 import { validateSettings } from "./components/settings";
 import { dmarcEnforcementWarning } from "./components/records/dmarc";
+import { dayOf, rotationSummary } from "./components/rotation";
 
 const config = new pulumi.Config("mailauth");
 const sshPrivateKey = config.getSecret("sshPrivateKey");
@@ -32,6 +33,10 @@ if (settings.ssh.hostKey === undefined) {
 // Once per run, not per domain: every domain publishes the same DMARC record.
 const dmarcWarning = dmarcEnforcementWarning(settings.dmarc);
 if (dmarcWarning) pulumi.log.warn(dmarcWarning);
+
+// What the rotation calendar gives today, per domain on one: shown by preview (with a future
+// mailauth:now, that day's) and by up.
+for (const d of settings.domains) if (d.rotation) pulumi.log.info(rotationSummary(d.name, d.rotation, dayOf(settings.now)));
 
 // Existing records at the stack's names: refused at preview (or adopted), before anything changes.
 const adoptRecords = { enabled: settings.adoptRecords, token: settings.adoptRecords ? cloudflareToken() : undefined };
@@ -67,7 +72,18 @@ const host = new MailHost("mailhost", {
 /** Every published record: name, type and value. */
 export const records: pulumi.Output<PublishedRecord[]> = pulumi.all(domains.map((d) => d.dns.records)).apply((r) => r.flat());
 /** The selector that signs each domain's mail, and those still published after a rotation. */
-export const selectors = Object.fromEntries(settings.domains.map((d) => [d.name, { active: d.selector, previous: d.previousSelectors }]));
+export const selectors = Object.fromEntries(
+    settings.domains.map((d) => [
+        d.name,
+        {
+            active: d.selector,
+            previous: d.previousSelectors,
+            // Only where there are any: a manual stack's output stays as it was.
+            ...(d.revokedSelectors.length > 0 ? { revoked: d.revokedSelectors } : {}),
+            ...(d.rotation ? { stages: d.rotation.stages.map(({ selector, stage }) => ({ selector, stage })) } : {}),
+        },
+    ]),
+);
 /** The Cloudflare zone (name and id) that holds each domain's records. */
 export const zone = zones.result();
 /** opendkim-testkey's verdict per domain ("key OK" once the record matches the installed key). */

@@ -754,7 +754,7 @@ function readAdoptRecords(raw: RawSettings, problems: Problems): boolean {
 export function validateSettings(raw: RawSettings): Settings {
     const problems: Problems = [];
     const nowText = value(NOW, raw.now === "" ? undefined : raw.now, problems);
-    const now = nowText === undefined ? Date.now() : parseNow(nowText);
+    const now = nowText === undefined || nowText === "" ? Date.now() : parseNow(nowText);
     if (now === undefined) {
         problems.push(`mailauth:now: must be a UTC date YYYY-MM-DD or date-time YYYY-MM-DDTHH:MM[:SS]Z (no other time zone), got ${show(nowText)}`);
     }

@@ -486,11 +486,13 @@ export const NOW = {
     raw: "text",
     type: "string",
     summary:
-        "The date the rotation calendar takes as today, a UTC date (YYYY-MM-DD) or date-time (YYYY-MM-DDTHH:MM:SSZ); unset: the clock. For tests, and for planning: pulumi preview with a future now shows what that day's up does.",
+        "The date the rotation calendar takes as today, a UTC date (YYYY-MM-DD) or date-time (YYYY-MM-DDTHH:MM:SSZ); default empty: the clock. For tests, and for planning: pulumi preview with a future now shows what that day's up does.",
     rows: [
         {
             key: "now",
             kind: "string",
+            // Pulumi.yaml must give it a default: a declared key without one is required by the CLI.
+            default: "",
             readmeDefault: "the clock",
             doc: "The date the rotation calendar takes as today (UTC date or date-time): `pulumi preview` with a future `now` shows what that day's `up` does.",
             brief: "",
