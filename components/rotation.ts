@@ -55,7 +55,7 @@ export interface RotationPlan {
     revokedSelectors: string[];
     /** Every selector of the calendar (and the manual one) still in the zone, and what it is doing. */
     stages: SelectorStage[];
-    /** The day the active selector started signing (undefined for the manual selector before `start`). */
+    /** The day the active selector started signing (undefined for the manual selector before `start`, and for one signing early). */
     activeSince?: number;
     /** The next day any stage changes, and what happens then. */
     nextChange?: { day: number; what: string };
@@ -199,7 +199,8 @@ export function resolveRotation(r: Rotation, day: number, manual: string | undef
             .map((s) => s.selector),
         revokedSelectors: stages.filter((s) => s.stage === "revoked").map((s) => s.selector),
         stages,
-        activeSince: signer < 0 ? undefined : signer === k ? periodStart(r, k) : day,
+        // Early (revokeNow, or no manual selector before start): since a run this program cannot date.
+        activeSince: signer >= 0 && signer === k ? periodStart(r, k) : undefined,
         nextChange,
         nextRotation: { day: periodStart(r, nextJ), selector: selectorOf(nextJ)! },
     };
@@ -211,7 +212,13 @@ function byStage(a: SelectorStage, b: SelectorStage): number {
 
 /** What preview and up say for one domain: the active selector, its age, the next rotation and the next change. */
 export function rotationSummary(domain: string, plan: RotationPlan, day: number): string {
-    const age = plan.activeSince === undefined ? "the manual selector, until the calendar starts" : `signing for ${day - plan.activeSince} day(s)`;
+    const active = plan.stages.find((s) => s.stage === "active")!;
+    const age =
+        plan.activeSince !== undefined
+            ? `signing for ${day - plan.activeSince} day(s)`
+            : active.emergency
+              ? "ahead of its period: the selector before it is in revokeNow, or there is no manual selector before the calendar starts"
+              : "the manual selector, until the calendar starts";
     const parts = [
         `${domain}: DKIM rotation on ${dayText(day)}: ${plan.selector} signs (${age})`,
         `next rotation ${dayText(plan.nextRotation.day)} to ${plan.nextRotation.selector}`,
