@@ -12,6 +12,7 @@ import { planMailDomains } from "./components/mailDomain";
 import { PublishedRecord } from "./components/mailDns";
 import { zoneGate } from "./components/zoneGate";
 import { MailHost } from "./components/mailHost";
+import { signingSelectors } from "./components/signingGate";
 import { cloudflareToken, readRawSettings } from "./components/config";
 import { validateSettings } from "./components/settings";
 import { dmarcEnforcementWarning } from "./components/records/dmarc";
@@ -67,6 +68,8 @@ const host = new MailHost("mailhost", {
     dkimRecords: domains.flatMap((d) => d.dkimRecords),
     testKey: settings.testKey,
     activeDkimValues: Object.fromEntries(domains.map((d) => [d.name, d.activeDkimValue])),
+    // On a calendar, a new selector signs only once the zone held its record as the run started.
+    signing: signingSelectors(settings.domains, zones.passed),
 });
 
 /** Every published record: name, type and value. */
