@@ -7,6 +7,8 @@ import { describe, expect, it } from "vitest";
 import { exampleConfig, reveal, Run, runProgram, stagedFile } from "../harness";
 import { splitStdinStep } from "../../components/hostScripts";
 import { unquoteTxt } from "../../components/records/txt";
+import { FakeCloudflare } from "../cloudflare";
+import { gatedSelector } from "../../components/signingGate";
 import { RawSettings, SettingsError, validateSettings } from "../../components/settings";
 import {
     calendarSelector,
@@ -294,6 +296,77 @@ describe("the program on a calendar, under the mocks", () => {
         expect(dkimOf(run)).toMatchObject({ "20261127": "v=DKIM1; p=" });
         expect(dkimKeys(run)).toEqual(["example.com-20270601-rsa"]);
         expect(tables(run, "SigningTable")).toContain("*@example.com 20270601._domainkey.example.com\n");
+    });
+});
+
+// ---------------------------------------------------------------- the signing gate
+
+/** This stack's comment before it had an identity: still its own (components/stackMarker.ts isOwn). */
+const OWN = "managed by Pulumi stack mailauth/test (mailauth)";
+
+describe("signing gate: a new selector signs once its record was in the zone as the run started", () => {
+    /** The example account, with example.com's DKIM records of `selectors` already there (this stack's, with a key). */
+    function zoneWith(config: Record<string, unknown>, selectors: string[], comment: string | null = OWN): FakeCloudflare {
+        const cf = FakeCloudflare.forConfig(config);
+        for (const sel of selectors) {
+            cf.addRecord("example.com", { name: `${sel}._domainkey.example.com`, type: "TXT", content: '"v=DKIM1; k=rsa; p=MIIBIjANBgkq"', comment });
+        }
+        return cf;
+    }
+
+    it("published by an earlier run (its publishAhead days): it signs on its first day", async () => {
+        const config = onCalendar("2027-05-30");
+        const run = await runProgram(config, { call: zoneWith(config, ["k20261201", "k20270530"]).call });
+        expect(tables(run, "SigningTable")).toContain("*@example.com k20270530._domainkey.example.com\n");
+    });
+
+    it("not yet in the zone (no up ran during publishAhead): published now, the one before keeps signing; the next up switches", async () => {
+        const config = onCalendar("2027-05-30");
+        const logs: string[] = [];
+        const pulumi = await import("@pulumi/pulumi");
+        const info = pulumi.log.info;
+        (pulumi.log as any).info = (m: string) => logs.push(m);
+        let run: Run;
+        try {
+            run = await runProgram(config, { call: zoneWith(config, ["k20261201"]).call });
+        } finally {
+            (pulumi.log as any).info = info;
+        }
+        expect(tables(run, "SigningTable")).toContain("*@example.com k20261201._domainkey.example.com\n");
+        expect(tables(run, "SigningTable")).toContain("*@example.org 20261127._domainkey.example.org\n");
+        expect(tables(run, "KeyTable")).toContain("k20261201._domainkey.example.com example.com:k20261201:");
+        expect(tables(run, "KeyTable")).toContain("k20270530._domainkey.example.com example.com:k20270530:");
+        expect(Object.keys(dkimOf(run)).sort()).toEqual(["k20261201", "k20270530"]);
+        expect(logs).toContain(
+            "example.com: k20270530 is published in this run and signs from the next pulumi up, once its record was in the zone before the run started; k20261201 keeps signing until then",
+        );
+        // What preview tells for the day, per domain on a calendar.
+        expect(logs.find((l) => l.startsWith("example.com: DKIM rotation on 2027-05-30: k20270530 signs"))).toBeDefined();
+        // The next run: the record is there now.
+        const next = await runProgram(config, { call: zoneWith(config, ["k20261201", "k20270530"]).call });
+        expect(tables(next, "SigningTable")).toContain("*@example.com k20270530._domainkey.example.com\n");
+    });
+
+    it("only this stack's record with a key counts; nothing to fall back on, or an emergency: the new one signs at once", () => {
+        const domain = (now: string, revokeNow: string[] = []) =>
+            validateSettings(raw({ domains: [{ ...com, rotation: { start: "2026-12-01" }, revokeNow }], now })).domains[0];
+        const d = domain("2027-05-30");
+        expect(gatedSelector(d, ["k20261201", "k20270530"])).toEqual({ selector: "k20270530" });
+        expect(gatedSelector(d, ["k20261201"])).toEqual({ selector: "k20261201", held: "k20270530" });
+        // Neither there (a new stack): the active one, nothing else could sign.
+        expect(gatedSelector(d, [])).toEqual({ selector: "k20270530" });
+        // The manual selector at the calendar's start, as the one before.
+        expect(gatedSelector(domain("2026-12-01"), ["20261127"])).toEqual({ selector: "20261127", held: "k20261201" });
+        // revokeNow: the next key signs at once.
+        expect(gatedSelector(domain("2027-01-10", ["k20261201"]), ["k20261201"])).toEqual({ selector: "k20270530" });
+    });
+
+    it("the zone check lists as in the zone only this stack's DKIM records that carry a key", async () => {
+        const config = onCalendar("2027-05-30");
+        const cf = zoneWith(config, ["k20261201"]);
+        cf.addRecord("example.com", { name: "k20270530._domainkey.example.com", type: "TXT", content: '"v=DKIM1; p="', comment: OWN });
+        const run = await runProgram(config, { call: cf.call });
+        expect(tables(run, "SigningTable")).toContain("*@example.com k20261201._domainkey.example.com\n");
     });
 });
 
