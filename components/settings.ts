@@ -416,7 +416,9 @@ function readDomains(raw: unknown, problems: Problems, rawRotation: unknown, now
         const ownRotation = rotationFields(rawOwn, `${p}.rotation`, problems);
         const calendar = Object.keys({ ...globalRotation, ...ownRotation }).length > 0;
         const rotation = readRotation(globalRotation, ownRotation, problems, `${p}.rotation`);
-        if (selector === undefined && !calendar) problems.push(`${p}.selector: required, not set`);
+        // Unset (a value refused has its own message): required unless the domain rotates on a calendar.
+        const unset = !isObject(item) || item.selector === undefined || item.selector === null || item.selector === "";
+        if (selector === undefined && unset && !calendar) problems.push(`${p}.selector: required, not set`);
         const name = rawName === undefined ? undefined : normalizeName(rawName);
         const tooMany = previousSelectorsProblem(p, previousSelectors);
         if (tooMany) problems.push(tooMany);
