@@ -108,6 +108,14 @@ export function calendarSelector(day: number): string {
     return `k${dayText(day).replace(/-/g, "")}`;
 }
 
+/** The period (k >= 0) of this calendar whose selector `selector` is, if any. */
+export function periodOfSelector(r: Pick<Rotation, "start" | "every">, selector: string): number | undefined {
+    const m = /^k(\d{4})(\d{2})(\d{2})$/i.exec(selector);
+    const day = m ? parseDay(`${m[1]}-${m[2]}-${m[3]}`) : undefined;
+    if (day === undefined || day < r.start || (day - r.start) % r.every !== 0) return undefined;
+    return (day - r.start) / r.every;
+}
+
 /** S_k, the day period k starts. */
 export function periodStart(r: Pick<Rotation, "start" | "every">, k: number): number {
     return r.start + k * r.every;

@@ -31,7 +31,19 @@ import { aLabelProblem, hostnameProblem, sshHostProblem, trustedWildcardProblem 
 import { previousSelectorsProblem } from "./validate/limits";
 import { readImportRecordsShape } from "./validate/imports";
 import { MAX_PREVIOUS_SELECTORS } from "./validate/limits";
-import { dayOf, parseDay, parseDuration, parseNow, resolveRotation, Rotation, ROTATION_DEFAULTS, RotationPlan } from "./rotation";
+import {
+    dayOf,
+    dayText,
+    parseDay,
+    parseDuration,
+    parseNow,
+    periodOfSelector,
+    periodStart,
+    resolveRotation,
+    Rotation,
+    ROTATION_DEFAULTS,
+    RotationPlan,
+} from "./rotation";
 import { ADOPT_RECORDS, DMARC, DOMAINS, MX, NOW, OPENDKIM, Read, ROTATION, Row, Section, SPF, SSH, TEST_KEY, TTL, Values } from "./settingsTable";
 
 /**
@@ -488,6 +500,12 @@ function readDomains(raw: unknown, problems: Problems, rawRotation: unknown, now
         if (keyBits < 2048) {
             problems.push(`${p}.keyBits: ${keyBits}-bit RSA keys are too weak for DKIM (RFC 8301); use 2048 or more`);
         }
+        const period = rotation && selector !== undefined ? periodOfSelector(rotation, selector) : undefined;
+        if (rotation && period !== undefined) {
+            problems.push(
+                `${p}.selector: ${show(selector)} is the calendar's own selector of the period starting ${dayText(periodStart(rotation, period))}; on a calendar, selector is the one that signs before rotation.start: give that one, or leave selector out`,
+            );
+        }
         if (problems.length === before && name && rotation) {
             const plan = resolveRotation(rotation, dayOf(now), selector, revokeNow);
             const inPlan = new Set(plan.stages.map((st) => st.selector.toLowerCase()));
@@ -502,7 +520,10 @@ function readDomains(raw: unknown, problems: Problems, rawRotation: unknown, now
                     // The user's own kept selectors stay as listed (those of before the calendar).
                     previousSelectors: [...plan.previousSelectors, ...previousSelectors],
                     // revokeNow entries outside the calendar stay revoked while listed; the calendar's own end with their period.
-                    revokedSelectors: [...plan.revokedSelectors, ...revokeNow.filter((x) => !inPlan.has(x.toLowerCase()) && !isCalendarSelector(x))],
+                    revokedSelectors: [
+                        ...plan.revokedSelectors,
+                        ...revokeNow.filter((x) => !inPlan.has(x.toLowerCase()) && periodOfSelector(rotation, x) === undefined),
+                    ],
                     keyBits,
                     rotation: plan,
                 });
@@ -516,11 +537,6 @@ function readDomains(raw: unknown, problems: Problems, rawRotation: unknown, now
         problems.push(`${path}: domain ${show(dup)} is listed twice (names are compared without case and trailing dot)`);
     }
     return { domains, complete: domains.length === raw.length };
-}
-
-/** A selector the calendar names (`k` and a date): once out of its stages, gone for good. */
-function isCalendarSelector(selector: string): boolean {
-    return /^k\d{8}$/.test(selector);
 }
 
 function readMx(raw: unknown, domains: DomainsRead, problems: Problems): MxSettings {

@@ -447,6 +447,17 @@ describe("rotation settings: every problem at once, naming the setting and what 
         ]);
     });
 
+    it("the manual selector must not be one of the calendar's own; revokeNow on a calendar: others stay revoked while listed, the calendar's end with their period", () => {
+        expect(problems(raw({ domains: [{ ...com, selector: "k20270530", rotation: { start: "2026-12-01" } }] }))).toEqual([
+            `mailauth:domains[0].selector: "k20270530" is the calendar's own selector of the period starting 2027-05-30; on a calendar, selector is the one that signs before rotation.start: give that one, or leave selector out`,
+        ]);
+        // k20261130 is not a period start of this calendar: a selector like any other.
+        expect(problems(raw({ domains: [{ ...com, selector: "k20261130", rotation: { start: "2026-12-01" } }] }))).toEqual([]);
+        const d = validateSettings(raw({ domains: [{ ...com, rotation: { start: "2026-12-01" }, revokeNow: ["20250101", "k20261201"] }], now: "2027-08-01" }))
+            .domains[0];
+        expect([d.selector, d.previousSelectors, d.revokedSelectors]).toEqual(["k20270530", [], ["20250101"]]);
+    });
+
     it("mailauth:rotation {} (Pulumi.yaml's default) and an empty now are manual rotation on the clock", () => {
         const s = validateSettings(raw({ rotation: {}, now: "" }));
         expect(s.domains.map((d) => [d.selector, d.previousSelectors, d.revokedSelectors, d.rotation])).toEqual([
