@@ -52,6 +52,9 @@ const zones = zoneGate(
 );
 const domains = planned.map((p) => p.publish(zones.dnsArgs(p.name)));
 
+// On a calendar, a new selector signs only once the zone held its record as the run started.
+const signing = signingSelectors(settings.domains, zones.passed);
+
 const host = new MailHost("mailhost", {
     connection: {
         // Nothing touches the host either until the zone check has passed.
@@ -68,25 +71,31 @@ const host = new MailHost("mailhost", {
     dkimRecords: domains.flatMap((d) => d.dkimRecords),
     testKey: settings.testKey,
     activeDkimValues: Object.fromEntries(domains.map((d) => [d.name, d.activeDkimValue])),
-    // On a calendar, a new selector signs only once the zone held its record as the run started.
-    signing: signingSelectors(settings.domains, zones.passed),
+    signing,
 });
 
 /** Every published record: name, type and value. */
 export const records: pulumi.Output<PublishedRecord[]> = pulumi.all(domains.map((d) => d.dns.records)).apply((r) => r.flat());
-/** The selector that signs each domain's mail, and those still published after a rotation. */
-export const selectors = Object.fromEntries(
-    settings.domains.map((d) => [
-        d.name,
-        {
-            active: d.selector,
-            previous: d.previousSelectors,
-            // Only where there are any: a manual stack's output stays as it was.
-            ...(d.revokedSelectors.length > 0 ? { revoked: d.revokedSelectors } : {}),
-            ...(d.rotation ? { stages: d.rotation.stages.map(({ selector, stage }) => ({ selector, stage })) } : {}),
-        },
-    ]),
-);
+/**
+ * The selector that signs each domain's mail, and those still published after a rotation. On a
+ * calendar also those published revoked, each selector's stage, and `signing`: the selector the
+ * SigningTable names this run (the one before `active` while the signing gate holds it).
+ */
+function selectorsOutput(signs: Record<string, string>) {
+    return Object.fromEntries(
+        settings.domains.map((d) => [
+            d.name,
+            {
+                active: d.selector,
+                previous: d.previousSelectors,
+                // Only where there are any: a manual stack's output stays as it was.
+                ...(d.revokedSelectors.length > 0 ? { revoked: d.revokedSelectors } : {}),
+                ...(d.rotation ? { signing: signs[d.name] ?? d.selector, stages: d.rotation.stages.map(({ selector, stage }) => ({ selector, stage })) } : {}),
+            },
+        ]),
+    );
+}
+export const selectors = signing ? signing.apply(selectorsOutput) : selectorsOutput({});
 /** The Cloudflare zone (name and id) that holds each domain's records. */
 export const zone = zones.result();
 /** opendkim-testkey's verdict per domain ("key OK" once the record matches the installed key). */

@@ -337,6 +337,7 @@ describe("signing gate: a new selector signs once its record was in the zone as 
         expect(tables(run, "KeyTable")).toContain("k20261201._domainkey.example.com example.com:k20261201:");
         expect(tables(run, "KeyTable")).toContain("k20270530._domainkey.example.com example.com:k20270530:");
         expect(Object.keys(dkimOf(run)).sort()).toEqual(["k20261201", "k20270530"]);
+        expect((run.outputs.selectors as any)["example.com"]).toMatchObject({ active: "k20270530", signing: "k20261201", previous: ["k20261201"] });
         expect(logs).toContain(
             "example.com: k20270530 is published in this run and signs from the next pulumi up, once its record was in the zone before the run started; k20261201 keeps signing until then",
         );
