@@ -28,9 +28,8 @@ import {
 } from "./records/dmarc";
 import { addressProblem, asPrefix, Block, parseBlock, publicSpan } from "./validate/addresses";
 import { aLabelProblem, hostnameProblem, sshHostProblem, trustedWildcardProblem } from "./validate/names";
-import { previousSelectorsProblem } from "./validate/limits";
+import { MAX_PREVIOUS_SELECTORS, previousSelectorsProblem } from "./validate/limits";
 import { readImportRecordsShape } from "./validate/imports";
-import { MAX_PREVIOUS_SELECTORS } from "./validate/limits";
 import {
     dayOf,
     dayText,
