@@ -38,6 +38,12 @@ if (dmarcWarning) pulumi.log.warn(dmarcWarning);
 // What the rotation calendar gives today, per domain on one: shown by preview (with a future
 // mailauth:now, that day's) and by up.
 for (const d of settings.domains) if (d.rotation) pulumi.log.info(rotationSummary(d.name, d.rotation, dayOf(settings.now)));
+// Left set after planning, it would hold a scheduled `up` on that day.
+if (config.get("now")) {
+    pulumi.log.warn(
+        `mailauth:now is set: the rotation calendar takes ${new Date(settings.now).toISOString()} as now, not the clock; remove it once done planning: pulumi config rm mailauth:now`,
+    );
+}
 
 // Existing records at the stack's names: refused at preview (or adopted), before anything changes.
 const adoptRecords = { enabled: settings.adoptRecords, token: settings.adoptRecords ? cloudflareToken() : undefined };

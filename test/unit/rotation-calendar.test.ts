@@ -265,6 +265,24 @@ describe("the program on a calendar, under the mocks", () => {
         expect(dkimOf(revoked)).toMatchObject({ k20261201: "v=DKIM1; p=" });
     });
 
+    it("a set mailauth:now is said, so that it is not left to hold a scheduled up on that day", async () => {
+        const warnings: string[] = [];
+        const pulumi = await import("@pulumi/pulumi");
+        const warn = pulumi.log.warn;
+        (pulumi.log as any).warn = (m: string) => warnings.push(m);
+        try {
+            await runProgram(onCalendar("2027-05-30T08:00:00Z"));
+            expect(warnings).toContain(
+                "mailauth:now is set: the rotation calendar takes 2027-05-30T08:00:00.000Z as now, not the clock; remove it once done planning: pulumi config rm mailauth:now",
+            );
+            warnings.length = 0;
+            await runProgram(exampleConfig());
+            expect(warnings.filter((w) => w.includes("mailauth:now"))).toEqual([]);
+        } finally {
+            (pulumi.log as any).warn = warn;
+        }
+    });
+
     it("mailauth:rotation applies to every domain; a domain's own fields go over it", async () => {
         const config = exampleConfig();
         config["mailauth:rotation"] = { start: "2026-12-01", every: "90d" };
