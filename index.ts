@@ -12,11 +12,13 @@ import { planMailDomains, planNoMail } from "./components/mailDomain";
 import { PublishedRecord } from "./components/mailDns";
 import { zoneGate } from "./components/zoneGate";
 import { MailHost } from "./components/mailHost";
+import { signingSelectors } from "./components/signingGate";
 import { cloudflareToken, readRawSettings } from "./components/config";
 import { validateSettings } from "./components/settings";
 import { dmarcEnforcementWarning } from "./components/records/dmarc";
 import { dkimPublicKey } from "./components/records/dkim";
 import { checkOutput } from "./components/check/output";
+import { dayOf, rotationSummary } from "./components/rotation";
 
 const config = new pulumi.Config("mailauth");
 const sshPrivateKey = config.getSecret("sshPrivateKey");
@@ -34,6 +36,16 @@ if (settings.ssh.hostKey === undefined) {
 // Once per run, not per domain: every domain publishes the same DMARC record.
 const dmarcWarning = dmarcEnforcementWarning(settings.dmarc);
 if (dmarcWarning) pulumi.log.warn(dmarcWarning);
+
+// What the rotation calendar gives today, per domain on one: shown by preview (with a future
+// mailauth:now, that day's) and by up.
+for (const d of settings.domains) if (d.rotation) pulumi.log.info(rotationSummary(d.name, d.rotation, dayOf(settings.now)));
+// Left set after planning, it would hold a scheduled `up` on that day.
+if (config.get("now")) {
+    pulumi.log.warn(
+        `mailauth:now is set: the rotation calendar takes ${new Date(settings.now).toISOString()} as now, not the clock; remove it once done planning: pulumi config rm mailauth:now`,
+    );
+}
 
 // Existing records at the stack's names: refused at preview (or adopted), before anything changes.
 // The token also serves the take-over of a record that publishes a key the user gives (mailauth:dkimKeys).
@@ -56,6 +68,9 @@ const zones = zoneGate(
 const domains = planned.map((p) => p.publish(zones.dnsArgs(p.name)));
 const noMailDns = noMail.map((n) => n.publish(zones.dnsArgs(n.name)));
 
+// On a calendar, a new selector signs only once the zone held its record as the run started.
+const signing = signingSelectors(settings.domains, zones.passed);
+
 const host = new MailHost("mailhost", {
     connection: {
         // Nothing touches the host either until the zone check has passed.
@@ -73,14 +88,33 @@ const host = new MailHost("mailhost", {
     dkimRecords: domains.flatMap((d) => d.dkimRecords),
     testKey: settings.testKey,
     activeDkimValues: Object.fromEntries(domains.map((d) => [d.name, d.activeDkimValue])),
+    signing,
 });
 
 /** Every published record: name, type and value. */
 export const records: pulumi.Output<PublishedRecord[]> = pulumi
     .all([...domains.map((d) => d.dns.records), ...noMailDns.map((n) => n.records)])
     .apply((r) => r.flat());
-/** The selector that signs each domain's mail, and those still published after a rotation. */
-export const selectors = Object.fromEntries(settings.domains.map((d) => [d.name, { active: d.selector, previous: d.previousSelectors }]));
+/**
+ * The selector that signs each domain's mail, and those still published after a rotation. On a
+ * calendar also those published revoked, each selector's stage, and `signing`: the selector the
+ * SigningTable names this run (the one before `active` while the signing gate holds it).
+ */
+function selectorsOutput(signs: Record<string, string>) {
+    return Object.fromEntries(
+        settings.domains.map((d) => [
+            d.name,
+            {
+                active: d.selector,
+                previous: d.previousSelectors,
+                // Only where there are any: a manual stack's output stays as it was.
+                ...(d.revokedSelectors.length > 0 ? { revoked: d.revokedSelectors } : {}),
+                ...(d.rotation ? { signing: signs[d.name] ?? d.selector, stages: d.rotation.stages.map(({ selector, stage }) => ({ selector, stage })) } : {}),
+            },
+        ]),
+    );
+}
+export const selectors = signing ? signing.apply(selectorsOutput) : selectorsOutput({});
 /** The Cloudflare zone (name and id) that holds each domain's records, and each no-mail name's (mailauth:noMail). */
 export const zone = zones.result();
 /** opendkim-testkey's verdict per domain ("key OK" once the record matches the installed key). */

@@ -64,8 +64,10 @@ export interface MailDnsArgs {
      * `<domain>._report._dmarc.<host>` TXT `v=DMARC1` (components/records/dmarc.ts reportAuthorizations).
      */
     reportAuthorizations?: { domain: string; host: string }[];
-    /** DKIM TXT value per selector (active and previous). */
+    /** DKIM TXT value per selector (active and previous, then revoked). */
     dkim: Record<string, pulumi.Input<string>>;
+    /** Selectors of `dkim` published revoked (empty p=): their record takes that value, not the content it was created with. */
+    revoked?: string[];
 }
 
 interface RecordSpec {
@@ -77,6 +79,8 @@ interface RecordSpec {
     value: pulumi.Input<string>;
     priority?: number;
     selector?: string;
+    /** A revoked selector's record: its content changes to the empty p=. */
+    revoked?: boolean;
 }
 
 /** The records of one domain, in the order they are registered. */
@@ -89,7 +93,15 @@ function recordSpecs(args: Omit<MailDnsArgs, "zoneId">): RecordSpec[] {
     if (args.mxAddresses && args.heloSpf) specs.push({ id: "mx-spf", kind: "helo", name: args.mxAddresses.hostname, type: "TXT", value: args.heloSpf });
     specs.push({ id: "spf", kind: "spf", name: spfRecordName(args.domain), type: "TXT", value: args.spf });
     for (const [selector, value] of Object.entries(args.dkim)) {
-        specs.push({ id: `dkim-${selector}`, kind: "dkim", name: dkimRecordName(selector, args.domain), type: "TXT", value, selector });
+        specs.push({
+            id: `dkim-${selector}`,
+            kind: "dkim",
+            name: dkimRecordName(selector, args.domain),
+            type: "TXT",
+            value,
+            selector,
+            ...(args.revoked?.includes(selector) ? { revoked: true } : {}),
+        });
     }
     if (args.dmarc) specs.push({ id: "dmarc", kind: "dmarc", name: dmarcRecordName(args.domain), type: "TXT", value: args.dmarc });
     // `<zone domain>-dmarc-report-<domain>`, with `-<host>` when the address is at a subdomain of this zone's domain.
@@ -148,7 +160,8 @@ function makeRecords(parent: pulumi.ComponentResource, name: string, specs: Reco
             {
                 parent,
                 dependsOn: adopt ? [adopt] : [],
-                ignoreChanges: spec.selector !== undefined ? ["content"] : [],
+                // A revoked one changes to the empty p= (the key it carried is the one being revoked).
+                ignoreChanges: spec.selector !== undefined && !spec.revoked ? ["content"] : [],
                 ...(spec.selector === undefined && args.imports?.[`${name}-${spec.id}`] ? { import: args.imports[`${name}-${spec.id}`] } : {}),
             },
         );

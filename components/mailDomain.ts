@@ -22,6 +22,7 @@ import type { DkimKeyInput } from "./mailHost";
 import { DomainSettings, reportAuthorizationsOf, Settings, userKeyId, zoneFor } from "./settings";
 import { HELO_SPF_VALUE } from "./records/spf";
 import { unquoteTxt } from "./records/txt";
+import { REVOKED_DKIM_VALUE } from "./records/dkim";
 
 /** A domain's records as the zone check sees them: all of MailDnsArgs but what the check gives. */
 export type PlannedRecords = Omit<MailDnsArgs, "zoneId">;
@@ -72,6 +73,10 @@ export function planMailDomain(
         keys[selector] = key;
         dkim[selector] = userKey ? userKey.recordValue : key.recordValue;
     }
+    // A revoked selector has no key (its DkimKey leaves the state) and publishes the empty p=. An
+    // Output, as a key's value is: the zone check compares no DKIM value (it would flag the change).
+    const revoked = domain.revokedSelectors ?? [];
+    for (const selector of revoked) dkim[selector] = pulumi.output(REVOKED_DKIM_VALUE);
     const records: PlannedRecords = {
         domain: domain.name,
         ttl: settings.ttl,
@@ -84,6 +89,7 @@ export function planMailDomain(
         dmarc: settings.dmarc.enabled ? settings.dmarc.record : undefined,
         ...(reports.length > 0 ? { reportAuthorizations: reports } : {}),
         dkim,
+        ...(revoked.length > 0 ? { revoked } : {}),
     };
     return {
         name: domain.name,

@@ -18,6 +18,7 @@ import {
     OPENDKIM_TABLES,
     renderOpenDkimConf,
     renderOpenDkimTables,
+    renderSigningTable,
     SigningDomain,
 } from "./hostFiles";
 import { buildScript, commandLine, KNOWN_MILTERS, ScriptSpec, stagedStdin, stdinCommandLine, stdinWithScript } from "./hostScripts";
@@ -86,6 +87,11 @@ export interface MailHostArgs {
     testKey: TestKeySettings;
     /** Per domain, the published DKIM value of the active selector: the key test reruns when it changes. */
     activeDkimValues: Record<string, pulumi.Input<string>>;
+    /**
+     * Per domain, the selector the SigningTable names this run, when a domain rotates on a calendar
+     * (components/signingGate.ts); unset, each domain's `selector`, the tables known at once.
+     */
+    signing?: pulumi.Output<Record<string, string>>;
 }
 
 export class MailHost extends pulumi.ComponentResource {
@@ -111,6 +117,11 @@ export class MailHost extends pulumi.ComponentResource {
                         : pulumi.output(stdin).apply((s) => (s === undefined ? s : stdinWithScript(script, own + s))),
             };
         };
+        // The same, for a script known only once an Output is (the signing gate's SigningTable).
+        const onStdinLater = (id: string, spec: pulumi.Output<ScriptSpec>) => {
+            const parts = spec.apply((s) => onStdin(id, s, undefined) as { create: string; stdin: string });
+            return { create: parts.apply((p) => p.create), stdin: parts.apply((p) => p.stdin) };
+        };
         const step = (
             id: string,
             // An Output when the script holds a value known only once another resource exists.
@@ -127,7 +138,7 @@ export class MailHost extends pulumi.ComponentResource {
                     addPreviousOutputInEnv: false,
                     ...extra,
                     // Staged files on stdin, after the script: the command stays the same size for any number of domains.
-                    ...(pulumi.Output.isInstance(create) ? { create: create.apply(line) } : onStdin(id, create, extra.stdin)),
+                    ...(pulumi.Output.isInstance(create) ? onStdinLater(id, create) : onStdin(id, create, extra.stdin)),
                 },
                 // A replacement (`pulumi up --replace`) must undo before it redoes: created first,
                 // the new step's work would be undone by the old step's delete.
@@ -194,18 +205,35 @@ export class MailHost extends pulumi.ComponentResource {
 
         // The tables, and an opendkim.conf per OS family (its socket differs) and resolver build
         // (`opendkim -V`); the host picks its own. A build that cannot do what is asked has none.
-        const files: Record<string, string> = { ...renderOpenDkimTables(args.domains, args.opendkim) };
-        for (const family of OS_FAMILIES) {
-            for (const build of OPENDKIM_RESOLVERS) {
-                const conf = renderOpenDkimConf(args.opendkim, family, build);
-                if (conf !== undefined) files[`opendkim.conf.${family}.${build}`] = conf;
+        // `signers`: the domains with the selector that signs this run (the SigningTable's); the KeyTable has every installed one.
+        const opendkimFiles = (signers: SigningDomain[]) => {
+            const files: Record<string, string> = {
+                ...renderOpenDkimTables(args.domains, args.opendkim),
+                SigningTable: renderSigningTable(signers),
+            };
+            for (const family of OS_FAMILIES) {
+                for (const build of OPENDKIM_RESOLVERS) {
+                    const conf = renderOpenDkimConf(args.opendkim, family, build);
+                    if (conf !== undefined) files[`opendkim.conf.${family}.${build}`] = conf;
+                }
             }
-        }
+            return files;
+        };
         const opendkimVars = { CONF: OPENDKIM_CONF, ETC_DIR: OPENDKIM_ETC_DIR, TABLES: OPENDKIM_TABLES.join(" ") };
         const milter = { familyVars: ["SOCKET_DIR" as const, "MAKE_SOCKET_DIR" as const], milterTransport: args.opendkim.milterTransport };
+        const opendkimSpec = (signers: SigningDomain[]): ScriptSpec => ({
+            template: "opendkim",
+            vars: opendkimVars,
+            files: opendkimFiles(signers),
+            includes: ["opendkim-merge"],
+            ...milter,
+        });
         const opendkim = step(
             "opendkim",
-            { template: "opendkim", vars: opendkimVars, files, includes: ["opendkim-merge"], ...milter },
+            // With a calendar, the SigningTable names the selector the gate lets sign (the KeyTable has every installed one).
+            args.signing
+                ? args.signing.apply((sig) => opendkimSpec(args.domains.map((d) => ({ ...d, selector: sig[d.name] ?? d.selector }))))
+                : opendkimSpec(args.domains),
             { template: "opendkim-delete", vars: opendkimVars },
             {},
             { dependsOn: [keys, ...args.dkimRecords] },

@@ -29,7 +29,7 @@ import {
 } from "./records/dmarc";
 import { addressProblem, asPrefix, Block, parseBlock, publicSpan } from "./validate/addresses";
 import { aLabelProblem, hostnameProblem, sshHostProblem, trustedWildcardProblem } from "./validate/names";
-import { previousSelectorsProblem } from "./validate/limits";
+import { MAX_PREVIOUS_SELECTORS, previousSelectorsProblem } from "./validate/limits";
 import { readImportRecordsShape } from "./validate/imports";
 import { DKIM_KEYS_SETTING, dkimKeyPath, DkimKeysRead, USER_KEY_RECOMMENDED_BITS, UserDkimKey } from "./validate/dkimKeys";
 import {
@@ -39,10 +39,12 @@ import {
     DOMAINS,
     MX,
     NO_MAIL,
+    NOW,
     OPENDKIM,
     POLICYD_SPF,
     POLICYD_SPF_DEFAULT_SKIP,
     Read,
+    ROTATION,
     Row,
     Section,
     SPF,
@@ -52,8 +54,33 @@ import {
     Values,
 } from "./settingsTable";
 import { noMailDmarcName } from "./records/nomail";
+import {
+    dayOf,
+    dayText,
+    parseDay,
+    parseDuration,
+    parseNow,
+    periodOfSelector,
+    periodStart,
+    resolveRotation,
+    Rotation,
+    ROTATION_DEFAULTS,
+    RotationPlan,
+} from "./rotation";
 
-export type DomainSettings = Values<typeof DOMAINS>;
+/**
+ * A domain as the rest of the program sees it: on a calendar, its selectors as the calendar gives
+ * them at `now` (components/rotation.ts), so that keys, records and the host's tables are made as
+ * for a manual rotation.
+ */
+export type DomainSettings = Omit<Values<typeof DOMAINS>, "selector" | "rotation" | "revokeNow"> & {
+    /** The selector that signs. */
+    selector: string;
+    /** Published with an empty p= (RFC 6376 3.6.1: revoked); no key, no key file. */
+    revokedSelectors: string[];
+    /** On a calendar: what it gives at `now`. */
+    rotation?: RotationPlan;
+};
 export type MxSettings = Values<typeof MX>;
 export type SpfSettings = Values<typeof SPF> & {
     /** The full record value, e.g. `v=spf1 mx ~all`. */
@@ -100,6 +127,8 @@ export interface Settings {
     adoptRecords: boolean;
     /** `mailauth:dkimKeys`: the user's own key per `<domain>/<selector>` (domain normalized, selector as configured). */
     dkimKeys: Record<string, UserDkimKey>;
+    /** The instant the rotation calendar takes as now (ms since the epoch): `mailauth:now`, or the clock. */
+    now: number;
 }
 
 /** The key `settings.dkimKeys` holds a selector's user key under. */
@@ -118,6 +147,10 @@ export interface RawSettings {
     ttl?: unknown;
     testKey?: unknown;
     check?: unknown;
+    /** `mailauth:rotation`: the calendar for every domain. */
+    rotation?: unknown;
+    /** `mailauth:now`: the calendar's today (tests, planning); unset, the clock. */
+    now?: unknown;
     /** `mailauth:importRecords` (its shape only: components/validate/imports.ts). */
     importRecords?: unknown;
     adoptRecords?: unknown;
@@ -304,6 +337,8 @@ class Fields {
             case "choice":
                 return this.oneOf(row.key, row.allowed, row.default);
             case "map":
+                // Read by its section's reader (a domain's rotation: readRotation).
+                return this.obj[row.key];
             case "secret":
                 throw new Error(`mailauth: ${row.key} is read apart (components/settingsTable.ts)`);
         }
@@ -349,7 +384,80 @@ interface DomainsRead {
     complete: boolean;
 }
 
-function readDomains(raw: unknown, problems: Problems): DomainsRead {
+type RotationKey = keyof typeof ROTATION_DEFAULTS | "start";
+const ROTATION_KEYS: RotationKey[] = ROTATION.rows.map((r) => r.key);
+const DURATION_TEXT = "a number of days such as 180d (1d to 3650d)";
+
+/** A rotation object's fields, each parsed (undefined: unset or refused) with the path it was set at. */
+type RotationFields = Partial<Record<RotationKey, { value: number; path: string }>>;
+
+/** The fields of a rotation object at `path` (`mailauth:rotation`, `mailauth:domains[0].rotation`); each bad one is a problem. */
+function rotationFields(raw: unknown, path: string, problems: Problems): RotationFields {
+    if (raw === undefined || raw === null) return {};
+    if (!isObject(raw)) {
+        problems.push(
+            `${path}: must be an object with ${ROTATION_KEYS.join(", ")}, got ${show(raw)}; set its fields with pulumi config set --path '${path}.start' 2027-01-01`,
+        );
+        return {};
+    }
+    const fields: RotationFields = {};
+    const read = new Fields(raw, (key) => `${path}.${key}`, problems, ROTATION_KEYS);
+    for (const key of ROTATION_KEYS) {
+        const text = read.string(key, false);
+        if (text === undefined) continue;
+        const value = key === "start" ? parseDay(text) : parseDuration(text);
+        if (value === undefined) {
+            problems.push(
+                key === "start"
+                    ? `${path}.start: must be a UTC date YYYY-MM-DD (the first period starts at its midnight, UTC), got ${show(text)}`
+                    : `${path}.${key}: must be ${DURATION_TEXT}, got ${show(text)}`,
+            );
+        } else {
+            fields[key] = { value, path: `${path}.${key}` };
+        }
+    }
+    return fields;
+}
+
+/**
+ * A domain's calendar: its own rotation fields over mailauth:rotation's, the defaults for the rest;
+ * undefined when neither sets anything (manual rotation) or a field is refused. A problem across
+ * fields names where the later one was set; one the global calendar has is said once.
+ */
+function readRotation(global: RotationFields, own: RotationFields, problems: Problems, ownPath: string): Rotation | undefined {
+    const merged: RotationFields = { ...global, ...own };
+    if (Object.keys(merged).length === 0) return undefined;
+    const push = (p: string) => {
+        if (!problems.includes(p)) problems.push(p);
+    };
+    const at = (key: RotationKey) => merged[key]?.path ?? (Object.keys(own).length > 0 ? `${ownPath}.${key}` : `mailauth:rotation.${key}`);
+    if (merged.start === undefined) {
+        push(
+            `${at("start")}: required for a rotation calendar, not set: the first period's start, a UTC date YYYY-MM-DD (or remove the rotation settings for manual rotation)`,
+        );
+    }
+    const days = (key: keyof typeof ROTATION_DEFAULTS) => merged[key]?.value ?? parseDuration(ROTATION_DEFAULTS[key])!;
+    const r = { every: days("every"), publishAhead: days("publishAhead"), retire: days("retire"), revoke: days("revoke") };
+    let ok = merged.start !== undefined;
+    if (r.publishAhead >= r.every) {
+        push(`${at("publishAhead")}: ${r.publishAhead}d must be less than every (${r.every}d): the next key is published within the period before its own`);
+        ok = false;
+    }
+    if (r.retire >= r.revoke) {
+        push(`${at("revoke")}: ${r.revoke}d must be more than retire (${r.retire}d): the old key is revoked after it is retired, then removed`);
+        ok = false;
+    }
+    if (Math.ceil(r.revoke / r.every) > MAX_PREVIOUS_SELECTORS) {
+        push(
+            `${at("revoke")}: ${r.revoke}d with every ${r.every}d keeps ${Math.ceil(r.revoke / r.every)} old selectors in the zone at once; at most ${MAX_PREVIOUS_SELECTORS} (revoke at most ${MAX_PREVIOUS_SELECTORS} times every)`,
+        );
+        ok = false;
+    }
+    return ok ? { start: merged.start!.value, ...r } : undefined;
+}
+
+function readDomains(raw: unknown, problems: Problems, rawRotation: unknown, now: number): DomainsRead {
+    const globalRotation = rotationFields(rawRotation, "mailauth:rotation", problems);
     const path = "mailauth:domains";
     if (raw === undefined || raw === null) {
         problems.push(`${path}: required, not set (a list of {name, selector, zoneId?})`);
@@ -363,7 +471,13 @@ function readDomains(raw: unknown, problems: Problems): DomainsRead {
     raw.forEach((item, i) => {
         const p = `${path}[${i}]`;
         const before = problems.length;
-        const { name: rawName, zoneId, selector, previousSelectors, keyBits } = section(DOMAINS, item, p, problems, true);
+        const { name: rawName, zoneId, selector, previousSelectors, keyBits, rotation: rawOwn, revokeNow } = section(DOMAINS, item, p, problems, true);
+        const ownRotation = rotationFields(rawOwn, `${p}.rotation`, problems);
+        const calendar = Object.keys({ ...globalRotation, ...ownRotation }).length > 0;
+        const rotation = readRotation(globalRotation, ownRotation, problems, `${p}.rotation`);
+        // Unset (a value refused has its own message): required unless the domain rotates on a calendar.
+        const unset = !isObject(item) || item.selector === undefined || item.selector === null || item.selector === "";
+        if (selector === undefined && unset && !calendar) problems.push(`${p}.selector: required, not set`);
         const name = rawName === undefined ? undefined : normalizeName(rawName);
         const tooMany = previousSelectorsProblem(p, previousSelectors);
         if (tooMany) problems.push(tooMany);
@@ -378,7 +492,7 @@ function readDomains(raw: unknown, problems: Problems): DomainsRead {
             );
         } else if (name !== undefined) {
             // The longest name the stack publishes: <selector>._domainkey.<name> (RFC 1035 2.3.4: 253 characters as text).
-            const longest = Math.max(7, ...[selector ?? "", ...previousSelectors].map((sel) => sel.length + 12));
+            const longest = Math.max(7, ...[selector ?? "", ...previousSelectors, ...revokeNow, calendar ? "k20261201" : ""].map((sel) => sel.length + 12));
             if (name.length + longest > 253) {
                 problems.push(
                     `${p}.name: ${show(rawName)} is ${name.length} characters; with ${longest === 7 ? "_dmarc." : "its selector's ._domainkey."} in front the record name would be ${name.length + longest}, over DNS's 253`,
@@ -388,7 +502,11 @@ function readDomains(raw: unknown, problems: Problems): DomainsRead {
         if (zoneId !== undefined && !ZONE_ID.test(zoneId)) {
             problems.push(`${p}.zoneId: must be a Cloudflare zone id (32 lowercase hex characters), got ${show(zoneId)}`);
         }
-        for (const [key, sel] of [["selector", selector], ...previousSelectors.map((s) => ["previousSelectors", s])]) {
+        for (const [key, sel] of [
+            ["selector", selector],
+            ...previousSelectors.map((s) => ["previousSelectors", s]),
+            ...revokeNow.map((s) => ["revokeNow", s]),
+        ]) {
             if (sel !== undefined && (!SELECTOR.test(sel) || aLabelProblem(sel) !== undefined)) {
                 problems.push(`${p}.${key}: ${show(sel)} is not a valid selector (a DNS label: letters, digits, hyphens, at most 63)`);
             }
@@ -412,11 +530,53 @@ function readDomains(raw: unknown, problems: Problems): DomainsRead {
                 );
             }
         }
+        // A revoked selector publishes an empty p= and has no key: it cannot also be published with its key.
+        const revokedSeen = new Set<string>();
+        for (const sel of revokeNow) {
+            const low = sel.toLowerCase();
+            if (revokedSeen.has(low)) problems.push(`${p}.revokeNow: lists the selector ${show(sel)} twice`);
+            revokedSeen.add(low);
+            if (previousSelectors.some((x) => x.toLowerCase() === low)) {
+                problems.push(`${p}.revokeNow: ${show(sel)} is also in previousSelectors (published with its key); list it in one of them`);
+            } else if (!calendar && selector !== undefined && selector.toLowerCase() === low) {
+                problems.push(
+                    `${p}.revokeNow: ${show(sel)} is the selector that signs; set a new selector in the same change (pulumi config set --path '${p}.selector' <new>) and the old one is revoked while the new one signs`,
+                );
+            }
+        }
         if (keyBits < 2048) {
             problems.push(`${p}.keyBits: ${keyBits}-bit RSA keys are too weak for DKIM (RFC 8301); use 2048 or more`);
         }
-        if (problems.length === before && name && selector) {
-            domains.push({ name, zoneId, selector, previousSelectors, keyBits });
+        const period = rotation && selector !== undefined ? periodOfSelector(rotation, selector) : undefined;
+        if (rotation && period !== undefined) {
+            problems.push(
+                `${p}.selector: ${show(selector)} is the calendar's own selector of the period starting ${dayText(periodStart(rotation, period))}; on a calendar, selector is the one that signs before rotation.start: give that one, or leave selector out`,
+            );
+        }
+        if (problems.length === before && name && rotation) {
+            const plan = resolveRotation(rotation, dayOf(now), selector, revokeNow);
+            const inPlan = new Set(plan.stages.map((st) => st.selector.toLowerCase()));
+            const clash = previousSelectors.find((x) => inPlan.has(x.toLowerCase()));
+            if (clash !== undefined) {
+                problems.push(`${p}.previousSelectors: ${show(clash)} is a selector of the rotation calendar; drop it from previousSelectors`);
+            } else {
+                domains.push({
+                    name,
+                    zoneId,
+                    selector: plan.selector,
+                    // The user's own kept selectors stay as listed (those of before the calendar).
+                    previousSelectors: [...plan.previousSelectors, ...previousSelectors],
+                    // revokeNow entries outside the calendar stay revoked while listed; the calendar's own end with their period.
+                    revokedSelectors: [
+                        ...plan.revokedSelectors,
+                        ...revokeNow.filter((x) => !inPlan.has(x.toLowerCase()) && periodOfSelector(rotation, x) === undefined),
+                    ],
+                    keyBits,
+                    rotation: plan,
+                });
+            }
+        } else if (!calendar && problems.length === before && name && selector) {
+            domains.push({ name, zoneId, selector, previousSelectors, revokedSelectors: revokeNow, keyBits });
         }
     });
     const names = domains.map((d) => d.name);
@@ -850,7 +1010,12 @@ function readUserKeys(raw: DkimKeysRead | undefined, domains: DomainsRead, probl
 export function validateSettings(raw: RawSettings, warn: (message: string) => void = (m) => pulumi.log.warn(m)): Settings {
     const problems: Problems = [];
     const warnings: string[] = [];
-    const domains = readDomains(raw.domains, problems);
+    const nowText = value(NOW, raw.now === "" ? undefined : raw.now, problems);
+    const now = nowText === undefined || nowText === "" ? Date.now() : parseNow(nowText);
+    if (now === undefined) {
+        problems.push(`mailauth:now: must be a UTC date YYYY-MM-DD or date-time YYYY-MM-DDTHH:MM[:SS]Z (no other time zone), got ${show(nowText)}`);
+    }
+    const domains = readDomains(raw.domains, problems, raw.rotation, now ?? Date.now());
     const settings: Settings = {
         domains: domains.domains,
         mx: readMx(raw.mx, domains, problems),
@@ -865,6 +1030,7 @@ export function validateSettings(raw: RawSettings, warn: (message: string) => vo
         check: readCheck(raw.check, problems),
         adoptRecords: readAdoptRecords(raw, problems),
         dkimKeys: readUserKeys(raw.dkimKeys, domains, problems, warnings),
+        now: now ?? Date.now(),
     };
     settings.noMail = readNoMail(raw.noMail, settings.domains, settings.mx, settings.dmarc, settings.opendkim, problems);
     // An authorization record's name over DNS's 253 characters cannot be looked up (aggregate reporting,

@@ -115,9 +115,9 @@ export const DOMAINS = {
         {
             key: "selector",
             kind: "string",
-            required: true,
-            doc: "`selector`: the key that signs (a date like `20261127` is handy).",
-            brief: "the DKIM selector that signs (a date such as 20261127 is handy)",
+            readmeDefault: "(required without `rotation`)",
+            doc: "`selector`: the key that signs (a date like `20261127` is handy); required unless the domain rotates on a calendar, where it is the selector that signs until `rotation.start`.",
+            brief: "the DKIM selector that signs (a date such as 20261127 is handy; with a rotation calendar, the one that signs until its start)",
         },
         {
             key: "previousSelectors",
@@ -134,6 +134,18 @@ export const DOMAINS = {
             allowed: [1024, 2048, 3072, 4096],
             doc: "`keyBits`: 2048, 3072 or 4096, for a new selector: a selector keeps the key it was made with (see Rotating).",
             brief: "RSA key size, 2048 (default), 3072 or 4096",
+        },
+        {
+            key: "rotation",
+            kind: "map",
+            doc: "`rotation`: this domain's rotation calendar, fields as `mailauth:rotation`'s, each over the global one's (see [Rotation on a calendar](#rotation-on-a-calendar)).",
+            brief: "this domain's rotation calendar {start, every, publishAhead, retire, revoke}, over mailauth:rotation (default: mailauth:rotation)",
+        },
+        {
+            key: "revokeNow",
+            kind: "strings",
+            doc: "`revokeNow`: selectors whose record is published revoked (`p=` empty) from this run on, and whose key leaves the host: a leaked key. On a calendar, if the signing selector is listed the next period's signs at once.",
+            brief: "selectors published revoked (empty p=) at once, their key removed: a leaked key (default none)",
         },
     ],
 } as const satisfies Section;
@@ -513,6 +525,74 @@ export const TTL = {
     ],
 } as const satisfies Section;
 
+/** A rotation calendar's durations: `<n>d`, a whole number of days from 1 to 3650 (components/rotation.ts). */
+const DAYS = "a number of days such as 180d (1d to 3650d)";
+
+export const ROTATION = {
+    name: "rotation",
+    shape: "object",
+    raw: "json",
+    summary: "DKIM rotation on a calendar for every domain (a domain's own rotation fields go over it); unset: manual rotation,",
+    note: "Period k starts at start + k*every (UTC) and its selector is k<YYYYMMDD>.",
+    rows: [
+        {
+            key: "start",
+            kind: "string",
+            readmeDefault: "(required for a calendar)",
+            doc: "The first period's start, a UTC date `YYYY-MM-DD` (midnight UTC). The domain's `selector` signs until then. See [Rotation on a calendar](#rotation-on-a-calendar).",
+            brief: "first period's start, a UTC date YYYY-MM-DD (the domain's selector signs until then)",
+        },
+        {
+            key: "every",
+            kind: "string",
+            default: "180d",
+            doc: `How long each selector signs, ${DAYS}.`,
+            brief: "period length, default 180d",
+        },
+        {
+            key: "publishAhead",
+            kind: "string",
+            default: "3d",
+            doc: `How long before its period the next selector is published (record and key, not signing), ${DAYS}, less than \`every\`.`,
+            brief: "the next key is published this long before it signs, default 3d",
+        },
+        {
+            key: "retire",
+            kind: "string",
+            default: "7d",
+            doc: `How long the previous selector stays published after it stops signing, ${DAYS}, less than \`revoke\`.`,
+            brief: "the previous key stays published this long after it stops signing, default 7d",
+        },
+        {
+            key: "revoke",
+            kind: "string",
+            default: "30d",
+            doc: `When, after it stops signing, the previous selector's record is removed; from \`retire\` until then it is published revoked (\`p=\` empty) and its key file is gone. ${DAYS}.`,
+            brief: "its revoked record (empty p=) is removed this long after it stops signing, default 30d",
+        },
+    ],
+} as const satisfies Section;
+
+export const NOW = {
+    name: "now",
+    shape: "value",
+    raw: "text",
+    type: "string",
+    summary:
+        "The date the rotation calendar takes as today, a UTC date (YYYY-MM-DD) or date-time (YYYY-MM-DDTHH:MM:SSZ); default empty: the clock. For tests, and for planning: pulumi preview with a future now shows what that day's up does.",
+    rows: [
+        {
+            key: "now",
+            kind: "string",
+            // Pulumi.yaml must give it a default: a declared key without one is required by the CLI.
+            default: "",
+            readmeDefault: "the clock",
+            doc: "The date the rotation calendar takes as today (UTC date or date-time): `pulumi preview` with a future `now` shows what that day's `up` does.",
+            brief: "",
+        },
+    ],
+} as const satisfies Section;
+
 /** The longest the key test may wait for DNS to show a key (it holds `pulumi up` that long). */
 export const MAX_TEST_SECONDS = 1800;
 
@@ -561,6 +641,8 @@ export const CHECK = {
 /** Every setting, in the order Pulumi.yaml and the README list them. */
 export const SECTIONS: readonly Section[] = [
     DOMAINS,
+    ROTATION,
+    NOW,
     MX,
     SPF,
     DMARC,
@@ -587,13 +669,15 @@ export type ReadValue<R> = R extends { kind: "integer" }
       ? boolean
       : R extends { kind: "strings" }
         ? string[]
-        : R extends { kind: "choice"; allowed: readonly (infer A)[] }
-          ? R extends { default: string }
-              ? A
-              : A | undefined
-          : R extends { kind: "string"; default: string }
-            ? string
-            : string | undefined;
+        : R extends { kind: "map" }
+          ? unknown
+          : R extends { kind: "choice"; allowed: readonly (infer A)[] }
+            ? R extends { default: string }
+                ? A
+                : A | undefined
+            : R extends { kind: "string"; default: string }
+              ? string
+              : string | undefined;
 /** What the reader gives for a section: each row's value by key. */
 export type Read<S extends Section> = { [R in Rows<S> as R["key"]]: ReadValue<R> };
 

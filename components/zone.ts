@@ -12,7 +12,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as cloudflare from "@pulumi/cloudflare";
-import { dkimSelectorOf } from "./records/dkim";
+import { dkimPublicKey, dkimSelectorOf } from "./records/dkim";
 import { isDmarcValue } from "./records/dmarc";
 import { normalizeName } from "./records/name";
 import { isSpfValue, lostSpfTerms, spfMechanismProblem } from "./records/spf";
@@ -131,6 +131,11 @@ export interface ZoneCheckResult {
     zone: ZoneRef;
     /** Records the adopt step will replace at this run (only with adoptRecords). */
     adopted: Conflict[];
+    /**
+     * The selectors whose DKIM record of this stack (its comment) carries a key in the zone as this
+     * run starts, i.e. published by an earlier run: the signing gate (components/signingGate.ts).
+     */
+    dkimInZone: string[];
 }
 
 /** Stops the run: shown by the CLI as its message only (sdk/nodejs cmd/run/run.js ~377). */
@@ -784,7 +789,15 @@ function checkDomain(
             `${plan.domain}: DKIM selector(s) ${oldSelectors.map(shown).join(", ")} found in zone ${zone.name} are not managed by this stack and stay as they are`,
         );
     }
-    return { domain: plan.domain, zone, adopted };
+    const dkimInZone = [
+        ...new Set(
+            records
+                .filter((r) => r.type === "TXT" && isOwn(r.comment, opts.comment) && dkimPublicKey(r.content) !== "")
+                .map((r) => dkimSelectorOf(normalizeName(r.name), plan.domain))
+                .filter((sel): sel is string => sel !== undefined),
+        ),
+    ];
+    return { domain: plan.domain, zone, adopted, dkimInZone };
 }
 
 /**

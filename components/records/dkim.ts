@@ -20,6 +20,13 @@ export function dkimSelectorOf(name: string, domain: string): string | undefined
     return selector.includes(".") ? undefined : selector;
 }
 
+/**
+ * The DKIM TXT value of a revoked selector: RFC 6376 3.6.1, p= "An empty value means that this
+ * public key has been revoked"; a verifier then fails the signature as revoked (6.1.2, "Get the Public Key":
+ * PERMFAIL key revoked), not as a DNS error as it would for a record that is gone.
+ */
+export const REVOKED_DKIM_VALUE = "v=DKIM1; p=";
+
 /** The DKIM TXT value for a public key (RFC 6376 3.6.1): `v=DKIM1; k=rsa; p=<base64 DER>`. */
 export function dkimRecordValue(publicKeyPem: string): string {
     const der = crypto.createPublicKey(publicKeyPem).export({ type: "spki", format: "der" });

@@ -158,6 +158,23 @@ describe("the README's commands, run as written", () => {
         expect(names).toContain("example.com-dkim-20270601");
         expect(names).toContain("example.com-dkim-20261127");
     });
+
+    it("Rotation on a calendar: start, a planning date, and the leaked key's one change, as written", async () => {
+        const lines = readmeCommands("## Rotation on a calendar");
+        expect(lines).toHaveLength(3);
+        const [start, now, leak] = lines;
+        const stack = stackOf(exampleConfig());
+        apply(stack, [start, now]);
+        expect(stack.values["mailauth:rotation"]).toEqual({ start: "2026-12-01" });
+        const planned = await runProgram(stack.values);
+        expect((planned.outputs.selectors as any)["example.com"]).toMatchObject({ active: "k20270530", previous: ["k20261201"] });
+        // The leaked key, on 2027-01-10: revoked at once, the next period's selector signs.
+        stack.values["mailauth:now"] = "2027-01-10";
+        apply(stack, [leak]);
+        const run = await runProgram(stack.values);
+        expect((run.outputs.selectors as any)["example.com"]).toMatchObject({ active: "k20270530", previous: [], revoked: ["k20261201"] });
+        expect(unquoteTxt(run.resources.find((r) => r.name === "example.com-dkim-k20261201")!.inputs.content)).toBe("v=DKIM1; p=");
+    });
 });
 
 describe("the README's migration with an existing key, run as written", () => {

@@ -63,12 +63,11 @@ function requiredSettings(): { path: string[]; label: string }[] {
 describe("required settings", () => {
     const required = requiredSettings();
 
-    it("are read from Pulumi.yaml: at least the domains' name and selector, mx.hostname, ssh.host and the SSH key", () => {
+    it("are read from Pulumi.yaml: at least the domains' name, mx.hostname, ssh.host and the SSH key", () => {
         expect(required.map((r) => r.label)).toEqual(
             expect.arrayContaining([
                 "mailauth:domains",
                 "mailauth:domains.name",
-                "mailauth:domains.selector",
                 "mailauth:mx",
                 "mailauth:mx.hostname",
                 "mailauth:ssh",
@@ -76,6 +75,14 @@ describe("required settings", () => {
                 "mailauth:sshPrivateKey",
             ]),
         );
+    });
+
+    it("a domain's selector, required unless it rotates on a calendar: left out, the run stops naming it", async () => {
+        const config = exampleConfig();
+        const domains = (config["mailauth:domains"] as Record<string, unknown>[]).map((d) => ({ ...d }));
+        delete domains[1].selector;
+        config["mailauth:domains"] = domains;
+        expect(await programError(config)).toMatch(/mailauth:domains\[1\]\.selector: required, not set/);
     });
 
     it("each one, left out, stops the run with an error that names it; a domain never disappears silently", async () => {

@@ -1,0 +1,488 @@
+/**
+ * DKIM rotation on a calendar (components/rotation.ts, issue 20): the calendar's arithmetic, the
+ * stage of each selector per date, what the program makes under the mocks at several `now` dates,
+ * the settings' validation, and the move from a manual selector to the calendar.
+ */
+import { describe, expect, it } from "vitest";
+import { exampleConfig, reveal, Run, runProgram, stagedFile } from "../harness";
+import { splitStdinStep } from "../../components/hostScripts";
+import { unquoteTxt } from "../../components/records/txt";
+import { FakeCloudflare } from "../cloudflare";
+import { gatedSelector } from "../../components/signingGate";
+import { RawSettings, SettingsError, validateSettings } from "../../components/settings";
+import {
+    calendarSelector,
+    dayOf,
+    dayText,
+    parseDay,
+    parseDuration,
+    parseNow,
+    periodAt,
+    periodStart,
+    resolveRotation,
+    Rotation,
+    rotationSummary,
+    stageOf,
+} from "../../components/rotation";
+
+const day = (text: string) => parseDay(text)!;
+/** The defaults: every 180d, publishAhead 3d, retire 7d, revoke 30d; start 2026-12-01. */
+const CAL: Rotation = { start: day("2026-12-01"), every: 180, publishAhead: 3, retire: 7, revoke: 30 };
+
+describe("calendar arithmetic (UTC days)", () => {
+    it("reads UTC dates, refusing those that do not exist, and counts a leap day as a day", () => {
+        expect(day("1970-01-01")).toBe(0);
+        expect(parseDay("2028-02-29")).toBe(day("2028-02-28") + 1);
+        expect(day("2028-03-01") - day("2028-02-28")).toBe(2);
+        expect(day("2027-03-01") - day("2027-02-28")).toBe(1);
+        for (const bad of ["2027-02-29", "2026-13-01", "2026-00-10", "2026-12-32", "2026-1-1", "26-12-01", "2026-12-01T00:00Z", ""]) {
+            expect(parseDay(bad), bad).toBeUndefined();
+        }
+    });
+
+    it("periods start at start + k*every; the selector is k and the date of its start, across a leap day", () => {
+        const leap = { start: day("2028-02-01"), every: 30 };
+        expect(dayText(periodStart(leap, 1))).toBe("2028-03-02"); // February 2028 has 29 days
+        expect(calendarSelector(periodStart(leap, 1))).toBe("k20280302");
+        expect(dayText(periodStart({ start: day("2027-02-01"), every: 30 }, 1))).toBe("2027-03-03");
+        // The leap day itself starts a period when the arithmetic lands on it.
+        expect(calendarSelector(periodStart({ start: day("2028-02-28"), every: 1 }, 1))).toBe("k20280229");
+        expect(dayText(periodStart(CAL, 1))).toBe("2027-05-30");
+        expect(dayText(periodStart(CAL, 2))).toBe("2027-11-26");
+        expect(dayText(periodStart(CAL, -1))).toBe("2026-06-04");
+    });
+
+    it("the period at a date: its first day belongs to it, the day before to the one before", () => {
+        expect(periodAt(CAL, day("2026-11-30"))).toBe(-1);
+        expect(periodAt(CAL, day("2026-12-01"))).toBe(0);
+        expect(periodAt(CAL, day("2027-05-29"))).toBe(0);
+        expect(periodAt(CAL, day("2027-05-30"))).toBe(1);
+    });
+
+    it("now is UTC: the last second of a day is that day, the next one the next day; no other time zone", () => {
+        expect(dayText(dayOf(parseNow("2027-05-29T23:59:59Z")!))).toBe("2027-05-29");
+        expect(dayText(dayOf(parseNow("2027-05-30T00:00:00Z")!))).toBe("2027-05-30");
+        expect(dayText(dayOf(parseNow("2027-05-30")!))).toBe("2027-05-30");
+        expect(dayText(dayOf(parseNow("2028-02-29T12:00")!))).toBe("2028-02-29");
+        expect(parseNow("2027-05-30T12:00:00.250Z")).toBe(Date.UTC(2027, 4, 30, 12, 0, 0));
+        for (const bad of ["2027-05-30T12:00:00+02:00", "2027-05-30 12:00", "2027-05-30T24:00", "2027-02-29", "tomorrow"]) {
+            expect(parseNow(bad), bad).toBeUndefined();
+        }
+    });
+
+    it("durations are <n>d, 1 to 3650", () => {
+        expect(parseDuration("1d")).toBe(1);
+        expect(parseDuration("3650d")).toBe(3650);
+        for (const bad of ["0d", "3651d", "180", "6m", "1.5d", "-1d", "07d", " 7d"]) expect(parseDuration(bad), bad).toBeUndefined();
+    });
+});
+
+describe("the stage of each selector per date", () => {
+    // Period 0 (k20261201) starts 2026-12-01 and ends 2027-05-30: it is published from 2026-11-28,
+    // retiring until 2027-06-06, revoked until 2027-06-29, then gone.
+    const cases: [string, string | undefined][] = [
+        ["2026-11-27", undefined],
+        ["2026-11-28", "next"],
+        ["2026-11-30", "next"],
+        ["2026-12-01", "active"],
+        ["2027-05-29", "active"],
+        ["2027-05-30", "retiring"],
+        ["2027-06-05", "retiring"],
+        ["2027-06-06", "revoked"],
+        ["2027-06-28", "revoked"],
+        ["2027-06-29", undefined],
+    ];
+    it.each(cases)("period 0 on %s: %s", (date, stage) => {
+        expect(stageOf(CAL, 0, day(date))?.stage).toBe(stage);
+    });
+
+    it("the manual selector (period -1) signs until start, then retires, is revoked and goes", () => {
+        expect(stageOf(CAL, -1, day("2020-01-01"))?.stage).toBe("active");
+        expect(stageOf(CAL, -1, day("2026-11-30"))?.stage).toBe("active");
+        expect(stageOf(CAL, -1, day("2026-12-01"))?.stage).toBe("retiring");
+        expect(stageOf(CAL, -1, day("2026-12-08"))?.stage).toBe("revoked");
+        expect(stageOf(CAL, -1, day("2026-12-31"))).toBeUndefined();
+    });
+
+    it("at each date: the selector that signs, those published with their key, those revoked", () => {
+        const at = (date: string) => {
+            const p = resolveRotation(CAL, day(date), "20261127");
+            return [p.selector, p.previousSelectors, p.revokedSelectors];
+        };
+        expect(at("2026-11-27")).toEqual(["20261127", [], []]);
+        expect(at("2026-11-28")).toEqual(["20261127", ["k20261201"], []]);
+        expect(at("2026-12-01")).toEqual(["k20261201", ["20261127"], []]);
+        expect(at("2026-12-08")).toEqual(["k20261201", [], ["20261127"]]);
+        expect(at("2026-12-31")).toEqual(["k20261201", [], []]);
+        expect(at("2027-05-27")).toEqual(["k20261201", ["k20270530"], []]);
+        expect(at("2027-05-30")).toEqual(["k20270530", ["k20261201"], []]);
+        expect(at("2027-06-06")).toEqual(["k20270530", [], ["k20261201"]]);
+        expect(at("2027-06-29")).toEqual(["k20270530", [], []]);
+    });
+
+    it("a short period keeps several old selectors revoked at once, and the next one ahead", () => {
+        const short: Rotation = { start: day("2028-02-01"), every: 10, publishAhead: 2, retire: 3, revoke: 25 };
+        const p = resolveRotation(short, day("2028-03-01"), undefined);
+        // Periods start 02-01, 02-11, 02-21, 03-02: on 03-01 k20280221 signs, k20280302 is next.
+        expect(p.selector).toBe("k20280221");
+        expect(p.previousSelectors).toEqual(["k20280302"]);
+        // k20280211 stopped 02-21 (revoked from 02-24 until 03-17), k20280201 stopped 02-11 (until 03-07).
+        expect(p.revokedSelectors).toEqual(["k20280201", "k20280211"]);
+    });
+
+    it("without a manual selector before start, the first period's selector signs at once", () => {
+        const p = resolveRotation(CAL, day("2026-11-01"), undefined);
+        expect([p.selector, p.previousSelectors, p.revokedSelectors]).toEqual(["k20261201", [], []]);
+    });
+
+    it("revokeNow of the signing selector: revoked at once, the next period's signs from now on, and on at its own start", () => {
+        const p = resolveRotation(CAL, day("2027-01-10"), "20261127", ["k20261201"]);
+        expect([p.selector, p.previousSelectors, p.revokedSelectors]).toEqual(["k20270530", [], ["k20261201"]]);
+        const later = resolveRotation(CAL, day("2027-06-01"), "20261127", ["k20261201"]);
+        expect([later.selector, later.previousSelectors, later.revokedSelectors]).toEqual(["k20270530", [], ["k20261201"]]);
+        // Its record goes when it would have anyway: revoke days after its period's end.
+        expect(resolveRotation(CAL, day("2027-06-29"), "20261127", ["k20261201"]).revokedSelectors).toEqual([]);
+        // A retiring one is revoked before its time.
+        expect(resolveRotation(CAL, day("2026-12-02"), "20261127", ["20261127"]).revokedSelectors).toEqual(["20261127"]);
+    });
+
+    it("preview tells the active selector, its age, the next rotation and the next change", () => {
+        const d = day("2027-05-27");
+        expect(rotationSummary("example.com", resolveRotation(CAL, d, "20261127"), d)).toBe(
+            "example.com: DKIM rotation on 2027-05-27: k20261201 signs (signing for 177 day(s)); next rotation 2027-05-30 to k20270530; " +
+                "also in the zone: k20270530 next; next change on 2027-05-30 (the first pulumi up from then): k20261201 stops signing (kept published); k20270530 starts signing",
+        );
+        const e = day("2026-12-08");
+        expect(rotationSummary("example.com", resolveRotation(CAL, e, "20261127"), e)).toContain(
+            "also in the zone: 20261127 revoked; next change on 2026-12-31 (the first pulumi up from then): 20261127 is removed from the zone",
+        );
+        const m = day("2026-11-20");
+        expect(rotationSummary("example.com", resolveRotation(CAL, m, "20261127"), m)).toContain(
+            "20261127 signs (the manual selector, until the calendar starts); next rotation 2026-12-01 to k20261201; next change on 2026-11-28 (the first pulumi up from then): k20261201 is published (not signing yet)",
+        );
+    });
+});
+
+// ---------------------------------------------------------------- the program under the mocks
+
+/** The example stack with example.com on its own calendar (start 2026-12-01, defaults), at `now`. */
+function onCalendar(now: string, own: Record<string, unknown> = {}, patch: Record<string, unknown> = {}): Record<string, unknown> {
+    const config = exampleConfig();
+    const [com, org] = config["mailauth:domains"] as Record<string, unknown>[];
+    config["mailauth:domains"] = [{ ...com, rotation: { start: "2026-12-01" }, ...own }, org];
+    config["mailauth:now"] = now;
+    return { ...config, ...patch };
+}
+
+const byName = (run: Run, name: string) => run.resources.find((r) => r.name === name);
+/** example.com's DKIM records: selector -> value as sent to Cloudflare (unquoted). */
+function dkimOf(run: Run): Record<string, string> {
+    return Object.fromEntries(
+        run.resources
+            .filter((r) => r.type === "cloudflare:index/dnsRecord:DnsRecord" && r.name.startsWith("example.com-dkim-"))
+            .map((r) => [r.name.slice("example.com-dkim-".length), unquoteTxt(r.inputs.content)]),
+    );
+}
+const dkimKeys = (run: Run) =>
+    run.resources
+        .filter((r) => r.type === "tls:index/privateKey:PrivateKey" && r.name.startsWith("example.com-"))
+        .map((r) => r.name)
+        .sort();
+const tables = (run: Run, file: string) => stagedFile(byName(run, "mailhost-opendkim")!.inputs.stdin, file).replace(/^#.*\n/gm, "");
+const installedKeyFiles = (run: Run) => {
+    const inputs = byName(run, "mailhost-keys")!.inputs;
+    return splitStdinStep(inputs.create, reveal(inputs.stdin))!
+        .stdin.split("\n")
+        .filter((l) => l.startsWith("#mailauth-key "))
+        .map((l) => l.split(" ")[1]);
+};
+const retireKeeps = (run: Run) => {
+    const r = byName(run, "mailhost-keys-retire")!;
+    return splitStdinStep(r.inputs.create, r.inputs.stdin)!.stdin;
+};
+const key = (sel: string) => `/etc/opendkim/keys/example.com/${sel}.private`;
+
+describe("the program on a calendar, under the mocks", () => {
+    it("from manual to calendar: the manual selector keeps signing, with the same key and record, until start", async () => {
+        const manual = await runProgram(exampleConfig());
+        // Before publishAhead: nothing changes at all.
+        const early = await runProgram(onCalendar("2026-11-20"));
+        const strip = (run: Run) => run.resources.map((r) => [r.type, r.name, r.inputs]);
+        expect(strip(early)).toEqual(strip(manual));
+
+        // From start - publishAhead: the next key is published and installed, not signing.
+        const ahead = await runProgram(onCalendar("2026-11-28T06:00:00Z"));
+        expect(Object.keys(dkimOf(ahead)).sort()).toEqual(["20261127", "k20261201"]);
+        expect(dkimOf(ahead)["20261127"]).toBe(dkimOf(manual)["20261127"]);
+        expect(dkimKeys(ahead)).toEqual(["example.com-20261127-rsa", "example.com-k20261201-rsa"]);
+        expect(tables(ahead, "SigningTable")).toBe(tables(manual, "SigningTable"));
+        expect(tables(ahead, "KeyTable")).toContain("k20261201._domainkey.example.com example.com:k20261201:");
+        expect(installedKeyFiles(ahead)).toContain(key("k20261201"));
+
+        // From start: the calendar's selector signs; the manual one stays published with its key.
+        const started = await runProgram(onCalendar("2026-12-01"));
+        expect(tables(started, "SigningTable")).toContain("*@example.com k20261201._domainkey.example.com\n");
+        expect(dkimOf(started)["20261127"]).toBe(dkimOf(manual)["20261127"]);
+        expect(dkimOf(started)["k20261201"]).toBe(dkimOf(ahead)["k20261201"]);
+        expect(byName(started, "example.com-dkim-20261127")!.ignoreChanges).toEqual(["content"]);
+        expect(installedKeyFiles(started)).toEqual([key("k20261201"), key("20261127"), "/etc/opendkim/keys/example.org/20261127.private"]);
+        expect(started.outputs.selectors).toMatchObject({
+            "example.com": { active: "k20261201", previous: ["20261127"] },
+            "example.org": { active: "20261127", previous: [] },
+        });
+    });
+
+    it("after retire: the old record is revoked (empty p=), its key leaves the state and the host; after revoke it is gone", async () => {
+        const revoked = await runProgram(onCalendar("2026-12-08"));
+        expect(dkimOf(revoked)).toMatchObject({ "20261127": "v=DKIM1; p=" });
+        expect(dkimOf(revoked)["k20261201"]).toMatch(/^v=DKIM1; k=rsa; p=MII/);
+        // Its content is not ignored: the record changes to the empty p= in place (same resource, same URN).
+        expect(byName(revoked, "example.com-dkim-20261127")!.ignoreChanges).toEqual([]);
+        expect(byName(revoked, "example.com-dkim-k20261201")!.ignoreChanges).toEqual(["content"]);
+        expect(dkimKeys(revoked)).toEqual(["example.com-k20261201-rsa"]);
+        expect(installedKeyFiles(revoked)).not.toContain(key("20261127"));
+        expect(retireKeeps(revoked)).not.toContain(key("20261127"));
+        expect(tables(revoked, "KeyTable")).not.toContain("20261127._domainkey.example.com");
+        expect(revoked.outputs.selectors).toMatchObject({ "example.com": { active: "k20261201", previous: [], revoked: ["20261127"] } });
+
+        const gone = await runProgram(onCalendar("2026-12-31"));
+        expect(Object.keys(dkimOf(gone))).toEqual(["k20261201"]);
+        expect(dkimKeys(gone)).toEqual(["example.com-k20261201-rsa"]);
+    });
+
+    it("the next rotation: the next key ahead, then it signs while the last one is kept, then revoked", async () => {
+        const ahead = await runProgram(onCalendar("2027-05-27"));
+        expect(Object.keys(dkimOf(ahead)).sort()).toEqual(["k20261201", "k20270530"]);
+        expect(tables(ahead, "SigningTable")).toContain("*@example.com k20261201._domainkey.example.com\n");
+        const switched = await runProgram(onCalendar("2027-05-30"));
+        expect(tables(switched, "SigningTable")).toContain("*@example.com k20270530._domainkey.example.com\n");
+        expect(dkimOf(switched)["k20261201"]).toBe(dkimOf(ahead)["k20261201"]);
+        expect(dkimOf(switched)["k20270530"]).toBe(dkimOf(ahead)["k20270530"]);
+        // The key test follows the signing selector.
+        const testkey = splitStdinStep(byName(switched, "mailhost-testkey")!.inputs.create, byName(switched, "mailhost-testkey")!.inputs.stdin)!.stdin;
+        expect(testkey).toMatch(/^example\.com k20270530 [0-9a-f]{16}\n/);
+        const revoked = await runProgram(onCalendar("2027-06-06"));
+        expect(dkimOf(revoked)).toMatchObject({ k20261201: "v=DKIM1; p=" });
+    });
+
+    it("a set mailauth:now is said, so that it is not left to hold a scheduled up on that day", async () => {
+        const warnings: string[] = [];
+        const pulumi = await import("@pulumi/pulumi");
+        const warn = pulumi.log.warn;
+        (pulumi.log as any).warn = (m: string) => warnings.push(m);
+        try {
+            await runProgram(onCalendar("2027-05-30T08:00:00Z"));
+            expect(warnings).toContain(
+                "mailauth:now is set: the rotation calendar takes 2027-05-30T08:00:00.000Z as now, not the clock; remove it once done planning: pulumi config rm mailauth:now",
+            );
+            warnings.length = 0;
+            await runProgram(exampleConfig());
+            expect(warnings.filter((w) => w.includes("mailauth:now"))).toEqual([]);
+        } finally {
+            (pulumi.log as any).warn = warn;
+        }
+    });
+
+    it("mailauth:rotation applies to every domain; a domain's own fields go over it", async () => {
+        const config = exampleConfig();
+        config["mailauth:rotation"] = { start: "2026-12-01", every: "90d" };
+        const [com, org] = config["mailauth:domains"] as Record<string, unknown>[];
+        config["mailauth:domains"] = [{ ...com, rotation: { every: "180d" } }, org];
+        config["mailauth:now"] = "2027-03-01";
+        const run = await runProgram(config);
+        expect(run.outputs.selectors).toMatchObject({
+            "example.com": { active: "k20261201", previous: [] },
+            // Every 90 days from 2026-12-01: the period that started 2027-03-01; the last one's key is kept a week.
+            "example.org": { active: "k20270301", previous: ["k20261201"] },
+        });
+    });
+
+    it("emergency: revokeNow of the signing selector revokes it in this run and the next period's key signs", async () => {
+        const run = await runProgram(onCalendar("2027-01-10", { revokeNow: ["k20261201"] }));
+        expect(dkimOf(run)).toMatchObject({ k20261201: "v=DKIM1; p=" });
+        expect(dkimOf(run)["k20270530"]).toMatch(/^v=DKIM1; k=rsa; p=MII/);
+        expect(tables(run, "SigningTable")).toContain("*@example.com k20270530._domainkey.example.com\n");
+        expect(dkimKeys(run)).toEqual(["example.com-k20270530-rsa"]);
+        expect(retireKeeps(run)).not.toContain(key("k20261201"));
+    });
+
+    it("manual rotation: revokeNow publishes a dropped selector's record with an empty p=, and no key for it", async () => {
+        const config = exampleConfig();
+        const [com, org] = config["mailauth:domains"] as Record<string, unknown>[];
+        config["mailauth:domains"] = [{ ...com, selector: "20270601", revokeNow: ["20261127"] }, org];
+        const run = await runProgram(config);
+        expect(dkimOf(run)).toMatchObject({ "20261127": "v=DKIM1; p=" });
+        expect(dkimKeys(run)).toEqual(["example.com-20270601-rsa"]);
+        expect(tables(run, "SigningTable")).toContain("*@example.com 20270601._domainkey.example.com\n");
+    });
+});
+
+// ---------------------------------------------------------------- the signing gate
+
+/** This stack's comment before it had an identity: still its own (components/stackMarker.ts isOwn). */
+const OWN = "managed by Pulumi stack mailauth/test (mailauth)";
+
+describe("signing gate: a new selector signs once its record was in the zone as the run started", () => {
+    /** The example account, with example.com's DKIM records of `selectors` already there (this stack's, with a key). */
+    function zoneWith(config: Record<string, unknown>, selectors: string[], comment: string | null = OWN): FakeCloudflare {
+        const cf = FakeCloudflare.forConfig(config);
+        for (const sel of selectors) {
+            cf.addRecord("example.com", { name: `${sel}._domainkey.example.com`, type: "TXT", content: '"v=DKIM1; k=rsa; p=MIIBIjANBgkq"', comment });
+        }
+        return cf;
+    }
+
+    it("published by an earlier run (its publishAhead days): it signs on its first day", async () => {
+        const config = onCalendar("2027-05-30");
+        const run = await runProgram(config, { call: zoneWith(config, ["k20261201", "k20270530"]).call });
+        expect(tables(run, "SigningTable")).toContain("*@example.com k20270530._domainkey.example.com\n");
+    });
+
+    it("not yet in the zone (no up ran during publishAhead): published now, the one before keeps signing; the next up switches", async () => {
+        const config = onCalendar("2027-05-30");
+        const logs: string[] = [];
+        const pulumi = await import("@pulumi/pulumi");
+        const info = pulumi.log.info;
+        (pulumi.log as any).info = (m: string) => logs.push(m);
+        let run: Run;
+        try {
+            run = await runProgram(config, { call: zoneWith(config, ["k20261201"]).call });
+        } finally {
+            (pulumi.log as any).info = info;
+        }
+        expect(tables(run, "SigningTable")).toContain("*@example.com k20261201._domainkey.example.com\n");
+        expect(tables(run, "SigningTable")).toContain("*@example.org 20261127._domainkey.example.org\n");
+        expect(tables(run, "KeyTable")).toContain("k20261201._domainkey.example.com example.com:k20261201:");
+        expect(tables(run, "KeyTable")).toContain("k20270530._domainkey.example.com example.com:k20270530:");
+        expect(Object.keys(dkimOf(run)).sort()).toEqual(["k20261201", "k20270530"]);
+        expect((run.outputs.selectors as any)["example.com"]).toMatchObject({ active: "k20270530", signing: "k20261201", previous: ["k20261201"] });
+        expect(logs).toContain(
+            "example.com: k20270530 is published in this run and signs from the next pulumi up, once its record was in the zone before the run started; k20261201 keeps signing until then",
+        );
+        // What preview tells for the day, per domain on a calendar.
+        expect(logs.find((l) => l.startsWith("example.com: DKIM rotation on 2027-05-30: k20270530 signs"))).toBeDefined();
+        // The next run: the record is there now.
+        const next = await runProgram(config, { call: zoneWith(config, ["k20261201", "k20270530"]).call });
+        expect(tables(next, "SigningTable")).toContain("*@example.com k20270530._domainkey.example.com\n");
+    });
+
+    it("only this stack's record with a key counts; nothing to fall back on, or an emergency: the new one signs at once", () => {
+        const domain = (now: string, revokeNow: string[] = []) =>
+            validateSettings(raw({ domains: [{ ...com, rotation: { start: "2026-12-01" }, revokeNow }], now })).domains[0];
+        const d = domain("2027-05-30");
+        expect(gatedSelector(d, ["k20261201", "k20270530"])).toEqual({ selector: "k20270530" });
+        expect(gatedSelector(d, ["k20261201"])).toEqual({ selector: "k20261201", held: "k20270530" });
+        // Neither there (a new stack): the active one, nothing else could sign.
+        expect(gatedSelector(d, [])).toEqual({ selector: "k20270530" });
+        // The manual selector at the calendar's start, as the one before.
+        expect(gatedSelector(domain("2026-12-01"), ["20261127"])).toEqual({ selector: "20261127", held: "k20261201" });
+        // revokeNow: the next key signs at once.
+        expect(gatedSelector(domain("2027-01-10", ["k20261201"]), ["k20261201"])).toEqual({ selector: "k20270530" });
+    });
+
+    it("the zone check lists as in the zone only this stack's DKIM records that carry a key", async () => {
+        const config = onCalendar("2027-05-30");
+        const cf = zoneWith(config, ["k20261201"]);
+        cf.addRecord("example.com", { name: "k20270530._domainkey.example.com", type: "TXT", content: '"v=DKIM1; p="', comment: OWN });
+        const run = await runProgram(config, { call: cf.call });
+        expect(tables(run, "SigningTable")).toContain("*@example.com k20261201._domainkey.example.com\n");
+    });
+});
+
+// ---------------------------------------------------------------- validation
+
+function raw(patch: Partial<Record<keyof RawSettings, unknown>>): RawSettings {
+    const c = exampleConfig();
+    return {
+        domains: c["mailauth:domains"],
+        mx: c["mailauth:mx"],
+        spf: c["mailauth:spf"],
+        dmarc: c["mailauth:dmarc"],
+        opendkim: c["mailauth:opendkim"],
+        ssh: c["mailauth:ssh"],
+        ttl: c["mailauth:ttl"],
+        sshPrivateKey: "ok",
+        ...patch,
+    } as RawSettings;
+}
+function problems(r: RawSettings): string[] {
+    try {
+        validateSettings(r);
+    } catch (e) {
+        expect(e).toBeInstanceOf(SettingsError);
+        return (e as SettingsError).problems;
+    }
+    return [];
+}
+const com = { name: "example.com", zoneId: "0123456789abcdef0123456789abcdef", selector: "20261127" };
+
+describe("rotation settings: every problem at once, naming the setting and what is allowed", () => {
+    it("bad durations, a bad start and a bad now, all in one list", () => {
+        expect(
+            problems(raw({ rotation: { start: "2026-02-30", every: "6m", retire: "0d", revoke: 30, extra: 1 }, now: "2027-05-30T12:00+02:00", ttl: 5 })),
+        ).toEqual([
+            `mailauth:now: must be a UTC date YYYY-MM-DD or date-time YYYY-MM-DDTHH:MM[:SS]Z (no other time zone), got "2027-05-30T12:00+02:00"`,
+            `mailauth:rotation.extra: unknown setting; allowed here: start, every, publishAhead, retire, revoke`,
+            `mailauth:rotation.start: must be a UTC date YYYY-MM-DD (the first period starts at its midnight, UTC), got "2026-02-30"`,
+            `mailauth:rotation.every: must be a number of days such as 180d (1d to 3650d), got "6m"`,
+            `mailauth:rotation.retire: must be a number of days such as 180d (1d to 3650d), got "0d"`,
+            `mailauth:rotation.revoke: must be a number of days such as 180d (1d to 3650d), got "30"`,
+            `mailauth:ttl: must be 1 (automatic) or a number of seconds from 60 to 86400, got 5`,
+        ]);
+    });
+
+    it("publishAhead under every, retire under revoke, not too many old selectors; said once for the global calendar", () => {
+        expect(problems(raw({ rotation: { start: "2026-12-01", every: "10d", publishAhead: "10d", retire: "30d", revoke: "30d" } }))).toEqual([
+            `mailauth:rotation.publishAhead: 10d must be less than every (10d): the next key is published within the period before its own`,
+            `mailauth:rotation.revoke: 30d must be more than retire (30d): the old key is revoked after it is retired, then removed`,
+        ]);
+        expect(problems(raw({ rotation: { start: "2026-12-01", every: "2d", publishAhead: "1d" } }))).toEqual([
+            `mailauth:rotation.revoke: 30d with every 2d keeps 15 old selectors in the zone at once; at most 10 (revoke at most 10 times every)`,
+        ]);
+    });
+
+    it("a domain's own rotation is named at its own path", () => {
+        expect(problems(raw({ domains: [{ ...com, rotation: { every: "3d" } }] }))).toEqual([
+            `mailauth:domains[0].rotation.start: required for a rotation calendar, not set: the first period's start, a UTC date YYYY-MM-DD (or remove the rotation settings for manual rotation)`,
+            `mailauth:domains[0].rotation.publishAhead: 3d must be less than every (3d): the next key is published within the period before its own`,
+        ]);
+        expect(problems(raw({ domains: [{ ...com, rotation: "2026-12-01" }] }))[0]).toMatch(
+            /^mailauth:domains\[0\]\.rotation: must be an object with start, every, publishAhead, retire, revoke, got "2026-12-01"/,
+        );
+    });
+
+    it("selector is required without a calendar only; revokeNow must not hold a key still published", () => {
+        expect(problems(raw({ domains: [{ name: "example.com" }] }))).toEqual([`mailauth:domains[0].selector: required, not set`]);
+        expect(problems(raw({ domains: [{ name: "example.com", rotation: { start: "2026-12-01" } }] }))).toEqual([]);
+        expect(problems(raw({ domains: [{ ...com, revokeNow: ["20261127"] }] }))).toEqual([
+            `mailauth:domains[0].revokeNow: "20261127" is the selector that signs; set a new selector in the same change (pulumi config set --path 'mailauth:domains[0].selector' <new>) and the old one is revoked while the new one signs`,
+        ]);
+        expect(problems(raw({ domains: [{ ...com, previousSelectors: ["old"], revokeNow: ["old", "bad_one"] }] }))).toEqual([
+            `mailauth:domains[0].revokeNow: "bad_one" is not a valid selector (a DNS label: letters, digits, hyphens, at most 63)`,
+            `mailauth:domains[0].revokeNow: "old" is also in previousSelectors (published with its key); list it in one of them`,
+        ]);
+        expect(problems(raw({ domains: [{ ...com, rotation: { start: "2026-12-01" }, previousSelectors: ["k20261201"] }], now: "2026-12-02" }))).toEqual([
+            `mailauth:domains[0].previousSelectors: "k20261201" is a selector of the rotation calendar; drop it from previousSelectors`,
+        ]);
+    });
+
+    it("the manual selector must not be one of the calendar's own; revokeNow on a calendar: others stay revoked while listed, the calendar's end with their period", () => {
+        expect(problems(raw({ domains: [{ ...com, selector: "k20270530", rotation: { start: "2026-12-01" } }] }))).toEqual([
+            `mailauth:domains[0].selector: "k20270530" is the calendar's own selector of the period starting 2027-05-30; on a calendar, selector is the one that signs before rotation.start: give that one, or leave selector out`,
+        ]);
+        // k20261130 is not a period start of this calendar: a selector like any other.
+        expect(problems(raw({ domains: [{ ...com, selector: "k20261130", rotation: { start: "2026-12-01" } }] }))).toEqual([]);
+        const d = validateSettings(raw({ domains: [{ ...com, rotation: { start: "2026-12-01" }, revokeNow: ["20250101", "k20261201"] }], now: "2027-08-01" }))
+            .domains[0];
+        expect([d.selector, d.previousSelectors, d.revokedSelectors]).toEqual(["k20270530", [], ["20250101"]]);
+    });
+
+    it("mailauth:rotation {} (Pulumi.yaml's default) and an empty now are manual rotation on the clock", () => {
+        const s = validateSettings(raw({ rotation: {}, now: "" }));
+        expect(s.domains.map((d) => [d.selector, d.previousSelectors, d.revokedSelectors, d.rotation])).toEqual([
+            ["20261127", [], [], undefined],
+            ["20261127", [], [], undefined],
+        ]);
+        expect(Math.abs(s.now - Date.now())).toBeLessThan(60_000);
+    });
+});
