@@ -12,9 +12,9 @@
  * skips records already back, so a destroy that failed part way finishes when run again. A CNAME
  * at the zone's apex (flattened by Cloudflare) and records the stack imports are left alone.
  *
- * DKIM names are not adopted (a new key under a live selector breaks mail in transit), but for a
- * selector whose key the user gives (mailauth:dkimKeys) when its record publishes that key: the
- * stack's record then publishes the same key.
+ * DKIM names are never adopted: a new key under a live selector breaks mail in transit, and even a
+ * record that publishes the user's own key (mailauth:dkimKeys) is imported instead, so the selector
+ * is never without its record (components/zone.ts userKeyConflict).
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
@@ -34,21 +34,14 @@ export interface AdoptTarget {
     keep?: string[];
 }
 
-/**
- * `imports`: mailauth:importRecords (resource name to `<zone id>/<record id>`). `all`: adoptRecords is
- * on; without it only the DKIM names of selectors whose key the user gives (mailauth:dkimKeys), whose
- * record the zone check lets through only when it publishes that key (components/zone.ts userKeyConflict).
- * A DKIM name is otherwise never adopted.
- */
-export function adoptTargets(targets: Target[], imports: Record<string, string> = {}, all = true): AdoptTarget[] {
+/** `imports`: mailauth:importRecords (resource name to `<zone id>/<record id>`). */
+export function adoptTargets(targets: Target[], imports: Record<string, string> = {}): AdoptTarget[] {
     return targets
-        .filter((t) => (t.kind === "dkim" ? t.value !== undefined : all))
+        .filter((t) => t.kind !== "dkim")
         .map((t) => ({
             name: t.name,
             types: [t.type, "CNAME"],
             // The script knows these two prefixes by their text, lowercase (components/adopt.js `replaced`).
-            // Every TXT at a selector's name is its key record (components/records/dkim.ts): no prefix.
-            ...(t.kind === "dkim" ? { types: ["TXT"] } : {}),
             ...(t.kind === "spf" || t.kind === "helo" || t.kind === "nomail-spf"
                 ? { prefix: SPF_VERSION }
                 : t.kind === "dmarc" || t.kind === "report" || t.kind === "nomail-dmarc"

@@ -123,7 +123,9 @@ function targetsOf(name: string, specs: RecordSpec[]): Target[] {
         name: s.name,
         type: s.type,
         resource: `${name}-${s.id}`,
-        value: typeof s.value === "string" ? s.value : undefined,
+        // Known now: every value but a DKIM key the stack makes; a revoked selector's empty p= is not
+        // a key to compare (a DKIM target with a value is one whose key the user gives, components/zone.ts).
+        value: typeof s.value === "string" && !s.revoked ? s.value : undefined,
         priority: s.priority,
     }));
 }
@@ -162,7 +164,10 @@ function makeRecords(parent: pulumi.ComponentResource, name: string, specs: Reco
                 dependsOn: adopt ? [adopt] : [],
                 // A revoked one changes to the empty p= (the key it carried is the one being revoked).
                 ignoreChanges: spec.selector !== undefined && !spec.revoked ? ["content"] : [],
-                ...(spec.selector === undefined && args.imports?.[`${name}-${spec.id}`] ? { import: args.imports[`${name}-${spec.id}`] } : {}),
+                // A DKIM record is imported only with the user's key (mailauth:dkimKeys: the value is known now).
+                ...((spec.selector === undefined || (typeof spec.value === "string" && !spec.revoked)) && args.imports?.[`${name}-${spec.id}`]
+                    ? { import: args.imports[`${name}-${spec.id}`] }
+                    : {}),
             },
         );
         // A DKIM record shows what it publishes, the content kept in state (it ignores changes),

@@ -403,7 +403,7 @@ export const ADOPT_RECORDS = {
     raw: "text",
     type: "boolean",
     summary:
-        "Take over records already in the zone at the names the stack publishes (SPF, MX, DMARC and its report authorizations, the MX host's A/AAAA and SPF, the noMail names' records), in the same pulumi up; pulumi destroy puts them back as they were. DKIM selectors are never taken over (but one whose key you give in dkimKeys, whose record publishes that key). Default false: such records stop the run at preview.",
+        "Take over records already in the zone at the names the stack publishes (SPF, MX, DMARC and its report authorizations, the MX host's A/AAAA and SPF, the noMail names' records), in the same pulumi up; pulumi destroy puts them back as they were. DKIM selectors are never taken over (a record publishing a key you give in dkimKeys is imported instead). Default false: such records stop the run at preview.",
     rows: [
         {
             key: "adoptRecords",
@@ -436,12 +436,12 @@ export const DKIM_KEYS = {
     shape: "value",
     raw: "elsewhere",
     summary:
-        'Your own DKIM private keys, for selectors already published with them (migrating a domain): a map of "<domain>/<selector>" to a PEM private key, each set with --secret (pulumi config set --secret --path \'mailauth:dkimKeys["example.com/mail"]\' < key.pem). RSA, 1024 to 4096 bits (RFC 8301). The stack makes no key for such a selector and takes over its record when it publishes that key; a record with another key stops the run. Default none: the stack makes every key.',
+        'Your own DKIM private keys, for selectors already published with them (migrating a domain): a map of "<domain>/<selector>" to a PEM private key, each set with --secret (pulumi config set --secret --path \'mailauth:dkimKeys["example.com/mail"]\' < key.pem). RSA, 1024 to 4096 bits (RFC 8301). The stack makes no key for such a selector; a record already there that publishes that key is imported (importRecords, as the preview prints), one with another key stops the run. Default none: the stack makes every key.',
     rows: [
         {
             key: "dkimKeys",
             kind: "map",
-            doc: 'Your own private key per selector, `{"<domain>/<selector>": "<PEM>"}`, each set with `--secret` (a key in plain text is refused): the stack makes no key for that selector, publishes the record of yours and installs yours. RSA, 1024 to 4096 bits (RFC 8301 3.2; under 2048 a warning); a public key, an encrypted key or another type is refused before anything changes. A record already at the selector that publishes that key is taken over (`pulumi destroy` puts it back); one with another key stops the run. See [Migrating a domain with its existing key](#migrating-a-domain-with-its-existing-key).',
+            doc: 'Your own private key per selector, `{"<domain>/<selector>": "<PEM>"}`, each set with `--secret` (a key in plain text is refused): the stack makes no key for that selector, publishes the record of yours and installs yours. RSA, 1024 to 4096 bits (RFC 8301 3.2; under 2048 a warning); a public key, an encrypted key or another type is refused before anything changes. A record already at the selector that publishes that key is imported (`importRecords`, as the preview prints: never deleted first); one with another key stops the run. See [Migrating a domain with its existing key](#migrating-a-domain-with-its-existing-key).',
             brief: "",
         },
     ],

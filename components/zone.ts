@@ -231,21 +231,20 @@ export function findConflicts(
         project: string;
         adopt?: boolean;
         imports?: Record<string, string>;
-        /** The stack can take over a record that publishes the user's own key (its adopt step has the Cloudflare token). */
-        takeOverKeys?: boolean;
     },
 ): Conflict[] {
     const conflicts: Conflict[] = [];
     for (const t of plan.targets) {
         for (const r of records.filter((x) => conflictsWith(t, x, zone.name))) {
             if (isOwn(r.comment, own.comment)) continue; // the stack's own record (comment set by MailDns)
-            if (t.kind !== "dkim" && own.imports?.[t.resource] === `${zone.id}/${r.id}`) continue; // imported by the stack's record (mailauth:importRecords)
+            // Imported by the stack's record (mailauth:importRecords); a DKIM record only with the user's key (checked in checkDomain).
+            if ((t.kind !== "dkim" || t.value !== undefined) && own.imports?.[t.resource] === `${zone.id}/${r.id}`) continue;
             const owner = recordOwner(r.comment, own.comment);
             const other = owner && !owner.own ? owner.other : undefined;
             const sameName = owner !== undefined && !owner.own && owner.sameName;
             // A selector with the user's own key (mailauth:dkimKeys): its value is known before any key exists.
             if (t.kind === "dkim" && t.value !== undefined && other === undefined) {
-                conflicts.push(userKeyConflict(plan, zone, t, r, own.takeOverKeys === true));
+                conflicts.push(userKeyConflict(plan, zone, t, r));
                 continue;
             }
             const same = holdsValue(r, t);
@@ -394,21 +393,22 @@ const selectorOf = (t: Target) => t.name.split(".")[0];
 
 /**
  * A record, not the stack's, at the name of a selector whose key the user gives (mailauth:dkimKeys):
- * a TXT that publishes that very key is taken over (the adopt step removes it and the stack publishes
- * the same key in its own record; pulumi destroy puts it back), as mail signed with it keeps verifying;
- * any other record there publishes another key, and is refused naming both.
+ * a TXT that publishes that very key is imported (mailauth:importRecords: the stack's record takes
+ * the record over by the `import` resource option, keeping its id and content and setting the
+ * stack's comment in the same `pulumi up`), so the selector is never without its record: deleting
+ * it first, as the adopt step would, leaves a moment in which receivers fail signatures in transit
+ * and cache the missing record for the zone's negative TTL (RFC 2308 5). Any other record there
+ * publishes another key, and is refused naming both.
  */
-function userKeyConflict(plan: DomainPlan, zone: ZoneRef, t: Target, r: ZoneRecord, takeOver: boolean): Conflict {
+function userKeyConflict(plan: DomainPlan, zone: ZoneRef, t: Target, r: ZoneRecord): Conflict {
     const path = dkimKeyPath(`${plan.domain}/${selectorOf(t)}`);
     const mine = `${path} holds ${keyFingerprint(t.value!)}`;
     const ways: string[] = [];
     let why: string;
-    const adoptable = r.type === "TXT" && samePublicKey(r.content, t.value!);
-    if (adoptable) {
-        why = `it publishes the key ${path} gives (${keyFingerprint(t.value!)}): the stack takes it over and publishes that same key in its own record, but it needs the Cloudflare API token to do so`;
-        ways.push(
-            `give the stack the token, as cloudflare:apiToken (pulumi config set --secret cloudflare:apiToken) or CLOUDFLARE_API_TOKEN: its adopt step then takes the record over in the next pulumi up (pulumi destroy puts it back)`,
-        );
+    const sameKey = r.type === "TXT" && samePublicKey(r.content, t.value!);
+    if (sameKey) {
+        why = `it publishes the key ${path} gives (${keyFingerprint(t.value!)}): the stack takes it over by importing it, so the selector keeps its record throughout`;
+        ways.push(`import it: ${importCommand(t, zone, r)}; then pulumi up; then ${importDoneCommand(t)}`);
     } else {
         const theirs =
             r.type === "TXT" ? `it publishes ${keyFingerprint(r.content)}` : `it is a ${shown(r.type)} to ${shown(normalizeName(r.content))}, not a key record`;
@@ -426,7 +426,7 @@ function userKeyConflict(plan: DomainPlan, zone: ZoneRef, t: Target, r: ZoneReco
         zone,
         target: t,
         record: r,
-        adoptable: adoptable && takeOver,
+        adoptable: false,
         message: `${plan.domain}: ${describe(r)} already exists in zone ${zone.name} at a name the stack publishes (DKIM, your own key).\nWhy it matters: ${why}.\nWay out:\n${ways.map((w) => `- ${w}`).join("\n")}`,
     };
 }
@@ -660,8 +660,6 @@ export interface CheckOptions {
     imports?: Record<string, string>;
     /** Flags what may be wrong but is not refused. */
     warn?: (msg: string) => void;
-    /** A record publishing the user's own key (mailauth:dkimKeys) can be taken over: the adopt step has the Cloudflare token. */
-    takeOverKeys?: boolean;
 }
 
 /**
@@ -747,7 +745,9 @@ function checkDomain(
         const r = records.find((x) => `${zone.id}/${x.id}` === id);
         const owner = r && recordOwner(r.comment, opts.comment);
         // Another stack's record is not imported, unless it carries this stack's name (a lost state: see findConflicts).
-        if (!r || !conflictsWith(t, r, zone.name) || r.type !== t.type || (owner && !owner.own && !owner.sameName)) {
+        // A DKIM record (importable only with the user's key) must publish that key: the import keeps its content.
+        const otherKey = r !== undefined && t.kind === "dkim" && !samePublicKey(r.content, t.value!);
+        if (!r || !conflictsWith(t, r, zone.name) || r.type !== t.type || (owner && !owner.own && !owner.sameName) || otherKey) {
             problems.push(
                 `mailauth:importRecords["${t.resource}"]: ${id} is not a record of zone ${zone.name} (${zone.id}) at ${t.name} that the stack's ${kindLabel(t.kind)} record replaces: only a ${t.type} record the preview names, with its zone id, can be imported (a CNAME is not: the import would turn it into the stack's ${t.type}) (pulumi config rm --path 'mailauth:importRecords["${t.resource}"]' to drop it)`,
             );

@@ -52,12 +52,14 @@ export interface AdoptSetting {
  * `mailauth:importRecords`: the record each of the stack's record resources takes over by the
  * `import` resource option, `{"<resource name>": "<zone id>/<record id>"}` (the preview prints the
  * `pulumi config set --path` command). Only the stack's SPF, MX, DMARC, MX-host A/AAAA, report
- * authorization and no-mail records:
- * a DKIM record keeps the content it was created with (components/mailDns.ts), so an imported key
- * would stay published while the stack signs with its own.
+ * authorization and no-mail records, and the DKIM record of a selector whose key the user gives
+ * (mailauth:dkimKeys) when it publishes that key. Any other DKIM record is not: it keeps the content
+ * it was created with (components/mailDns.ts), so an imported key would stay published while the
+ * stack signs with its own.
  */
-export function readImportRecords(raw: unknown, targets: { resource: string; kind: string }[]): Record<string, string> {
-    const importable = targets.filter((t) => t.kind !== "dkim").map((t) => t.resource);
+export function readImportRecords(raw: unknown, targets: { resource: string; kind: string; value?: unknown }[]): Record<string, string> {
+    // A DKIM record is importable only where the user gives the selector's key (mailauth:dkimKeys): its value is then known now.
+    const importable = targets.filter((t) => t.kind !== "dkim" || t.value !== undefined).map((t) => t.resource);
     // The map's shape is read by the same function validateSettings uses; names and values are reported together.
     const read = readImportRecordsShape(raw, importable[0]);
     if (read.entries === undefined && read.problems.length > 0) throw new SettingsError(read.problems);
@@ -121,10 +123,7 @@ export function zoneGate(
         importRecords,
         plans.flatMap((p) => p.targets),
     );
-    // A selector with the user's own key (mailauth:dkimKeys): a record that publishes that key is taken over by the adopt step.
-    const hasUserKeys = (plan: DomainPlan) => plan.targets.some((t) => t.kind === "dkim" && t.value !== undefined);
-    const takeOverKeys = token !== undefined;
-    const checked = pulumi.output(marker.then((own) => checkZones(plans, { adopt, comment: own, stack, project, imports, takeOverKeys })));
+    const checked = pulumi.output(marker.then((own) => checkZones(plans, { adopt, comment: own, stack, project, imports })));
     // The adopt steps, as MailDns makes them: checked again together once their outputs are known.
     const adoptSteps: { plan: DomainPlan; stdout: pulumi.Output<string> }[] = [];
     return {
@@ -151,26 +150,25 @@ export function zoneGate(
                 imports: Object.fromEntries(plan.targets.filter((t) => imports[t.resource] !== undefined).map((t) => [t.resource, imports[t.resource]])),
                 zoneId: checked.apply((rs) => rs.find((r) => r.domain === domain)!.zone.id),
                 comment,
-                adopt:
-                    adopt || (takeOverKeys && hasUserKeys(plan))
-                        ? {
-                              targets: adoptTargets(plan.targets, imports, adopt),
-                              zoneName: checked.apply((rs) => rs.find((r) => r.domain === domain)!.zone.name),
-                              marker: comment,
-                              legacyMarker,
-                              markerId: identity,
-                              apiToken: token!,
-                              // Once the adopt step has run (its stdout is known: after its create, or from state on
-                              // a later run), nothing foreign may be left at the adopted names: a record added by
-                              // hand after the adoption is not removed by an unchanged step, so it is refused. Not an
-                              // input of the records: an unknown stdout at preview would show them all as changing.
-                              // The recheck is of adoptRecords' names (checkAdopted leaves DKIM names out): a step that
-                              // only takes over a record publishing the user's own key adopted none of them.
-                              after: (step) => {
-                                  if (adopt) adoptSteps.push({ plan, stdout: step.stdout });
-                              },
-                          }
-                        : undefined,
+                adopt: adopt
+                    ? {
+                          targets: adoptTargets(plan.targets, imports),
+                          zoneName: checked.apply((rs) => rs.find((r) => r.domain === domain)!.zone.name),
+                          marker: comment,
+                          legacyMarker,
+                          markerId: identity,
+                          apiToken: token!,
+                          // Once the adopt step has run (its stdout is known: after its create, or from state on
+                          // a later run), nothing foreign may be left at the adopted names: a record added by
+                          // hand after the adoption is not removed by an unchanged step, so it is refused. Not an
+                          // input of the records: an unknown stdout at preview would show them all as changing.
+                          // The recheck is of adoptRecords' names (checkAdopted leaves DKIM names out): a step that
+                          // only takes over a record publishing the user's own key adopted none of them.
+                          after: (step) => {
+                              if (adopt) adoptSteps.push({ plan, stdout: step.stdout });
+                          },
+                      }
+                    : undefined,
             };
         },
     };

@@ -30,6 +30,8 @@ export interface Registered {
     parent: string;
     /** The URNs this resource claims as its former identities (aliases). */
     aliases: string[];
+    /** The id of the existing resource it imports (the `import` resource option), as the mocks receive it. */
+    importId?: string;
 }
 
 export interface Run {
@@ -171,6 +173,7 @@ async function run(config: Record<string, unknown>, opts: RunOptions): Promise<R
                     ignoreChanges: [],
                     parent: "",
                     aliases: [],
+                    ...(args.id ? { importId: args.id } : {}),
                     ...pending.get(args.name),
                 };
                 resources.push(registered);

@@ -224,51 +224,45 @@ describe("the zone check with the user's key", () => {
         expect(samePublicKey("v=DKIM1; p=", USER_VALUE)).toBe(false);
     });
 
-    it("a record that publishes the same key is taken over (not refused, not replaced by another key); destroy puts it back", async () => {
+    it("a record that publishes the same key is imported, never deleted first: the printed way out, followed literally, makes it the stack's in one up", async () => {
         const cf = FakeCloudflare.forConfig(exampleConfig());
         const pkcs1 = USER.publicKey.export({ type: "pkcs1", format: "der" }).toString("base64");
         const theirs = cf.addRecord("example.com", { name: NAME, type: "TXT", content: `"v=DKIM1; k=rsa; p=${pkcs1}"`, comment: "old server" });
-        // Without adoptRecords: only that DKIM record is taken over; the adopt step names only its name.
-        const preview = await runProgram(config(undefined, TOKEN), { ...SECRET, preview: true, call: cf.call });
-        const step = preview.resources.find((r) => r.name === "example.com-adopt")!;
-        expect(step).toBeDefined();
-        expect(preview.resources.find((r) => r.name === "example.org-adopt")).toBeUndefined();
-        const env = unwrapSecret(step.inputs.environment).value as Record<string, string>;
-        expect(JSON.parse(env.MAILAUTH_TARGETS)).toEqual([{ name: NAME, types: ["TXT"] }]);
-        // The step as the CLI runs it: the record goes, kept for destroy; the stack's record publishes the same key.
-        const api = await cf.serve();
-        try {
-            const take = await runStep(step.inputs, "create", env, api.url);
-            expect(take.code, take.stderr).toBe(0);
-            expect(JSON.parse(take.stdout)).toEqual([expect.objectContaining({ name: NAME, type: "TXT", content: theirs.content })]);
-            expect(cf.zone("example.com").records.filter((r) => r.name === NAME)).toEqual([]);
-            const record = preview.resources.find((r) => r.name === "example.com-dkim-20261127")!;
-            expect(record.dependencies).toContain(step.urn);
-            expect(samePublicKey(record.inputs.content, unquoteTxt(theirs.content))).toBe(true);
-            const back = await runStep({ ...step.inputs }, "delete", { ...env, PULUMI_COMMAND_STDOUT: take.stdout }, api.url);
-            expect(back.code, back.stderr).toBe(0);
-            expect(
-                cf
-                    .zone("example.com")
-                    .records.filter((r) => r.name === NAME)
-                    .map((r) => r.content),
-            ).toEqual([theirs.content]);
-        } finally {
-            await api.close();
-        }
+        // Before: the adopt step deleted the record and the stack made its own: for that moment the
+        // selector had no record (mail in transit failed, resolvers cached the absence).
+        const msg = await programError(config(undefined, TOKEN), { ...SECRET, preview: true, call: cf.call });
+        expect(msg).toContain(`it publishes the key ${ENTRY} gives`);
+        const zoneId = cf.zone("example.com").id;
+        const command = `pulumi config set --path 'mailauth:importRecords["example.com-dkim-20261127"]' ${zoneId}/${theirs.id}`;
+        expect(msg).toContain(`import it: ${command}; then pulumi up; then pulumi config rm --path 'mailauth:importRecords["example.com-dkim-20261127"]'`);
+        expectNoKey(msg, "the message");
+        // Followed: the record resource imports that record (same id, same key); no adopt step, nothing deleted.
+        const importing = config(undefined, { ...TOKEN, "mailauth:importRecords": { "example.com-dkim-20261127": `${zoneId}/${theirs.id}` } });
+        const run = await runProgram(importing, { ...SECRET, preview: true, call: cf.call });
+        const record = run.resources.find((r) => r.name === "example.com-dkim-20261127")!;
+        expect(record.importId).toBe(`${zoneId}/${theirs.id}`);
+        expect(samePublicKey(record.inputs.content, unquoteTxt(theirs.content))).toBe(true);
+        expect(run.resources.find((r) => r.name === "example.com-adopt")).toBeUndefined();
+        expect(cf.zone("example.com").records.filter((r) => r.name === NAME)).toHaveLength(1);
     });
 
-    it("with adoptRecords on too, the DKIM name joins the other adopted names", async () => {
+    it("with adoptRecords on, the selector's name is still never adopted (imported instead)", async () => {
         const cf = FakeCloudflare.forConfig(exampleConfig());
         cf.addRecord("example.com", { name: NAME, type: "TXT", content: quoteTxt(USER_VALUE) });
-        const run = await runProgram(config(undefined, { ...TOKEN, "mailauth:adoptRecords": "true" }), { ...SECRET, preview: true, call: cf.call });
-        const env = unwrapSecret(run.resources.find((r) => r.name === "example.com-adopt")!.inputs.environment).value as Record<string, string>;
-        const targets = JSON.parse(env.MAILAUTH_TARGETS) as { name: string; types: string[] }[];
-        expect(targets).toContainEqual({ name: NAME, types: ["TXT"] });
-        expect(targets.map((t) => t.name)).toContain("example.com");
-        // example.org has no key of the user's: its selector is not among its names.
-        const org = unwrapSecret(run.resources.find((r) => r.name === "example.org-adopt")!.inputs.environment).value as Record<string, string>;
-        expect(org.MAILAUTH_TARGETS).not.toContain("_domainkey");
+        const msg = await programError(config(undefined, { ...TOKEN, "mailauth:adoptRecords": "true" }), { ...SECRET, preview: true, call: cf.call });
+        expect(msg).toContain("import it: pulumi config set --path 'mailauth:importRecords[\"example.com-dkim-20261127\"]'");
+    });
+
+    it("an import entry for the selector is refused when the record there publishes another key", async () => {
+        const cf = FakeCloudflare.forConfig(exampleConfig());
+        const r = cf.addRecord("example.com", { name: NAME, type: "TXT", content: quoteTxt(OTHER_VALUE) });
+        const zoneId = cf.zone("example.com").id;
+        const msg = await programError(config(undefined, { ...TOKEN, "mailauth:importRecords": { "example.com-dkim-20261127": `${zoneId}/${r.id}` } }), {
+            ...SECRET,
+            preview: true,
+            call: cf.call,
+        });
+        expect(msg).toContain(`mailauth:importRecords["example.com-dkim-20261127"]: ${zoneId}/${r.id} is not a record`);
     });
 
     it("a record with another key is refused, naming both keys and the setting; nothing changes", async () => {
@@ -286,20 +280,6 @@ describe("the zone check with the user's key", () => {
     it("the digest it shows is the one `openssl pkey -pubout -outform DER | sha256sum` prints", () => {
         const der = USER.publicKey.export({ type: "spki", format: "der" });
         expect(keyFingerprint(USER_VALUE)).toBe(`a 2048-bit RSA key, SHA-256 ${crypto.createHash("sha256").update(der).digest("hex").slice(0, 16)}`);
-    });
-
-    it("a record with the same key but no Cloudflare token to take it over is refused, saying what to give", async () => {
-        const cf = FakeCloudflare.forConfig(exampleConfig());
-        cf.addRecord("example.com", { name: NAME, type: "TXT", content: quoteTxt(USER_VALUE) });
-        const saved = process.env.CLOUDFLARE_API_TOKEN;
-        delete process.env.CLOUDFLARE_API_TOKEN;
-        try {
-            const msg = await programError(config(), { ...SECRET, preview: true, call: cf.call });
-            expect(msg).toContain(`it publishes the key ${ENTRY} gives`);
-            expect(msg).toContain("give the stack the token, as cloudflare:apiToken");
-        } finally {
-            if (saved !== undefined) process.env.CLOUDFLARE_API_TOKEN = saved;
-        }
     });
 
     it("the stack's own record with the key it made for the selector is refused: the key would change under a live selector", async () => {
