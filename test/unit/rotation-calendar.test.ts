@@ -332,6 +332,14 @@ describe("signing gate: a new selector signs once its record was in the zone as 
         return cf;
     }
 
+    it("the day a selector is revoked, its record in the zone (the stack's, still with its key) passes the zone check and changes to the empty p=", async () => {
+        // Before: the revoked selector's empty p= was taken for a key of the user's (mailauth:dkimKeys) and
+        // the stack's own record, still publishing the old key, was refused as "another key".
+        const config = onCalendar("2026-12-08");
+        const run = await runProgram(config, { call: zoneWith(config, ["20261127", "k20261201"]).call });
+        expect(dkimOf(run)).toMatchObject({ "20261127": "v=DKIM1; p=" });
+    });
+
     it("published by an earlier run (its publishAhead days): it signs on its first day", async () => {
         const config = onCalendar("2027-05-30");
         const run = await runProgram(config, { call: zoneWith(config, ["k20261201", "k20270530"]).call });
