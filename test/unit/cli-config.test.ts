@@ -179,8 +179,11 @@ describe("the README's commands, run as written", () => {
 
 describe("the README's migration with an existing key, run as written", () => {
     it("the selector and the key, set as written, publish the key's record, make no key for it, and are stored encrypted", async () => {
-        const lines = readmeCommands("## Migrating a domain with its existing key");
-        expect(lines).toHaveLength(2);
+        const all = readmeCommands("## Migrating a domain with its existing key");
+        // The third, the import of a record already there, has the ids the preview prints in place of placeholders.
+        expect(all).toHaveLength(3);
+        const lines = all.slice(0, 2);
+        expect(all[2]).toMatch(/^pulumi config set --path 'mailauth:importRecords\["example.com-dkim-mail"\]' <zone id>\/<record id> /);
         const key = crypto.generateKeyPairSync("rsa", { modulusLength: 2048 });
         const stack = stackOf(exampleConfig());
         for (const line of lines) {
@@ -192,6 +195,8 @@ describe("the README's migration with an existing key, run as written", () => {
         const record = run.resources.find((r) => r.name === "example.com-dkim-mail")!;
         expect(unquoteTxt(record.inputs.content)).toBe(dkimRecordValue(key.publicKey.export({ type: "spki", format: "pem" }).toString()));
         expect(run.resources.find((r) => r.name === "example.com-mail-rsa")).toBeUndefined();
+        // The resource the import line names is the selector's record.
+        expect(record.type).toBe("cloudflare:index/dnsRecord:DnsRecord");
     });
 });
 
