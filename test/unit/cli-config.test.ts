@@ -97,11 +97,13 @@ describe("every setting a user types with `pulumi config set --path` is taken as
 });
 
 /** The `pulumi config set` lines of the README's shell blocks under a heading, in order. */
+/** The `pulumi config set` lines of a README section (by its heading), or of a whole document under docs/ (by its path). */
 function readmeCommands(heading: string): string[] {
-    const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
-    const start = readme.indexOf(heading);
+    const doc = heading.startsWith("docs/");
+    const readme = fs.readFileSync(path.join(ROOT, doc ? heading : "README.md"), "utf8");
+    const start = doc ? 0 : readme.indexOf(heading);
     expect(start, heading).toBeGreaterThan(-1);
-    const next = readme.indexOf("\n## ", start + heading.length);
+    const next = doc ? -1 : readme.indexOf("\n## ", start + heading.length);
     const section = readme.slice(start, next < 0 ? undefined : next);
     const blocks = [...section.matchAll(/```bash\n([\s\S]*?)```/g)].map((m) => m[1]);
     return blocks
@@ -160,7 +162,7 @@ describe("the README's commands, run as written", () => {
     });
 
     it("Rotation on a calendar: start, a planning date, and the leaked key's one change, as written", async () => {
-        const lines = readmeCommands("## Rotation on a calendar");
+        const lines = readmeCommands("docs/rotation-calendar.md");
         expect(lines).toHaveLength(3);
         const [start, now, leak] = lines;
         const stack = stackOf(exampleConfig());
@@ -179,7 +181,7 @@ describe("the README's commands, run as written", () => {
 
 describe("the README's migration with an existing key, run as written", () => {
     it("the selector and the key, set as written, publish the key's record, make no key for it, and are stored encrypted", async () => {
-        const all = readmeCommands("## Migrating a domain with its existing key");
+        const all = readmeCommands("docs/own-key.md");
         // The third, the import of a record already there, has the ids the preview prints in place of placeholders.
         expect(all).toHaveLength(3);
         const lines = all.slice(0, 2);
@@ -202,7 +204,7 @@ describe("the README's migration with an existing key, run as written", () => {
 
 describe("the README's path from p=none to reject, run as written", () => {
     it("step 2 publishes p=quarantine with t=y, step 3 drops t=y, step 4 p=reject", async () => {
-        const lines = readmeCommands("## From p=none to reject");
+        const lines = readmeCommands("docs/dmarc.md");
         expect(lines).toHaveLength(4);
         const dmarcOf = async (stack: StackConfig) =>
             unquoteTxt((await runProgram(stack.values)).resources.find((r) => r.name === "example.com-dmarc")!.inputs.content);

@@ -102,9 +102,7 @@ describe("names that send no mail: records", () => {
 
 describe("names that send no mail: the README's commands", () => {
     it("run as written with the CLI's --path conversion, publish each name's records, under stable URNs", async () => {
-        const readme = fs.readFileSync(path.join(__dirname, "..", "..", "README.md"), "utf8");
-        const start = readme.indexOf("## Names that send no mail");
-        const section = readme.slice(start, readme.indexOf("\n## ", start + 1));
+        const section = fs.readFileSync(path.join(__dirname, "..", "..", "docs", "no-mail.md"), "utf8");
         const lines = [...section.matchAll(/```bash\n([\s\S]*?)```/g)].flatMap((m) => m[1].split("\n")).filter((l) => l.startsWith("pulumi config set "));
         expect(lines).toHaveLength(3);
         const stack = { values: structuredClone(exampleConfig()), secret: new Set<string>() };
