@@ -9,7 +9,21 @@ import * as path from "path";
 import { afterAll, beforeAll } from "vitest";
 import { exampleConfig, runProgram, scriptOf } from "../harness";
 import { commandLine } from "../../components/hostScripts";
-import { DNS_ADDR, ensureRootfs, HOST_ADDR, inLab, LabDns, LabHost, labKeys, LabKeys, PERMITTED_ADDR, setupNetwork, teardownNetwork, waitFor } from "./lab";
+import {
+    DNS_ADDR,
+    ensureRootfs,
+    HOST_ADDR,
+    inLab,
+    LabDns,
+    LabHost,
+    labKeys,
+    LabKeys,
+    PERMITTED_ADDR,
+    ptrName,
+    setupNetwork,
+    teardownNetwork,
+    waitFor,
+} from "./lab";
 import { LabRunner } from "./runner";
 
 export const DOMAINS = ["example.com", "example.org"];
@@ -58,6 +72,8 @@ export class Lab {
         // Sender domains for the inbound SPF checks.
         this.dns.set("soft.example.net", "TXT", 60, `"v=spf1 ip4:${PERMITTED_ADDR} ~all"`);
         this.dns.set("hard.example.net", "TXT", 60, `"v=spf1 ip4:${PERMITTED_ADDR} -all"`);
+        // The host's reverse DNS, as its provider would set it: forward-confirmed with the stack's A record.
+        this.dns.set(ptrName(HOST_ADDR), "PTR", 60, "mail.example.com.");
         this.host = new LabHost(this.rootfs, this.keys);
         await this.host.boot(prepare);
         const statePath = path.join(this.stateDir, `${this.host.name}.json`);

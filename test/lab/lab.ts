@@ -22,7 +22,11 @@ export const HOST_ADDR = "10.231.0.2";
 export const DNS_ADDR = "10.231.0.53";
 export const PERMITTED_ADDR = "10.231.0.10";
 export const FORBIDDEN_ADDR = "10.231.0.66";
-export const ZONES = ["example.com", "example.org", "example.net"];
+/** The lab's zones; the last is the reverse zone of its network, which a hosting provider keeps (the PTR of the host's address). */
+export const REVERSE_ZONE = "0.231.10.in-addr.arpa";
+export const ZONES = ["example.com", "example.org", "example.net", REVERSE_ZONE];
+/** The PTR name of a lab address (10.231.0.x). */
+export const ptrName = (addr: string) => `${addr.split(".").reverse().join(".")}.in-addr.arpa`;
 export const CACHE_DIR = process.env.MAILAUTH_LAB_CACHE ?? "/var/cache/mailauth-lab";
 
 /** The Debian releases the lab boots: 13 (stable) and 12 (oldstable). */

@@ -47,6 +47,7 @@ import * as path from "path";
 import { isDeepStrictEqual } from "util";
 import * as pulumi from "@pulumi/pulumi";
 import { Registered, runProgram, SECRET_SIG } from "../harness";
+import { FakeCloudflare } from "../cloudflare";
 import { LabKeys, sshOptions } from "./lab";
 
 const PRIVATE_KEY = "tls:index/privateKey:PrivateKey";
@@ -255,6 +256,30 @@ export class LabRunner {
         this.dialer = !("dial" in remote)
             ? async (connection) => ({ exec: (script, stdin) => remote(connection, script, stdin), close: async () => {} })
             : remote.dial;
+    }
+
+    /**
+     * The Cloudflare account the program's zone check lists, as Cloudflare would answer it: the
+     * configured zones holding every record this runner's state has made (the provider's records,
+     * with the stack's comment), so a run sees the records earlier runs created, as a real
+     * `pulumi up` does. Records written into the lab DNS by hand are not in it: they are not
+     * Cloudflare's.
+     */
+    private cloudflare(config: Record<string, unknown>): FakeCloudflare {
+        const cf = FakeCloudflare.forConfig(config);
+        for (const e of this.liveByName.values()) {
+            if (e.type !== DNS_RECORD || e.delete) continue;
+            const zone = cf.zones.find((z) => z.id === e.inputs.zoneId);
+            if (!zone) continue;
+            cf.addRecord(zone.name, {
+                name: e.inputs.name,
+                type: e.inputs.type,
+                content: e.inputs.content,
+                comment: typeof e.inputs.comment === "string" ? e.inputs.comment : null,
+                ...(e.inputs.priority !== undefined ? { priority: e.inputs.priority } : {}),
+            });
+        }
+        return cf;
     }
 
     /** Dials a client as Connection.Dial does: retried with the provider's delays, up to its limit. */
@@ -636,7 +661,7 @@ export class LabRunner {
             // A failed step leaves its dependents' outputs unresolved forever, as a failed engine
             // step would end the update: stop at the first failure.
             result = await Promise.race([
-                this.program(config, { sshPrivateKey: this.keys.privateKey, newResource: handle, preview }),
+                this.program(config, { sshPrivateKey: this.keys.privateKey, newResource: handle, preview, call: this.cloudflare(config).call }),
                 new Promise<never>((_, reject) => (failed = reject)),
             ]);
         } catch (e) {

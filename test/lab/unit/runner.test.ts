@@ -10,6 +10,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { exampleConfig, runProgram, scriptOf, TEST_SSH_PRIVATE_KEY } from "../../harness";
 import { splitStdinStep } from "../../../components/hostScripts";
+import { FakeCloudflare } from "../../cloudflare";
 import { DIAL_ERROR_LIMIT, LabRunner, RecordStore, RemoteClient, RemoteExec } from "../runner";
 import { dkimPublicKey, dkimRecordValue } from "../../../components/records/dkim";
 
@@ -112,6 +113,19 @@ const KEYS = "mailhost-keys";
 const noTestKey = (patch: Record<string, unknown> = {}) => ({ ...config(), "mailauth:testKey": { enabled: false }, ...patch });
 
 describe("the lab's runner, as the engine and pulumi-command behave", () => {
+    it("the zone check lists the records earlier runs made, as Cloudflare keeps them (before: an empty account every run)", async () => {
+        const { runner } = deployed();
+        const seen: string[] = [];
+        // The program's zone check asks for the zone's records through the provider's data source.
+        const cf = (runner as unknown as { cloudflare(c: Record<string, unknown>): FakeCloudflare }).cloudflare(config());
+        for (const r of cf.zone("example.com").records) seen.push(`${r.name} ${r.type}`);
+        expect(seen).toEqual(expect.arrayContaining(["example.com MX", "example.com TXT", "_dmarc.example.com TXT", "20261127._domainkey.example.com TXT"]));
+        expect(cf.zone("example.com").records.every((r) => /^mailauth:/.test(r.comment ?? ""))).toBe(true);
+        // A repeat passes the zone check against them (its own records) and changes nothing.
+        const again = await runner.up(config());
+        expect(again.commandsRun).toEqual([]);
+    });
+
     it("runs a delete from state: the old script, the old connection and the old stdin", async () => {
         const { runner, host } = deployed();
         const old = runner.resources["mailhost-testkey"].inputs;
