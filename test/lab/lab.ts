@@ -24,7 +24,14 @@ export const PERMITTED_ADDR = "10.231.0.10";
 export const FORBIDDEN_ADDR = "10.231.0.66";
 /** The lab's zones; the last is the reverse zone of its network, which a hosting provider keeps (the PTR of the host's address). */
 export const REVERSE_ZONE = "0.231.10.in-addr.arpa";
-export const ZONES = ["example.com", "example.org", "example.net", REVERSE_ZONE];
+/**
+ * The top-level domains above them, empty, as the public DNS has them: a DMARC tree walk (RFC 9989
+ * 4.10, mailauth's getOrgDomain in components/check) asks for `_dmarc.com` too, which a resolver
+ * answers NXDOMAIN; knot, authoritative only, refuses a name outside its zones (EREFUSED).
+ */
+const TLDS = ["com", "org", "net"];
+/** Most specific first: a name belongs to the first zone it is in. */
+export const ZONES = ["example.com", "example.org", "example.net", REVERSE_ZONE, ...TLDS];
 /** The PTR name of a lab address (10.231.0.x). */
 export const ptrName = (addr: string) => `${addr.split(".").reverse().join(".")}.in-addr.arpa`;
 export const CACHE_DIR = process.env.MAILAUTH_LAB_CACHE ?? "/var/cache/mailauth-lab";

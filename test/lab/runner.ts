@@ -234,6 +234,8 @@ export class LabRunner {
     dialRetries = 0;
     /** The clients of the run in progress, closed when it ends. */
     private held: RemoteClient[] = [];
+    /** Config keys stored encrypted, as `pulumi config set --secret` keeps them (mailauth:dkimKeys, say). */
+    secretKeys: string[] = [];
     /** Bytes sent to the host so far: every script and its stdin. */
     bytesSent = 0;
     /** Scripts running, and those waiting for a place (the CLI's default `--parallel`). */
@@ -661,7 +663,13 @@ export class LabRunner {
             // A failed step leaves its dependents' outputs unresolved forever, as a failed engine
             // step would end the update: stop at the first failure.
             result = await Promise.race([
-                this.program(config, { sshPrivateKey: this.keys.privateKey, newResource: handle, preview, call: this.cloudflare(config).call }),
+                this.program(config, {
+                    sshPrivateKey: this.keys.privateKey,
+                    newResource: handle,
+                    preview,
+                    call: this.cloudflare(config).call,
+                    secretKeys: this.secretKeys,
+                }),
                 new Promise<never>((_, reject) => (failed = reject)),
             ]);
         } catch (e) {
