@@ -632,7 +632,7 @@ export const CHECK = {
             key: "resolvers",
             kind: "strings",
             readmeDefault: "empty (the system's resolvers)",
-            doc: "The resolvers the check asks, from the machine running `pulumi`: IP addresses, each optionally with a port (`192.0.2.53:5353`, `[2001:db8::53]:5353`). Empty: the system's resolvers (`/etc/resolv.conf`).",
+            doc: "The resolvers the check asks, from the machine running `pulumi`: IP addresses, each optionally with a port (`192.0.2.53:5353`, `[2001:db8::53]:5353`). Empty: the system's resolvers (`/etc/resolv.conf`). Recursive resolvers: an authoritative-only server refuses the names above your zones that the DMARC tree walk asks (`_dmarc.com`), and the check reports that as a DNS error.",
             brief: "resolvers the check asks, IP addresses with an optional port (default the system's)",
         },
     ],
