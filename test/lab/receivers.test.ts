@@ -168,3 +168,38 @@ describe("your own key (mailauth:dkimKeys), as a verifier sees it", () => {
         expect(JSON.stringify(Object.values(lab.runner.resources).map((r) => r.inputs.create ?? ""))).not.toContain(pem.split("\n")[1]);
     });
 });
+
+describe("DMARC with RFC 9989's tags, as a receiver that knows RFC 7489 reads it", () => {
+    it("authheaders (python3-authheaders) parses the record with t, np, sp and strict alignment: pass, p=quarantine, adkim=s and aspf=s honoured", async () => {
+        const dmarc = {
+            policy: "quarantine",
+            testing: true,
+            subdomainPolicy: "reject",
+            nonexistentPolicy: "reject",
+            dkimAlignment: "strict",
+            spfAlignment: "strict",
+            rua: ["dmarc-reports@example.com"],
+        };
+        await lab.runner.up(lab.config({ "mailauth:dmarc": dmarc }));
+        expect(inLab(["kdig", "+short", `@${DNS_ADDR}`, "_dmarc.example.com", "TXT"]).trim()).toBe(
+            '"v=DMARC1; p=quarantine; sp=reject; np=reject; t=y; adkim=s; aspf=s; rua=mailto:dmarc-reports@example.com"',
+        );
+        const message = await lab.sendLocal("alice@example.com", "dmarc-9989");
+        const out = inLab(["/usr/bin/python3", path.join(__dirname, "..", "demo", "verify.py"), HOST_ADDR, "alice@example.com", "mail.example.com"], {
+            input: message,
+        });
+        const v = JSON.parse(out);
+        expect(v.dmarc).toMatchObject({ result: "pass", policy: "quarantine", adkim: "s", aspf: "s", dkimAligned: true, spfAligned: true });
+        await lab.runner.up(lab.config());
+    });
+});
+
+describe("policyd-spf's own options (mailauth:policydSpf), as the agent applies them", () => {
+    it("a relay listed in skipAddresses is not SPF-checked (its hard-failing mail is accepted); dropped, it is rejected again", async () => {
+        await lab.runner.up(lab.config({ "mailauth:policydSpf": { skipAddresses: [`${FORBIDDEN_ADDR}/32`] } }));
+        expect(lab.host!.ssh("grep -E '^skip_addresses' /etc/postfix-policyd-spf-python/policyd-spf.conf").trim()).toContain(`${FORBIDDEN_ADDR}/32`);
+        expect(lab.swaks("bob@hard.example.net", FORBIDDEN_ADDR, "spf-skipped")).toMatch(/250 2\.0\.0 Ok: queued/);
+        await lab.runner.up(lab.config());
+        expect(lab.swaks("bob@hard.example.net", FORBIDDEN_ADDR, "spf-checked-again")).toMatch(/^<\*\* 550 5\.7\.23 .*SPF fail/m);
+    });
+});

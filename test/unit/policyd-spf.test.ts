@@ -9,9 +9,10 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { describe, expect, it } from "vitest";
-import { SettingsError, validateSettings, RawSettings } from "../../components/settings";
+import { validateSettings, RawSettings } from "../../components/settings";
 import { policydSpfVars } from "../../components/mailHost";
 import { exampleConfig, reveal, runProgram, scriptOf } from "../harness";
+import { settingsProblems } from "../settings-problems";
 
 function raw(policydSpf: unknown, patch: Partial<RawSettings> = {}): RawSettings {
     const c = exampleConfig();
@@ -25,15 +26,7 @@ function raw(policydSpf: unknown, patch: Partial<RawSettings> = {}): RawSettings
     } as RawSettings;
 }
 
-function problems(r: RawSettings): string[] {
-    try {
-        validateSettings(r);
-    } catch (e) {
-        expect(e).toBeInstanceOf(SettingsError);
-        return (e as SettingsError).problems;
-    }
-    return [];
-}
+const problems = settingsProblems;
 
 const P = "mailauth:policydSpf";
 

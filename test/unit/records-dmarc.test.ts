@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { SettingsError, validateSettings, RawSettings } from "../../components/settings";
+import { validateSettings, RawSettings } from "../../components/settings";
 import { exampleConfig } from "../harness";
 import { DMARC_REMOVED_TAGS, DMARC_TAGS, dmarcFoProblem } from "../../components/records/dmarc";
+import { settingsProblems } from "../settings-problems";
 
 /** The example config as validateSettings takes it, with the DMARC setting replaced (values as `pulumi config set --path` stores them). */
 function raw(dmarc: unknown): RawSettings {
@@ -18,15 +19,7 @@ function raw(dmarc: unknown): RawSettings {
     } as RawSettings;
 }
 
-function problems(r: RawSettings): string[] {
-    try {
-        validateSettings(r);
-    } catch (e) {
-        expect(e).toBeInstanceOf(SettingsError);
-        return (e as SettingsError).problems;
-    }
-    return [];
-}
+const problems = settingsProblems;
 
 describe("DMARC tags RFC 9989 removed (pct, ri, rf)", () => {
     it("refuses pct naming its replacement, the test flag t, once and not as an unknown setting", () => {

@@ -9,7 +9,7 @@ import { splitStdinStep } from "../../components/hostScripts";
 import { unquoteTxt } from "../../components/records/txt";
 import { FakeCloudflare } from "../cloudflare";
 import { gatedSelector } from "../../components/signingGate";
-import { RawSettings, SettingsError, validateSettings } from "../../components/settings";
+import { RawSettings, validateSettings } from "../../components/settings";
 import {
     calendarSelector,
     dayOf,
@@ -24,6 +24,7 @@ import {
     rotationSummary,
     stageOf,
 } from "../../components/rotation";
+import { settingsProblems } from "../settings-problems";
 
 const day = (text: string) => parseDay(text)!;
 /** The defaults: every 180d, publishAhead 3d, retire 7d, revoke 30d; start 2026-12-01. */
@@ -413,15 +414,7 @@ function raw(patch: Partial<Record<keyof RawSettings, unknown>>): RawSettings {
         ...patch,
     } as RawSettings;
 }
-function problems(r: RawSettings): string[] {
-    try {
-        validateSettings(r);
-    } catch (e) {
-        expect(e).toBeInstanceOf(SettingsError);
-        return (e as SettingsError).problems;
-    }
-    return [];
-}
+const problems = settingsProblems;
 const com = { name: "example.com", zoneId: "0123456789abcdef0123456789abcdef", selector: "20261127" };
 
 describe("rotation settings: every problem at once, naming the setting and what is allowed", () => {

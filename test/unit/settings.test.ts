@@ -1,11 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { SettingsError, validateSettings, RawSettings } from "../../components/settings";
+import { validateSettings, RawSettings } from "../../components/settings";
 import * as pulumi from "@pulumi/pulumi";
 import { exampleConfig, programError, runProgram } from "../harness";
 import { readRawSettings } from "../../components/config";
 import { pulumiConfig, README_END, README_START, readmeTable } from "../../components/settingsDocs";
 import { SECTIONS } from "../../components/settingsTable";
 import { SPF_MAX, SPF_WIDEST_PREFIX } from "../../components/records/spf";
+import { settingsProblems } from "../settings-problems";
 
 /** The example config as validateSettings takes it, with `patch` applied per setting. */
 function raw(patch: Partial<Record<keyof RawSettings, unknown>> = {}): RawSettings {
@@ -23,15 +24,7 @@ function raw(patch: Partial<Record<keyof RawSettings, unknown>> = {}): RawSettin
     return { ...base, ...patch } as RawSettings;
 }
 
-function problems(r: RawSettings): string[] {
-    try {
-        validateSettings(r);
-    } catch (e) {
-        expect(e).toBeInstanceOf(SettingsError);
-        return (e as SettingsError).problems;
-    }
-    return [];
-}
+const problems = settingsProblems;
 
 const domain = { name: "example.com", zoneId: "0123456789abcdef0123456789abcdef", selector: "s1" };
 const ssh = { host: "192.0.2.25" };
