@@ -2,22 +2,9 @@ import { describe, expect, it } from "vitest";
 import { validateSettings, RawSettings } from "../../components/settings";
 import { exampleConfig } from "../harness";
 import { DMARC_REMOVED_TAGS, DMARC_TAGS, dmarcFoProblem } from "../../components/records/dmarc";
-import { settingsProblems } from "../settings-problems";
+import { exampleRawSettings, settingsProblems } from "../settings-problems";
 
-/** The example config as validateSettings takes it, with the DMARC setting replaced (values as `pulumi config set --path` stores them). */
-function raw(dmarc: unknown): RawSettings {
-    const c = exampleConfig();
-    return {
-        domains: c["mailauth:domains"],
-        mx: c["mailauth:mx"],
-        spf: c["mailauth:spf"],
-        dmarc,
-        opendkim: c["mailauth:opendkim"],
-        ssh: c["mailauth:ssh"],
-        ttl: c["mailauth:ttl"],
-        sshPrivateKey: "ok",
-    } as RawSettings;
-}
+const raw = (dmarc: unknown): RawSettings => exampleRawSettings({ dmarc });
 
 const problems = settingsProblems;
 

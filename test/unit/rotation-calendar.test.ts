@@ -24,7 +24,7 @@ import {
     rotationSummary,
     stageOf,
 } from "../../components/rotation";
-import { settingsProblems } from "../settings-problems";
+import { exampleRawSettings, settingsProblems } from "../settings-problems";
 
 const day = (text: string) => parseDay(text)!;
 /** The defaults: every 180d, publishAhead 3d, retire 7d, revoke 30d; start 2026-12-01. */
@@ -400,20 +400,7 @@ describe("signing gate: a new selector signs once its record was in the zone as 
 
 // ---------------------------------------------------------------- validation
 
-function raw(patch: Partial<Record<keyof RawSettings, unknown>>): RawSettings {
-    const c = exampleConfig();
-    return {
-        domains: c["mailauth:domains"],
-        mx: c["mailauth:mx"],
-        spf: c["mailauth:spf"],
-        dmarc: c["mailauth:dmarc"],
-        opendkim: c["mailauth:opendkim"],
-        ssh: c["mailauth:ssh"],
-        ttl: c["mailauth:ttl"],
-        sshPrivateKey: "ok",
-        ...patch,
-    } as RawSettings;
-}
+const raw = exampleRawSettings;
 const problems = settingsProblems;
 const com = { name: "example.com", zoneId: "0123456789abcdef0123456789abcdef", selector: "20261127" };
 

@@ -6,23 +6,9 @@ import { readRawSettings } from "../../components/config";
 import { pulumiConfig, README_END, README_START, readmeTable } from "../../components/settingsDocs";
 import { SECTIONS } from "../../components/settingsTable";
 import { SPF_MAX, SPF_WIDEST_PREFIX } from "../../components/records/spf";
-import { settingsProblems } from "../settings-problems";
+import { exampleRawSettings, settingsProblems } from "../settings-problems";
 
-/** The example config as validateSettings takes it, with `patch` applied per setting. */
-function raw(patch: Partial<Record<keyof RawSettings, unknown>> = {}): RawSettings {
-    const c = exampleConfig();
-    const base: RawSettings = {
-        domains: c["mailauth:domains"],
-        mx: c["mailauth:mx"],
-        spf: c["mailauth:spf"],
-        dmarc: c["mailauth:dmarc"],
-        opendkim: c["mailauth:opendkim"],
-        ssh: c["mailauth:ssh"],
-        ttl: c["mailauth:ttl"],
-        sshPrivateKey: "ok",
-    };
-    return { ...base, ...patch } as RawSettings;
-}
+const raw = exampleRawSettings;
 
 const problems = settingsProblems;
 
