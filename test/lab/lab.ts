@@ -32,8 +32,8 @@ export const REVERSE_ZONE = "0.231.10.in-addr.arpa";
 const TLDS = ["com", "org", "net"];
 /** Most specific first: a name belongs to the first zone it is in. */
 export const ZONES = ["example.com", "example.org", "example.net", REVERSE_ZONE, ...TLDS];
-/** The PTR name of a lab address (10.231.0.x). */
-export const ptrName = (addr: string) => `${addr.split(".").reverse().join(".")}.in-addr.arpa`;
+/** The PTR name of a lab address: the check's own (RFC 1035 3.5). */
+export { ptrName } from "../../components/check";
 export const CACHE_DIR = process.env.MAILAUTH_LAB_CACHE ?? "/var/cache/mailauth-lab";
 
 /** The Debian releases the lab boots: 13 (stable) and 12 (oldstable). */
