@@ -67,6 +67,94 @@ export function makeResolver(servers: readonly string[] = [], timeoutMs = 2000):
     return (name, rrtype) => r.resolve(name, rrtype as any);
 }
 
+/**
+ * How hard one run of the check may press the resolvers: at most this many queries in flight, and
+ * query starts spaced to at most this many per second. Public resolvers throttle a client that asks
+ * too fast: Google Public DNS's documented default is 1,500 queries per second per IPv4 address or
+ * IPv6 /64 (developers.google.com/speed/public-dns/docs/isp, "Compare your per-IP address
+ * rate(s) to the default rate limits"; an older copy of that page says 1,000); Cloudflare's 1.1.1.1
+ * documents no figure, only that typical use should meet no rate limiting
+ * (developers.cloudflare.com/1.1.1.1/infrastructure/network-operators, "Rate Limiting"). A quarter
+ * of the lower Google figure leaves room for whatever else the machine asks from the same address.
+ * A pool alone bounds the rate only through the round trip (16 in flight at 5 ms is 3,200 per
+ * second), hence both; Google allows short bursts over the limit (same page), the pool keeps them to 16. Measured in `npm run bench` (BENCHMARKS.md, "The check").
+ */
+export const MAX_IN_FLIGHT = 16;
+export const MAX_QUERIES_PER_SECOND = 250;
+
+export interface ResolverCounts {
+    /** Queries sent to the resolvers (each question once per run). */
+    sent: number;
+    /** Questions answered from this run's cache (or joined to the same question in flight). */
+    cached: number;
+    /** The most sent at once. */
+    peakInFlight: number;
+}
+
+/**
+ * `resolve` with one answer per question per run (type and name, without case: RFC 4343) shared by
+ * every domain, item and SPF evaluation: the MX host's A/AAAA and SPF record, its PTRs, a shared
+ * include or report domain are asked once, however many domains name them. An error (NXDOMAIN,
+ * NODATA, a timeout) is kept as well, as mailauth's own per-evaluation memo keeps it
+ * (lib/spf/index.js memoizeResolver). Each caller gets its own copy of the answer. Queries go out
+ * at most `maxInFlight` at once and `perSecond` in any second (MAX_IN_FLIGHT, MAX_QUERIES_PER_SECOND).
+ */
+export function sharedResolver(
+    base: Resolve,
+    { maxInFlight = MAX_IN_FLIGHT, perSecond = MAX_QUERIES_PER_SECOND }: { maxInFlight?: number; perSecond?: number } = {},
+): Resolve & { counts: ResolverCounts } {
+    const answers = new Map<string, Promise<any>>();
+    const counts: ResolverCounts = { sent: 0, cached: 0, peakInFlight: 0 };
+    const waiting: (() => void)[] = [];
+    let inFlight = 0;
+    // When the last queries went out: a new one waits until fewer than `budget` went out in the last
+    // second. The budget is four fifths of `perSecond`: Node hands a query to c-ares at once, but a
+    // busy event loop can send several together later (the bench measured 266 in a resolver's
+    // second against 250 scheduled), and the bound is on what the resolver sees.
+    const starts: number[] = [];
+    const budget = Math.max(1, Math.floor(perSecond * 0.8));
+    const WINDOW_MS = 1000;
+    const slot = async () => {
+        if (inFlight >= maxInFlight) await new Promise<void>((res) => waiting.push(res));
+        else inFlight++;
+        // A slot is handed over without inFlight going down (release), so no newcomer takes it first.
+        for (;;) {
+            const now = performance.now();
+            if (starts.length < budget || now - starts[0] >= WINDOW_MS) {
+                starts.push(now);
+                if (starts.length > budget) starts.shift();
+                break;
+            }
+            await new Promise((res) => setTimeout(res, starts[0] + WINDOW_MS - now));
+        }
+        counts.peakInFlight = Math.max(counts.peakInFlight, inFlight);
+    };
+    const release = () => {
+        const next = waiting.shift();
+        if (next) next();
+        else inFlight--;
+    };
+    const resolve = (name: string, rrtype: string) => {
+        const key = `${rrtype.toUpperCase()} ${lower(name)}`;
+        let answer = answers.get(key);
+        if (answer) counts.cached++;
+        else {
+            answer = (async () => {
+                await slot();
+                counts.sent++;
+                try {
+                    return await base(name, rrtype);
+                } finally {
+                    release();
+                }
+            })();
+            answers.set(key, answer);
+        }
+        return answer.then((a) => structuredClone(a));
+    };
+    return Object.assign(resolve, { counts });
+}
+
 const lower = (name: string) => name.toLowerCase().replace(/\.$/, "");
 const noRecord = (e: any) => e?.code === "ENOTFOUND" || e?.code === "ENODATA";
 
@@ -395,8 +483,13 @@ async function checkDomain(resolve: Resolve, d: CheckDomain): Promise<CheckItem[
     return items;
 }
 
-/** Checks every domain, all at once; per domain its items. Rejects only on a bug, never on what DNS holds. */
-export async function checkPublished(input: CheckInput, resolve: Resolve = makeResolver(input.resolvers, input.timeoutMs)): Promise<CheckResult> {
+/**
+ * Checks every domain, all at once, through one shared resolver (sharedResolver: each question asked
+ * once a run, at most MAX_IN_FLIGHT queries at once); per domain its items. Rejects only on a bug,
+ * never on what DNS holds.
+ */
+export async function checkPublished(input: CheckInput, base: Resolve = makeResolver(input.resolvers, input.timeoutMs)): Promise<CheckResult> {
+    const resolve = sharedResolver(base);
     const results = await Promise.all(input.domains.map((d) => checkDomain(resolve, d)));
     return Object.fromEntries(input.domains.map((d, i) => [d.name, results[i]]));
 }
