@@ -135,4 +135,6 @@ export const check = checkOutput(settings, {
             ]),
         ),
     ),
+    // The selector each domain's SigningTable line names this run (the host's opendkim step renders it from the same Output).
+    signing,
 });

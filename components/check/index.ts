@@ -38,6 +38,12 @@ export interface CheckDomain {
     name: string;
     /** Each selector the stack publishes, with the `p=` value it published (base64). */
     dkim: { selector: string; publicKey: string }[];
+    /**
+     * The selector the host's SigningTable names this run (components/signingGate.ts: the calendar's
+     * active one, or the one before it while the gate holds it; else the domain's `selector`): what
+     * the stack configured the host to sign with, not read back from the host. Unset: no such item.
+     */
+    signing?: string;
     /** The MX host name (also the HELO name). */
     mxHost: string;
     /** The host's IPv4/IPv6 addresses; empty: those the MX host name resolves to. */
@@ -303,6 +309,61 @@ async function dkimItem(resolve: Resolve, domain: string, selector: string, expe
     }
 }
 
+/**
+ * The selector that signs: the one the stack wrote into the host's SigningTable this run is published,
+ * not revoked, with the key the stack installed for it (`expected`, as published by the stack). This
+ * checks the published truth against what the stack configured the host to sign with; it does not
+ * read the host's SigningTable or a signed message (opendkim-testkey on the host, the `testKey`
+ * output, checks the host's key file against DNS; the lab signs real mail).
+ */
+async function signingItem(resolve: Resolve, domain: string, selector: string, expected: string | undefined): Promise<CheckItem> {
+    const name = dkimRecordName(selector, domain);
+    const check = `dkim signing ${selector}`;
+    const configured = `the host signs ${domain}'s mail with selector ${selector} (the SigningTable the stack wrote this run)`;
+    try {
+        const records = await txt(resolve, name);
+        if (records.length === 0)
+            return item(
+                check,
+                "fail",
+                `${configured}, but ${name} has no record: receivers cannot verify any of its mail (DKIM permerror, no key)`,
+                "run pulumi up to publish it; if it was deleted by hand, the stack puts it back",
+            );
+        if (records.length > 1)
+            return item(
+                check,
+                "fail",
+                `${configured}, but ${name} has ${records.length} TXT records: receivers may take either key`,
+                `delete every TXT record at ${name} but the stack's own`,
+            );
+        const p = dkimPublicKey(records[0]);
+        if (p === "")
+            return item(
+                check,
+                "fail",
+                `${configured}, but ${name} publishes the empty p= (revoked, RFC 6376 3.6.1): receivers fail every signature it makes`,
+                `sign with a published selector: pulumi up (the signing gate moves to one whose record is in the zone), or put back the record the stack published`,
+            );
+        if (!expected)
+            return item(
+                check,
+                "fail",
+                `${configured}, but the stack published no key for it`,
+                "run pulumi up: the stack publishes a key for every selector it installs",
+            );
+        if (p !== expected)
+            return item(
+                check,
+                "fail",
+                `${configured}, but ${name} publishes another key than the one installed for it: its signatures fail DKIM`,
+                `put back the record the stack published: edit it in Cloudflare, or delete it and run pulumi up`,
+            );
+        return item(check, "pass", `${configured}; ${name} publishes its key`);
+    } catch (e) {
+        return errorItem(check, e);
+    }
+}
+
 /** The `mailto:` hosts of a DMARC `rua` value (RFC 7489 6.4: URIs separated by commas, an optional !size). */
 function mailtoHosts(rua: string): string[] {
     const hosts: string[] = [];
@@ -475,6 +536,7 @@ async function checkDomain(resolve: Resolve, d: CheckDomain): Promise<CheckItem[
         ...hostAddresses.map((ip) => spfItem(resolve, "mail-from", d.name, d.mxHost, ip)),
         ...hostAddresses.map((ip) => spfItem(resolve, "helo", d.name, d.mxHost, ip)),
         ...d.dkim.map((k) => dkimItem(resolve, d.name, k.selector, k.publicKey)),
+        ...(d.signing === undefined ? [] : [signingItem(resolve, d.name, d.signing, d.dkim.find((k) => k.selector === d.signing)?.publicKey)]),
         dmarcItems(resolve, d.name),
         mxItem(resolve, d.name, d.mxHost, hostAddresses),
         ...hostAddresses.map((ip) => fcrdnsItem(resolve, d.mxHost, ip)),

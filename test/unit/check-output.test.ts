@@ -39,6 +39,9 @@ describe("the check stack output", () => {
             .flat()
             .filter((i) => i.status !== "pass");
         expect(notPassing).toEqual([]);
+        // The selector each domain signs with (the SigningTable's), published with the key the host has.
+        for (const d of ["example.com", "example.org"])
+            expect(check[d].filter((i) => i.check.startsWith("dkim signing")).map((i) => i.check)).toEqual(["dkim signing 20261127"]);
         // The report authorization the stack publishes for example.org's reports to example.com is found.
         expect(check["example.org"].find((i) => i.check === "dmarc report example.com")?.status).toBe("pass");
         for (const items of Object.values(check)) for (const i of items) expect(Object.keys(i)).toEqual(["check", "status", "reason", "fix"]);
