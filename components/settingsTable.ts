@@ -635,6 +635,13 @@ export const CHECK = {
             doc: "The resolvers the check asks, from the machine running `pulumi`: IP addresses, each optionally with a port (`192.0.2.53:5353`, `[2001:db8::53]:5353`). Empty: the system's resolvers (`/etc/resolv.conf`). Recursive resolvers: an authoritative-only server refuses the names above your zones that the DMARC tree walk asks (`_dmarc.com`), and the check reports that as a DNS error.",
             brief: "resolvers the check asks, IP addresses with an optional port (default the system's)",
         },
+        {
+            key: "starttls",
+            kind: "boolean",
+            default: false,
+            doc: "Also connect to port 25 of each host address from the machine running `pulumi` (EHLO, STARTTLS) and check the certificate offered: it covers `mx.hostname` and is in date (a fail), and chains to a public CA (a self-signed or unknown issuer is a warning). Off by default: many networks block outbound port 25.",
+            brief: "check STARTTLS on port 25 and its certificate (default false)",
+        },
     ],
 } as const satisfies Section;
 

@@ -22,6 +22,7 @@ import { dkimPublicKey, dkimRecordName } from "../records/dkim";
 import { dmarcRecordName, isDmarcValue, REPORT_AUTHORIZATION_VALUE, reportAuthorizationName } from "../records/dmarc";
 import { isSpfValue, SPF_MAX_LOOKUPS } from "../records/spf";
 import { canonicalIpv6, parseIpv6 } from "../ipv6";
+import { probeStarttls, StarttlsOptions, StarttlsResult, starttlsItem } from "./starttls";
 
 export type Status = "pass" | "warn" | "fail";
 
@@ -56,6 +57,8 @@ export interface CheckInput {
     resolvers?: readonly string[];
     /** Per query, in ms (default 2000), tried twice. */
     timeoutMs?: number;
+    /** Set: also STARTTLS on port 25 of each host address, once per address (`mailauth:check.starttls`; components/check/starttls.ts). */
+    starttls?: StarttlsOptions;
 }
 
 /** Per domain, its items in order. */
@@ -510,7 +513,10 @@ export function ptrName(ip: string): string {
     return `${nibbles.split("").reverse().join(".")}.ip6.arpa`;
 }
 
-async function checkDomain(resolve: Resolve, d: CheckDomain): Promise<CheckItem[]> {
+/** STARTTLS per address, probed once a run whatever the number of domains (undefined: not checked). */
+type Probe = ((ip: string, mxHost: string) => Promise<CheckItem>) | undefined;
+
+async function checkDomain(resolve: Resolve, d: CheckDomain, probe: Probe): Promise<CheckItem[]> {
     let hostAddresses = d.addresses;
     const items: CheckItem[] = [];
     if (hostAddresses.length === 0) {
@@ -540,6 +546,7 @@ async function checkDomain(resolve: Resolve, d: CheckDomain): Promise<CheckItem[
         dmarcItems(resolve, d.name),
         mxItem(resolve, d.name, d.mxHost, hostAddresses),
         ...hostAddresses.map((ip) => fcrdnsItem(resolve, d.mxHost, ip)),
+        ...(probe ? hostAddresses.map((ip) => probe(ip, d.mxHost)) : []),
     ]);
     for (const p of parts) items.push(...(Array.isArray(p) ? p : [p]));
     return items;
@@ -552,7 +559,17 @@ async function checkDomain(resolve: Resolve, d: CheckDomain): Promise<CheckItem[
  */
 export async function checkPublished(input: CheckInput, base: Resolve = makeResolver(input.resolvers, input.timeoutMs)): Promise<CheckResult> {
     const resolve = sharedResolver(base);
-    const results = await Promise.all(input.domains.map((d) => checkDomain(resolve, d)));
+    let probe: Probe;
+    const starttls = input.starttls;
+    if (starttls) {
+        const probes = new Map<string, Promise<StarttlsResult>>();
+        probe = async (ip, mxHost) => {
+            const key = `${canonical(ip)} ${lower(mxHost)}`;
+            if (!probes.has(key)) probes.set(key, probeStarttls(ip, mxHost, starttls));
+            return starttlsItem(ip, mxHost, await probes.get(key)!, starttls.port ?? 25);
+        };
+    }
+    const results = await Promise.all(input.domains.map((d) => checkDomain(resolve, d, probe)));
     return Object.fromEntries(input.domains.map((d, i) => [d.name, results[i]]));
 }
 

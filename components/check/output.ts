@@ -32,6 +32,7 @@ export function checkInput(
             addresses,
         })),
         resolvers: settings.check.resolvers,
+        ...(settings.check.starttls ? { starttls: {} } : {}),
     };
 }
 
