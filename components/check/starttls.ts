@@ -59,6 +59,8 @@ function replyReader(socket: net.Socket) {
     };
     const onData = (d: Buffer) => {
         buffered += d.toString("latin1");
+        // A reply line is at most 512 octets (RFC 5321 4.5.3.1.5): a server that sends far more without an end is not an SMTP server.
+        if (buffered.length > 65_536) return fail(new Error("a reply line longer than 64 KiB"));
         feed();
     };
     socket.on("data", onData);

@@ -144,6 +144,18 @@ describe("STARTTLS on port 25", () => {
         expect(i.reason).toMatch(/no answer within 0\.3 s\. Either the host does not answer on port 25, or this machine's network blocks outbound port 25/);
     });
 
+    it("a server that sends an endless line: fail at once, not a buffer growing until the timeout", async () => {
+        const server = net.createServer((socket) => {
+            socket.on("error", () => undefined);
+            socket.write("220-" + "x".repeat(100_000));
+        });
+        servers.push(server);
+        await new Promise<void>((res) => server.listen(0, "127.0.0.1", () => res()));
+        const i = await item((server.address() as net.AddressInfo).port, 5000);
+        expect(i.status).toBe("fail");
+        expect(i.reason).toMatch(/a reply line longer than 64 KiB$/);
+    });
+
     it("expired: fail (the same certificate, a clock past its end)", async () => {
         const port = await smtpServer({ cert: "good" });
         const r = await probeStarttls("127.0.0.1", MX, { port, ca: [ca] });
