@@ -186,6 +186,7 @@ done
 # Postfix no longer names OpenDKIM's socket when its delete restores the host's own OpenDKIM.
 desired_names=$(for kv in "${desired[@]}"; do printf '%s\n' "${kv%%=*}"; done)
 released=()
+release_sets=()
 release_unsets=()
 while IFS=$'\t' read -r state name original; do
     grep -qxF -- "$name" <<<"$desired_names" && continue
@@ -196,7 +197,7 @@ while IFS=$'\t' read -r state name original; do
     if current=$(explicit "$name"); then :; else current='<unset>'; fi
     if [ "$current" = "$applied" ]; then
         if [ "$state" = set ]; then
-            [ "$original" = "$current" ] || changes+=("$name=$original")
+            [ "$original" = "$current" ] || release_sets+=("$name=$original")
         else
             release_unsets+=("$name")
         fi
@@ -204,7 +205,7 @@ while IFS=$'\t' read -r state name original; do
         case "$name" in
             smtpd_milters | non_smtpd_milters)
                 kept=$(printf '%s' "$current" | sed -e "s#,\{0,1\}[[:space:]]*$MILTER##" -e 's/^[[:space:],]*//')
-                [ "$kept" = "$current" ] || changes+=("$name=$kept")
+                [ "$kept" = "$current" ] || release_sets+=("$name=$kept")
                 ;;
         esac
     fi
@@ -218,8 +219,9 @@ if [ -s "$saved/overrides-applied" ]; then
         override_changes+=("$key=$(printf '%s' "$original" | sed -e 's/[[:space:],]\{1,\}/,/g')")
     done <"$saved/overrides-applied"
 fi
-# Once undone (or nothing to undo): the released settings are no longer the stack's, and the
-# host's own master.cf milter lists, as they are now, are what a later signing run would find.
+# Once undone (after the swap below; now, when nothing is to undo): the released settings are no
+# longer the stack's, and the host's own master.cf milter lists, as they are now, are what a later
+# signing run finds.
 forget_released() {
     local overrides
     if [ "${#released[@]}" -gt 0 ]; then
@@ -234,7 +236,12 @@ forget_released() {
     rm -f "$saved/overrides-applied"
     overrides=$(postconf -P 2>/dev/null | grep -E '^[^/ ]+/[^/ ]+/(non_)?smtpd_milters = ' || true)
     [ "$overrides" = "$(cat "$saved/milter-overrides" 2>/dev/null)" ] || printf '%s\n' "$overrides" >"$saved/milter-overrides"
+    released=()
 }
+# A setting to remove is a change too: in `changes` as its bare name (no "="), which goes to
+# `postconf -X` below and is taken out before `postconf -e`.
+changes+=("${release_sets[@]}" "${release_unsets[@]}")
+[ "${#release_sets[@]}" -gt 0 ] || [ "${#release_unsets[@]}" -gt 0 ] || [ "${#override_changes[@]}" -gt 0 ] || forget_released
 #@end
 want_entry="$SPF_SERVICE unix - n n - 0 spawn user=policyd-spf argv=$POLICYD_SPF_BIN"
 if [ -n "$adopted_spf" ]; then
@@ -243,12 +250,7 @@ if [ -n "$adopted_spf" ]; then
     echo "kept: the host's SPF policy service ${adopted_spf% *} (checked in ${adopted_spf#* })"
 fi
 
-#@if signing
 if [ "${#changes[@]}" -eq 0 ] && [ "$master_entry" = "$want_entry" ] && [ "${#override_changes[@]}" -eq 0 ]; then
-#@else
-if [ "${#changes[@]}" -eq 0 ] && [ "$master_entry" = "$want_entry" ] && [ "${#override_changes[@]}" -eq 0 ] && [ "${#release_unsets[@]}" -eq 0 ]; then
-    forget_released
-#@end
     if [ -e "$saved/reload-pending" ]; then
         # A run cut short after its edits: Postfix has not read them yet.
         systemctl reload-or-restart postfix
@@ -274,17 +276,20 @@ if [ "${#override_changes[@]}" -gt 0 ]; then
     postconf -c "$staged" -P "${override_changes[@]}"
     printf 'master.cf: %s\n' "${override_changes[@]}"
 fi
-if [ "${#changes[@]}" -gt 0 ]; then
-    postconf -c "$staged" -e "${changes[@]}"
-    printf 'main.cf: %s\n' "${changes[@]}"
-fi
 #@if signing
 #@else
 if [ "${#release_unsets[@]}" -gt 0 ]; then
     postconf -c "$staged" -X "${release_unsets[@]}"
     printf 'main.cf: %s removed (the host had none)\n' "${release_unsets[@]}"
+    sets=()
+    for kv in "${changes[@]}"; do [[ $kv != *=* ]] || sets+=("$kv"); done
+    changes=("${sets[@]}")
 fi
 #@end
+if [ "${#changes[@]}" -gt 0 ]; then
+    postconf -c "$staged" -e "${changes[@]}"
+    printf 'main.cf: %s\n' "${changes[@]}"
+fi
 # Postfix reads a main.cf only once it is 2 s old, in case an editor is still writing it;
 # postconf wrote this one whole, so date it back and spare every reader below that wait.
 touch -d "@$(($(date +%s) - 2))" "$staged/main.cf"
