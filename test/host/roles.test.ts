@@ -283,6 +283,29 @@ describe("a host that does not sign, and hosts changing role (Debian's postconf)
         expect(settings(host)).toEqual(before);
     });
 
+    it("with the host's own SPF check (adopted): a host that does not sign changes nothing; one that stops signing lets go of the milter settings alone", async () => {
+        const own = "smtpd_recipient_restrictions = permit_mynetworks, reject_unauth_destination, check_policy_service unix:private/spfcheck\n";
+        host = await debianHost({ opendkim: true, mainCf: DEBIAN_MAIN_CF + own });
+        host.sh("postconf -M 'spfcheck/unix=spfcheck unix - n n - 0 spawn user=policyd-spf argv=/usr/bin/policyd-spf'");
+        const before = settings(host);
+        const master = host.read("/etc/postfix/master.cf");
+        host.clearCalls();
+        const out = ok(host, inbound.postfix.create, inbound.postfix.stdin);
+        expect(out).toContain("kept: the host's SPF policy service spfcheck");
+        expect(out).toContain("unchanged: Postfix settings");
+        expect(host.calls().filter(serviceChange)).toEqual([]);
+        expect(settings(host)).toEqual(before);
+        up(host, signing, SIGNING_ORDER);
+        expect(settings(host).smtpd_milters).toBe(DEBIAN_MILTER);
+        expect(ok(host, inbound.postfix.create, inbound.postfix.stdin)).toContain("released: smtpd_milters");
+        down(host, signing, SIGNING_ONLY_DELETES);
+        expect(settings(host)).toEqual(before);
+        expect(host.read("/etc/postfix/master.cf")).toBe(master);
+        ok(host, inbound.postfix.delete);
+        expect(settings(host)).toEqual(before);
+        expect(host.read("/etc/postfix/master.cf")).toBe(master);
+    });
+
     it("on EL (EL's os-release, Debian's postconf): the policy service with EPEL's agent path, no milter; switching from signing lets go of the inet milter", async () => {
         host = await debianHost({ os: ROCKY_9 });
         const before = settings(host);
