@@ -202,6 +202,8 @@ describe("a host that does not sign, and hosts changing role (Debian's postconf)
         const before = settings(host);
         const master = host.read("/etc/postfix/master.cf");
         up(host, inbound, ["packages", "postfix"]);
+        for (const s of MILTER_SETTINGS) expect(settings(host)[s]).toBeUndefined();
+        expect(opendkimTraces(host)).toEqual(["/etc/opendkim.conf"]);
         host.clearCalls();
         up(host, signing, SIGNING_ORDER);
         expect(settings(host)).toEqual({
