@@ -10,6 +10,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { effectiveConfig, StackConfig } from "./cli";
 import { FakeCloudflare } from "./cloudflare";
 import { splitStdinStep } from "../components/hostScripts";
+import type { MailHostArgs } from "../components/mailHost";
 // Internal to the SDK, but exactly "every outstanding resource RPC has finished".
 const { waitForRPCs } = require("@pulumi/pulumi/runtime/settings") as { waitForRPCs: () => Promise<void> };
 
@@ -126,6 +127,12 @@ export interface RunOptions {
      * settles (e.g. test/unit/check-output.test.ts publishes each DNS record to a test DNS server then).
      */
     created?: (args: pulumi.runtime.MockResourceArgs, state: Record<string, any>) => Promise<void> | void;
+    /**
+     * Arguments given to each MailHost the program makes, by its name, over the program's own
+     * (components/mailHost.ts MailHostArgs: `sign`, `skipAddresses`): the host side of several
+     * hosts, tested with index.ts as it is.
+     */
+    mailHostArgs?: (name: string) => Partial<MailHostArgs>;
 }
 
 /**
@@ -256,7 +263,7 @@ async function run(config: Record<string, unknown>, opts: RunOptions): Promise<R
     const { config: all, secretKeys } = effectiveConfig(stack);
     pulumi.runtime.setAllConfig(all, secretKeys);
 
-    const program = await programLoader();
+    const program = await (opts.mailHostArgs ? loadWithHostArgs(opts.mailHostArgs) : programLoader());
     const outputs: Record<string, unknown> = {};
     let failed: { error: unknown } | undefined;
     for (const [k, v] of Object.entries(program)) outputs[k] = await resolve(v).catch((error) => (failed ??= { error }));
@@ -266,6 +273,26 @@ async function run(config: Record<string, unknown>, opts: RunOptions): Promise<R
     await waitForRPCs().catch((error) => (failed ??= { error }));
     if (failed) throw failed.error;
     return { resources, outputs, keys };
+}
+
+/** index.ts loaded afresh with each MailHost's arguments changed (RunOptions.mailHostArgs); the mock is gone once it is loaded. */
+async function loadWithHostArgs(edit: (name: string) => Partial<MailHostArgs>): Promise<Record<string, unknown>> {
+    const { vi } = await import("vitest");
+    vi.resetModules();
+    vi.doMock("../components/mailHost", async (importOriginal) => {
+        const m = await importOriginal<typeof import("../components/mailHost")>();
+        class MailHost extends m.MailHost {
+            constructor(name: string, args: MailHostArgs, o?: pulumi.ComponentResourceOptions) {
+                super(name, { ...args, ...edit(name) }, o);
+            }
+        }
+        return { ...m, MailHost };
+    });
+    try {
+        return await import("../index");
+    } finally {
+        vi.doUnmock("../components/mailHost");
+    }
 }
 
 /** The plain value of an output, or a plain value as is; `pulumi.unknown` for one unknown at preview; an output that fails rejects. */
