@@ -92,6 +92,14 @@ export interface MailHostArgs {
      * (components/signingGate.ts); unset, each domain's `selector`, the tables known at once.
      */
     signing?: pulumi.Output<Record<string, string>>;
+    /**
+     * Whether this host signs (DKIM keys, OpenDKIM, the milter in Postfix); default true. False: an
+     * inbound-only backup MX (mailauth:hosts[].relay false). Declared here for index.ts; its
+     * behaviour is helper "roles"' (branch s6-roles).
+     */
+    sign?: boolean;
+    /** Addresses of the stack's other MX hosts, merged into this host's policyd-spf skip_addresses (helper "roles"). */
+    skipAddresses?: string[];
 }
 
 export class MailHost extends pulumi.ComponentResource {
