@@ -89,7 +89,8 @@ const hosts = plans.map(
                 keys: sign ? domains.flatMap((d) => d.hostKeys) : [],
                 dkimRecords: sign ? domains.flatMap((d) => d.dkimRecords) : [],
                 testKey: settings.testKey,
-                activeDkimValues: sign ? Object.fromEntries(domains.map((d) => [d.name, d.activeDkimValue])) : {},
+                // Public values (the published records'): MailHost with sign false has no key test to give them to (helper roles).
+                activeDkimValues: Object.fromEntries(domains.map((d) => [d.name, d.activeDkimValue])),
                 signing,
                 // Only in list form: the one host of ssh+mx gets the arguments it had (its steps byte-identical).
                 ...(settings.hostList ? { sign, ...(skipAddresses.length > 0 ? { skipAddresses } : {}) } : {}),
