@@ -5,8 +5,12 @@
  * test/harness.ts stateMatches), and every bad entry named at once. Runs the program (index.ts)
  * under Pulumi's mocks, as the other unit tests.
  */
+import * as fs from "fs";
+import * as path from "path";
+import * as yaml from "js-yaml";
 import { beforeAll, describe, expect, it } from "vitest";
-import { exampleConfig, programError, Registered, reveal, Run, runProgram, stateMatches } from "../harness";
+import { runConfigSet, shellWords, StackConfig } from "../cli";
+import { ROOT, exampleConfig, programError, Registered, reveal, Run, runProgram, stateMatches } from "../harness";
 import { exampleRawSettings, settingsProblems } from "../settings-problems";
 import { validateSettings } from "../../components/settings";
 import { hostPlans } from "../../components/hosts";
@@ -309,5 +313,81 @@ describe("mailauth:hosts, refused", () => {
         const message = await programError(withHosts([{ hostname: "mail.example.com" }], { "mailauth:ssh": { host: "192.0.2.25" } }));
         expect(message).toContain("- mailauth:hosts: no host receives mail");
         expect(message).toContain("- mailauth:ssh: set together with mailauth:hosts");
+    });
+});
+
+describe("docs/several-hosts.md, as written", () => {
+    const doc = fs.readFileSync(path.join(ROOT, "docs/several-hosts.md"), "utf8");
+    const block = (lang: string) => doc.match(new RegExp("```" + lang + "\\n([\\s\\S]*?)```"))![1];
+
+    it("its stack file example, in place of ssh and mx, publishes what the text says", async () => {
+        const config = withHosts((yaml.load(block("yaml")) as Record<string, unknown[]>)["mailauth:hosts"]);
+        const run = await runProgram(config);
+        const shown = (r: Registered) =>
+            `${r.inputs.type} ${r.inputs.name} ${r.inputs.priority ?? ""} ${unquoteTxt(String(r.inputs.content))}`.replace(/ +/g, " ");
+        for (const domain of ["example.com", "example.org"]) {
+            const at = records(run).filter((r) => r.inputs.name === domain);
+            expect(at.map(shown).sort()).toEqual(
+                [
+                    `MX ${domain} 10 mail.example.com`,
+                    `MX ${domain} 20 backup.example.org`,
+                    `TXT ${domain} v=spf1 mx ip4:203.0.113.5 ip4:192.0.2.25 ~all`,
+                ].sort(),
+            );
+            expect(doc).toContain("`v=spf1 mx ip4:203.0.113.5 ip4:192.0.2.25 ~all`");
+        }
+        const hostRecords = (zone: string) =>
+            records(run)
+                .filter((r) => r.inputs.zoneId === zone && /^(mail|out|backup)\./.test(r.inputs.name))
+                .map(shown)
+                .sort();
+        expect(hostRecords("0123456789abcdef0123456789abcdef")).toEqual(
+            [
+                "A mail.example.com 192.0.2.25",
+                "TXT mail.example.com v=spf1 a -all",
+                "A out.example.com 203.0.113.5",
+                "TXT out.example.com v=spf1 a -all",
+            ].sort(),
+        );
+        expect(hostRecords("fedcba9876543210fedcba9876543210")).toEqual(["A backup.example.org 198.51.100.7", "TXT backup.example.org v=spf1 a -all"]);
+        expect(
+            components(run)
+                .map((c) => c.name)
+                .sort(),
+        ).toEqual(["mailhost-backup.example.org", "mailhost-mail.example.com", "mailhost-out.example.com"]);
+        expect(Object.keys(run.outputs.testKey as object).sort()).toEqual(["mail.example.com", "out.example.com"]);
+    });
+
+    it("its commands, run on the example stack, give the first two hosts of the example", async () => {
+        const stack: StackConfig = { values: structuredClone(exampleConfig()), secret: new Set() };
+        for (const raw of block("bash").split("\n")) {
+            const line = raw.replace(/\s+#.*$/, "").trim();
+            if (!line) continue;
+            const { words } = shellWords(line, () => "");
+            if (words[2] === "rm") {
+                const key = words[words.length - 1];
+                if (words.includes("--path")) {
+                    const [section, field] = key.split(".");
+                    const v = { ...(stack.values[section] as Record<string, unknown>) };
+                    delete v[field];
+                    stack.values[section] = v;
+                } else delete stack.values[key];
+                continue;
+            }
+            runConfigSet(stack, words, undefined);
+        }
+        // The comment's "and mx.priority, mx.ipv4 where set": the example sets both.
+        const mx = { ...(stack.values["mailauth:mx"] as Record<string, unknown>) };
+        expect(await programError(stack.values)).toContain("mailauth:mx.priority: set together with mailauth:hosts");
+        delete mx.priority;
+        delete mx.ipv4;
+        stack.values["mailauth:mx"] = mx;
+        const run = await runProgram(stack.values);
+        expect(
+            components(run)
+                .map((c) => c.name)
+                .sort(),
+        ).toEqual(["mailhost-backup.example.org", "mailhost-mail.example.com"]);
+        expect(record(run, "example.com-mx-backup.example.org")!.inputs).toMatchObject({ content: "backup.example.org", priority: 20 });
     });
 });
