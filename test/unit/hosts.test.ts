@@ -8,7 +8,10 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as yaml from "js-yaml";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DnsServer, startDnsServer, Zone } from "../dns-server";
+import { checkPublished, ptrName } from "../../components/check";
+import { checkInput } from "../../components/check/output";
 import { runConfigSet, shellWords, StackConfig } from "../cli";
 import { ROOT, exampleConfig, programError, Registered, reveal, Run, runProgram, stateMatches } from "../harness";
 import { exampleRawSettings, settingsProblems } from "../settings-problems";
@@ -389,5 +392,87 @@ describe("docs/several-hosts.md, as written", () => {
                 .sort(),
         ).toEqual(["mailhost-backup.example.org", "mailhost-mail.example.com"]);
         expect(record(run, "example.com-mx-backup.example.org")!.inputs).toMatchObject({ content: "backup.example.org", priority: 20 });
+    });
+});
+
+describe("the check with several hosts (components/check CheckDomain.hosts)", () => {
+    const MAIL = "mail.example.com";
+    const BACKUP_HOST = "backup.example.org";
+    const OUT = "out.example.com";
+    const zone = (): Zone => ({
+        "example.com": {
+            MX: [
+                { priority: 10, exchange: MAIL },
+                { priority: 20, exchange: BACKUP_HOST },
+            ],
+            TXT: ["v=spf1 mx ip4:203.0.113.5 ~all"],
+        },
+        [MAIL]: { A: ["192.0.2.25"], TXT: ["v=spf1 a -all"] },
+        [BACKUP_HOST]: { A: ["198.51.100.7"], TXT: ["v=spf1 a -all"] },
+        [OUT]: { A: ["203.0.113.5"], TXT: ["v=spf1 a -all"] },
+        "_dmarc.example.com": { TXT: ["v=DMARC1; p=none; rua=mailto:dmarc@example.com"] },
+        [ptrName("192.0.2.25")]: { PTR: [MAIL] },
+        [ptrName("198.51.100.7")]: { PTR: [BACKUP_HOST] },
+        [ptrName("203.0.113.5")]: { PTR: [OUT] },
+    });
+    let server: DnsServer;
+    beforeAll(async () => {
+        server = await startDnsServer();
+    });
+    afterAll(() => server.close());
+    const check = async (z: Zone) => {
+        server.zone = z;
+        const settings = validateSettings(
+            exampleRawSettings({
+                domains: [{ name: "example.com", selector: "s1" }],
+                ssh: undefined,
+                mx: undefined,
+                spf: undefined,
+                hosts: [
+                    { hostname: MAIL, ipv4: "192.0.2.25", mx: 10 },
+                    { hostname: BACKUP_HOST, ipv4: "198.51.100.7", mx: 20, relay: false },
+                    { hostname: OUT, ipv4: "203.0.113.5" },
+                ],
+                check: { resolvers: [server.address] },
+            }),
+        );
+        const input = checkInput(settings, { "example.com": [] });
+        return (await checkPublished({ ...input, timeoutMs: 1000 }))["example.com"];
+    };
+
+    it("checks SPF (MAIL FROM and HELO) and reverse DNS from every host's address, the MX per MX host", async () => {
+        const items = await check(zone());
+        expect(items.filter((i) => i.status !== "pass").map((i) => `${i.check}: ${i.reason}`)).toEqual([]);
+        expect(items.map((i) => i.check)).toEqual([
+            "spf record example.com",
+            "dmarc",
+            `spf record ${MAIL}`,
+            "spf mail-from 192.0.2.25",
+            "spf helo 192.0.2.25",
+            `mx ${MAIL}`,
+            "fcrdns 192.0.2.25",
+            `spf record ${BACKUP_HOST}`,
+            "spf mail-from 198.51.100.7",
+            "spf helo 198.51.100.7",
+            `mx ${BACKUP_HOST}`,
+            "fcrdns 198.51.100.7",
+            `spf record ${OUT}`,
+            "spf mail-from 203.0.113.5",
+            "spf helo 203.0.113.5",
+            "fcrdns 203.0.113.5",
+        ]);
+    });
+
+    it("names the host that fails: a backup missing from MX (and so from SPF's mx), a relay's wrong PTR", async () => {
+        const z = zone();
+        z["example.com"].MX = [{ priority: 10, exchange: MAIL }];
+        z[ptrName("203.0.113.5")] = { PTR: ["host.provider.example"] };
+        const failing = (await check(z)).filter((i) => i.status === "fail").map((i) => `${i.check}: ${i.reason}`);
+        expect(failing).toEqual([
+            // No longer an MX, the backup is no longer covered by the record's mx either.
+            "spf mail-from 198.51.100.7: SPF softfail for postmaster@example.com from 198.51.100.7 (1 of 10 DNS lookups, 0 of 2 void): domain of transitioning postmaster@example.com does not designate 198.51.100.7 as permitted sender",
+            `mx ${BACKUP_HOST}: MX of example.com is ${MAIL}, not ${BACKUP_HOST}`,
+            "fcrdns 203.0.113.5: PTR of 203.0.113.5 is host.provider.example, not out.example.com: receivers such as Gmail and Outlook reject or junk such mail",
+        ]);
     });
 });
