@@ -82,7 +82,8 @@ export type DomainSettings = Omit<Values<typeof DOMAINS>, "selector" | "rotation
     /** On a calendar: what it gives at `now`. */
     rotation?: RotationPlan;
 };
-export type MxSettings = Values<typeof MX>;
+/** hostname: "" only with mailauth:hosts (the view then gives the first MX host's). */
+export type MxSettings = Omit<Values<typeof MX>, "hostname"> & { hostname: string };
 export type SpfSettings = Values<typeof SPF> & {
     /** The full record value, e.g. `v=spf1 mx ~all`. */
     record: string;
@@ -95,7 +96,7 @@ export type DmarcSettings = Values<typeof DMARC> & {
 };
 /** `reportAddress` is always set: its default is derived from the first domain. */
 export type OpenDkimSettings = Omit<Values<typeof OPENDKIM>, "reportAddress"> & { reportAddress: string };
-export type SshSettings = Values<typeof SSH>;
+export type SshSettings = Omit<Values<typeof SSH>, "host"> & { host: string };
 /**
  * One mail host (issue 21): `mailauth:hosts[i]`, or the one host of mailauth:ssh and mx without it.
  * `id` is its component's name: `mailhost` for that one host, `mailhost-<hostname>` in list form.
