@@ -367,3 +367,50 @@ export function scriptOf(commandLine: string, stdin?: unknown): string {
     if (!m) throw new Error(`not a bash -c command: ${commandLine.slice(0, 80)}`);
     return m[1].replace(/'\\''/g, "'");
 }
+
+/**
+ * Which resource of the state each resource of a run takes over, as the engine decides it: its own
+ * URN if the state holds it, else the first of its aliases the state holds, the aliases including
+ * those its parent's matched alias gives it. The engine's own steps (pulumi/pulumi
+ * pkg/resource/deploy/step_generator.go at 1b59498: getOldResource 655-713, generateAliases 621-653,
+ * inheritedChildAlias 590-619): the SDK sends a resource's own alias specs only (the mocks and the CLI
+ * support them: sdk/nodejs/runtime/resource.ts 1079-1085), so a child's inherited alias is the
+ * engine's and no registration shows it. Registration order: a parent before its children.
+ * Returns new URN -> the state's URN it takes over.
+ */
+export function stateMatches(
+    stateUrns: readonly string[],
+    resources: readonly Pick<Registered, "urn" | "name" | "type" | "parent" | "aliases">[],
+): Map<string, string> {
+    const olds = new Set(stateUrns);
+    const matched = new Map<string, string>();
+    // sg.aliases: the alias a resource was found by, for its children.
+    const foundBy = new Map<string, string>();
+    const nameOf = (urn: string) => urn.slice(urn.lastIndexOf("::") + 2);
+    const typeOf = (urn: string) => urn.split("::")[2].split("$").pop()!;
+    const qualifiedType = (urn: string) => urn.split("::")[2];
+    // resource.NewURN(stack, project, parentAlias.QualifiedType(), childType, aliasName).
+    const inherited = (childType: string, childName: string, parentName: string, parentAlias: string) => {
+        const aliasName = childName.startsWith(parentName) ? nameOf(parentAlias) + childName.slice(parentName.length) : childName;
+        const [head, project] = parentAlias.split("::");
+        return `${head}::${project}::${qualifiedType(parentAlias)}$${childType}::${aliasName}`;
+    };
+    for (const r of resources) {
+        const aliases = [...r.aliases];
+        const parentAlias = r.parent ? foundBy.get(r.parent) : undefined;
+        if (parentAlias) {
+            aliases.push(inherited(r.type, r.name, nameOf(r.parent), parentAlias));
+            for (const a of r.aliases) aliases.push(inherited(typeOf(a), nameOf(a), nameOf(r.parent), parentAlias));
+        }
+        if (olds.has(r.urn)) {
+            matched.set(r.urn, r.urn);
+            continue;
+        }
+        const hit = aliases.find((a) => olds.has(a));
+        if (hit) {
+            matched.set(r.urn, hit);
+            foundBy.set(r.urn, hit);
+        }
+    }
+    return matched;
+}

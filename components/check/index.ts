@@ -49,6 +49,20 @@ export interface CheckDomain {
     mxHost: string;
     /** The host's IPv4/IPv6 addresses; empty: those the MX host name resolves to. */
     addresses: string[];
+    /**
+     * Several hosts (mailauth:hosts): each one's SPF (MAIL FROM and HELO) and reverse DNS from its
+     * addresses, and the MX of each MX host; mxHost and addresses are then not read.
+     */
+    hosts?: CheckHost[];
+}
+
+export interface CheckHost {
+    /** Its name: HELO name, PTR target, MX target when `mx`. */
+    hostname: string;
+    /** Its addresses; empty: those the name resolves to. */
+    addresses: string[];
+    /** It is an MX of the domain. */
+    mx: boolean;
 }
 
 export interface CheckInput {
@@ -516,7 +530,50 @@ export function ptrName(ip: string): string {
 /** STARTTLS per address, probed once a run whatever the number of domains (undefined: not checked). */
 type Probe = ((ip: string, mxHost: string) => Promise<CheckItem>) | undefined;
 
+/** mailauth:hosts: the domain's own items, then per host its SPF from each address, its MX (an MX host) and reverse DNS. */
+async function checkHosts(resolve: Resolve, d: CheckDomain, hosts: CheckHost[], probe: Probe): Promise<CheckItem[]> {
+    const perHost = async (h: CheckHost): Promise<CheckItem[]> => {
+        const label = `${h.mx ? "mx" : "host"} ${h.hostname}`;
+        let ips = h.addresses;
+        if (ips.length === 0) {
+            try {
+                ips = await addresses(resolve, h.hostname);
+            } catch (e) {
+                return [errorItem(label, e)];
+            }
+            if (ips.length === 0)
+                return [
+                    item(
+                        label,
+                        "fail",
+                        `${h.hostname} resolves to no address: nothing to check SPF and reverse DNS from`,
+                        `publish A/AAAA for ${h.hostname} (its ipv4/ipv6 in mailauth:hosts)`,
+                    ),
+                ];
+        }
+        const parts = await Promise.all([
+            ...(lower(h.hostname) === lower(d.name) ? [] : [spfRecordItem(resolve, h.hostname, '"v=spf1 a -all"')]),
+            ...ips.map((ip) => spfItem(resolve, "mail-from", d.name, h.hostname, ip)),
+            ...ips.map((ip) => spfItem(resolve, "helo", d.name, h.hostname, ip)),
+            ...(h.mx ? [mxItem(resolve, d.name, h.hostname, ips).then((i) => ({ ...i, check: label }))] : []),
+            ...ips.map((ip) => fcrdnsItem(resolve, h.hostname, ip)),
+            // STARTTLS is what a sender meets at an MX host.
+            ...(probe && h.mx ? ips.map((ip) => probe(ip, h.hostname)) : []),
+        ]);
+        return parts;
+    };
+    const parts = await Promise.all([
+        spfRecordItem(resolve, d.name, "the stack's SPF record"),
+        ...d.dkim.map((k) => dkimItem(resolve, d.name, k.selector, k.publicKey)),
+        ...(d.signing === undefined ? [] : [signingItem(resolve, d.name, d.signing, d.dkim.find((k) => k.selector === d.signing)?.publicKey)]),
+        dmarcItems(resolve, d.name),
+        ...hosts.map(perHost),
+    ]);
+    return parts.flatMap((p) => (Array.isArray(p) ? p : [p]));
+}
+
 async function checkDomain(resolve: Resolve, d: CheckDomain, probe: Probe): Promise<CheckItem[]> {
+    if (d.hosts) return checkHosts(resolve, d, d.hosts, probe);
     let hostAddresses = d.addresses;
     const items: CheckItem[] = [];
     if (hostAddresses.length === 0) {

@@ -18,11 +18,19 @@ export interface CheckWiring {
 
 /** The check's input from the settings: per domain its selectors' keys, the MX host and its addresses. */
 export function checkInput(
-    settings: Pick<Settings, "domains" | "mx" | "check">,
+    settings: Pick<Settings, "domains" | "mx" | "check"> & Partial<Pick<Settings, "hosts" | "hostList">>,
     dkim: Record<string, { selector: string; publicKey: string }[]>,
     signing: Record<string, string> = {},
 ) {
     const addresses = [settings.mx.ipv4, settings.mx.ipv6].filter((a): a is string => a !== undefined);
+    // mailauth:hosts: every host's addresses, MX per MX host (the one host of ssh+mx: as before).
+    const hosts = settings.hostList
+        ? settings.hosts!.map((h) => ({
+              hostname: h.hostname,
+              addresses: [h.ipv4, h.ipv6].filter((a): a is string => a !== undefined),
+              mx: h.mxPriority !== undefined,
+          }))
+        : undefined;
     return {
         domains: settings.domains.map((d) => ({
             name: d.name,
@@ -30,6 +38,7 @@ export function checkInput(
             signing: signing[d.name] ?? d.selector,
             mxHost: settings.mx.hostname,
             addresses,
+            ...(hosts ? { hosts } : {}),
         })),
         resolvers: settings.check.resolvers,
         ...(settings.check.starttls ? { starttls: {} } : {}),
