@@ -17,6 +17,7 @@ import { cloudflareToken, readRawSettings } from "./components/config";
 import { validateSettings } from "./components/settings";
 import { dmarcEnforcementWarning } from "./components/records/dmarc";
 import { dkimPublicKey } from "./components/records/dkim";
+import { unquoteTxt } from "./components/records/txt";
 import { checkOutput } from "./components/check/output";
 import { dayOf, rotationSummary } from "./components/rotation";
 
@@ -68,8 +69,20 @@ const zones = zoneGate(
 const domains = planned.map((p) => p.publish(zones.dnsArgs(p.name)));
 const noMailDns = noMail.map((n) => n.publish(zones.dnsArgs(n.name)));
 
-// On a calendar, a new selector signs only once the zone held its record as the run started.
-const signing = signingSelectors(settings.domains, zones.passed);
+// On a calendar, a new selector signs only once the zone held its record as the run started and
+// the resolvers answer its key (components/signingGate.ts).
+const signing = signingSelectors(settings.domains, zones.passed, {
+    day: dayOf(settings.now),
+    activeValues: Object.fromEntries(domains.map((d) => [d.name, d.activeDkimValue])),
+    resolvers: settings.check.resolvers,
+});
+// opendkim-testkey tests the selector that signs this run: the one the gate holds, if it holds.
+const signingDkimValues = Object.fromEntries(
+    domains.map((d, i) => {
+        const own = settings.domains[i];
+        return [d.name, signing ? signing.apply((sig) => d.dns.dkimRecords[sig[d.name] ?? own.selector].content.apply(unquoteTxt)) : d.activeDkimValue];
+    }),
+);
 
 const host = new MailHost("mailhost", {
     connection: {
@@ -87,7 +100,7 @@ const host = new MailHost("mailhost", {
     keys: domains.flatMap((d) => d.hostKeys),
     dkimRecords: domains.flatMap((d) => d.dkimRecords),
     testKey: settings.testKey,
-    activeDkimValues: Object.fromEntries(domains.map((d) => [d.name, d.activeDkimValue])),
+    activeDkimValues: signingDkimValues,
     signing,
 });
 
