@@ -1,14 +1,17 @@
 /**
  * The signing gate of the rotation calendar: a domain's new selector signs only once (1) its record
- * was already in the zone when the run started (published by an earlier run), and (2) the resolvers
+ * was already in the zone when the run started (published by an earlier run) and Cloudflare made it
+ * at least a day before (NEGATIVE_CACHE_MAX_SECONDS: any absence cached before it existed has
+ * expired), and (2) the resolvers
  * of `mailauth:check.resolvers` (the system's when empty: what components/check asks) answer its
  * name with its key, so that no resolver can have the name cached as missing, or serve an older
  * record, when the first mail signed with it arrives. Until then the selector that signed before it
  * keeps signing (it is still published, with its key on the host), and a later `pulumi up` switches.
  *
  * (1) is Cloudflare's view: the zone check's listing of the zone at the start of the run
- * (components/zone.ts checkDomain, `dkimInZone`): a TXT record at the selector's name that carries
- * this stack's comment (components/stackMarker.ts isOwn) and a non-empty p=. (2) is a resolver's
+ * (components/zone.ts checkDomain, `dkimInZone`, `dkimCreatedOn`: the API's created_on): a TXT
+ * record at the selector's name that carries this stack's comment (components/stackMarker.ts isOwn)
+ * and a non-empty p=. (2) is a resolver's
  * view, asked at program time (preview and up) only on a day the gate decides: the active selector's
  * record is in the zone and the one before it could still sign. A name cached as missing expires
  * with the zone's negative TTL (RFC 2308 5); a resolver that answers the key has it, or has nothing
@@ -26,7 +29,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { makeResolver, Resolve } from "./check/index";
 import { dkimPublicKey } from "./records/dkim";
-import { dayText, RotationPlan } from "./rotation";
+import { dayOf, dayText, RotationPlan } from "./rotation";
 import { DomainSettings } from "./settings";
 import { ZoneCheckResult } from "./zone";
 
@@ -89,38 +92,73 @@ function gateOf(plan: RotationPlan): { active: string; before?: string } | undef
     return { active: active.selector, before };
 }
 
+/**
+ * The longest a resolver keeps a negative answer from a Cloudflare zone: RFC 2308 5 caps it at the
+ * SOA's MINIMUM (and the SOA's own TTL), and Cloudflare's `soa.min_ttl` ("The time to live (TTL) for
+ * negative caching of records within the zone") is at most 86400 (Cloudflare API reference, DNS
+ * Settings, Show DNS Settings, zone `soa.min_ttl`: minimum 60, maximum 86400). A record Cloudflare
+ * made that long before the run has outlived any absence cached before it existed, whatever the
+ * zone's SOA says.
+ */
+export const NEGATIVE_CACHE_MAX_SECONDS = 86_400;
+
+/** What the run knows of the new selector's record: the zone check's listing, and the resolvers' answer if asked. */
+export interface Seen {
+    /** Selectors whose record of this stack, with a key, the listing holds (ZoneCheckResult.dkimInZone). */
+    inZone: readonly string[];
+    /** When Cloudflare made each (ZoneCheckResult.dkimCreatedOn, by lower-case selector). */
+    createdOn?: Record<string, string | undefined>;
+    dns?: DnsView;
+}
+
+/** Why the new selector may not sign yet on Cloudflare's side, or undefined when it may. `now`: ms since the epoch. */
+function zoneReason(selector: string, seen: Seen, now: number): string | undefined {
+    if (!seen.inZone.some((s) => s.toLowerCase() === selector.toLowerCase())) return `its record was not in Cloudflare's zone when the run started`;
+    const created = seen.createdOn?.[selector.toLowerCase()];
+    const at = created === undefined ? NaN : Date.parse(created);
+    if (Number.isNaN(at)) return `Cloudflare's listing does not say when its record was made (created_on)`;
+    if (now - at < NEGATIVE_CACHE_MAX_SECONDS * 1000) {
+        return `Cloudflare made its record at ${new Date(at).toISOString()}, less than ${NEGATIVE_CACHE_MAX_SECONDS} s (the longest negative caching of a Cloudflare zone, RFC 2308 5) before ${new Date(now).toISOString()}: a resolver may still hold its absence`;
+    }
+    return undefined;
+}
+
 /** Whether, on this run, the gate's decision depends on what the resolvers answer (only then are they asked). */
-export function needsDns(domain: Pick<DomainSettings, "selector" | "rotation">, inZone: readonly string[]): boolean {
+export function needsDns(domain: Pick<DomainSettings, "selector" | "rotation">, seen: Seen, now: number): boolean {
     const g = domain.rotation && gateOf(domain.rotation);
-    const zone = new Set(inZone.map((s) => s.toLowerCase()));
-    return g !== undefined && g.before !== undefined && zone.has(g.active.toLowerCase()) && zone.has(g.before.toLowerCase());
+    return (
+        g !== undefined &&
+        g.before !== undefined &&
+        seen.inZone.some((s) => s.toLowerCase() === g.before!.toLowerCase()) &&
+        zoneReason(g.active, seen, now) === undefined
+    );
 }
 
 /**
- * The selector that signs this run: the calendar's active one if the zone already holds its record
+ * The selector that signs this run: the calendar's active one if its record (this stack's, with a
+ * key) was in the zone when the run started, made at least NEGATIVE_CACHE_MAX_SECONDS before `now`,
  * and the resolvers answer its key; else the one that signed before it (the newest retiring
- * selector) if the zone holds that one's, until holdUntil; else the active one anyway (nothing
- * published can sign: a new stack, or the old key revoked). `day`: the calendar's today.
+ * selector) if the zone holds that one's, until holdUntil (past it, once the record is in the zone,
+ * the active one signs and the run warns); else the active one anyway (nothing published can sign:
+ * a new stack, or the old key revoked). `now`: the calendar's now, ms since the epoch (settings.now).
  */
-export function gatedSelector(domain: Pick<DomainSettings, "name" | "selector" | "rotation">, inZone: readonly string[], day: number, dns?: DnsView): Gate {
+export function gatedSelector(domain: Pick<DomainSettings, "name" | "selector" | "rotation">, seen: Seen, now: number): Gate {
     const g = domain.rotation && gateOf(domain.rotation);
     if (!domain.rotation || !g) return { selector: domain.selector };
-    const zone = new Set(inZone.map((s) => s.toLowerCase()));
-    const name = `${g.active}._domainkey.${domain.name}`;
-    const fallback = g.before !== undefined && zone.has(g.before.toLowerCase()) ? g.before : undefined;
-    if (!zone.has(g.active.toLowerCase())) {
-        return fallback ? { selector: fallback, held: g.active, why: `its record was not in Cloudflare's zone when the run started` } : { selector: g.active };
-    }
-    if (dns?.seen === "key" || !fallback) return { selector: g.active };
-    const reason = dnsReason(name, dns);
+    const fallback = g.before !== undefined && seen.inZone.some((s) => s.toLowerCase() === g.before!.toLowerCase()) ? g.before : undefined;
+    if (!fallback) return { selector: g.active };
+    const inZone = seen.inZone.some((s) => s.toLowerCase() === g.active.toLowerCase());
+    const why = zoneReason(g.active, seen, now) ?? (seen.dns?.seen === "key" ? undefined : dnsReason(`${g.active}._domainkey.${domain.name}`, seen.dns));
+    if (why === undefined) return { selector: g.active };
+    // Past holdUntil a selector in the zone signs: holding on would shorten the old key's overlap instead.
     const by = domain.rotation.gateOpensBy;
-    if (by !== undefined && day >= by) return { selector: g.active, late: true, why: reason };
-    return { selector: fallback, held: g.active, why: reason };
+    if (inZone && by !== undefined && dayOf(now) >= by) return { selector: g.active, late: true, why };
+    return { selector: fallback, held: g.active, why };
 }
 
 export interface GateOptions {
-    /** The calendar's today (settings.now), as a day number. */
-    day: number;
+    /** The calendar's now (settings.now), ms since the epoch. */
+    now: number;
     /** Per domain, the active selector's record value (its content): its p= is what DNS must answer. */
     activeValues: Record<string, pulumi.Input<string>>;
     /** How DNS is asked: the check's resolvers (mailauth:check.resolvers). */
@@ -137,9 +175,12 @@ export function signingSelectors(
     if (!domains.some((d) => d.rotation)) return undefined;
     const resolve = opts.resolve ?? makeResolver(opts.resolvers ?? []);
     return checked.apply((results) => {
-        const inZone = (d: DomainSettings) => results.find((r) => r.domain === d.name)?.dkimInZone ?? [];
+        const seen = (d: DomainSettings): Seen => {
+            const r = results.find((x) => x.domain === d.name);
+            return { inZone: r?.dkimInZone ?? [], createdOn: r?.dkimCreatedOn };
+        };
         // The key each asked name must carry: an Output only for the domains the resolvers are asked about.
-        const asked = domains.filter((d) => needsDns(d, inZone(d)));
+        const asked = domains.filter((d) => needsDns(d, seen(d), opts.now));
         const values = pulumi.all(Object.fromEntries(asked.map((d) => [d.name, pulumi.output(opts.activeValues[d.name])])));
         return values.apply(async (byDomain: Record<string, string>) => {
             const views = Object.fromEntries(
@@ -151,7 +192,7 @@ export function signingSelectors(
             );
             return Object.fromEntries(
                 domains.map((d) => {
-                    const gate = gatedSelector(d, inZone(d), opts.day, views[d.name]);
+                    const gate = gatedSelector(d, { ...seen(d), dns: views[d.name] }, opts.now);
                     if (gate.held) {
                         pulumi.log.info(
                             `${d.name}: ${gate.held} does not sign yet: ${gate.why}; ${gate.selector} keeps signing (published with its key), and a later pulumi up switches once it is seen`,

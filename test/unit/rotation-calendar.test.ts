@@ -9,7 +9,7 @@ import { exampleConfig, reveal, Run, runProgram, stagedFile } from "../harness";
 import { splitStdinStep } from "../../components/hostScripts";
 import { unquoteTxt } from "../../components/records/txt";
 import { FakeCloudflare } from "../cloudflare";
-import { askDns, gatedSelector, needsDns } from "../../components/signingGate";
+import { askDns, gatedSelector, needsDns, Seen } from "../../components/signingGate";
 import { DnsServer, startDnsServer } from "../dns-server";
 import { RawSettings, validateSettings } from "../../components/settings";
 import {
@@ -353,6 +353,11 @@ describe("signing gate: a new selector signs once its record was in the zone as 
     /** onCalendar, asking the test DNS server (mailauth:check.resolvers; the check itself stays off). */
     const asking = (now: string) => onCalendar(now, {}, { "mailauth:check": { enabled: false, resolvers: [dns.address] } });
     const NEW = "k20270530._domainkey.example.com";
+    const domain = (now: string, revokeNow: string[] = []) =>
+        validateSettings(raw({ domains: [{ ...com, rotation: { start: "2026-12-01" }, revokeNow }], now })).domains[0];
+    const KEY = { seen: "key" } as const;
+    /** Both records made long before any calendar date here. */
+    const LONG_AGO = { k20261201: "2026-11-01T00:00:00Z", k20270530: "2027-01-01T00:00:00Z" } as Record<string, string | undefined>;
     /** Runs with pulumi.log.info and warn collected. */
     async function logged(config: Record<string, unknown>, cf: FakeCloudflare): Promise<{ run: Run; info: string[]; warn: string[] }> {
         const info: string[] = [];
@@ -412,6 +417,26 @@ describe("signing gate: a new selector signs once its record was in the zone as 
         expect(dns.queries.udp).toBeGreaterThanOrEqual(4);
     });
 
+    it("the listing's created_on: a record Cloudflare made an hour before now is held though the resolvers answer its key; a day after, it signs", async () => {
+        const config = asking("2027-05-30T07:00:00Z");
+        const cf = FakeCloudflare.forConfig(config);
+        const record = (sel: string) =>
+            cf.addRecord("example.com", { name: `${sel}._domainkey.example.com`, type: "TXT", content: '"v=DKIM1; k=rsa; p=MIIBIjANBgkq"', comment: OWN });
+        cf.clock = () => Date.parse("2027-05-01T00:00:00Z");
+        record("k20261201");
+        cf.clock = () => Date.parse("2027-05-30T06:00:00Z");
+        expect(record("k20270530").createdOn).toBe("2027-05-30T06:00:00.000Z");
+        const first = await logged(config, cf);
+        dns.zone = { [NEW]: { TXT: [dkimOf(first.run)["k20270530"]] } };
+        const young = await logged(config, cf);
+        expect(tables(young.run, "SigningTable")).toContain("*@example.com k20261201._domainkey.example.com\n");
+        expect(young.info).toContain(
+            "example.com: k20270530 does not sign yet: Cloudflare made its record at 2027-05-30T06:00:00.000Z, less than 86400 s (the longest negative caching of a Cloudflare zone, RFC 2308 5) before 2027-05-30T07:00:00.000Z: a resolver may still hold its absence; k20261201 keeps signing (published with its key), and a later pulumi up switches once it is seen",
+        );
+        const day1 = await logged(asking("2027-05-31T06:00:00Z"), cf);
+        expect(tables(day1.run, "SigningTable")).toContain("*@example.com k20270530._domainkey.example.com\n");
+    });
+
     it("DNS cannot be asked: the gate holds and says why", async () => {
         const view = await askDns(
             async () => {
@@ -422,7 +447,7 @@ describe("signing gate: a new selector signs once its record was in the zone as 
         );
         expect(view).toEqual({ seen: "error", error: "ECONNREFUSED" });
         const d = domain("2027-05-30");
-        const gate = gatedSelector(d, ["k20261201", "k20270530"], day("2027-05-30"), view);
+        const gate = gatedSelector(d, { inZone: ["k20261201", "k20270530"], createdOn: LONG_AGO, dns: view }, at("2027-05-30T00:00:00Z"));
         expect(gate).toMatchObject({ selector: "k20261201", held: "k20270530" });
         expect(gate.why).toBe(`DNS could not be asked for ${NEW} (ECONNREFUSED): the gate cannot see that resolvers have the key`);
     });
@@ -460,26 +485,47 @@ describe("signing gate: a new selector signs once its record was in the zone as 
         expect(tables(before.run, "SigningTable")).toContain("*@example.com k20261201._domainkey.example.com\n");
     });
 
-    const domain = (now: string, revokeNow: string[] = []) =>
-        validateSettings(raw({ domains: [{ ...com, rotation: { start: "2026-12-01" }, revokeNow }], now })).domains[0];
-    const KEY = { seen: "key" } as const;
-
     it("only this stack's record with a key counts; nothing to fall back on, or an emergency: the new one signs at once", () => {
         const d = domain("2027-05-30");
-        const today = day("2027-05-30");
-        expect(gatedSelector(d, ["k20261201", "k20270530"], today, KEY)).toEqual({ selector: "k20270530" });
-        expect(gatedSelector(d, ["k20261201"], today)).toMatchObject({ selector: "k20261201", held: "k20270530" });
+        const now = at("2027-05-30T06:00:00Z");
+        const both = { inZone: ["k20261201", "k20270530"], createdOn: LONG_AGO };
+        expect(gatedSelector(d, { ...both, dns: KEY }, now)).toEqual({ selector: "k20270530" });
+        expect(gatedSelector(d, { inZone: ["k20261201"], createdOn: LONG_AGO }, now)).toMatchObject({ selector: "k20261201", held: "k20270530" });
         // Neither there (a new stack): the active one, nothing else could sign.
-        expect(gatedSelector(d, [], today)).toEqual({ selector: "k20270530" });
+        expect(gatedSelector(d, { inZone: [] }, now)).toEqual({ selector: "k20270530" });
         // The manual selector at the calendar's start, as the one before.
-        expect(gatedSelector(domain("2026-12-01"), ["20261127"], day("2026-12-01"))).toMatchObject({ selector: "20261127", held: "k20261201" });
+        expect(gatedSelector(domain("2026-12-01"), { inZone: ["20261127"] }, at("2026-12-01T06:00:00Z"))).toMatchObject({
+            selector: "20261127",
+            held: "k20261201",
+        });
         // revokeNow: the next key signs at once.
-        expect(gatedSelector(domain("2027-01-10", ["k20261201"]), ["k20261201"], day("2027-01-10"))).toEqual({ selector: "k20270530" });
+        expect(gatedSelector(domain("2027-01-10", ["k20261201"]), { inZone: ["k20261201"] }, at("2027-01-10T06:00:00Z"))).toEqual({ selector: "k20270530" });
         // In the zone but the resolvers not asked (or not answering): held.
-        expect(gatedSelector(d, ["k20261201", "k20270530"], today)).toMatchObject({ selector: "k20261201", held: "k20270530" });
-        expect(needsDns(d, ["k20261201", "k20270530"])).toBe(true);
-        expect(needsDns(d, ["k20270530"])).toBe(false);
-        expect(needsDns(d, ["k20261201"])).toBe(false);
+        expect(gatedSelector(d, both, now)).toMatchObject({ selector: "k20261201", held: "k20270530" });
+        expect(needsDns(d, both, now)).toBe(true);
+        expect(needsDns(d, { inZone: ["k20270530"], createdOn: LONG_AGO }, now)).toBe(false);
+        expect(needsDns(d, { inZone: ["k20261201"], createdOn: LONG_AGO }, now)).toBe(false);
+    });
+
+    it("a record Cloudflare made less than a day before now is held, whatever the resolvers say: an absence cached before it may last 86400 s", () => {
+        const d = domain("2027-05-30");
+        const now = at("2027-05-30T06:00:00Z");
+        const made = (iso: string | undefined) => ({
+            inZone: ["k20261201", "k20270530"],
+            createdOn: { k20261201: LONG_AGO.k20261201, k20270530: iso },
+            dns: KEY,
+        });
+        const young = gatedSelector(d, made("2027-05-29T06:00:01.000Z"), now);
+        expect(young).toMatchObject({ selector: "k20261201", held: "k20270530" });
+        expect(young.why).toBe(
+            "Cloudflare made its record at 2027-05-29T06:00:01.000Z, less than 86400 s (the longest negative caching of a Cloudflare zone, RFC 2308 5) before 2027-05-30T06:00:00.000Z: a resolver may still hold its absence",
+        );
+        expect(needsDns(d, made("2027-05-29T06:00:01.000Z"), now)).toBe(false);
+        expect(gatedSelector(d, made("2027-05-29T06:00:00.000Z"), now)).toEqual({ selector: "k20270530" });
+        // The API's own form, fractions of a second and all.
+        expect(gatedSelector(d, made("2027-05-29T05:20:00.12345Z"), now)).toEqual({ selector: "k20270530" });
+        // A listing that does not say: held.
+        expect(gatedSelector(d, made(undefined), now).why).toBe("Cloudflare's listing does not say when its record was made (created_on)");
     });
 
     it("the zone check lists as in the zone only this stack's DKIM records that carry a key", async () => {
@@ -505,17 +551,20 @@ function simulate(cal: Rotation, manual: string | undefined, ups: number[]) {
     const stopped = new Map<string, number>();
     const unpublished = new Map<string, number>();
     const signers: string[] = [];
+    const madeAt = new Map<string, string>();
     for (const at of ups) {
         const today = dayOf(at);
         const plan = resolveRotation(cal, today, manual);
         const d = { name: "example.com", selector: plan.selector, rotation: plan };
-        const inZone = [...published];
-        const gate = gatedSelector(d, inZone, today, needsDns(d, inZone) ? { seen: "key" } : undefined);
+        // Each record as Cloudflare made it at the run that first published it; resolvers serve what it holds.
+        const seen: Seen = { inZone: [...published], createdOn: Object.fromEntries([...published].map((s) => [s.toLowerCase(), madeAt.get(s)])) };
+        const gate = gatedSelector(d, { ...seen, dns: needsDns(d, seen, at) ? { seen: "key" } : undefined }, at);
         if (signer !== undefined && gate.selector !== signer && !stopped.has(signer)) stopped.set(signer, at);
         signer = gate.selector;
         signers.push(signer);
         const now = new Set([plan.selector, ...plan.previousSelectors]);
         for (const s of published) if (!now.has(s) && !unpublished.has(s)) unpublished.set(s, at);
+        for (const s of now) if (!madeAt.has(s)) madeAt.set(s, new Date(at).toISOString());
         published = now;
     }
     /** Days each selector stayed published with its key after it stopped signing (only those retired within the runs). */
