@@ -220,6 +220,12 @@ export class FakeCloudflare {
         return rec;
     }
 
+    /** A new record's createdOn and modifiedOn by this account's clock, for a record a test puts in a zone itself. */
+    times(): { createdOn: string; modifiedOn: string } {
+        const made = new Date(this.clock()).toISOString();
+        return { createdOn: made, modifiedOn: made };
+    }
+
     newId(): string {
         return (this.next++).toString(16).padStart(32, "0");
     }
