@@ -28,7 +28,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { makeResolver, Resolve } from "./check/index";
-import { dkimPublicKey } from "./records/dkim";
+import { dkimPublicKey, dkimRecordName } from "./records/dkim";
 import { dayOf, dayText, RotationPlan } from "./rotation";
 import { DomainSettings } from "./settings";
 import { ZoneCheckResult } from "./zone";
@@ -148,7 +148,7 @@ export function gatedSelector(domain: Pick<DomainSettings, "name" | "selector" |
     const fallback = g.before !== undefined && seen.inZone.some((s) => s.toLowerCase() === g.before!.toLowerCase()) ? g.before : undefined;
     if (!fallback) return { selector: g.active };
     const inZone = seen.inZone.some((s) => s.toLowerCase() === g.active.toLowerCase());
-    const why = zoneReason(g.active, seen, now) ?? (seen.dns?.seen === "key" ? undefined : dnsReason(`${g.active}._domainkey.${domain.name}`, seen.dns));
+    const why = zoneReason(g.active, seen, now) ?? (seen.dns?.seen === "key" ? undefined : dnsReason(dkimRecordName(g.active, domain.name), seen.dns));
     if (why === undefined) return { selector: g.active };
     // Past holdUntil a selector in the zone signs: holding on would shorten the old key's overlap instead.
     const by = domain.rotation.gateOpensBy;
@@ -185,9 +185,7 @@ export function signingSelectors(
         return values.apply(async (byDomain: Record<string, string>) => {
             const views = Object.fromEntries(
                 await Promise.all(
-                    asked.map(
-                        async (d) => [d.name, await askDns(resolve, `${d.selector}._domainkey.${d.name}`, dkimPublicKey(byDomain[d.name] ?? ""))] as const,
-                    ),
+                    asked.map(async (d) => [d.name, await askDns(resolve, dkimRecordName(d.selector, d.name), dkimPublicKey(byDomain[d.name] ?? ""))] as const),
                 ),
             );
             return Object.fromEntries(
