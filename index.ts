@@ -17,6 +17,7 @@ import { cloudflareToken, readRawSettings } from "./components/config";
 import { validateSettings } from "./components/settings";
 import { dmarcEnforcementWarning } from "./components/records/dmarc";
 import { dkimPublicKey } from "./components/records/dkim";
+import { unquoteTxt } from "./components/records/txt";
 import { checkOutput } from "./components/check/output";
 import { dayOf, rotationSummary } from "./components/rotation";
 import { hostPlans, unpinnedWarning } from "./components/hosts";
@@ -63,8 +64,20 @@ const zones = zoneGate(
 const domains = planned.map((p) => p.publish(zones.dnsArgs(p.name)));
 const noMailDns = noMail.map((n) => n.publish(zones.dnsArgs(n.name)));
 
-// On a calendar, a new selector signs only once the zone held its record as the run started.
-const signing = signingSelectors(settings.domains, zones.passed);
+// On a calendar, a new selector signs only once the zone held its record as the run started and
+// the resolvers answer its key (components/signingGate.ts).
+const signing = signingSelectors(settings.domains, zones.passed, {
+    now: settings.now,
+    activeValues: Object.fromEntries(domains.map((d) => [d.name, d.activeDkimValue])),
+    resolvers: settings.check.resolvers,
+});
+// opendkim-testkey tests the selector that signs this run: the one the gate holds, if it holds.
+const signingDkimValues = Object.fromEntries(
+    domains.map((d, i) => {
+        const own = settings.domains[i];
+        return [d.name, signing ? signing.apply((sig) => d.dns.dkimRecords[sig[d.name] ?? own.selector].content.apply(unquoteTxt)) : d.activeDkimValue];
+    }),
+);
 
 // One MailHost per host, all in parallel (components/hosts.ts); the relays get the same keys.
 const plans = hostPlans(settings);
@@ -89,8 +102,8 @@ const hosts = plans.map(
                 keys: sign ? domains.flatMap((d) => d.hostKeys) : [],
                 dkimRecords: sign ? domains.flatMap((d) => d.dkimRecords) : [],
                 testKey: settings.testKey,
-                // Public values (the published records'): MailHost with sign false has no key test to give them to (helper roles).
-                activeDkimValues: Object.fromEntries(domains.map((d) => [d.name, d.activeDkimValue])),
+                // The published value of the selector that signs this run (public; a host that does not sign has no key test).
+                activeDkimValues: signingDkimValues,
                 signing,
                 // Only in list form: the one host of ssh+mx gets the arguments it had (its steps byte-identical).
                 ...(settings.hostList ? { sign, ...(skipAddresses.length > 0 ? { skipAddresses } : {}) } : {}),

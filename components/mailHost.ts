@@ -90,7 +90,7 @@ export interface MailHostArgs {
     /** The DKIM TXT records: OpenDKIM switches signing only once they exist. */
     dkimRecords: pulumi.Resource[];
     testKey: TestKeySettings;
-    /** Per domain, the published DKIM value of the active selector: the key test reruns when it changes. */
+    /** Per domain, the published DKIM value of the selector that signs this run (`signing`'s, else `selector`'s): the key test reruns when it changes. */
     activeDkimValues: Record<string, pulumi.Input<string>>;
     /**
      * Per domain, the selector the SigningTable names this run, when a domain rotates on a calendar
@@ -354,11 +354,15 @@ export class MailHost extends pulumi.ComponentResource {
         // The per-domain steps it replaces (mailhost-testkey-<domain>) had no delete: dropping them
         // runs nothing on the host.
         if (args.testKey.enabled) {
+            // The selector that signs this run: on a calendar, the signing gate's (args.signing).
             const list = pulumi
-                .all(args.domains.map((d) => pulumi.output(args.activeDkimValues[d.name])))
-                .apply((values) =>
+                .all([
+                    pulumi.all(args.domains.map((d) => pulumi.output(args.activeDkimValues[d.name]))),
+                    args.signing ?? pulumi.output({} as Record<string, string>),
+                ])
+                .apply(([values, sig]) =>
                     args.domains
-                        .map((d, i) => `${d.name} ${d.selector} ${crypto.createHash("sha256").update(values[i]).digest("hex").slice(0, 16)}\n`)
+                        .map((d, i) => `${d.name} ${sig[d.name] ?? d.selector} ${crypto.createHash("sha256").update(values[i]).digest("hex").slice(0, 16)}\n`)
                         .join(""),
                 );
             const test = step(

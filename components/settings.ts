@@ -477,9 +477,10 @@ function readRotation(global: RotationFields, own: RotationFields, problems: Pro
         push(`${at("revoke")}: ${r.revoke}d must be more than retire (${r.retire}d): the old key is revoked after it is retired, then removed`);
         ok = false;
     }
-    if (Math.ceil(r.revoke / r.every) > MAX_PREVIOUS_SELECTORS) {
+    // An old selector stays in the zone retire + revoke days after its period (components/rotation.ts holdUntil).
+    if (Math.ceil((r.retire + r.revoke) / r.every) > MAX_PREVIOUS_SELECTORS) {
         push(
-            `${at("revoke")}: ${r.revoke}d with every ${r.every}d keeps ${Math.ceil(r.revoke / r.every)} old selectors in the zone at once; at most ${MAX_PREVIOUS_SELECTORS} (revoke at most ${MAX_PREVIOUS_SELECTORS} times every)`,
+            `${at("revoke")}: ${r.revoke}d with retire ${r.retire}d and every ${r.every}d keeps ${Math.ceil((r.retire + r.revoke) / r.every)} old selectors in the zone at once; at most ${MAX_PREVIOUS_SELECTORS} (retire + revoke at most ${MAX_PREVIOUS_SELECTORS} times every)`,
         );
         ok = false;
     }

@@ -81,7 +81,7 @@ export type CheckResult = Record<string, CheckItem[]>;
 /** RFC 7208 4.6.4: at most 2 lookups that return no answer. mailauth's limit (lib/spf/index.js:13). */
 export const SPF_MAX_VOID = 2;
 
-type Resolve = (name: string, rrtype: string) => Promise<any>;
+export type Resolve = (name: string, rrtype: string) => Promise<any>;
 
 /** A resolver as mailauth takes it: Node's own, on the given servers (dns.promises.Resolver, setServers). */
 export function makeResolver(servers: readonly string[] = [], timeoutMs = 2000): Resolve {
