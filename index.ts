@@ -69,7 +69,7 @@ const domains = planned.map((p) => p.publish(zones.dnsArgs(p.name)));
 const noMailDns = noMail.map((n) => n.publish(zones.dnsArgs(n.name)));
 
 // On a calendar, a new selector signs only once the zone held its record as the run started.
-const signing = signingSelectors(settings.domains, zones.passed);
+const signing = signingSelectors(settings.domains, zones.byDomain);
 
 const host = new MailHost("mailhost", {
     connection: {

@@ -32,13 +32,19 @@ export function gatedSelector(domain: DomainSettings, inZone: readonly string[])
     return { selector: domain.selector };
 }
 
-/** Per domain on a calendar, the selector that signs this run, once the zone check has read the zones; undefined when none is on one. */
-export function signingSelectors(domains: DomainSettings[], checked: pulumi.Output<ZoneCheckResult[]>): pulumi.Output<Record<string, string>> | undefined {
+/**
+ * Per domain on a calendar, the selector that signs this run, once the zone check has read the zones
+ * (its results by domain: zoneGate's `byDomain`); undefined when none is on one.
+ */
+export function signingSelectors(
+    domains: DomainSettings[],
+    checked: pulumi.Output<ReadonlyMap<string, Pick<ZoneCheckResult, "dkimInZone">>>,
+): pulumi.Output<Record<string, string>> | undefined {
     if (!domains.some((d) => d.rotation)) return undefined;
     return checked.apply((results) =>
         Object.fromEntries(
             domains.map((d) => {
-                const gate = gatedSelector(d, results.find((r) => r.domain === d.name)?.dkimInZone ?? []);
+                const gate = gatedSelector(d, results.get(d.name)?.dkimInZone ?? []);
                 if (gate.held) {
                     pulumi.log.info(
                         `${d.name}: ${gate.held} is published in this run and signs from the next pulumi up, once its record was in the zone before the run started; ${gate.selector} keeps signing until then`,
