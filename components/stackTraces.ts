@@ -65,24 +65,19 @@ export function isTsNodeFormatter(format: unknown): format is (error: Error, sta
     return format.name === "prepareStackTrace" && text.includes("wrapCallSite(stack[i], state)") && text.includes("emptyCacheBetweenOperations");
 }
 
-/** Everything of a frame that ts-node's wrapCallSite and CallSiteToString read (index.js ~2011-2139). */
+/**
+ * Everything of a frame that ts-node's wrapCallSite and CallSiteToString read (index.js ~2011-2139),
+ * and V8's own text of a frame ts-node leaves as it is (native, or without a source).
+ */
 function frameKey(f: NodeJS.CallSite): string {
-    const eval_ = f.isEval();
+    const native = f.isNative();
+    const file = native ? undefined : f.getFileName() || f.getScriptNameOrSourceURL();
     const top = f.isToplevel();
     const ctor = f.isConstructor();
-    return [
-        f.isNative() ? "native" : "",
-        f.getFileName(),
-        f.getScriptNameOrSourceURL(),
-        f.getLineNumber(),
-        f.getColumnNumber(),
-        f.getFunctionName(),
-        eval_ ? `eval ${f.getEvalOrigin()}` : "",
-        top ? "top" : ctor ? "new" : `${f.getTypeName()}.${f.getMethodName()}`,
-        // Read by V8's own text of a frame ts-node leaves as it is (one without a source).
-        f.isAsync?.() ? "async" : "",
-        f.isPromiseAll?.() ? `all ${f.getPromiseIndex?.()}` : "",
-    ].join("\u0001");
+    let key = `${file}\u0001${f.getLineNumber()}\u0001${f.getColumnNumber()}\u0001${f.getFunctionName()}\u0001${top ? "top" : ctor ? "new" : `${f.getTypeName()}.${f.getMethodName()}`}`;
+    if (f.isEval()) key += `\u0001eval ${f.getEvalOrigin()}`;
+    if (native || !file) key += `\u0001${native ? "native" : ""}${f.isAsync?.() ? " async" : ""}${f.isPromiseAll?.() ? ` all ${f.getPromiseIndex?.()}` : ""}`;
+    return key;
 }
 
 if (isTsNodeFormatter(Error.prepareStackTrace)) Error.prepareStackTrace = cacheFrameLines(Error.prepareStackTrace);
