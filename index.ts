@@ -66,7 +66,7 @@ const noMailDns = noMail.map((n) => n.publish(zones.dnsArgs(n.name)));
 
 // On a calendar, a new selector signs only once the zone held its record as the run started and
 // the resolvers answer its key (components/signingGate.ts).
-const signing = signingSelectors(settings.domains, zones.passed, {
+const signing = signingSelectors(settings.domains, zones.byDomain, {
     now: settings.now,
     activeValues: Object.fromEntries(domains.map((d) => [d.name, d.activeDkimValue])),
     resolvers: settings.check.resolvers,

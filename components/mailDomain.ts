@@ -149,15 +149,9 @@ function hostRecords(domain: DomainSettings, settings: Settings): HostRecords[] 
 export function planMailDomains(settings: Settings): PlannedMailDomain[] {
     const mxZone = settings.mx.publish ? zoneFor(settings.mx.hostname, settings.domains)?.name : undefined;
     // Each authorization goes to the zone that holds its report address (another domain's, or this one's for another domain).
-    const reports = reportAuthorizationsOf(settings);
-    return settings.domains.map((domain) =>
-        planMailDomain(
-            domain,
-            settings,
-            mxZone,
-            reports.filter((r) => r.zone === domain.name).map(({ domain: d, host }) => ({ domain: d, host })),
-        ),
-    );
+    const reports = new Map<string, { domain: string; host: string }[]>();
+    for (const { zone, domain: d, host } of reportAuthorizationsOf(settings)) (reports.get(zone) ?? reports.set(zone, []).get(zone)!).push({ domain: d, host });
+    return settings.domains.map((domain) => planMailDomain(domain, settings, mxZone, reports.get(domain.name) ?? []));
 }
 
 /** A name of mailauth:noMail, planned: its component's name and position, and how to publish it. */

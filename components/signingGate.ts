@@ -166,17 +166,20 @@ export interface GateOptions {
     resolvers?: readonly string[];
 }
 
-/** Per domain on a calendar, the selector that signs this run, once the zone check has read the zones; undefined when none is on one. */
+/**
+ * Per domain on a calendar, the selector that signs this run, once the zone check has read the zones
+ * (its results by domain: zoneGate's `byDomain`); undefined when none is on one.
+ */
 export function signingSelectors(
     domains: DomainSettings[],
-    checked: pulumi.Output<ZoneCheckResult[]>,
+    checked: pulumi.Output<ReadonlyMap<string, Pick<ZoneCheckResult, "dkimInZone" | "dkimCreatedOn">>>,
     opts: GateOptions,
 ): pulumi.Output<Record<string, string>> | undefined {
     if (!domains.some((d) => d.rotation)) return undefined;
     const resolve = opts.resolve ?? makeResolver(opts.resolvers ?? []);
     return checked.apply((results) => {
         const seen = (d: DomainSettings): Seen => {
-            const r = results.find((x) => x.domain === d.name);
+            const r = results.get(d.name);
             return { inZone: r?.dkimInZone ?? [], createdOn: r?.dkimCreatedOn };
         };
         // The key each asked name must carry: an Output only for the domains the resolvers are asked about.

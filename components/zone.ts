@@ -700,15 +700,33 @@ async function perZone<T>(
                 );
                 return [];
             }
-            return plans.map((plan) =>
-                each(
-                    plan,
-                    zone,
-                    all.filter((r) => normalizeName(r.name) === plan.domain || normalizeName(r.name).endsWith(`.${plan.domain}`)),
-                ),
+            const under = recordsAtOrBelow(
+                all,
+                plans.map((p) => p.domain),
             );
+            return plans.map((plan, i) => each(plan, zone, under[i]));
         }),
     );
+}
+
+/**
+ * For each name, the records at it or below it, in the listing's order: one pass over the records,
+ * each looked up under its own name and each parent's (a filter of the zone's records per domain
+ * made 1,000 domains in one zone of 4,000 records cost 4 million comparisons).
+ */
+export function recordsAtOrBelow<R extends { name: string }>(records: readonly R[], names: readonly string[]): R[][] {
+    const out = names.map((): R[] => []);
+    const index = new Map<string, number[]>();
+    names.forEach((n, i) => (index.get(n) ?? index.set(n, []).get(n)!).push(i));
+    for (const r of records) {
+        // At the name itself, then at each parent: exactly the names n that r's name equals or ends with `.n`.
+        for (let name = normalizeName(r.name), dot = 0; ; name = name.slice(dot + 1)) {
+            for (const i of index.get(name) ?? []) out[i].push(r);
+            dot = name.indexOf(".");
+            if (dot < 0) break;
+        }
+    }
+    return out;
 }
 
 /**
@@ -732,7 +750,19 @@ export async function checkZones(plans: DomainPlan[], opts: CheckOptions): Promi
         )
     ).flat();
     if (problems.length > 0) throw new ZoneError([...new Set(problems)]);
-    return plans.map((p) => results.find((r) => r.domain === p.domain)!);
+    const byDomain = resultsByDomain(results);
+    return plans.map((p) => byDomain.get(p.domain)!);
+}
+
+/**
+ * The zone check's results by domain (the first one of a domain, as `find` would give it): built once
+ * per run, so that looking up every domain's result costs one pass, not one per domain (a `find` per
+ * domain made 1,000 domains cost 1,000 x 1,000 comparisons, four times over).
+ */
+export function resultsByDomain<R extends { domain: string }>(results: readonly R[]): ReadonlyMap<string, R> {
+    const map = new Map<string, R>();
+    for (const r of results) if (!map.has(r.domain)) map.set(r.domain, r);
+    return map;
 }
 
 function checkDomain(

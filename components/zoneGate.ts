@@ -11,7 +11,7 @@ import { Settings, SettingsError } from "./settings";
 import { show } from "./validate/show";
 import { readImportRecordsShape } from "./validate/imports";
 import { identityId, ownMarker } from "./stackMarker";
-import { checkAdopted, checkZones, DomainPlan, ZoneRef } from "./zone";
+import { checkAdopted, checkZones, DomainPlan, resultsByDomain, ZoneCheckResult, ZoneRef } from "./zone";
 
 /**
  * The stack's identity (components/stackMarker.ts): a key made once per state, whose id leads every
@@ -95,16 +95,19 @@ export function zoneGate(
     const legacyMarker = ownMarker(undefined, org, project, stack).legacy;
     const adopt = adoptRecords.enabled;
     const token = adoptRecords.token;
+    // Each domain's position in the settings, looked up once (the first of a name, as findIndex gives it).
+    const position = new Map<string, number>();
+    settings.domains.forEach((d, i) => position.has(d.name) || position.set(d.name, i));
     const plans: DomainPlan[] = dnsArgs.map((a) => ({
         domain: a.domain,
-        zoneId: settings.domains.find((d) => d.name === a.domain)?.zoneId,
+        zoneId: settings.domains[position.get(a.domain) ?? -1]?.zoneId,
         component: a.domain,
         targets: mailDnsTargets(a.domain, a),
         selectors: Object.keys(a.dkim),
         spfMechanisms: settings.spf.mechanisms,
         spfAll: settings.spf.all,
         domains: settings.domains,
-        index: settings.domains.findIndex((d) => d.name === a.domain),
+        index: position.get(a.domain) ?? -1,
     }));
     for (const n of noMail) {
         plans.push({
@@ -124,36 +127,46 @@ export function zoneGate(
         plans.flatMap((p) => p.targets),
     );
     const checked = pulumi.output(marker.then((own) => checkZones(plans, { adopt, comment: own, stack, project, imports })));
+    // One map by domain for every lookup below (each domain's zone id and name, the recheck) and the
+    // signing gate's: built once, not a search of the results per domain.
+    const byDomain: pulumi.Output<ReadonlyMap<string, ZoneCheckResult>> = checked.apply(resultsByDomain);
+    const planOf = resultsByDomain(plans);
     // The adopt steps, as MailDns makes them: checked again together once their outputs are known.
     const adoptSteps: { plan: DomainPlan; stdout: pulumi.Output<string> }[] = [];
     return {
         /** Resolves once every zone was found and no record stands in the way. */
         passed: checked,
+        /** The same, by domain. */
+        byDomain,
         /** Each domain's zone, once every check (the one after adoption too) has passed: a stack output. */
         result: () => {
             const steps = [...adoptSteps];
             const recheck =
                 steps.length === 0
                     ? pulumi.output(undefined)
-                    : pulumi.all([checked, pulumi.all(steps.map((s) => s.stdout))]).apply(async ([rs]) => {
-                          await checkAdopted(
-                              steps.map((s) => ({ plan: s.plan, zone: rs.find((r) => r.domain === s.plan.domain)!.zone })),
-                              { comment: await marker, stack, project, imports },
-                          );
-                      });
+                    : // Not pulumi.all over byDomain: it copies its inputs' values into plain objects (a Map to {}).
+                      pulumi
+                          .all(steps.map((s) => s.stdout))
+                          .apply(() => byDomain)
+                          .apply(async (rs) => {
+                              await checkAdopted(
+                                  steps.map((s) => ({ plan: s.plan, zone: rs.get(s.plan.domain)!.zone })),
+                                  { comment: await marker, stack, project, imports },
+                              );
+                          });
             return pulumi.all([checked, recheck]).apply(([rs]) => Object.fromEntries(rs.map((r) => [r.domain, r.zone])) as Record<string, ZoneRef>);
         },
         /** What MailDns (or NoMailDns, by the name) needs from the check for one domain. */
         dnsArgs(domain: string): Pick<MailDnsArgs, "zoneId" | "comment" | "adopt" | "imports"> {
-            const plan = plans.find((p) => p.domain === domain)!;
+            const plan = planOf.get(domain)!;
             return {
                 imports: Object.fromEntries(plan.targets.filter((t) => imports[t.resource] !== undefined).map((t) => [t.resource, imports[t.resource]])),
-                zoneId: checked.apply((rs) => rs.find((r) => r.domain === domain)!.zone.id),
+                zoneId: byDomain.apply((rs) => rs.get(domain)!.zone.id),
                 comment,
                 adopt: adopt
                     ? {
                           targets: adoptTargets(plan.targets, imports),
-                          zoneName: checked.apply((rs) => rs.find((r) => r.domain === domain)!.zone.name),
+                          zoneName: byDomain.apply((rs) => rs.get(domain)!.zone.name),
                           marker: comment,
                           legacyMarker,
                           markerId: identity,

@@ -93,3 +93,18 @@ describe("the program takes no stack traces while it runs (components/stackTrace
         expect(imports[0]).toBe('import "./components/stackTraces";');
     });
 });
+
+describe("Node's arguments from Pulumi.yaml (runtime.options.nodeargs)", () => {
+    it("the bench's program runs with them, as the language host starts node (main.go:313-317, 929)", () => {
+        const yaml = require("js-yaml") as typeof import("js-yaml");
+        const nodeargs = (yaml.load(fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8")) as { runtime: { options: { nodeargs: string } } }).runtime.options
+            .nodeargs;
+        // The young generation the program's garbage collection needs at many domains (BENCHMARKS.md "Program start").
+        expect(nodeargs).toMatch(/--max-semi-space-size=\d+/);
+        const run = JSON.parse(
+            execFileSync(process.execPath, [path.join(ROOT, "test/bench/program.js"), "2"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }),
+        );
+        expect(run.execArgv).toEqual(nodeargs.split(/\s+/));
+        expect(run.domains).toBe(2);
+    }, 60_000);
+});
