@@ -21,7 +21,17 @@ function setup(n: number) {
     const cf = new FakeCloudflare();
     const zone = cf.addZone("example.com", ZONE_ID);
     for (let i = 0; i < n; i++)
-        zone.records.push({ id: cf.newId(), name: `www.${name(i)}`, type: "A", content: "192.0.2.80", ttl: 1, proxied: false, comment: null, tags: [] });
+        zone.records.push({
+            id: cf.newId(),
+            name: `www.${name(i)}`,
+            type: "A",
+            content: "192.0.2.80",
+            ttl: 1,
+            proxied: false,
+            comment: null,
+            tags: [],
+            ...cf.times(),
+        });
     const config = {
         ...exampleConfig(),
         "mailauth:domains": Array.from({ length: n }, (_, i) => ({ name: name(i), zoneId: ZONE_ID, selector: "s1", rotation: { start: "2026-12-01" } })),
