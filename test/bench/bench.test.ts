@@ -267,10 +267,12 @@ function writeReport(): void {
     lines.push(
         "Method: `test/bench/bench.test.ts`; baselines `test/bench/guide.sh` (the guide's steps as typed) and `test/bench/best.sh` (one read, one `postconf -e`, one restart each). Service starts and reloads are counted from the host's journal.",
     );
-    // The scale section is test/bench/scale.test.ts's: keep it.
+    // The scale section is test/bench/scale.test.ts's, the hosts section test/bench/hosts.test.ts's: keep them.
     const previous = fs.existsSync(path.join(ROOT, "BENCHMARKS.md")) ? fs.readFileSync(path.join(ROOT, "BENCHMARKS.md"), "utf8") : "";
-    const scale = previous.match(/<!-- scale:[\s\S]*<!-- \/scale -->\n?/);
-    if (scale) lines.push("", scale[0].trimEnd());
+    for (const kept of [/<!-- scale:[\s\S]*<!-- \/scale -->\n?/, /<!-- hosts:[\s\S]*<!-- \/hosts -->\n?/]) {
+        const section = previous.match(kept);
+        if (section) lines.push("", section[0].trimEnd());
+    }
     fs.writeFileSync(path.join(ROOT, "BENCHMARKS.md"), lines.join("\n") + "\n");
     fs.mkdirSync(path.join(ROOT, "docs"), { recursive: true });
     fs.writeFileSync(path.join(ROOT, "docs", "bench.svg"), chart());
