@@ -7,6 +7,7 @@
  * BENCHMARKS.md, leaving the rest as it is. Needs mailauth:hosts (branches s6-hosts, s6-roles).
  */
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import { expect, it } from "vitest";
 import { DOMAINS, useLab } from "../lab/fixture";
@@ -15,7 +16,7 @@ import { ROOT } from "../harness";
 
 const lab = useLab();
 const SIZES = (process.env.MAILAUTH_BENCH_HOSTS ?? "1,2,5").split(",").map(Number);
-const ROUNDS = Number(process.env.MAILAUTH_BENCH_ROUNDS ?? 2);
+const ROUNDS = Number(process.env.MAILAUTH_BENCH_ROUNDS ?? 3);
 
 interface Sample {
     seconds: number;
@@ -51,11 +52,16 @@ async function converge(n: number | "legacy"): Promise<Sample> {
     };
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
+const median = (xs: number[]) => {
+    const s = [...xs].sort((a, b) => a - b);
+    const m = Math.floor(s.length / 2);
+    return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
 const range = (xs: number[]) => `${median(xs).toFixed(2)} (${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)})`;
 
 it("fresh converge of 1, 2 and 5 hosts, side by side with the one host of ssh + mx", async () => {
     const samples = new Map<string, Sample[]>();
+    const loadBefore = os.loadavg()[0];
     const cases: (number | "legacy")[] = ["legacy", ...SIZES];
     for (let round = 0; round < ROUNDS; round++) {
         for (const n of cases) {
@@ -72,7 +78,8 @@ it("fresh converge of 1, 2 and 5 hosts, side by side with the one host of ssh + 
             "(systemd-nspawn, each in its own network namespace, all on this 2-core machine): a fresh converge of one stack " +
             "over N hosts (`mailauth:hosts`, each an MX and a relay, two domains), from the start of `up` to its end (the " +
             "runner: real keys, records into the lab DNS, every step over SSH, at most 4 x cores at once). " +
-            `Median (min–max) of ${ROUNDS} rounds, the cases interleaved in each round, each on fresh hosts.`,
+            `Median (min–max) of ${ROUNDS} rounds, the cases interleaved in each round, each on fresh hosts. ` +
+            `The machine's 1-minute load average: ${loadBefore.toFixed(1)} before, ${os.loadavg()[0].toFixed(1)} after (other work shares its 2 cores).`,
         "",
         "| hosts | fresh (s) | vs 1 host | per host vs 1 host | commands | SSH sessions per host | most held at once per host |",
         "|---|---|---|---|---|---|---|",
