@@ -17,21 +17,17 @@ import { cloudflareToken, readRawSettings } from "./components/config";
 import { validateSettings } from "./components/settings";
 import { dmarcEnforcementWarning } from "./components/records/dmarc";
 import { dkimPublicKey } from "./components/records/dkim";
+import { unquoteTxt } from "./components/records/txt";
 import { checkOutput } from "./components/check/output";
 import { dayOf, rotationSummary } from "./components/rotation";
+import { hostPlans, unpinnedWarning } from "./components/hosts";
 
 const config = new pulumi.Config("mailauth");
 const sshPrivateKey = config.getSecret("sshPrivateKey");
 // Throws a RunError listing every problem: the CLI shows the list alone, no stack trace.
 const settings = validateSettings(readRawSettings(config));
-if (settings.ssh.hostKey === undefined) {
-    // pulumi-command then accepts any host key (connection.go ~95-97 in pulumi/pulumi-command).
-    pulumi.log.warn(
-        "mailauth:ssh.hostKey is not set: the server's identity is NOT checked, and whoever answers at " +
-            `${settings.ssh.host}:${settings.ssh.port} receives the DKIM private keys. Pin it: ` +
-            `pulumi config set --path 'mailauth:ssh.hostKey' "$(ssh-keyscan -p ${settings.ssh.port} -t ed25519 ${settings.ssh.host} 2>/dev/null | cut -d' ' -f2-)"`,
-    );
-}
+// pulumi-command accepts any host key when none is pinned (connection.go ~95-97 in pulumi/pulumi-command).
+for (const h of settings.hosts) if (h.ssh.hostKey === undefined) pulumi.log.warn(unpinnedWarning(h, settings.hostList));
 
 // Once per run, not per domain: every domain publishes the same DMARC record.
 const dmarcWarning = dmarcEnforcementWarning(settings.dmarc);
@@ -68,28 +64,53 @@ const zones = zoneGate(
 const domains = planned.map((p) => p.publish(zones.dnsArgs(p.name)));
 const noMailDns = noMail.map((n) => n.publish(zones.dnsArgs(n.name)));
 
-// On a calendar, a new selector signs only once the zone held its record as the run started.
-const signing = signingSelectors(settings.domains, zones.passed);
-
-const host = new MailHost("mailhost", {
-    connection: {
-        // Nothing touches the host either until the zone check has passed.
-        host: zones.passed.apply(() => settings.ssh.host),
-        port: settings.ssh.port,
-        user: settings.ssh.user,
-        privateKey: sshPrivateKey!,
-        hostKey: settings.ssh.hostKey,
-    },
-    user: settings.ssh.user,
-    domains: settings.domains,
-    opendkim: settings.opendkim,
-    policydSpf: settings.policydSpf,
-    keys: domains.flatMap((d) => d.hostKeys),
-    dkimRecords: domains.flatMap((d) => d.dkimRecords),
-    testKey: settings.testKey,
-    activeDkimValues: Object.fromEntries(domains.map((d) => [d.name, d.activeDkimValue])),
-    signing,
+// On a calendar, a new selector signs only once the zone held its record as the run started and
+// the resolvers answer its key (components/signingGate.ts).
+const signing = signingSelectors(settings.domains, zones.passed, {
+    now: settings.now,
+    activeValues: Object.fromEntries(domains.map((d) => [d.name, d.activeDkimValue])),
+    resolvers: settings.check.resolvers,
 });
+// opendkim-testkey tests the selector that signs this run: the one the gate holds, if it holds.
+const signingDkimValues = Object.fromEntries(
+    domains.map((d, i) => {
+        const own = settings.domains[i];
+        return [d.name, signing ? signing.apply((sig) => d.dns.dkimRecords[sig[d.name] ?? own.selector].content.apply(unquoteTxt)) : d.activeDkimValue];
+    }),
+);
+
+// One MailHost per host, all in parallel (components/hosts.ts); the relays get the same keys.
+const plans = hostPlans(settings);
+const hosts = plans.map(
+    ({ host: h, aliases, sign, skipAddresses }) =>
+        new MailHost(
+            h.id,
+            {
+                connection: {
+                    // Nothing touches the host either until the zone check has passed.
+                    host: zones.passed.apply(() => h.ssh.host),
+                    port: h.ssh.port,
+                    user: h.ssh.user,
+                    privateKey: sshPrivateKey!,
+                    hostKey: h.ssh.hostKey,
+                },
+                user: h.ssh.user,
+                domains: settings.domains,
+                opendkim: settings.opendkim,
+                policydSpf: settings.policydSpf,
+                // An inbound-only backup MX (relay false) gets no private key.
+                keys: sign ? domains.flatMap((d) => d.hostKeys) : [],
+                dkimRecords: sign ? domains.flatMap((d) => d.dkimRecords) : [],
+                testKey: settings.testKey,
+                // The published value of the selector that signs this run (public; a host that does not sign has no key test).
+                activeDkimValues: signingDkimValues,
+                signing,
+                // Only in list form: the one host of ssh+mx gets the arguments it had (its steps byte-identical).
+                ...(settings.hostList ? { sign, ...(skipAddresses.length > 0 ? { skipAddresses } : {}) } : {}),
+            },
+            aliases.length > 0 ? { aliases } : undefined,
+        ),
+);
 
 /** Every published record: name, type and value. */
 export const records: pulumi.Output<PublishedRecord[]> = pulumi
@@ -117,8 +138,13 @@ function selectorsOutput(signs: Record<string, string>) {
 export const selectors = signing ? signing.apply(selectorsOutput) : selectorsOutput({});
 /** The Cloudflare zone (name and id) that holds each domain's records, and each no-mail name's (mailauth:noMail). */
 export const zone = zones.result();
-/** opendkim-testkey's verdict per domain ("key OK" once the record matches the installed key). */
-export const testKey = host.testKeyResults;
+/**
+ * opendkim-testkey's verdict per domain ("key OK" once the record matches the installed key); with
+ * mailauth:hosts, per signing host (by hostname), then per domain.
+ */
+export const testKey = settings.hostList
+    ? pulumi.all(Object.fromEntries(plans.flatMap((p, i) => (p.sign ? [[p.host.hostname, hosts[i].testKeyResults]] : []))))
+    : hosts[0].testKeyResults;
 /**
  * What receivers conclude from the published DNS, per domain, per item: status (pass, warn, fail),
  * reason, fix (components/check). Only at `pulumi up`, once every record and host step exists; a
@@ -126,7 +152,7 @@ export const testKey = host.testKeyResults;
  */
 export const check = checkOutput(settings, {
     // Every published record and every host step first; the DKIM keys as published (the record's content, not state's key).
-    after: pulumi.all([host.done as pulumi.Output<unknown>, ...domains.map((d) => d.dns.created)]),
+    after: pulumi.all([...hosts.map((h) => h.done as pulumi.Output<unknown>), ...domains.map((d) => d.dns.created)]),
     dkim: pulumi.all(
         Object.fromEntries(
             domains.map((d) => [
@@ -135,4 +161,6 @@ export const check = checkOutput(settings, {
             ]),
         ),
     ),
+    // The selector each domain's SigningTable line names this run (the host's opendkim step renders it from the same Output).
+    signing,
 });

@@ -4,7 +4,7 @@
  */
 import { milterEndpoint, MILTER_ENDPOINTS, OS_FAMILIES, OS_FAMILY_FACTS, OsFamily } from "./osFamilies";
 import { MilterTransport } from "./settings";
-import { loadTemplate, shellQuote } from "./templates";
+import { loadTemplate, shellQuote, TemplateConditions } from "./templates";
 
 /** Per-family values a script may ask for. */
 export type FamilyVar = "PACKAGES" | "POLICYD_SPF_BIN" | "POLICYD_SPF_CONF" | "MILTER" | "SOCKET_DIR" | "MAKE_SOCKET_DIR";
@@ -22,13 +22,21 @@ export interface ScriptSpec {
     files?: Record<string, string>;
     /** Templates of shell functions the body uses, put before it. */
     includes?: string[];
+    /**
+     * Whether the host signs mail (MailHostArgs.sign; default true): a host that does not gets its
+     * templates' `#@else` side of `#@if signing` (components/templates.ts selectBlocks), and
+     * PACKAGES without OpenDKIM's.
+     */
+    signing?: boolean;
 }
 
-function familyValue(name: FamilyVar, family: OsFamily, transport: MilterTransport): string {
+const conditionsOf = (spec: Pick<ScriptSpec, "signing">): TemplateConditions => ({ signing: spec.signing ?? true });
+
+function familyValue(name: FamilyVar, family: OsFamily, transport: MilterTransport, signing: boolean): string {
     const facts = OS_FAMILY_FACTS[family];
     switch (name) {
         case "PACKAGES":
-            return facts.packages.join(" ");
+            return (signing ? facts.packages : facts.policydSpfPackages).join(" ");
         case "POLICYD_SPF_BIN":
             return facts.policydSpfBin;
         case "POLICYD_SPF_CONF":
@@ -85,8 +93,8 @@ function stageFromStdin(names: string[]): string {
  * it, templates/lib.sh nor buildScript (STAGE) sets. test/unit/template-contract.test.ts checks
  * the declaration against what the template really reads.
  */
-export function templateInputs(template: string): string[] {
-    const line = loadTemplate(`${template}.sh`)
+export function templateInputs(template: string, conditions?: TemplateConditions): string[] {
+    const line = loadTemplate(`${template}.sh`, conditions)
         .split("\n")
         .find((l) => l.startsWith("# inputs:"));
     if (line === undefined) throw new Error(`templates/${template}.sh has no '# inputs:' line`);
@@ -98,7 +106,7 @@ export function templateInputs(template: string): string[] {
 
 /** Every declared input provided, nothing undeclared passed: a broken contract fails the program. */
 function checkInputs(spec: ScriptSpec): void {
-    const declared = templateInputs(spec.template);
+    const declared = templateInputs(spec.template, conditionsOf(spec));
     const provided = [...Object.keys(spec.vars ?? {}), ...(spec.familyVars ?? [])];
     const missing = declared.filter((v) => !provided.includes(v));
     const extra = provided.filter((v) => !declared.includes(v));
@@ -126,7 +134,7 @@ export function buildScript(spec: ScriptSpec): string {
         const transport = spec.milterTransport ?? "auto";
         parts.push('case "$OS_FAMILY" in\n');
         for (const family of OS_FAMILIES) {
-            const values = Object.fromEntries(familyVars.map((v) => [v, familyValue(v, family, transport)]));
+            const values = Object.fromEntries(familyVars.map((v) => [v, familyValue(v, family, transport, spec.signing ?? true)]));
             parts.push(`    ${family})\n${assignments(values, "        ")}        ;;\n`);
         }
         parts.push("esac\n");
@@ -135,8 +143,8 @@ export function buildScript(spec: ScriptSpec): string {
     parts.push(`STAGE=$(mktemp -d /tmp/mailauth.XXXXXX)\ntrap 'rm -rf "$STAGE"' EXIT\n`);
     const staged = Object.keys(spec.files ?? {});
     if (staged.length > 0) parts.push(stageFromStdin(staged));
-    for (const include of spec.includes ?? []) parts.push(loadTemplate(`include/${include}.sh`));
-    parts.push(loadTemplate(`${spec.template}.sh`));
+    for (const include of spec.includes ?? []) parts.push(loadTemplate(`include/${include}.sh`, conditionsOf(spec)));
+    parts.push(loadTemplate(`${spec.template}.sh`, conditionsOf(spec)));
     return parts.join("");
 }
 

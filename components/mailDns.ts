@@ -56,6 +56,14 @@ export interface MailDnsArgs {
     mxAddresses?: { hostname: string; ipv4?: string; ipv6?: string };
     /** The MX host's own SPF record (the HELO check), at mxAddresses.hostname; omitted to publish none. */
     heloSpf?: string;
+    /**
+     * mailauth:hosts (list form; the fields above are then unset): per host its MX in this domain
+     * (`<domain>-mx-<hostname>`), and its A/AAAA and HELO SPF when this zone holds it
+     * (`-mx-a-<hostname>`, `-mx-aaaa-<hostname>`, `-mx-spf-<hostname>`). `legacy`: the first host of
+     * the list, whose records alias the one host's names (`<domain>-mx`, `-mx-a`, ...), so a stack
+     * moving from ssh+mx to hosts keeps them.
+     */
+    hosts?: HostRecords[];
     spf: string;
     /** DMARC value; omitted to publish none. */
     dmarc?: string;
@@ -70,9 +78,24 @@ export interface MailDnsArgs {
     revoked?: string[];
 }
 
+/** One host's records in a domain's zone (MailDnsArgs.hosts). */
+export interface HostRecords {
+    hostname: string;
+    /** Its MX priority, when it is an MX and the stack publishes MX (mx.publish). */
+    mx?: number;
+    /** Its A/AAAA, when this zone holds its name and the stack publishes them. */
+    addresses?: { ipv4?: string; ipv6?: string };
+    /** Its HELO SPF record (`v=spf1 a -all`), with addresses. */
+    heloSpf?: string;
+    /** The first host of the list: its records alias the one host's record names. */
+    legacy: boolean;
+}
+
 interface RecordSpec {
     /** Suffix of the resource name: `<component>-<id>`. Names are state identity: keep them stable. */
     id: string;
+    /** A former id (`<component>-<alias>`), named as an alias: the resource keeps that state. */
+    alias?: string;
     kind: TargetKind;
     name: string;
     type: Target["type"];
@@ -91,6 +114,26 @@ function recordSpecs(args: Omit<MailDnsArgs, "zoneId">): RecordSpec[] {
     if (args.mxAddresses?.ipv6)
         specs.push({ id: "mx-aaaa", kind: "aaaa", name: args.mxAddresses.hostname, type: "AAAA", value: canonicalIpv6(args.mxAddresses.ipv6) });
     if (args.mxAddresses && args.heloSpf) specs.push({ id: "mx-spf", kind: "helo", name: args.mxAddresses.hostname, type: "TXT", value: args.heloSpf });
+    const hosts = args.hosts ?? [];
+    const was = (h: HostRecords, id: string) => (h.legacy ? { alias: id } : {});
+    for (const h of hosts) {
+        if (h.mx !== undefined)
+            specs.push({ id: `mx-${h.hostname}`, ...was(h, "mx"), kind: "mx", name: args.domain, type: "MX", value: h.hostname, priority: h.mx });
+    }
+    for (const h of hosts) {
+        if (h.addresses?.ipv4) specs.push({ id: `mx-a-${h.hostname}`, ...was(h, "mx-a"), kind: "a", name: h.hostname, type: "A", value: h.addresses.ipv4 });
+        if (h.addresses?.ipv6)
+            specs.push({
+                id: `mx-aaaa-${h.hostname}`,
+                ...was(h, "mx-aaaa"),
+                kind: "aaaa",
+                name: h.hostname,
+                type: "AAAA",
+                value: canonicalIpv6(h.addresses.ipv6),
+            });
+        if (h.addresses && h.heloSpf)
+            specs.push({ id: `mx-spf-${h.hostname}`, ...was(h, "mx-spf"), kind: "helo", name: h.hostname, type: "TXT", value: h.heloSpf });
+    }
     specs.push({ id: "spf", kind: "spf", name: spfRecordName(args.domain), type: "TXT", value: args.spf });
     for (const [selector, value] of Object.entries(args.dkim)) {
         specs.push({
@@ -164,6 +207,8 @@ function makeRecords(parent: pulumi.ComponentResource, name: string, specs: Reco
                 dependsOn: adopt ? [adopt] : [],
                 // A revoked one changes to the empty p= (the key it carried is the one being revoked).
                 ignoreChanges: spec.selector !== undefined && !spec.revoked ? ["content"] : [],
+                // A host's record of mailauth:hosts keeps the state of the one host's record (ssh+mx) it was.
+                ...(spec.alias ? { aliases: [{ name: `${name}-${spec.alias}` }] } : {}),
                 // A DKIM record is imported only with the user's key (mailauth:dkimKeys: the value is known now).
                 ...((spec.selector === undefined || (typeof spec.value === "string" && !spec.revoked)) && args.imports?.[`${name}-${spec.id}`]
                     ? { import: args.imports[`${name}-${spec.id}`] }

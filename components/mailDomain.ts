@@ -17,7 +17,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as cloudflare from "@pulumi/cloudflare";
 import { DkimKey, warnKeptKey } from "./dkimKey";
 import { installedSelectors } from "./hostFiles";
-import { MailDns, MailDnsArgs, noMailComponentName, NoMailDns } from "./mailDns";
+import { HostRecords, MailDns, MailDnsArgs, noMailComponentName, NoMailDns } from "./mailDns";
 import type { DkimKeyInput } from "./mailHost";
 import { DomainSettings, reportAuthorizationsOf, Settings, userKeyId, zoneFor } from "./settings";
 import { HELO_SPF_VALUE } from "./records/spf";
@@ -80,11 +80,15 @@ export function planMailDomain(
     const records: PlannedRecords = {
         domain: domain.name,
         ttl: settings.ttl,
-        mx: settings.mx.publish ? { hostname: settings.mx.hostname, priority: settings.mx.priority } : undefined,
-        mxAddresses: mxZone === domain.name ? settings.mx : undefined,
-        // At the MX host name, in the zone that holds it, unless that name is a domain (its own SPF record is there):
-        // a host name that is a configured domain is its own zone (zoneFor: the longest match), so it is this one.
-        heloSpf: mxZone === domain.name && settings.mx.heloSpf && settings.mx.hostname !== domain.name ? HELO_SPF_VALUE : undefined,
+        ...(settings.hostList
+            ? { hosts: hostRecords(domain, settings) }
+            : {
+                  mx: settings.mx.publish ? { hostname: settings.mx.hostname, priority: settings.mx.priority } : undefined,
+                  mxAddresses: mxZone === domain.name ? settings.mx : undefined,
+                  // At the MX host name, in the zone that holds it, unless that name is a domain (its own SPF record is there):
+                  // a host name that is a configured domain is its own zone (zoneFor: the longest match), so it is this one.
+                  heloSpf: mxZone === domain.name && settings.mx.heloSpf && settings.mx.hostname !== domain.name ? HELO_SPF_VALUE : undefined,
+              }),
         spf: settings.spf.record,
         dmarc: settings.dmarc.enabled ? settings.dmarc.record : undefined,
         ...(reports.length > 0 ? { reportAuthorizations: reports } : {}),
@@ -121,6 +125,24 @@ export function planMailDomain(
             };
         },
     };
+}
+
+/**
+ * mailauth:hosts: each host's records in this domain's zone: its MX (every domain, when it is an MX
+ * and mx.publish), its A/AAAA and HELO SPF where this zone holds its name (as the one host's, above).
+ */
+function hostRecords(domain: DomainSettings, settings: Settings): HostRecords[] {
+    return settings.hosts.map((h, i) => {
+        // As for the one host (planMailDomains' mxZone): the zone that holds the name, with mx.publish.
+        const here = settings.mx.publish && zoneFor(h.hostname, settings.domains)?.name === domain.name;
+        return {
+            hostname: h.hostname,
+            ...(settings.mx.publish && h.mxPriority !== undefined ? { mx: h.mxPriority } : {}),
+            ...(here ? { addresses: { ipv4: h.ipv4, ipv6: h.ipv6 } } : {}),
+            ...(here && settings.mx.heloSpf && h.hostname !== domain.name ? { heloSpf: HELO_SPF_VALUE } : {}),
+            legacy: i === 0,
+        };
+    });
 }
 
 /** Every domain's keys and planned records, in the settings' order. */

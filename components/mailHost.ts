@@ -5,6 +5,9 @@
  * Steps, in dependency order: packages -> keys (all of them, after the DKIM records exist) ->
  * OpenDKIM -> Postfix -> key test, and after OpenDKIM the retire step (keys of dropped selectors). Every step is idempotent and has a delete that puts back what the host
  * had, so a second `pulumi up` is a no-op and `pulumi destroy` leaves the server as it was.
+ * A host that does not sign (`sign: false`, an inbound-only backup MX) has packages (the SPF
+ * agent's only) -> [policyd-spf] -> Postfix (the policy service, no milter), named as a signing
+ * host's steps are: one that changes role keeps its steps, and the others come or go.
  */
 import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
@@ -27,6 +30,8 @@ import { rotationSteps } from "./dkimKey";
 import { dkimPublicKey } from "./records/dkim";
 import { KEY_HEADER, KEYS_END } from "./hostTexts";
 import { OpenDkimSettings, PolicydSpfSettings, TestKeySettings } from "./settings";
+import { POLICYD_SPF_DEFAULT_SKIP } from "./settingsTable";
+import { parseBlock } from "./validate/addresses";
 
 /** The policy agent's master.cf service and the restriction that calls it (guide, step 2). */
 export const SPF_SERVICE = "policyd-spf";
@@ -85,13 +90,29 @@ export interface MailHostArgs {
     /** The DKIM TXT records: OpenDKIM switches signing only once they exist. */
     dkimRecords: pulumi.Resource[];
     testKey: TestKeySettings;
-    /** Per domain, the published DKIM value of the active selector: the key test reruns when it changes. */
+    /** Per domain, the published DKIM value of the selector that signs this run (`signing`'s, else `selector`'s): the key test reruns when it changes. */
     activeDkimValues: Record<string, pulumi.Input<string>>;
     /**
      * Per domain, the selector the SigningTable names this run, when a domain rotates on a calendar
      * (components/signingGate.ts); unset, each domain's `selector`, the tables known at once.
      */
     signing?: pulumi.Output<Record<string, string>>;
+    /**
+     * Whether this host signs the domains' mail (default true). false: an inbound-only backup MX,
+     * with no key, no OpenDKIM, no milter in Postfix, no key test: the SPF agent's package, its
+     * policy service in Postfix (and the policyd-spf step when asked for) only. `keys`,
+     * `dkimRecords`, `activeDkimValues` and `signing` are then not used. A host switching role
+     * converges: the steps it no longer has are deleted (their deletes put back what the host
+     * had), and Postfix's step lets go of the milter settings it set (templates/postfix.sh).
+     */
+    sign?: boolean;
+    /**
+     * Addresses (or networks) whose mail policyd-spf does not check on this host: the stack's other
+     * MX hosts, which forward mail whose SPF they checked already. Added to policyd-spf's
+     * skip_addresses after mailauth:policydSpf.skipAddresses (the policyd-spf step); unset or
+     * empty: that setting alone decides, as before.
+     */
+    skipAddresses?: string[];
 }
 
 export class MailHost extends pulumi.ComponentResource {
@@ -102,6 +123,7 @@ export class MailHost extends pulumi.ComponentResource {
 
     constructor(name: string, args: MailHostArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mailauth:host:MailHost", name, {}, opts);
+        const sign = args.sign ?? true;
         const line = (spec: ScriptSpec) => commandLine(buildScript(spec), args.user);
         // A step whose script is known now: it travels on stdin, ahead of the step's own stdin, and
         // the command is one short line, so a failure's reason is not buried under the script
@@ -148,11 +170,63 @@ export class MailHost extends pulumi.ComponentResource {
         const packages = step(
             "packages",
             // NAMESERVERS: checked against what the installed OpenDKIM supports, before any key is put.
-            { template: "packages", familyVars: ["PACKAGES"], vars: { NAMESERVERS: args.opendkim.nameservers.join(",") } },
+            // A host that does not sign installs no OpenDKIM (PACKAGES: the SPF agent's alone): nothing to check.
+            {
+                template: "packages",
+                familyVars: ["PACKAGES"],
+                signing: sign,
+                vars: { NAMESERVERS: sign ? args.opendkim.nameservers.join(",") : "" },
+            },
             { template: "packages-delete" },
             {},
             {},
         );
+
+        // policyd-spf's own options, in its file (templates/policyd-spf.sh), once the package has put
+        // it there and before Postfix calls the agent. A step only when a setting asks for one: a
+        // stack without them runs exactly the steps it ran before, and one that drops them all
+        // deletes the step, which puts the file's own lines back.
+        // Registered where it always was for a signing host (after the retire step).
+        const spfVars = policydSpfVars(args.policydSpf, args.skipAddresses);
+        const policydSpfStep = () =>
+            spfVars &&
+            step(
+                "policyd-spf",
+                { template: "policyd-spf", familyVars: ["POLICYD_SPF_CONF"], includes: ["policyd-spf-conf"], vars: spfVars },
+                { template: "policyd-spf-delete", familyVars: ["POLICYD_SPF_CONF"], includes: ["policyd-spf-conf"] },
+                {},
+                { dependsOn: [packages] },
+            );
+
+        // Postfix's delete is the same for either role: it puts back whatever the step recorded.
+        const postfixDelete: ScriptSpec = {
+            template: "postfix-delete",
+            familyVars: ["MILTER"],
+            milterTransport: args.opendkim.milterTransport,
+            vars: { SPF_SERVICE, SPF_CHECK },
+        };
+        if (!sign) {
+            const policydSpf = policydSpfStep();
+            // The policy service alone (templates/postfix.sh, its `#@else` side of `#@if signing`);
+            // MILTER: the entry a signing run put in a milter list, taken out where the user changed the list since.
+            const postfix = step(
+                "postfix",
+                {
+                    template: "postfix",
+                    familyVars: ["POLICYD_SPF_BIN", "MILTER"],
+                    milterTransport: args.opendkim.milterTransport,
+                    signing: false,
+                    vars: { SPF_SERVICE, SPF_CHECK, SPF_TIME_LIMIT },
+                },
+                postfixDelete,
+                {},
+                { dependsOn: policydSpf ? [packages, policydSpf] : [packages] },
+            );
+            this.testKeyResults = pulumi.output({} as Record<string, string>);
+            this.done = pulumi.all([postfix.id]).apply(() => true as const);
+            this.registerOutputs({ testKeyResults: this.testKeyResults });
+            return;
+        }
 
         // One step installs every key: one SSH session, not one per selector. pulumi-command dials
         // a client per command and closes only its session (v1.2.1
@@ -251,21 +325,7 @@ export class MailHost extends pulumi.ComponentResource {
             { dependsOn: [opendkim] },
         );
 
-        // policyd-spf's own options, in its file (templates/policyd-spf.sh), once the package has put
-        // it there and before Postfix calls the agent. A step only when a setting asks for one: a
-        // stack without them runs exactly the steps it ran before, and one that drops them all
-        // deletes the step, which puts the file's own lines back.
-        const spfVars = policydSpfVars(args.policydSpf);
-        const policydSpf =
-            spfVars &&
-            step(
-                "policyd-spf",
-                { template: "policyd-spf", familyVars: ["POLICYD_SPF_CONF"], includes: ["policyd-spf-conf"], vars: spfVars },
-                { template: "policyd-spf-delete", familyVars: ["POLICYD_SPF_CONF"], includes: ["policyd-spf-conf"] },
-                {},
-                { dependsOn: [packages] },
-            );
-
+        const policydSpf = policydSpfStep();
         const postfix = step(
             "postfix",
             {
@@ -282,12 +342,7 @@ export class MailHost extends pulumi.ComponentResource {
                     OPENDKIM_CONF,
                 },
             },
-            {
-                template: "postfix-delete",
-                familyVars: ["MILTER"],
-                milterTransport: args.opendkim.milterTransport,
-                vars: { SPF_SERVICE, SPF_CHECK },
-            },
+            postfixDelete,
             {},
             { dependsOn: policydSpf ? [opendkim, policydSpf] : [opendkim] },
         );
@@ -299,11 +354,15 @@ export class MailHost extends pulumi.ComponentResource {
         // The per-domain steps it replaces (mailhost-testkey-<domain>) had no delete: dropping them
         // runs nothing on the host.
         if (args.testKey.enabled) {
+            // The selector that signs this run: on a calendar, the signing gate's (args.signing).
             const list = pulumi
-                .all(args.domains.map((d) => pulumi.output(args.activeDkimValues[d.name])))
-                .apply((values) =>
+                .all([
+                    pulumi.all(args.domains.map((d) => pulumi.output(args.activeDkimValues[d.name]))),
+                    args.signing ?? pulumi.output({} as Record<string, string>),
+                ])
+                .apply(([values, sig]) =>
                     args.domains
-                        .map((d, i) => `${d.name} ${d.selector} ${crypto.createHash("sha256").update(values[i]).digest("hex").slice(0, 16)}\n`)
+                        .map((d, i) => `${d.name} ${sig[d.name] ?? d.selector} ${crypto.createHash("sha256").update(values[i]).digest("hex").slice(0, 16)}\n`)
                         .join(""),
                 );
             const test = step(
@@ -332,15 +391,42 @@ export class MailHost extends pulumi.ComponentResource {
 
 /**
  * The policyd-spf step's values (templates/policyd-spf.sh): each key's line, empty for a key the
- * stack leaves alone; undefined when it leaves them all alone (no step).
+ * stack leaves alone; undefined when it leaves them all alone (no step). `skipAddresses`: the
+ * host's own (MailHostArgs.skipAddresses), merged into the setting's list (`mergeSkipAddresses`).
  */
-export function policydSpfVars(settings: PolicydSpfSettings | undefined): Record<string, string> | undefined {
+export function policydSpfVars(settings: PolicydSpfSettings | undefined, skipAddresses: string[] = []): Record<string, string> | undefined {
     const vars = {
         HELO_REJECT: settings?.heloReject ?? "",
         MAIL_FROM_REJECT: settings?.mailFromReject ?? "",
-        SKIP_ADDRESSES: settings?.skipList ?? "",
+        SKIP_ADDRESSES: mergeSkipAddresses(settings?.skipList, skipAddresses) ?? "",
     };
     return Object.values(vars).some((v) => v !== "") ? vars : undefined;
+}
+
+/**
+ * policyd-spf's skip_addresses with `extra` in it: `list` (mailauth:policydSpf's, components/
+ * settings.ts readPolicydSpf: the package's own entries first, then the user's), or the package's
+ * own entries where it is unset, then each entry of `extra` that none of those covers, as given.
+ * Undefined, as `list` is, when that leaves the package's own list (the key is not the stack's).
+ * An entry policyd-spf could not read would end its whole list there (spf_engine/__init__.py
+ * :240-243, python3-spf-engine 3.0.4-2; see readPolicydSpf), so one is a programming error here:
+ * the hosts' addresses are validated as settings.
+ */
+export function mergeSkipAddresses(list: string | undefined, extra: string[]): string | undefined {
+    const entries = list === undefined ? [...POLICYD_SPF_DEFAULT_SKIP] : list.split(",");
+    const blocks = entries.map((e) => parseBlock(e));
+    let added = false;
+    for (const entry of extra) {
+        const block = parseBlock(entry);
+        if (block === undefined || parseBlock(entry.split("/")[0])!.first !== block.first) {
+            throw new Error(`MailHost skipAddresses: ${JSON.stringify(entry)} is not an IPv4 or IPv6 address or network (without host bits)`);
+        }
+        if (blocks.some((b) => b !== undefined && b.family === block.family && b.first <= block.first && block.last <= b.last)) continue;
+        entries.push(entry);
+        blocks.push(block);
+        added = true;
+    }
+    return added ? entries.join(",") : list;
 }
 
 /** What to do when a selector's published key is gone from the host and the stack holds another one. */

@@ -8,8 +8,10 @@ export type OsFamily = "el" | "debian";
 export const OS_FAMILIES: OsFamily[] = ["el", "debian"];
 
 export interface OsFamilyFacts {
-    /** Packages that give OpenDKIM, its tools and the SPF policy agent. */
+    /** Packages that give OpenDKIM, its tools and the SPF policy agent: a signing host's. */
     packages: string[];
+    /** The SPF policy agent's package alone: a host that does not sign (MailHostArgs.sign false) needs no OpenDKIM. */
+    policydSpfPackages: string[];
     /** The policy agent's executable, for master.cf. */
     policydSpfBin: string;
     /**
@@ -33,12 +35,14 @@ export interface OsFamilyFacts {
 export const OS_FAMILY_FACTS: Record<OsFamily, OsFamilyFacts> = {
     el: {
         packages: ["opendkim", "opendkim-tools", "pypolicyd-spf"],
+        policydSpfPackages: ["pypolicyd-spf"],
         policydSpfBin: "/usr/libexec/postfix/policyd-spf",
         policydSpfConf: "/etc/python-policyd-spf/policyd-spf.conf",
         autoTransport: "inet",
     },
     debian: {
         packages: ["opendkim", "opendkim-tools", "postfix-policyd-spf-python"],
+        policydSpfPackages: ["postfix-policyd-spf-python"],
         policydSpfBin: "/usr/bin/policyd-spf",
         policydSpfConf: "/etc/postfix-policyd-spf-python/policyd-spf.conf",
         autoTransport: "unix",

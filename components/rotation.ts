@@ -5,6 +5,15 @@
  * period's, for `retire` days), and which are published revoked (`v=DKIM1; p=`, no key on the host)
  * until `revoke` days after they stopped signing. Everything after that is gone (record, key, key file).
  *
+ * The signing gate (components/signingGate.ts) may keep the previous selector signing after its
+ * period ended, until an `up` sees the new record in the zone and in DNS: at most `retire` days
+ * (`holdUntil`). So the previous selector's later stages count from that latest switch, not from the
+ * period's end: it stays published with its key `retire` days after the last day the gate may still
+ * switch (`e + 2*retire`, e the end of its period), and is revoked until `revoke` days after it
+ * (`e + retire + revoke`). The program's resources (keys, records) must follow from the config and
+ * the date alone (they are registered before any Cloudflare or DNS answer is known), so this bound
+ * is the memory, not a date read back from the zone: see docs/rotation-calendar.md, "The overlap".
+ *
  * Period k starts at S_k = start + k*every (midnight UTC, whole days: no time zone, no leap-second or
  * DST arithmetic, a leap day is one day like any other) and its selector is `k<YYYYMMDD of S_k>`, so
  * the selectors follow from the config and the date alone: no provider, no state. The user's manual
@@ -57,6 +66,13 @@ export interface RotationPlan {
     stages: SelectorStage[];
     /** The day the active selector started signing (undefined for the manual selector before `start`, and for one signing early). */
     activeSince?: number;
+    /**
+     * The day (exclusive) by which the signing gate lets the active selector sign whatever the
+     * resolvers answer (holdUntil of the period before it); undefined when it signs at once.
+     */
+    gateOpensBy?: number;
+    /** The calendar's retire days: how long the selector before stays published with its key after the gate opens. */
+    retire: number;
     /** The next day any stage changes, and what happens then. */
     nextChange?: { day: number; what: string };
     /** The next rotation: the day the next period starts, and its selector. */
@@ -138,9 +154,21 @@ export function stageOf(r: Rotation, j: number, day: number): { stage: Stage; un
     if (day < s - r.publishAhead) return undefined;
     if (day < s) return { stage: "next", until: s };
     if (day < e) return { stage: "active", until: e };
-    if (day < e + r.retire) return { stage: "retiring", until: e + r.retire };
-    if (day < e + r.revoke) return { stage: "revoked", until: e + r.revoke };
+    // The gate may switch as late as holdUntil: the overlap and the revoked stage count from there.
+    const stopped = holdUntil(r, e);
+    if (day < stopped + r.retire) return { stage: "retiring", until: stopped + r.retire };
+    if (day < stopped + r.revoke) return { stage: "revoked", until: stopped + r.revoke };
     return undefined;
+}
+
+/**
+ * The last day (exclusive) on which the signing gate may still keep the selector of the period that
+ * ended on `end` signing: `retire` days after. From then on the new selector signs if its record is
+ * in the zone, seen by the resolvers or not (components/signingGate.ts), so the previous one stops
+ * signing before this day and stays published with its key `retire` days after it.
+ */
+export function holdUntil(r: Pick<Rotation, "retire">, end: number): number {
+    return end + r.retire;
 }
 
 const NEXT_STAGE: Record<Stage, string> = {
@@ -160,7 +188,7 @@ export function resolveRotation(r: Rotation, day: number, manual: string | undef
     const selectorOf = (j: number) => (j < 0 ? manual : calendarSelector(periodStart(r, j)));
     const revoked = new Set(revokeNow);
     // Every period whose selector may still be in the zone: from the oldest one within `revoke` to the next.
-    const oldest = Math.max(manual === undefined ? 0 : -1, k - Math.ceil(r.revoke / r.every) - 1);
+    const oldest = Math.max(manual === undefined ? 0 : -1, k - Math.ceil((r.retire + r.revoke) / r.every) - 1);
     const stages: SelectorStage[] = [];
     let signer = k;
     while (selectorOf(signer) === undefined || revoked.has(selectorOf(signer)!)) signer++;
@@ -174,7 +202,7 @@ export function resolveRotation(r: Rotation, day: number, manual: string | undef
             continue;
         } else if (revoked.has(selector) && natural.stage !== "revoked") {
             // Kept revoked until its record would have gone anyway.
-            stages.push({ selector, stage: "revoked", until: periodStart(r, j + 1) + r.revoke, emergency: true });
+            stages.push({ selector, stage: "revoked", until: holdUntil(r, periodStart(r, j + 1)) + r.revoke, emergency: true });
         } else {
             stages.push({ selector, ...natural });
         }
@@ -209,6 +237,8 @@ export function resolveRotation(r: Rotation, day: number, manual: string | undef
         stages,
         // Early (revokeNow, or no manual selector before start): since a run this program cannot date.
         activeSince: signer >= 0 && signer === k ? periodStart(r, k) : undefined,
+        gateOpensBy: signer >= 0 && signer === k ? holdUntil(r, periodStart(r, k)) : undefined,
+        retire: r.retire,
         nextChange,
         nextRotation: { day: periodStart(r, nextJ), selector: selectorOf(nextJ)! },
     };

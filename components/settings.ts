@@ -16,7 +16,7 @@ import { checkHostKey, PrivateKeyClass } from "./validate/sshKeys";
 import { ipFamily, isHostname, isSafeAddress, isSingleLabelHost } from "./validate/mail";
 import { normalizeName } from "./records/name";
 import { formatIpv6 } from "./ipv6";
-import { isIpMechanism, SPF_MAX, SPF_MAX_LOOKUPS, spfLookupCount, spfMechanismProblem, spfRecordValue, spfTerms } from "./records/spf";
+import { isIpMechanism, relaySpfTerms, SPF_MAX, SPF_MAX_LOOKUPS, spfLookupCount, spfMechanismProblem, spfRecordValue, spfTerms } from "./records/spf";
 import {
     DMARC_FO_OPTIONS,
     DMARC_REMOVED_TAGS,
@@ -37,6 +37,7 @@ import {
     CHECK,
     DMARC,
     DOMAINS,
+    HOSTS,
     MX,
     NO_MAIL,
     NOW,
@@ -81,10 +82,13 @@ export type DomainSettings = Omit<Values<typeof DOMAINS>, "selector" | "rotation
     /** On a calendar: what it gives at `now`. */
     rotation?: RotationPlan;
 };
-export type MxSettings = Values<typeof MX>;
+/** hostname: "" only with mailauth:hosts (the view then gives the first MX host's). */
+export type MxSettings = Omit<Values<typeof MX>, "hostname"> & { hostname: string };
 export type SpfSettings = Values<typeof SPF> & {
     /** The full record value, e.g. `v=spf1 mx ~all`. */
     record: string;
+    /** The terms for the relay hosts that are no MX (mailauth:hosts), after `mx`; none for the one host of ssh and mx. */
+    hostTerms: string[];
 };
 export type DmarcSettings = Values<typeof DMARC> & {
     /** The full record value, e.g. `v=DMARC1; p=none`. */
@@ -92,7 +96,24 @@ export type DmarcSettings = Values<typeof DMARC> & {
 };
 /** `reportAddress` is always set: its default is derived from the first domain. */
 export type OpenDkimSettings = Omit<Values<typeof OPENDKIM>, "reportAddress"> & { reportAddress: string };
-export type SshSettings = Values<typeof SSH>;
+export type SshSettings = Omit<Values<typeof SSH>, "host"> & { host: string };
+/**
+ * One mail host (issue 21): `mailauth:hosts[i]`, or the one host of mailauth:ssh and mx without it.
+ * `id` is its component's name: `mailhost` for that one host, `mailhost-<hostname>` in list form.
+ */
+export interface HostSettings {
+    id: string;
+    hostname: string;
+    ipv4?: string;
+    ipv6?: string;
+    /** Its MX priority; unset: not an MX. */
+    mxPriority?: number;
+    /** It sends the domains' mail: it signs (the DKIM keys) and SPF covers it. */
+    relay: boolean;
+    ssh: SshSettings;
+    /** Where it was set, for messages: `mailauth:hosts[0]`, or `mailauth:ssh` for the one host. */
+    path: string;
+}
 /** One name of mailauth:noMail, normalized (components/records/nomail.ts). */
 export type NoMailSettings = Values<typeof NO_MAIL>;
 export type PolicydSpfSettings = Values<typeof POLICYD_SPF> & {
@@ -111,6 +132,13 @@ export type SpfAll = SpfSettings["all"];
 
 export interface Settings {
     domains: DomainSettings[];
+    /**
+     * The mail hosts: `mailauth:hosts`, or the one host of mailauth:ssh and mx (id `mailhost`), an
+     * MX and a relay. New code reads these; `mx` and `ssh` are views of the first (MX) host.
+     */
+    hosts: HostSettings[];
+    /** Whether the hosts come from `mailauth:hosts` (per-host resource names) rather than ssh and mx. */
+    hostList: boolean;
     mx: MxSettings;
     spf: SpfSettings;
     dmarc: DmarcSettings;
@@ -138,6 +166,8 @@ export const userKeyId = (domain: string, selector: string) => `${domain}/${sele
 export interface RawSettings {
     domains?: unknown;
     mx?: unknown;
+    /** `mailauth:hosts`: several hosts, in place of ssh and mx's host fields. */
+    hosts?: unknown;
     spf?: unknown;
     dmarc?: unknown;
     noMail?: unknown;
@@ -266,7 +296,7 @@ class Fields {
         return typedString(v, this.at(key), this.problems);
     }
 
-    integer(row: Pick<IntegerRowLike, "key" | "default" | "min" | "max" | "also" | "allowed" | "allowedText">): number {
+    integer(row: Pick<IntegerRowLike, "key" | "default" | "min" | "max" | "also" | "allowed" | "allowedText">): number | undefined {
         const { key, default: dflt, min, max } = row;
         const v = this.obj[key];
         if (v === undefined || v === null) return dflt;
@@ -447,9 +477,10 @@ function readRotation(global: RotationFields, own: RotationFields, problems: Pro
         push(`${at("revoke")}: ${r.revoke}d must be more than retire (${r.retire}d): the old key is revoked after it is retired, then removed`);
         ok = false;
     }
-    if (Math.ceil(r.revoke / r.every) > MAX_PREVIOUS_SELECTORS) {
+    // An old selector stays in the zone retire + revoke days after its period (components/rotation.ts holdUntil).
+    if (Math.ceil((r.retire + r.revoke) / r.every) > MAX_PREVIOUS_SELECTORS) {
         push(
-            `${at("revoke")}: ${r.revoke}d with every ${r.every}d keeps ${Math.ceil(r.revoke / r.every)} old selectors in the zone at once; at most ${MAX_PREVIOUS_SELECTORS} (revoke at most ${MAX_PREVIOUS_SELECTORS} times every)`,
+            `${at("revoke")}: ${r.revoke}d with retire ${r.retire}d and every ${r.every}d keeps ${Math.ceil((r.retire + r.revoke) / r.every)} old selectors in the zone at once; at most ${MAX_PREVIOUS_SELECTORS} (retire + revoke at most ${MAX_PREVIOUS_SELECTORS} times every)`,
         );
         ok = false;
     }
@@ -586,14 +617,11 @@ function readDomains(raw: unknown, problems: Problems, rawRotation: unknown, now
     return { domains, complete: domains.length === raw.length };
 }
 
-function readMx(raw: unknown, domains: DomainsRead, problems: Problems): MxSettings {
-    const path = "mailauth:mx";
-    const { hostname: rawHostname = "", priority, ipv4, ipv6, publish, heloSpf } = section(MX, raw, path, problems);
-    const hostname = normalizeName(rawHostname);
-    if (rawHostname && !hostname)
-        problems.push(`${path}.hostname: ${show(rawHostname)} is the DNS root, not a host name; give the server's name, e.g. mail.example.com`);
-    if (hostname && hostnameProblem(rawHostname) !== undefined)
-        problems.push(`${path}.hostname: ${show(rawHostname)} is not a host name: ${hostnameProblem(rawHostname)}`);
+/**
+ * A host's addresses as DNS and the check take them (`mx.ipv4`/`mx.ipv6`, or a host's `ipv4`/`ipv6`
+ * under `path`): the family each key says, reachable from the internet (private ranges allowed).
+ */
+function hostAddressProblems(path: string, ipv4: string | undefined, ipv6: string | undefined, problems: Problems): void {
     if (ipv4 !== undefined && ipFamily(ipv4) !== 4) problems.push(`${path}.ipv4: ${show(ipv4)} is not an IPv4 address`);
     for (const [key, ip, family] of [
         ["ipv4", ipv4, 4],
@@ -613,6 +641,40 @@ function readMx(raw: unknown, domains: DomainsRead, problems: Problems): MxSetti
                 : `${path}.ipv6: ${show(ipv6)} is not an IPv6 address`,
         );
     }
+}
+
+/** mx's fields that mailauth:hosts replaces (each host has its own); publish and heloSpf stay global. */
+const MX_HOST_FIELDS = ["hostname", "priority", "ipv4", "ipv6"] as const;
+
+/** Unset, or the `{}` Pulumi.yaml gives a section left out (components/settingsDocs.ts configDefault). */
+function unsetSection(raw: unknown): boolean {
+    return raw === undefined || raw === null || (isObject(raw) && Object.keys(raw).length === 0);
+}
+
+function readMx(raw: unknown, domains: DomainsRead, problems: Problems, hostList: boolean): MxSettings {
+    const path = "mailauth:mx";
+    if (!hostList && unsetSection(raw)) {
+        problems.push(`${path}: required, not set (an object with ${MX.rows.map((r) => r.key).join(", ")}; or several hosts in mailauth:hosts)`);
+    }
+    if (hostList && isObject(raw)) {
+        for (const key of MX_HOST_FIELDS) {
+            if (raw[key] !== undefined && raw[key] !== null) {
+                problems.push(
+                    `${path}.${key}: set together with mailauth:hosts, which replaces it (each host has its own hostname, mx priority and ipv4/ipv6; mx.publish and mx.heloSpf stay); remove it: pulumi config rm --path '${path}.${key}'`,
+                );
+            }
+        }
+    }
+    const { hostname: rawHostname = "", priority, ipv4, ipv6, publish, heloSpf } = section(MX, raw, path, problems);
+    if (hostList) return { hostname: "", priority, publish, heloSpf };
+    if (isObject(raw) && !unsetSection(raw) && (raw.hostname === undefined || raw.hostname === null || raw.hostname === ""))
+        problems.push(`${path}.hostname: required, not set`);
+    const hostname = normalizeName(rawHostname);
+    if (rawHostname && !hostname)
+        problems.push(`${path}.hostname: ${show(rawHostname)} is the DNS root, not a host name; give the server's name, e.g. mail.example.com`);
+    if (hostname && hostnameProblem(rawHostname) !== undefined)
+        problems.push(`${path}.hostname: ${show(rawHostname)} is not a host name: ${hostnameProblem(rawHostname)}`);
+    hostAddressProblems(path, ipv4, ipv6, problems);
     // Only against the whole list: a refused domain must not make the MX look misplaced.
     if ((ipv4 || ipv6) && hostname && isHostname(hostname) && domains.complete && !zoneFor(hostname, domains.domains)) {
         problems.push(
@@ -620,6 +682,96 @@ function readMx(raw: unknown, domains: DomainsRead, problems: Problems): MxSetti
         );
     }
     return { hostname, priority, ipv4, ipv6, publish, heloSpf };
+}
+
+/** The component name of a host of mailauth:hosts (state identity: keep it); the one host of ssh and mx is `mailhost`. */
+export function hostComponentName(hostname: string): string {
+    return `mailhost-${hostname}`;
+}
+
+/**
+ * The per-host record ids (components/mailDns.ts) are `mx-<hostname>`, `mx-a-<hostname>`,
+ * `mx-aaaa-<hostname>`, `mx-spf-<hostname>`: a host named `a-<other host>` would share a resource
+ * name with the other's A record.
+ */
+const RECORD_ID_PREFIXES = ["a-", "aaaa-", "spf-"];
+
+/**
+ * `mailauth:hosts`: each entry a host with its addresses, MX priority, role and SSH connection.
+ * At least one MX and one relay; hostnames unique. Undefined when unset (the one host of ssh and mx).
+ */
+function readHosts(raw: unknown, problems: Problems): HostSettings[] | undefined {
+    const path = "mailauth:hosts";
+    // Unset: the `[]` Pulumi.yaml gives it (components/settingsDocs.ts configDefault).
+    if (raw === undefined || raw === null || raw === "" || (Array.isArray(raw) && raw.length === 0)) return undefined;
+    if (!Array.isArray(raw)) {
+        problems.push(
+            `${path}: must be a list of {${HOSTS.rows.map((r) => r.key).join(", ")}}, got ${show(raw)}; add one with pulumi config set --path '${path}[0].hostname' mail.example.com`,
+        );
+        return [];
+    }
+    const hosts: HostSettings[] = [];
+    raw.forEach((item, i) => {
+        const p = `${path}[${i}]`;
+        const before = problems.length;
+        const read = section(HOSTS, item, p, problems, true);
+        const { hostname: rawHostname, ipv4, ipv6, mx, relay, sshHost, sshPort, sshUser, sshHostKey } = read;
+        const hostname = rawHostname === undefined ? undefined : normalizeName(rawHostname);
+        if (rawHostname !== undefined && !hostname) {
+            problems.push(`${p}.hostname: ${show(rawHostname)} is the DNS root, not a host name; give the server's name, e.g. mail.example.com`);
+        } else if (hostname && hostnameProblem(rawHostname!) !== undefined) {
+            problems.push(`${p}.hostname: ${show(rawHostname)} is not a host name: ${hostnameProblem(rawHostname!)}`);
+        }
+        hostAddressProblems(p, ipv4, ipv6, problems);
+        const host = sshHost ?? ipv4 ?? hostname ?? "";
+        if (sshHost !== undefined && net.isIP(sshHost) === 0 && sshHostProblem(sshHost) !== undefined) {
+            problems.push(`${p}.sshHost: ${show(sshHost)} is not an IP address or host name: ${sshHostProblem(sshHost)}`);
+        }
+        if (!USER.test(sshUser)) problems.push(`${p}.sshUser: ${show(sshUser)} is not a Unix user name`);
+        const check = sshHostKey === undefined ? undefined : checkHostKey(sshHostKey);
+        if (check && !check.ok) problems.push(`${p}.sshHostKey: ${check.problem}`);
+        if (problems.length === before && hostname) {
+            hosts.push({
+                id: hostComponentName(hostname),
+                hostname,
+                ...(ipv4 !== undefined ? { ipv4 } : {}),
+                ...(ipv6 !== undefined ? { ipv6 } : {}),
+                ...(mx !== undefined ? { mxPriority: mx } : {}),
+                relay,
+                ssh: { host, port: sshPort, user: sshUser, ...(sshHostKey !== undefined ? { hostKey: sshHostKey } : {}) },
+                path: p,
+            });
+        }
+    });
+    // Across entries: only against the whole list (a refused entry must not make a role look missing).
+    if (hosts.length === raw.length) {
+        const names = hosts.map((h) => h.hostname);
+        for (const dup of new Set(names.filter((n, i) => names.indexOf(n) !== i))) {
+            problems.push(
+                `${path}: ${show(dup)} is listed twice (${hosts
+                    .filter((h) => h.hostname === dup)
+                    .map((h) => `${h.path}.hostname`)
+                    .join(", ")}; names are compared without case and trailing dot): one entry per host`,
+            );
+        }
+        for (const h of hosts) {
+            const other = hosts.find((o) => RECORD_ID_PREFIXES.some((pre) => h.hostname === `${pre}${o.hostname}`));
+            if (other) {
+                problems.push(
+                    `${h.path}.hostname: ${h.hostname} and ${other.hostname} (${other.path}) would give two records one resource name (mx-${h.hostname}); rename one of the hosts`,
+                );
+            }
+        }
+        if (!hosts.some((h) => h.mxPriority !== undefined)) {
+            problems.push(`${path}: no host receives mail: give at least one its MX priority, e.g. pulumi config set --path '${path}[0].mx' 10`);
+        }
+        if (!hosts.some((h) => h.relay)) {
+            problems.push(
+                `${path}: no host sends the domains' mail (every one has relay false): at least one must sign and send, e.g. pulumi config set --path '${path}[0].relay' true`,
+            );
+        }
+    }
+    return hosts;
 }
 
 /** The configured domain whose Cloudflare zone holds `hostname`, if any (longest match). */
@@ -641,11 +793,29 @@ export function reportAuthorizationsOf(settings: Pick<Settings, "domains" | "dma
     );
 }
 
-function readSpf(raw: unknown, domains: DomainSettings[], problems: Problems): SpfSettings {
+function readSpf(raw: unknown, domains: DomainSettings[], problems: Problems, hosts: HostSettings[], hostList: boolean): SpfSettings {
     const path = "mailauth:spf";
     const { mechanisms, all } = section(SPF, raw, path, problems);
-    problems.push(...spfMechanismsProblems(mechanisms, all, domains, path));
-    return { mechanisms, all, record: spfRecordValue(mechanisms, all) };
+    const own = spfMechanismsProblems(mechanisms, all, domains, path);
+    problems.push(...own);
+    const hostTerms = hostList ? relaySpfTerms(hosts) : [];
+    if (hostTerms.length > 0 && own.length === 0) {
+        // The mechanisms alone pass; with the relay hosts' terms the record may not.
+        const lookups = spfLookupCount(spfTerms(mechanisms, hostTerms));
+        const byName = hostTerms.filter((t) => t.startsWith("a:"));
+        if (lookups > SPF_MAX_LOOKUPS) {
+            problems.push(
+                `mailauth:hosts: with the relay hosts that are no MX (${byName.join(" ")}, one DNS lookup each, having no ipv4/ipv6), the SPF record would need ${lookups} DNS lookups (mx, a, include, exists each count); SPF allows at most ${SPF_MAX_LOOKUPS}, receivers return permerror above that. Give those hosts their addresses (ipv4/ipv6: ip4:/ip6: terms cost none), or drop lookup terms from mailauth:spf.mechanisms`,
+            );
+        }
+        const record = spfRecordValue(mechanisms, all, hostTerms);
+        if (record.length > MAX_RECORD) {
+            problems.push(
+                `mailauth:hosts: with the relay hosts' terms (${hostTerms.join(" ")}) the SPF record is ${record.length} characters; keep SPF under ${MAX_RECORD} so it fits one DNS answer over UDP`,
+            );
+        }
+    }
+    return { mechanisms, all, hostTerms, record: spfRecordValue(mechanisms, all, hostTerms) };
 }
 
 /**
@@ -789,7 +959,8 @@ function readOpenDkim(raw: unknown, domains: DomainSettings[], problems: Problem
 function readNoMail(
     raw: unknown,
     domains: DomainSettings[],
-    mx: MxSettings,
+    hosts: HostSettings[],
+    hostList: boolean,
     dmarc: DmarcSettings,
     opendkim: OpenDkimSettings,
     problems: Problems,
@@ -834,9 +1005,13 @@ function readNoMail(
                 problems.push(
                     `${at}: ${name} is a mail domain (mailauth:domains[${domain}]): the stack publishes its SPF, DKIM and DMARC records for the mail it sends; a name cannot both send mail and say it sends none. Remove it from mailauth:noMail (pulumi config rm --path '${p}') or from mailauth:domains`,
                 );
-            } else if (name === mx.hostname) {
+            } else if (!hostList && hosts.some((h) => h.hostname === name)) {
                 problems.push(
                     `${at}: ${name} is the MX host (mailauth:mx.hostname): it receives your domains' mail and sends bounces under that name (the HELO check, RFC 7208 2.3); remove it from mailauth:noMail (pulumi config rm --path '${p}')`,
+                );
+            } else if (hosts.some((h) => h.hostname === name)) {
+                problems.push(
+                    `${at}: ${name} is a mail host (${hosts.find((h) => h.hostname === name)!.path}.hostname): it sends mail or bounces under that name (the HELO check, RFC 7208 2.3); remove it from mailauth:noMail (pulumi config rm --path '${p}')`,
                 );
             } else if (dmarc.enabled && reportHosts.has(name)) {
                 problems.push(
@@ -905,15 +1080,32 @@ function v4Text(n: bigint): string {
     return [24n, 16n, 8n, 0n].map((s) => String((n >> s) & 255n)).join(".");
 }
 
-function readSsh(raw: unknown, privateKey: RawSettings["sshPrivateKey"], problems: Problems): SshSettings {
+function readSsh(raw: unknown, problems: Problems, hostList: boolean): SshSettings {
     const path = "mailauth:ssh";
+    if (hostList) {
+        if (!unsetSection(raw))
+            problems.push(
+                `${path}: set together with mailauth:hosts, which replaces it (each host's sshHost, sshPort, sshUser, sshHostKey); remove it: pulumi config rm ${path}`,
+            );
+        return { host: "", port: 22, user: "root" };
+    }
+    if (unsetSection(raw)) {
+        problems.push(`${path}: required, not set (an object with ${SSH.rows.map((r) => r.key).join(", ")}; or several hosts in mailauth:hosts)`);
+    }
     const { host = "", port, user, hostKey } = section(SSH, raw, path, problems);
+    if (isObject(raw) && !unsetSection(raw) && (raw.host === undefined || raw.host === null || raw.host === ""))
+        problems.push(`${path}.host: required, not set`);
     if (host && net.isIP(host) === 0 && sshHostProblem(host) !== undefined) {
         problems.push(`${path}.host: ${show(host)} is not an IP address or host name: ${sshHostProblem(host)}`);
     }
     if (!USER.test(user)) problems.push(`${path}.user: ${show(user)} is not a Unix user name`);
     const check = hostKey === undefined ? undefined : checkHostKey(hostKey);
     if (check && !check.ok) problems.push(`${path}.hostKey: ${check.problem}`);
+    return { host, port, user, hostKey };
+}
+
+/** `mailauth:sshPrivateKey`: one key for every host. */
+function readSshPrivateKey(privateKey: RawSettings["sshPrivateKey"], problems: Problems): void {
     if (privateKey === "missing") {
         problems.push(`mailauth:sshPrivateKey: required, not set; run: pulumi config set --secret mailauth:sshPrivateKey < ~/.ssh/id_ed25519`);
     } else if (privateKey === "encrypted") {
@@ -925,7 +1117,6 @@ function readSsh(raw: unknown, privateKey: RawSettings["sshPrivateKey"], problem
             `mailauth:sshPrivateKey: is not a private key (expected the contents of a file such as ~/.ssh/id_ed25519, "-----BEGIN ... PRIVATE KEY-----")`,
         );
     }
-    return { host, port, user, hostKey };
 }
 
 /**
@@ -1016,15 +1207,25 @@ export function validateSettings(raw: RawSettings, warn: (message: string) => vo
         problems.push(`mailauth:now: must be a UTC date YYYY-MM-DD or date-time YYYY-MM-DDTHH:MM[:SS]Z (no other time zone), got ${show(nowText)}`);
     }
     const domains = readDomains(raw.domains, problems, raw.rotation, now ?? Date.now());
+    const listed = readHosts(raw.hosts, problems);
+    const hostList = listed !== undefined;
+    const mx = readMx(raw.mx, domains, problems, hostList);
     const settings: Settings = {
         domains: domains.domains,
-        mx: readMx(raw.mx, domains, problems),
-        spf: readSpf(raw.spf, domains.domains, problems),
+        // Set below, once ssh is read (the problems keep the order they had before mailauth:hosts).
+        hosts: [],
+        hostList,
+        mx,
+        spf: readSpf(raw.spf, domains.domains, problems, listed ?? [], hostList),
         dmarc: readDmarc(raw.dmarc, problems),
         noMail: [],
         opendkim: readOpenDkim(raw.opendkim, domains.domains, problems),
         policydSpf: readPolicydSpf(raw.policydSpf, problems),
-        ssh: readSsh(raw.ssh, raw.sshPrivateKey, problems),
+        ssh: (() => {
+            const ssh = readSsh(raw.ssh, problems, hostList);
+            readSshPrivateKey(raw.sshPrivateKey, problems);
+            return ssh;
+        })(),
         ttl: value(TTL, raw.ttl, problems),
         testKey: section(TEST_KEY, raw.testKey, "mailauth:testKey", problems),
         check: readCheck(raw.check, problems),
@@ -1032,7 +1233,27 @@ export function validateSettings(raw: RawSettings, warn: (message: string) => vo
         dkimKeys: readUserKeys(raw.dkimKeys, domains, problems, warnings),
         now: now ?? Date.now(),
     };
-    settings.noMail = readNoMail(raw.noMail, settings.domains, settings.mx, settings.dmarc, settings.opendkim, problems);
+    // Without mailauth:hosts, ssh and mx are one host with both roles, named as before (id mailhost).
+    settings.hosts = listed ?? [
+        {
+            id: "mailhost",
+            hostname: mx.hostname,
+            ...(mx.ipv4 !== undefined ? { ipv4: mx.ipv4 } : {}),
+            ...(mx.ipv6 !== undefined ? { ipv6: mx.ipv6 } : {}),
+            mxPriority: mx.priority,
+            relay: true,
+            ssh: settings.ssh,
+            path: "mailauth:ssh",
+        },
+    ];
+    const hosts = settings.hosts;
+    // Views for code that still reads one host: the first MX host's name and addresses, the first host's connection.
+    const firstMx = hosts.find((h) => h.mxPriority !== undefined) ?? hosts[0];
+    if (hostList && firstMx) {
+        settings.mx = { ...mx, hostname: firstMx.hostname, priority: firstMx.mxPriority ?? mx.priority, ipv4: firstMx.ipv4, ipv6: firstMx.ipv6 };
+        settings.ssh = hosts[0].ssh;
+    }
+    settings.noMail = readNoMail(raw.noMail, settings.domains, hosts, hostList, settings.dmarc, settings.opendkim, problems);
     // An authorization record's name over DNS's 253 characters cannot be looked up (aggregate reporting,
     // "Verifying External Destinations" step 4: no positive determination): the reports would be lost.
     if (domains.complete) {

@@ -107,7 +107,12 @@ export function readmeTable(): string {
     const rows: string[] = ["| Setting | Default | What it is |", "|---|---|---|"];
     for (const s of SECTIONS) {
         if (s.shape === "list") {
-            rows.push(`| \`${s.name}\` | ${readmeDefault(s, s.rows[0])} | List of \`${fieldList(s)}\`. ${s.rows.map((r) => r.doc).join(" ")} |`);
+            rows.push(
+                `| \`${s.name}\` | ${readmeDefault(s, s.rows[0])} | List of \`${fieldList(s)}\`. ${s.rows
+                    .map((r) => r.doc)
+                    .filter((d) => d !== "")
+                    .join(" ")} |`,
+            );
             continue;
         }
         const name = (r: Row) => `\`${s.shape === "value" ? s.name : `${s.name}.${r.key}`}\``;

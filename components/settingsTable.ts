@@ -37,7 +37,8 @@ export interface StringRow extends RowBase {
 }
 export interface IntegerRow extends RowBase {
     kind: "integer";
-    default: number;
+    /** Without one, the setting is optional: unset, it is left out (a host's `mx`: not an MX). */
+    default?: number;
     min: number;
     max: number;
     /** Values allowed outside min..max (ttl: 1). */
@@ -154,10 +155,15 @@ export const MX = {
     name: "mx",
     shape: "object",
     raw: "json",
-    required: true,
-    summary: "The mail server,",
+    summary: "The mail server (required without mailauth:hosts; with it, only publish and heloSpf, for every host),",
     rows: [
-        { key: "hostname", kind: "string", required: true, doc: "The MX target, e.g. `mail.example.com`.", brief: "the MX target" },
+        {
+            key: "hostname",
+            kind: "string",
+            readmeDefault: "(required without `hosts`)",
+            doc: "The MX target, e.g. `mail.example.com`. With `hosts`, unset (each host's `hostname`).",
+            brief: "the MX target (required without mailauth:hosts)",
+        },
         { key: "priority", kind: "integer", default: 10, min: 0, max: 65535, doc: "MX priority.", brief: "default 10" },
         { key: "ipv4", kind: "string", doc: DNS_ADDRESS_DOC, brief: DNS_ADDRESS },
         { key: "ipv6", kind: "string", doc: DNS_ADDRESS_DOC, brief: DNS_ADDRESS },
@@ -451,15 +457,14 @@ export const SSH = {
     name: "ssh",
     shape: "object",
     raw: "json",
-    required: true,
-    summary: "SSH connection to the mail server,",
+    summary: "SSH connection to the mail server (required without mailauth:hosts; with it, unset: each host's ssh* fields),",
     rows: [
         {
             key: "host",
             kind: "string",
-            required: true,
-            doc: "Address or name of the server (a single-label name from `/etc/hosts` works too).",
-            brief: "address or name of the server",
+            readmeDefault: "(required without `hosts`)",
+            doc: "Address or name of the server (a single-label name from `/etc/hosts` works too). With `hosts`, unset (each host's `sshHost`).",
+            brief: "address or name of the server (required without mailauth:hosts)",
         },
         { key: "port", kind: "integer", default: 22, min: 1, max: 65535, doc: "SSH port.", brief: "default 22" },
         {
@@ -474,13 +479,65 @@ export const SSH = {
             kind: "string",
             doc: "The server's public host key to pin: `ssh-ed25519 AAAA...` or `ecdsa-sha2-nistp256 AAAA...`, parsed before anything runs. Not `ssh-rsa`: pulumi-command then offers only SHA-1 `ssh-rsa`, which OpenSSH 8.8+ and EL9 refuse. An empty value is refused (what `ssh-keyscan` leaves when it finds nothing). Unset, the host key is not checked at all, and preview says so in a warning.",
             brief: 'the server\'s public host key to pin, e.g. "ssh-ed25519 AAAA..." from ssh-keyscan (recommended)',
-            // What `ssh-keyscan ... | cut` leaves when it finds nothing (wrong port, key type, host):
-            // taken as "no pin", it would turn host-key checking off without a word.
-            refuse: (v, path) =>
-                typeof v === "string" && v.trim() === ""
-                    ? `is empty (did ssh-keyscan find nothing? check its -p PORT and -t ed25519,ecdsa); set the server's key, or remove the setting to connect without checking it: pulumi config rm --path '${path}'`
-                    : undefined,
+            refuse: emptyHostKey,
         },
+    ],
+} as const satisfies Section;
+
+/**
+ * `mailauth:hosts`: several mail hosts (issue 21; design: the MX hosts with their priorities, the
+ * relays that sign and send). Replaces mailauth:ssh and mx.hostname/priority/ipv4/ipv6.
+ */
+export const HOSTS = {
+    name: "hosts",
+    shape: "list",
+    raw: "json",
+    summary: "Several mail hosts, in place of mailauth:ssh and mx.hostname/priority/ipv4/ipv6 (default none: the one host of ssh and mx), a list of",
+    note: "At least one with mx and one relay; one mailauth:sshPrivateKey for all.",
+    rows: [
+        {
+            key: "hostname",
+            kind: "string",
+            required: true,
+            doc: "Several mail hosts (see [Several hosts](docs/several-hosts.md)), each `hostname`: its name (MX target, HELO name, PTR target), unique.",
+            brief: "the host's name (MX target, HELO name, PTR target)",
+        },
+        {
+            key: "ipv4",
+            kind: "string",
+            doc: "`ipv4`, `ipv6`: its addresses, A/AAAA published when the name lies in one of the domains, SPF `ip4:`/`ip6:` for a relay that is not an MX, checked by the check (reverse DNS).",
+            brief: "its addresses: A/AAAA when hostname lies in one of the domains; SPF ip4:/ip6: for a relay that is no MX",
+        },
+        {
+            key: "ipv6",
+            kind: "string",
+            doc: "",
+            brief: "its addresses: A/AAAA when hostname lies in one of the domains; SPF ip4:/ip6: for a relay that is no MX",
+        },
+        {
+            key: "mx",
+            kind: "integer",
+            min: 0,
+            max: 65535,
+            doc: "`mx`: its MX priority, 0 to 65535 (unset: not an MX).",
+            brief: "its MX priority, 0 to 65535 (default: not an MX)",
+        },
+        {
+            key: "relay",
+            kind: "boolean",
+            default: true,
+            doc: "`relay` (default `true`): it sends the domains' mail, signs with their DKIM keys and SPF covers it; `false`: an inbound-only backup MX (no keys).",
+            brief: "it sends and signs the domains' mail (default true; false: an inbound-only backup MX, no keys)",
+        },
+        {
+            key: "sshHost",
+            kind: "string",
+            doc: "`sshHost` (default `ipv4`, else `hostname`), `sshPort` (22), `sshUser` (`root`), `sshHostKey`: as `ssh.host`, `ssh.port`, `ssh.user`, `ssh.hostKey`.",
+            brief: "SSH address (default ipv4, else hostname)",
+        },
+        { key: "sshPort", kind: "integer", default: 22, min: 1, max: 65535, doc: "", brief: "default 22" },
+        { key: "sshUser", kind: "string", default: "root", doc: "", brief: "root (default) or a user with passwordless sudo" },
+        { key: "sshHostKey", kind: "string", doc: "", brief: "its public host key to pin (recommended)", refuse: emptyHostKey },
     ],
 } as const satisfies Section;
 
@@ -560,14 +617,14 @@ export const ROTATION = {
             key: "retire",
             kind: "string",
             default: "7d",
-            doc: `How long the previous selector stays published after it stops signing, ${DAYS}, less than \`revoke\`.`,
+            doc: `How long the previous selector stays published with its key after it stops signing, ${DAYS}, less than \`revoke\`. Counted from the latest day the signing gate may switch, itself \`retire\` days after the period starts (docs/rotation-calendar.md, The overlap): the old key stays \`2 * retire\` days after the period's start.`,
             brief: "the previous key stays published this long after it stops signing, default 7d",
         },
         {
             key: "revoke",
             kind: "string",
             default: "30d",
-            doc: `When, after it stops signing, the previous selector's record is removed; from \`retire\` until then it is published revoked (\`p=\` empty) and its key file is gone. ${DAYS}.`,
+            doc: `When, after it stops signing (counted as \`retire\` is), the previous selector's record is removed; from \`retire\` until then it is published revoked (\`p=\` empty) and its key file is gone. ${DAYS}; \`retire + revoke\` at most 10 times \`every\`.`,
             brief: "its revoked record (empty p=) is removed this long after it stops signing, default 30d",
         },
     ],
@@ -635,8 +692,25 @@ export const CHECK = {
             doc: "The resolvers the check asks, from the machine running `pulumi`: IP addresses, each optionally with a port (`192.0.2.53:5353`, `[2001:db8::53]:5353`). Empty: the system's resolvers (`/etc/resolv.conf`). Recursive resolvers: an authoritative-only server refuses the names above your zones that the DMARC tree walk asks (`_dmarc.com`), and the check reports that as a DNS error.",
             brief: "resolvers the check asks, IP addresses with an optional port (default the system's)",
         },
+        {
+            key: "starttls",
+            kind: "boolean",
+            default: false,
+            doc: "Also connect to port 25 of each host address from the machine running `pulumi` (EHLO, STARTTLS) and check the certificate offered: it covers `mx.hostname` and is in date (a fail), and chains to a public CA (a self-signed or unknown issuer is a warning). Off by default: many networks block outbound port 25.",
+            brief: "check STARTTLS on port 25 and its certificate (default false)",
+        },
     ],
 } as const satisfies Section;
+
+/**
+ * What `ssh-keyscan ... | cut` leaves when it finds nothing (wrong port, key type, host): taken as
+ * "no pin", it would turn host-key checking off without a word.
+ */
+function emptyHostKey(v: unknown, path: string): string | undefined {
+    return typeof v === "string" && v.trim() === ""
+        ? `is empty (did ssh-keyscan find nothing? check its -p PORT and -t ed25519,ecdsa); set the server's key, or remove the setting to connect without checking it: pulumi config rm --path '${path}'`
+        : undefined;
+}
 
 /** Every setting, in the order Pulumi.yaml and the README list them. */
 export const SECTIONS: readonly Section[] = [
@@ -653,6 +727,7 @@ export const SECTIONS: readonly Section[] = [
     IMPORT_RECORDS,
     DKIM_KEYS,
     SSH,
+    HOSTS,
     SSH_PRIVATE_KEY,
     TTL,
     TEST_KEY,
@@ -663,25 +738,27 @@ export const SECTIONS: readonly Section[] = [
 
 type Rows<S extends Section> = S["rows"][number];
 /** A row's value as the reader gives it: a string may be missing (unset, or refused). */
-export type ReadValue<R> = R extends { kind: "integer" }
+export type ReadValue<R> = R extends { kind: "integer"; default: number }
     ? number
-    : R extends { kind: "boolean" }
-      ? boolean
-      : R extends { kind: "strings" }
-        ? string[]
-        : R extends { kind: "map" }
-          ? unknown
-          : R extends { kind: "choice"; allowed: readonly (infer A)[] }
-            ? R extends { default: string }
-                ? A
-                : A | undefined
-            : R extends { kind: "string"; default: string }
-              ? string
-              : string | undefined;
+    : R extends { kind: "integer" }
+      ? number | undefined
+      : R extends { kind: "boolean" }
+        ? boolean
+        : R extends { kind: "strings" }
+          ? string[]
+          : R extends { kind: "map" }
+            ? unknown
+            : R extends { kind: "choice"; allowed: readonly (infer A)[] }
+              ? R extends { default: string }
+                  ? A
+                  : A | undefined
+              : R extends { kind: "string"; default: string }
+                ? string
+                : string | undefined;
 /** What the reader gives for a section: each row's value by key. */
 export type Read<S extends Section> = { [R in Rows<S> as R["key"]]: ReadValue<R> };
 
-type Optional<R> = R extends { required: true } | { default: unknown } ? never : R extends { kind: "string" | "choice" } ? R : never;
+type Optional<R> = R extends { required: true } | { default: unknown } ? never : R extends { kind: "string" | "choice" | "integer" } ? R : never;
 /** A section's settings once validated: a string or choice neither required nor defaulted is optional. */
 export type Values<S extends Section> = { [R in Exclude<Rows<S>, Optional<Rows<S>>> as R["key"]]: Exclude<ReadValue<R>, undefined> } & {
     [R in Optional<Rows<S>> as R["key"]]?: Exclude<ReadValue<R>, undefined>;

@@ -50,6 +50,8 @@ export interface ZoneRecord {
     proxied?: boolean;
     comment?: string | null;
     tags?: string[];
+    /** When Cloudflare made the record, ISO 8601 UTC (API `created_on`; the provider's createdOn, types/output.d.ts ~10629). */
+    createdOn?: string;
 }
 
 export interface ZoneRef {
@@ -136,6 +138,8 @@ export interface ZoneCheckResult {
      * run starts, i.e. published by an earlier run: the signing gate (components/signingGate.ts).
      */
     dkimInZone: string[];
+    /** Of those, when Cloudflare made each record (createdOn), by lower-case selector; undefined when the listing does not say. */
+    dkimCreatedOn: Record<string, string | undefined>;
 }
 
 /** Stops the run: shown by the CLI as its message only (sdk/nodejs cmd/run/run.js ~377). */
@@ -789,15 +793,20 @@ function checkDomain(
             `${plan.domain}: DKIM selector(s) ${oldSelectors.map(shown).join(", ")} found in zone ${zone.name} are not managed by this stack and stay as they are`,
         );
     }
-    const dkimInZone = [
-        ...new Set(
-            records
-                .filter((r) => r.type === "TXT" && isOwn(r.comment, opts.comment) && dkimPublicKey(r.content) !== "")
-                .map((r) => dkimSelectorOf(normalizeName(r.name), plan.domain))
-                .filter((sel): sel is string => sel !== undefined),
-        ),
-    ];
-    return { domain: plan.domain, zone, adopted, dkimInZone };
+    const keyed = records
+        .filter((r) => r.type === "TXT" && isOwn(r.comment, opts.comment) && dkimPublicKey(r.content) !== "")
+        .map((r) => ({ selector: dkimSelectorOf(normalizeName(r.name), plan.domain), createdOn: r.createdOn }))
+        .filter((r): r is { selector: string; createdOn: string | undefined } => r.selector !== undefined);
+    const dkimInZone = [...new Set(keyed.map((r) => r.selector))];
+    // Two of the stack's records at one name (a lost state's beside this one's): the later creation,
+    // the one a resolver may not have seen yet; unknown if either does not say.
+    const dkimCreatedOn = Object.fromEntries(
+        dkimInZone.map((sel) => {
+            const times = keyed.filter((r) => r.selector === sel).map((r) => r.createdOn);
+            return [sel.toLowerCase(), times.includes(undefined) ? undefined : times.reduce((a, b) => (Date.parse(b!) > Date.parse(a!) ? b : a))];
+        }),
+    );
+    return { domain: plan.domain, zone, adopted, dkimInZone, dkimCreatedOn };
 }
 
 /**

@@ -1,5 +1,13 @@
+#@if signing
 # inputs: SPF_SERVICE SPF_CHECK SPF_TIME_LIMIT KNOWN_MILTERS POLICYD_SPF_BIN MILTER OPENDKIM_CONF
 # Postfix settings for SPF checking (policyd-spf) and DKIM signing (the OpenDKIM milter).
+#@else
+# inputs: SPF_SERVICE SPF_CHECK SPF_TIME_LIMIT POLICYD_SPF_BIN MILTER
+# Postfix settings for SPF checking (policyd-spf) on a host that does not sign (an inbound-only
+# backup MX, MailHostArgs.sign false): no milter settings; those the stack set while the host
+# signed are let go of. (Template: the lines from `#@if signing` to `#@else` are a signing host's,
+# those from there to `#@end` this host's, components/templates.ts selectBlocks; the rest both's.)
+#@end
 # One read of main.cf and master.cf, one `postconf -M` and one `postconf -e` with every changed
 # setting on staged copies, `postfix check` on them, then the swap and one reload, and only
 # when something changed. The user's other settings and list entries stay as they were.
@@ -94,6 +102,7 @@ else
     fi
 fi
 
+#@if signing
 # smtpd_milters / non_smtpd_milters: every entry that reaches the OpenDKIM this stack configures
 # (in any spelling: the socket the host's own opendkim.conf had, or one this stack has used) is
 # replaced by ours, in the first one's place; other milters are kept in order. Two entries for
@@ -126,14 +135,20 @@ while IFS= read -r line; do
     new=$(with_milter "$value" "master.cf (${line%% = *})" override)
     [ "$new" = "$value" ] || override_changes+=("${line%% = *}=$new")
 done <<<"$milter_overrides"
+#@else
+# Nothing of OpenDKIM's is set here; master.cf lists this stack rewrote while the host signed go back below.
+override_changes=()
+#@end
 
 desired=(
     "policyd-spf_time_limit=$SPF_TIME_LIMIT"
     "smtpd_recipient_restrictions=$want_restrictions"
+#@if signing
     "milter_default_action=accept"
     "milter_protocol=6"
     "smtpd_milters=$want_smtpd_milters"
     "non_smtpd_milters=$want_non_smtpd_milters"
+#@end
 )
 # An adopted SPF check is the host's: its two settings are not this stack's to set or restore.
 [ -z "$adopted_spf" ] || desired=("${desired[@]:2}")
@@ -159,6 +174,75 @@ changes=()
 for kv in "${desired[@]}"; do
     if [ "$(explicit "${kv%%=*}" || echo '<unset>')" != "${kv#*=}" ]; then changes+=("$kv"); fi
 done
+#@if signing
+#@else
+# A host that signed before (sign: true, now false): every setting recorded in params that this
+# step no longer sets (the milter settings), and each master.cf milter list it rewrote, is let go
+# of as destroy lets go of it (templates/postfix-delete.sh): a value still as the stack set it gets
+# the host's own back (or goes, where the host had none); one changed since keeps its value, less
+# this stack's milter entry. OpenDKIM's steps, gone from the program, are deleted after this one:
+# the engine deletes what left the program only once the program has finished (pulumi/pulumi
+# v3.259 pkg/resource/deploy/deployment_executor.go ~326-332 and ~444-500, performPostSteps), so
+# Postfix no longer names OpenDKIM's socket when its delete restores the host's own OpenDKIM.
+desired_names=$(for kv in "${desired[@]}"; do printf '%s\n' "${kv%%=*}"; done)
+released=()
+release_sets=()
+release_unsets=()
+while IFS=$'\t' read -r state name original; do
+    grep -qxF -- "$name" <<<"$desired_names" && continue
+    released+=("$name")
+    # Recorded before a change that never came (a run cut short before its swap): nothing to undo.
+    grep -q "^$name=" "$saved/applied" 2>/dev/null || continue
+    applied=$(sed -n "s/^$name=//p" "$saved/applied")
+    if current=$(explicit "$name"); then :; else current='<unset>'; fi
+    if [ "$current" = "$applied" ]; then
+        if [ "$state" = set ]; then
+            [ "$original" = "$current" ] || release_sets+=("$name=$original")
+        else
+            release_unsets+=("$name")
+        fi
+    else
+        case "$name" in
+            smtpd_milters | non_smtpd_milters)
+                kept=$(printf '%s' "$current" | sed -e "s#,\{0,1\}[[:space:]]*$MILTER##" -e 's/^[[:space:],]*//')
+                [ "$kept" = "$current" ] || release_sets+=("$name=$kept")
+                ;;
+        esac
+    fi
+done <"$saved/params"
+if [ -s "$saved/overrides-applied" ]; then
+    while IFS= read -r kv; do
+        key=${kv%%=*}
+        [ "$(postconf -P "$key" 2>/dev/null | sed 's/^[^=]* = //')" = "${kv#*=}" ] || continue
+        original=$(awk -v k="$key = " 'index($0, k) == 1 { print substr($0, length(k) + 1) }' "$saved/milter-overrides")
+        # Blanks become commas: postconf -P takes none, and Postfix splits lists on either.
+        override_changes+=("$key=$(printf '%s' "$original" | sed -e 's/[[:space:],]\{1,\}/,/g')")
+    done <"$saved/overrides-applied"
+fi
+# Once undone (after the swap below; now, when nothing is to undo): the released settings are no
+# longer the stack's, and the host's own master.cf milter lists, as they are now, are what a later
+# signing run finds.
+forget_released() {
+    local overrides
+    if [ "${#released[@]}" -gt 0 ]; then
+        awk -F'\t' 'NR == FNR { r[$0] = 1; next } !($2 in r)' <(printf '%s\n' "${released[@]}") "$saved/params" >"$saved/params.tmp"
+        mv "$saved/params.tmp" "$saved/params"
+        if [ -e "$saved/applied" ]; then
+            awk 'NR == FNR { r[$0] = 1; next } { n = $0; sub(/=.*/, "", n) } !(n in r)' <(printf '%s\n' "${released[@]}") "$saved/applied" >"$saved/applied.tmp"
+            mv "$saved/applied.tmp" "$saved/applied"
+        fi
+        printf 'released: %s\n' "${released[@]}"
+    fi
+    rm -f "$saved/overrides-applied"
+    overrides=$(postconf -P 2>/dev/null | grep -E '^[^/ ]+/[^/ ]+/(non_)?smtpd_milters = ' || true)
+    [ "$overrides" = "$(cat "$saved/milter-overrides" 2>/dev/null)" ] || printf '%s\n' "$overrides" >"$saved/milter-overrides"
+    released=()
+}
+# A setting to remove is a change too: in `changes` as its bare name (no "="), which goes to
+# `postconf -X` below and is taken out before `postconf -e`.
+changes+=("${release_sets[@]}" "${release_unsets[@]}")
+[ "${#release_sets[@]}" -gt 0 ] || [ "${#release_unsets[@]}" -gt 0 ] || [ "${#override_changes[@]}" -gt 0 ] || forget_released
+#@end
 want_entry="$SPF_SERVICE unix - n n - 0 spawn user=policyd-spf argv=$POLICYD_SPF_BIN"
 if [ -n "$adopted_spf" ]; then
     # The host's own service stays as it is (and policyd-spf's own entry, if it is another one).
@@ -192,6 +276,16 @@ if [ "${#override_changes[@]}" -gt 0 ]; then
     postconf -c "$staged" -P "${override_changes[@]}"
     printf 'master.cf: %s\n' "${override_changes[@]}"
 fi
+#@if signing
+#@else
+if [ "${#release_unsets[@]}" -gt 0 ]; then
+    postconf -c "$staged" -X "${release_unsets[@]}"
+    printf 'main.cf: %s removed (the host had none)\n' "${release_unsets[@]}"
+    sets=()
+    for kv in "${changes[@]}"; do [[ $kv != *=* ]] || sets+=("$kv"); done
+    changes=("${sets[@]}")
+fi
+#@end
 if [ "${#changes[@]}" -gt 0 ]; then
     postconf -c "$staged" -e "${changes[@]}"
     printf 'main.cf: %s\n' "${changes[@]}"
@@ -205,10 +299,14 @@ fi
 : >"$saved/reload-pending"
 for f in master.cf main.cf; do replace_file "$staged/$f" "/etc/postfix/$f"; done
 printf '%s\n' "${desired[@]}" >"$saved/applied"
+#@if signing
 for kv in "${override_changes[@]}"; do
     { awk -v k="${kv%%=*}=" 'index($0, k) != 1' "$saved/overrides-applied" 2>/dev/null || true; printf '%s\n' "$kv"; } >"$saved/overrides-applied.tmp"
     mv "$saved/overrides-applied.tmp" "$saved/overrides-applied"
 done
+#@else
+forget_released
+#@end
 systemctl reload-or-restart postfix
 rm -f "$saved/reload-pending"
 echo "reloaded: postfix"

@@ -26,6 +26,15 @@ export interface FakeRecord {
     proxied: boolean;
     comment: string | null;
     tags: string[];
+    /**
+     * When Cloudflare made the record and last changed it, ISO 8601 in UTC: the API's `created_on` and
+     * `modified_on` ("When the record was created.", "When the record was last modified.", Cloudflare
+     * API reference, DNS Records, List DNS Records; e.g. "2014-01-01T05:20:00.12345Z"), the provider's
+     * `createdOn`/`modifiedOn` (node_modules/@pulumi/cloudflare/types/output.d.ts GetDnsRecordsResult
+     * ~10629, ~10645, 6.22.1). Named as the invoke returns them; the HTTP side answers snake_case.
+     */
+    createdOn: string;
+    modifiedOn: string;
 }
 
 export interface FakeZone {
@@ -131,6 +140,8 @@ export class FakeCloudflare {
     calls: string[] = [];
     /** Every HTTP call to the API the provider's invokes (and the adopt step's scripts) made, per user. */
     rate = new RateLimit();
+    /** Cloudflare's clock: what a new record's createdOn says (ms since the epoch). */
+    clock: () => number = Date.now;
     /** HTTP calls made so far, refused ones included. */
     get apiCalls(): number {
         return this.rate.count;
@@ -185,14 +196,34 @@ export class FakeCloudflare {
      * dns-record-types.mdx @3e5c0a7, A and AAAA; TXT). A longer TXT is refused here as a test's mistake:
      * the API's error code for it is not documented, so no code is made up for the HTTP side.
      */
-    addRecord(zoneName: string, r: Omit<FakeRecord, "id" | "ttl" | "proxied" | "comment" | "tags"> & Partial<FakeRecord>): FakeRecord {
+    addRecord(
+        zoneName: string,
+        r: Omit<FakeRecord, "id" | "ttl" | "proxied" | "comment" | "tags" | "createdOn" | "modifiedOn"> & Partial<FakeRecord>,
+    ): FakeRecord {
         if (r.type === "TXT" && r.content.length > 2048) throw new Error(`a TXT record of ${r.content.length} characters: Cloudflare holds at most 2,048`);
         const content = r.type === "AAAA" ? canonicalIpv6(r.content) : r.content;
-        const rec: FakeRecord = { ttl: 1, proxied: false, comment: null, tags: [], ...r, content, id: r.id ?? this.newId() };
+        const made = new Date(this.clock()).toISOString();
+        const rec: FakeRecord = {
+            ttl: 1,
+            proxied: false,
+            comment: null,
+            tags: [],
+            createdOn: made,
+            modifiedOn: r.createdOn ?? made,
+            ...r,
+            content,
+            id: r.id ?? this.newId(),
+        };
         const refused = cnameRefusal(this.zone(zoneName), rec);
         if (refused) throw Object.assign(new Error(`${refused.code} ${refused.message}`), refused);
         this.zone(zoneName).records.push(rec);
         return rec;
+    }
+
+    /** A new record's createdOn and modifiedOn by this account's clock, for a record a test puts in a zone itself. */
+    times(): { createdOn: string; modifiedOn: string } {
+        const made = new Date(this.clock()).toISOString();
+        return { createdOn: made, modifiedOn: made };
     }
 
     newId(): string {
@@ -299,6 +330,8 @@ export class FakeCloudflare {
             let body = "";
             req.on("data", (c) => (body += c));
             req.on("end", () => {
+                // The API's own names for the record's times (the invoke's are the provider's camelCase).
+                const wire = ({ createdOn, modifiedOn, ...rest }: FakeRecord) => ({ ...rest, created_on: createdOn, modified_on: modifiedOn });
                 const send = (status: number, json: unknown) => {
                     res.writeHead(status, { "Content-Type": "application/json" });
                     res.end(JSON.stringify(json));
@@ -328,7 +361,7 @@ export class FakeCloudflare {
                         success: true,
                         errors: [],
                         messages: [],
-                        result: this.list(z, { name: name ? { exact: name } : undefined, type: url.searchParams.get("type") ?? undefined }),
+                        result: this.list(z, { name: name ? { exact: name } : undefined, type: url.searchParams.get("type") ?? undefined }).map(wire),
                     });
                 }
                 if (!this.token.dnsEdit) return fail(403, 10000, "Authentication error");
@@ -348,7 +381,7 @@ export class FakeCloudflare {
                         this.postAnswersToLose--;
                         return res.destroy();
                     }
-                    return send(200, { success: true, errors: [], messages: [], result: rec });
+                    return send(200, { success: true, errors: [], messages: [], result: wire(rec) });
                 }
                 return fail(400, 7000, "No route for that URI");
             });

@@ -9,6 +9,9 @@
  * - A UDP answer longer than 512 bytes (RFC 1035 4.2.1; the server does not do EDNS) is cut to the
  *   header and question with TC set, so the resolver asks again over TCP (RFC 7766 5).
  * - Other types and classes: NODATA. Names are compared without case (RFC 4343).
+ * - `latencyMs` holds every answer that long (a resolver's round trip, for the bench and the
+ *   concurrency tests); while held a query is in flight, and the server counts the most at once
+ *   (`peakInFlight`), each question answered in full (`asked`), and when each query arrived.
  */
 import * as dgram from "dgram";
 import * as net from "net";
@@ -31,7 +34,37 @@ export interface DnsServer {
     zone: Zone;
     /** Queries answered, by transport (tests see that a long answer went over TCP). */
     queries: { udp: number; tcp: number; truncated: number };
+    /** Per question (`TXT example.com`: type and name, lowercased), the answers given in full (a truncated UDP answer is not one). */
+    asked: Map<string, number>;
+    /** Queries received and not yet answered, now and at most (reset it to measure a run). */
+    inFlight: number;
+    peakInFlight: number;
+    /** When each query arrived (ms, performance.now()), in order. */
+    arrivals: number[];
+    /** Each answer waits this long (ms) before it is sent. */
+    latencyMs: number;
+    /** Clears the counters above (not `queries`). */
+    resetCounts(): void;
     close(): Promise<void>;
+}
+
+const TYPE_NAMES: Record<number, string> = { 1: "A", 28: "AAAA", 16: "TXT", 15: "MX", 12: "PTR", 5: "CNAME" };
+
+/** The question of a query as `asked` keys it: `TXT example.com`. */
+function questionKey(query: Buffer): string {
+    const { name, end } = readName(query, 12);
+    const qtype = query.readUInt16BE(end);
+    return `${TYPE_NAMES[qtype] ?? `TYPE${qtype}`} ${name.toLowerCase()}`;
+}
+
+/** The most `arrivals` in any window of `windowMs` (a rate limiter's view: queries per second). */
+export function peakRate(arrivals: readonly number[], windowMs = 1000): number {
+    let peak = 0;
+    for (let i = 0, j = 0; j < arrivals.length; j++) {
+        while (arrivals[j] - arrivals[i] >= windowMs) i++;
+        peak = Math.max(peak, j - i + 1);
+    }
+    return peak;
 }
 
 const TYPES: Record<number, keyof ZoneEntry> = { 1: "A", 28: "AAAA", 16: "TXT", 15: "MX", 12: "PTR" };
@@ -99,11 +132,30 @@ function rdata(type: keyof ZoneEntry, value: any): Buffer {
     }
 }
 
+/**
+ * Per zone object, its names lowercased (to their keys) and every name above them: built again
+ * whenever the zone's names change (tests change the map in place), so that a zone of thousands of
+ * names answers in microseconds, not the milliseconds a scan takes (which, at hundreds of queries a
+ * second, bunched the server's answers in the check's bench).
+ */
+const indexes = new WeakMap<Zone, { names: string; keys: Map<string, string>; above: Set<string> }>();
+
 function lookup(zone: Zone, name: string): ZoneEntry | undefined {
     const n = name.toLowerCase().replace(/\.$/, "");
-    for (const [k, v] of Object.entries(zone)) if (k.toLowerCase() === n) return v;
-    if (Object.keys(zone).some((k) => k.toLowerCase().endsWith(`.${n}`))) return {};
-    return undefined;
+    const names = Object.keys(zone).join("\n");
+    let index = indexes.get(zone);
+    if (index?.names !== names) {
+        index = { names, keys: new Map(), above: new Set() };
+        for (const k of Object.keys(zone)) {
+            const lk = k.toLowerCase();
+            if (!index.keys.has(lk)) index.keys.set(lk, k);
+            for (let i = lk.indexOf("."); i >= 0; i = lk.indexOf(".", i + 1)) index.above.add(lk.slice(i + 1));
+        }
+        indexes.set(zone, index);
+    }
+    const key = index.keys.get(n);
+    if (key !== undefined) return zone[key];
+    return index.above.has(n) ? {} : undefined;
 }
 
 /** The answer to one query message; with `udp`, cut to header and question with TC past 512 bytes. */
@@ -153,7 +205,7 @@ export function zoneOf(records: readonly { name: string; type: string; value: st
 }
 
 /** Starts the server on 127.0.0.1 (one port, UDP and TCP). */
-export async function startDnsServer(zone: Zone = {}): Promise<DnsServer> {
+export async function startDnsServer(zone: Zone = {}, options: { latencyMs?: number } = {}): Promise<DnsServer> {
     const tcp = net.createServer();
     await new Promise<void>((res, rej) => {
         tcp.once("error", rej);
@@ -170,22 +222,61 @@ export async function startDnsServer(zone: Zone = {}): Promise<DnsServer> {
         port,
         zone,
         queries: { udp: 0, tcp: 0, truncated: 0 },
+        asked: new Map(),
+        inFlight: 0,
+        peakInFlight: 0,
+        arrivals: [],
+        latencyMs: options.latencyMs ?? 0,
+        resetCounts() {
+            server.asked = new Map();
+            server.peakInFlight = server.inFlight;
+            server.arrivals = [];
+        },
         close: () =>
             new Promise<void>((res) => {
+                for (const t of timers) clearTimeout(t);
                 for (const s of sockets) s.destroy();
                 udp.close();
                 tcp.close(() => res());
             }),
     };
+    const timers = new Set<NodeJS.Timeout>();
+    /** Answers `msg` after the latency, counting it in flight meanwhile; `send` gets the answer (the zone as it is then). */
+    const hold = (msg: Buffer, udpTransport: boolean, send: (message: Buffer) => void, bad: () => void) => {
+        server.arrivals.push(performance.now());
+        server.inFlight++;
+        server.peakInFlight = Math.max(server.peakInFlight, server.inFlight);
+        const reply = () => {
+            server.inFlight--;
+            try {
+                const { message, truncated } = answer(server.zone, msg, udpTransport);
+                if (udpTransport) server.queries.udp++;
+                else server.queries.tcp++;
+                if (truncated) server.queries.truncated++;
+                else {
+                    const key = questionKey(msg);
+                    server.asked.set(key, (server.asked.get(key) ?? 0) + 1);
+                }
+                send(message);
+            } catch {
+                bad();
+            }
+        };
+        if (server.latencyMs <= 0) return reply();
+        const t = setTimeout(() => {
+            timers.delete(t);
+            reply();
+        }, server.latencyMs);
+        timers.add(t);
+    };
     udp.on("message", (msg, rinfo) => {
-        try {
-            const { message, truncated } = answer(server.zone, msg, true);
-            server.queries.udp++;
-            if (truncated) server.queries.truncated++;
-            udp.send(message, rinfo.port, rinfo.address);
-        } catch {
-            // Not a query this server reads: no answer, as for any malformed packet.
-        }
+        // Not a query this server reads: no answer, as for any malformed packet.
+        hold(
+            msg,
+            true,
+            (message) => udp.send(message, rinfo.port, rinfo.address),
+            () => undefined,
+        );
     });
     const sockets = new Set<net.Socket>();
     tcp.on("connection", (socket) => {
@@ -198,15 +289,16 @@ export async function startDnsServer(zone: Zone = {}): Promise<DnsServer> {
             while (buffered.length >= 2 && buffered.length >= 2 + buffered.readUInt16BE(0)) {
                 const msg = buffered.subarray(2, 2 + buffered.readUInt16BE(0));
                 buffered = buffered.subarray(2 + msg.length);
-                try {
-                    const { message } = answer(server.zone, msg, false);
-                    server.queries.tcp++;
-                    const len = Buffer.alloc(2);
-                    len.writeUInt16BE(message.length);
-                    socket.write(Buffer.concat([len, message]));
-                } catch {
-                    socket.destroy();
-                }
+                hold(
+                    msg,
+                    false,
+                    (message) => {
+                        const len = Buffer.alloc(2);
+                        len.writeUInt16BE(message.length);
+                        if (!socket.destroyed) socket.write(Buffer.concat([len, message]));
+                    },
+                    () => socket.destroy(),
+                );
             }
         });
     });

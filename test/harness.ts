@@ -10,6 +10,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { effectiveConfig, StackConfig } from "./cli";
 import { FakeCloudflare } from "./cloudflare";
 import { splitStdinStep } from "../components/hostScripts";
+import type { MailHostArgs } from "../components/mailHost";
 // Internal to the SDK, but exactly "every outstanding resource RPC has finished".
 const { waitForRPCs } = require("@pulumi/pulumi/runtime/settings") as { waitForRPCs: () => Promise<void> };
 
@@ -126,6 +127,12 @@ export interface RunOptions {
      * settles (e.g. test/unit/check-output.test.ts publishes each DNS record to a test DNS server then).
      */
     created?: (args: pulumi.runtime.MockResourceArgs, state: Record<string, any>) => Promise<void> | void;
+    /**
+     * Arguments given to each MailHost the program makes, by its name, over the program's own
+     * (components/mailHost.ts MailHostArgs: `sign`, `skipAddresses`): the host side of several
+     * hosts, tested with index.ts as it is.
+     */
+    mailHostArgs?: (name: string) => Partial<MailHostArgs>;
 }
 
 /**
@@ -256,7 +263,7 @@ async function run(config: Record<string, unknown>, opts: RunOptions): Promise<R
     const { config: all, secretKeys } = effectiveConfig(stack);
     pulumi.runtime.setAllConfig(all, secretKeys);
 
-    const program = await programLoader();
+    const program = await (opts.mailHostArgs ? loadWithHostArgs(opts.mailHostArgs) : programLoader());
     const outputs: Record<string, unknown> = {};
     let failed: { error: unknown } | undefined;
     for (const [k, v] of Object.entries(program)) outputs[k] = await resolve(v).catch((error) => (failed ??= { error }));
@@ -266,6 +273,26 @@ async function run(config: Record<string, unknown>, opts: RunOptions): Promise<R
     await waitForRPCs().catch((error) => (failed ??= { error }));
     if (failed) throw failed.error;
     return { resources, outputs, keys };
+}
+
+/** index.ts loaded afresh with each MailHost's arguments changed (RunOptions.mailHostArgs); the mock is gone once it is loaded. */
+async function loadWithHostArgs(edit: (name: string) => Partial<MailHostArgs>): Promise<Record<string, unknown>> {
+    const { vi } = await import("vitest");
+    vi.resetModules();
+    vi.doMock("../components/mailHost", async (importOriginal) => {
+        const m = await importOriginal<typeof import("../components/mailHost")>();
+        class MailHost extends m.MailHost {
+            constructor(name: string, args: MailHostArgs, o?: pulumi.ComponentResourceOptions) {
+                super(name, { ...args, ...edit(name) }, o);
+            }
+        }
+        return { ...m, MailHost };
+    });
+    try {
+        return await import("../index");
+    } finally {
+        vi.doUnmock("../components/mailHost");
+    }
 }
 
 /** The plain value of an output, or a plain value as is; `pulumi.unknown` for one unknown at preview; an output that fails rejects. */
@@ -339,4 +366,51 @@ export function scriptOf(commandLine: string, stdin?: unknown): string {
     const m = commandLine.match(/^(?:sudo -n )?bash -c '([\s\S]*)'$/);
     if (!m) throw new Error(`not a bash -c command: ${commandLine.slice(0, 80)}`);
     return m[1].replace(/'\\''/g, "'");
+}
+
+/**
+ * Which resource of the state each resource of a run takes over, as the engine decides it: its own
+ * URN if the state holds it, else the first of its aliases the state holds, the aliases including
+ * those its parent's matched alias gives it. The engine's own steps (pulumi/pulumi
+ * pkg/resource/deploy/step_generator.go at 1b59498: getOldResource 655-713, generateAliases 621-653,
+ * inheritedChildAlias 590-619): the SDK sends a resource's own alias specs only (the mocks and the CLI
+ * support them: sdk/nodejs/runtime/resource.ts 1079-1085), so a child's inherited alias is the
+ * engine's and no registration shows it. Registration order: a parent before its children.
+ * Returns new URN -> the state's URN it takes over.
+ */
+export function stateMatches(
+    stateUrns: readonly string[],
+    resources: readonly Pick<Registered, "urn" | "name" | "type" | "parent" | "aliases">[],
+): Map<string, string> {
+    const olds = new Set(stateUrns);
+    const matched = new Map<string, string>();
+    // sg.aliases: the alias a resource was found by, for its children.
+    const foundBy = new Map<string, string>();
+    const nameOf = (urn: string) => urn.slice(urn.lastIndexOf("::") + 2);
+    const typeOf = (urn: string) => urn.split("::")[2].split("$").pop()!;
+    const qualifiedType = (urn: string) => urn.split("::")[2];
+    // resource.NewURN(stack, project, parentAlias.QualifiedType(), childType, aliasName).
+    const inherited = (childType: string, childName: string, parentName: string, parentAlias: string) => {
+        const aliasName = childName.startsWith(parentName) ? nameOf(parentAlias) + childName.slice(parentName.length) : childName;
+        const [head, project] = parentAlias.split("::");
+        return `${head}::${project}::${qualifiedType(parentAlias)}$${childType}::${aliasName}`;
+    };
+    for (const r of resources) {
+        const aliases = [...r.aliases];
+        const parentAlias = r.parent ? foundBy.get(r.parent) : undefined;
+        if (parentAlias) {
+            aliases.push(inherited(r.type, r.name, nameOf(r.parent), parentAlias));
+            for (const a of r.aliases) aliases.push(inherited(typeOf(a), nameOf(a), nameOf(r.parent), parentAlias));
+        }
+        if (olds.has(r.urn)) {
+            matched.set(r.urn, r.urn);
+            continue;
+        }
+        const hit = aliases.find((a) => olds.has(a));
+        if (hit) {
+            matched.set(r.urn, hit);
+            foundBy.set(r.urn, hit);
+        }
+    }
+    return matched;
 }

@@ -89,7 +89,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     const stackArgs = stack ? ["--stack", stack] : [];
     const read = (file: string | undefined, args: string[]) => JSON.parse(file ? fs.readFileSync(file, "utf8") : io.pulumi([...args, ...stackArgs]));
     let values: Record<string, string>;
-    let outputs: { records?: PublishedRecord[] };
+    let outputs: { records?: PublishedRecord[]; selectors?: Record<string, { signing?: string }> };
     try {
         values = configValues(read(option(argv, "--config"), ["config", "--json"]));
         outputs = read(option(argv, "--outputs"), ["stack", "output", "--json"]);
@@ -123,7 +123,14 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
             }),
         ]),
     );
-    const result = await checkPublished(checkInput(settings, dkim));
+    // The selector that signs: on a calendar the `selectors` output's `signing` (what the SigningTable named at the last up), else the domain's selector.
+    const signing = Object.fromEntries(
+        settings.domains.flatMap((d) => {
+            const s = outputs.selectors?.[d.name]?.signing;
+            return typeof s === "string" ? [[d.name, s]] : [];
+        }),
+    );
+    const result = await checkPublished(checkInput(settings, dkim, signing));
     for (const l of formatTable(result)) io.out(l);
     return Object.values(result).some((items) => worst(items) === "fail") ? 1 : 0;
 }

@@ -22,6 +22,7 @@ import { dkimPublicKey, dkimRecordName } from "../records/dkim";
 import { dmarcRecordName, isDmarcValue, REPORT_AUTHORIZATION_VALUE, reportAuthorizationName } from "../records/dmarc";
 import { isSpfValue, SPF_MAX_LOOKUPS } from "../records/spf";
 import { canonicalIpv6, parseIpv6 } from "../ipv6";
+import { probeStarttls, StarttlsOptions, StarttlsResult, starttlsItem } from "./starttls";
 
 export type Status = "pass" | "warn" | "fail";
 
@@ -38,10 +39,30 @@ export interface CheckDomain {
     name: string;
     /** Each selector the stack publishes, with the `p=` value it published (base64). */
     dkim: { selector: string; publicKey: string }[];
+    /**
+     * The selector the host's SigningTable names this run (components/signingGate.ts: the calendar's
+     * active one, or the one before it while the gate holds it; else the domain's `selector`): what
+     * the stack configured the host to sign with, not read back from the host. Unset: no such item.
+     */
+    signing?: string;
     /** The MX host name (also the HELO name). */
     mxHost: string;
     /** The host's IPv4/IPv6 addresses; empty: those the MX host name resolves to. */
     addresses: string[];
+    /**
+     * Several hosts (mailauth:hosts): each one's SPF (MAIL FROM and HELO) and reverse DNS from its
+     * addresses, and the MX of each MX host; mxHost and addresses are then not read.
+     */
+    hosts?: CheckHost[];
+}
+
+export interface CheckHost {
+    /** Its name: HELO name, PTR target, MX target when `mx`. */
+    hostname: string;
+    /** Its addresses; empty: those the name resolves to. */
+    addresses: string[];
+    /** It is an MX of the domain. */
+    mx: boolean;
 }
 
 export interface CheckInput {
@@ -50,6 +71,8 @@ export interface CheckInput {
     resolvers?: readonly string[];
     /** Per query, in ms (default 2000), tried twice. */
     timeoutMs?: number;
+    /** Set: also STARTTLS on port 25 of each host address, once per address (`mailauth:check.starttls`; components/check/starttls.ts). */
+    starttls?: StarttlsOptions;
 }
 
 /** Per domain, its items in order. */
@@ -58,13 +81,101 @@ export type CheckResult = Record<string, CheckItem[]>;
 /** RFC 7208 4.6.4: at most 2 lookups that return no answer. mailauth's limit (lib/spf/index.js:13). */
 export const SPF_MAX_VOID = 2;
 
-type Resolve = (name: string, rrtype: string) => Promise<any>;
+export type Resolve = (name: string, rrtype: string) => Promise<any>;
 
 /** A resolver as mailauth takes it: Node's own, on the given servers (dns.promises.Resolver, setServers). */
 export function makeResolver(servers: readonly string[] = [], timeoutMs = 2000): Resolve {
     const r = new dnsPromises.Resolver({ timeout: timeoutMs, tries: 2 });
     if (servers.length > 0) r.setServers([...servers]);
     return (name, rrtype) => r.resolve(name, rrtype as any);
+}
+
+/**
+ * How hard one run of the check may press the resolvers: at most this many queries in flight, and
+ * query starts spaced to at most this many per second. Public resolvers throttle a client that asks
+ * too fast: Google Public DNS's documented default is 1,500 queries per second per IPv4 address or
+ * IPv6 /64 (developers.google.com/speed/public-dns/docs/isp, "Compare your per-IP address
+ * rate(s) to the default rate limits"; an older copy of that page says 1,000); Cloudflare's 1.1.1.1
+ * documents no figure, only that typical use should meet no rate limiting
+ * (developers.cloudflare.com/1.1.1.1/infrastructure/network-operators, "Rate Limiting"). A quarter
+ * of the lower Google figure leaves room for whatever else the machine asks from the same address.
+ * A pool alone bounds the rate only through the round trip (16 in flight at 5 ms is 3,200 per
+ * second), hence both; Google allows short bursts over the limit (same page), the pool keeps them to 16. Measured in `npm run bench` (BENCHMARKS.md, "The check").
+ */
+export const MAX_IN_FLIGHT = 16;
+export const MAX_QUERIES_PER_SECOND = 250;
+
+export interface ResolverCounts {
+    /** Queries sent to the resolvers (each question once per run). */
+    sent: number;
+    /** Questions answered from this run's cache (or joined to the same question in flight). */
+    cached: number;
+    /** The most sent at once. */
+    peakInFlight: number;
+}
+
+/**
+ * `resolve` with one answer per question per run (type and name, without case: RFC 4343) shared by
+ * every domain, item and SPF evaluation: the MX host's A/AAAA and SPF record, its PTRs, a shared
+ * include or report domain are asked once, however many domains name them. An error (NXDOMAIN,
+ * NODATA, a timeout) is kept as well, as mailauth's own per-evaluation memo keeps it
+ * (lib/spf/index.js memoizeResolver). Each caller gets its own copy of the answer. Queries go out
+ * at most `maxInFlight` at once and `perSecond` in any second (MAX_IN_FLIGHT, MAX_QUERIES_PER_SECOND).
+ */
+export function sharedResolver(
+    base: Resolve,
+    { maxInFlight = MAX_IN_FLIGHT, perSecond = MAX_QUERIES_PER_SECOND }: { maxInFlight?: number; perSecond?: number } = {},
+): Resolve & { counts: ResolverCounts } {
+    const answers = new Map<string, Promise<any>>();
+    const counts: ResolverCounts = { sent: 0, cached: 0, peakInFlight: 0 };
+    const waiting: (() => void)[] = [];
+    let inFlight = 0;
+    // When the last queries went out: a new one waits until fewer than `budget` went out in the last
+    // second. The budget is four fifths of `perSecond`: Node hands a query to c-ares at once, but a
+    // busy event loop can send several together later (the bench measured 266 in a resolver's
+    // second against 250 scheduled), and the bound is on what the resolver sees.
+    const starts: number[] = [];
+    const budget = Math.max(1, Math.floor(perSecond * 0.8));
+    const WINDOW_MS = 1000;
+    const slot = async () => {
+        if (inFlight >= maxInFlight) await new Promise<void>((res) => waiting.push(res));
+        else inFlight++;
+        // A slot is handed over without inFlight going down (release), so no newcomer takes it first.
+        for (;;) {
+            const now = performance.now();
+            if (starts.length < budget || now - starts[0] >= WINDOW_MS) {
+                starts.push(now);
+                if (starts.length > budget) starts.shift();
+                break;
+            }
+            await new Promise((res) => setTimeout(res, starts[0] + WINDOW_MS - now));
+        }
+        counts.peakInFlight = Math.max(counts.peakInFlight, inFlight);
+    };
+    const release = () => {
+        const next = waiting.shift();
+        if (next) next();
+        else inFlight--;
+    };
+    const resolve = (name: string, rrtype: string) => {
+        const key = `${rrtype.toUpperCase()} ${lower(name)}`;
+        let answer = answers.get(key);
+        if (answer) counts.cached++;
+        else {
+            answer = (async () => {
+                await slot();
+                counts.sent++;
+                try {
+                    return await base(name, rrtype);
+                } finally {
+                    release();
+                }
+            })();
+            answers.set(key, answer);
+        }
+        return answer.then((a) => structuredClone(a));
+    };
+    return Object.assign(resolve, { counts });
 }
 
 const lower = (name: string) => name.toLowerCase().replace(/\.$/, "");
@@ -210,6 +321,61 @@ async function dkimItem(resolve: Resolve, domain: string, selector: string, expe
             `${name} publishes p=${p === "" ? "(none)" : short(p)}, not the stack's key p=${short(expected)}: mail signed with selector ${selector} fails DKIM`,
             `put back the record the stack published ("v=DKIM1; k=rsa; p=${short(expected)}", in full in the stack output records): edit it in Cloudflare, or delete it and run pulumi up`,
         );
+    } catch (e) {
+        return errorItem(check, e);
+    }
+}
+
+/**
+ * The selector that signs: the one the stack wrote into the host's SigningTable this run is published,
+ * not revoked, with the key the stack installed for it (`expected`, as published by the stack). This
+ * checks the published truth against what the stack configured the host to sign with; it does not
+ * read the host's SigningTable or a signed message (opendkim-testkey on the host, the `testKey`
+ * output, checks the host's key file against DNS; the lab signs real mail).
+ */
+async function signingItem(resolve: Resolve, domain: string, selector: string, expected: string | undefined): Promise<CheckItem> {
+    const name = dkimRecordName(selector, domain);
+    const check = `dkim signing ${selector}`;
+    const configured = `the host signs ${domain}'s mail with selector ${selector} (the SigningTable the stack wrote this run)`;
+    try {
+        const records = await txt(resolve, name);
+        if (records.length === 0)
+            return item(
+                check,
+                "fail",
+                `${configured}, but ${name} has no record: receivers cannot verify any of its mail (DKIM permerror, no key)`,
+                "run pulumi up to publish it; if it was deleted by hand, the stack puts it back",
+            );
+        if (records.length > 1)
+            return item(
+                check,
+                "fail",
+                `${configured}, but ${name} has ${records.length} TXT records: receivers may take either key`,
+                `delete every TXT record at ${name} but the stack's own`,
+            );
+        const p = dkimPublicKey(records[0]);
+        if (p === "")
+            return item(
+                check,
+                "fail",
+                `${configured}, but ${name} publishes the empty p= (revoked, RFC 6376 3.6.1): receivers fail every signature it makes`,
+                `sign with a published selector: pulumi up (the signing gate moves to one whose record is in the zone), or put back the record the stack published`,
+            );
+        if (!expected)
+            return item(
+                check,
+                "fail",
+                `${configured}, but the stack published no key for it`,
+                "run pulumi up: the stack publishes a key for every selector it installs",
+            );
+        if (p !== expected)
+            return item(
+                check,
+                "fail",
+                `${configured}, but ${name} publishes another key than the one installed for it: its signatures fail DKIM`,
+                `put back the record the stack published: edit it in Cloudflare, or delete it and run pulumi up`,
+            );
+        return item(check, "pass", `${configured}; ${name} publishes its key`);
     } catch (e) {
         return errorItem(check, e);
     }
@@ -361,7 +527,53 @@ export function ptrName(ip: string): string {
     return `${nibbles.split("").reverse().join(".")}.ip6.arpa`;
 }
 
-async function checkDomain(resolve: Resolve, d: CheckDomain): Promise<CheckItem[]> {
+/** STARTTLS per address, probed once a run whatever the number of domains (undefined: not checked). */
+type Probe = ((ip: string, mxHost: string) => Promise<CheckItem>) | undefined;
+
+/** mailauth:hosts: the domain's own items, then per host its SPF from each address, its MX (an MX host) and reverse DNS. */
+async function checkHosts(resolve: Resolve, d: CheckDomain, hosts: CheckHost[], probe: Probe): Promise<CheckItem[]> {
+    const perHost = async (h: CheckHost): Promise<CheckItem[]> => {
+        const label = `${h.mx ? "mx" : "host"} ${h.hostname}`;
+        let ips = h.addresses;
+        if (ips.length === 0) {
+            try {
+                ips = await addresses(resolve, h.hostname);
+            } catch (e) {
+                return [errorItem(label, e)];
+            }
+            if (ips.length === 0)
+                return [
+                    item(
+                        label,
+                        "fail",
+                        `${h.hostname} resolves to no address: nothing to check SPF and reverse DNS from`,
+                        `publish A/AAAA for ${h.hostname} (its ipv4/ipv6 in mailauth:hosts)`,
+                    ),
+                ];
+        }
+        const parts = await Promise.all([
+            ...(lower(h.hostname) === lower(d.name) ? [] : [spfRecordItem(resolve, h.hostname, '"v=spf1 a -all"')]),
+            ...ips.map((ip) => spfItem(resolve, "mail-from", d.name, h.hostname, ip)),
+            ...ips.map((ip) => spfItem(resolve, "helo", d.name, h.hostname, ip)),
+            ...(h.mx ? [mxItem(resolve, d.name, h.hostname, ips).then((i) => ({ ...i, check: label }))] : []),
+            ...ips.map((ip) => fcrdnsItem(resolve, h.hostname, ip)),
+            // STARTTLS is what a sender meets at an MX host.
+            ...(probe && h.mx ? ips.map((ip) => probe(ip, h.hostname)) : []),
+        ]);
+        return parts;
+    };
+    const parts = await Promise.all([
+        spfRecordItem(resolve, d.name, "the stack's SPF record"),
+        ...d.dkim.map((k) => dkimItem(resolve, d.name, k.selector, k.publicKey)),
+        ...(d.signing === undefined ? [] : [signingItem(resolve, d.name, d.signing, d.dkim.find((k) => k.selector === d.signing)?.publicKey)]),
+        dmarcItems(resolve, d.name),
+        ...hosts.map(perHost),
+    ]);
+    return parts.flatMap((p) => (Array.isArray(p) ? p : [p]));
+}
+
+async function checkDomain(resolve: Resolve, d: CheckDomain, probe: Probe): Promise<CheckItem[]> {
+    if (d.hosts) return checkHosts(resolve, d, d.hosts, probe);
     let hostAddresses = d.addresses;
     const items: CheckItem[] = [];
     if (hostAddresses.length === 0) {
@@ -387,17 +599,34 @@ async function checkDomain(resolve: Resolve, d: CheckDomain): Promise<CheckItem[
         ...hostAddresses.map((ip) => spfItem(resolve, "mail-from", d.name, d.mxHost, ip)),
         ...hostAddresses.map((ip) => spfItem(resolve, "helo", d.name, d.mxHost, ip)),
         ...d.dkim.map((k) => dkimItem(resolve, d.name, k.selector, k.publicKey)),
+        ...(d.signing === undefined ? [] : [signingItem(resolve, d.name, d.signing, d.dkim.find((k) => k.selector === d.signing)?.publicKey)]),
         dmarcItems(resolve, d.name),
         mxItem(resolve, d.name, d.mxHost, hostAddresses),
         ...hostAddresses.map((ip) => fcrdnsItem(resolve, d.mxHost, ip)),
+        ...(probe ? hostAddresses.map((ip) => probe(ip, d.mxHost)) : []),
     ]);
     for (const p of parts) items.push(...(Array.isArray(p) ? p : [p]));
     return items;
 }
 
-/** Checks every domain, all at once; per domain its items. Rejects only on a bug, never on what DNS holds. */
-export async function checkPublished(input: CheckInput, resolve: Resolve = makeResolver(input.resolvers, input.timeoutMs)): Promise<CheckResult> {
-    const results = await Promise.all(input.domains.map((d) => checkDomain(resolve, d)));
+/**
+ * Checks every domain, all at once, through one shared resolver (sharedResolver: each question asked
+ * once a run, at most MAX_IN_FLIGHT queries at once); per domain its items. Rejects only on a bug,
+ * never on what DNS holds.
+ */
+export async function checkPublished(input: CheckInput, base: Resolve = makeResolver(input.resolvers, input.timeoutMs)): Promise<CheckResult> {
+    const resolve = sharedResolver(base);
+    let probe: Probe;
+    const starttls = input.starttls;
+    if (starttls) {
+        const probes = new Map<string, Promise<StarttlsResult>>();
+        probe = async (ip, mxHost) => {
+            const key = `${canonical(ip)} ${lower(mxHost)}`;
+            if (!probes.has(key)) probes.set(key, probeStarttls(ip, mxHost, starttls));
+            return starttlsItem(ip, mxHost, await probes.get(key)!, starttls.port ?? 25);
+        };
+    }
+    const results = await Promise.all(input.domains.map((d) => checkDomain(resolve, d, probe)));
     return Object.fromEntries(input.domains.map((d, i) => [d.name, results[i]]));
 }
 

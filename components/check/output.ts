@@ -12,14 +12,36 @@ export interface CheckWiring {
     after: pulumi.Output<unknown>;
     /** Per domain, each published selector and its `p=`. */
     dkim: pulumi.Output<Record<string, { selector: string; publicKey: string }[]>>;
+    /** Per domain on a calendar, the selector the SigningTable names this run (components/signingGate.ts); others sign with their `selector`. */
+    signing?: pulumi.Output<Record<string, string>>;
 }
 
 /** The check's input from the settings: per domain its selectors' keys, the MX host and its addresses. */
-export function checkInput(settings: Pick<Settings, "domains" | "mx" | "check">, dkim: Record<string, { selector: string; publicKey: string }[]>) {
+export function checkInput(
+    settings: Pick<Settings, "domains" | "mx" | "check"> & Partial<Pick<Settings, "hosts" | "hostList">>,
+    dkim: Record<string, { selector: string; publicKey: string }[]>,
+    signing: Record<string, string> = {},
+) {
     const addresses = [settings.mx.ipv4, settings.mx.ipv6].filter((a): a is string => a !== undefined);
+    // mailauth:hosts: every host's addresses, MX per MX host (the one host of ssh+mx: as before).
+    const hosts = settings.hostList
+        ? settings.hosts!.map((h) => ({
+              hostname: h.hostname,
+              addresses: [h.ipv4, h.ipv6].filter((a): a is string => a !== undefined),
+              mx: h.mxPriority !== undefined,
+          }))
+        : undefined;
     return {
-        domains: settings.domains.map((d) => ({ name: d.name, dkim: dkim[d.name] ?? [], mxHost: settings.mx.hostname, addresses })),
+        domains: settings.domains.map((d) => ({
+            name: d.name,
+            dkim: dkim[d.name] ?? [],
+            signing: signing[d.name] ?? d.selector,
+            mxHost: settings.mx.hostname,
+            addresses,
+            ...(hosts ? { hosts } : {}),
+        })),
         resolvers: settings.check.resolvers,
+        ...(settings.check.starttls ? { starttls: {} } : {}),
     };
 }
 
@@ -38,9 +60,9 @@ export function failureWarnings(result: CheckResult): string[] {
 
 export function checkOutput(settings: Settings, wiring: CheckWiring): pulumi.Output<CheckResult> | undefined {
     if (!settings.check.enabled || pulumi.runtime.isDryRun()) return undefined;
-    return pulumi.all([wiring.after, wiring.dkim]).apply(async ([, dkim]) => {
+    return pulumi.all([wiring.after, wiring.dkim, wiring.signing ?? {}]).apply(async ([, dkim, signing]) => {
         try {
-            const result = await checkPublished(checkInput(settings, dkim));
+            const result = await checkPublished(checkInput(settings, dkim, signing));
             for (const w of failureWarnings(result)) pulumi.log.warn(w);
             return result;
         } catch (e) {

@@ -37,9 +37,29 @@ export function spfRecordName(domain: string): string {
     return domain;
 }
 
-/** The terms the stack's record holds: `mx` first, then the configured mechanisms (a second `mx` dropped). */
-export function spfTerms(mechanisms: string[]): string[] {
-    return ["mx", ...mechanisms.filter((m) => m.toLowerCase() !== "mx")];
+/**
+ * The terms the stack's record holds: `mx` first (every MX host), then the relay hosts that are no
+ * MX (`hostTerms`, relaySpfTerms), then the configured mechanisms (a second `mx` or host term dropped).
+ */
+export function spfTerms(mechanisms: string[], hostTerms: string[] = []): string[] {
+    const have = new Set(["mx", ...hostTerms].map((t) => t.toLowerCase()));
+    return ["mx", ...hostTerms, ...mechanisms.filter((m) => !have.has(m.toLowerCase()))];
+}
+
+/**
+ * The terms that cover the relay hosts that are no MX (`mx` covers every MX host, RFC 7208 5.4):
+ * `ip4:`/`ip6:` of each one's known addresses (no DNS lookup, RFC 7208 5.6), else `a:<hostname>`
+ * (one lookup, counted in the 10: RFC 7208 4.6.4).
+ */
+export function relaySpfTerms(hosts: readonly { hostname: string; ipv4?: string; ipv6?: string; mxPriority?: number; relay: boolean }[]): string[] {
+    const terms: string[] = [];
+    for (const h of hosts) {
+        if (!h.relay || h.mxPriority !== undefined) continue;
+        if (h.ipv4 === undefined && h.ipv6 === undefined) terms.push(`a:${h.hostname}`);
+        if (h.ipv4 !== undefined) terms.push(`ip4:${h.ipv4}`);
+        if (h.ipv6 !== undefined) terms.push(`ip6:${h.ipv6.toLowerCase()}`);
+    }
+    return terms.filter((t, i) => terms.indexOf(t) === i);
 }
 
 /**
@@ -51,9 +71,9 @@ export function spfTerms(mechanisms: string[]): string[] {
  */
 export const HELO_SPF_VALUE = `${SPF_VERSION} a -all`;
 
-/** The stack's record: `v=spf1 mx <mechanisms> <all>`. */
-export function spfRecordValue(mechanisms: string[], all: string): string {
-    return [SPF_VERSION, ...spfTerms(mechanisms), all].join(" ");
+/** The stack's record: `v=spf1 mx <relay hosts> <mechanisms> <all>` (no relay host terms: `v=spf1 mx <mechanisms> <all>`). */
+export function spfRecordValue(mechanisms: string[], all: string, hostTerms: string[] = []): string {
+    return [SPF_VERSION, ...spfTerms(mechanisms, hostTerms), all].join(" ");
 }
 
 /**

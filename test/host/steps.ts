@@ -2,7 +2,7 @@
  * The host steps exactly as the program registers them under Pulumi's mocks: each command line,
  * stdin and triggers, secrets opened (as the provider receives them).
  */
-import { reveal, runProgram } from "../harness";
+import { reveal, runProgram, RunOptions } from "../harness";
 
 export interface Step {
     name: string;
@@ -14,8 +14,8 @@ export interface Step {
 
 export type Steps = Record<string, Step>;
 
-export async function renderSteps(config: Record<string, unknown>): Promise<Steps> {
-    const run = await runProgram(config);
+export async function renderSteps(config: Record<string, unknown>, opts: RunOptions = {}): Promise<Steps> {
+    const run = await runProgram(config, opts);
     const steps: Steps = {};
     for (const r of run.resources.filter((x) => x.type === "command:remote:Command")) {
         const inputs = reveal(r.inputs);

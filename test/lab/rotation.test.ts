@@ -1,5 +1,6 @@
 /**
- * Rotation on a calendar, on the lab (issue 20): a `pulumi up` on each stage's date (mailauth:now),
+ * Rotation on a calendar, on the lab (issue 20): a `pulumi up` on each stage's date (mailauth:now;
+ * the runner's Cloudflare dates its records by it, test/lab/runner.ts `clock`),
  * mail sent in each stage, and each message checked by an independent verifier (dkimpy, resolving
  * through the lab DNS only) while its selector is published; once revoked, its record is found with
  * an empty p= (RFC 6376 3.6.1), which the verifier reports as an unusable key, not as a missing one.
@@ -18,6 +19,8 @@ const onDay = (now: string) =>
             { name: "example.org", zoneId: "1".repeat(32), selector: "s1" },
         ],
         "mailauth:now": now,
+        // The signing gate asks these for the new selector's key (components/signingGate.ts), as the check does.
+        "mailauth:check": { resolvers: [DNS_ADDR] },
     });
 
 /** dkimpy's verdict, with its reason when it fails (dkimverify prints none: dkim/dkimverify.py:49-52, dkimpy 1.1.4). */
@@ -58,7 +61,7 @@ describe("rotation on a calendar: mail in every stage verifies while its selecto
         expect(verify(beforeSwitch)).toMatch(/signature ok$/);
     });
 
-    it("2026-12-01 (start): the new key signs, its record seen in the zone since the last run; mail signed before still verifies", async () => {
+    it("2026-12-01 (start): the new key signs, its record in the zone since the last run (3 days: made more than a day before) and served by the lab DNS; mail signed before still verifies", async () => {
         await lab.runner.up(onDay("2026-12-01"));
         afterSwitch = await lab.sendLocal("alice@example.com", "rot-3");
         expect(selectorOf(afterSwitch)).toBe("k20261201");
@@ -68,8 +71,14 @@ describe("rotation on a calendar: mail in every stage verifies while its selecto
         expect(selectorOf(await lab.sendLocal("alice@example.org", "rot-3-org"))).toBe("s1");
     });
 
-    it("2026-12-08 (start + retire): the old record is revoked, empty p=; mail it signed is refused for that key, not for a missing record", async () => {
+    it("2026-12-08 (start + retire): the old key is still published, the gate could have switched as late as today", async () => {
         await lab.runner.up(onDay("2026-12-08"));
+        expect(record("s1")).toMatch(/p=MII/);
+        expect(verify(beforeSwitch)).toMatch(/signature ok$/);
+    });
+
+    it("2026-12-15 (start + 2 retire): the old record is revoked, empty p=; mail it signed is refused for that key, not for a missing record", async () => {
+        await lab.runner.up(onDay("2026-12-15"));
         expect(record("s1")).toBe('"v=DKIM1; p="');
         const verdict = verify(beforeSwitch);
         expect(verdict).toMatch(/signature verification failed$/);
@@ -80,8 +89,8 @@ describe("rotation on a calendar: mail in every stage verifies while its selecto
         expect(lab.host!.ssh("test -e /etc/opendkim/keys/example.com/s1.private && echo present || echo gone").trim()).toBe("gone");
     });
 
-    it("2026-12-31 (start + revoke): the old record is gone; the new key signs on", async () => {
-        await lab.runner.up(onDay("2026-12-31"));
+    it("2027-01-07 (start + retire + revoke): the old record is gone; the new key signs on", async () => {
+        await lab.runner.up(onDay("2027-01-07"));
         expect(record("s1")).toBe("");
         expect(verify(beforeSwitch)).toContain("missing public key");
         const m = await lab.sendLocal("alice@example.com", "rot-5");

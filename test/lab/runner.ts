@@ -54,6 +54,7 @@ import { isDeepStrictEqual } from "util";
 import * as pulumi from "@pulumi/pulumi";
 import { Registered, runProgram, SECRET_SIG } from "../harness";
 import { FakeCloudflare } from "../cloudflare";
+import { parseNow } from "../../components/rotation";
 import { LabKeys, sshOptions } from "./lab";
 
 const PRIVATE_KEY = "tls:index/privateKey:PrivateKey";
@@ -293,6 +294,7 @@ export class LabRunner {
      */
     private cloudflare(config: Record<string, unknown>): FakeCloudflare {
         const cf = FakeCloudflare.forConfig(config);
+        cf.clock = () => this.clock;
         for (const e of this.liveByName.values()) {
             if (e.type !== DNS_RECORD || e.delete) continue;
             const zone = cf.zones.find((z) => z.id === e.inputs.zoneId);
@@ -303,6 +305,9 @@ export class LabRunner {
                 content: e.inputs.content,
                 comment: typeof e.inputs.comment === "string" ? e.inputs.comment : null,
                 ...(e.inputs.priority !== undefined ? { priority: e.inputs.priority } : {}),
+                // As the provider's create and update left them (a state without them: made now, the cautious reading).
+                ...(typeof e.outputs.createdOn === "string" ? { createdOn: e.outputs.createdOn } : {}),
+                ...(typeof e.outputs.modifiedOn === "string" ? { modifiedOn: e.outputs.modifiedOn } : {}),
             });
         }
         return cf;
@@ -380,6 +385,12 @@ export class LabRunner {
      * the state, which made a step's bookkeeping grow with the state (quadratic at 1,000 domains).
      */
     private readonly liveByName = new Map<string, StateEntry>();
+    /**
+     * Cloudflare's clock in this run (ms): the calendar's `mailauth:now` when set, else the real one,
+     * so that a record's createdOn (which the signing gate reads, components/signingGate.ts) lines up
+     * with the dates a rotation scenario runs on, as it would on those days.
+     */
+    private clock = Date.now();
     private positions?: Map<StateEntry, number>;
 
     private live(name: string): StateEntry | undefined {
@@ -473,7 +484,12 @@ export class LabRunner {
                 ),
             );
         }
-        if (type === DNS_RECORD) await this.dnsApply(inputs, true);
+        if (type === DNS_RECORD) {
+            await this.dnsApply(inputs, true);
+            // The record's times as Cloudflare gives them back (types/output.d.ts DnsRecord createdOn, modifiedOn).
+            const made = new Date(this.clock).toISOString();
+            return { createdOn: made, modifiedOn: made };
+        }
         // commandController.go Create (31-60): nothing to run without `create`; stdout stays empty.
         if (type === COMMAND && inputs.create) return this.run(inputs, inputs.create);
         if (type === COMMAND) return { stdout: "", stderr: "" };
@@ -487,6 +503,7 @@ export class LabRunner {
             await this.dnsApply(old.inputs, false);
             await this.dnsApply(inputs, true);
         }
+        if (old.type === DNS_RECORD) return { ...old.outputs, modifiedOn: new Date(this.clock).toISOString() };
         if (old.type === COMMAND) {
             // commandController.go Update (63-83): `update`, or else `create`; with neither, the
             // old stdout and stderr are kept (70).
@@ -580,6 +597,8 @@ export class LabRunner {
     }
 
     private async deploy(config: Record<string, unknown>, preview: boolean, targeted: Set<string>, continueOnError = false): Promise<UpReport> {
+        const now = typeof config["mailauth:now"] === "string" ? parseNow(config["mailauth:now"]) : undefined;
+        this.clock = now ?? Date.now();
         const operations: Operation[] = [];
         const commandsRun: string[] = [];
         const steps: UpReport["steps"] = [];

@@ -91,6 +91,20 @@ describe("npm run check", () => {
         expect(lines.at(-2)).toMatch(/^2 domain\(s\): 2 failing; \d+ pass, 0 warn, 2 fail$/);
     });
 
+    it("the signing selector: the domain's selector, or on a calendar the selectors output's signing (what the SigningTable named)", async () => {
+        server.zone = zoneOf(records);
+        let o = io();
+        expect(await main(["--config", files.config, "--outputs", files.outputs], o)).toBe(0);
+        expect(o.lines.some((l) => /^example\.org +dkim signing 20261127 +ok +the host signs example\.org's mail with selector 20261127 /.test(l))).toBe(true);
+        const held = path.join(dir, "held.json");
+        fs.writeFileSync(held, JSON.stringify({ records, selectors: { "example.com": { active: "20261127", signing: "k20261201" } } }));
+        o = io();
+        expect(await main(["--config", files.config, "--outputs", held], o)).toBe(1);
+        expect(o.lines.filter((l) => / FAIL /.test(l))).toEqual([
+            expect.stringMatching(/^example\.com +dkim signing k20261201 +FAIL +the host signs .* has no record/),
+        ]);
+    });
+
     it("without files: asks the Pulumi CLI for the stack's config and outputs", async () => {
         server.zone = zoneOf(records);
         const asked: string[][] = [];

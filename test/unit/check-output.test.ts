@@ -12,6 +12,9 @@ import type { CheckResult } from "../../components/check";
 import type { PublishedRecord } from "../../components/mailDns";
 import { unquoteTxt } from "../../components/records/txt";
 import { DnsServer, startDnsServer, zoneOf as zoneOfRecords } from "../dns-server";
+import { checkInput } from "../../components/check/output";
+import { validateSettings } from "../../components/settings";
+import { exampleRawSettings } from "../settings-problems";
 
 /** What the program published, and the PTR of the example's host (192.0.2.25). */
 const zoneOf = (records: PublishedRecord[]) => zoneOfRecords(records, { [ptrName("192.0.2.25")]: { PTR: ["mail.example.com"] } });
@@ -39,6 +42,9 @@ describe("the check stack output", () => {
             .flat()
             .filter((i) => i.status !== "pass");
         expect(notPassing).toEqual([]);
+        // The selector each domain signs with (the SigningTable's), published with the key the host has.
+        for (const d of ["example.com", "example.org"])
+            expect(check[d].filter((i) => i.check.startsWith("dkim signing")).map((i) => i.check)).toEqual(["dkim signing 20261127"]);
         // The report authorization the stack publishes for example.org's reports to example.com is found.
         expect(check["example.org"].find((i) => i.check === "dmarc report example.com")?.status).toBe("pass");
         for (const items of Object.values(check)) for (const i of items) expect(Object.keys(i)).toEqual(["check", "status", "reason", "fix"]);
@@ -111,6 +117,16 @@ describe("the check stack output", () => {
         const run = await runProgram({ ...exampleConfig(), "mailauth:check": { enabled: false, resolvers: [server.address] } });
         expect(run.outputs.check).toBeUndefined();
         expect(server.queries.udp + server.queries.tcp).toBe(before);
+    });
+
+    it("check.starttls: off by default, on with true (the check's input asks for it); anything but a boolean refused, naming the setting", async () => {
+        const settings = (starttls?: unknown) => validateSettings(exampleRawSettings(starttls === undefined ? {} : { check: { starttls } }));
+        expect(settings().check.starttls).toBe(false);
+        expect(checkInput(settings(), {}).starttls).toBeUndefined();
+        expect(checkInput(settings(true), {}).starttls).toEqual({});
+        const message = await programError({ ...exampleConfig(), "mailauth:check": { starttls: "yes" } });
+        expect(message).toContain("mailauth:check.starttls");
+        expect(message).toMatch(/^mailauth: 1 configuration problem/);
     });
 
     it("check.resolvers: anything but an IP address with an optional port is refused, naming the setting", async () => {

@@ -38,6 +38,7 @@ const input = (): CheckInput => ({
                 { selector: "20261127", publicKey: KEY },
                 { selector: "20260601", publicKey: OLD_KEY },
             ],
+            signing: "20261127",
             mxHost: MX,
             addresses: [IPV4, IPV6],
         },
@@ -77,6 +78,7 @@ describe("checkPublished", () => {
             `spf helo ${IPV6}`,
             "dkim 20261127",
             "dkim 20260601",
+            "dkim signing 20261127",
             "dmarc",
             "dmarc report example.net",
             "mx",
@@ -128,8 +130,50 @@ describe("checkPublished", () => {
         const edited = KEY.slice(0, 100) + (KEY[100] === "A" ? "B" : "A") + KEY.slice(101);
         zone["20261127._domainkey.example.com"] = { TXT: [`v=DKIM1; k=rsa; p=${edited}`] };
         const items = await check(zone);
-        expect(notPassing(items)).toEqual(["dkim 20261127: fail"]);
+        expect(notPassing(items)).toEqual(["dkim 20261127: fail", "dkim signing 20261127: fail"]);
         expect(find(items, "dkim 20261127").reason).toMatch(/not the stack's key .*fails DKIM$/);
+    });
+
+    it("the signing selector: passes naming it as what the stack configured, not what the host was seen to do", async () => {
+        const items = await check(goodZone());
+        expect(find(items, "dkim signing 20261127")).toEqual({
+            check: "dkim signing 20261127",
+            status: "pass",
+            reason: "the host signs example.com's mail with selector 20261127 (the SigningTable the stack wrote this run); 20261127._domainkey.example.com publishes its key",
+            fix: "",
+        });
+    });
+
+    it("the signing selector revoked (p= empty), where every selector's item passes: fail", async () => {
+        // A selector the stack lists as revoked (expected p= empty) passes its own item; signing with it cannot pass.
+        server.zone = goodZone();
+        server.zone["20260601._domainkey.example.com"] = { TXT: ["v=DKIM1; p="] };
+        const given = input();
+        given.domains[0].dkim[1].publicKey = "";
+        given.domains[0].signing = "20260601";
+        const items = (await checkPublished({ ...given, resolvers: [server.address] }))["example.com"];
+        expect(notPassing(items)).toEqual(["dkim signing 20260601: fail"]);
+        expect(find(items, "dkim signing 20260601").reason).toMatch(
+            /publishes the empty p= \(revoked, RFC 6376 3\.6\.1\): receivers fail every signature it makes$/,
+        );
+    });
+
+    it("the signing selector with no record at all: fail", async () => {
+        server.zone = goodZone();
+        const given = input();
+        given.domains[0].signing = "k20270530";
+        const items = (await checkPublished({ ...given, resolvers: [server.address] }))["example.com"];
+        expect(notPassing(items)).toEqual(["dkim signing k20270530: fail"]);
+        expect(find(items, "dkim signing k20270530").reason).toBe(
+            "the host signs example.com's mail with selector k20270530 (the SigningTable the stack wrote this run), but k20270530._domainkey.example.com has no record: receivers cannot verify any of its mail (DKIM permerror, no key)",
+        );
+    });
+
+    it("the signing selector publishing another key: fail for it too", async () => {
+        const zone = goodZone();
+        zone["20261127._domainkey.example.com"] = { TXT: [`v=DKIM1; k=rsa; p=${OLD_KEY}`] };
+        const items = await check(zone);
+        expect(notPassing(items)).toEqual(["dkim 20261127: fail", "dkim signing 20261127: fail"]);
     });
 
     it("more than 10 DNS lookups via includes: fail, with the count", async () => {

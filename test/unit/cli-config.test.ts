@@ -226,10 +226,20 @@ describe("the README's path from p=none to reject, run as written", () => {
 describe("what the CLI checks before the program runs", () => {
     it("stops on missing required settings, listing them all, before the program starts", async () => {
         const config = exampleConfig();
+        delete config["mailauth:domains"];
+        const message = await programError(config, { sshPrivateKey: null });
+        expect(message).toBe("Stack 'test' is missing configuration values 'mailauth:domains' and 'mailauth:sshPrivateKey'");
+    });
+
+    it("mx and ssh, optional to the CLI since mailauth:hosts may replace them, left out without hosts stop the program naming both", async () => {
+        const config = exampleConfig();
         delete config["mailauth:mx"];
         delete config["mailauth:ssh"];
-        const message = await programError(config, { sshPrivateKey: null });
-        expect(message).toBe("Stack 'test' is missing configuration values 'mailauth:mx', 'mailauth:ssh' and 'mailauth:sshPrivateKey'");
+        const message = await programError(config);
+        expect(message).toContain(
+            "- mailauth:mx: required, not set (an object with hostname, priority, ipv4, ipv6, publish, heloSpf; or several hosts in mailauth:hosts)",
+        );
+        expect(message).toContain("- mailauth:ssh: required, not set (an object with host, port, user, hostKey; or several hosts in mailauth:hosts)");
     });
 
     it("refuses an SSH private key stored in plain text (secret: true with a declared type)", async () => {

@@ -9,7 +9,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { describe, expect, it } from "vitest";
 import { buildScript, templateInputs } from "../../components/hostScripts";
-import { loadTemplate } from "../../components/templates";
+import { hasConditionalBlocks, loadTemplate } from "../../components/templates";
 
 const TEMPLATE_DIR = path.join(__dirname, "..", "..", "templates");
 const STEP_TEMPLATES = fs
@@ -142,6 +142,14 @@ describe("template inputs (the TypeScript/script contract)", () => {
     it.each(STEP_TEMPLATES)("templates/%s.sh declares exactly the variables it reads from the step", (t) => {
         const text = [...(INCLUDES[t] ?? []).map((i) => loadTemplate(`include/${i}.sh`)), loadTemplate(`${t}.sh`)].join("\n");
         expect(undeclaredReads(text)).toEqual([...templateInputs(t)].sort());
+    });
+    // A template with `#@if signing` blocks (components/templates.ts selectBlocks): a host that does
+    // not sign gets the other side, without the milter includes (components/mailHost.ts).
+    const WITH_BLOCKS = STEP_TEMPLATES.filter((t) => hasConditionalBlocks(`${t}.sh`));
+    it("finds the templates with blocks: postfix", () => expect(WITH_BLOCKS).toEqual(["postfix"]));
+    it.each(WITH_BLOCKS)("templates/%s.sh, as a host that does not sign gets it, declares exactly the variables it reads", (t) => {
+        const conditions = { signing: false };
+        expect(undeclaredReads(loadTemplate(`${t}.sh`, conditions))).toEqual([...templateInputs(t, conditions)].sort());
     });
 
     it("lib.sh reads nothing a step must provide (OS_RELEASE_FILE is optional, with a default)", () => {

@@ -48,6 +48,7 @@ function converged(cf: FakeCloudflare, zone: string, ds: DomainPlan[]) {
                 proxied: false,
                 comment: MARK,
                 tags: [],
+                ...cf.times(),
             });
 }
 
@@ -153,7 +154,17 @@ describe("API calls of the zone check", () => {
         const z = cf.addZone("example.com");
         // Straight into the zone: addRecord's per-name CNAME rule makes 20,000 inserts quadratic.
         for (let i = 0; i < LISTING_LIMITS.records; i++)
-            z.records.push({ id: cf.newId(), name: `h${i}.example.com`, type: "A", content: "192.0.2.1", ttl: 1, proxied: false, comment: null, tags: [] });
+            z.records.push({
+                id: cf.newId(),
+                name: `h${i}.example.com`,
+                type: "A",
+                content: "192.0.2.1",
+                ttl: 1,
+                proxied: false,
+                comment: null,
+                tags: [],
+                ...cf.times(),
+            });
         // After the cut: a second SPF record that a read of the first 20,000 would miss.
         cf.addRecord("example.com", { name: "example.com", type: "TXT", content: '"v=spf1 include:_spf.other.net ~all"' });
         const err = await checkZones(

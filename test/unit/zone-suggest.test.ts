@@ -81,6 +81,7 @@ describe("zone data in the preview's notes", () => {
             proxied: false,
             comment: null,
             tags: [],
+            ...cf.times(),
         });
         const logged: string[] = [];
         await checkZones([plan("example.com", [])], { ...OWN, reader: zoneReaderOf(cf), log: (m) => logged.push(m) });

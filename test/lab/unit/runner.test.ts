@@ -126,6 +126,17 @@ describe("the lab's runner, as the engine and pulumi-command behave", () => {
         expect(again.commandsRun).toEqual([]);
     });
 
+    it("dates each record as Cloudflare would on the run's mailauth:now: created at its create, modified at its update", async () => {
+        const { runner } = fresh();
+        const zoneOf = () => (runner as unknown as { cloudflare(c: Record<string, unknown>): FakeCloudflare }).cloudflare(config()).zone("example.com");
+        await runner.up({ ...config(), "mailauth:now": "2026-11-28" });
+        const dkim = () => zoneOf().records.find((r) => r.name === "20261127._domainkey.example.com")!;
+        expect([dkim().createdOn, dkim().modifiedOn]).toEqual(["2026-11-28T00:00:00.000Z", "2026-11-28T00:00:00.000Z"]);
+        // A changed TTL updates every record in place: created stays, modified moves.
+        await runner.up({ ...config(), "mailauth:now": "2026-12-01T06:00:00Z", "mailauth:ttl": 600 });
+        expect([dkim().createdOn, dkim().modifiedOn]).toEqual(["2026-11-28T00:00:00.000Z", "2026-12-01T06:00:00.000Z"]);
+    });
+
     it("runs a delete from state: the old script, the old connection and the old stdin", async () => {
         const { runner, host } = deployed();
         const old = runner.resources["mailhost-testkey"].inputs;
