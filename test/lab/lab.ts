@@ -562,7 +562,18 @@ export class LabHost {
         );
         // setsid execs systemd-nspawn in place (the child is no group leader): the pid is nspawn's.
         recordPid(this.name, this.proc.pid!, `-D ${root} `);
-        await waitFor("the lab host's SSH", () => this.ssh("systemctl is-active --quiet postfix ssh && echo up", { allowFail: true }).trim() === "up", 60_000);
+        try {
+            await waitFor(
+                "the lab host's SSH",
+                () => this.ssh("systemctl is-active --quiet postfix ssh && echo up", { allowFail: true }).trim() === "up",
+                60_000,
+            );
+        } catch (e) {
+            // What the host's console said, for a boot that never got there.
+            const console = path.join(this.runDir, "console.log");
+            const tail = fs.existsSync(console) ? fs.readFileSync(console, "utf8").trimEnd().split("\n").slice(-15).join("\n") : "(no console log)";
+            throw new Error(`${(e as Error).message} (${this.spec.hostname} at ${this.spec.addr}); the end of its console:\n${tail}`);
+        }
         // And the rest of the boot: the image's OpenDKIM may still be starting, and a restart the
         // stack asks for meanwhile can end as "Job for opendkim.service canceled" (seen once in a
         // full lab run). A host a user points the stack at has long finished booting.
