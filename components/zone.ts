@@ -451,7 +451,12 @@ export function ownRecordIssues(
     const problems: string[] = [];
     const warnings: string[] = [];
     for (const t of plan.targets) {
-        const mine = records.filter((r) => isOwn(r.comment, comment) && conflictsWith(t, r, zone.name));
+        let mine = records.filter((r) => isOwn(r.comment, comment) && conflictsWith(t, r, zone.name));
+        // Several MX hosts (mailauth:hosts) publish one MX record each at the domain: each target
+        // owns the record that names its own host (its priority may be the one this run changes).
+        if (plan.targets.some((o) => o !== t && o.kind === t.kind && o.name === t.name && t.type === "MX" && t.value !== undefined)) {
+            mine = mine.filter((r) => r.type === "MX" && normalizeName(r.content) === normalizeName(t.value!));
+        }
         if (mine.length > 1) {
             problems.push(
                 `${plan.domain}: ${mine.length} records at ${t.name} carry this stack's comment as its ${kindLabel(t.kind)} record (${mine.map(describe).join("; ")}); the stack manages one.\nWhy it matters: ${t.kind === "spf" || t.kind === "helo" || t.kind === "nomail-spf" ? "two SPF records make every receiver return permerror (RFC 7208 3.2)" : t.kind === "dmarc" || t.kind === "nomail-dmarc" ? "with two DMARC records receivers apply no DMARC policy (RFC 7489 6.6.3)" : "the name would hold two values"}.\nWay out: delete all but the one the stack's state holds (pulumi stack export | grep the record ids above) in Cloudflare (dashboard: ${zone.name} → DNS → Records)`,

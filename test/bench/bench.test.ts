@@ -267,9 +267,9 @@ function writeReport(): void {
     lines.push(
         "Method: `test/bench/bench.test.ts`; baselines `test/bench/guide.sh` (the guide's steps as typed) and `test/bench/best.sh` (one read, one `postconf -e`, one restart each). Service starts and reloads are counted from the host's journal.",
     );
-    // The scale and check sections are test/bench/scale.test.ts's and check.test.ts's: keep them.
+    // The scale, check and hosts sections are test/bench/scale.test.ts's, check.test.ts's and hosts.test.ts's: keep them.
     const previous = fs.existsSync(path.join(ROOT, "BENCHMARKS.md")) ? fs.readFileSync(path.join(ROOT, "BENCHMARKS.md"), "utf8") : "";
-    for (const kept of ["scale", "check"]) {
+    for (const kept of ["scale", "check", "hosts"]) {
         const section = previous.match(new RegExp(`<!-- ${kept}:[\\s\\S]*<!-- \\/${kept} -->\\n?`));
         if (section) lines.push("", section[0].trimEnd());
     }

@@ -16,8 +16,10 @@ import {
     inLab,
     LabDns,
     LabHost,
+    labHostSpec,
     labKeys,
     LabKeys,
+    LabPostfixRole,
     PERMITTED_ADDR,
     ptrName,
     setupNetwork,
@@ -45,11 +47,20 @@ export function labConfig(keys: LabKeys, patch: Record<string, unknown> = {}): R
     return { ...config, ...patch };
 }
 
+/** How `Lab.freshHosts` boots each host: what its Postfix is before the stack, and a hook on its root. */
+export interface LabHostOptions {
+    postfix?: LabPostfixRole;
+    prepare?: (root: string) => void;
+}
+
 export class Lab {
     readonly dns = new LabDns();
     keys!: LabKeys;
     private rootfs = "";
+    /** The first host (today's single host). */
     host?: LabHost;
+    /** Every host booted by the last `fresh`/`freshHosts`, the first one first. */
+    hosts: LabHost[] = [];
     runner!: LabRunner;
     private stateDir = "";
 
@@ -67,22 +78,40 @@ export class Lab {
 
     /** A pristine host, fresh zones and an empty runner state. */
     async fresh(prepare?: (root: string) => void): Promise<LabHost> {
-        await this.host?.stop();
+        return (await this.freshHosts([{ prepare }]))[0];
+    }
+
+    /**
+     * Pristine hosts, one per entry (labHostSpec: mail.example.com at 10.231.0.2 first, then
+     * mail2.example.com at 10.231.0.22, ...), booted side by side, fresh zones and an empty
+     * runner state. Each host's PTR is published as its provider would; its A record is the
+     * stack's to publish (or the test's), as for the first host.
+     */
+    async freshHosts(hosts: LabHostOptions[] = [{}]): Promise<LabHost[]> {
+        await this.stopHosts();
         await this.dns.start();
         // Sender domains for the inbound SPF checks.
         this.dns.set("soft.example.net", "TXT", 60, `"v=spf1 ip4:${PERMITTED_ADDR} ~all"`);
         this.dns.set("hard.example.net", "TXT", 60, `"v=spf1 ip4:${PERMITTED_ADDR} -all"`);
-        // The host's reverse DNS, as its provider would set it: forward-confirmed with the stack's A record.
-        this.dns.set(ptrName(HOST_ADDR), "PTR", 60, "mail.example.com.");
-        this.host = new LabHost(this.rootfs, this.keys);
-        await this.host.boot(prepare);
+        // Each host's reverse DNS, as its provider would set it: forward-confirmed with the stack's A record.
+        for (let i = 0; i < hosts.length; i++) this.dns.set(ptrName(labHostSpec(i).addr), "PTR", 60, `${labHostSpec(i).hostname}.`);
+        this.hosts = hosts.map((h, i) => new LabHost(this.rootfs, this.keys, labHostSpec(i), h.postfix));
+        this.host = this.hosts[0];
+        await Promise.all(this.hosts.map((h, i) => h.boot(hosts[i].prepare)));
         const statePath = path.join(this.stateDir, `${this.host.name}.json`);
         this.runner = new LabRunner(statePath, this.dns.batched, this.keys);
-        return this.host;
+        return this.hosts;
+    }
+
+    private async stopHosts(): Promise<void> {
+        // Before the first freshHosts, `host` may be the only one.
+        const hosts = this.hosts.length > 0 ? this.hosts : this.host ? [this.host] : [];
+        await Promise.all(hosts.map((h) => h.stop()));
+        this.hosts = [];
     }
 
     async stop(): Promise<void> {
-        await this.host?.stop();
+        await this.stopHosts();
         await this.dns.stop();
         teardownNetwork();
         if (this.stateDir) fs.rmSync(this.stateDir, { recursive: true, force: true });
@@ -93,13 +122,12 @@ export class Lab {
     }
 
     /** Submits a message on the host (sendmail) and returns it as delivered to root's mailbox. */
-    async sendLocal(from: string, subject: string): Promise<string> {
-        const host = this.host!;
+    async sendLocal(from: string, subject: string, host: LabHost = this.host!): Promise<string> {
         host.ssh(": > /var/mail/root");
         host.ssh(`/usr/sbin/sendmail -f ${from} root@localhost`, {
             input: `From: ${from}\nTo: root@localhost\nSubject: ${subject}\nDate: ${new Date().toUTCString()}\nMessage-ID: <${subject}.${Date.now()}@lab>\n\nHello from the lab.\nThis line is signed.\n`,
         });
-        return this.delivered(subject);
+        return this.delivered(subject, host);
     }
 
     /** Sends a message from the runner side with swaks, from a given lab address. */
@@ -128,12 +156,12 @@ export class Lab {
     }
 
     /** Waits for the message with this subject in root's mailbox and returns it, mbox line removed. */
-    async delivered(subject: string): Promise<string> {
+    async delivered(subject: string, host: LabHost = this.host!): Promise<string> {
         let mbox = "";
         await waitFor(
             `delivery of "${subject}"`,
             () => {
-                mbox = this.host!.ssh("cat /var/mail/root 2>/dev/null || true");
+                mbox = host.ssh("cat /var/mail/root 2>/dev/null || true");
                 return mbox.includes(`Subject: ${subject}`);
             },
             30_000,

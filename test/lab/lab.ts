@@ -8,6 +8,8 @@
  *   10.231.0.2  the mail host (mail.example.com)
  *   10.231.0.53 knot, the lab's only DNS server
  *   10.231.0.10 a sender SPF permits; 10.231.0.66 a sender SPF forbids
+ *   10.231.0.22, .23, ... the further mail hosts (mail2.example.com, mail3...), each in a network
+ *               namespace of its own (see labHostSpec)
  */
 import { execFile, execFileSync, spawn, ChildProcess } from "child_process";
 import * as crypto from "crypto";
@@ -22,6 +24,28 @@ export const HOST_ADDR = "10.231.0.2";
 export const DNS_ADDR = "10.231.0.53";
 export const PERMITTED_ADDR = "10.231.0.10";
 export const FORBIDDEN_ADDR = "10.231.0.66";
+
+/** One mail host of the lab: its address, its name (HELO, PTR target) and its network namespace. */
+export interface LabHostSpec {
+    /** 0 for the first host (today's single host), 1 for the second, ... */
+    index: number;
+    addr: string;
+    hostname: string;
+    netns: string;
+}
+/** The most hosts a lab boots (their addresses, 10.231.0.22 to .40, stay clear of the others). */
+export const MAX_LAB_HOSTS = 20;
+/**
+ * The lab's host number `index`. The first is today's single host, unchanged: mail.example.com at
+ * 10.231.0.2, inside the lab namespace itself. Each further host (mail2.example.com at 10.231.0.22,
+ * mail3 at .23, ...) lives in a network namespace of its own, joined to the lab namespace by a veth
+ * pair; the lab namespace routes between them (see addHostNetwork), and nothing routes further.
+ */
+export function labHostSpec(index: number): LabHostSpec {
+    if (!Number.isInteger(index) || index < 0 || index >= MAX_LAB_HOSTS) throw new Error(`the lab boots hosts 0 to ${MAX_LAB_HOSTS - 1}, not ${index}`);
+    if (index === 0) return { index, addr: HOST_ADDR, hostname: "mail.example.com", netns: NETNS };
+    return { index, addr: `10.231.0.${20 + index + 1}`, hostname: `mail${index + 1}.example.com`, netns: `${NETNS}-h${index + 1}` };
+}
 /** The lab's zones; the last is the reverse zone of its network, which a hosting provider keeps (the PTR of the host's address). */
 export const REVERSE_ZONE = "0.231.10.in-addr.arpa";
 /**
@@ -164,7 +188,52 @@ export async function setupNetwork(): Promise<void> {
 
 export function teardownNetwork(): void {
     sh("ip", ["link", "del", "mlab0"], { allowFail: true });
+    // The further hosts' namespaces (their veths go with them), this run's or an aborted one's.
+    for (const ns of sh("ip", ["netns", "list"], { allowFail: true }).split("\n")) {
+        const name = ns.split(" ")[0];
+        if (name.startsWith(`${NETNS}-h`)) removeHostNetwork(name);
+    }
     sh("ip", ["netns", "del", NETNS], { allowFail: true });
+}
+
+/** The veth end in the lab namespace that leads to a further host's namespace (`mlabh2`, ...). */
+function hostLink(spec: LabHostSpec): string {
+    return `mlabh${spec.index + 1}`;
+}
+
+/**
+ * A further host's network namespace: a veth pair from the lab namespace (`mlabhN`) to the host's
+ * `eth0`, holding the host's address in the lab's /24 and no other route. The lab namespace routes
+ * the host's /32 to its veth and answers ARP for the addresses it routes (proxy_arp), so the
+ * runner (10.231.0.1), knot, the other hosts and the host reach one another by address as on one
+ * network; nothing has a default route, so nothing leaves the machine.
+ */
+export function addHostNetwork(spec: LabHostSpec): void {
+    if (spec.netns === NETNS) return;
+    removeHostNetwork(spec.netns);
+    const link = hostLink(spec);
+    sh("ip", ["netns", "add", spec.netns]);
+    sh("ip", ["link", "add", link, "netns", NETNS, "type", "veth", "peer", "name", "eth0", "netns", spec.netns]);
+    const inHost = (args: string[]) => sh("ip", ["netns", "exec", spec.netns, ...args]);
+    inHost(["ip", "link", "set", "lo", "up"]);
+    inHost(["ip", "addr", "add", `${spec.addr}/24`, "dev", "eth0"]);
+    inHost(["ip", "link", "set", "eth0", "up"]);
+    inLab(["ip", "link", "set", link, "up"]);
+    inLab(["ip", "route", "add", `${spec.addr}/32`, "dev", link]);
+    // Per namespace (net.ipv4.* are per network namespace): the lab namespace forwards between
+    // its links and answers ARP on each for what it routes through another.
+    inLab(["sysctl", "-q", "-w", "net.ipv4.ip_forward=1"]);
+    for (const l of ["mlab1", link]) inLab(["sysctl", "-q", "-w", `net.ipv4.conf.${l}.proxy_arp=1`]);
+    fs.mkdirSync(`/etc/netns/${spec.netns}`, { recursive: true });
+    fs.writeFileSync(`/etc/netns/${spec.netns}/resolv.conf`, `nameserver ${DNS_ADDR}\n`);
+    const routes = inHost(["ip", "route", "show"]);
+    if (/default/.test(routes)) throw new Error(`the lab host namespace ${spec.netns} has a default route: ${routes}`);
+}
+
+export function removeHostNetwork(netns: string): void {
+    if (netns === NETNS) return;
+    sh("ip", ["netns", "del", netns], { allowFail: true });
+    fs.rmSync(`/etc/netns/${netns}`, { recursive: true, force: true });
 }
 
 /** One record change waiting in LabDns's batch. */
@@ -399,19 +468,46 @@ export interface LabKeys {
 }
 
 /**
+ * What a lab host's Postfix is before the stack touches it (parts 1-3 of the guide):
+ * - `final`: the domains' final destination (mydestination holds example.com and example.org), as
+ *   the single host has always been;
+ * - `relay`: only its own name is local; mail for the domains goes to their MX (a relay that sends
+ *   the domains' mail, or a second host's outbound);
+ * - `backup`: a backup MX: it accepts the domains' mail (relay_domains) and passes it on to the MX
+ *   with a lower preference (Postfix does so once it finds itself among the MX hosts).
+ */
+export type LabPostfixRole = "final" | "relay" | "backup";
+
+/**
  * One mail host: a fresh overlay on the cached root filesystem, booted with systemd as PID 1
- * inside the lab namespace. Every boot starts from the same pristine host.
+ * inside its network namespace (the lab namespace for the first host, a namespace of its own for
+ * each further one: labHostSpec). Every boot starts from the same pristine host; a further host
+ * gets an SSH host key of its own, pinned in the lab's known_hosts beside the first host's.
  */
 export class LabHost {
     private proc?: ChildProcess;
     private runDir = "";
     merged = "";
     readonly name = `mailauth-${crypto.randomBytes(3).toString("hex")}`;
+    /** The host's pinned SSH host key (`ssh-ed25519 AAAA...`): the image's for the first host. */
+    hostKey: string;
 
     constructor(
         private readonly rootfs: string,
         private readonly keys: LabKeys,
-    ) {}
+        readonly spec: LabHostSpec = labHostSpec(0),
+        private readonly postfixRole: LabPostfixRole = spec.index === 0 ? "final" : "relay",
+    ) {
+        this.hostKey = keys.hostKey;
+    }
+
+    get addr(): string {
+        return this.spec.addr;
+    }
+
+    get hostname(): string {
+        return this.spec.hostname;
+    }
 
     async boot(prepare?: (root: string) => void): Promise<void> {
         this.runDir = fs.mkdtempSync(path.join(WORK_DIR, "host-"));
@@ -420,22 +516,34 @@ export class LabHost {
         for (const d of [upper, work, this.merged]) fs.mkdirSync(d);
         sh("mount", ["-t", "overlay", "overlay", "-o", `lowerdir=${this.rootfs},upperdir=${upper},workdir=${work}`, this.merged]);
         const root = this.merged;
+        const { addr, hostname } = this.spec;
+        const short = hostname.split(".")[0];
         fs.writeFileSync(`${root}/etc/resolv.conf`, `nameserver ${DNS_ADDR}\n`);
-        fs.writeFileSync(`${root}/etc/hostname`, "mail\n");
-        fs.writeFileSync(`${root}/etc/hosts`, `127.0.0.1 localhost\n${HOST_ADDR} mail.example.com mail\n`);
+        fs.writeFileSync(`${root}/etc/hostname`, `${short}\n`);
+        fs.writeFileSync(`${root}/etc/hosts`, `127.0.0.1 localhost\n${addr} ${hostname} ${short}\n`);
+        if (this.spec.index > 0) {
+            // Its own host key, as a second server has: only ed25519, so that the one pinned is the one it offers.
+            for (const f of fs.readdirSync(`${root}/etc/ssh`)) if (f.startsWith("ssh_host_")) fs.rmSync(`${root}/etc/ssh/${f}`);
+            sh("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", `root@${short}`, "-f", `${root}/etc/ssh/ssh_host_ed25519_key`]);
+            this.hostKey = fs.readFileSync(`${root}/etc/ssh/ssh_host_ed25519_key.pub`, "utf8").trim().split(" ").slice(0, 2).join(" ");
+            pinHostKey(this.keys, addr, this.hostKey);
+            fs.writeFileSync(`${root}/etc/mailname`, `${hostname}\n`);
+        }
         fs.mkdirSync(`${root}/root/.ssh`, { recursive: true, mode: 0o700 });
         fs.writeFileSync(`${root}/root/.ssh/authorized_keys`, sh("ssh-keygen", ["-y", "-f", this.keys.privateKeyPath]), { mode: 0o600 });
-        fs.writeFileSync(`${root}/etc/ssh/sshd_config.d/lab.conf`, `ListenAddress ${HOST_ADDR}\nPermitRootLogin prohibit-password\nUseDNS no\n`);
-        // The mail host of parts 1-3 of the guide: Postfix receiving for both domains.
-        fs.writeFileSync(
-            `${root}/etc/postfix/main.cf`,
-            fs
-                .readFileSync(`${root}/etc/postfix/main.cf`, "utf8")
-                .replace(/^myhostname = .*$/m, "myhostname = mail.example.com")
-                .replace(/^mydestination = .*$/m, "mydestination = $myhostname, localhost, example.com, example.org")
-                .replace(/^inet_interfaces = .*$/m, "inet_interfaces = all"),
-        );
+        fs.writeFileSync(`${root}/etc/ssh/sshd_config.d/lab.conf`, `ListenAddress ${addr}\nPermitRootLogin prohibit-password\nUseDNS no\n`);
+        // The mail host of parts 1-3 of the guide: Postfix receiving for both domains (the first
+        // host), or a relay or backup MX beside it (LabPostfixRole).
+        const destinations = this.postfixRole === "final" ? "$myhostname, localhost, example.com, example.org" : "$myhostname, localhost";
+        let mainCf = fs
+            .readFileSync(`${root}/etc/postfix/main.cf`, "utf8")
+            .replace(/^myhostname = .*$/m, `myhostname = ${hostname}`)
+            .replace(/^mydestination = .*$/m, `mydestination = ${destinations}`)
+            .replace(/^inet_interfaces = .*$/m, "inet_interfaces = all");
+        if (this.postfixRole === "backup") mainCf += "relay_domains = example.com, example.org\n";
+        fs.writeFileSync(`${root}/etc/postfix/main.cf`, mainCf);
         prepare?.(root);
+        addHostNetwork(this.spec);
         this.proc = spawn(
             "setsid",
             [
@@ -448,13 +556,24 @@ export class LabHost {
                 "--keep-unit",
                 "--console=read-only",
                 "--resolv-conf=off",
-                `--network-namespace-path=/run/netns/${NETNS}`,
+                `--network-namespace-path=/run/netns/${this.spec.netns}`,
             ],
             { stdio: ["ignore", fs.openSync(path.join(this.runDir, "console.log"), "w"), "pipe"] },
         );
         // setsid execs systemd-nspawn in place (the child is no group leader): the pid is nspawn's.
         recordPid(this.name, this.proc.pid!, `-D ${root} `);
-        await waitFor("the lab host's SSH", () => this.ssh("systemctl is-active --quiet postfix ssh && echo up", { allowFail: true }).trim() === "up", 60_000);
+        try {
+            await waitFor(
+                "the lab host's SSH",
+                () => this.ssh("systemctl is-active --quiet postfix ssh && echo up", { allowFail: true }).trim() === "up",
+                60_000,
+            );
+        } catch (e) {
+            // What the host's console said, for a boot that never got there.
+            const console = path.join(this.runDir, "console.log");
+            const tail = fs.existsSync(console) ? fs.readFileSync(console, "utf8").trimEnd().split("\n").slice(-15).join("\n") : "(no console log)";
+            throw new Error(`${(e as Error).message} (${this.spec.hostname} at ${this.spec.addr}); the end of its console:\n${tail}`);
+        }
         // And the rest of the boot: the image's OpenDKIM may still be starting, and a restart the
         // stack asks for meanwhile can end as "Job for opendkim.service canceled" (seen once in a
         // full lab run). A host a user points the stack at has long finished booting.
@@ -463,7 +582,7 @@ export class LabHost {
 
     /** Runs a shell command on the host over SSH as root. */
     ssh(command: string, opts: { input?: string; allowFail?: boolean; timeout?: number } = {}): string {
-        return sh("ssh", [...sshOptions(this.keys), `root@${HOST_ADDR}`, command], opts);
+        return sh("ssh", [...sshOptions(this.keys), `root@${this.spec.addr}`, command], opts);
     }
 
     /** Runs a command inside the container without SSH (for faults that cut SSH itself). */
@@ -485,6 +604,7 @@ export class LabHost {
         forgetPid(this.name);
         if (this.merged) sh("umount", ["-l", this.merged], { allowFail: true });
         if (this.runDir) fs.rmSync(this.runDir, { recursive: true, force: true });
+        removeHostNetwork(this.spec.netns);
     }
 }
 
@@ -537,4 +657,11 @@ export function labKeys(rootfs: string): LabKeys {
     const knownHostsPath = path.join(WORK_DIR, "known_hosts");
     fs.writeFileSync(knownHostsPath, `${HOST_ADDR} ${hostKey}\n`);
     return { privateKeyPath, privateKey: fs.readFileSync(privateKeyPath, "utf8"), hostKey, knownHostsPath };
+}
+
+/** Pins `hostKey` for `addr` in the lab's known_hosts, in place of any key pinned for it before. */
+export function pinHostKey(keys: LabKeys, addr: string, hostKey: string): void {
+    const lines = fs.existsSync(keys.knownHostsPath) ? fs.readFileSync(keys.knownHostsPath, "utf8").split("\n") : [];
+    const kept = lines.filter((l) => l !== "" && l.split(" ")[0] !== addr);
+    fs.writeFileSync(keys.knownHostsPath, [...kept, `${addr} ${hostKey}`, ""].join("\n"));
 }

@@ -19,7 +19,13 @@
  *     as "pending replacement" until the create succeeds, so a failed create is retried without
  *     running the delete twice.
  *   - The first failed step stops the run: no new step starts, steps in flight finish and are
- *     recorded, and no delete runs.
+ *     recorded, and no delete runs. With `continueOnError` (`pulumi up --continue-on-error`) a
+ *     failed step stops only what depends on it: every other step still runs (pulumi/pulumi
+ *     v3.260.0 pkg/resource/deploy/step_executor.go cancelDueToError ~435-460: the step is
+ *     recorded as errored, the deployment not cancelled; deployment_executor.go ~630-645: steps
+ *     that depend on an errored one are skipped). The run then fails naming every failed step
+ *     (FailedSteps). Deletes are not run after a failure here (the engine runs those that do not
+ *     depend on an errored step, deployment_executor.go ~510-545, once the program has finished).
  *   - ignoreChanges: the old value of each listed input is put back before anything is compared or
  *     sent, except for a resource targeted by `replace` (`--replace`), which is checked against its
  *     new inputs only (pulumi/pulumi pkg/resource/deploy/step_generator.go ~1264-1268, ~1325-1331);
@@ -117,6 +123,19 @@ function plain(v: any): any {
 }
 
 export class RemoteCommandError extends Error {}
+
+/**
+ * A `continueOnError` run in which steps failed: every failed step by name with its error, and
+ * what the run did meanwhile (the steps that ran and the commands among them).
+ */
+export class FailedSteps extends Error {
+    constructor(
+        readonly failed: { name: string; error: unknown }[],
+        readonly report: Pick<UpReport, "operations" | "commandsRun" | "steps">,
+    ) {
+        super(`${failed.length} step(s) failed: ${failed.map((f) => `${f.name}: ${(f.error as Error)?.message ?? String(f.error)}`).join("; ")}`);
+    }
+}
 
 /**
  * One SSH client (pulumi-command's `*ssh.Client` from Connection.Dial): logged in once, it runs a
@@ -233,6 +252,11 @@ export class LabRunner {
     peakOpenSessions = 0;
     /** Dials that failed and were retried (the host refused or dropped the connection). */
     dialRetries = 0;
+    /** SSH clients dialed so far, by the connection's host (each mail host of a stack has its own). */
+    sessionsByHost: Record<string, number> = {};
+    /** The most clients held open at once to each host, over this runner's life. */
+    peakOpenByHost: Record<string, number> = {};
+    private openByHost: Record<string, number> = {};
     /** The clients of the run in progress, closed when it ends. */
     private held: RemoteClient[] = [];
     /** Config keys stored encrypted, as `pulumi config set --secret` keeps them (mailauth:dkimKeys, say). */
@@ -310,6 +334,7 @@ export class LabRunner {
         this.held = [];
         await Promise.allSettled(held.map((c) => c.close()));
         this.openSessions -= held.length;
+        this.openByHost = {};
     }
 
     /** Live resources in the state, by name (pending deletes left out). */
@@ -421,6 +446,10 @@ export class LabRunner {
             this.held.push(client);
             this.openSessions++;
             this.peakOpenSessions = Math.max(this.peakOpenSessions, this.openSessions);
+            const host = String(inputs.connection?.host);
+            this.sessionsByHost[host] = (this.sessionsByHost[host] ?? 0) + 1;
+            this.openByHost[host] = (this.openByHost[host] ?? 0) + 1;
+            this.peakOpenByHost[host] = Math.max(this.peakOpenByHost[host] ?? 0, this.openByHost[host]);
             this.bytesSent += Buffer.byteLength(script) + Buffer.byteLength(inputs.stdin ?? "");
             result = await client.exec(script, inputs.stdin ?? "");
         } finally {
@@ -546,9 +575,9 @@ export class LabRunner {
      * `pulumi up`: run the program with this config and converge the lab to it. `replace` names
      * resources to replace whatever their diff, as `pulumi up --replace <urn>` does.
      */
-    async up(config: Record<string, unknown>, opts: { replace?: string[] } = {}): Promise<UpReport> {
+    async up(config: Record<string, unknown>, opts: { replace?: string[]; continueOnError?: boolean } = {}): Promise<UpReport> {
         try {
-            return await this.deploy(config, false, new Set(opts.replace));
+            return await this.deploy(config, false, new Set(opts.replace), opts.continueOnError ?? false);
         } finally {
             this.flush();
             await this.closeAll();
@@ -567,7 +596,7 @@ export class LabRunner {
         }
     }
 
-    private async deploy(config: Record<string, unknown>, preview: boolean, targeted: Set<string>): Promise<UpReport> {
+    private async deploy(config: Record<string, unknown>, preview: boolean, targeted: Set<string>, continueOnError = false): Promise<UpReport> {
         const now = typeof config["mailauth:now"] === "string" ? parseNow(config["mailauth:now"]) : undefined;
         this.clock = now ?? Date.now();
         const operations: Operation[] = [];
@@ -576,6 +605,8 @@ export class LabRunner {
         const seen = new Set<string>();
         const inFlight = new Set<Promise<unknown>>();
         let failure: unknown;
+        /** Every failed step (continueOnError; otherwise the first). */
+        const failedSteps: { name: string; error: unknown }[] = [];
         let failed: (e: unknown) => void = () => {};
 
         const step = async (args: pulumi.runtime.MockResourceArgs, reg: Registered, goal: Record<string, any>): Promise<Record<string, any>> => {
@@ -653,7 +684,9 @@ export class LabRunner {
         const handle = async (args: pulumi.runtime.MockResourceArgs, reg: Registered) => {
             // The engine cancels the deployment at the first failed step: nothing new starts
             // (step_executor.go executeChain ~404-432, cancelDueToError ~435-460).
-            if (failure !== undefined) throw new Error(`${args.name} not started: an earlier step failed`);
+            // With continueOnError only what depends on a failed step stops, and the SDK never
+            // registers that (its dependency's registration failed).
+            if (failure !== undefined && !continueOnError) throw new Error(`${args.name} not started: an earlier step failed`);
             // ignoreChanges: the old values go back into the inputs the step compares and sends.
             const old = this.live(args.name);
             const goal = { ...args.inputs };
@@ -667,7 +700,8 @@ export class LabRunner {
                 outputs = await work;
             } catch (e) {
                 failure ??= e;
-                failed(e);
+                failedSteps.push({ name: args.name, error: e });
+                if (!continueOnError) failed(e);
                 throw e;
             } finally {
                 inFlight.delete(work);
@@ -700,8 +734,10 @@ export class LabRunner {
             // The engine ends the program process; here it lives on, and the next run's mocks would
             // get them ("unknown resource").
             for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
+            if (continueOnError && failedSteps.length > 0) throw new FailedSteps(failedSteps, { operations, commandsRun, steps });
             throw failure ?? e;
         }
+        if (continueOnError && failedSteps.length > 0) throw new FailedSteps(failedSteps, { operations, commandsRun, steps });
         // After every step: deletes of what the program no longer has and of replaced resources
         // (pending deletes), dependents first (step_generator.go GenerateDeletes ~2370-2440).
         const condemned = this.entries.filter((e) => e.delete || !seen.has(e.name));

@@ -192,6 +192,30 @@ describe("the stack's own records (issue 23.7)", () => {
         );
         expect(err).toContain("2 records at example.com carry this stack's comment as its SPF record");
     });
+    it("several MX hosts (mailauth:hosts): each MX target owns its own host's record, so a converged zone passes; a copy of one is refused", async () => {
+        // Before: each MX target took both of the stack's MX records as its own, and every run after the first was refused.
+        const two = (): DomainPlan[] =>
+            one().map((p) => ({
+                ...p,
+                targets: [
+                    ...p.targets.filter((t) => t.kind !== "mx"),
+                    { kind: "mx", name: "example.com", type: "MX", resource: "example.com-mx-mail.example.com", value: "mail.example.com", priority: 10 },
+                    { kind: "mx", name: "example.com", type: "MX", resource: "example.com-mx-mail2.example.com", value: "mail2.example.com", priority: 20 },
+                ],
+            }));
+        const cf = new FakeCloudflare();
+        cf.addZone("example.com");
+        converged(cf, "example.com", two());
+        await expect(checkZones(two(), { ...OWN, reader: zoneReaderOf(cf) })).resolves.toBeDefined();
+        cf.addRecord("example.com", { name: "example.com", type: "MX", content: "mail2.example.com", priority: 30, comment: MARK });
+        const err = await checkZones(two(), { ...OWN, reader: zoneReaderOf(cf) }).then(
+            () => "",
+            (e: Error) => e.message,
+        );
+        expect(err).toContain("2 records at example.com carry this stack's comment as its MX record");
+        expect(err).toContain("mail2.example.com priority 30");
+        expect(err).not.toContain("mail.example.com priority 10");
+    });
     it("this stack's comment on a value it does not publish: flagged", async () => {
         const cf = new FakeCloudflare();
         cf.addZone("example.com");

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { exampleConfig, runProgram, scriptOf, TEST_SSH_PRIVATE_KEY } from "../../harness";
 import { splitStdinStep } from "../../../components/hostScripts";
 import { FakeCloudflare } from "../../cloudflare";
-import { DIAL_ERROR_LIMIT, LabRunner, RecordStore, RemoteClient, RemoteExec } from "../runner";
+import { DIAL_ERROR_LIMIT, FailedSteps, LabRunner, RecordStore, RemoteClient, RemoteExec } from "../runner";
 import { dkimPublicKey, dkimRecordValue } from "../../../components/records/dkim";
 
 interface Call {
@@ -207,6 +207,33 @@ describe("the lab's runner, as the engine and pulumi-command behave", () => {
         expect(host.ran("dkim-key-retire")).toHaveLength(1);
         expect(host.ran("postfix")).toHaveLength(2);
         expect(report.commandsRun).toEqual(["mailhost-postfix", "mailhost-testkey"]);
+    });
+
+    it("with continueOnError (pulumi up --continue-on-error) a failed step stops only what depends on it, and the run names it", async () => {
+        // The retire step fails while Postfix's (beside it, after OpenDKIM's) is still running.
+        const failRetire = (host: FakeHost) => {
+            host.fail = (c) => c.step === "dkim-key-retire";
+            host.delayMs = (c) => (c.step === "postfix" ? 300 : 0);
+        };
+        // Without: the key test, which follows Postfix's, never starts.
+        const plainRun = fresh();
+        failRetire(plainRun.host);
+        await expect(plainRun.runner.up(config())).rejects.toThrow(/dkim-key-retire failed/);
+        expect(plainRun.host.ran("testkey")).toEqual([]);
+
+        const { runner, host } = fresh();
+        failRetire(host);
+        const error = await runner.up(config(), { continueOnError: true }).catch((e) => e);
+        expect(error).toBeInstanceOf(FailedSteps);
+        expect((error as FailedSteps).failed.map((f) => f.name)).toEqual(["mailhost-keys-retire"]);
+        expect((error as FailedSteps).message).toMatch(/^1 step\(s\) failed: mailhost-keys-retire: remote command failed, exit 1: dkim-key-retire failed/);
+        expect(host.ran("testkey")).toHaveLength(1);
+        expect((error as FailedSteps).report.commandsRun).toContain("mailhost-testkey");
+        expect(Object.keys(runner.resources)).not.toContain("mailhost-keys-retire");
+
+        host.fail = () => false;
+        const report = await runner.up(config(), { continueOnError: true });
+        expect(report.commandsRun).toEqual(["mailhost-keys-retire"]);
     });
 
     it("a failed update keeps the old state, so the next run updates again", async () => {
@@ -416,6 +443,10 @@ describe("the lab's runner holds SSH clients as pulumi-command does", () => {
         expect(runner.sshSessions).toBe(report.commandsRun.length);
         expect(host.open).toBe(0);
         expect(runner.openSessions).toBe(0);
+        // By host: the example stack's one host has them all.
+        const sshHost = (config()["mailauth:ssh"] as { host: string }).host;
+        expect(runner.sessionsByHost).toEqual({ [sshHost]: report.commandsRun.length });
+        expect(runner.peakOpenByHost).toEqual({ [sshHost]: report.commandsRun.length });
 
         const ops = await runner.destroy();
         expect(host.peak).toBe(Math.max(report.commandsRun.length, ops.length));
