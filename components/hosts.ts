@@ -1,7 +1,8 @@
 /**
  * The mail hosts as index.ts makes them (issue 21): one MailHost per host of settings.hosts, all in
- * parallel (no dependsOn between hosts: the engine runs independent steps side by side, and one host
- * failing leaves the others' steps to run; see docs/several-hosts.md), each with its own connection.
+ * parallel (no dependsOn between hosts: the engine runs independent steps side by side; with
+ * `pulumi up --continue-on-error`, one host failing leaves the others' steps to run, without it the
+ * engine starts no new step after the first failure: docs/several-hosts.md), each with its own connection.
  *
  * Identity: the one host of mailauth:ssh and mx is `mailhost`, as before. In list form each host is
  * `mailhost-<hostname>`, and the first host of the list also names `mailhost` as an alias: a stack
