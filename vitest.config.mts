@@ -48,6 +48,8 @@ export default defineConfig({
                 test: {
                     name: "bench",
                     include: ["test/bench/**/*.test.ts"],
+                    // The lab's lock for the whole run (test/lab/lock.ts): its scale case boots the lab.
+                    globalSetup: ["test/lab/lock.global.ts"],
                     // One lab per machine: the files run one after another.
                     fileParallelism: false,
                     testTimeout: 1_800_000,
@@ -58,6 +60,8 @@ export default defineConfig({
                 test: {
                     name: "lab",
                     include: ["test/lab/**/*.test.ts"],
+                    // The lab's lock for the whole run (test/lab/lock.ts): one lab per machine.
+                    globalSetup: ["test/lab/lock.global.ts"],
                     // test/lab/unit runs in `npm test` (the unit project), not against real
                     // containers. An exclude replaces vitest's default one (arrays are not merged:
                     // vitest 4.1.12 @vitest/utils dist/helpers.js:317-339 deepMerge; the default,

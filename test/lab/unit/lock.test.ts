@@ -1,0 +1,73 @@
+/**
+ * The lab's lock (test/lab/lock.ts), on a lock file of the test's own: a lab run holds it from its
+ * start, waits while another run has it, and goes on when started under flock(1) itself.
+ */
+import { spawn, ChildProcess } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { afterEach, describe, expect, it } from "vitest";
+import { flockHolders, heldByAncestor, holdLock } from "../lock";
+import config from "../../../vitest.config.mts";
+
+const started: ChildProcess[] = [];
+afterEach(() => {
+    // Its whole process group: flock(1) and the command it runs (which would outlive flock, holding our stderr).
+    for (const c of started.splice(0)) {
+        try {
+            process.kill(-c.pid!);
+        } catch {
+            // Already gone.
+        }
+    }
+});
+
+function lockFile(): string {
+    return path.join(fs.mkdtempSync(path.join(os.tmpdir(), "mailauth-lock-test-")), "lab.lock");
+}
+
+/** flock(1) holding `file` while `script` runs; resolves with the first line the script prints. */
+function holder(file: string, script: string): Promise<{ child: ChildProcess; line: string }> {
+    const child = spawn("flock", [file, "sh", "-c", script], { stdio: ["ignore", "pipe", "ignore"], detached: true });
+    started.push(child);
+    return new Promise((resolve) => child.stdout!.once("data", (d) => resolve({ child, line: String(d).trim() })));
+}
+
+describe("the lab's lock", () => {
+    it("the lab and bench projects take it for the whole run (their globalSetup)", () => {
+        const projects = (config as any).test.projects as { test: { name: string; globalSetup?: string[] } }[];
+        for (const name of ["lab", "bench"]) {
+            expect(projects.find((p) => p.test.name === name)!.test.globalSetup, name).toContain("test/lab/lock.global.ts");
+        }
+    });
+
+    it("sees who holds it; a process under flock(1) finds it held by an ancestor, this one does not", async () => {
+        const file = lockFile();
+        const { child, line } = await holder(file, "echo $$; exec sleep 30");
+        expect(flockHolders(file)).toEqual([child.pid]);
+        expect(heldByAncestor(file, Number(line))).toBe(true);
+        expect(heldByAncestor(file)).toBe(false);
+    });
+
+    it("takes it when free and gives it back on release", async () => {
+        const file = lockFile();
+        fs.writeFileSync(file, "");
+        const release = await holdLock(file, () => {});
+        expect(flockHolders(file)).toHaveLength(1);
+        release();
+        await expect.poll(() => flockHolders(file), { timeout: 5000 }).toEqual([]);
+    });
+
+    it("waits while another run holds it, saying so, and has it once that run ends", async () => {
+        const file = lockFile();
+        const { child } = await holder(file, "echo held; exec sleep 1");
+        const said: string[] = [];
+        const t0 = Date.now();
+        const release = await holdLock(file, (l) => said.push(l));
+        expect(child.exitCode).not.toBeNull();
+        expect(Date.now() - t0).toBeGreaterThan(500);
+        expect(said.join("\n")).toMatch(/Waiting for the lab lock/);
+        expect(flockHolders(file)).toHaveLength(1);
+        release();
+    });
+});
