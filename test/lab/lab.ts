@@ -565,7 +565,9 @@ export class LabHost {
         try {
             await waitFor(
                 "the lab host's SSH",
-                () => this.ssh("systemctl is-active --quiet postfix ssh && echo up", { allowFail: true }).trim() === "up",
+                // postfix.service is Debian's oneshot wrapper, active before the master of its
+                // instance (postfix@-) runs: `postfix status` asks the master itself.
+                () => this.ssh("systemctl is-active --quiet postfix ssh && postfix status >/dev/null 2>&1 && echo up", { allowFail: true }).trim() === "up",
                 60_000,
             );
         } catch (e) {

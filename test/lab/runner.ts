@@ -451,7 +451,21 @@ export class LabRunner {
             this.openByHost[host] = (this.openByHost[host] ?? 0) + 1;
             this.peakOpenByHost[host] = Math.max(this.peakOpenByHost[host] ?? 0, this.openByHost[host]);
             this.bytesSent += Buffer.byteLength(script) + Buffer.byteLength(inputs.stdin ?? "");
-            result = await client.exec(script, inputs.stdin ?? "");
+            try {
+                result = await client.exec(script, inputs.stdin ?? "");
+            } catch (e) {
+                // The engine names the resource and the provider the host; for the lab's own
+                // diagnosis, a unit that failed to start brings its journal's end (a flake seen once in CI).
+                if (!(e instanceof RemoteCommandError)) throw e;
+                const unit = /Job for (\S+) failed/.exec(e.message)?.[1];
+                const journal = unit
+                    ? await client
+                          .exec(`journalctl -u ${unit} -n 30 --no-pager 2>&1; systemctl status ${unit} --no-pager -l 2>&1 | tail -n 20`, "")
+                          .then((r) => `\n--- the lab's diagnosis: ${unit} on ${host} ---\n${r.stdout}`)
+                          .catch(() => "")
+                    : "";
+                throw new RemoteCommandError(`on ${host}: ${e.message}${journal}`);
+            }
         } finally {
             this.running--;
             this.waiting.shift()?.();
