@@ -64,14 +64,20 @@ describe("the lab's lock", () => {
 
     it("waits while another run holds it, saying so, and has it once that run ends", async () => {
         const file = lockFile();
-        const { child } = await holder(file, "echo held; exec sleep 1");
+        // The other run holds the lock until we end it (no timing: the machine may be loaded).
+        const other = spawn("flock", [file, "sh", "-c", "echo held; read -r line"], { stdio: ["pipe", "pipe", "ignore"], detached: true });
+        started.push(other);
+        await new Promise((r) => other.stdout!.once("data", r));
         const said: string[] = [];
-        const t0 = Date.now();
-        const release = await holdLock(file, (l) => said.push(l));
-        expect(child.exitCode).not.toBeNull();
-        expect(Date.now() - t0).toBeGreaterThan(500);
-        expect(said.join("\n")).toMatch(/Waiting for the lab lock/);
+        let got = false;
+        const taking = holdLock(file, (l) => said.push(l)).then((release) => ((got = true), release));
+        await expect.poll(() => said.join("\n"), { timeout: 10_000 }).toMatch(/Waiting for the lab lock/);
+        await new Promise((r) => setTimeout(r, 300));
+        expect(got).toBe(false);
+        other.stdin!.end("done\n");
+        const release = await taking;
         expect(flockHolders(file)).toHaveLength(1);
+        expect(flockHolders(file)).not.toContain(other.pid);
         release();
     });
 });
