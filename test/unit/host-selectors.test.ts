@@ -6,7 +6,9 @@
  * its selector; the other relays are byte-identical to a stack without it. Runs the program
  * (index.ts) under Pulumi's mocks, as test/unit/hosts.test.ts.
  */
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startDnsServer } from "../dns-server";
+import { checkPublished } from "../../components/check";
 import { exampleConfig, Registered, reveal, Run, runProgram, stagedFile, stateMatches } from "../harness";
 import { exampleRawSettings, settingsProblems } from "../settings-problems";
 import { splitStdinStep } from "../../components/hostScripts";
@@ -97,6 +99,44 @@ describe("a relay with its own selector", () => {
         expect(checkInput(alone, {}).domains[0].signing).toEqual(["p1"]);
         // The one host of ssh and mx: as before.
         expect(checkInput(validateSettings(exampleRawSettings()), {}).domains[0].signing).toEqual(["20261127"]);
+    });
+});
+
+describe("the check's dkim signing items with a relay's own selector", () => {
+    const KEY_SHARED = "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAshared";
+    const KEY_OWN = "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAown1";
+    let server: Awaited<ReturnType<typeof startDnsServer>>;
+    beforeAll(async () => {
+        server = await startDnsServer();
+    });
+    afterAll(() => server.close());
+
+    it("one item per selector that signs: a missing record of the host's own selector fails its item alone", async () => {
+        const settings = validateSettings(exampleRawSettings({ ssh: undefined, mx: undefined, hosts: [PRIMARY, { ...OUT, selector: "out1" }] }));
+        const dkim = Object.fromEntries(
+            settings.domains.map((d) => [
+                d.name,
+                [
+                    { selector: "20261127", publicKey: KEY_SHARED },
+                    { selector: "out1", publicKey: KEY_OWN },
+                ],
+            ]),
+        );
+        const input = checkInput(settings, dkim);
+        const signingOf = async (zone: Record<string, { TXT: string[] }>) => {
+            server.zone = zone;
+            const result = await checkPublished({ domains: input.domains.slice(0, 1), resolvers: [server.address], timeoutMs: 1000 });
+            return result["example.com"].filter((i) => i.check.startsWith("dkim signing")).map((i) => [i.check, i.status]);
+        };
+        const shared = { "20261127._domainkey.example.com": { TXT: [`v=DKIM1; k=rsa; p=${KEY_SHARED}`] } };
+        expect(await signingOf({ ...shared, "out1._domainkey.example.com": { TXT: [`v=DKIM1; k=rsa; p=${KEY_OWN}`] } })).toEqual([
+            ["dkim signing 20261127", "pass"],
+            ["dkim signing out1", "pass"],
+        ]);
+        expect(await signingOf(shared)).toEqual([
+            ["dkim signing 20261127", "pass"],
+            ["dkim signing out1", "fail"],
+        ]);
     });
 });
 
