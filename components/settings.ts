@@ -15,6 +15,7 @@ import { hasControlCharacters, show } from "./validate/show";
 import { checkHostKey, PrivateKeyClass } from "./validate/sshKeys";
 import { ipFamily, isHostname, isSafeAddress, isSingleLabelHost } from "./validate/mail";
 import { normalizeName } from "./records/name";
+import { dkimRecordName } from "./records/dkim";
 import { formatIpv6 } from "./ipv6";
 import { isIpMechanism, relaySpfTerms, SPF_MAX, SPF_MAX_LOOKUPS, spfLookupCount, spfMechanismProblem, spfRecordValue, spfTerms } from "./records/spf";
 import {
@@ -862,11 +863,8 @@ function hostSelectorClashes(hosts: HostSettings[], domains: DomainsRead, proble
                 owners.set(low, h);
             }
             // The longest name: <selector>._domainkey.<domain> (RFC 1035 2.3.4: 253 characters as text).
-            const long = domains.domains.find((d) => d.name.length + sel.length + 12 > 253);
-            if (long)
-                problems.push(
-                    `${h.path}.${key}: ${show(sel)}._domainkey.${long.name} would be ${long.name.length + sel.length + 12} characters, over DNS's 253`,
-                );
+            const long = domains.domains.map((d) => dkimRecordName(sel, d.name)).find((n) => n.length > 253);
+            if (long) problems.push(`${h.path}.${key}: ${show(sel)} would give the record name ${long}, ${long.length} characters, over DNS's 253`);
         }
     }
 }

@@ -241,6 +241,22 @@ describe("mailauth:hosts[i].selector, refused", () => {
         ]);
     });
 
+    it("a host selector whose record name would be over DNS's 253 characters in one of the domains", () => {
+        const long = `${"a".repeat(47)}.${"b".repeat(47)}.${"c".repeat(47)}.${"d".repeat(47)}.example.com`;
+        const sel = "s".repeat(63);
+        const domains = [
+            { name: "example.com", selector: "20261127" },
+            { name: long, selector: "20261127" },
+        ];
+        expect(settingsProblems(raw([{ ...PRIMARY, selector: sel }], { domains, opendkim: { reportAddress: "postmaster@example.com" } }))).toEqual([
+            `mailauth:hosts[0].selector: "${sel}" would give the record name ${sel}._domainkey.${long}, ${sel.length + 12 + long.length} characters, over DNS's 253`,
+        ]);
+        // At 253 characters exactly, it fits.
+        expect(settingsProblems(raw([{ ...PRIMARY, selector: sel.slice(25) }], { domains, opendkim: { reportAddress: "postmaster@example.com" } }))).toEqual(
+            [],
+        );
+    });
+
     it("refuses a host selector with a domain on a rotation calendar, naming both settings", () => {
         const problems = settingsProblems(raw([{ ...PRIMARY, selector: "p1" }], { rotation: { start: "2026-12-01", every: "90d" } }));
         expect(problems).toEqual([
