@@ -79,38 +79,53 @@ const signingDkimValues = Object.fromEntries(
     }),
 );
 
-// One MailHost per host, all in parallel (components/hosts.ts); the relays get the same keys.
+// One MailHost per host, all in parallel (components/hosts.ts); the relays get the same keys, but
+// one with its own selector (mailauth:hosts[i].selector), which gets its own keys alone and signs
+// every domain with its selector (no calendar then: settings.ts refuses both).
 const plans = hostPlans(settings);
-const hosts = plans.map(
-    ({ host: h, aliases, sign, skipAddresses }) =>
-        new MailHost(
-            h.id,
-            {
-                connection: {
-                    // Nothing touches the host either until the zone check has passed.
-                    host: zones.passed.apply(() => h.ssh.host),
-                    port: h.ssh.port,
-                    user: h.ssh.user,
-                    privateKey: sshPrivateKey!,
-                    hostKey: h.ssh.hostKey,
-                },
+const hosts = plans.map(({ host: h, aliases, sign, skipAddresses }) => {
+    const own =
+        sign && h.selector !== undefined
+            ? (() => {
+                  const selectors = [h.selector, ...(h.previousSelectors ?? [])];
+                  const mine = domains.map((d) => d.ownKeys(selectors));
+                  return {
+                      domains: settings.domains.map((d) => ({ name: d.name, selector: h.selector!, previousSelectors: h.previousSelectors ?? [] })),
+                      keys: mine.flatMap((m) => m.hostKeys),
+                      dkimRecords: mine.flatMap((m) => m.dkimRecords),
+                      activeDkimValues: Object.fromEntries(domains.map((d, i) => [d.name, mine[i].activeDkimValue])),
+                  };
+              })()
+            : undefined;
+    return new MailHost(
+        h.id,
+        {
+            connection: {
+                // Nothing touches the host either until the zone check has passed.
+                host: zones.passed.apply(() => h.ssh.host),
+                port: h.ssh.port,
                 user: h.ssh.user,
-                domains: settings.domains,
-                opendkim: settings.opendkim,
-                policydSpf: settings.policydSpf,
-                // An inbound-only backup MX (relay false) gets no private key.
-                keys: sign ? domains.flatMap((d) => d.hostKeys) : [],
-                dkimRecords: sign ? domains.flatMap((d) => d.dkimRecords) : [],
-                testKey: settings.testKey,
-                // The published value of the selector that signs this run (public; a host that does not sign has no key test).
-                activeDkimValues: signingDkimValues,
-                signing,
-                // Only in list form: the one host of ssh+mx gets the arguments it had (its steps byte-identical).
-                ...(settings.hostList ? { sign, ...(skipAddresses.length > 0 ? { skipAddresses } : {}) } : {}),
+                privateKey: sshPrivateKey!,
+                hostKey: h.ssh.hostKey,
             },
-            aliases.length > 0 ? { aliases } : undefined,
-        ),
-);
+            user: h.ssh.user,
+            domains: own ? own.domains : settings.domains,
+            opendkim: settings.opendkim,
+            policydSpf: settings.policydSpf,
+            // An inbound-only backup MX (relay false) gets no private key.
+            keys: own ? own.keys : sign ? domains.flatMap((d) => d.hostKeys) : [],
+            dkimRecords: own ? own.dkimRecords : sign ? domains.flatMap((d) => d.dkimRecords) : [],
+            testKey: settings.testKey,
+            // The published value of the selector that signs this run (public; a host that does not sign has no key test).
+            activeDkimValues: own ? own.activeDkimValues : signingDkimValues,
+            // Its own selector signs every domain: the SigningTable is known at once (`domains` names it).
+            ...(own ? {} : { signing }),
+            // Only in list form: the one host of ssh+mx gets the arguments it had (its steps byte-identical).
+            ...(settings.hostList ? { sign, ...(skipAddresses.length > 0 ? { skipAddresses } : {}) } : {}),
+        },
+        aliases.length > 0 ? { aliases } : undefined,
+    );
+});
 
 /** Every published record: name, type and value. */
 export const records: pulumi.Output<PublishedRecord[]> = pulumi

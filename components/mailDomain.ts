@@ -19,7 +19,7 @@ import { DkimKey, warnKeptKey } from "./dkimKey";
 import { installedSelectors } from "./hostFiles";
 import { HostRecords, MailDns, MailDnsArgs, noMailComponentName, NoMailDns } from "./mailDns";
 import type { DkimKeyInput } from "./mailHost";
-import { DomainSettings, reportAuthorizationsOf, Settings, userKeyId, zoneFor } from "./settings";
+import { DomainSettings, hostOwnSelectors, reportAuthorizationsOf, Settings, userKeyId, zoneFor } from "./settings";
 import { HELO_SPF_VALUE } from "./records/spf";
 import { unquoteTxt } from "./records/txt";
 import { REVOKED_DKIM_VALUE } from "./records/dkim";
@@ -35,12 +35,17 @@ export interface MailDomain {
     keys: Record<string, DkimKey>;
     /** Its records on Cloudflare. */
     dns: MailDns;
-    /** Its private keys for the host, one per installed selector, active first, each with its record as published. */
+    /** Its private keys for the relays that share them, one per installed selector, active first, each with its record as published. */
     hostKeys: DkimKeyInput[];
-    /** Its DKIM TXT records: OpenDKIM switches signing only once they exist. */
+    /** Its DKIM TXT records but those of the hosts' own selectors: OpenDKIM switches signing only once they exist. */
     dkimRecords: cloudflare.DnsRecord[];
     /** The DKIM value its active selector publishes: the host's key test reruns when it changes. */
     activeDkimValue: pulumi.Output<string>;
+    /**
+     * A relay with its own selector (mailauth:hosts[i].selector): its keys (`selectors`: its active
+     * one first, then its previousSelectors), their records, and its active selector's value as published.
+     */
+    ownKeys(selectors: readonly string[]): { hostKeys: DkimKeyInput[]; dkimRecords: cloudflare.DnsRecord[]; activeDkimValue: pulumi.Output<string> };
 }
 
 export interface PlannedMailDomain {
@@ -62,7 +67,11 @@ export function planMailDomain(
     mxZone: string | undefined,
     reports: PlannedRecords["reportAuthorizations"] = [],
 ): PlannedMailDomain {
-    const selectors = installedSelectors(domain);
+    // The hosts' own selectors are selectors of the domain like any other: a key `<domain>-<selector>`
+    // each, a record `<domain>-dkim-<selector>` each (after the domain's own, in the hosts' order).
+    const shared = installedSelectors(domain);
+    const own = hostOwnSelectors(settings.hosts);
+    const selectors = [...shared, ...own];
     const keys: Record<string, DkimKey> = {};
     const dkim: Record<string, pulumi.Input<string>> = {};
     for (const selector of selectors) {
@@ -101,6 +110,14 @@ export function planMailDomain(
         records,
         publish(zone: ZoneArgs): MailDomain {
             const dns = new MailDns(domain.name, { ...records, ...zone });
+            const ownSet = new Set(own);
+            const hostKey = (selector: string): DkimKeyInput => ({
+                domain: domain.name,
+                selector,
+                privateKeyPem: keys[selector].privateKeyPem,
+                recordValue: keys[selector].recordValue,
+                published: dns.dkimRecords[selector].content,
+            });
             // A live selector keeps its key whatever config or state now hold for it: say so (see DkimKey).
             for (const selector of selectors) {
                 // A user's key has the size it has: keyBits is for the keys the stack makes.
@@ -112,16 +129,18 @@ export function planMailDomain(
                 keys,
                 dns,
                 // With each key, the DKIM record as published: the host installs only the key it publishes.
-                hostKeys: selectors.map((selector) => ({
-                    domain: domain.name,
-                    selector,
-                    privateKeyPem: keys[selector].privateKeyPem,
-                    recordValue: keys[selector].recordValue,
-                    published: dns.dkimRecords[selector].content,
-                })),
-                dkimRecords: Object.values(dns.dkimRecords),
+                hostKeys: shared.map(hostKey),
+                // Without the hosts' own: a relay on the shared keys waits for nothing of theirs (as before they existed).
+                dkimRecords: Object.entries(dns.dkimRecords)
+                    .filter(([selector]) => !ownSet.has(selector))
+                    .map(([, r]) => r),
                 // As published (the record's content), not the key the state holds: they differ after --replace on a key.
                 activeDkimValue: dns.dkimRecords[domain.selector].content.apply(unquoteTxt),
+                ownKeys: (mine) => ({
+                    hostKeys: mine.map(hostKey),
+                    dkimRecords: mine.map((selector) => dns.dkimRecords[selector]),
+                    activeDkimValue: dns.dkimRecords[mine[0]].content.apply(unquoteTxt),
+                }),
             };
         },
     };

@@ -15,6 +15,7 @@ import { hasControlCharacters, show } from "./validate/show";
 import { checkHostKey, PrivateKeyClass } from "./validate/sshKeys";
 import { ipFamily, isHostname, isSafeAddress, isSingleLabelHost } from "./validate/mail";
 import { normalizeName } from "./records/name";
+import { dkimRecordName } from "./records/dkim";
 import { formatIpv6 } from "./ipv6";
 import { isIpMechanism, relaySpfTerms, SPF_MAX, SPF_MAX_LOOKUPS, spfLookupCount, spfMechanismProblem, spfRecordValue, spfTerms } from "./records/spf";
 import {
@@ -113,6 +114,18 @@ export interface HostSettings {
     ssh: SshSettings;
     /** Where it was set, for messages: `mailauth:hosts[0]`, or `mailauth:ssh` for the one host. */
     path: string;
+    /**
+     * A relay's own key (`mailauth:hosts[i].selector`): it signs every domain's mail under this
+     * selector, with a key of its own; unset: the domains' shared key. Never with a rotation calendar.
+     */
+    selector?: string;
+    /** Its own old selectors, kept published and installed on it (set only with `selector`). */
+    previousSelectors?: string[];
+}
+
+/** Every selector of the hosts' own keys (mailauth:hosts[i].selector, previousSelectors), in the list's order. */
+export function hostOwnSelectors(hosts: readonly HostSettings[]): string[] {
+    return hosts.flatMap((h) => (h.selector === undefined ? [] : [h.selector, ...(h.previousSelectors ?? [])]));
 }
 /** One name of mailauth:noMail, normalized (components/records/nomail.ts). */
 export type NoMailSettings = Values<typeof NO_MAIL>;
@@ -700,7 +713,7 @@ const RECORD_ID_PREFIXES = ["a-", "aaaa-", "spf-"];
  * `mailauth:hosts`: each entry a host with its addresses, MX priority, role and SSH connection.
  * At least one MX and one relay; hostnames unique. Undefined when unset (the one host of ssh and mx).
  */
-function readHosts(raw: unknown, problems: Problems): HostSettings[] | undefined {
+function readHosts(raw: unknown, problems: Problems, domains: DomainsRead): HostSettings[] | undefined {
     const path = "mailauth:hosts";
     // Unset: the `[]` Pulumi.yaml gives it (components/settingsDocs.ts configDefault).
     if (raw === undefined || raw === null || raw === "" || (Array.isArray(raw) && raw.length === 0)) return undefined;
@@ -715,7 +728,7 @@ function readHosts(raw: unknown, problems: Problems): HostSettings[] | undefined
         const p = `${path}[${i}]`;
         const before = problems.length;
         const read = section(HOSTS, item, p, problems, true);
-        const { hostname: rawHostname, ipv4, ipv6, mx, relay, sshHost, sshPort, sshUser, sshHostKey } = read;
+        const { hostname: rawHostname, ipv4, ipv6, mx, relay, sshHost, sshPort, sshUser, sshHostKey, selector, previousSelectors } = read;
         const hostname = rawHostname === undefined ? undefined : normalizeName(rawHostname);
         if (rawHostname !== undefined && !hostname) {
             problems.push(`${p}.hostname: ${show(rawHostname)} is the DNS root, not a host name; give the server's name, e.g. mail.example.com`);
@@ -730,6 +743,7 @@ function readHosts(raw: unknown, problems: Problems): HostSettings[] | undefined
         if (!USER.test(sshUser)) problems.push(`${p}.sshUser: ${show(sshUser)} is not a Unix user name`);
         const check = sshHostKey === undefined ? undefined : checkHostKey(sshHostKey);
         if (check && !check.ok) problems.push(`${p}.sshHostKey: ${check.problem}`);
+        hostSelectorProblems(p, relay, selector, previousSelectors, problems);
         if (problems.length === before && hostname) {
             hosts.push({
                 id: hostComponentName(hostname),
@@ -740,6 +754,7 @@ function readHosts(raw: unknown, problems: Problems): HostSettings[] | undefined
                 relay,
                 ssh: { host, port: sshPort, user: sshUser, ...(sshHostKey !== undefined ? { hostKey: sshHostKey } : {}) },
                 path: p,
+                ...(selector !== undefined ? { selector, previousSelectors } : {}),
             });
         }
     });
@@ -762,6 +777,7 @@ function readHosts(raw: unknown, problems: Problems): HostSettings[] | undefined
                 );
             }
         }
+        hostSelectorClashes(hosts, domains, problems);
         if (!hosts.some((h) => h.mxPriority !== undefined)) {
             problems.push(`${path}: no host receives mail: give at least one its MX priority, e.g. pulumi config set --path '${path}[0].mx' 10`);
         }
@@ -772,6 +788,85 @@ function readHosts(raw: unknown, problems: Problems): HostSettings[] | undefined
         }
     }
     return hosts;
+}
+
+/**
+ * One host's own selectors (mailauth:hosts[i].selector, previousSelectors), alone: each a valid
+ * selector (as a domain's), on a relay only, previousSelectors only beside a selector, none twice.
+ */
+function hostSelectorProblems(p: string, relay: boolean, selector: string | undefined, previous: string[], problems: Problems): void {
+    for (const [key, sel] of [["selector", selector], ...previous.map((s) => ["previousSelectors", s])]) {
+        if (sel !== undefined && (!SELECTOR.test(sel) || aLabelProblem(sel) !== undefined)) {
+            problems.push(`${p}.${key}: ${show(sel)} is not a valid selector (a DNS label: letters, digits, hyphens, at most 63)`);
+        }
+    }
+    const tooMany = previousSelectorsProblem(p, previous);
+    if (tooMany) problems.push(tooMany);
+    if (selector !== undefined && !relay) {
+        problems.push(
+            `${p}.selector: set on a host with relay false: a host that does not sign has no key; remove it: pulumi config rm --path '${p}.selector'`,
+        );
+    }
+    if (selector === undefined && previous.length > 0) {
+        problems.push(
+            `${p}.previousSelectors: set without ${p}.selector: a host's old selectors are kept only beside its own; to go back to the shared key, move them to the domains' previousSelectors (mailauth:domains[i].previousSelectors: the same keys, now on every relay)`,
+        );
+    }
+    // DNS names ignore case (RFC 4343), as for a domain's selectors (readDomains).
+    const seen = new Map<string, string>();
+    for (const sel of [...(selector !== undefined ? [selector] : []), ...previous]) {
+        const other = seen.get(sel.toLowerCase());
+        if (other === undefined) seen.set(sel.toLowerCase(), sel);
+        else if (other === sel) {
+            problems.push(
+                sel === selector
+                    ? `${p}.previousSelectors: must not contain the host's selector ${show(selector)}`
+                    : `${p}.previousSelectors: lists the selector ${show(sel)} twice`,
+            );
+        } else {
+            problems.push(
+                `${p}: selectors ${show(other)} and ${show(sel)} differ only in case; DNS ignores case, so both keys would be published at one name (${sel.toLowerCase()}._domainkey); pick a selector with another name`,
+            );
+        }
+    }
+}
+
+/**
+ * The hosts' own selectors against the domains' and each other's: one DNS name is one record, so a
+ * host selector is no domain's selector (active, previous, revoked) and no other host's; and none with
+ * a rotation calendar (it rotates the key every relay shares; a host's own key rotates by hand).
+ */
+function hostSelectorClashes(hosts: HostSettings[], domains: DomainsRead, problems: Problems): void {
+    const onCalendar = domains.domains.filter((d) => d.rotation).map((d) => d.name);
+    const owners = new Map<string, HostSettings>();
+    for (const h of hosts) {
+        if (h.selector === undefined) continue;
+        if (onCalendar.length > 0) {
+            problems.push(
+                `${h.path}.selector: set together with a rotation calendar (mailauth:rotation or mailauth:domains[i].rotation; ${onCalendar.join(", ")} rotate${onCalendar.length === 1 ? "s" : ""} on one): the calendar rotates the key every relay shares, and a host's own selector is rotated by hand; remove one of them`,
+            );
+            continue;
+        }
+        for (const [key, sel] of [["selector", h.selector], ...h.previousSelectors!.map((s) => ["previousSelectors", s])] as const) {
+            const low = sel.toLowerCase();
+            const domain = domains.domains.find((d) => [d.selector, ...d.previousSelectors, ...d.revokedSelectors].some((x) => x.toLowerCase() === low));
+            const other = owners.get(low);
+            if (domain) {
+                problems.push(
+                    `${h.path}.${key}: ${show(sel)} is also a selector of ${domain.name} (mailauth:domains[].selector or previousSelectors); give the host a selector of its own`,
+                );
+            } else if (other && other !== h) {
+                problems.push(
+                    `${h.path}.${key}: ${show(sel)} is also a selector of ${other.path} (DNS ignores case: one name, one record); give each host its own`,
+                );
+            } else {
+                owners.set(low, h);
+            }
+            // The longest name: <selector>._domainkey.<domain> (RFC 1035 2.3.4: 253 characters as text).
+            const long = domains.domains.map((d) => dkimRecordName(sel, d.name)).find((n) => n.length > 253);
+            if (long) problems.push(`${h.path}.${key}: ${show(sel)} would give the record name ${long}, ${long.length} characters, over DNS's 253`);
+        }
+    }
 }
 
 /** The configured domain whose Cloudflare zone holds `hostname`, if any (longest match). */
@@ -1207,7 +1302,7 @@ export function validateSettings(raw: RawSettings, warn: (message: string) => vo
         problems.push(`mailauth:now: must be a UTC date YYYY-MM-DD or date-time YYYY-MM-DDTHH:MM[:SS]Z (no other time zone), got ${show(nowText)}`);
     }
     const domains = readDomains(raw.domains, problems, raw.rotation, now ?? Date.now());
-    const listed = readHosts(raw.hosts, problems);
+    const listed = readHosts(raw.hosts, problems, domains);
     const hostList = listed !== undefined;
     const mx = readMx(raw.mx, domains, problems, hostList);
     const settings: Settings = {

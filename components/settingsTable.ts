@@ -530,6 +530,18 @@ export const HOSTS = {
             brief: "it sends and signs the domains' mail (default true; false: an inbound-only backup MX, no keys)",
         },
         {
+            key: "selector",
+            kind: "string",
+            doc: "`selector` (a relay only; default: the domains' own): the host signs every domain's mail with a key of its own under this selector, so that it can be rotated or removed alone (see [A key per host](docs/several-hosts.md#a-key-per-host)); not with a rotation calendar, and unlike every domain's and other host's selector.",
+            brief: "a key of its own: the selector it signs every domain's mail with (a relay only; default: the domains' shared key; not with a rotation calendar)",
+        },
+        {
+            key: "previousSelectors",
+            kind: "strings",
+            doc: "`previousSelectors`: its own old selectors, kept published and installed on it after a rotation, as a domain's `previousSelectors` (at most 10).",
+            brief: "its own selectors kept published after a rotation (default none)",
+        },
+        {
             key: "sshHost",
             kind: "string",
             doc: "`sshHost` (default `ipv4`, else `hostname`), `sshPort` (22), `sshUser` (`root`), `sshHostKey`: as `ssh.host`, `ssh.port`, `ssh.user`, `ssh.hostKey`.",

@@ -17,7 +17,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { checkPublished, CheckResult, Status, worst } from "./index";
 import { checkInput } from "./output";
 import { readRawSettings } from "../config";
-import { SettingsError, validateSettings } from "../settings";
+import { hostOwnSelectors, SettingsError, validateSettings } from "../settings";
 import { installedSelectors } from "../hostFiles";
 import { dkimRecordName, dkimPublicKey } from "../records/dkim";
 import type { PublishedRecord } from "../mailDns";
@@ -117,7 +117,8 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     const dkim = Object.fromEntries(
         settings.domains.map((d) => [
             d.name,
-            installedSelectors(d).map((selector) => {
+            // The hosts' own selectors too (mailauth:hosts[i].selector): the domain publishes them as well.
+            [...installedSelectors(d), ...hostOwnSelectors(settings.hosts)].map((selector) => {
                 const r = outputs.records!.find((x) => x.type === "TXT" && x.name === dkimRecordName(selector, d.name));
                 return { selector, publicKey: r ? dkimPublicKey(r.value) : "" };
             }),

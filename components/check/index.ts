@@ -43,8 +43,9 @@ export interface CheckDomain {
      * The selector the host's SigningTable names this run (components/signingGate.ts: the calendar's
      * active one, or the one before it while the gate holds it; else the domain's `selector`): what
      * the stack configured the host to sign with, not read back from the host. Unset: no such item.
+     * Several (mailauth:hosts with a relay's own selector): each selector a relay signs with, an item each.
      */
-    signing?: string;
+    signing?: string | readonly string[];
     /** The MX host name (also the HELO name). */
     mxHost: string;
     /** The host's IPv4/IPv6 addresses; empty: those the MX host name resolves to. */
@@ -333,6 +334,12 @@ async function dkimItem(resolve: Resolve, domain: string, selector: string, expe
  * read the host's SigningTable or a signed message (opendkim-testkey on the host, the `testKey`
  * output, checks the host's key file against DNS; the lab signs real mail).
  */
+/** One `dkim signing <selector>` item per selector that signs the domain's mail (CheckDomain.signing). */
+function signingItems(resolve: Resolve, d: CheckDomain): Promise<CheckItem>[] {
+    const list = d.signing === undefined ? [] : typeof d.signing === "string" ? [d.signing] : d.signing;
+    return list.map((sel) => signingItem(resolve, d.name, sel, d.dkim.find((k) => k.selector === sel)?.publicKey));
+}
+
 async function signingItem(resolve: Resolve, domain: string, selector: string, expected: string | undefined): Promise<CheckItem> {
     const name = dkimRecordName(selector, domain);
     const check = `dkim signing ${selector}`;
@@ -565,7 +572,7 @@ async function checkHosts(resolve: Resolve, d: CheckDomain, hosts: CheckHost[], 
     const parts = await Promise.all([
         spfRecordItem(resolve, d.name, "the stack's SPF record"),
         ...d.dkim.map((k) => dkimItem(resolve, d.name, k.selector, k.publicKey)),
-        ...(d.signing === undefined ? [] : [signingItem(resolve, d.name, d.signing, d.dkim.find((k) => k.selector === d.signing)?.publicKey)]),
+        ...signingItems(resolve, d),
         dmarcItems(resolve, d.name),
         ...hosts.map(perHost),
     ]);
@@ -599,7 +606,7 @@ async function checkDomain(resolve: Resolve, d: CheckDomain, probe: Probe): Prom
         ...hostAddresses.map((ip) => spfItem(resolve, "mail-from", d.name, d.mxHost, ip)),
         ...hostAddresses.map((ip) => spfItem(resolve, "helo", d.name, d.mxHost, ip)),
         ...d.dkim.map((k) => dkimItem(resolve, d.name, k.selector, k.publicKey)),
-        ...(d.signing === undefined ? [] : [signingItem(resolve, d.name, d.signing, d.dkim.find((k) => k.selector === d.signing)?.publicKey)]),
+        ...signingItems(resolve, d),
         dmarcItems(resolve, d.name),
         mxItem(resolve, d.name, d.mxHost, hostAddresses),
         ...hostAddresses.map((ip) => fcrdnsItem(resolve, d.mxHost, ip)),

@@ -35,7 +35,7 @@ export function checkInput(
         domains: settings.domains.map((d) => ({
             name: d.name,
             dkim: dkim[d.name] ?? [],
-            signing: signing[d.name] ?? d.selector,
+            signing: signingSelectorsOf(settings, d, signing),
             mxHost: settings.mx.hostname,
             addresses,
             ...(hosts ? { hosts } : {}),
@@ -43,6 +43,21 @@ export function checkInput(
         resolvers: settings.check.resolvers,
         ...(settings.check.starttls ? { starttls: {} } : {}),
     };
+}
+
+/**
+ * The selectors that sign a domain's mail: the shared one (the calendar's `signing`, else its
+ * `selector`) when a relay signs with it, then each relay's own (mailauth:hosts[i].selector).
+ */
+function signingSelectorsOf(
+    settings: Partial<Pick<Settings, "hosts" | "hostList">>,
+    d: Settings["domains"][number],
+    signing: Record<string, string>,
+): string[] {
+    const relays = settings.hostList ? settings.hosts!.filter((h) => h.relay) : [];
+    const own = relays.flatMap((h) => (h.selector === undefined ? [] : [h.selector]));
+    const shared = relays.length === 0 || relays.some((h) => h.selector === undefined);
+    return [...(shared ? [signing[d.name] ?? d.selector] : []), ...own];
 }
 
 /** One line per domain with a fail, naming the failing items. */

@@ -283,9 +283,9 @@ describe("mailauth:hosts, refused", () => {
             'mailauth:hosts[2].relay: must be true or false, got "yes"',
             "mailauth:hosts[2].sshHostKey: is empty (did ssh-keyscan find nothing? check its -p PORT and -t ed25519,ecdsa); set the server's key, or remove the setting to connect without checking it: pulumi config rm --path 'mailauth:hosts[2].sshHostKey'",
             'mailauth:hosts[2].sshUser: "Root!" is not a Unix user name',
-            "mailauth:hosts[3].bogus: unknown setting; allowed here: hostname, ipv4, ipv6, mx, relay, sshHost, sshPort, sshUser, sshHostKey",
+            "mailauth:hosts[3].bogus: unknown setting; allowed here: hostname, ipv4, ipv6, mx, relay, selector, previousSelectors, sshHost, sshPort, sshUser, sshHostKey",
             'mailauth:hosts[3].ipv6: "fe80::1" is an interface-local (link-local or zoned) address, useless in DNS; give the server\'s global IPv6 address',
-            "mailauth:hosts[4]: must be an object with hostname, ipv4, ipv6, mx, relay, sshHost, sshPort, sshUser, sshHostKey, got \"mx5.example.com\"; set its fields with pulumi config set --path 'mailauth:hosts[4].hostname' VALUE",
+            "mailauth:hosts[4]: must be an object with hostname, ipv4, ipv6, mx, relay, selector, previousSelectors, sshHost, sshPort, sshUser, sshHostKey, got \"mx5.example.com\"; set its fields with pulumi config set --path 'mailauth:hosts[4].hostname' VALUE",
             "mailauth:mx.hostname: set together with mailauth:hosts, which replaces it (each host has its own hostname, mx priority and ipv4/ipv6; mx.publish and mx.heloSpf stay); remove it: pulumi config rm --path 'mailauth:mx.hostname'",
             "mailauth:ssh: set together with mailauth:hosts, which replaces it (each host's sshHost, sshPort, sshUser, sshHostKey); remove it: pulumi config rm mailauth:ssh",
         ]);
@@ -305,7 +305,7 @@ describe("mailauth:hosts, refused", () => {
             "mailauth:hosts[1].hostname: a-mail.example.com and mail.example.com (mailauth:hosts[0]) would give two records one resource name (mx-a-mail.example.com); rename one of the hosts",
         ]);
         expect(settingsProblems(raw("mail.example.com"))[0]).toMatch(
-            /^mailauth:hosts: must be a list of \{hostname, ipv4, ipv6, mx, relay, sshHost, sshPort, sshUser, sshHostKey\}, got \"mail.example.com\"/,
+            /^mailauth:hosts: must be a list of \{hostname, ipv4, ipv6, mx, relay, selector, previousSelectors, sshHost, sshPort, sshUser, sshHostKey\}, got \"mail.example.com\"/,
         );
     });
 
