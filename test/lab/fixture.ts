@@ -130,14 +130,18 @@ export class Lab {
         return this.delivered(subject, host);
     }
 
-    /** Sends a message from the runner side with swaks, from a given lab address. */
-    swaks(from: string, sourceAddr: string, subject: string): string {
-        this.host!.ssh(": > /var/mail/root");
+    /**
+     * Sends a message from the runner side with swaks, from a given lab address, to root@example.com
+     * at `server` (the first host's address by default); `mailbox`: the host whose root mailbox is
+     * emptied first, where the message is to arrive (the first host by default).
+     */
+    swaks(from: string, sourceAddr: string, subject: string, opts: { server?: string; mailbox?: LabHost } = {}): string {
+        (opts.mailbox ?? this.host!).ssh(": > /var/mail/root");
         return inLab(
             [
                 "swaks",
                 "--server",
-                HOST_ADDR,
+                opts.server ?? HOST_ADDR,
                 "--local-interface",
                 sourceAddr,
                 "--helo",
