@@ -200,6 +200,19 @@ export class FakeHost {
     }
 }
 
+/** `postconf -n` on the host, as a map of setting to value (a setting set empty maps to ""). */
+export function postconfSettings(host: FakeHost): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const line of host.sh("postconf -n").split("\n").filter(Boolean)) {
+        const i = line.indexOf(" = ");
+        out[i < 0 ? line.replace(/ =$/, "") : line.slice(0, i)] = i < 0 ? "" : line.slice(i + 3);
+    }
+    return out;
+}
+
+/** A recorded call that changes a service's state (not a query). */
+export const serviceChange = (call: string) => /^systemctl (?!is-|show )/.test(call);
+
 export function shq(s: string): string {
     return `'${s.replace(/'/g, `'\\''`)}'`;
 }

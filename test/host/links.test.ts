@@ -6,7 +6,7 @@
  */
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { exampleConfig } from "../harness";
-import { FakeHost, missingPrerequisite } from "./fakeHost";
+import { FakeHost, missingPrerequisite, serviceChange } from "./fakeHost";
 import { renderSteps, Steps } from "./steps";
 
 const MAIN_CF =
@@ -20,7 +20,6 @@ const GUIDE_TABLES: Record<string, string> = {
     SigningTable: "*@example.net mail._domainkey.example.net\n",
     TrustedHosts: "127.0.0.1\n::1\n",
 };
-const serviceChange = (call: string) => /^systemctl (?!is-|show )/.test(call);
 
 describe("links on the host", () => {
     let steps: Steps;

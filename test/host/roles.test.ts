@@ -11,7 +11,7 @@
  */
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { exampleConfig } from "../harness";
-import { FakeHost, masterFields, missingPrerequisite, runOnEl } from "./fakeHost";
+import { FakeHost, masterFields, missingPrerequisite, postconfSettings, runOnEl, serviceChange } from "./fakeHost";
 import { renderSteps, Steps } from "./steps";
 import { splitStdinStep } from "../../components/hostScripts";
 
@@ -54,15 +54,6 @@ const SIGNING_ORDER = ["packages", "keys", "opendkim", "keys-retire", "postfix",
 /** The steps that leave the program when a host stops signing, deleted dependents first (testkey hangs on Postfix, which stays). */
 const SIGNING_ONLY_DELETES = ["testkey", "keys-retire", "opendkim", "keys"];
 
-function settings(host: FakeHost): Record<string, string> {
-    const out: Record<string, string> = {};
-    for (const line of host.sh("postconf -n").split("\n").filter(Boolean)) {
-        const i = line.indexOf(" = ");
-        out[i < 0 ? line.replace(/ =$/, "") : line.slice(0, i)] = i < 0 ? "" : line.slice(i + 3);
-    }
-    return out;
-}
-const serviceChange = (call: string) => /^systemctl (?!is-|show )/.test(call);
 const MILTER_SETTINGS = ["milter_default_action", "milter_protocol", "smtpd_milters", "non_smtpd_milters"];
 
 function ok(host: FakeHost, commandLine: string | undefined, stdin = ""): string {
@@ -114,19 +105,19 @@ describe("a host that does not sign, and hosts changing role (Debian's postconf)
 
     it("gets the SPF agent alone and Postfix's policy service, no milter and no OpenDKIM file; a rerun changes nothing; destroy restores", async () => {
         host = await debianHost();
-        const before = settings(host);
+        const before = postconfSettings(host);
         const master = host.read("/etc/postfix/master.cf");
         expect(Object.keys(inbound)).toEqual(["packages", "postfix"]);
         up(host, inbound, ["packages", "postfix"]);
         expect(host.calls().filter((c) => c.startsWith("apt-get install"))).toEqual([
             "apt-get install -y -q --no-install-recommends postfix-policyd-spf-python",
         ]);
-        expect(settings(host)).toEqual({
+        expect(postconfSettings(host)).toEqual({
             ...before,
             "policyd-spf_time_limit": "3600",
             smtpd_recipient_restrictions: `permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination, ${SPF_CHECK}`,
         });
-        for (const s of MILTER_SETTINGS) expect(settings(host)[s]).toBeUndefined();
+        for (const s of MILTER_SETTINGS) expect(postconfSettings(host)[s]).toBeUndefined();
         expect(host.sh("postconf -M policyd-spf/unix").trim().split(/\s+/)).toEqual(
             "policyd-spf unix - n n - 0 spawn user=policyd-spf argv=/usr/bin/policyd-spf".split(" "),
         );
@@ -145,7 +136,7 @@ describe("a host that does not sign, and hosts changing role (Debian's postconf)
         expect(host.sh("md5sum /etc/postfix/main.cf /etc/postfix/master.cf; find /var/lib/mailauth -type f -printf '%p %s %T@\\n' | sort")).toBe(files);
 
         down(host, inbound, ["postfix", "packages"]);
-        expect(settings(host)).toEqual(before);
+        expect(postconfSettings(host)).toEqual(before);
         expect(host.read("/etc/postfix/master.cf")).toBe(master);
         expect(host.exists("/var/lib/mailauth/postfix")).toBe(false);
         expect(host.run("id policyd-spf").code).not.toBe(0);
@@ -153,11 +144,11 @@ describe("a host that does not sign, and hosts changing role (Debian's postconf)
 
     it("signing, then not: Postfix lets go of the milter settings (the user's own milter kept), OpenDKIM's deletes give the host its own back; as a host that never signed; destroy restores", async () => {
         host = await debianHost({ opendkim: true, mainCf: `${DEBIAN_MAIN_CF}smtpd_milters = ${OWN_MILTER}\n` });
-        const before = settings(host);
+        const before = postconfSettings(host);
         const master = host.read("/etc/postfix/master.cf");
         up(host, signing, SIGNING_ORDER);
-        expect(settings(host).smtpd_milters).toBe(`${OWN_MILTER}, ${DEBIAN_MILTER}`);
-        expect(settings(host).milter_protocol).toBe("6");
+        expect(postconfSettings(host).smtpd_milters).toBe(`${OWN_MILTER}, ${DEBIAN_MILTER}`);
+        expect(postconfSettings(host).milter_protocol).toBe("6");
 
         host.clearCalls();
         const outs = up(host, inbound, ["packages", "postfix"]);
@@ -168,7 +159,7 @@ describe("a host that does not sign, and hosts changing role (Debian's postconf)
             "policyd-spf_time_limit": "3600",
             smtpd_recipient_restrictions: `permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination, ${SPF_CHECK}`,
         };
-        expect(settings(host)).toEqual(spfOnly);
+        expect(postconfSettings(host)).toEqual(spfOnly);
         down(host, signing, SIGNING_ONLY_DELETES);
         expect(host.read("/etc/opendkim.conf")).toBe(DEBIAN_OPENDKIM_CONF);
         expect(host.unitState("opendkim")).toEqual({ active: true, enabled: true });
@@ -182,7 +173,7 @@ describe("a host that does not sign, and hosts changing role (Debian's postconf)
         const fresh = await debianHost({ opendkim: true, mainCf: `${DEBIAN_MAIN_CF}smtpd_milters = ${OWN_MILTER}\n` });
         try {
             up(fresh, inbound, ["packages", "postfix"]);
-            expect(settings(host)).toEqual(settings(fresh));
+            expect(postconfSettings(host)).toEqual(postconfSettings(fresh));
             expect(host.read("/etc/postfix/master.cf")).toBe(fresh.read("/etc/postfix/master.cf"));
             expect(host.sh("cd /var/lib/mailauth/postfix && cat params applied spf-adopted")).toBe(
                 fresh.sh("cd /var/lib/mailauth/postfix && cat params applied spf-adopted"),
@@ -192,21 +183,21 @@ describe("a host that does not sign, and hosts changing role (Debian's postconf)
         }
 
         down(host, inbound, ["postfix", "packages"]);
-        expect(settings(host)).toEqual(before);
+        expect(postconfSettings(host)).toEqual(before);
         expect(host.read("/etc/postfix/master.cf")).toBe(master);
         expect(host.exists("/var/lib/mailauth/postfix")).toBe(false);
     });
 
     it("not signing, then signing: OpenDKIM and the milter settings come as on a host that always signed; destroy restores", async () => {
         host = await debianHost({ opendkim: true });
-        const before = settings(host);
+        const before = postconfSettings(host);
         const master = host.read("/etc/postfix/master.cf");
         up(host, inbound, ["packages", "postfix"]);
-        for (const s of MILTER_SETTINGS) expect(settings(host)[s]).toBeUndefined();
+        for (const s of MILTER_SETTINGS) expect(postconfSettings(host)[s]).toBeUndefined();
         expect(opendkimTraces(host)).toEqual(["/etc/opendkim.conf"]);
         host.clearCalls();
         up(host, signing, SIGNING_ORDER);
-        expect(settings(host)).toEqual({
+        expect(postconfSettings(host)).toEqual({
             ...before,
             "policyd-spf_time_limit": "3600",
             smtpd_recipient_restrictions: `permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination, ${SPF_CHECK}`,
@@ -221,7 +212,7 @@ describe("a host that does not sign, and hosts changing role (Debian's postconf)
         expect(host.calls().filter(serviceChange)).toEqual([]);
 
         down(host, signing, [...SIGNING_ORDER].reverse());
-        expect(settings(host)).toEqual(before);
+        expect(postconfSettings(host)).toEqual(before);
         expect(host.read("/etc/postfix/master.cf")).toBe(master);
         expect(host.read("/etc/opendkim.conf")).toBe(DEBIAN_OPENDKIM_CONF);
         expect(opendkimTraces(host)).toEqual(["/etc/opendkim.conf"]);
@@ -230,16 +221,16 @@ describe("a host that does not sign, and hosts changing role (Debian's postconf)
 
     it("and back again (signing, not, signing): destroy still gives back every setting and master.cf", async () => {
         host = await debianHost({ opendkim: true, mainCf: `${DEBIAN_MAIN_CF}milter_default_action = tempfail\n` });
-        const before = settings(host);
+        const before = postconfSettings(host);
         const master = host.read("/etc/postfix/master.cf");
         up(host, signing, SIGNING_ORDER);
         up(host, inbound, ["packages", "postfix"]);
         down(host, signing, SIGNING_ONLY_DELETES);
-        expect(settings(host).milter_default_action).toBe("tempfail");
+        expect(postconfSettings(host).milter_default_action).toBe("tempfail");
         up(host, signing, SIGNING_ORDER);
-        expect(settings(host).milter_default_action).toBe("accept");
+        expect(postconfSettings(host).milter_default_action).toBe("accept");
         down(host, signing, [...SIGNING_ORDER].reverse());
-        expect(settings(host)).toEqual(before);
+        expect(postconfSettings(host)).toEqual(before);
         expect(host.read("/etc/postfix/master.cf")).toBe(master);
     });
 
@@ -247,29 +238,29 @@ describe("a host that does not sign, and hosts changing role (Debian's postconf)
         host = await debianHost({ opendkim: true });
         // smtp's own list reaching the package's OpenDKIM socket (as Debian's README.Debian suggests).
         host.sh("postconf -P 'smtp/inet/smtpd_milters=unix:/run/opendkim/opendkim.sock'");
-        const before = settings(host);
+        const before = postconfSettings(host);
         const ownOverride = host.sh("postconf -P smtp/inet/smtpd_milters");
         up(host, signing, SIGNING_ORDER);
         expect(host.sh("postconf -P smtp/inet/smtpd_milters")).toBe(`smtp/inet/smtpd_milters = ${DEBIAN_MILTER}\n`);
         host.sh(`postconf -e 'smtpd_milters=${DEBIAN_MILTER}, ${OWN_MILTER}'`);
         up(host, inbound, ["packages", "postfix"]);
-        const after = settings(host);
+        const after = postconfSettings(host);
         expect(after.smtpd_milters).toBe(OWN_MILTER);
         for (const s of ["milter_default_action", "milter_protocol", "non_smtpd_milters"]) expect(after[s]).toBeUndefined();
         expect(host.sh("postconf -P smtp/inet/smtpd_milters")).toBe(ownOverride);
         expect(host.exists("/var/lib/mailauth/postfix/overrides-applied")).toBe(false);
         down(host, signing, SIGNING_ONLY_DELETES);
         down(host, inbound, ["postfix", "packages"]);
-        const { smtpd_milters: _m, ...rest } = settings(host);
+        const { smtpd_milters: _m, ...rest } = postconfSettings(host);
         const { smtpd_milters: _b, ...restBefore } = before;
         expect(rest).toEqual(restBefore);
-        expect(settings(host).smtpd_milters).toBe(OWN_MILTER);
+        expect(postconfSettings(host).smtpd_milters).toBe(OWN_MILTER);
         expect(host.sh("postconf -P smtp/inet/smtpd_milters")).toBe(ownOverride);
     });
 
     it("a switch cut short after its swap: the next run reloads Postfix and forgets the milter settings; destroy restores", async () => {
         host = await debianHost({ opendkim: true });
-        const before = settings(host);
+        const before = postconfSettings(host);
         up(host, signing, SIGNING_ORDER);
         // The run's edits are in place, its state not yet written: as a cut between the swap and the rest.
         const state = host.sh("cd /var/lib/mailauth/postfix && tar cf - params applied | base64 -w0");
@@ -282,44 +273,44 @@ describe("a host that does not sign, and hosts changing role (Debian's postconf)
         expect(host.sh("cut -f2 /var/lib/mailauth/postfix/params")).toBe("policyd-spf_time_limit\nsmtpd_recipient_restrictions\n");
         down(host, signing, SIGNING_ONLY_DELETES);
         down(host, inbound, ["postfix", "packages"]);
-        expect(settings(host)).toEqual(before);
+        expect(postconfSettings(host)).toEqual(before);
     });
 
     it("with the host's own SPF check (adopted): a host that does not sign changes nothing; one that stops signing lets go of the milter settings alone", async () => {
         const own = "smtpd_recipient_restrictions = permit_mynetworks, reject_unauth_destination, check_policy_service unix:private/spfcheck\n";
         host = await debianHost({ opendkim: true, mainCf: DEBIAN_MAIN_CF + own });
         host.sh("postconf -M 'spfcheck/unix=spfcheck unix - n n - 0 spawn user=policyd-spf argv=/usr/bin/policyd-spf'");
-        const before = settings(host);
+        const before = postconfSettings(host);
         const master = host.read("/etc/postfix/master.cf");
         host.clearCalls();
         const out = ok(host, inbound.postfix.create, inbound.postfix.stdin);
         expect(out).toContain("kept: the host's SPF policy service spfcheck");
         expect(out).toContain("unchanged: Postfix settings");
         expect(host.calls().filter(serviceChange)).toEqual([]);
-        expect(settings(host)).toEqual(before);
+        expect(postconfSettings(host)).toEqual(before);
         up(host, signing, SIGNING_ORDER);
-        expect(settings(host).smtpd_milters).toBe(DEBIAN_MILTER);
+        expect(postconfSettings(host).smtpd_milters).toBe(DEBIAN_MILTER);
         expect(ok(host, inbound.postfix.create, inbound.postfix.stdin)).toContain("released: smtpd_milters");
         down(host, signing, SIGNING_ONLY_DELETES);
-        expect(settings(host)).toEqual(before);
+        expect(postconfSettings(host)).toEqual(before);
         expect(host.read("/etc/postfix/master.cf")).toBe(master);
         ok(host, inbound.postfix.delete);
-        expect(settings(host)).toEqual(before);
+        expect(postconfSettings(host)).toEqual(before);
         expect(host.read("/etc/postfix/master.cf")).toBe(master);
     });
 
     it("on EL (EL's os-release, Debian's postconf): the policy service with EPEL's agent path, no milter; switching from signing lets go of the inet milter", async () => {
         host = await debianHost({ os: ROCKY_9 });
-        const before = settings(host);
+        const before = postconfSettings(host);
         ok(host, inbound.postfix.create, inbound.postfix.stdin);
         expect(host.sh("postconf -M policyd-spf/unix")).toContain("argv=/usr/libexec/postfix/policyd-spf");
-        for (const s of MILTER_SETTINGS) expect(settings(host)[s]).toBeUndefined();
+        for (const s of MILTER_SETTINGS) expect(postconfSettings(host)[s]).toBeUndefined();
         ok(host, signing.postfix.create, signing.postfix.stdin);
-        expect(settings(host).smtpd_milters).toBe("inet:127.0.0.1:8891");
+        expect(postconfSettings(host).smtpd_milters).toBe("inet:127.0.0.1:8891");
         ok(host, inbound.postfix.create, inbound.postfix.stdin);
-        for (const s of MILTER_SETTINGS) expect(settings(host)[s]).toBeUndefined();
+        for (const s of MILTER_SETTINGS) expect(postconfSettings(host)[s]).toBeUndefined();
         ok(host, inbound.postfix.delete);
-        expect(settings(host)).toEqual(before);
+        expect(postconfSettings(host)).toEqual(before);
     });
 });
 

@@ -7,7 +7,7 @@
 import * as fs from "fs";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { exampleConfig } from "../harness";
-import { FakeHost, missingPrerequisite, snapshot } from "./fakeHost";
+import { FakeHost, missingPrerequisite, postconfSettings, serviceChange, snapshot } from "./fakeHost";
 import { renderSteps, Steps } from "./steps";
 import { splitStdinStep } from "../../components/hostScripts";
 
@@ -56,17 +56,6 @@ const MACHINE_PATHS = [
     "/var/lib/mailauth",
 ];
 
-/** `postconf -n` as a map. */
-function settings(host: FakeHost): Record<string, string> {
-    const out: Record<string, string> = {};
-    for (const line of host.sh("postconf -n").split("\n").filter(Boolean)) {
-        const i = line.indexOf(" = ");
-        out[i < 0 ? line.replace(/ =$/, "") : line.slice(0, i)] = i < 0 ? "" : line.slice(i + 3);
-    }
-    return out;
-}
-/** A recorded call that changes a service's state (not a query). */
-const serviceChange = (call: string) => /^systemctl (?!is-|show )/.test(call);
 const list = (v: string | undefined) => (v ?? "").split(/[\s,]+/).filter(Boolean);
 
 /** A host as a user has it: Debian with Postfix configured and OpenDKIM installed, enabled, running. */
@@ -134,10 +123,10 @@ describe("host scripts on a throwaway host, with the real Postfix tools", () => 
     describe("postfix", () => {
         it("on Debian's default main.cf: the guide's restrictions and the four milter settings, one reload; a rerun changes nothing; destroy restores every setting", () => {
             debianHost(host);
-            const before = settings(host);
+            const before = postconfSettings(host);
             const masterBefore = host.read("/etc/postfix/master.cf");
             const out = postfixUp();
-            expect(settings(host)).toEqual({
+            expect(postconfSettings(host)).toEqual({
                 ...before,
                 "policyd-spf_time_limit": "3600",
                 smtpd_recipient_restrictions: `permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination, ${SPF_CHECK}`,
@@ -161,7 +150,7 @@ describe("host scripts on a throwaway host, with the real Postfix tools", () => 
 
             host.clearCalls();
             postfixDown();
-            expect(settings(host)).toEqual(before);
+            expect(postconfSettings(host)).toEqual(before);
             expect(host.read("/etc/postfix/master.cf")).toBe(masterBefore);
             expect(host.calls().filter(serviceChange)).toEqual(["systemctl reload-or-restart postfix"]);
             expect(host.exists("/var/lib/mailauth/postfix")).toBe(false);
@@ -171,17 +160,17 @@ describe("host scripts on a throwaway host, with the real Postfix tools", () => 
             const own = "permit_mynetworks permit_sasl_authenticated reject_unauth_destination reject_rbl_client zen.spamhaus.org permit";
             debianHost(host, `${DEBIAN_MAIN_CF}smtpd_recipient_restrictions = ${own}\n`);
             postfixUp();
-            expect(list(settings(host).smtpd_recipient_restrictions)).toEqual(
+            expect(list(postconfSettings(host).smtpd_recipient_restrictions)).toEqual(
                 list(own.replace("reject_unauth_destination", `reject_unauth_destination ${SPF_CHECK}`)),
             );
             postfixDown();
-            expect(settings(host).smtpd_recipient_restrictions).toBe(own);
+            expect(postconfSettings(host).smtpd_recipient_restrictions).toBe(own);
         });
 
         it("without reject_unauth_destination in the list (relaying refused by smtpd_relay_restrictions), puts the check before the final permit", () => {
             debianHost(host, `${DEBIAN_MAIN_CF}smtpd_recipient_restrictions = reject_non_fqdn_recipient, permit\n`);
             postfixUp();
-            expect(list(settings(host).smtpd_recipient_restrictions)).toEqual(["reject_non_fqdn_recipient", ...list(SPF_CHECK), "permit"]);
+            expect(list(postconfSettings(host).smtpd_recipient_restrictions)).toEqual(["reject_non_fqdn_recipient", ...list(SPF_CHECK), "permit"]);
         });
 
         describe("a list that names another parameter ($my_rcpt): decided on what Postfix expands it to (issue 23.8b)", () => {
@@ -189,7 +178,7 @@ describe("host scripts on a throwaway host, with the real Postfix tools", () => 
             it("the check goes right after reject_unauth_destination inside it, not after its final permit; a rerun changes nothing; destroy puts back $my_rcpt", () => {
                 const own = "my_rcpt = permit_mynetworks, reject_unauth_destination, permit\nsmtpd_recipient_restrictions = $my_rcpt\n";
                 debianHost(host, DEBIAN_MAIN_CF + own);
-                const before = settings(host);
+                const before = postconfSettings(host);
                 postfixUp();
                 expect(expanded("smtpd_recipient_restrictions")).toEqual(["permit_mynetworks", "reject_unauth_destination", ...list(SPF_CHECK), "permit"]);
                 // Left as it was (postconf -n no longer lists it: nothing names it while the stack is up).
@@ -198,7 +187,7 @@ describe("host scripts on a throwaway host, with the real Postfix tools", () => 
                 expect(postfixUp()).toContain("unchanged: Postfix settings");
                 expect(host.calls().filter(serviceChange)).toEqual([]);
                 postfixDown();
-                expect(settings(host)).toEqual(before);
+                expect(postconfSettings(host)).toEqual(before);
             });
 
             it("without reject_unauth_destination: the check goes before the expanded list's final permit", () => {
@@ -215,17 +204,17 @@ describe("host scripts on a throwaway host, with the real Postfix tools", () => 
                 const out = postfixUp();
                 expect(out).toContain("kept: the host's SPF policy service spfcheck");
                 expect(host.sh("postconf -M policyd-spf/unix")).toBe("");
-                expect(settings(host).smtpd_recipient_restrictions).toBe("$my_rcpt");
+                expect(postconfSettings(host).smtpd_recipient_restrictions).toBe("$my_rcpt");
             });
 
             it("a milter list naming another parameter that reaches OpenDKIM: one OpenDKIM entry, ours", () => {
                 debianHost(host, `${DEBIAN_MAIN_CF}my_milters = inet:127.0.0.1:11332, local:/run/opendkim/opendkim.sock\nsmtpd_milters = $my_milters\n`);
-                const before = settings(host);
+                const before = postconfSettings(host);
                 postfixUp();
                 expect(expanded("smtpd_milters")).toEqual(["inet:127.0.0.1:11332", DEBIAN_MILTER]);
                 expect(expanded("non_smtpd_milters")).toEqual(["inet:127.0.0.1:11332", DEBIAN_MILTER]);
                 postfixDown();
-                expect(settings(host)).toEqual(before);
+                expect(postconfSettings(host)).toEqual(before);
             });
 
             it("smtpd_relay_restrictions left at its default below compatibility level 1 is empty (no relay refusal there): a list without reject_unauth_destination is refused", () => {
@@ -281,33 +270,33 @@ describe("host scripts on a throwaway host, with the real Postfix tools", () => 
         it("adds the OpenDKIM milter after the user's own milters, in both lists; destroy gives back exactly the user's lists", () => {
             const milters = "smtpd_milters = inet:127.0.0.1:11332\nnon_smtpd_milters = inet:127.0.0.1:11332\n";
             debianHost(host, DEBIAN_MAIN_CF + milters);
-            const before = settings(host);
+            const before = postconfSettings(host);
             postfixUp();
-            const after = settings(host);
+            const after = postconfSettings(host);
             expect(list(after.smtpd_milters)).toEqual(["inet:127.0.0.1:11332", DEBIAN_MILTER]);
             expect(list(after.non_smtpd_milters)).toEqual(["inet:127.0.0.1:11332", DEBIAN_MILTER]);
             postfixDown();
-            expect(settings(host)).toEqual(before);
+            expect(postconfSettings(host)).toEqual(before);
         });
 
         it("extends a grouped milter list without splitting it", () => {
             const grouped = "{ inet:127.0.0.1:11332, default_action=accept, connect_timeout=10s }";
             debianHost(host, `${DEBIAN_MAIN_CF}smtpd_milters = ${grouped}\n`);
             postfixUp();
-            expect(settings(host).smtpd_milters).toBe(`${grouped}, ${DEBIAN_MILTER}`);
+            expect(postconfSettings(host).smtpd_milters).toBe(`${grouped}, ${DEBIAN_MILTER}`);
             postfixDown();
-            expect(settings(host).smtpd_milters).toBe(grouped);
+            expect(postconfSettings(host).smtpd_milters).toBe(grouped);
         });
 
         it("destroy keeps what the user changed since, less the stack's own entries, and restores the rest", () => {
             debianHost(host);
-            const before = settings(host);
+            const before = postconfSettings(host);
             postfixUp();
             host.sh(
                 `postconf -e 'smtpd_milters=${DEBIAN_MILTER}, inet:127.0.0.1:11332' 'smtpd_recipient_restrictions=permit_mynetworks, reject_unauth_destination, ${SPF_CHECK}, reject_rbl_client zen.spamhaus.org'`,
             );
             postfixDown();
-            const after = settings(host);
+            const after = postconfSettings(host);
             expect(after.smtpd_milters).toBe("inet:127.0.0.1:11332");
             expect(list(after.smtpd_recipient_restrictions)).toEqual([
                 "permit_mynetworks",
@@ -321,28 +310,28 @@ describe("host scripts on a throwaway host, with the real Postfix tools", () => 
 
         it("a change of milter transport replaces the stack's old milter, keeps the user's; destroy restores the original", async () => {
             debianHost(host, `${DEBIAN_MAIN_CF}smtpd_milters = inet:127.0.0.1:11332\n`);
-            const before = settings(host);
+            const before = postconfSettings(host);
             postfixUp();
             const config = exampleConfig();
             config["mailauth:opendkim"] = { ...(config["mailauth:opendkim"] as object), milterTransport: "inet" };
             const inet = await renderSteps(config);
             host.clearCalls();
             ok(host, inet.postfix.create, inet.postfix.stdin);
-            expect(list(settings(host).smtpd_milters)).toEqual(["inet:127.0.0.1:11332", "inet:127.0.0.1:8891"]);
+            expect(list(postconfSettings(host).smtpd_milters)).toEqual(["inet:127.0.0.1:11332", "inet:127.0.0.1:8891"]);
             expect(host.calls().filter(serviceChange)).toEqual(["systemctl reload-or-restart postfix"]);
             ok(host, inet.postfix.delete);
-            expect(settings(host)).toEqual(before);
+            expect(postconfSettings(host)).toEqual(before);
         });
 
         it("on EL: the guide's inet milter and EPEL's agent path; destroy restores", () => {
             debianHost(host);
             host.write("/etc/os-release", 'NAME="Rocky Linux"\nID="rocky"\nID_LIKE="rhel centos fedora"\nVERSION_ID="9.4"\nPRETTY_NAME="Rocky Linux 9.4"\n');
-            const before = settings(host);
+            const before = postconfSettings(host);
             postfixUp();
-            expect(settings(host).smtpd_milters).toBe("inet:127.0.0.1:8891");
+            expect(postconfSettings(host).smtpd_milters).toBe("inet:127.0.0.1:8891");
             expect(host.sh("postconf -M policyd-spf/unix")).toContain("argv=/usr/libexec/postfix/policyd-spf");
             postfixDown();
-            expect(settings(host)).toEqual(before);
+            expect(postconfSettings(host)).toEqual(before);
         });
 
         it("a run cut short after its edits reloads Postfix on the next run", () => {
@@ -501,7 +490,7 @@ describe("host scripts on a throwaway host, with the real Postfix tools", () => 
     describe("whole stack", () => {
         it("up in dependency order, then destroy in reverse, leaves Postfix's settings and OpenDKIM's state as they were", () => {
             debianHost(host);
-            const before = settings(host);
+            const before = postconfSettings(host);
             host.sh("touch /var/lib/fakehost/testkey-ok");
             const order = ["packages", "keys", "opendkim", "keys-retire", "postfix", "testkey"];
             expect(Object.keys(steps).sort()).toEqual([...order].sort());
@@ -511,9 +500,9 @@ describe("host scripts on a throwaway host, with the real Postfix tools", () => 
             expect(host.calls().filter((c) => c.startsWith("apt-get"))).toEqual([]);
             expect(outs[5].trim().split("\n")).toEqual(["example.com 20261127 key OK", "example.org 20261127 key OK"]);
             expect(host.calls()).toContain("opendkim-testkey -x /etc/opendkim.conf -d example.com -s 20261127 -vvv");
-            expect(settings(host).smtpd_milters).toBe(DEBIAN_MILTER);
+            expect(postconfSettings(host).smtpd_milters).toBe(DEBIAN_MILTER);
             for (const n of [...order].reverse()) if (steps[n].delete) ok(host, steps[n].delete);
-            expect(settings(host)).toEqual(before);
+            expect(postconfSettings(host)).toEqual(before);
             expect(host.read("/etc/opendkim.conf")).toBe(DEBIAN_OPENDKIM_CONF);
             expect(host.exists("/etc/opendkim/keys/example.com")).toBe(false);
             expect(host.exists("/var/lib/mailauth/postfix")).toBe(false);
