@@ -484,9 +484,14 @@ export type LabPostfixRole = "final" | "relay" | "backup";
  * each further one: labHostSpec). Every boot starts from the same pristine host; a further host
  * gets an SSH host key of its own, pinned in the lab's known_hosts beside the first host's.
  */
+/** The cgroup hierarchies systemd uses (hybrid: name=systemd and the unified one; or cgroup v2 alone). */
+const CGROUP_HIERARCHIES = ["/sys/fs/cgroup/systemd", "/sys/fs/cgroup/unified", "/sys/fs/cgroup"];
+
 export class LabHost {
     private proc?: ChildProcess;
     private runDir = "";
+    /** The cgroups it runs in, one per hierarchy, its own. */
+    private cgroups: string[] = [];
     merged = "";
     readonly name = `mailauth-${crypto.randomBytes(3).toString("hex")}`;
     /** The host's pinned SSH host key (`ssh-ed25519 AAAA...`): the image's for the first host. */
@@ -544,9 +549,21 @@ export class LabHost {
         fs.writeFileSync(`${root}/etc/postfix/main.cf`, mainCf);
         prepare?.(root);
         addHostNetwork(this.spec);
+        // Each container in a cgroup of its own. With --keep-unit and no systemd on the machine
+        // running the lab, nspawn leaves the container in the cgroup it was started in: every
+        // container in one, where each one's systemd makes and removes the same
+        // system.slice/postfix.service. Seen: a reload of one host's postfix.service failing with
+        // status=219/CGROUP while a second host booted (the lab's diagnosis in hosts.test.ts).
+        const cgroups = CGROUP_HIERARCHIES.filter((h) => fs.existsSync(`${h}/cgroup.procs`)).map((h) => `${h}/mailauth-lab/${this.name}`);
+        this.cgroups = cgroups;
         this.proc = spawn(
             "setsid",
             [
+                "sh",
+                "-c",
+                // Into each cgroup, then nspawn in place of this shell (the pid stays the one spawned).
+                `for g in ${cgroups.map((g) => `'${g}'`).join(" ")}; do mkdir -p "$g" && echo $$ >"$g/cgroup.procs" || exit 1; done; exec "$@"`,
+                "lab-host",
                 "systemd-nspawn",
                 "-D",
                 root,
@@ -604,6 +621,8 @@ export class LabHost {
             if (this.proc.exitCode === null) this.proc.kill("SIGKILL");
         }
         forgetPid(this.name);
+        // Its cgroups, once empty (the container's own below them go with it).
+        for (const g of this.cgroups) sh("sh", ["-c", `find '${g}' -depth -type d -exec rmdir {} + 2>/dev/null || true`], { allowFail: true });
         if (this.merged) sh("umount", ["-l", this.merged], { allowFail: true });
         if (this.runDir) fs.rmSync(this.runDir, { recursive: true, force: true });
         removeHostNetwork(this.spec.netns);
