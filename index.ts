@@ -61,7 +61,12 @@ const zones = zoneGate(
     config.get("importRecords"),
     noMail,
 );
-const domains = planned.map((p) => p.publish(zones.dnsArgs(p.name)));
+// A selector the calendar revokes keeps its record (published with its key) until every host that
+// signs with the shared keys has run its OpenDKIM step this deployment (no longer signing with it):
+// a host that is down holds it back (components/mailDns.ts MailDnsArgs.revokeAfter). Resolved once the hosts exist.
+let hostsMade: (steps: pulumi.Resource[]) => void = () => undefined;
+const signingSteps = new Promise<pulumi.Resource[]>((resolve) => (hostsMade = resolve));
+const domains = planned.map((p) => p.publish(zones.dnsArgs(p.name), signingSteps));
 const noMailDns = noMail.map((n) => n.publish(zones.dnsArgs(n.name)));
 
 // On a calendar, a new selector signs only once the zone held its record as the run started and
@@ -126,6 +131,9 @@ const hosts = plans.map(({ host: h, aliases, sign, skipAddresses }) => {
         aliases.length > 0 ? { aliases } : undefined,
     );
 });
+
+// The relays on the shared keys (a relay with its own selector never signs with the calendar's).
+hostsMade(hosts.flatMap((h, i) => (plans[i].sign && plans[i].host.selector === undefined && h.signingStep ? [h.signingStep] : [])));
 
 /** Every published record: name, type and value. */
 export const records: pulumi.Output<PublishedRecord[]> = pulumi

@@ -76,6 +76,15 @@ export interface MailDnsArgs {
     dkim: Record<string, pulumi.Input<string>>;
     /** Selectors of `dkim` published revoked (empty p=): their record takes that value, not the content it was created with. */
     revoked?: string[];
+    /**
+     * Selectors of `revoked` whose record changes to the empty p= only after `steps` (every signing
+     * host's OpenDKIM step) have run in this deployment: the calendar's own revocations (not
+     * revokeNow's), so that no host still signs with the key the record stops publishing. A host
+     * whose step fails or is skipped holds the record back as it was (published with its key): the
+     * SDK does not register a resource whose dependsOn failed, and the engine skips a step that
+     * depends on a failed one (docs/several-hosts.md, "A host down across a rotation").
+     */
+    revokeAfter?: { selectors: string[]; steps: Promise<pulumi.Resource[]> };
 }
 
 /** One host's records in a domain's zone (MailDnsArgs.hosts). */
@@ -104,6 +113,8 @@ interface RecordSpec {
     selector?: string;
     /** A revoked selector's record: its content changes to the empty p=. */
     revoked?: boolean;
+    /** Resources the record waits for (MailDnsArgs.revokeAfter). */
+    after?: Promise<pulumi.Resource[]>;
 }
 
 /** The records of one domain, in the order they are registered. */
@@ -144,6 +155,7 @@ function recordSpecs(args: Omit<MailDnsArgs, "zoneId">): RecordSpec[] {
             value,
             selector,
             ...(args.revoked?.includes(selector) ? { revoked: true } : {}),
+            ...(args.revokeAfter?.selectors.includes(selector) ? { after: args.revokeAfter.steps } : {}),
         });
     }
     if (args.dmarc) specs.push({ id: "dmarc", kind: "dmarc", name: dmarcRecordName(args.domain), type: "TXT", value: args.dmarc });
@@ -206,7 +218,8 @@ function makeRecords(parent: pulumi.ComponentResource, name: string, specs: Reco
             // record keeps the content it was created with, whatever key the stack holds later.
             {
                 parent,
-                dependsOn: adopt ? [adopt] : [],
+                // A calendar-revoked record also waits for every signing host's OpenDKIM step (MailDnsArgs.revokeAfter).
+                dependsOn: spec.after ? spec.after.then((steps) => [...(adopt ? [adopt] : []), ...steps]) : adopt ? [adopt] : [],
                 // A revoked one changes to the empty p= (the key it carried is the one being revoked).
                 ignoreChanges: spec.selector !== undefined && !spec.revoked ? ["content"] : [],
                 // A host's record of mailauth:hosts keeps the state of the one host's record (ssh+mx) it was.

@@ -37,7 +37,10 @@ export interface MailDomain {
     dns: MailDns;
     /** Its private keys for the relays that share them, one per installed selector, active first, each with its record as published. */
     hostKeys: DkimKeyInput[];
-    /** Its DKIM TXT records but those of the hosts' own selectors: OpenDKIM switches signing only once they exist. */
+    /**
+     * Its DKIM TXT records but those of the hosts' own selectors and those the calendar revokes this
+     * run (they wait for the hosts): OpenDKIM switches signing only once they exist.
+     */
     dkimRecords: cloudflare.DnsRecord[];
     /** The DKIM value its active selector publishes: the host's key test reruns when it changes. */
     activeDkimValue: pulumi.Output<string>;
@@ -53,8 +56,12 @@ export interface PlannedMailDomain {
     keys: Record<string, DkimKey>;
     /** What it will publish, for the zone check. */
     records: PlannedRecords;
-    /** Makes its records, once the zone check has given what they need; returns the whole family. */
-    publish(zone: ZoneArgs): MailDomain;
+    /**
+     * Makes its records, once the zone check has given what they need; returns the whole family.
+     * `signingSteps`: every signing host's OpenDKIM step (resolved once the hosts are made), which
+     * the records the calendar revokes this run wait for (MailDnsArgs.revokeAfter).
+     */
+    publish(zone: ZoneArgs, signingSteps?: Promise<pulumi.Resource[]>): MailDomain;
 }
 
 /**
@@ -86,6 +93,9 @@ export function planMailDomain(
     // Output, as a key's value is: the zone check compares no DKIM value (it would flag the change).
     const revoked = domain.revokedSelectors ?? [];
     for (const selector of revoked) dkim[selector] = pulumi.output(REVOKED_DKIM_VALUE);
+    // Those the calendar revokes (revokeNow's are revoked at once, a leaked key): their record waits for the
+    // signing hosts' OpenDKIM steps, so the hosts must not wait for it (that would be a cycle).
+    const waiting = (domain.rotation?.stages ?? []).filter((s) => s.stage === "revoked" && !s.emergency).map((s) => s.selector);
     const records: PlannedRecords = {
         domain: domain.name,
         ttl: settings.ttl,
@@ -108,9 +118,14 @@ export function planMailDomain(
         name: domain.name,
         keys,
         records,
-        publish(zone: ZoneArgs): MailDomain {
-            const dns = new MailDns(domain.name, { ...records, ...zone });
+        publish(zone: ZoneArgs, signingSteps?: Promise<pulumi.Resource[]>): MailDomain {
+            const dns = new MailDns(domain.name, {
+                ...records,
+                ...zone,
+                ...(signingSteps && waiting.length > 0 ? { revokeAfter: { selectors: waiting, steps: signingSteps } } : {}),
+            });
             const ownSet = new Set(own);
+            const waitSet = new Set(waiting);
             const hostKey = (selector: string): DkimKeyInput => ({
                 domain: domain.name,
                 selector,
@@ -131,8 +146,9 @@ export function planMailDomain(
                 // With each key, the DKIM record as published: the host installs only the key it publishes.
                 hostKeys: shared.map(hostKey),
                 // Without the hosts' own: a relay on the shared keys waits for nothing of theirs (as before they existed).
+                // Without those the calendar revokes: they wait for the hosts (MailDnsArgs.revokeAfter).
                 dkimRecords: Object.entries(dns.dkimRecords)
-                    .filter(([selector]) => !ownSet.has(selector))
+                    .filter(([selector]) => !ownSet.has(selector) && !(signingSteps && waitSet.has(selector)))
                     .map(([, r]) => r),
                 // As published (the record's content), not the key the state holds: they differ after --replace on a key.
                 activeDkimValue: dns.dkimRecords[domain.selector].content.apply(unquoteTxt),

@@ -120,6 +120,12 @@ export class MailHost extends pulumi.ComponentResource {
     public readonly testKeyResults: pulumi.Output<Record<string, string>>;
     /** Known once every host step has run (components/check runs after it). */
     public readonly done: pulumi.Output<true>;
+    /**
+     * The step that writes the SigningTable (OpenDKIM's): once it has run, the host signs with the
+     * selectors this run gives. Unset on a host that does not sign. The records the calendar revokes
+     * wait for it (components/mailDns.ts MailDnsArgs.revokeAfter).
+     */
+    public readonly signingStep?: pulumi.Resource;
 
     constructor(name: string, args: MailHostArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mailauth:host:MailHost", name, {}, opts);
@@ -312,6 +318,7 @@ export class MailHost extends pulumi.ComponentResource {
             {},
             { dependsOn: [keys, ...args.dkimRecords] },
         );
+        this.signingStep = opendkim;
 
         // A selector taken out of the config: its key goes once OpenDKIM no longer names it, so
         // after OpenDKIM's step (deletes of the old per-key steps ran at the end of the run for
