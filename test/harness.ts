@@ -414,3 +414,141 @@ export function stateMatches(
     }
     return matched;
 }
+
+// ---------------------------------------------------------------- the engine's rules for a failing step
+
+/** A resource as the stack's state holds it after an `up`: its inputs (secrets opened) and dependencies. */
+export interface StateResource {
+    urn: string;
+    type: string;
+    name: string;
+    inputs: Record<string, any>;
+    dependencies: string[];
+    /** The number of the `up` that created it (a DNS record's created_on, for the next run's zone listing). */
+    createdAt: number;
+}
+/** The state: by URN. */
+export type EngineState = Map<string, StateResource>;
+
+/**
+ * How `pulumi up` is run. `plain`: stops at the first failure; `continue-on-error`: the flag. `sdk`:
+ * `nodejs` (this program's: what the Node.js SDK does with a failed registration, below) or `engine`
+ * (the engine's own rules alone, as for an SDK that registers the dependents of a failed resource).
+ */
+export interface UpOptions {
+    mode: "plain" | "continue-on-error";
+    sdk?: "nodejs" | "engine";
+    /** Whether this step fails when the engine runs it (a create, update or delete: a same step calls no provider). */
+    fails: (r: Pick<Registered, "type" | "name" | "urn">, op: "create" | "update" | "delete") => boolean;
+    /** The number of this `up` (StateResource.createdAt). */
+    up: number;
+}
+
+export type StepResult = "create" | "update" | "same" | "failed" | "skipped" | "not-registered" | "not-started" | "delete" | "delete-skipped";
+
+export interface UpResult {
+    state: EngineState;
+    /** What happened to each resource of the run and of the state. */
+    steps: Map<string, StepResult>;
+    /** Whether the deletes (performPostSteps) ran at all. */
+    deletesRan: boolean;
+}
+
+const isComponent = (type: string) => type.startsWith("mailauth:") || type === "pulumi:pulumi:Stack";
+
+/** Inputs as compared: secrets opened, the fields the resource ignores (ignoreChanges) taken from the state's. */
+function diffInputs(r: Registered, old: StateResource | undefined): Record<string, any> {
+    const inputs = reveal(r.inputs);
+    if (old) for (const field of r.ignoreChanges) if (field in old.inputs) inputs[field] = old.inputs[field];
+    return inputs;
+}
+
+/**
+ * One `pulumi up` of a program run (`run`, from runProgram) against `prev`, as the engine and the
+ * Node.js SDK carry it out when some steps fail (pulumi/pulumi at 1b5949891b). The program
+ * registers each resource once its dependencies have registered (the SDK awaits every dependency's
+ * URN first: sdk/nodejs/runtime/resource.ts prepareResource 976-983, runtime/dependsOn.ts
+ * gatherExplicitDependencies 23-50 and getAllTransitivelyReferencedResourceURNs, which awaits each
+ * `r.urn.promise()`), so the run's registration order is one the engine can follow. For each:
+ *
+ * - no provider call unless its inputs changed (pkg/resource/deploy/step_generator.go diff
+ *   2884-2972: dependencies are no input, a changed dependency list alone is a same step);
+ * - a failed update leaves the state's old resource (its old inputs and dependencies) in place, a
+ *   failed create nothing (pkg/backend/snapshot.go updateSnapshotMutation.End 493-503): the next
+ *   `up` tries again;
+ * - a resource depending on a failed (or skipped) one: under the Node.js SDK it is never
+ *   registered, because the engine reports the failure (RegisterResourceResponse.result FAIL or
+ *   SKIP, source_eval.go 3208-3221) and the SDK rejects the failed resource's URN
+ *   (runtime/resource.ts 789-796), which the dependent's registration awaits; under the engine's
+ *   own rules it is registered and skipped (deployment_executor.go doesStepDependOn 559-575,
+ *   handleSingleEvent 630-651). Either way it keeps its old state;
+ * - plain `up`: the first failure cancels the step executor, no new step starts
+ *   (step_executor.go cancelDueToError 435-462, executeChain 404-431); which independent steps had
+ *   started by then depends on timing, so here every step that does not depend on a failed one
+ *   runs (the most that can have run).
+ *
+ * Then the deletes of what the state holds and the run did not register (performPostSteps 446-556):
+ * - plain `up` after a failure: none (the main loop returns at the canceled context before it
+ *   reaches performPostSteps, deployment_executor.go 318-323, 332);
+ * - `--continue-on-error` under the Node.js SDK after a failure: none either. The dependent whose
+ *   registration rejected is an unhandled rejection (runtime/resource.ts runAsyncResourceOp
+ *   1400-1432), so the program exits non-zero without calling SignalAndWaitForShutdown
+ *   (sdk/nodejs/cmd/run/index.ts 27-85, beforeExitHandler 131-139: "could lead to many (or all) of
+ *   the user resources being deleted"); the source iterator ends with that error (source_eval.go
+ *   337-347) and the executor bails before performPostSteps (deployment_executor.go 292-304);
+ * - `--continue-on-error` under the engine's rules: every delete but those of resources that an
+ *   errored step's new or old resource depends on, transitively (deployment_executor.go 513-552).
+ */
+export function simulateUp(prev: EngineState, run: Run, opts: UpOptions): UpResult {
+    const sdk = opts.sdk ?? "nodejs";
+    const state: EngineState = new Map(prev);
+    const steps = new Map<string, StepResult>();
+    // Failed, skipped, not registered or not started: what depends on them does not run.
+    const blocked = new Set<string>();
+    const errored: { res: string[]; old: string[] }[] = [];
+    const registered = new Set<string>();
+    for (const r of run.resources) {
+        registered.add(r.urn);
+        const old = prev.get(r.urn);
+        if (r.dependencies.some((d) => blocked.has(d))) {
+            blocked.add(r.urn);
+            steps.set(r.urn, opts.mode === "plain" ? "not-started" : sdk === "nodejs" ? "not-registered" : "skipped");
+            if (opts.mode !== "plain" && sdk === "nodejs") registered.delete(r.urn);
+            continue;
+        }
+        const inputs = diffInputs(r, old);
+        const op = isComponent(r.type) ? "same" : !old ? "create" : JSON.stringify(inputs) === JSON.stringify(old.inputs) ? "same" : "update";
+        if (op !== "same" && opts.fails(r, op)) {
+            blocked.add(r.urn);
+            steps.set(r.urn, "failed");
+            errored.push({ res: r.dependencies, old: old?.dependencies ?? [] });
+            continue;
+        }
+        steps.set(r.urn, op);
+        state.set(r.urn, { urn: r.urn, type: r.type, name: r.name, inputs, dependencies: r.dependencies, createdAt: old?.createdAt ?? opts.up });
+    }
+    const failed = errored.length > 0;
+    const deletesRan = !failed || (opts.mode === "continue-on-error" && sdk === "engine");
+    const candidates = [...prev.keys()].filter((urn) => !registered.has(urn) && !steps.has(urn));
+    if (!deletesRan) return { state, steps, deletesRan };
+    // What the errored steps depend on, transitively through the state (the deployment's dependency graph).
+    const held = new Set<string>();
+    const walk = (urn: string) => {
+        if (held.has(urn)) return;
+        held.add(urn);
+        for (const d of prev.get(urn)?.dependencies ?? []) walk(d);
+    };
+    for (const e of errored) for (const d of [...e.res, ...e.old]) walk(d);
+    for (const urn of candidates) {
+        const old = prev.get(urn)!;
+        if (held.has(urn)) {
+            steps.set(urn, "delete-skipped");
+        } else if (opts.fails(old, "delete")) {
+            steps.set(urn, "failed");
+        } else {
+            steps.set(urn, "delete");
+            state.delete(urn);
+        }
+    }
+    return { state, steps, deletesRan };
+}
