@@ -10,7 +10,7 @@
  * published with its key; the old selector goes (revoked, then removed) once the host converges.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EngineState, exampleConfig, runProgram, simulateUp, stagedFile, UpOptions } from "../harness";
+import { EngineState, exampleConfig, runProgram, simulateUp, stagedFile, StateResource, UpOptions } from "../harness";
 import { FakeCloudflare } from "../cloudflare";
 import { DnsServer, startDnsServer } from "../dns-server";
 import { unquoteTxt } from "../../components/records/txt";
@@ -33,15 +33,20 @@ afterAll(async () => {
     await dns.close();
 });
 
-/** Two relays; example.com on the calendar (start 2026-12-01, defaults: publishAhead 3d, retire 7d, revoke 30d), at 06:00 UTC of `date`. */
-function config(date: string): Record<string, unknown> {
+/**
+ * Two relays (`one`: the example's one host of mailauth:ssh + mx); example.com on the calendar (start
+ * 2026-12-01, defaults: publishAhead 3d, retire 7d, revoke 30d), at 06:00 UTC of `date`.
+ */
+function config(date: string, one = false): Record<string, unknown> {
     const c = exampleConfig();
-    delete c["mailauth:ssh"];
-    delete c["mailauth:mx"];
+    if (!one) {
+        delete c["mailauth:ssh"];
+        delete c["mailauth:mx"];
+    }
     const [com, org] = c["mailauth:domains"] as Record<string, unknown>[];
     return {
         ...c,
-        "mailauth:hosts": [PRIMARY, RELAY],
+        ...(one ? {} : { "mailauth:hosts": [PRIMARY, RELAY] }),
         "mailauth:domains": [{ ...com, rotation: { start: "2026-12-01" } }, org],
         "mailauth:now": `${date}T06:00:00Z`,
         // The signing gate asks the test DNS server (the check itself stays off).
@@ -71,16 +76,24 @@ function world(c: Record<string, unknown>, state: EngineState): FakeCloudflare {
     return cf;
 }
 
-/** Per host (hostname), the selector its SigningTable names for example.com, as the state holds its OpenDKIM step. */
+/** The OpenDKIM step of each host in the state, by hostname (`mailhost` for the one host of ssh + mx). */
+function opendkimSteps(state: EngineState): Map<string, StateResource> {
+    const out = new Map<string, StateResource>();
+    for (const r of state.values()) {
+        const m = /^mailhost(?:-(.+))?-opendkim$/.exec(r.name);
+        if (m && r.type === "command:remote:Command") out.set(m[1] ?? "mailhost", r);
+    }
+    return out;
+}
+
+/** Per host, the selector its SigningTable names for example.com, as the state holds its OpenDKIM step (the last one that host ran). */
 function signers(state: EngineState): Record<string, string> {
     const out: Record<string, string> = {};
-    for (const r of state.values()) {
-        const m = /^mailhost-(.+)-opendkim$/.exec(r.name);
-        if (!m || r.type !== "command:remote:Command") continue;
+    for (const [host, r] of opendkimSteps(state)) {
         const line = stagedFile(r.inputs.stdin, "SigningTable")
             .split("\n")
             .find((l) => l.startsWith("*@example.com "));
-        out[m[1]] = line!.split(" ")[1].replace(/\._domainkey\.example\.com$/, "");
+        out[host] = line!.split(" ")[1].replace(/\._domainkey\.example\.com$/, "");
     }
     return out;
 }
@@ -98,36 +111,48 @@ interface Day {
     old: string | undefined;
     /** What each selector a host signs with publishes. */
     records: Record<string, string | undefined>;
+    /** Per host, whether its OpenDKIM step (in the state) depends on the record of the selector it signs with. */
+    dependsOnSigned: Record<string, boolean>;
     failed: string[];
     deletesRan: boolean;
 }
 
-/** `up` on each date, the relay down on the dates `down` says; returns what each left. */
-async function ups(dates: string[], down: (date: string) => boolean, how: Omit<UpOptions, "fails" | "up">): Promise<Day[]> {
+/** `up` on each date, the relay (`one`: the one host) down on the dates `down` says; returns what each left. */
+async function ups(dates: string[], down: (date: string) => boolean, how: Omit<UpOptions, "fails" | "up">, one = false): Promise<Day[]> {
     let state: EngineState = new Map();
     const days: Day[] = [];
+    const prefix = one ? "mailhost-" : `mailhost-${RELAY.hostname}-`;
     for (const date of dates) {
-        const c = config(date);
+        const c = config(date, one);
         const run = await runProgram(c, { call: world(c, state).call });
         const result = simulateUp(state, run, {
             ...how,
             up: day(date),
-            fails: (r) => down(date) && r.type === "command:remote:Command" && r.name.startsWith(`mailhost-${RELAY.hostname}-`),
+            fails: (r) => down(date) && r.type === "command:remote:Command" && r.name.startsWith(prefix),
         });
         state = result.state;
         const failed = [...result.steps].filter(([, s]) => s === "failed").map(([urn]) => urn.slice(urn.lastIndexOf("::") + 2));
         const signing = signers(state);
         const records = Object.fromEntries(Object.values(signing).map((sel) => [sel, published(state, sel)]));
-        days.push({ date, signers: signing, old: published(state, OLD), records, failed, deletesRan: result.deletesRan });
+        const recordUrn = (sel: string) => [...state.values()].find((x) => x.name === `example.com-dkim-${sel}`)?.urn;
+        const dependsOnSigned = Object.fromEntries(
+            [...opendkimSteps(state)].map(([host, r]) => [host, r.dependencies.includes(recordUrn(signing[host]) ?? "(none)")]),
+        );
+        days.push({ date, signers: signing, old: published(state, OLD), records, dependsOnSigned, failed, deletesRan: result.deletesRan });
     }
     return days;
 }
 
-/** Every selector a host signs with is published with its key, after every up. */
+/**
+ * Every selector a host signs with is published with its key, after every up; and the host's
+ * signing step depends on that record (so that the engine keeps the record while the step fails:
+ * deployment_executor.go 513-552, test/harness.ts simulateUp).
+ */
 function expectPublishedWhileSigned(days: Day[]) {
     for (const d of days) {
         for (const [host, selector] of Object.entries(d.signers)) {
             expect(hasKey(d.records[selector]), `${d.date}: ${host} signs with ${selector}, published ${JSON.stringify(d.records[selector])}`).toBe(true);
+            expect(d.dependsOnSigned[host], `${d.date}: ${host}'s OpenDKIM step depends on the record of ${selector}`).toBe(true);
         }
     }
 }
@@ -185,6 +210,19 @@ describe.each(MODES.filter(([, h]) => h.sdk !== "engine"))("a relay back while i
         expect(on(back).signers).toEqual({ [PRIMARY.hostname]: NEW, [RELAY.hostname]: NEW });
         expect(on(back).old).toBe("v=DKIM1; p=");
         expect(on("2027-01-07").old).toBeUndefined();
+        expectPublishedWhileSigned(days);
+    });
+});
+
+describe.each(MODES.filter(([, h]) => h.sdk !== "engine"))("one host (mailauth:ssh + mx) down across the revoke date: %s", (_, how) => {
+    it("its old selector stays published with its key until the host is back, then is revoked", async () => {
+        const back = "2026-12-20";
+        const days = await ups([...BEFORE, "2026-12-01", "2026-12-15", "2026-12-16", back], (d) => d >= DOWN_FROM && d < back, how, true);
+        const on = (date: string) => days.find((d) => d.date === date)!;
+        expect(on("2026-12-16").signers).toEqual({ mailhost: OLD });
+        expect(hasKey(on("2026-12-16").old)).toBe(true);
+        expect(on(back).signers).toEqual({ mailhost: NEW });
+        expect(on(back).old).toBe("v=DKIM1; p=");
         expectPublishedWhileSigned(days);
     });
 });
