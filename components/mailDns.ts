@@ -185,6 +185,12 @@ function targetsOf(name: string, specs: RecordSpec[]): Target[] {
     }));
 }
 
+/** A record's dependsOn: the adopt step, if any; for a calendar-revoked one also every signing host's OpenDKIM step (MailDnsArgs.revokeAfter). */
+function dependsOnOf(spec: RecordSpec, adopt: command.local.Command | undefined): pulumi.Input<pulumi.Input<pulumi.Resource>[]> {
+    const first: pulumi.Resource[] = adopt ? [adopt] : [];
+    return spec.after ? spec.after.then((steps) => [...first, ...steps]) : first;
+}
+
 /** What a set of records needs from the zone check: zone, comment, adoption, imports. */
 type ZoneInputs = Pick<MailDnsArgs, "zoneId" | "ttl" | "comment" | "adopt" | "imports">;
 
@@ -218,8 +224,7 @@ function makeRecords(parent: pulumi.ComponentResource, name: string, specs: Reco
             // record keeps the content it was created with, whatever key the stack holds later.
             {
                 parent,
-                // A calendar-revoked record also waits for every signing host's OpenDKIM step (MailDnsArgs.revokeAfter).
-                dependsOn: spec.after ? spec.after.then((steps) => [...(adopt ? [adopt] : []), ...steps]) : adopt ? [adopt] : [],
+                dependsOn: dependsOnOf(spec, adopt),
                 // A revoked one changes to the empty p= (the key it carried is the one being revoked).
                 ignoreChanges: spec.selector !== undefined && !spec.revoked ? ["content"] : [],
                 // A host's record of mailauth:hosts keeps the state of the one host's record (ssh+mx) it was.
