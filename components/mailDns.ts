@@ -6,7 +6,6 @@
  * (mailauth:noMail), a component of its own whatever zone holds it.
  */
 import * as pulumi from "@pulumi/pulumi";
-import * as cloudflare from "@pulumi/cloudflare";
 import { dkimRecordName } from "./records/dkim";
 import { dmarcRecordName, REPORT_AUTHORIZATION_VALUE, reportAuthorizationName } from "./records/dmarc";
 import { spfRecordName } from "./records/spf";
@@ -16,6 +15,7 @@ import * as command from "@pulumi/command";
 import { AdoptTarget, adoptStep } from "./adoptRecords";
 import { Target, TargetKind } from "./zone";
 import { canonicalIpv6 } from "./ipv6";
+import { DnsRecord } from "./dnsRecord";
 
 export interface PublishedRecord {
     name: string;
@@ -203,12 +203,12 @@ function makeRecords(parent: pulumi.ComponentResource, name: string, specs: Reco
     const ids: pulumi.Output<string>[] = [];
     const adopt = args.adopt ? adoptStep(`${name}-adopt`, { zoneId: args.zoneId, ...args.adopt }, { parent }) : undefined;
     if (adopt) args.adopt!.after(adopt);
-    const dkimRecords: Record<string, cloudflare.DnsRecord> = {};
+    const dkimRecords: Record<string, DnsRecord> = {};
     for (const spec of specs) {
         // A value known now is sent as it is: an Output per record (two, with its apply) is SDK work
         // at every run, 4,000 of them at 1,000 domains, for the same input.
         const content = spec.type !== "TXT" ? spec.value : typeof spec.value === "string" ? quoteTxt(spec.value) : pulumi.output(spec.value).apply(quoteTxt);
-        const r = new cloudflare.DnsRecord(
+        const r = new DnsRecord(
             `${name}-${spec.id}`,
             {
                 zoneId: args.zoneId,
@@ -253,7 +253,7 @@ function makeRecords(parent: pulumi.ComponentResource, name: string, specs: Reco
 
 export class MailDns extends pulumi.ComponentResource {
     /** The DKIM record of each selector, by selector. */
-    public readonly dkimRecords: Record<string, cloudflare.DnsRecord>;
+    public readonly dkimRecords: Record<string, DnsRecord>;
     /** Every record this component publishes: name, type and value (TXT values unquoted; a DKIM value as published). */
     public readonly records: pulumi.Output<PublishedRecord[]>;
     /**

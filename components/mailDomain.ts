@@ -14,8 +14,8 @@
  * the records' component `<domain>`; both top-level, as before.
  */
 import * as pulumi from "@pulumi/pulumi";
-import * as cloudflare from "@pulumi/cloudflare";
 import { DkimKey, warnKeptKey } from "./dkimKey";
+import type { DnsRecord } from "./dnsRecord";
 import { installedSelectors } from "./hostFiles";
 import { HostRecords, MailDns, MailDnsArgs, noMailComponentName, NoMailDns } from "./mailDns";
 import type { DkimKeyInput } from "./mailHost";
@@ -41,14 +41,14 @@ export interface MailDomain {
      * Its DKIM TXT records but those of the hosts' own selectors and those the calendar revokes this
      * run (they wait for the hosts): OpenDKIM switches signing only once they exist.
      */
-    dkimRecords: cloudflare.DnsRecord[];
+    dkimRecords: DnsRecord[];
     /** The DKIM value its active selector publishes: the host's key test reruns when it changes. */
     activeDkimValue: pulumi.Output<string>;
     /**
      * A relay with its own selector (mailauth:hosts[i].selector): its keys (`selectors`: its active
      * one first, then its previousSelectors), their records, and its active selector's value as published.
      */
-    ownKeys(selectors: readonly string[]): { hostKeys: DkimKeyInput[]; dkimRecords: cloudflare.DnsRecord[]; activeDkimValue: pulumi.Output<string> };
+    ownKeys(selectors: readonly string[]): { hostKeys: DkimKeyInput[]; dkimRecords: DnsRecord[]; activeDkimValue: pulumi.Output<string> };
 }
 
 export interface PlannedMailDomain {
