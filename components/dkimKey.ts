@@ -20,7 +20,7 @@
  */
 import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
-import * as tls from "@pulumi/tls";
+import { PrivateKey } from "./providerResources";
 import { dkimRecordValue } from "./records/dkim";
 import { quoteTxt } from "./records/txt";
 import type { UserDkimKey } from "./validate/dkimKeys";
@@ -86,7 +86,7 @@ export class DkimKey extends pulumi.ComponentResource {
             this.registerOutputs({ recordValue: this.recordValue });
             return;
         }
-        const key = new tls.PrivateKey(`${name}-rsa`, { algorithm: "RSA", rsaBits: args.bits }, { parent: this, ignoreChanges: ["rsaBits"] });
+        const key = new PrivateKey(`${name}-rsa`, { algorithm: "RSA", rsaBits: args.bits }, { parent: this, ignoreChanges: ["rsaBits"] });
         this.privateKeyPem = pulumi.secret(key.privateKeyPem);
         this.recordValue = key.publicKeyPem.apply(dkimRecordValue);
         this.bits = key.publicKeyPem.apply(keyBits);

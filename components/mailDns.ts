@@ -15,7 +15,7 @@ import * as command from "@pulumi/command";
 import { AdoptTarget, adoptStep } from "./adoptRecords";
 import { Target, TargetKind } from "./zone";
 import { canonicalIpv6 } from "./ipv6";
-import { DnsRecord } from "./dnsRecord";
+import { DnsRecord } from "./providerResources";
 
 export interface PublishedRecord {
     name: string;

@@ -15,7 +15,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { DkimKey, warnKeptKey } from "./dkimKey";
-import type { DnsRecord } from "./dnsRecord";
+import type { DnsRecord } from "./providerResources";
 import { installedSelectors } from "./hostFiles";
 import { HostRecords, MailDns, MailDnsArgs, noMailComponentName, NoMailDns } from "./mailDns";
 import type { DkimKeyInput } from "./mailHost";
