@@ -29,10 +29,11 @@ import {
     stopRecorded,
     teardownNetwork,
 } from "../lab/lab";
+import { flockHolders, LAB_LOCK, spawnHolder } from "../lab/lock";
 import { Operation } from "../lab/runner";
 import { diffText, FileChange, fileChanges, FileSnapshot, snapshotFiles } from "./server";
 
-export const LOCK = "/tmp/mailauth-lab.lock";
+export const LOCK = LAB_LOCK;
 /** What --keep left running, for --stop. In /run: a reboot ends the lab too. */
 const KEPT = process.env.MAILAUTH_DEMO_KEPT ?? "/run/mailauth-demo.json";
 const ROOT = path.join(__dirname, "..", "..");
@@ -119,23 +120,20 @@ const LOCK_HOLDER = 'echo locked; read -r line; [ "$line" = keep ] && exec sleep
 let lockWaiter: ChildProcess | undefined;
 
 async function takeLock(): Promise<ChildProcess> {
-    const attempt = (wait: boolean) =>
-        new Promise<ChildProcess | undefined>((resolve, reject) => {
-            const child = (lockWaiter = spawn("flock", [...(wait ? [] : ["-n"]), LOCK, "sh", "-c", LOCK_HOLDER], {
-                detached: true,
-                stdio: ["pipe", "pipe", "inherit"],
-            }));
-            child.on("error", reject);
-            child.stdout!.once("data", () => resolve(child));
-            child.once("exit", () => resolve(undefined));
-        });
-    const held = await attempt(false);
-    if (held) return held;
-    say(`Waiting for the lab lock ${LOCK}: another lab run (a test, a benchmark or a demo) is using the lab…`);
-    const waited = await attempt(true);
-    lockWaiter = undefined;
-    if (!waited) throw new DemoError(`could not take ${LOCK}`);
-    return waited;
+    // The holder taken at once stays lockWaiter, as it always has; one taken after waiting does not.
+    let waited = false;
+    const held = await spawnHolder(
+        LOCK,
+        LOCK_HOLDER,
+        (line) => {
+            waited = true;
+            say(line);
+        },
+        (child) => (lockWaiter = child),
+    );
+    if (waited) lockWaiter = undefined;
+    if (!held) throw new DemoError(`could not take ${LOCK}`);
+    return held;
 }
 
 // ---------------------------------------------------------------- what the server shows
@@ -516,14 +514,6 @@ function keepRecord(lab: Lab, lock: ChildProcess): Kept {
     };
 }
 
-function cmdline(pid: number): string {
-    try {
-        return fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ");
-    } catch {
-        return "";
-    }
-}
-
 /** Stops what --keep left: the container by its pid, knot through its control socket, the network. */
 async function stopKept(): Promise<number> {
     if (!fs.existsSync(KEPT)) {
@@ -533,7 +523,8 @@ async function stopKept(): Promise<number> {
     const k = JSON.parse(fs.readFileSync(KEPT, "utf8")) as Kept;
     // The kept lab holds the lab lock (see takeLock). If that holder is gone, another lab run may
     // be using the network now: wait for the lock before touching anything.
-    const holding = cmdline(k.lockPid).startsWith(`flock ${LOCK} `);
+    // flock(1) is the pid /proc/locks names as the lock's holder (test/lab/lock.ts flockHolders).
+    const holding = flockHolders(LOCK).includes(k.lockPid);
     const lock = holding ? undefined : await takeLock();
     say(`Stopping the kept demo: mail server ${k.machine} (pid ${k.pid}), its DNS server and the lab network…`);
     // The lab recorded both pids when it started them (test/lab/lab.ts recordPid) and stops each

@@ -59,26 +59,42 @@ export function heldByAncestor(file: string, pid = process.pid): boolean {
 }
 
 /**
+ * flock(1) on `file` running `script`, in a session and process group of its own: tried at once,
+ * then, while another run has the lock, waited for, saying so. The script prints a line once it
+ * holds the lock and then waits on its stdin (our pipe). Resolves with flock(1), the holder, or
+ * undefined when it ended without the lock. `spawned` sees each flock(1) as it starts (the demo
+ * stops a waiting one when it is interrupted). Shared by the lab's lock and the demo's.
+ */
+export async function spawnHolder(
+    file: string,
+    script: string,
+    say: (line: string) => void,
+    spawned: (child: ChildProcess) => void = () => {},
+): Promise<ChildProcess | undefined> {
+    const attempt = (wait: boolean) =>
+        new Promise<ChildProcess | undefined>((resolve, reject) => {
+            const child = spawn("flock", [...(wait ? [] : ["-n"]), file, "sh", "-c", script], {
+                detached: true,
+                stdio: ["pipe", "pipe", "inherit"],
+            });
+            spawned(child);
+            child.on("error", reject);
+            child.stdout!.once("data", () => resolve(child));
+            child.once("exit", () => resolve(undefined));
+        });
+    const held = await attempt(false);
+    if (held) return held;
+    say(`Waiting for the lab lock ${file}: another lab run (a test, a benchmark or a demo) is using the lab…`);
+    return attempt(true);
+}
+
+/**
  * Holds `file`'s lock until the returned release is called (or this process ends: the holder waits
  * on our pipe), waiting for it while another run has it; nothing to hold when an ancestor has it.
  */
 export async function holdLock(file: string, say: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<() => void> {
     if (heldByAncestor(file)) return () => {};
-    const attempt = (wait: boolean) =>
-        new Promise<ChildProcess | undefined>((resolve, reject) => {
-            const child = spawn("flock", [...(wait ? [] : ["-n"]), file, "sh", "-c", "echo locked; read -r line; exit 0"], {
-                detached: true,
-                stdio: ["pipe", "pipe", "inherit"],
-            });
-            child.on("error", reject);
-            child.stdout!.once("data", () => resolve(child));
-            child.once("exit", () => resolve(undefined));
-        });
-    let held = await attempt(false);
-    if (!held) {
-        say(`Waiting for the lab lock ${file}: another lab run (a test, a benchmark or a demo) is using the lab…`);
-        held = await attempt(true);
-    }
+    const held = await spawnHolder(file, "echo locked; read -r line; exit 0", say);
     if (!held) throw new Error(`could not take the lab lock ${file}`);
     const holder = held;
     // The lock lives as long as the holder; the holder must not keep this process alive (vitest's

@@ -7,7 +7,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { afterEach, describe, expect, it } from "vitest";
-import { flockHolders, heldByAncestor, holdLock } from "../lock";
+import { flockHolders, heldByAncestor, holdLock, spawnHolder } from "../lock";
 
 const started: ChildProcess[] = [];
 afterEach(() => {
@@ -79,5 +79,24 @@ describe("the lab's lock", () => {
         expect(flockHolders(file)).toHaveLength(1);
         expect(flockHolders(file)).not.toContain(other.pid);
         release();
+    });
+
+    it("holds it with the caller's own script (the demo's: a `keep` line keeps it), showing each flock(1) it starts", async () => {
+        const file = lockFile();
+        const seen: ChildProcess[] = [];
+        const script = 'echo locked; read -r line; [ "$line" = keep ] && exec sleep infinity; exit 0';
+        const held = await spawnHolder(
+            file,
+            script,
+            () => {},
+            (c) => seen.push(c),
+        );
+        started.push(...seen);
+        expect(held).toBeDefined();
+        expect(seen).toEqual([held]);
+        expect(flockHolders(file)).toEqual([held!.pid]);
+        held!.stdin!.end("keep\n");
+        await new Promise((r) => setTimeout(r, 300));
+        expect(flockHolders(file)).toEqual([held!.pid]);
     });
 });
