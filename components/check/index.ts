@@ -292,39 +292,61 @@ async function spfItem(resolve: Resolve, kind: "mail-from" | "helo", domain: str
     return item(check, "fail", `SPF ${result} for ${identity} from ${ip} (${counts})${because(r)}`, fix);
 }
 
-async function dkimItem(resolve: Resolve, domain: string, selector: string, expected: string): Promise<CheckItem> {
-    const name = dkimRecordName(selector, domain);
-    const check = `dkim ${selector}`;
-    const short = (p: string) => (p.length > 24 ? `${p.slice(0, 12)}…${p.slice(-8)}` : p);
+/** How a DKIM item words each finding of keyRecordItem: [reason, fix] for a failure. */
+interface KeyRecordTexts {
+    /** No TXT record at the name. */
+    missing: [string, string];
+    /** More than one TXT record there (the fix: delete all but the stack's own). */
+    several: (count: number) => string;
+    /** The one record has the empty p= (revoked, RFC 6376 3.6.1); without it, that is another key. */
+    revoked?: [string, string];
+    /** The stack published no key to compare with; without it, the record is compared with "" as well. */
+    unknown?: [string, string];
+    /** The record's key p= is not the stack's. */
+    other: (p: string) => [string, string];
+    /** The record publishes the stack's key p=. */
+    pass: (p: string) => string;
+}
+
+/**
+ * The DKIM key record at `name` as receivers need it: exactly one record there, not revoked (when
+ * the item asks), with the stack's key `expected`. Every TXT record at the name is the key record
+ * (v=DKIM1 is only recommended, RFC 6376 3.6.1); its tag=value pairs are read with white space
+ * inside the value ignored (components/records/dkim.ts).
+ */
+async function keyRecordItem(resolve: Resolve, check: string, name: string, expected: string | undefined, texts: KeyRecordTexts): Promise<CheckItem> {
     try {
-        // Every TXT record there is the key record (v=DKIM1 is only recommended, RFC 6376 3.6.1).
         const records = await txt(resolve, name);
-        if (records.length === 0)
-            return item(
-                check,
-                "fail",
-                `no DKIM record at ${name}: receivers cannot verify mail signed with selector ${selector}`,
-                "run pulumi up to publish it",
-            );
-        if (records.length > 1)
-            return item(
-                check,
-                "fail",
-                `${records.length} TXT records at ${name}: receivers may take either key`,
-                `delete every TXT record at ${name} but the stack's own`,
-            );
-        // RFC 6376 3.6.1: tag=value pairs, white space inside the value ignored (components/records/dkim.ts).
+        if (records.length === 0) return item(check, "fail", ...texts.missing);
+        if (records.length > 1) return item(check, "fail", texts.several(records.length), `delete every TXT record at ${name} but the stack's own`);
         const p = dkimPublicKey(records[0]);
-        if (p === expected) return item(check, "pass", `${name} publishes the stack's key (p=${short(p)})`);
-        return item(
-            check,
-            "fail",
-            `${name} publishes p=${p === "" ? "(none)" : short(p)}, not the stack's key p=${short(expected)}: mail signed with selector ${selector} fails DKIM`,
-            `put back the record the stack published ("v=DKIM1; k=rsa; p=${short(expected)}", in full in the stack output records): edit it in Cloudflare, or delete it and run pulumi up`,
-        );
+        if (texts.revoked && p === "") return item(check, "fail", ...texts.revoked);
+        if (texts.unknown && !expected) return item(check, "fail", ...texts.unknown);
+        if (p === expected) return item(check, "pass", texts.pass(p));
+        return item(check, "fail", ...texts.other(p));
     } catch (e) {
         return errorItem(check, e);
     }
+}
+
+async function dkimItem(resolve: Resolve, domain: string, selector: string, expected: string): Promise<CheckItem> {
+    const name = dkimRecordName(selector, domain);
+    const short = (p: string) => (p.length > 24 ? `${p.slice(0, 12)}…${p.slice(-8)}` : p);
+    return keyRecordItem(resolve, `dkim ${selector}`, name, expected, {
+        missing: [`no DKIM record at ${name}: receivers cannot verify mail signed with selector ${selector}`, "run pulumi up to publish it"],
+        several: (count) => `${count} TXT records at ${name}: receivers may take either key`,
+        other: (p) => [
+            `${name} publishes p=${p === "" ? "(none)" : short(p)}, not the stack's key p=${short(expected)}: mail signed with selector ${selector} fails DKIM`,
+            `put back the record the stack published ("v=DKIM1; k=rsa; p=${short(expected)}", in full in the stack output records): edit it in Cloudflare, or delete it and run pulumi up`,
+        ],
+        pass: (p) => `${name} publishes the stack's key (p=${short(p)})`,
+    });
+}
+
+/** One `dkim signing <selector>` item per selector that signs the domain's mail (CheckDomain.signing). */
+function signingItems(resolve: Resolve, d: CheckDomain): Promise<CheckItem>[] {
+    const list = d.signing === undefined ? [] : typeof d.signing === "string" ? [d.signing] : d.signing;
+    return list.map((sel) => signingItem(resolve, d.name, sel, d.dkim.find((k) => k.selector === sel)?.publicKey));
 }
 
 /**
@@ -334,58 +356,26 @@ async function dkimItem(resolve: Resolve, domain: string, selector: string, expe
  * read the host's SigningTable or a signed message (opendkim-testkey on the host, the `testKey`
  * output, checks the host's key file against DNS; the lab signs real mail).
  */
-/** One `dkim signing <selector>` item per selector that signs the domain's mail (CheckDomain.signing). */
-function signingItems(resolve: Resolve, d: CheckDomain): Promise<CheckItem>[] {
-    const list = d.signing === undefined ? [] : typeof d.signing === "string" ? [d.signing] : d.signing;
-    return list.map((sel) => signingItem(resolve, d.name, sel, d.dkim.find((k) => k.selector === sel)?.publicKey));
-}
-
 async function signingItem(resolve: Resolve, domain: string, selector: string, expected: string | undefined): Promise<CheckItem> {
     const name = dkimRecordName(selector, domain);
-    const check = `dkim signing ${selector}`;
     const configured = `the host signs ${domain}'s mail with selector ${selector} (the SigningTable the stack wrote this run)`;
-    try {
-        const records = await txt(resolve, name);
-        if (records.length === 0)
-            return item(
-                check,
-                "fail",
-                `${configured}, but ${name} has no record: receivers cannot verify any of its mail (DKIM permerror, no key)`,
-                "run pulumi up to publish it; if it was deleted by hand, the stack puts it back",
-            );
-        if (records.length > 1)
-            return item(
-                check,
-                "fail",
-                `${configured}, but ${name} has ${records.length} TXT records: receivers may take either key`,
-                `delete every TXT record at ${name} but the stack's own`,
-            );
-        const p = dkimPublicKey(records[0]);
-        if (p === "")
-            return item(
-                check,
-                "fail",
-                `${configured}, but ${name} publishes the empty p= (revoked, RFC 6376 3.6.1): receivers fail every signature it makes`,
-                `sign with a published selector: pulumi up (the signing gate moves to one whose record is in the zone), or put back the record the stack published`,
-            );
-        if (!expected)
-            return item(
-                check,
-                "fail",
-                `${configured}, but the stack published no key for it`,
-                "run pulumi up: the stack publishes a key for every selector it installs",
-            );
-        if (p !== expected)
-            return item(
-                check,
-                "fail",
-                `${configured}, but ${name} publishes another key than the one installed for it: its signatures fail DKIM`,
-                `put back the record the stack published: edit it in Cloudflare, or delete it and run pulumi up`,
-            );
-        return item(check, "pass", `${configured}; ${name} publishes its key`);
-    } catch (e) {
-        return errorItem(check, e);
-    }
+    return keyRecordItem(resolve, `dkim signing ${selector}`, name, expected, {
+        missing: [
+            `${configured}, but ${name} has no record: receivers cannot verify any of its mail (DKIM permerror, no key)`,
+            "run pulumi up to publish it; if it was deleted by hand, the stack puts it back",
+        ],
+        several: (count) => `${configured}, but ${name} has ${count} TXT records: receivers may take either key`,
+        revoked: [
+            `${configured}, but ${name} publishes the empty p= (revoked, RFC 6376 3.6.1): receivers fail every signature it makes`,
+            `sign with a published selector: pulumi up (the signing gate moves to one whose record is in the zone), or put back the record the stack published`,
+        ],
+        unknown: [`${configured}, but the stack published no key for it`, "run pulumi up: the stack publishes a key for every selector it installs"],
+        other: () => [
+            `${configured}, but ${name} publishes another key than the one installed for it: its signatures fail DKIM`,
+            `put back the record the stack published: edit it in Cloudflare, or delete it and run pulumi up`,
+        ],
+        pass: () => `${configured}; ${name} publishes its key`,
+    });
 }
 
 /** The `mailto:` hosts of a DMARC `rua` value (RFC 7489 6.4: URIs separated by commas, an optional !size). */

@@ -176,6 +176,94 @@ describe("checkPublished", () => {
         expect(notPassing(items)).toEqual(["dkim 20261127: fail", "dkim signing 20261127: fail"]);
     });
 
+    it("every finding of the dkim and dkim signing items, word for word (one record, not revoked, the stack's key)", async () => {
+        const name = "20261127._domainkey.example.com";
+        const short = (p: string) => `${p.slice(0, 12)}…${p.slice(-8)}`;
+        const signs = (sel: string) => `the host signs example.com's mail with selector ${sel} (the SigningTable the stack wrote this run)`;
+        const items = async (zone: Zone, signing = "20261127") => {
+            server.zone = zone;
+            const given = input();
+            given.domains[0].signing = signing;
+            const all = (await checkPublished({ ...given, resolvers: [server.address] }))["example.com"];
+            return all.filter((i) => i.check.startsWith("dkim ") && i.check.includes(signing));
+        };
+        expect(await items(goodZone())).toEqual([
+            { check: "dkim 20261127", status: "pass", reason: `${name} publishes the stack's key (p=${short(KEY)})`, fix: "" },
+            { check: "dkim signing 20261127", status: "pass", reason: `${signs("20261127")}; ${name} publishes its key`, fix: "" },
+        ]);
+        const none = goodZone();
+        delete none[name];
+        expect(await items(none)).toEqual([
+            {
+                check: "dkim 20261127",
+                status: "fail",
+                reason: `no DKIM record at ${name}: receivers cannot verify mail signed with selector 20261127`,
+                fix: "run pulumi up to publish it",
+            },
+            {
+                check: "dkim signing 20261127",
+                status: "fail",
+                reason: `${signs("20261127")}, but ${name} has no record: receivers cannot verify any of its mail (DKIM permerror, no key)`,
+                fix: "run pulumi up to publish it; if it was deleted by hand, the stack puts it back",
+            },
+        ]);
+        const two = goodZone();
+        two[name].TXT!.push(`v=DKIM1; k=rsa; p=${OLD_KEY}`);
+        expect(await items(two)).toEqual([
+            {
+                check: "dkim 20261127",
+                status: "fail",
+                reason: `2 TXT records at ${name}: receivers may take either key`,
+                fix: `delete every TXT record at ${name} but the stack's own`,
+            },
+            {
+                check: "dkim signing 20261127",
+                status: "fail",
+                reason: `${signs("20261127")}, but ${name} has 2 TXT records: receivers may take either key`,
+                fix: `delete every TXT record at ${name} but the stack's own`,
+            },
+        ]);
+        for (const [p, shown] of [
+            [OLD_KEY, short(OLD_KEY)],
+            ["", "(none)"],
+        ]) {
+            const other = goodZone();
+            other[name] = { TXT: [`v=DKIM1; k=rsa; p=${p}`] };
+            expect(await items(other)).toEqual([
+                {
+                    check: "dkim 20261127",
+                    status: "fail",
+                    reason: `${name} publishes p=${shown}, not the stack's key p=${short(KEY)}: mail signed with selector 20261127 fails DKIM`,
+                    fix: `put back the record the stack published ("v=DKIM1; k=rsa; p=${short(KEY)}", in full in the stack output records): edit it in Cloudflare, or delete it and run pulumi up`,
+                },
+                p === ""
+                    ? {
+                          check: "dkim signing 20261127",
+                          status: "fail",
+                          reason: `${signs("20261127")}, but ${name} publishes the empty p= (revoked, RFC 6376 3.6.1): receivers fail every signature it makes`,
+                          fix: "sign with a published selector: pulumi up (the signing gate moves to one whose record is in the zone), or put back the record the stack published",
+                      }
+                    : {
+                          check: "dkim signing 20261127",
+                          status: "fail",
+                          reason: `${signs("20261127")}, but ${name} publishes another key than the one installed for it: its signatures fail DKIM`,
+                          fix: "put back the record the stack published: edit it in Cloudflare, or delete it and run pulumi up",
+                      },
+            ]);
+        }
+        // A selector the stack published no key for (none in its dkim list), with a record in the zone.
+        const unknown = goodZone();
+        unknown["k20270530._domainkey.example.com"] = { TXT: [`v=DKIM1; k=rsa; p=${KEY}`] };
+        expect(await items(unknown, "k20270530")).toEqual([
+            {
+                check: "dkim signing k20270530",
+                status: "fail",
+                reason: `${signs("k20270530")}, but the stack published no key for it`,
+                fix: "run pulumi up: the stack publishes a key for every selector it installs",
+            },
+        ]);
+    });
+
     it("more than 10 DNS lookups via includes: fail, with the count", async () => {
         const zone = goodZone();
         zone["example.com"].TXT = ["v=spf1 mx include:a.example.net ~all"];
