@@ -11,10 +11,9 @@
  * Writes the check section of BENCHMARKS.md.
  */
 import { ChildProcess, fork } from "child_process";
-import * as fs from "fs";
 import * as path from "path";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { ROOT } from "../harness";
+import { writeSection } from "./section";
 import { checkPublished, MAX_IN_FLIGHT, MAX_QUERIES_PER_SECOND, worst } from "../../components/check";
 import { manyDomains } from "../check-zone";
 
@@ -44,7 +43,7 @@ beforeAll(async () => {
 afterAll(async () => {
     server.send("close");
     await new Promise((res) => server.once("exit", res));
-    writeSection();
+    writeReport();
 });
 
 for (const n of SIZES)
@@ -80,9 +79,8 @@ for (const n of SIZES)
 const SECTION_START = "<!-- check: written by test/bench/check.test.ts -->";
 const SECTION_END = "<!-- /check -->";
 
-/** Replaces (or appends) the check section of BENCHMARKS.md, leaving the rest as it is. */
-function writeSection(): void {
-    const file = path.join(ROOT, "BENCHMARKS.md");
+/** The check section of BENCHMARKS.md (test/bench/section.ts writes it in place). */
+function writeReport(): void {
     const lines = [
         SECTION_START,
         "## The check (what receivers see)",
@@ -106,11 +104,5 @@ function writeSection(): void {
         `Asserted: every item passes, at most ${MAX_IN_FLIGHT} in flight and ${MAX_QUERIES_PER_SECOND} in any second, and 2 domains in under 2 s (what the check may add to an \`up\`).`,
         SECTION_END,
     ];
-    const old = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "# Benchmarks\n";
-    const start = old.indexOf(SECTION_START);
-    const end = old.indexOf(SECTION_END);
-    const next =
-        start >= 0 && end > start ? old.slice(0, start) + lines.join("\n") + old.slice(end + SECTION_END.length) : `${old.trimEnd()}\n\n${lines.join("\n")}\n`;
-    fs.writeFileSync(file, next);
-    console.log(lines.join("\n"));
+    writeSection(lines);
 }

@@ -6,13 +6,11 @@
  * Boot time is not counted: each `up` from its start to its end. Writes the hosts section of
  * BENCHMARKS.md, leaving the rest as it is. Needs mailauth:hosts (branches s6-hosts, s6-roles).
  */
-import * as fs from "fs";
 import * as os from "os";
-import * as path from "path";
 import { expect, it } from "vitest";
 import { DOMAINS, useLab } from "../lab/fixture";
 import { LabHost } from "../lab/lab";
-import { ROOT } from "../harness";
+import { writeSection } from "./section";
 
 const lab = useLab();
 const SIZES = (process.env.MAILAUTH_BENCH_HOSTS ?? "1,2,5").split(",").map(Number);
@@ -96,17 +94,8 @@ it("fresh converge of 1, 2 and 5 hosts, side by side with the one host of ssh + 
         "",
         SECTION_END,
     ];
-    writeSection(lines.join("\n"));
-    console.log(lines.join("\n"));
+    writeSection(lines);
 });
 
 const SECTION_START = "<!-- hosts: written by test/bench/hosts.test.ts -->";
 const SECTION_END = "<!-- /hosts -->";
-
-/** Replaces (or appends) the hosts section of BENCHMARKS.md, leaving the rest as it is. */
-function writeSection(section: string): void {
-    const file = path.join(ROOT, "BENCHMARKS.md");
-    const previous = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "# Benchmarks\n";
-    const re = /<!-- hosts:[\s\S]*?<!-- \/hosts -->/;
-    fs.writeFileSync(file, re.test(previous) ? previous.replace(re, section) : `${previous.trimEnd()}\n\n${section}\n`);
-}

@@ -11,10 +11,10 @@
  * (components/stackTraces.ts); the file keeps it 0 for the runner's work between runs as well.
  */
 import { execFileSync } from "child_process";
-import * as fs from "fs";
 import * as path from "path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { ROOT } from "../harness";
+import { writeSection } from "./section";
 import { Lab } from "../lab/fixture";
 
 const SIZES = (process.env.BENCH_SCALE ?? "10,100,1000").split(",").map(Number);
@@ -114,7 +114,7 @@ it("scale: provision, repeat and rotate one domain", async () => {
         };
         throw e;
     } finally {
-        writeSection();
+        writeReport();
     }
     // The budget, asserted once every size is measured and written down.
     expect(rows.filter((r) => r.overBudget.length > 0).map((r) => `${r.domains}: ${r.overBudget.join("; ")}`)).toEqual([]);
@@ -169,9 +169,8 @@ async function size(n: number): Promise<void> {
 const SECTION_START = "<!-- scale: written by test/bench/scale.test.ts -->";
 const SECTION_END = "<!-- /scale -->";
 
-/** Replaces (or appends) the scale section of BENCHMARKS.md, leaving the rest as it is. */
-function writeSection(): void {
-    const file = path.join(ROOT, "BENCHMARKS.md");
+/** The scale section of BENCHMARKS.md (test/bench/section.ts writes it in place). */
+function writeReport(): void {
     const kb = (b: number) => `${(b / 1024).toFixed(0)} KiB`;
     const lines = [
         SECTION_START,
@@ -207,11 +206,5 @@ function writeSection(): void {
             "a repeat runs nothing; rotating one domain runs the keys step, OpenDKIM's tables, the retire step and its key test, and touches no other key file. The lab host's sshd runs with its defaults (MaxStartups 10:30:100).",
         SECTION_END,
     ];
-    const old = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "# Benchmarks\n";
-    const start = old.indexOf(SECTION_START);
-    const end = old.indexOf(SECTION_END);
-    const next =
-        start >= 0 && end > start ? old.slice(0, start) + lines.join("\n") + old.slice(end + SECTION_END.length) : `${old.trimEnd()}\n\n${lines.join("\n")}\n`;
-    fs.writeFileSync(file, next);
-    console.log(lines.join("\n"));
+    writeSection(lines);
 }
