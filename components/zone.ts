@@ -454,7 +454,16 @@ export function ownRecordIssues(
         let mine = records.filter((r) => isOwn(r.comment, comment) && conflictsWith(t, r, zone.name));
         // Several MX hosts (mailauth:hosts) publish one MX record each at the domain: each target
         // owns the record that names its own host (its priority may be the one this run changes).
-        if (plan.targets.some((o) => o !== t && o.kind === t.kind && o.name === t.name && t.type === "MX" && t.value !== undefined)) {
+        // MX alone, not every kind a host contributes: only MX puts several of the stack's records at
+        // one name, and only an MX's content tells whose it is (the host it names, as its resource
+        // `<domain>-mx-<host>` does). A host's A, AAAA and HELO SPF records stand at its own hostname,
+        // one target each (components/settings.ts refuses a hostname listed twice), and their content
+        // is what a run changes (a new address, a new HELO SPF value): the name tells whose they are,
+        // and one there with another value is still that host's, for this run to set (the warning
+        // below). Owned by value, such a record would be nobody's: neither warned of nor refused. A
+        // second SPF or DMARC record at a name is refused whatever its value (RFC 7208 3.2).
+        // test/unit/zone-budget.test.ts "several hosts: a host's A, AAAA and HELO SPF records".
+        if (t.type === "MX" && t.value !== undefined && plan.targets.some((o) => o !== t && o.kind === t.kind && o.name === t.name)) {
             mine = mine.filter((r) => r.type === "MX" && normalizeName(r.content) === normalizeName(t.value!));
         }
         if (mine.length > 1) {

@@ -216,6 +216,51 @@ describe("the stack's own records (issue 23.7)", () => {
         expect(err).toContain("mail2.example.com priority 30");
         expect(err).not.toContain("mail.example.com priority 10");
     });
+    it("several hosts: a host's A, AAAA and HELO SPF records are its own by their name, whatever their value (the MX rule is for MX alone)", async () => {
+        // Owned by value as the MX records are, a host's record whose address changed would be nobody's: no warning, no refusal.
+        const hosts = (): DomainPlan[] =>
+            one().map((p) => ({
+                ...p,
+                targets: [
+                    ...p.targets,
+                    ...[
+                        ["mail.example.com", "192.0.2.25", "2001:db8::25"],
+                        ["mail2.example.com", "192.0.2.26", "2001:db8::26"],
+                    ].flatMap(([h, a, aaaa]): Target[] => [
+                        { kind: "a", name: h, type: "A", resource: `example.com-mx-a-${h}`, value: a },
+                        { kind: "aaaa", name: h, type: "AAAA", resource: `example.com-mx-aaaa-${h}`, value: aaaa },
+                        { kind: "helo", name: h, type: "TXT", resource: `example.com-mx-spf-${h}`, value: "v=spf1 a -all" },
+                    ]),
+                ],
+            }));
+        const cf = new FakeCloudflare();
+        cf.addZone("example.com");
+        converged(cf, "example.com", hosts());
+        const warned: string[] = [];
+        const check = () =>
+            checkZones(hosts(), { ...OWN, reader: zoneReaderOf(cf), warn: (m: string) => warned.push(m) }).then(
+                () => "",
+                (e: Error) => e.message,
+            );
+        expect(await check()).toBe("");
+        expect(warned).toEqual([]);
+        // mail2's address and HELO SPF record as an earlier run published them: still mail2's, for this run to set.
+        const at = (name: string, type: string) => cf.zone("example.com").records.find((r) => r.name === name && r.type === type)!;
+        at("mail2.example.com", "A").content = "192.0.2.99";
+        at("mail2.example.com", "AAAA").content = "2001:db8::99";
+        at("mail2.example.com", "TXT").content = '"v=spf1 ip4:192.0.2.99 -all"';
+        expect(await check()).toBe("");
+        expect(warned).toHaveLength(3);
+        for (const r of ["A mail2.example.com 192.0.2.99", "AAAA mail2.example.com 2001:db8::99", 'TXT mail2.example.com "v=spf1 ip4:192.0.2.99 -all"'])
+            expect(warned.join("\n")).toContain(`example.com: ${r} (record id`);
+        // A second record of the stack's at a host's name: refused, whatever its value.
+        cf.addRecord("example.com", { name: "mail2.example.com", type: "A", content: "192.0.2.26", comment: MARK });
+        cf.addRecord("example.com", { name: "mail2.example.com", type: "TXT", content: '"v=spf1 a -all"', comment: MARK });
+        const err = await check();
+        expect(err).toContain("2 records at mail2.example.com carry this stack's comment as its A record");
+        expect(err).toContain("2 records at mail2.example.com carry this stack's comment as its HELO SPF record");
+        expect(err).not.toContain("at mail.example.com");
+    });
     it("this stack's comment on a value it does not publish: flagged", async () => {
         const cf = new FakeCloudflare();
         cf.addZone("example.com");
