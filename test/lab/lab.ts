@@ -10,6 +10,7 @@
  *   10.231.0.10 a sender SPF permits; 10.231.0.66 a sender SPF forbids
  *   10.231.0.22, .23, ... the further mail hosts (mail2.example.com, mail3...), each in a network
  *               namespace of its own (see labHostSpec)
+ *   fd00:231::2, ::22, ... the hosts' IPv6 addresses, for hosts booted with `ipv6` (LAB6_PREFIX, addHostIpv6)
  */
 import { execFile, execFileSync, spawn, ChildProcess } from "child_process";
 import * as crypto from "crypto";
