@@ -13,7 +13,8 @@
 import * as fs from "fs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { DOMAINS, useLab } from "./fixture";
-import { inLab, LabHost, labIpv6, ptrName } from "./lab";
+import { DNS_ADDR, inLab, LabHost, labIpv6, ptrName } from "./lab";
+import type { CheckItem } from "../../components/check";
 
 const lab = useLab();
 let hosts: LabHost[];
@@ -93,8 +94,25 @@ describe("a relay with an IPv6 address, no MX", () => {
         expect(pyspf(v6(hosts[1]), "alice@example.com", hosts[1].hostname)).not.toBe("pass");
     });
 
-    it("the stack publishes each host's AAAA and the relay's ip6: in the SPF record", async () => {
-        const report = await lab.runner.up(hostsConfig());
+    it("the stack publishes each host's AAAA and the relay's ip6: in the SPF record; its check, against the lab DNS, passes from every address", async () => {
+        const report = await lab.runner.up({ ...hostsConfig(), "mailauth:check": { enabled: true, resolvers: [DNS_ADDR] } });
+        const check = report.outputs.check as Record<string, CheckItem[]>;
+        for (const domain of DOMAINS) {
+            expect(
+                check[domain].filter((i) => i.status !== "pass").map((i) => `${i.check}: ${i.status}: ${i.reason}`),
+                domain,
+            ).toEqual([]);
+        }
+        // Reverse DNS and SPF from each host's IPv6 address too (the PTRs in the lab's ip6.arpa zone).
+        const checks = Object.values(check)
+            .flat()
+            .map((i) => i.check);
+        for (const h of hosts)
+            expect(
+                checks.filter((c) => c.includes(v6(h))),
+                h.hostname,
+            ).not.toEqual([]);
+        console.log(JSON.stringify([...new Set(checks)]));
         expect(report.outputs.testKey).toEqual(Object.fromEntries(hosts.map((h) => [h.hostname, Object.fromEntries(DOMAINS.map((d) => [d, "key OK"]))])));
         for (const h of hosts) expect(lab.dns.query(h.hostname, "AAAA"), h.hostname).toBe(v6(h));
         for (const domain of DOMAINS)
