@@ -827,11 +827,24 @@ function checkDomain(
             `${plan.domain}: adoptRecords: ${describe(c.record)} is taken over by the stack's adopt step and replaced by its ${kindLabel(c.target.kind)} record; pulumi destroy puts it back`,
         );
     }
-    const oldSelectors = [
+    // Selectors in the zone the plan does not publish: someone else's stay; those carrying this
+    // stack's comment are its own records, which the engine deletes when the state holds them (a
+    // selector dropped from previousSelectors), so they are not said to stay.
+    const unplanned = (own: boolean) => [
         ...new Set(
-            records.map((r) => dkimSelectorOf(normalizeName(r.name), plan.domain)).filter((s): s is string => s !== undefined && !plan.selectors.includes(s)),
+            records
+                .filter((r) => isOwn(r.comment, opts.comment) === own)
+                .map((r) => dkimSelectorOf(normalizeName(r.name), plan.domain))
+                .filter((s): s is string => s !== undefined && !plan.selectors.includes(s)),
         ),
     ];
+    const droppedSelectors = unplanned(true);
+    const oldSelectors = unplanned(false);
+    if (droppedSelectors.length > 0) {
+        log(
+            `${plan.domain}: DKIM selector(s) ${droppedSelectors.map(shown).join(", ")} in zone ${zone.name} carry this stack's comment and are no longer configured: if the stack's state holds them (a selector dropped from previousSelectors), this run deletes their records; if not (a lost state, another backend, a copied comment), they stay: delete them in Cloudflare once no mail signed with them is in transit`,
+        );
+    }
     if (oldSelectors.length > 0) {
         log(
             `${plan.domain}: DKIM selector(s) ${oldSelectors.map(shown).join(", ")} found in zone ${zone.name} are not managed by this stack and stay as they are`,

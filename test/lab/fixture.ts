@@ -17,6 +17,7 @@ import {
     LabDns,
     LabHost,
     labHostSpec,
+    labIpv6,
     labKeys,
     LabKeys,
     LabPostfixRole,
@@ -50,6 +51,8 @@ export function labConfig(keys: LabKeys, patch: Record<string, unknown> = {}): R
 /** How `Lab.freshHosts` boots each host: what its Postfix is before the stack, and a hook on its root. */
 export interface LabHostOptions {
     postfix?: LabPostfixRole;
+    /** An IPv6 address on the lab's links too (labIpv6: fd00:231::2, ::22, ...), its PTR published. */
+    ipv6?: boolean;
     prepare?: (root: string) => void;
 }
 
@@ -94,8 +97,12 @@ export class Lab {
         this.dns.set("soft.example.net", "TXT", 60, `"v=spf1 ip4:${PERMITTED_ADDR} ~all"`);
         this.dns.set("hard.example.net", "TXT", 60, `"v=spf1 ip4:${PERMITTED_ADDR} -all"`);
         // Each host's reverse DNS, as its provider would set it: forward-confirmed with the stack's A record.
-        for (let i = 0; i < hosts.length; i++) this.dns.set(ptrName(labHostSpec(i).addr), "PTR", 60, `${labHostSpec(i).hostname}.`);
-        this.hosts = hosts.map((h, i) => new LabHost(this.rootfs, this.keys, labHostSpec(i), h.postfix));
+        for (let i = 0; i < hosts.length; i++) {
+            const spec = labHostSpec(i);
+            this.dns.set(ptrName(spec.addr), "PTR", 60, `${spec.hostname}.`);
+            if (hosts[i].ipv6) this.dns.set(ptrName(labIpv6(spec)), "PTR", 60, `${spec.hostname}.`);
+        }
+        this.hosts = hosts.map((h, i) => new LabHost(this.rootfs, this.keys, labHostSpec(i), h.postfix, h.ipv6));
         this.host = this.hosts[0];
         await Promise.all(this.hosts.map((h, i) => h.boot(hosts[i].prepare)));
         const statePath = path.join(this.stateDir, `${this.host.name}.json`);

@@ -10,6 +10,7 @@
  *   10.231.0.10 a sender SPF permits; 10.231.0.66 a sender SPF forbids
  *   10.231.0.22, .23, ... the further mail hosts (mail2.example.com, mail3...), each in a network
  *               namespace of its own (see labHostSpec)
+ *   fd00:231::2, ::22, ... the hosts' IPv6 addresses, for hosts booted with `ipv6` (LAB6_PREFIX, addHostIpv6)
  */
 import { execFile, execFileSync, spawn, ChildProcess } from "child_process";
 import * as crypto from "crypto";
@@ -49,13 +50,28 @@ export function labHostSpec(index: number): LabHostSpec {
 /** The lab's zones; the last is the reverse zone of its network, which a hosting provider keeps (the PTR of the host's address). */
 export const REVERSE_ZONE = "0.231.10.in-addr.arpa";
 /**
+ * The lab's IPv6 network: a unique local /64 (RFC 4193, fd00::/8) on the lab's own links only,
+ * each host's address mirroring its IPv4 one (10.231.0.22 -> fd00:231::22). Only hosts booted with
+ * `ipv6` (LabHostOptions) get one; nothing routes it off the lab (no IPv6 address or route is
+ * added to this machine's own namespace).
+ */
+export const LAB6_PREFIX = "fd00:231::/64";
+/** The reverse zone of LAB6_PREFIX (RFC 3596 2.5: nibbles, least significant first). */
+export const REVERSE6_ZONE = "0.0.0.0.0.0.0.0.1.3.2.0.0.0.d.f.ip6.arpa";
+/** A lab host's IPv6 address: its IPv4 address's last number after the prefix. */
+export function labIpv6(spec: LabHostSpec): string {
+    return `fd00:231::${spec.addr.split(".")[3]}`;
+}
+/** The link-local address of the lab namespace's end of each further host's veth: the host's IPv6 gateway to the others. */
+const LAB6_GATEWAY = "fe80::1";
+/**
  * The top-level domains above them, empty, as the public DNS has them: a DMARC tree walk (RFC 9989
  * 4.10, mailauth's getOrgDomain in components/check) asks for `_dmarc.com` too, which a resolver
  * answers NXDOMAIN; knot, authoritative only, refuses a name outside its zones (EREFUSED).
  */
 const TLDS = ["com", "org", "net"];
 /** Most specific first: a name belongs to the first zone it is in. */
-export const ZONES = ["example.com", "example.org", "example.net", REVERSE_ZONE, ...TLDS];
+export const ZONES = ["example.com", "example.org", "example.net", REVERSE_ZONE, REVERSE6_ZONE, ...TLDS];
 /** The PTR name of a lab address: the check's own (RFC 1035 3.5). */
 export { ptrName } from "../../components/check";
 export const CACHE_DIR = process.env.MAILAUTH_LAB_CACHE ?? "/var/cache/mailauth-lab";
@@ -228,6 +244,39 @@ export function addHostNetwork(spec: LabHostSpec): void {
     fs.writeFileSync(`/etc/netns/${spec.netns}/resolv.conf`, `nameserver ${DNS_ADDR}\n`);
     const routes = inHost(["ip", "route", "show"]);
     if (/default/.test(routes)) throw new Error(`the lab host namespace ${spec.netns} has a default route: ${routes}`);
+}
+
+/**
+ * The host's IPv6 address on the lab's links (labIpv6), after addHostNetwork. The first host, in
+ * the lab namespace itself, holds it on mlab1 as a /128. A further host holds it as a /128 on its
+ * eth0 with one route, the lab's /64 via the lab namespace's end of its veth (LAB6_GATEWAY); the
+ * lab namespace routes the host's /128 to that veth and forwards between its links (IPv6
+ * forwarding, per namespace). No prefix route stands on the lab namespace's link to this machine,
+ * and no namespace has a default route. DAD is off on these links and addresses (`nodad`): they
+ * are usable at once, and only this lab assigns them.
+ */
+export function addHostIpv6(spec: LabHostSpec): void {
+    const addr = labIpv6(spec);
+    if (spec.netns === NETNS) {
+        inLab(["ip", "-6", "addr", "add", `${addr}/128`, "dev", "mlab1", "nodad"]);
+        return;
+    }
+    const link = hostLink(spec);
+    const inHost = (args: string[]) => sh("ip", ["netns", "exec", spec.netns, ...args]);
+    inHost(["sysctl", "-q", "-w", "net.ipv6.conf.eth0.accept_dad=0"]);
+    inLab(["sysctl", "-q", "-w", `net.ipv6.conf.${link}.accept_dad=0`]);
+    inLab(["ip", "-6", "addr", "add", `${LAB6_GATEWAY}/64`, "dev", link, "nodad"]);
+    inLab(["sysctl", "-q", "-w", "net.ipv6.conf.all.forwarding=1"]);
+    inLab(["ip", "-6", "route", "add", `${addr}/128`, "dev", link]);
+    inHost(["ip", "-6", "addr", "add", `${addr}/128`, "dev", "eth0", "nodad"]);
+    inHost(["ip", "-6", "route", "add", LAB6_PREFIX, "via", LAB6_GATEWAY, "dev", "eth0"]);
+    const routes = inHost(["ip", "-6", "route", "show"]);
+    if (/default/.test(routes)) throw new Error(`the lab host namespace ${spec.netns} has an IPv6 default route: ${routes}`);
+}
+
+/** Takes the first host's IPv6 address off the lab namespace (a further host's goes with its namespace). */
+export function removeHostIpv6(spec: LabHostSpec): void {
+    if (spec.netns === NETNS) inLab(["ip", "-6", "addr", "del", `${labIpv6(spec)}/128`, "dev", "mlab1"], { allowFail: true });
 }
 
 export function removeHostNetwork(netns: string): void {
@@ -502,6 +551,8 @@ export class LabHost {
         private readonly keys: LabKeys,
         readonly spec: LabHostSpec = labHostSpec(0),
         private readonly postfixRole: LabPostfixRole = spec.index === 0 ? "final" : "relay",
+        /** It has an IPv6 address on the lab's links too (labIpv6, addHostIpv6). */
+        readonly ipv6 = false,
     ) {
         this.hostKey = keys.hostKey;
     }
@@ -525,7 +576,10 @@ export class LabHost {
         const short = hostname.split(".")[0];
         fs.writeFileSync(`${root}/etc/resolv.conf`, `nameserver ${DNS_ADDR}\n`);
         fs.writeFileSync(`${root}/etc/hostname`, `${short}\n`);
-        fs.writeFileSync(`${root}/etc/hosts`, `127.0.0.1 localhost\n${addr} ${hostname} ${short}\n`);
+        fs.writeFileSync(
+            `${root}/etc/hosts`,
+            `127.0.0.1 localhost\n${addr} ${hostname} ${short}\n${this.ipv6 ? `${labIpv6(this.spec)} ${hostname} ${short}\n` : ""}`,
+        );
         if (this.spec.index > 0) {
             // Its own host key, as a second server has: only ed25519, so that the one pinned is the one it offers.
             for (const f of fs.readdirSync(`${root}/etc/ssh`)) if (f.startsWith("ssh_host_")) fs.rmSync(`${root}/etc/ssh/${f}`);
@@ -549,6 +603,7 @@ export class LabHost {
         fs.writeFileSync(`${root}/etc/postfix/main.cf`, mainCf);
         prepare?.(root);
         addHostNetwork(this.spec);
+        if (this.ipv6) addHostIpv6(this.spec);
         // Each container in a cgroup of its own. With --keep-unit and no systemd on the machine
         // running the lab, nspawn leaves the container in the cgroup it was started in: every
         // container in one, where each one's systemd makes and removes the same
@@ -625,6 +680,7 @@ export class LabHost {
         for (const g of this.cgroups) sh("sh", ["-c", `find '${g}' -depth -type d -exec rmdir {} + 2>/dev/null || true`], { allowFail: true });
         if (this.merged) sh("umount", ["-l", this.merged], { allowFail: true });
         if (this.runDir) fs.rmSync(this.runDir, { recursive: true, force: true });
+        if (this.ipv6) removeHostIpv6(this.spec);
         removeHostNetwork(this.spec.netns);
     }
 }

@@ -190,6 +190,27 @@ describe("zone check at preview", () => {
         expect(msg).not.toContain("importRecords");
     });
 
+    it("a selector of the stack's own no longer configured: its record is said to go with the state, not to stay (the lab's removal of a host's old selector)", async () => {
+        const cf = account();
+        cf.addRecord("example.com", { name: "old1._domainkey.example.com", type: "TXT", content: '"v=DKIM1; k=rsa; p=MIIBold"', comment: MARK });
+        cf.addRecord("example.com", { name: "default._domainkey.example.com", type: "TXT", content: '"v=DKIM1; k=rsa; p=MIIBother"' });
+        const logs: string[] = [];
+        const pulumi = await import("@pulumi/pulumi");
+        const info = pulumi.log.info;
+        (pulumi.log as any).info = (m: string) => logs.push(m);
+        try {
+            await runProgram(exampleConfig(), { preview: true, call: cf.call });
+        } finally {
+            (pulumi.log as any).info = info;
+        }
+        const text = logs.join("\n");
+        expect(text).toContain("example.com: DKIM selector(s) default found in zone example.com are not managed by this stack and stay as they are");
+        expect(text).toContain(
+            "example.com: DKIM selector(s) old1 in zone example.com carry this stack's comment and are no longer configured: if the stack's state holds them (a selector dropped from previousSelectors), this run deletes their records; if not (a lost state, another backend, a copied comment), they stay: delete them in Cloudflare once no mail signed with them is in transit",
+        );
+        expect(text).not.toMatch(/old1[^\n]*not managed by this stack/);
+    });
+
     it("a zone id of another zone: refused before the records land at example.com.example.org", async () => {
         const config = exampleConfig();
         (config["mailauth:domains"] as any[])[0].zoneId = ORG;
