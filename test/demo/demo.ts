@@ -18,6 +18,7 @@ import { DOMAINS, Lab } from "../lab/fixture";
 import {
     CACHE_DIR,
     DNS_ADDR,
+    execFileWithInput,
     LAB_RELEASES,
     labRelease,
     FORBIDDEN_ADDR,
@@ -228,10 +229,9 @@ function header(message: string, name: string): string {
 /** A command in the lab namespace, without blocking: its output (and its errors, if it failed), trimmed. */
 function inLabAsync(args: string[], input?: string): Promise<string> {
     return new Promise((resolve) => {
-        const child = execFile("ip", ["netns", "exec", NETNS, ...args], { timeout: 60_000 }, (err, stdout, stderr) =>
+        execFileWithInput("ip", ["netns", "exec", NETNS, ...args], { timeout: 60_000 }, input ?? "", (err, stdout, stderr) =>
             resolve(`${stdout}${err ? stderr || err.message : ""}`.trim()),
         );
-        child.stdin!.end(input ?? "");
     });
 }
 

@@ -12,7 +12,7 @@
  *               namespace of its own (see labHostSpec)
  *   fd00:231::2, ::22, ... the hosts' IPv6 addresses, for hosts booted with `ipv6` (LAB6_PREFIX, addHostIpv6)
  */
-import { execFile, execFileSync, spawn, ChildProcess } from "child_process";
+import { execFile, execFileSync, spawn, ChildProcess, ExecFileOptions } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
@@ -120,6 +120,25 @@ export async function waitFor(what: string, check: () => boolean, timeoutMs = 30
         await new Promise((r) => setTimeout(r, 200));
     }
     throw new Error(`timed out waiting for ${what}`);
+}
+
+/**
+ * execFile with `input` on the child's stdin. A child that exits before reading it (knotc with no
+ * server, a remote script that reads no stdin, a check that needs none) fails or succeeds by its
+ * own status and output; the pipe's EPIPE says nothing more, and as an unhandled 'error' event it
+ * would end the whole run (seen once: the demo, on the first CI of 2026-12-03's third session).
+ */
+export function execFileWithInput(
+    file: string,
+    args: string[],
+    options: ExecFileOptions & { encoding?: BufferEncoding },
+    input: string,
+    callback: (err: Error | null, stdout: string, stderr: string) => void,
+): ChildProcess {
+    const child = execFile(file, args, { encoding: "utf8", ...options }, (err, stdout, stderr) => callback(err, String(stdout), String(stderr)));
+    child.stdin!.on("error", () => undefined);
+    child.stdin!.end(input);
+    return child;
 }
 
 /** The command line of a live process, or undefined once it is gone (or a zombie). */
@@ -386,17 +405,14 @@ export class LabDns {
      */
     private knotc(args: string[], input?: string): Promise<string> {
         return new Promise((resolve, reject) => {
-            const child = execFile(
+            execFileWithInput(
                 "knotc",
                 ["-s", this.socket, ...args],
-                { encoding: "utf8", maxBuffer: 64 << 20, timeout: 120_000, env: { ...process.env, HOME: path.join(this.dir, "no-home") } },
+                { maxBuffer: 64 << 20, timeout: 120_000, env: { ...process.env, HOME: path.join(this.dir, "no-home") } },
+                input ?? "",
                 (err, stdout, stderr) =>
                     err ? reject(new Error(`knotc ${args.join(" ")} failed: ${`${stderr}${stdout}`.trim() || err.message}${this.gone()}`)) : resolve(stdout),
             );
-            // knotc that exits before reading its input (no server) fails by its exit status and
-            // output; the pipe's own EPIPE says nothing more.
-            child.stdin!.on("error", () => undefined);
-            child.stdin!.end(input ?? "");
         });
     }
 

@@ -55,7 +55,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { Registered, runProgram, SECRET_SIG } from "../harness";
 import { FakeCloudflare } from "../cloudflare";
 import { parseNow } from "../../components/rotation";
-import { LabKeys, sshOptions } from "./lab";
+import { execFileWithInput, LabKeys, sshOptions } from "./lab";
 
 const PRIVATE_KEY = "tls:index/privateKey:PrivateKey";
 const DNS_RECORD = "cloudflare:index/dnsRecord:DnsRecord";
@@ -216,11 +216,10 @@ export function opensshExec(keys: LabKeys): RemoteExec & { dial: RemoteDial } {
                     exec: (script, stdin) =>
                         new Promise((res, rej) => {
                             const args = [...sshOptions(keys), "-o", "ControlMaster=no", "-S", socket, ...target, script];
-                            const c = execFile("ssh", args, { maxBuffer: 64 << 20, timeout: 600_000 }, (err, stdout, stderr) => {
+                            execFileWithInput("ssh", args, { maxBuffer: 64 << 20, timeout: 600_000 }, stdin ?? "", (err, stdout, stderr) => {
                                 if (err) rej(new RemoteCommandError(`remote command failed, exit ${(err as any).code}: ${stderr || stdout}`));
                                 else res({ stdout, stderr });
                             });
-                            c.stdin!.end(stdin);
                         }),
                     close: () =>
                         new Promise<void>((res) => {
