@@ -346,6 +346,21 @@ export async function resolve(v: unknown): Promise<unknown> {
     return v;
 }
 
+/** Runs the program with pulumi.log.info and warn collected (each message as logged), then puts both back. */
+export async function runLogged(config: Record<string, unknown>, opts: RunOptions = {}): Promise<{ run: Run; info: string[]; warn: string[] }> {
+    const info: string[] = [];
+    const warn: string[] = [];
+    const [i, w] = [pulumi.log.info, pulumi.log.warn];
+    (pulumi.log as any).info = (m: string) => info.push(m);
+    (pulumi.log as any).warn = (m: string) => warn.push(m);
+    try {
+        return { run: await runProgram(config, opts), info, warn };
+    } finally {
+        (pulumi.log as any).info = i;
+        (pulumi.log as any).warn = w;
+    }
+}
+
 /** Runs the program and returns the message it (or the CLI before it) stops with. */
 export async function programError(config: Record<string, unknown>, opts: RunOptions = {}): Promise<string> {
     try {

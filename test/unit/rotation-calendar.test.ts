@@ -5,7 +5,7 @@
  */
 import { createHash } from "crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { exampleConfig, reveal, Run, runProgram, stagedFile } from "../harness";
+import { exampleConfig, reveal, Run, runLogged, runProgram, stagedFile } from "../harness";
 import { splitStdinStep } from "../../components/hostScripts";
 import { unquoteTxt } from "../../components/records/txt";
 import { FakeCloudflare } from "../cloudflare";
@@ -359,20 +359,7 @@ describe("signing gate: a new selector signs once its record was in the zone as 
     /** Both records made long before any calendar date here. */
     const LONG_AGO = { k20261201: "2026-11-01T00:00:00Z", k20270530: "2027-01-01T00:00:00Z" } as Record<string, string | undefined>;
     /** Runs with pulumi.log.info and warn collected. */
-    async function logged(config: Record<string, unknown>, cf: FakeCloudflare): Promise<{ run: Run; info: string[]; warn: string[] }> {
-        const info: string[] = [];
-        const warn: string[] = [];
-        const pulumi = await import("@pulumi/pulumi");
-        const [i, w] = [pulumi.log.info, pulumi.log.warn];
-        (pulumi.log as any).info = (m: string) => info.push(m);
-        (pulumi.log as any).warn = (m: string) => warn.push(m);
-        try {
-            return { run: await runProgram(config, { call: cf.call }), info, warn };
-        } finally {
-            (pulumi.log as any).info = i;
-            (pulumi.log as any).warn = w;
-        }
-    }
+    const logged = (config: Record<string, unknown>, cf: FakeCloudflare) => runLogged(config, { call: cf.call });
     const testKeyList = (run: Run) => splitStdinStep(byName(run, "mailhost-testkey")!.inputs.create, byName(run, "mailhost-testkey")!.inputs.stdin)!.stdin;
 
     it("the day a selector is revoked, its record in the zone (the stack's, still with its key) passes the zone check and changes to the empty p=", async () => {

@@ -9,7 +9,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { describe, expect, it } from "vitest";
-import { exampleConfig, programError, Registered, runProgram, unwrapSecret } from "../harness";
+import { exampleConfig, programError, Registered, runLogged, runProgram, unwrapSecret } from "../harness";
 import { FakeCloudflare } from "../cloudflare";
 import { runStep } from "../adoptScript";
 import { apiRefusal, conflictsWith, shown, findConflicts } from "../../components/zone";
@@ -170,15 +170,7 @@ describe("zone check at preview", () => {
     it("an old selector stays as it is; a key already under the stack's selector is refused, even with adoptRecords", async () => {
         const cf = account();
         cf.addRecord("example.com", { name: "default._domainkey.example.com", type: "TXT", content: '"v=DKIM1; k=rsa; p=MIIBold"' });
-        const logs: string[] = [];
-        const pulumi = await import("@pulumi/pulumi");
-        const info = pulumi.log.info;
-        (pulumi.log as any).info = (m: string) => logs.push(m);
-        try {
-            await runProgram(exampleConfig(), { preview: true, call: cf.call });
-        } finally {
-            (pulumi.log as any).info = info;
-        }
+        const logs = (await runLogged(exampleConfig(), { preview: true, call: cf.call })).info;
         expect(logs.join("\n")).toContain("example.com: DKIM selector(s) default found in zone example.com are not managed by this stack and stay as they are");
 
         const config = exampleConfig();
@@ -194,15 +186,7 @@ describe("zone check at preview", () => {
         const cf = account();
         cf.addRecord("example.com", { name: "old1._domainkey.example.com", type: "TXT", content: '"v=DKIM1; k=rsa; p=MIIBold"', comment: MARK });
         cf.addRecord("example.com", { name: "default._domainkey.example.com", type: "TXT", content: '"v=DKIM1; k=rsa; p=MIIBother"' });
-        const logs: string[] = [];
-        const pulumi = await import("@pulumi/pulumi");
-        const info = pulumi.log.info;
-        (pulumi.log as any).info = (m: string) => logs.push(m);
-        try {
-            await runProgram(exampleConfig(), { preview: true, call: cf.call });
-        } finally {
-            (pulumi.log as any).info = info;
-        }
+        const logs = (await runLogged(exampleConfig(), { preview: true, call: cf.call })).info;
         const text = logs.join("\n");
         expect(text).toContain("example.com: DKIM selector(s) default found in zone example.com are not managed by this stack and stay as they are");
         expect(text).toContain(
