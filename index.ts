@@ -175,15 +175,16 @@ export const testKey = settings.hostList
  */
 export const check = checkOutput(settings, {
     // Every published record and every host step first; the DKIM keys as published (the record's content, not state's key).
-    after: pulumi.all([...hosts.map((h) => h.done as pulumi.Output<unknown>), ...domains.map((d) => d.dns.created)]),
-    dkim: pulumi.all(
-        Object.fromEntries(
-            domains.map((d) => [
-                d.name,
-                pulumi.all(Object.entries(d.dns.dkimRecords).map(([selector, r]) => r.content.apply((c) => ({ selector, publicKey: dkimPublicKey(c) })))),
-            ]),
+    after: () => pulumi.all([...hosts.map((h) => h.done as pulumi.Output<unknown>), ...domains.flatMap((d) => d.dns.ids)]),
+    dkim: () =>
+        pulumi.all(
+            Object.fromEntries(
+                domains.map((d) => [
+                    d.name,
+                    pulumi.all(Object.entries(d.dns.dkimRecords).map(([selector, r]) => r.content.apply((c) => ({ selector, publicKey: dkimPublicKey(c) })))),
+                ]),
+            ),
         ),
-    ),
     // The selector each domain's SigningTable line names this run (the host's opendkim step renders it from the same Output).
     signing,
 });

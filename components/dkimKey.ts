@@ -21,7 +21,7 @@
 import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { PrivateKey } from "./providerResources";
-import { dkimRecordValue } from "./records/dkim";
+import { dkimPublicKey, dkimRecordValue } from "./records/dkim";
 import { quoteTxt } from "./records/txt";
 import type { UserDkimKey } from "./validate/dkimKeys";
 
@@ -30,11 +30,6 @@ export interface DkimKeyArgs {
     bits: number;
     /** The user's own key for the selector (mailauth:dkimKeys): then no key is generated. */
     userKey?: UserDkimKey;
-}
-
-/** RSA modulus length of a PEM public key. */
-export function keyBits(publicKeyPem: string): number {
-    return crypto.createPublicKey(publicKeyPem).asymmetricKeyDetails?.modulusLength ?? 0;
 }
 
 /** The rotation steps, for every message that refuses or ignores a key change. */
@@ -72,37 +67,42 @@ export function keyWarnings(domain: string, selector: string, requestedBits: num
 export class DkimKey extends pulumi.ComponentResource {
     /** PEM private key; secret. */
     public readonly privateKeyPem: pulumi.Output<string>;
-    /** The value of the selector's DKIM TXT record. */
+    /** The value of the selector's DKIM TXT record (its size: recordKeyBits). */
     public readonly recordValue: pulumi.Output<string>;
-    /** The size of the key the stack holds (may differ from `bits` for an existing selector). */
-    public readonly bits: pulumi.Output<number>;
 
     constructor(name: string, args: DkimKeyArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mailauth:dkim:DkimKey", name, {}, opts);
         if (args.userKey) {
             this.privateKeyPem = pulumi.secret(args.userKey.privateKeyPem);
             this.recordValue = pulumi.output(args.userKey.recordValue);
-            this.bits = pulumi.output(args.userKey.bits);
             this.registerOutputs({ recordValue: this.recordValue });
             return;
         }
         const key = new PrivateKey(`${name}-rsa`, { algorithm: "RSA", rsaBits: args.bits }, { parent: this, ignoreChanges: ["rsaBits"] });
         this.privateKeyPem = pulumi.secret(key.privateKeyPem);
         this.recordValue = key.publicKeyPem.apply(dkimRecordValue);
-        this.bits = key.publicKeyPem.apply(keyBits);
         this.registerOutputs({ recordValue: this.recordValue });
     }
 }
 
+/** The size of the RSA key a DKIM record value carries (its `p=`, a DER SubjectPublicKeyInfo), as keyBits of its PEM. */
+export function recordKeyBits(recordValue: string): number {
+    const der = Buffer.from(dkimPublicKey(recordValue), "base64");
+    return crypto.createPublicKey({ key: der, format: "der", type: "spki" }).asymmetricKeyDetails?.modulusLength ?? 0;
+}
+
 /**
  * Logs `keyWarnings` for one selector: its key as the stack holds it, against `published`, the
- * content of its DKIM record (quoted, as sent to Cloudflare). Shown by preview and up.
+ * content of its DKIM record (quoted, as sent to Cloudflare). Shown by preview and up. One apply
+ * inside another, not `pulumi.all` of the two: two Outputs a selector, not six (test/unit/program-outputs.test.ts).
  */
 export function warnKeptKey(domain: string, selector: string, requestedBits: number, key: DkimKey, published: pulumi.Output<string | undefined>): void {
-    pulumi.all([key.bits, key.recordValue, published]).apply(([bits, held, content]) => {
-        const same = content === undefined || content === quoteTxt(held);
-        for (const w of keyWarnings(domain, selector, requestedBits, bits, same ? undefined : content, held)) {
-            pulumi.log.warn(w, key);
-        }
-    });
+    published.apply((content) =>
+        key.recordValue.apply((held) => {
+            const same = content === undefined || content === quoteTxt(held);
+            for (const w of keyWarnings(domain, selector, requestedBits, recordKeyBits(held), same ? undefined : content, held)) {
+                pulumi.log.warn(w, key);
+            }
+        }),
+    );
 }

@@ -15,7 +15,7 @@ import * as command from "@pulumi/command";
 import { AdoptTarget, adoptStep } from "./adoptRecords";
 import { Target, TargetKind } from "./zone";
 import { canonicalIpv6 } from "./ipv6";
-import { DnsRecord } from "./providerResources";
+import { DnsRecord, knownTopLevel } from "./providerResources";
 
 export interface PublishedRecord {
     name: string;
@@ -207,7 +207,12 @@ function makeRecords(parent: pulumi.ComponentResource, name: string, specs: Reco
     for (const spec of specs) {
         // A value known now is sent as it is: an Output per record (two, with its apply) is SDK work
         // at every run, 4,000 of them at 1,000 domains, for the same input.
-        const content = spec.type !== "TXT" ? spec.value : typeof spec.value === "string" ? quoteTxt(spec.value) : pulumi.output(spec.value).apply(quoteTxt);
+        const content =
+            spec.type !== "TXT"
+                ? spec.value
+                : typeof spec.value === "string"
+                  ? quoteTxt(spec.value)
+                  : (pulumi.Output.isInstance(spec.value) ? spec.value : pulumi.output(spec.value)).apply(quoteTxt);
         const r = new DnsRecord(
             `${name}-${spec.id}`,
             {
@@ -248,8 +253,11 @@ function makeRecords(parent: pulumi.ComponentResource, name: string, specs: Reco
         ids.push(r.id);
         if (spec.selector !== undefined) dkimRecords[spec.selector] = r;
     }
-    return { dkimRecords, records: pulumi.all(published), created: pulumi.all(ids) };
+    return { dkimRecords, records: pulumi.all(published), ids };
 }
+
+const MAIL_DNS_TYPE = "mailauth:dns:MailDns";
+const NO_MAIL_DNS_TYPE = "mailauth:dns:NoMail";
 
 export class MailDns extends pulumi.ComponentResource {
     /** The DKIM record of each selector, by selector. */
@@ -257,17 +265,18 @@ export class MailDns extends pulumi.ComponentResource {
     /** Every record this component publishes: name, type and value (TXT values unquoted; a DKIM value as published). */
     public readonly records: pulumi.Output<PublishedRecord[]>;
     /**
-     * Known once every record exists (their ids): `records` is not, its values but DKIM's are the
-     * inputs (components/check waits on this).
+     * Each record's id, known once it exists: `records` is not, its values but DKIM's are the inputs
+     * (components/check waits for these; combined there, only when it runs).
      */
-    public readonly created: pulumi.Output<string[]>;
+    public readonly ids: pulumi.Output<string>[];
 
     constructor(name: string, args: MailDnsArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("mailauth:dns:MailDns", name, {}, opts);
+        super(MAIL_DNS_TYPE, name, {}, opts);
+        if (!opts?.parent) knownTopLevel(this, MAIL_DNS_TYPE);
         const made = makeRecords(this, name, recordSpecs(args), args);
         this.dkimRecords = made.dkimRecords;
         this.records = made.records;
-        this.created = made.created;
+        this.ids = made.ids;
         this.registerOutputs({ records: this.records });
     }
 }
@@ -307,7 +316,8 @@ export class NoMailDns extends pulumi.ComponentResource {
     public readonly records: pulumi.Output<PublishedRecord[]>;
 
     constructor(name: string, args: NoMailArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("mailauth:dns:NoMail", name, {}, opts);
+        super(NO_MAIL_DNS_TYPE, name, {}, opts);
+        if (!opts?.parent) knownTopLevel(this, NO_MAIL_DNS_TYPE);
         this.records = makeRecords(this, name, noMailSpecs(args), args).records;
         this.registerOutputs({ records: this.records });
     }

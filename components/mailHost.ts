@@ -261,19 +261,21 @@ export class MailHost extends pulumi.ComponentResource {
             { template: "dkim-key-delete", vars: { KEYTABLE: `${OPENDKIM_ETC_DIR}/KeyTable`, CONF: OPENDKIM_CONF } },
             {
                 stdin: pulumi.secret(
+                    // One `all` of three values a key, not an `all` of each key's three: each Output in
+                    // an `all` costs two more (test/unit/program-outputs.test.ts).
                     pulumi
-                        .all(args.keys.map((k) => pulumi.all([k.privateKeyPem, k.recordValue, k.published])))
+                        .all(args.keys.flatMap((k) => [k.privateKeyPem, k.recordValue, k.published]))
                         // A key the provider has not given (a mock without key material) leaves stdin unset.
                         .apply((held) =>
-                            held.some(([pem]) => pem === undefined)
+                            args.keys.some((_, i) => held[3 * i] === undefined)
                                 ? (undefined as unknown as string)
                                 : keysStdin(
                                       args.keys.map((k, i) => ({
                                           domain: k.domain,
                                           selector: k.selector,
-                                          privateKeyPem: held[i][0],
-                                          recordValue: held[i][1],
-                                          published: held[i][2],
+                                          privateKeyPem: held[3 * i] as string,
+                                          recordValue: held[3 * i + 1] as string,
+                                          published: held[3 * i + 2],
                                       })),
                                   ),
                         ),
@@ -363,10 +365,7 @@ export class MailHost extends pulumi.ComponentResource {
         if (args.testKey.enabled) {
             // The selector that signs this run: on a calendar, the signing gate's (args.signing).
             const list = pulumi
-                .all([
-                    pulumi.all(args.domains.map((d) => pulumi.output(args.activeDkimValues[d.name]))),
-                    args.signing ?? pulumi.output({} as Record<string, string>),
-                ])
+                .all([pulumi.all(args.domains.map((d) => args.activeDkimValues[d.name])), args.signing ?? pulumi.output({} as Record<string, string>)])
                 .apply(([values, sig]) =>
                     args.domains
                         .map((d, i) => `${d.name} ${sig[d.name] ?? d.selector} ${crypto.createHash("sha256").update(values[i]).digest("hex").slice(0, 16)}\n`)

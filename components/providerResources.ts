@@ -59,9 +59,39 @@ export class DnsRecord extends pulumi.CustomResource {
             zoneId: args.zoneId,
         };
         opts = pulumi.mergeOptions(cloudflareUtilities.resourceOptsDefaults(), opts);
-        opts = pulumi.mergeOptions(opts, { aliases: [{ type: "cloudflare:index/record:Record" }] });
+        opts = pulumi.mergeOptions(opts, { aliases: [preV6Alias(name, opts.parent)] });
         super(DNS_RECORD_TYPE, name, inputs, opts);
     }
+}
+
+/** The record's type before @pulumi/cloudflare v6, which the generated class names as an alias (dnsRecord.js 150-152). */
+export const PRE_V6_RECORD_TYPE = "cloudflare:index/record:Record";
+
+/** Each top-level component that said so (knownTopLevel): its children's URNs up to their type. */
+const childUrnPrefixes = new WeakMap<pulumi.Resource, string>();
+
+/**
+ * Says that `component` (of `type`) has no parent but the stack, so its URN is known
+ * at once: its records' alias is then given as a URN (preV6Alias). Call it only for such a component.
+ */
+export function knownTopLevel(component: pulumi.ComponentResource, type: string): void {
+    // resource.js createUrn 34-58: the parent's URN up to its name, `$`, then the child's type and name.
+    childUrnPrefixes.set(component, `urn:pulumi:${pulumi.getStack()}::${pulumi.getProject()}::${type}$`);
+}
+
+/**
+ * The generated class's alias, `{ type: "cloudflare:index/record:Record" }`, as the URN it stands for
+ * when the parent's URN is known at once: the engine takes the same URN from either (pulumi
+ * pkg/resource/deploy/step_generator.go collapseAliasToUrn 545-584 at 1b59498: a spec's unset name
+ * and parent are the resource's; a URN is taken as it is; generateAliases 621-649 multiplies either by
+ * the parent's alias alike). Why: the SDK turns every alias into a URN in the Resource constructor,
+ * whatever the engine is sent (@pulumi/pulumi 3.276 resource.js 421-436 collapseAliasToUrn, createUrn
+ * 34-58): seven Outputs from a spec (the parent's URN applied, then interpolated), three from a URN;
+ * four a record, sixteen a domain (test/unit/program-outputs.test.ts). Another parent keeps the spec.
+ */
+export function preV6Alias(name: string, parent: pulumi.Resource | undefined): pulumi.Alias | string {
+    const prefix = parent && childUrnPrefixes.get(parent);
+    return prefix === undefined ? { type: PRE_V6_RECORD_TYPE } : `${prefix}${PRE_V6_RECORD_TYPE}::${name}`;
 }
 
 /** The inputs the stack sets on a key (a subset of tls.PrivateKeyArgs, same meaning). */

@@ -7,11 +7,16 @@ import * as pulumi from "@pulumi/pulumi";
 import { checkPublished, CheckResult } from "./index";
 import type { Settings } from "../settings";
 
+/**
+ * What the check waits for and reads. `after` and `dkim` are made only when the check runs (at `up`,
+ * enabled): at 1,000 domains they are about 15 Outputs a domain, SDK work a preview would throw
+ * away (test/unit/program-outputs.test.ts).
+ */
 export interface CheckWiring {
     /** Resolves once every record and host step exists. */
-    after: pulumi.Output<unknown>;
+    after: () => pulumi.Output<unknown>;
     /** Per domain, each published selector and its `p=`. */
-    dkim: pulumi.Output<Record<string, { selector: string; publicKey: string }[]>>;
+    dkim: () => pulumi.Output<Record<string, { selector: string; publicKey: string }[]>>;
     /** Per domain on a calendar, the selector the SigningTable names this run (components/signingGate.ts); others sign with their `selector`. */
     signing?: pulumi.Output<Record<string, string>>;
 }
@@ -75,7 +80,7 @@ export function failureWarnings(result: CheckResult): string[] {
 
 export function checkOutput(settings: Settings, wiring: CheckWiring): pulumi.Output<CheckResult> | undefined {
     if (!settings.check.enabled || pulumi.runtime.isDryRun()) return undefined;
-    return pulumi.all([wiring.after, wiring.dkim, wiring.signing ?? {}]).apply(async ([, dkim, signing]) => {
+    return pulumi.all([wiring.after(), wiring.dkim(), wiring.signing ?? {}]).apply(async ([, dkim, signing]) => {
         try {
             const result = await checkPublished(checkInput(settings, dkim, signing));
             for (const w of failureWarnings(result)) pulumi.log.warn(w);

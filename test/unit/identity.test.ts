@@ -7,8 +7,12 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { beforeAll, describe, expect, it } from "vitest";
-import { keyWarnings, rotationSteps } from "../../components/dkimKey";
+import * as crypto from "crypto";
+import * as pulumi from "@pulumi/pulumi";
+import { beforeAll, describe, expect, it, vi } from "vitest";
+import { DkimKey, keyWarnings, recordKeyBits, rotationSteps, warnKeptKey } from "../../components/dkimKey";
+import { dkimRecordValue } from "../../components/records/dkim";
+import { quoteTxt } from "../../components/records/txt";
 import { exampleConfig, Registered, Run, runProgram } from "../harness";
 
 const SNAPSHOT = path.join(__dirname, "urns.example.json");
@@ -70,5 +74,39 @@ describe("a live selector keeps its key", () => {
         const [held] = keyWarnings("example.com", "s1", 2048, 2048, '"v=DKIM1; p=A"', "v=DKIM1; p=B");
         expect(held).toContain("selector s1 keeps its published and installed key; the stack now holds another key");
         expect(held).toContain("previousSelectors");
+    });
+
+    it("reads the held key's size from its record value, as from its PEM", () => {
+        for (const bits of [1024, 2048, 3072]) {
+            const { publicKey } = crypto.generateKeyPairSync("rsa", { modulusLength: bits });
+            expect(recordKeyBits(dkimRecordValue(publicKey.export({ type: "spki", format: "pem" }).toString()))).toBe(bits);
+        }
+    });
+
+    it("warns once the held key and the published record are known: the size asked for, another key held", async () => {
+        const pem = crypto.generateKeyPairSync("rsa", { modulusLength: 1024 }).publicKey.export({ type: "spki", format: "pem" }).toString();
+        const other = crypto.generateKeyPairSync("rsa", { modulusLength: 1024 }).publicKey.export({ type: "spki", format: "pem" }).toString();
+        const warn = vi.spyOn(pulumi.log, "warn").mockImplementation(() => Promise.resolve());
+        try {
+            const key = { recordValue: pulumi.output(dkimRecordValue(pem)) } as unknown as DkimKey;
+            const settle = () => new Promise((r) => setTimeout(r, 50));
+            warnKeptKey("example.com", "s1", 1024, key, pulumi.output(quoteTxt(dkimRecordValue(pem))));
+            await settle();
+            expect(warn).not.toHaveBeenCalled();
+            warnKeptKey("example.com", "s1", 2048, key, pulumi.output(quoteTxt(dkimRecordValue(pem))));
+            await settle();
+            expect(warn.mock.calls.map((c) => c[0])).toEqual([expect.stringContaining("selector s1 keeps its 1024-bit key; keyBits 2048")]);
+            warn.mockClear();
+            warnKeptKey("example.com", "s1", 1024, key, pulumi.output(quoteTxt(dkimRecordValue(other))));
+            await settle();
+            expect(warn.mock.calls.map((c) => c[0])).toEqual([expect.stringContaining("keeps its published and installed key")]);
+            warn.mockClear();
+            // A record not known yet (a preview of a new one): nothing to say.
+            warnKeptKey("example.com", "s1", 2048, key, pulumi.output(pulumi.unknown as unknown as string));
+            await settle();
+            expect(warn).not.toHaveBeenCalled();
+        } finally {
+            warn.mockRestore();
+        }
     });
 });

@@ -9,7 +9,16 @@ import * as pulumi from "@pulumi/pulumi";
 import * as cloudflare from "@pulumi/cloudflare";
 import * as tls from "@pulumi/tls";
 import { describe, expect, it } from "vitest";
-import { DNS_RECORD_TYPE, DnsRecord, DnsRecordArgs, PRIVATE_KEY_TYPE, PrivateKey } from "../../components/providerResources";
+import {
+    DNS_RECORD_TYPE,
+    DnsRecord,
+    DnsRecordArgs,
+    knownTopLevel,
+    PRE_V6_RECORD_TYPE,
+    preV6Alias,
+    PRIVATE_KEY_TYPE,
+    PrivateKey,
+} from "../../components/providerResources";
 import { exampleConfig, runProgram } from "../harness";
 
 type Seen = { type: string; name: string; props: Record<string, unknown>; opts: pulumi.CustomResourceOptions };
@@ -77,6 +86,19 @@ describe("DnsRecord, beside @pulumi/cloudflare's", () => {
         for (const k of Object.keys(mine[0].props)) expect(Object.keys(theirs[0].props)).toContain(k);
     });
 
+    it("its pre-v6 alias, under no parent or one that did not say it is top-level: the generated class's spec", () => {
+        expect(preV6Alias("r", undefined)).toEqual({ type: PRE_V6_RECORD_TYPE });
+        const parent = new pulumi.ComponentResource("test:index:Other", "alias-other");
+        expect(preV6Alias("alias-other-r", parent)).toEqual({ type: PRE_V6_RECORD_TYPE });
+    });
+
+    it("its pre-v6 alias, under a top-level component: the URN the engine makes of that spec (its type, the record's name and parent)", () => {
+        const parent = new pulumi.ComponentResource("mailauth:dns:MailDns", "alias-top");
+        knownTopLevel(parent, "mailauth:dns:MailDns");
+        // pulumi step_generator.go collapseAliasToUrn 545-584 (1b59498): the spec's unset name and parent are the resource's.
+        expect(preV6Alias("alias-top-spf", parent)).toBe(`urn:pulumi:stack::project::mailauth:dns:MailDns$${PRE_V6_RECORD_TYPE}::alias-top-spf`);
+    });
+
     it("its content and id resolve as the generated class's do", async () => {
         const value = <T>(o: pulumi.Output<T>) => new Promise<T>((resolve) => o.apply(resolve));
         const a = new DnsRecord("resolve", cases[0].args);
@@ -127,6 +149,17 @@ describe("PrivateKey, beside @pulumi/tls's", () => {
 });
 
 describe("the program's tracked properties per domain (issue 15: program time)", () => {
+    it("every record of the program names, as its alias, its own URN with the pre-v6 type (what the engine makes of the generated class's spec)", async () => {
+        const run = await runProgram(
+            { ...exampleConfig(), "mailauth:noMail": [{ name: "static.example.com", nullMx: true }] },
+            { preview: true, shareKeys: true },
+        );
+        const records = run.resources.filter((r) => r.type === DNS_RECORD_TYPE);
+        expect(records.length).toBeGreaterThan(5);
+        expect(records.some((r) => r.urn.includes("mailauth:dns:NoMail$"))).toBe(true);
+        for (const r of records) expect(r.aliases).toContain(r.urn.replace(`$${DNS_RECORD_TYPE}::`, `$${PRE_V6_RECORD_TYPE}::`));
+    });
+
     it("at 40 domains, at most 40 output properties per domain (88.9 with the generated classes, 38.3 now)", async () => {
         // The SDK makes four tracked promises for every output property, `transferProperty` first
         // (@pulumi/pulumi 3.276 runtime/rpc.js transferProperties ~60-100): counted where it tracks them.
