@@ -44,15 +44,19 @@ export class DnsRecord extends pulumi.CustomResource {
     declare public readonly type: pulumi.Output<string>;
     declare public readonly ttl: pulumi.Output<number>;
     declare public readonly proxied: pulumi.Output<boolean>;
-    declare public readonly priority: pulumi.Output<number | undefined>;
-    declare public readonly comment: pulumi.Output<string | undefined>;
+    /** Only when set (an MX record's). */
+    declare public readonly priority: pulumi.Output<number> | undefined;
+    /** Only when set. */
+    declare public readonly comment: pulumi.Output<string> | undefined;
 
     constructor(name: string, args: DnsRecordArgs, opts: pulumi.CustomResourceOptions = {}) {
+        // An unset key is not sent (rpc.js 131-148) but would still be tracked: left out, as a TXT
+        // record's priority is (three records of four a domain).
         const inputs: pulumi.Inputs = {
-            comment: args.comment,
+            ...(args.comment !== undefined ? { comment: args.comment } : {}),
             content: args.content,
             name: args.name,
-            priority: args.priority,
+            ...(args.priority !== undefined ? { priority: args.priority } : {}),
             proxied: args.proxied,
             ttl: args.ttl,
             type: args.type,
