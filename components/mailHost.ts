@@ -273,8 +273,8 @@ export class MailHost extends pulumi.ComponentResource {
                                       args.keys.map((k, i) => ({
                                           domain: k.domain,
                                           selector: k.selector,
-                                          privateKeyPem: held[3 * i] as string,
-                                          recordValue: held[3 * i + 1] as string,
+                                          privateKeyPem: held[3 * i],
+                                          recordValue: held[3 * i + 1],
                                           published: held[3 * i + 2],
                                       })),
                                   ),
