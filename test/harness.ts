@@ -47,6 +47,22 @@ export function exampleConfig(): Record<string, unknown> {
     return { ...doc.config };
 }
 
+/**
+ * The many-domain config of the program's measurements (test/bench/program.js, the counts of
+ * program-outputs.test.ts and provider-resources.test.ts): `example.com`, `d0001.example.com`, ...,
+ * one zone by id, one selector each; the example stack's other settings.
+ */
+export function manyDomainsConfig(n: number): Record<string, unknown> {
+    return {
+        ...exampleConfig(),
+        "mailauth:domains": Array.from({ length: n }, (_, i) => ({
+            name: i === 0 ? "example.com" : `d${String(i).padStart(4, "0")}.example.com`,
+            zoneId: "0".repeat(32),
+            selector: "s1",
+        })),
+    };
+}
+
 const testSshKey = crypto.generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString();
 export const TEST_SSH_PRIVATE_KEY = testSshKey;
 

@@ -57,7 +57,6 @@ require(tsnodeRequire).register({
 });
 
 const n = Number(process.argv[2] ?? 1000);
-const name = (i) => (i === 0 ? "example.com" : `d${String(i).padStart(4, "0")}.example.com`);
 let limitInProgram;
 (async () => {
     const harness = require("../harness");
@@ -68,10 +67,7 @@ let limitInProgram;
         limitInProgram = Error.stackTraceLimit;
         return program;
     });
-    const config = {
-        ...harness.exampleConfig(),
-        "mailauth:domains": Array.from({ length: n }, (_, i) => ({ name: name(i), zoneId: "0".repeat(32), selector: "s1" })),
-    };
+    const config = harness.manyDomainsConfig(n);
     const loaded = process.hrtime.bigint();
     const loadSeconds = seconds(started);
     await harness.runProgram(config, { preview: true, shareKeys: true });

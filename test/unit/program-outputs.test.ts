@@ -16,20 +16,14 @@
  * that makes more shows here (then measure with `npm run bench` before raising it).
  */
 import { describe, expect, it } from "vitest";
-import { exampleConfig, runProgram, RunOptions } from "../harness";
-
-const name = (i: number) => (i === 0 ? "example.com" : `d${String(i).padStart(4, "0")}.example.com`);
+import { manyDomainsConfig, runProgram, RunOptions } from "../harness";
 
 /**
  * `check`: mailauth:check.enabled, on as users have it by default (the harness turns it off unless
  * set). It never runs at preview; at `up` it is off here, as its DNS questions would leave this machine.
  */
 function config(n: number, check: boolean): Record<string, unknown> {
-    return {
-        ...exampleConfig(),
-        "mailauth:domains": Array.from({ length: n }, (_, i) => ({ name: name(i), zoneId: "0".repeat(32), selector: "s1" })),
-        "mailauth:check": { enabled: check },
-    };
+    return { ...manyDomainsConfig(n), "mailauth:check": { enabled: check } };
 }
 
 /** Every Output made while `f` runs: the SDK returns each through `new Proxy` (output.js 118). */

@@ -19,7 +19,7 @@ import {
     PRIVATE_KEY_TYPE,
     PrivateKey,
 } from "../../components/providerResources";
-import { exampleConfig, runProgram } from "../harness";
+import { exampleConfig, manyDomainsConfig, runProgram } from "../harness";
 
 type Seen = { type: string; name: string; props: Record<string, unknown>; opts: pulumi.CustomResourceOptions };
 
@@ -175,17 +175,7 @@ describe("the program's tracked properties per domain (issue 15: program time)",
         };
         const n = 40;
         try {
-            await runProgram(
-                {
-                    ...exampleConfig(),
-                    "mailauth:domains": Array.from({ length: n }, (_, i) => ({
-                        name: i === 0 ? "example.com" : `d${i}.example.com`,
-                        zoneId: "0".repeat(32),
-                        selector: "s1",
-                    })),
-                },
-                { preview: true, shareKeys: true },
-            );
+            await runProgram(manyDomainsConfig(n), { preview: true, shareKeys: true });
         } finally {
             debuggable.debuggablePromise = original;
         }
